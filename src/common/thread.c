@@ -1,0 +1,225 @@
+#include "thread.h"
+
+#include <errno.h>
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "mutex.h"
+#include "trace.h"
+
+__thread trace__thread trace__tls __attribute__((tls_model("initial-exec")));
+int trace__fence_mode;
+
+/* Registered threads, for synchronize and for deleting locals; and the local keys' destructors. */
+static trace__mutex threads_lock;
+static trace__thread *threads_head;
+static void (*key_dtors[TRACE__LOCALS_MAX])(void *);
+static bool key_used[TRACE__LOCALS_MAX];
+static pthread_key_t exit_key;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static bool membarrier_ok;
+static uint32_t next_number = 2; /* 1 is the main thread's */
+
+static void thread_exit(void *arg);
+
+static void child_after_fork(void) {
+  /* Only the forking thread exists in the child: forget the others, or synchronize would wait
+   * for threads that will never leave. */
+  trace__thread *self = &trace__tls;
+  bool live = self->state == TRACE__THREAD_LIVE;
+  threads_head = live ? self : NULL;
+  if (live)
+    self->next = self->prev = NULL;
+}
+
+static void init(void) {
+  trace__mutex_init(&threads_lock, TRACE__MUTEX_INNER);
+  pthread_key_create(&exit_key, thread_exit);
+  /* Registration makes later MEMBARRIER_CMD_PRIVATE_EXPEDITED calls cheap; without it (old
+   * kernel, seccomp), readers fall back to a full fence each. */
+  long ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0);
+  membarrier_ok = ok == 0;
+  TRACE__STORE(&trace__fence_mode, membarrier_ok ? 0 : 1);
+  pthread_atfork(NULL, NULL, child_after_fork);
+}
+
+bool trace__thread_register(trace__thread *t) {
+  if (t->state == TRACE__THREAD_DEAD)
+    return false;
+  int saved = errno;
+  pthread_once(&init_once, init);
+  if (pthread_setspecific(exit_key, t) != 0) {
+    errno = saved;
+    return false;
+  }
+  trace__mutex_lock(&threads_lock);
+  t->prev = NULL;
+  t->next = threads_head;
+  if (threads_head)
+    threads_head->prev = t;
+  threads_head = t;
+  t->state = TRACE__THREAD_LIVE;
+  trace__mutex_unlock(&threads_lock);
+  errno = saved;
+  return true;
+}
+
+static void thread_exit(void *arg) {
+  trace__thread *t = arg;
+  trace__mutex_lock(&threads_lock);
+  if (t->prev)
+    t->prev->next = t->next;
+  else if (threads_head == t)
+    threads_head = t->next;
+  if (t->next)
+    t->next->prev = t->prev;
+  t->state = TRACE__THREAD_DEAD;
+  void **locals = t->locals;
+  t->locals = NULL;
+  void (*dtors[TRACE__LOCALS_MAX])(void *);
+  memcpy(dtors, key_dtors, sizeof dtors);
+  trace__mutex_unlock(&threads_lock);
+  if (locals) {
+    for (int k = 0; k < TRACE__LOCALS_MAX; k++)
+      if (locals[k] && dtors[k])
+        dtors[k](locals[k]);
+    trace__free(locals);
+  }
+}
+
+bool trace__synchronize(void) {
+  trace__thread *self = &trace__tls;
+  if (self->depth != 0)
+    return false;
+  pthread_once(&init_once, init);
+  if (membarrier_ok)
+    syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+  else
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  /* Holding threads_lock while waiting keeps the blocks alive; a thread inside a dispatch never
+   * needs this lock to get out (it registered before it entered). */
+  trace__mutex_lock(&threads_lock);
+  for (trace__thread *t = threads_head; t; t = t->next) {
+    if (t == self)
+      continue;
+    uint32_t seq = TRACE__LOAD_ACQ(&t->seq);
+    unsigned spins = 0;
+    while (TRACE__LOAD_ACQ(&t->depth) != 0 && TRACE__LOAD_ACQ(&t->seq) == seq) {
+      if (++spins < 64) {
+        sched_yield();
+      } else {
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+      }
+    }
+  }
+  trace__mutex_unlock(&threads_lock);
+  return true;
+}
+
+int trace__local_key_create(void (*dtor)(void *value)) {
+  pthread_once(&init_once, init);
+  int key = TRACE_ENOMEM;
+  trace__mutex_lock(&threads_lock);
+  for (int k = 0; k < TRACE__LOCALS_MAX; k++) {
+    if (!key_used[k]) {
+      key_used[k] = true;
+      key_dtors[k] = dtor;
+      key = k;
+      break;
+    }
+  }
+  trace__mutex_unlock(&threads_lock);
+  return key;
+}
+
+void trace__local_key_delete(int key) {
+  if (key < 0 || key >= TRACE__LOCALS_MAX)
+    return;
+  trace__mutex_lock(&threads_lock);
+  void (*dtor)(void *) = key_dtors[key];
+  for (trace__thread *t = threads_head; t; t = t->next) {
+    if (t->locals && t->locals[key]) {
+      void *v = t->locals[key];
+      t->locals[key] = NULL;
+      if (dtor)
+        dtor(v);
+    }
+  }
+  key_used[key] = false;
+  key_dtors[key] = NULL;
+  trace__mutex_unlock(&threads_lock);
+}
+
+bool trace__local_set(int key, void *value) {
+  trace__thread *t = &trace__tls;
+  if (t->state != TRACE__THREAD_LIVE && !trace__thread_register(t))
+    return false;
+  if (!t->locals) {
+    void **l = trace__calloc(TRACE__LOCALS_MAX, sizeof(void *));
+    if (!l)
+      return false;
+    /* Under the lock: key_delete walks other threads' arrays. */
+    trace__mutex_lock(&threads_lock);
+    t->locals = l;
+    trace__mutex_unlock(&threads_lock);
+  }
+  trace__mutex_lock(&threads_lock);
+  t->locals[key] = value;
+  trace__mutex_unlock(&threads_lock);
+  return true;
+}
+
+static bool is_main_thread(void) { return syscall(SYS_gettid) == getpid(); }
+
+uint32_t trace__thread_number(void) {
+  trace__thread *t = &trace__tls;
+  if (TRACE__UNLIKELY(t->number == 0))
+    t->number = is_main_thread() ? 1 : __atomic_fetch_add(&next_number, 1, __ATOMIC_RELAXED);
+  return t->number;
+}
+
+const char *trace__thread_name(void) {
+  trace__thread *t = &trace__tls;
+  if (TRACE__UNLIKELY(!t->named)) {
+    int saved = errno;
+    if (is_main_thread()) {
+      strcpy(t->name, "main");
+    } else {
+      char name[17] = {0};
+      if (prctl(PR_GET_NAME, name, 0, 0, 0) != 0)
+        name[0] = '\0';
+      memcpy(t->name, name, sizeof name);
+    }
+    t->named = 1;
+    errno = saved;
+  }
+  return t->name;
+}
+
+int trace_thread_set_name(const char *name) {
+  if (!name)
+    return TRACE_EINVAL;
+  trace__thread *t = &trace__tls;
+  size_t n = strlen(name);
+  if (n >= sizeof t->name)
+    n = sizeof t->name - 1;
+  memcpy(t->name, name, n);
+  t->name[n] = '\0';
+  t->named = 1;
+  int saved = errno;
+  char os[16];
+  size_t m = n < sizeof os - 1 ? n : sizeof os - 1;
+  memcpy(os, name, m);
+  os[m] = '\0';
+  pthread_setname_np(pthread_self(), os);
+  errno = saved;
+  return 0;
+}

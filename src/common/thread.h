@@ -1,0 +1,92 @@
+/* Per-thread state of libtrace: the dispatch depth (re-entrancy guard and quiescence), the
+ * thread's scoped default, its diagnostic number and name, and per-instance thread-local slots
+ * ("locals") that registries, filters and formatters keep their per-thread data in.
+ *
+ * Quiescence (trace__synchronize): a writer that unpublishes a structure (a subscriber at
+ * shutdown, a filter at reload) must wait until no thread still uses it. Readers mark the time
+ * they spend inside libtrace with depth > 0 at no cost beyond two thread-local stores; the
+ * writer issues membarrier() (an asymmetric fence: the readers pay nothing) and waits for every
+ * thread that was inside to leave. */
+#ifndef TRACE_COMMON_THREAD_H
+#define TRACE_COMMON_THREAD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "compiler.h"
+
+struct trace_dispatch;
+
+enum { TRACE__THREAD_NEW = 0, TRACE__THREAD_LIVE = 1, TRACE__THREAD_DEAD = 2 };
+#define TRACE__LOCALS_MAX 64
+
+typedef struct trace__thread {
+  uint32_t depth; /* > 0 while inside a dispatch on this thread; atomic (read by synchronize) */
+  uint32_t seq;   /* bumped when depth returns to 0; atomic */
+  uint8_t state;  /* TRACE__THREAD_* */
+  uint8_t has_scoped;
+  uint32_t scoped_depth;
+  struct trace_dispatch *scoped; /* valid when has_scoped */
+  void **locals;                 /* TRACE__LOCALS_MAX slots, allocated on first use */
+  int event_errno;               /* errno when the event being dispatched was emitted (%m) */
+  uint32_t number;               /* 0 until asked */
+  uint8_t named;
+  char name[32];
+  struct trace__thread *next, *prev;
+} trace__thread;
+
+extern __thread trace__thread trace__tls __attribute__((tls_model("initial-exec")));
+extern int trace__fence_mode; /* no membarrier: readers fence themselves */
+
+bool trace__thread_register(trace__thread *t);
+
+/* Returns this thread's state with depth raised, or NULL when the thread cannot dispatch (it
+ * is exiting or its state could not be set up). */
+static inline trace__thread *trace__thread_enter(void) {
+  trace__thread *t = &trace__tls;
+  if (TRACE__UNLIKELY(t->state != TRACE__THREAD_LIVE) && !trace__thread_register(t))
+    return 0;
+  TRACE__STORE(&t->depth, t->depth + 1);
+  if (TRACE__UNLIKELY(TRACE__LOAD(&trace__fence_mode)))
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  else
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  return t;
+}
+
+/* Like trace__thread_enter, but NULL also when already inside a dispatch on this thread: what
+ * new events and spans use, so that a subscriber that logs sees the no-op dispatcher. */
+static inline trace__thread *trace__thread_enter_guarded(void) {
+  trace__thread *t = &trace__tls;
+  if (TRACE__UNLIKELY(t->depth != 0))
+    return 0;
+  return trace__thread_enter();
+}
+
+static inline void trace__thread_leave(trace__thread *t) {
+  uint32_t d = t->depth - 1;
+  if (d == 0)
+    TRACE__STORE(&t->seq, t->seq + 1);
+  __atomic_store_n(&t->depth, d, __ATOMIC_RELEASE);
+}
+
+/* Waits until every thread that might still use something unpublished before this call has
+ * left libtrace. Must not be called from inside a dispatch (returns false then, and the caller
+ * must keep the old structure alive). */
+bool trace__synchronize(void);
+
+/* Per-instance thread-local slots. */
+int trace__local_key_create(void (*dtor)(void *value));
+void trace__local_key_delete(int key); /* runs dtor on every thread's value */
+static inline void *trace__local_get(int key) {
+  void **l = trace__tls.locals;
+  return l ? l[key] : 0;
+}
+bool trace__local_set(int key, void *value);
+
+/* Diagnostics: a small sequential number (the main thread is 1) and the thread's name ("main"
+ * for the main thread; the OS name otherwise, read once and cached). */
+uint32_t trace__thread_number(void);
+const char *trace__thread_name(void);
+
+#endif

@@ -1,0 +1,250 @@
+/* Callsites: first-hit registration, the cached interest, the global maximum level, interest
+ * rebuilds, and the inventory (ELF sections of every loaded module). */
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+
+#include "../common/alloc.h"
+#include "core.h"
+
+uint8_t trace__max_level; /* TRACE_LEVEL_OFF until a subscriber is installed */
+
+enum { CS_UNREGISTERED = 0, CS_REGISTERING = 1, CS_REGISTERED = 2 };
+
+/* Registered callsites: a lock-free push-only list (readers walk it under dispatch_lock). */
+static trace_callsite *registered_head;
+static uint32_t next_callsite_id = 1;
+
+/* Sections of loaded modules, from the constructor each translation unit gets from trace.h.
+ * Every TU of a module reports the same range, so ranges are reference counted. */
+typedef struct section_range {
+  trace_callsite *start, *stop;
+  unsigned uses;
+  struct section_range *next;
+} section_range;
+static section_range *sections;
+
+/* Targets derived from __FILE__, interned so every callsite of a file shares one string. */
+typedef struct derived_target {
+  const char *file;
+  struct derived_target *next;
+  char target[];
+} derived_target;
+static derived_target *derived_targets;
+
+static const char *derive_target_locked(const char *file) {
+  if (!file)
+    return "unknown";
+  for (derived_target *t = derived_targets; t; t = t->next)
+    if (t->file == file || strcmp(t->file, file) == 0)
+      return t->target;
+  const char *base = strrchr(file, '/');
+  base = base ? base + 1 : file;
+  const char *dot = strchr(base, '.');
+  size_t len = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+  derived_target *t = trace__malloc(sizeof *t + len + 1);
+  if (!t)
+    return "unknown";
+  t->file = file;
+  memcpy(t->target, base, len);
+  t->target[len] = '\0';
+  t->next = derived_targets;
+  derived_targets = t;
+  return t->target;
+}
+
+trace_interest trace__dispatch_register(trace_dispatch *d, const trace_metadata *meta) {
+  if (!trace__dispatch_alive(d))
+    return TRACE_INTEREST_NEVER;
+  if (d->vt.register_callsite) {
+    trace_interest i = d->vt.register_callsite(d->self, meta);
+    if (i >= TRACE_INTEREST_NEVER && i <= TRACE_INTEREST_ALWAYS)
+      return i;
+    return TRACE_INTEREST_SOMETIMES; /* a bad answer must not silence anything */
+  }
+  if (!d->vt.enabled)
+    return TRACE_INTEREST_ALWAYS;
+  return d->vt.enabled(d->self, meta) ? TRACE_INTEREST_ALWAYS : TRACE_INTEREST_NEVER;
+}
+
+/* The combined interest of every installed dispatcher; under dispatch_lock with depth > 0. */
+static trace_interest compute_interest_locked(const trace_metadata *meta) {
+  int combined = 0;
+  for (trace_dispatch *d = trace__live_head; d; d = d->next_live) {
+    trace_interest i = trace__dispatch_register(d, meta);
+    if (combined == 0)
+      combined = (int)i;
+    else if (combined != (int)i)
+      combined = TRACE_INTEREST_SOMETIMES;
+  }
+  return combined ? (trace_interest)combined : TRACE_INTEREST_NEVER;
+}
+
+/* Registers cs if nobody has; returns once it is registered. */
+static void register_callsite(trace_callsite *cs) {
+  uint8_t expected = CS_UNREGISTERED;
+  if (!__atomic_compare_exchange_n(&cs->state, &expected, CS_REGISTERING, 0, __ATOMIC_ACQ_REL,
+                                   __ATOMIC_ACQUIRE)) {
+    /* Another thread is registering it: its metadata is not complete yet, so wait. */
+    while (TRACE__LOAD_ACQ(&cs->state) != CS_REGISTERED)
+      sched_yield();
+    return;
+  }
+  trace__core_init();
+  trace__mutex_lock(&trace__dispatch_lock);
+  if (!cs->meta.target)
+    cs->meta.target = derive_target_locked(cs->meta.file);
+  cs->meta.callsite_id = __atomic_fetch_add(&next_callsite_id, 1, __ATOMIC_RELAXED);
+  trace_callsite *head = TRACE__LOAD(&registered_head);
+  do {
+    cs->next = head;
+  } while (!__atomic_compare_exchange_n(&registered_head, &head, cs, 1, __ATOMIC_RELEASE,
+                                        __ATOMIC_RELAXED));
+  TRACE__STORE(&cs->interest, (uint8_t)compute_interest_locked(&cs->meta));
+  TRACE__STORE_REL(&cs->state, CS_REGISTERED);
+  trace__mutex_unlock(&trace__dispatch_lock);
+}
+
+bool trace__callsite_check(trace_callsite *cs) {
+  trace__thread *t = trace__thread_enter_guarded();
+  if (!t)
+    return false;
+  int saved = errno;
+  if (TRACE__UNLIKELY(TRACE__LOAD_ACQ(&cs->state) != CS_REGISTERED))
+    register_callsite(cs);
+  bool enabled = false;
+  uint8_t interest = TRACE__LOAD(&cs->interest);
+  if (interest == TRACE_INTEREST_ALWAYS) {
+    enabled = true;
+  } else if (interest == TRACE_INTEREST_SOMETIMES) {
+    trace_dispatch *d = trace__current_dispatch(t);
+    if (trace__dispatch_alive(d))
+      enabled = !d->vt.enabled || d->vt.enabled(d->self, &cs->meta);
+  }
+  trace__thread_leave(t);
+  errno = saved;
+  return enabled;
+}
+
+void trace__rebuild_locked(void) {
+  for (trace_callsite *cs = TRACE__LOAD_ACQ(&registered_head); cs; cs = cs->next)
+    TRACE__STORE(&cs->interest, (uint8_t)compute_interest_locked(&cs->meta));
+  int max = TRACE_LEVEL_OFF;
+  for (trace_dispatch *d = trace__live_head; d; d = d->next_live) {
+    if (!trace__dispatch_alive(d))
+      continue;
+    int hint = d->vt.max_level_hint ? d->vt.max_level_hint(d->self) : -1;
+    if (hint < 0 || hint > TRACE_LEVEL_TRACE)
+      hint = TRACE_LEVEL_TRACE;
+    if (hint > max)
+      max = hint;
+  }
+  TRACE__STORE(&trace__max_level, (uint8_t)max);
+}
+
+int trace_rebuild_interest(void) {
+  trace__thread *t = trace__thread_enter_guarded();
+  if (!t)
+    return TRACE_EBUSY;
+  int saved = errno;
+  trace__core_init();
+  trace__mutex_lock(&trace__dispatch_lock);
+  trace__rebuild_locked();
+  trace__mutex_unlock(&trace__dispatch_lock);
+  trace__thread_leave(t);
+  errno = saved;
+  return 0;
+}
+
+int trace_max_level(void) { return TRACE__LOAD(&trace__max_level); }
+
+void trace__register_callsites(trace_callsite *start, trace_callsite *stop) {
+  if (!start || start >= stop)
+    return;
+  int saved = errno;
+  trace__core_init();
+  trace__mutex_lock(&trace__dispatch_lock);
+  section_range *r;
+  for (r = sections; r; r = r->next)
+    if (r->start == start)
+      break;
+  if (r) {
+    r->uses++;
+  } else if ((r = trace__malloc(sizeof *r)) != NULL) {
+    r->start = start;
+    r->stop = stop;
+    r->uses = 1;
+    r->next = sections;
+    sections = r;
+  }
+  trace__mutex_unlock(&trace__dispatch_lock);
+  errno = saved;
+}
+
+void trace__unregister_callsites(trace_callsite *start, trace_callsite *stop) {
+  if (!start || start >= stop)
+    return;
+  int saved = errno;
+  trace__core_init();
+  trace__mutex_lock(&trace__dispatch_lock);
+  section_range **link = &sections;
+  while (*link && (*link)->start != start)
+    link = &(*link)->next;
+  section_range *r = *link;
+  if (r && --r->uses == 0) {
+    *link = r->next;
+    trace__free(r);
+    /* The module is going away (dlclose or exit): its callsites must leave the list that
+     * rebuilds walk. Pushes happen under this lock too, so unlinking is safe. */
+    trace_callsite **p = &registered_head;
+    while (*p) {
+      trace_callsite *cs = *p;
+      if (cs >= start && cs < stop)
+        *p = cs->next;
+      else
+        p = &cs->next;
+    }
+  }
+  trace__mutex_unlock(&trace__dispatch_lock);
+  errno = saved;
+}
+
+/* Registers every not yet registered callsite of every known module, so that each has its
+ * target and an interest to show, whether or not it ever ran. */
+static void register_all_sections(void) {
+  trace__mutex_lock(&trace__dispatch_lock);
+  size_t n = 0;
+  for (section_range *r = sections; r; r = r->next)
+    n++;
+  section_range *copy = n ? trace__calloc(n, sizeof *copy) : NULL;
+  size_t i = 0;
+  for (section_range *r = sections; r && copy; r = r->next)
+    copy[i++] = *r;
+  trace__mutex_unlock(&trace__dispatch_lock);
+  for (i = 0; copy && i < n; i++)
+    for (trace_callsite *cs = copy[i].start; cs < copy[i].stop; cs++)
+      if (TRACE__LOAD_ACQ(&cs->state) != CS_REGISTERED)
+        register_callsite(cs);
+  trace__free(copy);
+}
+
+size_t trace_callsites_foreach(trace_callsite_fn fn, void *ctx) {
+  if (!fn)
+    return 0;
+  trace__thread *t = trace__thread_enter_guarded();
+  if (!t)
+    return 0;
+  int saved = errno;
+  trace__core_init();
+  register_all_sections();
+  size_t n = 0;
+  trace__mutex_lock(&trace__dispatch_lock);
+  for (trace_callsite *cs = TRACE__LOAD_ACQ(&registered_head); cs; cs = cs->next) {
+    fn(ctx, &cs->meta, TRACE__LOAD(&cs->interest));
+    n++;
+  }
+  trace__mutex_unlock(&trace__dispatch_lock);
+  trace__thread_leave(t);
+  errno = saved;
+  return n;
+}

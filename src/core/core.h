@@ -1,0 +1,55 @@
+/* Internals shared by the core modules (callsites, dispatch, spans, events). */
+#ifndef TRACE_CORE_CORE_H
+#define TRACE_CORE_CORE_H
+
+#include "../common/compiler.h"
+#include "../common/mutex.h"
+#include "../common/thread.h"
+#include "trace/subscriber.h"
+
+struct trace_dispatch {
+  trace_subscriber_vtable vt; /* normalised: struct_size is ours, missing entries NULL */
+  void *self;
+  uint32_t refs;     /* atomic */
+  uint8_t alive;     /* atomic: 0 once shut down (global) */
+  uint8_t pinned;    /* atomic: set once installed as the global default; never freed then */
+  uint8_t destroyed; /* subscriber destroyed */
+  uint32_t live_uses;            /* installed as global or scoped somewhere; under dispatch_lock */
+  struct trace_dispatch *next_live; /* list of installed dispatchers; under dispatch_lock */
+  struct trace_dispatch *next_retired;
+};
+
+/* The lock that orders dispatcher changes, registration and interest rebuilds (cold paths). */
+extern trace__mutex trace__dispatch_lock;
+void trace__core_init(void);
+
+/* Installed dispatchers (global + scoped), for interest computation; under dispatch_lock. */
+extern trace_dispatch *trace__live_head;
+void trace__live_add(trace_dispatch *d);    /* under dispatch_lock */
+void trace__live_remove(trace_dispatch *d); /* under dispatch_lock */
+void trace__rebuild_locked(void);           /* under dispatch_lock, depth > 0 */
+
+extern trace_dispatch *trace__global;  /* atomic */
+extern uint32_t trace__scoped_count;   /* atomic: threads with a scoped default */
+
+static inline trace_dispatch *trace__current_dispatch(trace__thread *t) {
+  if (TRACE__UNLIKELY(TRACE__LOAD(&trace__scoped_count) != 0) && t->has_scoped)
+    return t->scoped;
+  return TRACE__LOAD_ACQ(&trace__global);
+}
+
+static inline bool trace__dispatch_alive(const trace_dispatch *d) {
+  return d && TRACE__LOAD_ACQ(&d->alive);
+}
+
+/* A span handle's dispatch reference: pinned (global) dispatchers are never freed, so their
+ * spans skip the shared reference count. */
+void trace__dispatch_span_ref(trace_dispatch *d);
+void trace__dispatch_span_unref(trace_dispatch *d);
+
+trace_interest trace__dispatch_register(trace_dispatch *d, const trace_metadata *meta);
+
+/* Reports a record of an undeclared field (once per callsite and field). */
+void trace__report_undeclared(const trace_metadata *meta, const char *field, const trace_value *v);
+
+#endif

@@ -1,0 +1,238 @@
+/* Dispatchers: wrapping a subscriber, the global default, thread-scoped defaults, shutdown. */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "../common/alloc.h"
+#include "core.h"
+
+trace__mutex trace__dispatch_lock;
+trace_dispatch *trace__live_head;
+trace_dispatch *trace__global;
+uint32_t trace__scoped_count;
+
+/* Global dispatchers that were shut down. Span handles may still point at them, so they are
+ * kept (small, and reachable for leak checkers) rather than freed. */
+static trace_dispatch *retired;
+static pthread_once_t core_once = PTHREAD_ONCE_INIT;
+
+static void core_init_once(void) { trace__mutex_init(&trace__dispatch_lock, TRACE__MUTEX_OUTER); }
+void trace__core_init(void) { pthread_once(&core_once, core_init_once); }
+
+trace_dispatch *trace_dispatch_new(const trace_subscriber_vtable *vtable, void *self) {
+  if (!vtable)
+    return NULL;
+  trace_dispatch *d = trace__calloc(1, sizeof *d);
+  if (!d) {
+    if (vtable->struct_size > offsetof(trace_subscriber_vtable, destroy) && vtable->destroy)
+      vtable->destroy(self);
+    return NULL;
+  }
+  size_t n = vtable->struct_size < sizeof d->vt ? vtable->struct_size : sizeof d->vt;
+  memcpy(&d->vt, vtable, n);
+  d->vt.struct_size = sizeof d->vt;
+  d->self = self;
+  d->refs = 1;
+  d->alive = 1;
+  return d;
+}
+
+static void destroy_subscriber(trace_dispatch *d) {
+  if (!d->destroyed) {
+    d->destroyed = 1;
+    if (d->vt.destroy)
+      d->vt.destroy(d->self);
+  }
+}
+
+trace_dispatch *trace_dispatch_ref(trace_dispatch *d) {
+  if (d)
+    __atomic_fetch_add(&d->refs, 1, __ATOMIC_RELAXED);
+  return d;
+}
+
+void trace_dispatch_release(trace_dispatch *d) {
+  if (!d)
+    return;
+  if (__atomic_sub_fetch(&d->refs, 1, __ATOMIC_ACQ_REL) != 0)
+    return;
+  if (TRACE__LOAD_ACQ(&d->pinned))
+    return; /* the global default's struct outlives every reference */
+  int saved = errno;
+  destroy_subscriber(d);
+  trace__free(d);
+  errno = saved;
+}
+
+void trace__dispatch_span_ref(trace_dispatch *d) {
+  if (!TRACE__LOAD(&d->pinned))
+    trace_dispatch_ref(d);
+}
+
+void trace__dispatch_span_unref(trace_dispatch *d) {
+  /* A span created before d was pinned took a reference that is not given back here: harmless,
+   * a pinned dispatcher is never freed. The reverse (unref without ref) cannot happen because
+   * pinning is permanent. */
+  if (!TRACE__LOAD(&d->pinned))
+    trace_dispatch_release(d);
+}
+
+void *trace_dispatch_self(const trace_dispatch *d) { return d ? d->self : NULL; }
+
+void trace_dispatch_flush(trace_dispatch *d) {
+  trace__thread *t = trace__thread_enter();
+  if (!t)
+    return;
+  int saved = errno;
+  if (trace__dispatch_alive(d) && d->vt.flush)
+    d->vt.flush(d->self);
+  trace__thread_leave(t);
+  errno = saved;
+}
+
+void trace__live_add(trace_dispatch *d) {
+  if (d->live_uses++ == 0) {
+    d->next_live = trace__live_head;
+    trace__live_head = d;
+  }
+}
+
+void trace__live_remove(trace_dispatch *d) {
+  if (--d->live_uses != 0)
+    return;
+  for (trace_dispatch **p = &trace__live_head; *p; p = &(*p)->next_live) {
+    if (*p == d) {
+      *p = d->next_live;
+      break;
+    }
+  }
+  d->next_live = NULL;
+}
+
+int trace_set_global_default(trace_dispatch *d) {
+  if (!d)
+    return TRACE_EINVAL;
+  trace__thread *t = trace__thread_enter_guarded();
+  if (!t)
+    return TRACE_EBUSY;
+  int saved = errno;
+  int rc = 0;
+  trace__core_init();
+  trace__mutex_lock(&trace__dispatch_lock);
+  if (TRACE__LOAD(&trace__global)) {
+    rc = TRACE_EEXIST;
+  } else if (!TRACE__LOAD(&d->alive)) {
+    rc = TRACE_EINVAL; /* a dispatcher that was shut down cannot come back */
+  } else {
+    trace_dispatch_ref(d);
+    TRACE__STORE_REL(&d->pinned, 1);
+    trace__live_add(d);
+    TRACE__STORE_REL(&trace__global, d);
+    trace__rebuild_locked();
+  }
+  trace__mutex_unlock(&trace__dispatch_lock);
+  trace__thread_leave(t);
+  errno = saved;
+  return rc;
+}
+
+trace_dispatch *trace_global_default(void) { return TRACE__LOAD_ACQ(&trace__global); }
+
+void trace_flush(void) {
+  trace_dispatch *d = TRACE__LOAD_ACQ(&trace__global);
+  if (d)
+    trace_dispatch_flush(d);
+}
+
+void trace_shutdown(void) {
+  trace__thread *self = &trace__tls;
+  if (self->depth != 0)
+    return; /* from inside a subscriber callback: cannot wait for ourselves */
+  int saved = errno;
+  trace__core_init();
+  trace_dispatch *d = TRACE__LOAD_ACQ(&trace__global);
+  if (!d) {
+    errno = saved;
+    return;
+  }
+  trace_dispatch_flush(d);
+  trace__thread *t = trace__thread_enter();
+  trace__mutex_lock(&trace__dispatch_lock);
+  if (TRACE__LOAD(&trace__global) != d) { /* a concurrent shutdown won */
+    trace__mutex_unlock(&trace__dispatch_lock);
+    if (t)
+      trace__thread_leave(t);
+    errno = saved;
+    return;
+  }
+  TRACE__STORE_REL(&trace__global, NULL);
+  TRACE__STORE_REL(&d->alive, 0);
+  trace__live_remove(d);
+  trace__rebuild_locked();
+  trace__mutex_unlock(&trace__dispatch_lock);
+  if (t)
+    trace__thread_leave(t);
+  /* Wait for every thread still inside the subscriber, then destroy it. */
+  trace__synchronize();
+  trace__mutex_lock(&trace__dispatch_lock);
+  destroy_subscriber(d);
+  d->next_retired = retired;
+  retired = d;
+  trace__mutex_unlock(&trace__dispatch_lock);
+  errno = saved;
+}
+
+trace_default_guard trace_set_default(trace_dispatch *d) {
+  trace_default_guard g;
+  memset(&g, 0, sizeof g);
+  g.loop_ = 1;
+  trace__thread *t = &trace__tls;
+  if (t->depth != 0 || (t->state != TRACE__THREAD_LIVE && !trace__thread_register(t)))
+    return g; /* inside a callback, or no thread state: an inactive guard, restoring is a no-op */
+  int saved = errno;
+  trace__core_init();
+  if (d)
+    trace_dispatch_ref(d);
+  g.prev = t->has_scoped ? t->scoped : TRACE__LOAD_ACQ(&trace__global);
+  g.installed = d;
+  g.active_ = t->has_scoped ? 2 : 1; /* 2: the previous default was scoped too */
+  t->scoped = d;
+  t->has_scoped = 1;
+  if (t->scoped_depth++ == 0)
+    __atomic_fetch_add(&trace__scoped_count, 1, __ATOMIC_SEQ_CST);
+  trace__thread *in = trace__thread_enter();
+  trace__mutex_lock(&trace__dispatch_lock);
+  if (d)
+    trace__live_add(d);
+  trace__rebuild_locked();
+  trace__mutex_unlock(&trace__dispatch_lock);
+  if (in)
+    trace__thread_leave(in);
+  errno = saved;
+  return g;
+}
+
+void trace_default_guard_restore(trace_default_guard *g) {
+  if (!g || !g->active_)
+    return;
+  trace__thread *t = &trace__tls;
+  int saved = errno;
+  bool prev_scoped = g->active_ == 2;
+  g->active_ = 0;
+  t->scoped = prev_scoped ? g->prev : NULL;
+  if (--t->scoped_depth == 0) {
+    t->has_scoped = 0;
+    __atomic_fetch_sub(&trace__scoped_count, 1, __ATOMIC_SEQ_CST);
+  }
+  trace__thread *in = trace__thread_enter();
+  trace__mutex_lock(&trace__dispatch_lock);
+  if (g->installed)
+    trace__live_remove(g->installed);
+  trace__rebuild_locked();
+  trace__mutex_unlock(&trace__dispatch_lock);
+  if (in)
+    trace__thread_leave(in);
+  trace_dispatch_release(g->installed);
+  g->installed = NULL;
+  errno = saved;
+}

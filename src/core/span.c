@@ -1,0 +1,215 @@
+/* Span handles: creation (called by the span macros), enter/exit, clone/close, record,
+ * follows-from, current. Span operations use the dispatcher stored in the handle, so a span
+ * works on any thread and under any default; only creating one consults the current default. */
+#define TRACE_TARGET "trace"
+#include <errno.h>
+#include <string.h>
+
+#include "../common/alloc.h"
+#include "core.h"
+#include "event.h"
+
+trace_span trace__span_new(trace_callsite *cs, const trace_value *values, int parent_kind,
+                           const trace_span *parent) {
+  trace_span s = trace_span_none();
+  trace__thread *t = trace__thread_enter_guarded();
+  if (!t)
+    return s;
+  int saved = errno;
+  trace_dispatch *d = trace__current_dispatch(t);
+  if (trace__dispatch_alive(d) && d->vt.new_span) {
+    trace_span_attrs attrs;
+    attrs.meta = &cs->meta;
+    attrs.fields.meta = &cs->meta;
+    attrs.fields.values = values;
+    attrs.fields.index = NULL;
+    attrs.fields.count = cs->meta.field_count;
+    trace__resolve_parent(d, parent_kind, parent, &attrs.parent_kind, &attrs.parent_id);
+    uint64_t id = d->vt.new_span(d->self, &attrs);
+    if (id) {
+      s.id = id;
+      s.dispatch = d;
+      s.meta = &cs->meta;
+      trace__dispatch_span_ref(d);
+    }
+  }
+  trace__thread_leave(t);
+  errno = saved;
+  return s;
+}
+
+void trace_span_enter(const trace_span *s) {
+  if (trace_span_is_none(s))
+    return;
+  trace__thread *t = trace__thread_enter();
+  if (!t)
+    return;
+  int saved = errno;
+  trace_dispatch *d = s->dispatch;
+  if (trace__dispatch_alive(d) && d->vt.enter)
+    d->vt.enter(d->self, s->id);
+  trace__thread_leave(t);
+  errno = saved;
+}
+
+void trace_span_exit(const trace_span *s) {
+  if (trace_span_is_none(s))
+    return;
+  trace__thread *t = trace__thread_enter();
+  if (!t)
+    return;
+  int saved = errno;
+  trace_dispatch *d = s->dispatch;
+  if (trace__dispatch_alive(d) && d->vt.exit)
+    d->vt.exit(d->self, s->id);
+  trace__thread_leave(t);
+  errno = saved;
+}
+
+void trace_span_close(trace_span *s) {
+  if (trace_span_is_none(s))
+    return;
+  trace_span c = *s;
+  *s = trace_span_none();
+  int saved = errno;
+  /* Closing proceeds even on a thread that is exiting (t == NULL), so the span is not leaked. */
+  trace__thread *t = trace__thread_enter();
+  if (trace__dispatch_alive(c.dispatch) && c.dispatch->vt.try_close)
+    c.dispatch->vt.try_close(c.dispatch->self, c.id);
+  if (t)
+    trace__thread_leave(t);
+  trace__dispatch_span_unref(c.dispatch);
+  errno = saved;
+}
+
+trace_span trace_span_clone(const trace_span *s) {
+  trace_span c = trace_span_none();
+  if (trace_span_is_none(s))
+    return c;
+  trace__thread *t = trace__thread_enter();
+  if (!t)
+    return c;
+  int saved = errno;
+  trace_dispatch *d = s->dispatch;
+  if (trace__dispatch_alive(d)) {
+    uint64_t id = d->vt.clone_span ? d->vt.clone_span(d->self, s->id) : s->id;
+    if (id) {
+      c = *s;
+      c.id = id;
+      trace__dispatch_span_ref(d);
+    }
+  }
+  trace__thread_leave(t);
+  errno = saved;
+  return c;
+}
+
+trace_span trace_span_current(void) {
+  trace_span c = trace_span_none();
+  trace__thread *t = trace__thread_enter_guarded();
+  if (!t)
+    return c;
+  int saved = errno;
+  trace_dispatch *d = trace__current_dispatch(t);
+  if (trace__dispatch_alive(d) && d->vt.current_span) {
+    const trace_metadata *meta = NULL;
+    uint64_t id = d->vt.current_span(d->self, &meta);
+    if (id && meta) {
+      uint64_t cid = d->vt.clone_span ? d->vt.clone_span(d->self, id) : id;
+      if (cid) {
+        c.id = cid;
+        c.dispatch = d;
+        c.meta = meta;
+        trace__dispatch_span_ref(d);
+      }
+    }
+  }
+  trace__thread_leave(t);
+  errno = saved;
+  return c;
+}
+
+int trace_span_follows_from(const trace_span *s, const trace_span *cause) {
+  if (trace_span_is_none(s) || trace_span_is_none(cause))
+    return TRACE_ECLOSED;
+  if (s->dispatch != cause->dispatch)
+    return TRACE_EINVAL;
+  trace__thread *t = trace__thread_enter();
+  if (!t)
+    return 0;
+  int saved = errno;
+  trace_dispatch *d = s->dispatch;
+  if (trace__dispatch_alive(d) && d->vt.record_follows_from)
+    d->vt.record_follows_from(d->self, s->id, cause->id);
+  trace__thread_leave(t);
+  errno = saved;
+  return 0;
+}
+
+int trace_span_record(const trace_span *s, const char *field, trace_value v) {
+  if (trace_span_is_none(s))
+    return TRACE_ECLOSED;
+  if (!field)
+    return TRACE_EINVAL;
+  const trace_metadata *m = s->meta;
+  int index = -1;
+  for (int i = 0; i < m->field_count; i++) {
+    if (strcmp(m->field_names[i], field) == 0) {
+      index = i;
+      break;
+    }
+  }
+  if (index < 0) {
+    trace__report_undeclared(m, field, &v);
+    return TRACE_ENOFIELD;
+  }
+  trace__thread *t = trace__thread_enter();
+  if (!t)
+    return 0;
+  int saved = errno;
+  trace_dispatch *d = s->dispatch;
+  if (trace__dispatch_alive(d) && d->vt.record) {
+    uint16_t ix = (uint16_t)index;
+    trace_valueset vs = {m, &v, &ix, 1};
+    d->vt.record(d->self, s->id, &vs);
+  }
+  trace__thread_leave(t);
+  errno = saved;
+  return 0;
+}
+
+/* (callsite, field) pairs already reported; a mistake is reported once, not per call. */
+typedef struct reported {
+  const trace_metadata *meta;
+  struct reported *next;
+  char field[];
+} reported;
+static reported *reported_head;
+
+void trace__report_undeclared(const trace_metadata *meta, const char *field, const trace_value *v) {
+  if (trace__tls.depth != 0)
+    return; /* inside a subscriber: the warning could not be delivered anyway */
+  int saved = errno;
+  trace__core_init();
+  bool first = true;
+  trace__mutex_lock(&trace__dispatch_lock);
+  for (reported *r = reported_head; r; r = r->next)
+    if (r->meta == meta && strcmp(r->field, field) == 0)
+      first = false;
+  if (first) {
+    size_t n = strlen(field);
+    reported *r = trace__malloc(sizeof *r + n + 1);
+    if (r) {
+      r->meta = meta;
+      memcpy(r->field, field, n + 1);
+      r->next = reported_head;
+      reported_head = r;
+    }
+  }
+  trace__mutex_unlock(&trace__dispatch_lock);
+  if (first)
+    TRACE_WARN(TF(span, meta->name), TF(field, field), TF(value, *v), TF(file, meta->file),
+               TF(line, meta->line),
+               "recorded a field the span does not declare; declare it with TF(name, TRACE_EMPTY)");
+  errno = saved;
+}

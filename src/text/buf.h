@@ -1,0 +1,74 @@
+/* An append-only text buffer with a hard size limit. Appends past the limit are dropped and
+ * mark the buffer truncated, so a formatter can never overflow and can say that it cut. The
+ * storage is caller-provided (a reused per-thread block) or grown with trace__realloc up to the
+ * limit. */
+#ifndef TRACE_TEXT_BUF_H
+#define TRACE_TEXT_BUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "../common/compiler.h"
+
+typedef struct trace__buf {
+  char *data;
+  size_t len;
+  size_t cap;   /* allocated bytes */
+  size_t limit; /* never grows past this */
+  bool truncated;
+  bool growable; /* data came from trace__malloc and may be reallocated */
+} trace__buf;
+
+/* Makes room for n more bytes if the limit allows; returns the room available (may be < n). */
+size_t trace__buf_grow(trace__buf *b, size_t n);
+
+static inline size_t trace__buf_room(trace__buf *b, size_t n) {
+  if (TRACE__LIKELY(b->cap - b->len >= n))
+    return n;
+  return trace__buf_grow(b, n);
+}
+
+static inline void trace__buf_put(trace__buf *b, const char *s, size_t n) {
+  size_t room = trace__buf_room(b, n);
+  if (TRACE__UNLIKELY(room < n)) {
+    n = room;
+    b->truncated = true;
+  }
+  memcpy(b->data + b->len, s, n);
+  b->len += n;
+}
+
+static inline void trace__buf_putc(trace__buf *b, char c) {
+  if (TRACE__LIKELY(b->len < b->cap) || trace__buf_grow(b, 1))
+    b->data[b->len++] = c;
+  else
+    b->truncated = true;
+}
+
+static inline void trace__buf_puts(trace__buf *b, const char *s) { trace__buf_put(b, s, strlen(s)); }
+
+static inline void trace__buf_fill(trace__buf *b, char c, size_t n) {
+  size_t room = trace__buf_room(b, n);
+  if (room < n) {
+    n = room;
+    b->truncated = true;
+  }
+  memset(b->data + b->len, c, n);
+  b->len += n;
+}
+
+/* Initialises b over caller storage (not growable). */
+static inline void trace__buf_init_fixed(trace__buf *b, char *data, size_t cap) {
+  b->data = data;
+  b->len = 0;
+  b->cap = cap;
+  b->limit = cap;
+  b->truncated = false;
+  b->growable = false;
+}
+
+void trace__buf_init_growable(trace__buf *b, size_t limit);
+void trace__buf_free(trace__buf *b);
+
+#endif

@@ -1,0 +1,29 @@
+/* Escaping of untrusted text on its way into output, so that no value can forge a line, move the
+ * cursor, or break a JSON document.
+ *
+ *   TEXT    for messages and bare values: control characters (C0, DEL, C1), line/paragraph
+ *           separators and bidirectional overrides become \n \r \t \0 or \u{XX}; bytes that are
+ *           not valid UTF-8 become \xNN. Everything else, quotes and backslashes included, is kept.
+ *   QUOTED  TEXT plus \" and \\ (Rust's Debug for strings), for "quoted" values.
+ *   JSON    RFC 8259 string content: \" \\ \b \f \n \r \t, \u00XX for other controls, \u2028
+ *           and friends escaped too; invalid UTF-8 bytes become the six characters \\xNN (a
+ *           visible, valid stand-in for the byte).
+ *
+ * Valid UTF-8 passes through unchanged, so output is always valid UTF-8. */
+#ifndef TRACE_TEXT_ESCAPE_H
+#define TRACE_TEXT_ESCAPE_H
+
+#include "buf.h"
+
+typedef enum trace__escape_mode {
+  TRACE__ESC_TEXT = 0,
+  TRACE__ESC_QUOTED = 1,
+  TRACE__ESC_JSON = 2
+} trace__escape_mode;
+
+void trace__escape(trace__buf *b, const char *s, size_t len, trace__escape_mode mode);
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if the bytes there are not valid UTF-8. */
+size_t trace__utf8_seq(const unsigned char *s, size_t len);
+
+#endif
