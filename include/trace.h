@@ -566,7 +566,8 @@ static inline trace_value trace_i_make_value(trace_value v) { return v; }
 
 #define TRACE_SCOPE(...) TRACE_I_SCOPE_(TRACE_I_UNIQ(trace_i_scope_), __VA_ARGS__)
 #define TRACE_I_SCOPE_(var, level, ...)                                                            \
-  trace_span var TRACE_I_CLEANUP(trace_i_scope_end) = trace_i_scope_begin(TRACE_SPAN(level, __VA_ARGS__))
+  trace_span var TRACE_I_CLEANUP(trace_i_scope_end) __attribute__((unused)) =                        \
+      trace_i_scope_begin(TRACE_SPAN(level, __VA_ARGS__))
 #define TRACE_FN(...) TRACE_SCOPE(TRACE_I_FIRST_(__VA_ARGS__, ~), __func__ TRACE_I_REST(__VA_ARGS__))
 
 #define TRACE_IN_SPAN(span) TRACE_I_IN_SPAN_(TRACE_I_UNIQ(trace_i_in_), span)

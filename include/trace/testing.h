@@ -28,7 +28,8 @@ typedef struct trace_capture trace_capture;
 TRACE_API trace_capture *trace_capture_new(int max_level);
 /* The capture's dispatcher (no new reference: it lives as long as the capture or a span of it). */
 TRACE_API trace_dispatch *trace_capture_dispatch(trace_capture *cap);
-/* Drops the capture; its memory goes when the last span created through it is closed too. */
+/* Drops the test's handle. The log stays readable until then, even after the subscriber side
+ * was destroyed (by trace_shutdown when it was the global default). */
 TRACE_API void trace_capture_free(trace_capture *cap);
 
 /* The log so far, NUL-terminated; valid until the next event or trace_capture_clear. */

@@ -20,4 +20,20 @@
 #define TRACE__STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 #define TRACE__STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
+/* A full fence. TSan does not model standalone fences (GCC refuses them under -fsanitize=thread),
+ * so there a sequentially consistent read-modify-write stands in, which it does model. */
+#if defined(__SANITIZE_THREAD__)
+#define TRACE__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TRACE__TSAN 1
+#endif
+#endif
+#ifdef TRACE__TSAN
+extern int trace__fence_word;
+#define TRACE__FULL_FENCE() ((void)__atomic_fetch_add(&trace__fence_word, 0, __ATOMIC_SEQ_CST))
+#else
+#define TRACE__FULL_FENCE() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#endif
+
 #endif

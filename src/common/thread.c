@@ -16,6 +16,7 @@
 
 __thread trace__thread trace__tls __attribute__((tls_model("initial-exec")));
 int trace__fence_mode;
+int trace__fence_word; /* the RMW target of TRACE__FULL_FENCE under TSan */
 
 /* Registered threads, for synchronize and for deleting locals; and the local keys' destructors. */
 static trace__mutex threads_lock;
@@ -102,7 +103,7 @@ bool trace__synchronize(void) {
   if (membarrier_ok)
     syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
   else
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    TRACE__FULL_FENCE();
   /* Holding threads_lock while waiting keeps the blocks alive; a thread inside a dispatch never
    * needs this lock to get out (it registered before it entered). */
   trace__mutex_lock(&threads_lock);

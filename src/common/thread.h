@@ -48,7 +48,7 @@ static inline trace__thread *trace__thread_enter(void) {
     return 0;
   TRACE__STORE(&t->depth, t->depth + 1);
   if (TRACE__UNLIKELY(TRACE__LOAD(&trace__fence_mode)))
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    TRACE__FULL_FENCE();
   else
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
   return t;

@@ -16,6 +16,33 @@ uint32_t trace__scoped_count;
 static trace_dispatch *retired;
 static pthread_once_t core_once = PTHREAD_ONCE_INIT;
 
+/* What a thread-scoped default of NULL installs: a dispatcher that wants nothing. Being a real
+ * installed dispatcher, it makes the combined interest SOMETIMES, so that on its thread
+ * callsites ask it (and get "no") instead of evaluating their arguments for nobody. */
+static trace_interest none_register(void *self, const trace_metadata *meta) {
+  (void)self;
+  (void)meta;
+  return TRACE_INTEREST_NEVER;
+}
+static bool none_enabled(void *self, const trace_metadata *meta) {
+  (void)self;
+  (void)meta;
+  return false;
+}
+static int none_hint(void *self) {
+  (void)self;
+  return TRACE_LEVEL_OFF;
+}
+static trace_dispatch none_dispatch = {
+    .vt = {.struct_size = sizeof(trace_subscriber_vtable),
+           .register_callsite = none_register,
+           .enabled = none_enabled,
+           .max_level_hint = none_hint},
+    .refs = 1,
+    .alive = 1,
+    .pinned = 1,
+};
+
 static void core_init_once(void) { trace__mutex_init(&trace__dispatch_lock, TRACE__MUTEX_OUTER); }
 void trace__core_init(void) { pthread_once(&core_once, core_init_once); }
 
@@ -191,8 +218,9 @@ trace_default_guard trace_set_default(trace_dispatch *d) {
     return g; /* inside a callback, or no thread state: an inactive guard, restoring is a no-op */
   int saved = errno;
   trace__core_init();
-  if (d)
-    trace_dispatch_ref(d);
+  if (!d)
+    d = &none_dispatch;
+  trace_dispatch_ref(d);
   g.prev = t->has_scoped ? t->scoped : TRACE__LOAD_ACQ(&trace__global);
   g.installed = d;
   g.active_ = t->has_scoped ? 2 : 1; /* 2: the previous default was scoped too */
@@ -202,8 +230,7 @@ trace_default_guard trace_set_default(trace_dispatch *d) {
     __atomic_fetch_add(&trace__scoped_count, 1, __ATOMIC_SEQ_CST);
   trace__thread *in = trace__thread_enter();
   trace__mutex_lock(&trace__dispatch_lock);
-  if (d)
-    trace__live_add(d);
+  trace__live_add(d);
   trace__rebuild_locked();
   trace__mutex_unlock(&trace__dispatch_lock);
   if (in)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../common/alloc.h"
 #include "../text/buf.h"
 #include "../text/number.h"
 #include "core.h"
@@ -26,20 +27,21 @@ static void value_text(trace__buf *b, const trace_value *v) {
   case TRACE_VALUE_FMT: {
     if (!v->as.fmt.fn)
       break;
-    size_t room = trace__buf_room(b, 256);
-    size_t need = v->as.fmt.fn(b->data + b->len, room, v->as.fmt.arg);
-    if (need < room) {
-      b->len += need;
+    char small[256];
+    size_t need = v->as.fmt.fn(small, sizeof small, v->as.fmt.arg);
+    if (need < sizeof small) {
+      trace__buf_put(b, small, need);
+      break;
+    }
+    /* Long text: once more into a buffer of the size the callback asked for. */
+    char *big = trace__malloc(need + 1);
+    if (big) {
+      size_t got = v->as.fmt.fn(big, need + 1, v->as.fmt.arg);
+      trace__buf_put(b, big, got < need ? got : need);
+      trace__free(big);
     } else {
-      size_t more = trace__buf_room(b, need + 1);
-      if (more > need) {
-        v->as.fmt.fn(b->data + b->len, more, v->as.fmt.arg);
-        b->len += need;
-      } else {
-        /* The callback wrote a NUL-terminated prefix of room - 1 bytes. */
-        b->len += room ? room - 1 : 0;
-        b->truncated = true;
-      }
+      trace__buf_put(b, small, sizeof small - 1);
+      b->truncated = true;
     }
     break;
   }

@@ -36,6 +36,7 @@ struct trace_capture {
   uint64_t next_id;
   int stack_key;
   trace_capture_stats stats;
+  int owners; /* atomic: the test's handle and the subscriber; freed when both are gone */
 };
 
 static void stack_free(void *p) { trace__free(p); }
@@ -262,14 +263,17 @@ static uint64_t cap_current(void *self, const trace_metadata **meta) {
   return s ? id : 0;
 }
 
-static void cap_destroy(void *self) {
-  trace_capture *c = self;
+static void cap_drop(trace_capture *c) {
+  if (__atomic_sub_fetch(&c->owners, 1, __ATOMIC_ACQ_REL) != 0)
+    return;
   trace__local_key_delete(c->stack_key);
   trace__buf_free(&c->log);
   trace__free(c->spans);
   pthread_mutex_destroy(&c->lock);
   trace__free(c);
 }
+
+static void cap_destroy(void *self) { cap_drop(self); }
 
 static const trace_subscriber_vtable cap_vtable = {
     .struct_size = sizeof(trace_subscriber_vtable),
@@ -302,15 +306,22 @@ trace_capture *trace_capture_new(int max_level) {
   c->hint = max_level;
   c->interest = TRACE_INTEREST_ALWAYS;
   trace__buf_init_growable(&c->log, (size_t)1 << 30);
+  c->owners = 2;
   c->dispatch = trace_dispatch_new(&cap_vtable, c);
-  return c->dispatch ? c : NULL; /* on failure, destroy already freed c */
+  if (!c->dispatch) {
+    cap_drop(c); /* destroy already dropped the subscriber's share */
+    return NULL;
+  }
+  return c;
 }
 
 trace_dispatch *trace_capture_dispatch(trace_capture *cap) { return cap ? cap->dispatch : NULL; }
 
 void trace_capture_free(trace_capture *cap) {
-  if (cap)
-    trace_dispatch_release(cap->dispatch);
+  if (!cap)
+    return;
+  trace_dispatch_release(cap->dispatch);
+  cap_drop(cap);
 }
 
 const char *trace_capture_log(trace_capture *c) {

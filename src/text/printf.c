@@ -380,6 +380,9 @@ void trace__vformat(trace__buf *b, const char *fmt, va_list ap_in, trace__escape
     case 'A':
       put_float(b, &sp, &ap);
       break;
+    case '%':
+      trace__buf_putc(b, '%'); /* "%5%": flags and width are ignored, as glibc does */
+      break;
     case 'n':
       (void)va_arg(ap, void *); /* never written: %n in a log format is an attack, not a need */
       break;

@@ -1,0 +1,43 @@
+# The two commands of the README, and a few conveniences. CMake does the building.
+#   make demo   build and run the flagship example
+#   make test   install missing packages, build with -Werror, run every test, then the tests
+#               under ASan+UBSan and the concurrency tests under TSan
+BUILD ?= build
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE ?= cmake
+
+.PHONY: all demo test deps deps-build build bench clean
+
+all: build
+
+deps-build:
+	@sh tests/deps.sh build
+
+deps:
+	@sh tests/deps.sh test
+
+build: deps-build
+	$(CMAKE) -S . -B $(BUILD) -DTRACE_WERROR=ON
+	$(CMAKE) --build $(BUILD) -j$(JOBS)
+
+demo: deps-build
+	$(CMAKE) -S . -B $(BUILD) -DTRACE_BUILD_TESTS=OFF -DTRACE_BUILD_BENCHMARKS=OFF
+	$(CMAKE) --build $(BUILD) -j$(JOBS) --target demo
+	$(BUILD)/examples/custom_subscriber
+
+test: deps
+	$(CMAKE) -S . -B $(BUILD) -DTRACE_WERROR=ON
+	$(CMAKE) --build $(BUILD) -j$(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+	$(CMAKE) -S . -B $(BUILD)-asan -DTRACE_WERROR=ON -DCMAKE_BUILD_TYPE=Debug \
+	  -DTRACE_SANITIZE=address,undefined -DTRACE_BUILD_BENCHMARKS=OFF
+	$(CMAKE) --build $(BUILD)-asan -j$(JOBS)
+	cd $(BUILD)-asan && ctest --output-on-failure -j$(JOBS) -LE nosan
+	$(CMAKE) -S . -B $(BUILD)-tsan -DTRACE_WERROR=ON -DCMAKE_BUILD_TYPE=Debug \
+	  -DTRACE_SANITIZE=thread -DTRACE_BUILD_BENCHMARKS=OFF -DTRACE_BUILD_EXAMPLES=OFF
+	$(CMAKE) --build $(BUILD)-tsan -j$(JOBS)
+	cd $(BUILD)-tsan && ctest --output-on-failure -j$(JOBS) -L concurrency
+	@echo "make test: all passed (plain, ASan+UBSan, TSan)"
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan

@@ -1,0 +1,27 @@
+#!/bin/sh
+# Installs the Debian packages the build (and, with "test", the tests) need, if missing.
+# Usage: deps.sh build|test. Uses apt-get as root, sudo otherwise; says what to install when
+# neither is possible.
+set -eu
+need="cmake make gcc libc6-dev"
+if [ "${1:-build}" = test ]; then
+  need="$need g++ libcmocka-dev binutils"
+fi
+missing=""
+for p in $need; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing"
+if [ "$(id -u)" = 0 ]; then
+  run=""
+elif command -v sudo >/dev/null 2>&1; then
+  run="sudo"
+else
+  echo "please install:$missing (as root: apt-get install$missing)" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$run apt-get update -qq
+# shellcheck disable=SC2086
+$run apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,72 @@
+/* Escaping: the table of what each mode does to hostile text. */
+#include "helpers.h"
+#include "text/escape.h"
+
+typedef struct row {
+  const char *in;
+  size_t len; /* 0: strlen */
+  const char *text, *quoted, *json;
+} row;
+
+static const row rows[] = {
+    {"plain ascii", 0, "plain ascii", "plain ascii", "plain ascii"},
+    {"a\nb\rc\td", 0, "a\\nb\\rc\\td", "a\\nb\\rc\\td", "a\\nb\\rc\\td"},
+    {"q\"b\\s", 0, "q\"b\\s", "q\\\"b\\\\s", "q\\\"b\\\\s"},
+    {"\x1b[31mred", 0, "\\u{1b}[31mred", "\\u{1b}[31mred", "\\u001b[31mred"},
+    {"nul\0in", 6, "nul\\0in", "nul\\0in", "nul\\u0000in"},
+    {"del\x7f", 0, "del\\u{7f}", "del\\u{7f}", "del\\u007f"},
+    {"\b\f", 0, "\\u{8}\\u{c}", "\\u{8}\\u{c}", "\\b\\f"},
+    {"h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80", 0, "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80",
+     "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80", "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80"},
+    {"bad\xff\xfe", 0, "bad\\xff\\xfe", "bad\\xff\\xfe", "bad\\\\xff\\\\xfe"},
+    {"trunc\xe2\x82", 0, "trunc\\xe2\\x82", "trunc\\xe2\\x82", "trunc\\\\xe2\\\\x82"},
+    {"overlong\xc0\xaf", 0, "overlong\\xc0\\xaf", "overlong\\xc0\\xaf", "overlong\\\\xc0\\\\xaf"},
+    {"surrogate\xed\xa0\x80", 0, "surrogate\\xed\\xa0\\x80", "surrogate\\xed\\xa0\\x80",
+     "surrogate\\\\xed\\\\xa0\\\\x80"},
+    {"c1\xc2\x9b", 0, "c1\\u{9b}", "c1\\u{9b}", "c1\\u009b"},
+    {"ls\xe2\x80\xa8ps\xe2\x80\xa9", 0, "ls\\u{2028}ps\\u{2029}", "ls\\u{2028}ps\\u{2029}",
+     "ls\\u2028ps\\u2029"},
+    {"bidi\xe2\x80\xae", 0, "bidi\\u{202e}", "bidi\\u{202e}", "bidi\\u202e"},
+    {"\nERROR forged line", 0, "\\nERROR forged line", "\\nERROR forged line",
+     "\\nERROR forged line"},
+};
+
+static void escape_table(void **state) {
+  (void)state;
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    const row *r = &rows[i];
+    size_t len = r->len ? r->len : strlen(r->in);
+    const char *expected[3] = {r->text, r->quoted, r->json};
+    for (int mode = 0; mode < 3; mode++) {
+      char out[256];
+      trace__buf b;
+      trace__buf_init_fixed(&b, out, sizeof out - 1);
+      trace__escape(&b, r->in, len, (trace__escape_mode)mode);
+      out[b.len] = '\0';
+      if (strcmp(out, expected[mode]) != 0) {
+        print_error("row %zu mode %d: got '%s' want '%s'\n", i, mode, out, expected[mode]);
+        fail();
+      }
+      for (size_t k = 0; k < b.len; k++)
+        assert_true((unsigned char)out[k] >= 0x20 && out[k] != 0x7f);
+    }
+  }
+}
+
+static void escape_truncates_at_limit(void **state) {
+  (void)state;
+  char out[8];
+  trace__buf b;
+  trace__buf_init_fixed(&b, out, sizeof out);
+  trace__escape(&b, "0123456789", 10, TRACE__ESC_TEXT);
+  assert_int_equal(b.len, 8);
+  assert_true(b.truncated);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(escape_table),
+      cmocka_unit_test(escape_truncates_at_limit),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

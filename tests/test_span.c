@@ -1,0 +1,170 @@
+/* Span handles: reference counting through clone/close, current span, follows-from, record of
+ * declared and undeclared fields, use across threads. */
+#include <pthread.h>
+
+#include "helpers.h"
+
+static trace_capture *cap;
+static trace_default_guard guard;
+
+static int setup(void **state) {
+  (void)state;
+  cap = trace_capture_new(TRACE_LEVEL_TRACE);
+  guard = trace_set_default(trace_capture_dispatch(cap));
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  trace_default_guard_restore(&guard);
+  trace_capture_free(cap);
+  return 0;
+}
+
+static void clone_and_close(void **state) {
+  (void)state;
+  trace_span s = TRACE_INFO_SPAN("s");
+  trace_span c = trace_span_clone(&s);
+  assert_int_equal(c.id, s.id);
+  trace_span_close(&s);
+  assert_true(trace_span_is_none(&s));
+  assert_null(strstr(trace_capture_log(cap), "close"));
+  trace_span_close(&c);
+  assert_text_equal(trace_capture_log(cap), "new 1 s parent=-\nclose 1\n");
+  trace_span none = trace_span_none();
+  trace_span c2 = trace_span_clone(&none);
+  assert_true(trace_span_is_none(&c2));
+  trace_span_close(NULL);
+  trace_span_enter(NULL);
+  trace_span_exit(&none);
+  assert_null(trace_span_name(&none));
+}
+
+static void current_span(void **state) {
+  (void)state;
+  trace_span cur = trace_span_current();
+  assert_true(trace_span_is_none(&cur));
+  trace_span s = TRACE_INFO_SPAN("outer");
+  trace_span_enter(&s);
+  cur = trace_span_current();
+  assert_int_equal(cur.id, s.id);
+  assert_string_equal(trace_span_name(&cur), "outer");
+  trace_span_exit(&s);
+  trace_span_close(&s);
+  assert_null(strstr(trace_capture_log(cap), "close")); /* cur still holds it */
+  trace_span_close(&cur);
+  assert_text_contains(trace_capture_log(cap), "close 1\n");
+}
+
+static void follows_from(void **state) {
+  (void)state;
+  trace_span a = TRACE_INFO_SPAN("a");
+  trace_span b = TRACE_INFO_SPAN("b");
+  trace_span none = trace_span_none();
+  assert_int_equal(trace_span_follows_from(&b, &a), 0);
+  assert_int_equal(trace_span_follows_from(&b, &none), TRACE_ECLOSED);
+  assert_int_equal(trace_span_follows_from(NULL, &a), TRACE_ECLOSED);
+  trace_capture *other = trace_capture_new(TRACE_LEVEL_TRACE);
+  trace_span o = trace_span_none();
+  TRACE_WITH_DEFAULT(trace_capture_dispatch(other)) { o = TRACE_INFO_SPAN("o"); }
+  assert_int_equal(trace_span_follows_from(&b, &o), TRACE_EINVAL);
+  trace_span_close(&o);
+  trace_capture_free(other);
+  trace_span_close(&a);
+  trace_span_close(&b);
+  assert_text_equal(trace_capture_log(cap),
+                    "new 1 a parent=-\nnew 2 b parent=-\nfollows 2 1\nclose 1\nclose 2\n");
+}
+
+static void record_undeclared_is_reported_once(void **state) {
+  (void)state;
+  trace_span s = TRACE_INFO_SPAN("request", TF(status, TRACE_EMPTY));
+  assert_int_equal(TRACE_RECORD(&s, status, 200), 0);
+  assert_int_equal(TRACE_RECORD(&s, stauts, 200), TRACE_ENOFIELD);
+  assert_int_equal(TRACE_RECORD(&s, stauts, 201), TRACE_ENOFIELD);
+  trace_span_close(&s);
+  const char *log = trace_capture_log(cap);
+  assert_text_contains(log, "record 1 status=200\n");
+  assert_text_contains(log, "event WARN trace: recorded a field the span does not declare; declare "
+                            "it with TF(name, TRACE_EMPTY) span=\"request\" field=\"stauts\" "
+                            "value=200 file=\"");
+  /* Reported once per callsite and field, and the value was not recorded. */
+  assert_null(strstr(log, "value=201"));
+  assert_null(strstr(log, "record 1 stauts"));
+}
+
+/* A span created on one thread, entered on another, closed on a third. */
+static void *enter_elsewhere(void *arg) {
+  trace_span *s = arg;
+  trace_span_enter(s);
+  TRACE_INFO("on another thread");
+  trace_span_exit(s);
+  return NULL;
+}
+
+static void *close_elsewhere(void *arg) {
+  trace_span_close(arg);
+  return NULL;
+}
+
+static void cross_thread(void **state) {
+  (void)state;
+  trace_span s = TRACE_INFO_SPAN("shared");
+  pthread_t t;
+  /* The worker threads have no scoped default: make the capture global for them. */
+  assert_int_equal(trace_set_global_default(trace_capture_dispatch(cap)), 0);
+  pthread_create(&t, NULL, enter_elsewhere, &s);
+  pthread_join(t, NULL);
+  pthread_create(&t, NULL, close_elsewhere, &s);
+  pthread_join(t, NULL);
+  assert_text_equal(trace_capture_log(cap), "new 1 shared parent=-\n"
+                                            "enter 1\n"
+                                            "event INFO test_span: on another thread in=1\n"
+                                            "exit 1\n"
+                                            "close 1\n");
+  trace_shutdown();
+}
+
+/* Eight threads creating, entering and closing spans at once (TSan run). */
+static void *span_churn(void *arg) {
+  (void)arg;
+  for (int i = 0; i < 2000; i++) {
+    trace_span s = TRACE_INFO_SPAN("churn", TF(i, i));
+    trace_span_enter(&s);
+    trace_span c = trace_span_current();
+    TRACE_DEBUG("in churn");
+    trace_span_exit(&s);
+    trace_span_close(&c);
+    trace_span_close(&s);
+  }
+  return NULL;
+}
+
+static void concurrent_spans(void **state) {
+  (void)state;
+  trace_capture *g = trace_capture_new(TRACE_LEVEL_TRACE);
+  assert_int_equal(trace_set_global_default(trace_capture_dispatch(g)), 0);
+  pthread_t t[8];
+  for (int i = 0; i < 8; i++)
+    pthread_create(&t[i], NULL, span_churn, NULL);
+  for (int i = 0; i < 8; i++)
+    pthread_join(t[i], NULL);
+  trace_capture_stats st = trace_capture_get_stats(g);
+  assert_int_equal(st.spans_new, 16000);
+  assert_int_equal(st.spans_closed, 16000);
+  assert_int_equal(st.events, 16000);
+  trace_shutdown();
+  trace_capture_free(g);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(clone_and_close, setup, teardown),
+      cmocka_unit_test_setup_teardown(current_span, setup, teardown),
+      cmocka_unit_test_setup_teardown(follows_from, setup, teardown),
+      cmocka_unit_test_setup_teardown(record_undeclared_is_reported_once, setup, teardown),
+      cmocka_unit_test_setup_teardown(cross_thread, setup, teardown),
+      cmocka_unit_test(concurrent_spans),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
