@@ -70,13 +70,16 @@ static uint64_t clone_span(void *self, uint64_t id) {
   return id;
 }
 
-static bool try_close(void *self, uint64_t id) {
+/* 1: closed now, 0: still referenced, negative: an id we do not know (a handle closed twice). */
+static int try_close(void *self, uint64_t id) {
   counting *c = self;
   int slot = find(c, id);
-  if (slot < 0 || --c->spans[slot].refs > 0)
-    return false;
+  if (slot < 0)
+    return TRACE_ECLOSED;
+  if (--c->spans[slot].refs > 0)
+    return 0;
   c->spans[slot].id = 0;
-  return true;
+  return 1;
 }
 
 /* Field values arrive through a visitor; on_text receives every type as text. */

@@ -122,8 +122,11 @@ typedef struct trace_subscriber_vtable {
   void (*exit)(void *self, uint64_t id);
   /* A handle to span id was cloned; return the id for the clone (normally id). NULL: id. */
   uint64_t (*clone_span)(void *self, uint64_t id);
-  /* A handle was closed; return true if that was the last one and the span closed. NULL: false. */
-  bool (*try_close)(void *self, uint64_t id);
+  /* A handle was closed. Return 1 if that was the last reference and the span closed, 0 if it
+   * is still open, and a negative value if the id is unknown (closed already, stale, forged):
+   * then the core knows the handle held nothing and stays consistent when a C program closes two
+   * copies of one handle. NULL: 0. */
+  int (*try_close)(void *self, uint64_t id);
   /* The span this thread is in: its id (0 for none) and metadata. NULL: none. */
   uint64_t (*current_span)(void *self, const trace_metadata **meta);
   /* Write out whatever is buffered. NULL: nothing to do. */

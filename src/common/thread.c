@@ -23,6 +23,9 @@ static trace__mutex threads_lock;
 static trace__thread *threads_head;
 static void (*key_dtors[TRACE__LOCALS_MAX])(void *);
 static bool key_used[TRACE__LOCALS_MAX];
+/* Destructors running on exiting threads, per key: deleting a key waits for them, so an
+ * instance is never freed under a thread that is still cleaning up its part of it. */
+static uint32_t key_busy[TRACE__LOCALS_MAX];
 static pthread_key_t exit_key;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static bool membarrier_ok;
@@ -86,11 +89,18 @@ static void thread_exit(void *arg) {
   t->locals = NULL;
   void (*dtors[TRACE__LOCALS_MAX])(void *);
   memcpy(dtors, key_dtors, sizeof dtors);
+  for (int k = 0; locals && k < TRACE__LOCALS_MAX; k++)
+    if (locals[k] && dtors[k])
+      __atomic_add_fetch(&key_busy[k], 1, __ATOMIC_RELAXED);
   trace__mutex_unlock(&threads_lock);
+  /* Outside the lock: a destructor may call back into libtrace. */
   if (locals) {
-    for (int k = 0; k < TRACE__LOCALS_MAX; k++)
-      if (locals[k] && dtors[k])
+    for (int k = 0; k < TRACE__LOCALS_MAX; k++) {
+      if (locals[k] && dtors[k]) {
         dtors[k](locals[k]);
+        __atomic_sub_fetch(&key_busy[k], 1, __ATOMIC_RELEASE);
+      }
+    }
     trace__free(locals);
   }
 }
@@ -154,8 +164,12 @@ void trace__local_key_delete(int key) {
         dtor(v);
     }
   }
-  key_used[key] = false;
   key_dtors[key] = NULL;
+  trace__mutex_unlock(&threads_lock);
+  while (TRACE__LOAD_ACQ(&key_busy[key]) != 0)
+    sched_yield();
+  trace__mutex_lock(&threads_lock);
+  key_used[key] = false; /* only now may the key be handed out again */
   trace__mutex_unlock(&threads_lock);
 }
 

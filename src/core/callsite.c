@@ -100,7 +100,7 @@ static void register_callsite(trace_callsite *cs) {
     cs->next = head;
   } while (!__atomic_compare_exchange_n(&registered_head, &head, cs, 1, __ATOMIC_RELEASE,
                                         __ATOMIC_RELAXED));
-  TRACE__STORE(&cs->interest, (uint8_t)compute_interest_locked(&cs->meta));
+  TRACE__STORE_REL(&cs->interest, (uint8_t)compute_interest_locked(&cs->meta));
   TRACE__STORE_REL(&cs->state, CS_REGISTERED);
   trace__mutex_unlock(&trace__dispatch_lock);
 }
@@ -113,7 +113,7 @@ bool trace__callsite_check(trace_callsite *cs) {
   if (TRACE__UNLIKELY(TRACE__LOAD_ACQ(&cs->state) != CS_REGISTERED))
     register_callsite(cs);
   bool enabled = false;
-  uint8_t interest = TRACE__LOAD(&cs->interest);
+  uint8_t interest = TRACE__LOAD_ACQ(&cs->interest);
   if (interest == TRACE_INTEREST_ALWAYS) {
     enabled = true;
   } else if (interest == TRACE_INTEREST_SOMETIMES) {
@@ -128,7 +128,7 @@ bool trace__callsite_check(trace_callsite *cs) {
 
 void trace__rebuild_locked(void) {
   for (trace_callsite *cs = TRACE__LOAD_ACQ(&registered_head); cs; cs = cs->next)
-    TRACE__STORE(&cs->interest, (uint8_t)compute_interest_locked(&cs->meta));
+    TRACE__STORE_REL(&cs->interest, (uint8_t)compute_interest_locked(&cs->meta));
   int max = TRACE_LEVEL_OFF;
   for (trace_dispatch *d = trace__live_head; d; d = d->next_live) {
     if (!trace__dispatch_alive(d))

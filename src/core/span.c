@@ -38,8 +38,11 @@ trace_span trace__span_new(trace_callsite *cs, const trace_value *values, int pa
   return s;
 }
 
+/* A handle with an id but no dispatcher was not made by libtrace: treat it as none. */
+static inline bool usable(const trace_span *s) { return !trace_span_is_none(s) && s->dispatch; }
+
 void trace_span_enter(const trace_span *s) {
-  if (trace_span_is_none(s))
+  if (!usable(s))
     return;
   trace__thread *t = trace__thread_enter();
   if (!t)
@@ -53,7 +56,7 @@ void trace_span_enter(const trace_span *s) {
 }
 
 void trace_span_exit(const trace_span *s) {
-  if (trace_span_is_none(s))
+  if (!usable(s))
     return;
   trace__thread *t = trace__thread_enter();
   if (!t)
@@ -67,24 +70,30 @@ void trace_span_exit(const trace_span *s) {
 }
 
 void trace_span_close(trace_span *s) {
-  if (trace_span_is_none(s))
+  if (!usable(s)) {
+    if (s)
+      *s = trace_span_none();
     return;
+  }
   trace_span c = *s;
   *s = trace_span_none();
   int saved = errno;
   /* Closing proceeds even on a thread that is exiting (t == NULL), so the span is not leaked. */
   trace__thread *t = trace__thread_enter();
+  int rc = 0;
   if (trace__dispatch_alive(c.dispatch) && c.dispatch->vt.try_close)
-    c.dispatch->vt.try_close(c.dispatch->self, c.id);
+    rc = c.dispatch->vt.try_close(c.dispatch->self, c.id);
   if (t)
     trace__thread_leave(t);
-  trace__dispatch_span_unref(c.dispatch);
+  /* An id the subscriber does not know (a second copy of a closed handle) held no reference. */
+  if (rc >= 0)
+    trace__dispatch_span_unref(c.dispatch);
   errno = saved;
 }
 
 trace_span trace_span_clone(const trace_span *s) {
   trace_span c = trace_span_none();
-  if (trace_span_is_none(s))
+  if (!usable(s))
     return c;
   trace__thread *t = trace__thread_enter();
   if (!t)
@@ -130,7 +139,7 @@ trace_span trace_span_current(void) {
 }
 
 int trace_span_follows_from(const trace_span *s, const trace_span *cause) {
-  if (trace_span_is_none(s) || trace_span_is_none(cause))
+  if (!usable(s) || !usable(cause))
     return TRACE_ECLOSED;
   if (s->dispatch != cause->dispatch)
     return TRACE_EINVAL;
@@ -147,7 +156,7 @@ int trace_span_follows_from(const trace_span *s, const trace_span *cause) {
 }
 
 int trace_span_record(const trace_span *s, const char *field, trace_value v) {
-  if (trace_span_is_none(s))
+  if (!usable(s) || !s->meta)
     return TRACE_ECLOSED;
   if (!field)
     return TRACE_EINVAL;

@@ -234,18 +234,18 @@ static uint64_t cap_clone(void *self, uint64_t id) {
   return s ? id : 0;
 }
 
-static bool cap_try_close(void *self, uint64_t id) {
+static int cap_try_close(void *self, uint64_t id) {
   trace_capture *c = self;
   pthread_mutex_lock(&c->lock);
   cap_span *s = find(c, id);
-  bool closed = false;
+  int closed = s ? 0 : TRACE_ECLOSED;
   if (s && --s->refs == 0) {
     *s = c->spans[--c->nspans];
-    closed = true;
+    closed = 1;
     c->stats.spans_closed++;
   }
   pthread_mutex_unlock(&c->lock);
-  if (closed)
+  if (closed == 1)
     log_id(c, "close", id);
   return closed;
 }

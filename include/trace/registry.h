@@ -1,0 +1,215 @@
+/* The registry: the subscriber most applications use. It stores spans (their fields, parents,
+ * timing, follows-from links and per-layer data), tracks which spans each thread has entered, and
+ * fans spans and events out to layers, each with its own optional filter: console at INFO and a
+ * JSON file at DEBUG in one process, for example.
+ *
+ *   trace_registry *r = trace_registry_new();
+ *   trace_registry_add_layer(r, trace_fmt_layer_new(NULL), trace_filter_level(TRACE_LEVEL_INFO));
+ *   trace_registry_add_layer(r, my_json_layer(), trace_filter_level(TRACE_LEVEL_DEBUG));
+ *   if (trace_registry_install(r) != 0) { ... }   // global default; r now belongs to libtrace
+ *   ...
+ *   trace_shutdown();                              // flushes every layer and frees everything
+ *
+ * Spans: ids are non-zero 64-bit values that carry a generation, so a stale or forged id is
+ * detected and ignored rather than reaching a reused slot. A child holds a reference on its
+ * parent; a span closes when its last handle is closed and its last child is gone; close
+ * notifies the layers once, then the slot is reused. Entering a span holds a reference until the
+ * matching exit, so closing a span that is still entered somewhere is harmless. Spans may be
+ * created, entered and closed on different threads. The hot paths take no global lock and do not
+ * allocate in steady state.
+ *
+ * Filtering: a callsite is enabled if the registry's filter (if any) and at least one layer's
+ * filter enable it; each layer sees only the spans and events its filter enabled, and ancestors
+ * it did not enable are skipped in its view of the span tree. Interest and the maximum level
+ * combine so that adding a quiet layer never silences a loud one. */
+#ifndef TRACE_REGISTRY_H
+#define TRACE_REGISTRY_H
+
+#include "subscriber.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct trace_registry trace_registry;
+typedef struct trace_layer trace_layer;
+typedef struct trace_filter trace_filter;
+/* The context handed to layer and filter callbacks: which registry, which layer, which thread.
+ * Valid only during the callback. */
+typedef struct trace_ctx trace_ctx;
+/* A stored span, as seen from a callback. Valid during the callback that obtained it (the span
+ * it came from keeps it alive). */
+typedef struct trace_span_ref trace_span_ref;
+
+/* ---------------------------------------------------------------------------------------- */
+/* Context and stored spans. Every lookup answers for the calling layer: spans that layer's filter
+ * did not enable are invisible to it (NULL, or skipped when walking parents). */
+
+/* The stored span with this id, or NULL (unknown, closed, stale, or not enabled for the layer). */
+TRACE_API const trace_span_ref *trace_ctx_span(const trace_ctx *ctx, uint64_t id);
+/* The innermost span this thread has entered, or NULL. */
+TRACE_API const trace_span_ref *trace_ctx_current(const trace_ctx *ctx);
+/* The span an event happened in: its explicit parent, or the current span, or NULL for a root. */
+TRACE_API const trace_span_ref *trace_ctx_event_span(const trace_ctx *ctx, const trace_event *ev);
+/* The span a new span will hang under (attrs' parent resolved like trace_ctx_event_span). */
+TRACE_API const trace_span_ref *trace_ctx_new_span_parent(const trace_ctx *ctx,
+                                                          const trace_span_attrs *attrs);
+/* The spans from the root down to leaf (inclusive) into out, root first. Returns how many there
+ * are; if more than cap, out holds the cap spans nearest the leaf. leaf NULL gives 0. */
+TRACE_API size_t trace_ctx_scope(const trace_ctx *ctx, const trace_span_ref *leaf,
+                                 const trace_span_ref **out, size_t cap);
+
+TRACE_API uint64_t trace_span_ref_id(const trace_span_ref *span);
+TRACE_API const trace_metadata *trace_span_ref_meta(const trace_span_ref *span);
+/* The nearest ancestor the calling layer sees, or NULL. */
+TRACE_API const trace_span_ref *trace_span_ref_parent(const trace_span_ref *span,
+                                                      const trace_ctx *ctx);
+/* The calling layer's extension: ext_size bytes (see trace_layer_new), zeroed when the span was
+ * created, owned by the layer (free what it points to in on_close). NULL if ext_size was 0.
+ * A filter's context has no extension. */
+TRACE_API void *trace_span_ref_ext(const trace_span_ref *span, const trace_ctx *ctx);
+/* Visits the span's stored field values (copies, owned by the registry; strings stay valid
+ * during the visit), holding the span's lock against a concurrent record: do not record into
+ * the same span from the visitor. FMT values were formatted when recorded and appear as text. */
+TRACE_API void trace_span_ref_visit(const trace_span_ref *span, const trace_visitor *visitor,
+                                    void *visitor_ctx);
+/* Up to cap ids of spans this span follows from, into out; returns how many there are. */
+TRACE_API size_t trace_span_ref_follows(const trace_span_ref *span, uint64_t *out, size_t cap);
+
+typedef struct trace_span_timing {
+  uint64_t created_ns; /* CLOCK_MONOTONIC at creation */
+  uint64_t busy_ns;    /* total time entered (on any thread) */
+  uint64_t idle_ns;    /* total time not entered since creation */
+} trace_span_timing;
+/* The span's timing so far, if a layer asked for timing (TRACE_LAYER_TIMING); false otherwise. */
+TRACE_API bool trace_span_ref_timing(const trace_span_ref *span, trace_span_timing *out);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Filters: decide which callsites (and, for dynamic filters, which span instances) are enabled.
+ * The bundled ones are below; the env-filter (<trace/env_filter.h>) is another. A filter is used
+ * by one registry or one layer, which owns it from then on. */
+
+typedef struct trace_filter_vtable {
+  uint32_t struct_size; /* sizeof(trace_filter_vtable) */
+  /* Once per callsite (and on rebuild). NULL: enabled() ? ALWAYS : NEVER. */
+  trace_interest (*register_callsite)(void *self, const trace_metadata *meta);
+  /* For SOMETIMES callsites, on every hit; ctx gives the current span. NULL: true. */
+  bool (*enabled)(void *self, const trace_metadata *meta, const trace_ctx *ctx);
+  /* Most verbose level ever enabled, -1 if unknown. NULL: -1. */
+  int (*max_level_hint)(void *self);
+  /* A last look at an event with its values. NULL: true. */
+  bool (*event_enabled)(void *self, const trace_event *ev, const trace_ctx *ctx);
+  /* Span lifecycle, for filters that depend on spans (dynamic filters). Called for the spans
+   * this filter enabled. All NULL-able. */
+  void (*on_new_span)(void *self, const trace_span_attrs *attrs, uint64_t id, const trace_ctx *ctx);
+  void (*on_record)(void *self, uint64_t id, const trace_valueset *values, const trace_ctx *ctx);
+  void (*on_enter)(void *self, uint64_t id, const trace_ctx *ctx);
+  void (*on_exit)(void *self, uint64_t id, const trace_ctx *ctx);
+  void (*on_close)(void *self, uint64_t id, const trace_ctx *ctx);
+  void (*destroy)(void *self);
+} trace_filter_vtable;
+
+/* Wraps a filter implementation; self is owned from now on (destroy runs once). NULL vtable:
+ * NULL. Out of memory: destroy(self) runs and NULL is returned. */
+TRACE_API trace_filter *trace_filter_new(const trace_filter_vtable *vtable, void *self);
+/* Frees a filter that was not given to a registry or layer. NULL is a no-op. */
+TRACE_API void trace_filter_free(trace_filter *filter);
+
+/* Everything at max_level or more severe. */
+TRACE_API trace_filter *trace_filter_level(int max_level);
+
+/* A target table: for each callsite the entry with the longest target that is a prefix of the
+ * callsite's target on a segment boundary ("app" matches "app", "app::net", "app.net",
+ * "app/net", not "app2") gives the level; default_level when none matches. The strings are
+ * copied. NULL on out of memory or NULL table with n > 0. */
+typedef struct trace_target_level {
+  const char *target;
+  int level;
+} trace_target_level;
+TRACE_API trace_filter *trace_filter_targets(const trace_target_level *table, size_t n,
+                                             int default_level);
+
+/* A user callback deciding per callsite. Static: fn is asked once per callsite (again after
+ * trace_rebuild_interest) and the answer cached. */
+typedef bool (*trace_filter_fn)(void *arg, const trace_metadata *meta);
+TRACE_API trace_filter *trace_filter_callback(trace_filter_fn fn, void *arg);
+/* The same, asked on every hit (for answers that change, e.g. a runtime switch). */
+TRACE_API trace_filter *trace_filter_callback_dynamic(trace_filter_fn fn, void *arg);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Layers. */
+
+typedef struct trace_layer_vtable {
+  uint32_t struct_size; /* sizeof(trace_layer_vtable) */
+  /* The layer's own interest in a callsite, combined with its filter's. NULL: ALWAYS. */
+  trace_interest (*register_callsite)(void *self, const trace_metadata *meta);
+  /* The layer's own per-hit check for SOMETIMES callsites. NULL: true. */
+  bool (*enabled)(void *self, const trace_metadata *meta, const trace_ctx *ctx);
+  void (*on_new_span)(void *self, const trace_span_attrs *attrs, uint64_t id, const trace_ctx *ctx);
+  void (*on_record)(void *self, uint64_t id, const trace_valueset *values, const trace_ctx *ctx);
+  void (*on_follows_from)(void *self, uint64_t id, uint64_t follows, const trace_ctx *ctx);
+  void (*on_event)(void *self, const trace_event *ev, const trace_ctx *ctx);
+  void (*on_enter)(void *self, uint64_t id, const trace_ctx *ctx);
+  void (*on_exit)(void *self, uint64_t id, const trace_ctx *ctx);
+  /* The span closed; its data is still readable through ctx during this call. */
+  void (*on_close)(void *self, uint64_t id, const trace_ctx *ctx);
+  void (*flush)(void *self);
+  void (*destroy)(void *self);
+  /* The most verbose level the layer itself wants, -1: no limit. NULL: -1. */
+  int (*max_level_hint)(void *self);
+} trace_layer_vtable;
+
+enum {
+  TRACE_LAYER_TIMING = 1 /* the registry measures busy/idle time of spans for this layer */
+};
+
+/* Wraps a layer implementation: self is owned from now on (destroy runs once); ext_size bytes of
+ * per-span storage are reserved for it (0 for none; at most 64 KiB); flags are TRACE_LAYER_*.
+ * NULL vtable: NULL. Out of memory: destroy(self) runs, NULL is returned. */
+TRACE_API trace_layer *trace_layer_new(const trace_layer_vtable *vtable, void *self,
+                                       size_t ext_size, unsigned flags);
+/* Frees a layer that was not added to a registry. NULL is a no-op. */
+TRACE_API void trace_layer_free(trace_layer *layer);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Registry. */
+
+#define TRACE_REGISTRY_MAX_LAYERS 64
+
+/* A new registry without layers or filter; NULL on out of memory. */
+TRACE_API trace_registry *trace_registry_new(void);
+/* Adds a layer with an optional filter (NULL: the layer sees everything the registry's filter
+ * lets through). Layers are called in the order they were added. Takes ownership of both, also on
+ * error: TRACE_EINVAL for a NULL registry or layer (so that trace_registry_add_layer(r,
+ * make_layer(), f) reports a failed make_layer), TRACE_ERANGE past 64 layers, TRACE_EBUSY once
+ * the registry is installed. An error is remembered and returned again by
+ * trace_registry_dispatch/install. */
+TRACE_API int trace_registry_add_layer(trace_registry *r, trace_layer *layer, trace_filter *filter);
+/* Sets the filter for the whole registry (every layer sees only what it enables), replacing a
+ * previous one. Takes ownership, also on error (TRACE_EINVAL, TRACE_EBUSY as above). */
+TRACE_API int trace_registry_set_filter(trace_registry *r, trace_filter *filter);
+/* Turns the registry into a dispatcher (see <trace/subscriber.h>): the dispatcher owns it from now
+ * on. NULL if r is NULL, a configuration error was remembered, or out of memory; r is freed then. */
+TRACE_API trace_dispatch *trace_registry_dispatch(trace_registry *r);
+/* trace_registry_dispatch + trace_set_global_default + release: the usual one call. Returns 0 or
+ * an error code (the registry is freed on error). */
+TRACE_API int trace_registry_install(trace_registry *r);
+/* Frees a registry that was never turned into a dispatcher; NULL is a no-op. */
+TRACE_API void trace_registry_free(trace_registry *r);
+/* Flushes every layer. r is the registry given to trace_registry_dispatch (still valid while its
+ * dispatcher lives). */
+TRACE_API void trace_registry_flush(trace_registry *r);
+
+typedef struct trace_registry_stats {
+  uint64_t spans_live;    /* spans stored now */
+  uint64_t spans_created; /* since creation */
+  uint64_t slots;         /* span slots allocated (memory high-water mark) */
+  uint64_t stale_ids;     /* operations on unknown, closed or stale ids, ignored */
+} trace_registry_stats;
+TRACE_API trace_registry_stats trace_registry_get_stats(trace_registry *r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,142 @@
+/* What layers and filters can ask from their callbacks: stored spans, the current span, the
+ * scope of a span, a span's fields, extension and timing. Every answer is for the calling layer:
+ * spans its filter did not enable are not visible to it. */
+#include <string.h>
+
+#include "internal.h"
+
+static inline bool visible(const trace_ctx *ctx, const slot *s) {
+  return ctx->layer < 0 || (s->layers & ctx->bit) != 0 || ctx->r->nlayers == 0;
+}
+
+static const trace_span_ref *as_ref(const slot *s) { return (const trace_span_ref *)(const void *)s; }
+static const slot *as_slot(const trace_span_ref *r) { return (const slot *)(const void *)r; }
+
+/* s or its nearest visible ancestor. */
+static const slot *nearest_visible(const trace_ctx *ctx, const slot *s) {
+  while (s && !visible(ctx, s))
+    s = s->parent;
+  return s;
+}
+
+const trace_span_ref *trace_ctx_span(const trace_ctx *ctx, uint64_t id) {
+  if (!ctx)
+    return NULL;
+  slot *s = reg_lookup(ctx->r, id);
+  return s && visible(ctx, s) ? as_ref(s) : NULL;
+}
+
+const trace_span_ref *trace_ctx_current(const trace_ctx *ctx) {
+  if (!ctx || !ctx->ts)
+    return NULL;
+  for (uint32_t i = ctx->ts->depth; i > 0; i--) {
+    const slot *s = ctx->ts->stack[i - 1];
+    if (visible(ctx, s))
+      return as_ref(s);
+  }
+  return NULL;
+}
+
+static const trace_span_ref *resolve(const trace_ctx *ctx, uint32_t kind, uint64_t id) {
+  if (kind == TRACE_PARENT_ROOT)
+    return NULL;
+  if (kind == TRACE_PARENT_EXPLICIT) {
+    const slot *s = reg_lookup(ctx->r, id);
+    return s ? as_ref(nearest_visible(ctx, s)) : NULL;
+  }
+  return trace_ctx_current(ctx);
+}
+
+const trace_span_ref *trace_ctx_event_span(const trace_ctx *ctx, const trace_event *ev) {
+  return ctx && ev ? resolve(ctx, ev->parent_kind, ev->parent_id) : NULL;
+}
+
+const trace_span_ref *trace_ctx_new_span_parent(const trace_ctx *ctx, const trace_span_attrs *a) {
+  return ctx && a ? resolve(ctx, a->parent_kind, a->parent_id) : NULL;
+}
+
+size_t trace_ctx_scope(const trace_ctx *ctx, const trace_span_ref *leaf, const trace_span_ref **out,
+                       size_t cap) {
+  if (!ctx || !leaf)
+    return 0;
+  size_t n = 0;
+  for (const slot *s = nearest_visible(ctx, as_slot(leaf)); s; s = nearest_visible(ctx, s->parent))
+    n++;
+  /* Fill from the leaf backwards, keeping the cap spans nearest the leaf. */
+  size_t k = n < cap ? n : cap;
+  size_t i = k;
+  for (const slot *s = nearest_visible(ctx, as_slot(leaf)); s && i > 0;
+       s = nearest_visible(ctx, s->parent))
+    out[--i] = as_ref(s);
+  return n;
+}
+
+uint64_t trace_span_ref_id(const trace_span_ref *span) {
+  return span ? reg_slot_id(as_slot(span)) : 0;
+}
+
+const trace_metadata *trace_span_ref_meta(const trace_span_ref *span) {
+  return span ? as_slot(span)->meta : NULL;
+}
+
+const trace_span_ref *trace_span_ref_parent(const trace_span_ref *span, const trace_ctx *ctx) {
+  if (!span || !ctx)
+    return NULL;
+  return as_ref(nearest_visible(ctx, as_slot(span)->parent));
+}
+
+void *trace_span_ref_ext(const trace_span_ref *span, const trace_ctx *ctx) {
+  if (!span || !ctx || ctx->layer < 0)
+    return NULL;
+  const trace_layer *l = ctx->r->layers[ctx->layer];
+  return l->ext_size ? reg_slot_ext((slot *)(uintptr_t)as_slot(span), l) : NULL;
+}
+
+void trace_span_ref_visit(const trace_span_ref *span, const trace_visitor *visitor, void *vctx) {
+  if (!span || !visitor)
+    return;
+  slot *s = (slot *)(uintptr_t)as_slot(span);
+  reg_slot_lock(s);
+  trace_valueset vs = {s->meta, s->values, NULL,
+                       TRACE__MIN(s->meta->field_count, (uint32_t)s->values_cap)};
+  trace_valueset_visit(&vs, visitor, vctx);
+  reg_slot_unlock(s);
+}
+
+size_t trace_span_ref_follows(const trace_span_ref *span, uint64_t *out, size_t cap) {
+  if (!span)
+    return 0;
+  slot *s = (slot *)(uintptr_t)as_slot(span);
+  reg_slot_lock(s);
+  size_t n = s->nfollows;
+  if (out)
+    memcpy(out, s->follows, TRACE__MIN(n, cap) * sizeof *out);
+  reg_slot_unlock(s);
+  return n;
+}
+
+bool trace_span_ref_timing(const trace_span_ref *span, trace_span_timing *out) {
+  if (!span || !out)
+    return false;
+  slot *s = (slot *)(uintptr_t)as_slot(span);
+  /* The registry of a slot is not reachable from it; timing is on iff created_ns was set. */
+  reg_slot_lock(s);
+  bool on = s->created_ns != 0;
+  if (on) {
+    out->created_ns = s->created_ns;
+    out->busy_ns = s->busy_ns;
+    out->idle_ns = s->idle_ns;
+    /* Count the current stretch too: a span closes while not entered, normally. */
+    if (s->last_ns) {
+      struct timespec ts;
+      clock_gettime(CLOCK_MONOTONIC, &ts);
+      uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+      if (s->entered)
+        out->busy_ns += now - s->last_ns;
+      else
+        out->idle_ns += now - s->last_ns;
+    }
+  }
+  reg_slot_unlock(s);
+  return on;
+}

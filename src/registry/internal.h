@@ -1,0 +1,176 @@
+/* Internals of the registry: span slots, per-thread state, layers and filters. */
+#ifndef TRACE_REGISTRY_INTERNAL_H
+#define TRACE_REGISTRY_INTERNAL_H
+
+#include "../common/compiler.h"
+#include "../common/mutex.h"
+#include "../common/thread.h"
+#include "trace/registry.h"
+
+struct trace_filter {
+  trace_filter_vtable vt; /* normalised */
+  void *self;
+};
+
+struct trace_layer {
+  trace_layer_vtable vt; /* normalised */
+  void *self;
+  trace_filter *filter;
+  uint32_t ext_size;
+  uint32_t ext_offset; /* into the slot's extension area, set when added */
+  unsigned flags;
+};
+
+/* A stored span. trace_span_ref is this struct seen from outside. Slot memory is never freed
+ * while the registry lives (slots are reused), so a stale id can be checked against the slot's
+ * generation safely. */
+typedef struct slot {
+  uint32_t gen;  /* atomic: part of the id; bumped when the slot is freed */
+  uint32_t refs; /* atomic: handles + children + entries on thread stacks */
+  uint32_t index;
+  uint8_t lock;  /* spin lock for values, follows-from and timing */
+  uint8_t live;
+  uint16_t values_cap;
+  const trace_metadata *meta;
+  struct slot *parent; /* kept alive by our reference on it */
+  uint64_t parent_id;
+  uint64_t layers;       /* layers that enabled this span */
+  trace_value *values;   /* meta->field_count values: inline storage or heap */
+  char *arena;           /* copies of string values */
+  uint32_t arena_len, arena_cap;
+  uint64_t *follows;
+  uint32_t nfollows, follows_cap;
+  /* timing, when some layer asked for it; under lock */
+  uint64_t created_ns, last_ns, busy_ns, idle_ns;
+  uint32_t entered;
+  uint32_t next_free;
+  /* followed by: inline values, inline arena, layer extensions */
+} slot;
+
+#define SLOT_INLINE_VALUES 4
+#define SLOT_INLINE_ARENA 96
+
+/* A seqlock guards the pair, so a reader never combines the halves of two rebuilds (which could
+ * drop an event that both the old and the new filter deliver). seq 0: not computed yet. */
+typedef struct cs_info {
+  uint32_t seq;
+  uint64_t always;    /* layers enabled for this callsite without asking */
+  uint64_t sometimes; /* layers whose filter must be asked on each hit */
+} cs_info;
+
+#define CS_PAGE_BITS 10
+#define CS_PAGES 4096
+#define SLOT_PAGE_BITS 9
+#define SLOT_PAGES 4096
+#define LOCAL_FREE_MAX 128
+#define LOCAL_FREE_BATCH 32
+
+/* Per-thread state of one registry. */
+typedef struct reg_thread {
+  struct trace_registry *r;
+  slot **stack; /* entered spans, innermost last; each entry holds a reference */
+  uint32_t depth, stack_cap;
+  slot *inline_stack[32];
+  uint32_t nfree;
+  uint32_t free_slots[LOCAL_FREE_MAX];
+  /* What enabled() decided for the callsite about to be dispatched on this thread. */
+  const trace_metadata *stash_meta;
+  uint64_t stash_mask;
+} reg_thread;
+
+struct trace_registry {
+  trace_layer *layers[TRACE_REGISTRY_MAX_LAYERS];
+  unsigned nlayers;
+  trace_filter *filter;
+  int error;     /* remembered configuration error */
+  bool installed;
+  bool destroying; /* thread states are being freed with the registry (see thread_dtor) */
+  bool timing;   /* some layer wants span timing */
+  uint64_t all_layers;
+  /* Which layers have each callback, so the hot paths skip the others without a call. */
+  uint64_t has_new_span, has_record, has_follows, has_event, has_enter, has_exit, has_close;
+  uint32_t ext_total;
+  uint32_t slot_size;
+  int local_key;
+  /* Slots: pages of 2^SLOT_PAGE_BITS slots; pages are read without a lock. */
+  char *slot_pages[SLOT_PAGES];
+  uint32_t nslots; /* atomic */
+  trace__mutex lock; /* slot pages and the shared free list (cold: batches only) */
+  uint32_t *free_list;
+  uint32_t nfree, free_cap;
+  /* Per-callsite layer masks, indexed by callsite id. */
+  cs_info *cs_pages[CS_PAGES];
+  /* Statistics */
+  uint64_t spans_live, spans_created, stale_ids; /* atomic */
+};
+
+struct trace_ctx {
+  struct trace_registry *r;
+  reg_thread *ts;
+  int layer;        /* -1: the registry's filter */
+  uint64_t bit;     /* the layer's bit; ~0 for the registry's filter */
+};
+
+/* Slots (slab.c) */
+static inline slot *reg_slot_at(trace_registry *r, uint32_t index) {
+  char *page = TRACE__LOAD_ACQ(&r->slot_pages[index >> SLOT_PAGE_BITS]);
+  if (TRACE__UNLIKELY(!page))
+    return NULL;
+  return (slot *)(void *)(page + (size_t)(index & ((1u << SLOT_PAGE_BITS) - 1)) * r->slot_size);
+}
+static inline uint64_t reg_slot_id(const slot *s) { return ((uint64_t)s->gen << 32) | (s->index + 1); }
+/* The live slot for id, or NULL if the id is unknown, stale or forged. */
+static inline slot *reg_lookup(trace_registry *r, uint64_t id) {
+  uint32_t index = (uint32_t)id - 1;
+  if (TRACE__UNLIKELY((uint32_t)id == 0 || index >= TRACE__LOAD_ACQ(&r->nslots)))
+    return NULL;
+  slot *s = reg_slot_at(r, index);
+  if (TRACE__UNLIKELY(!s || TRACE__LOAD_ACQ(&s->gen) != (uint32_t)(id >> 32)))
+    return NULL;
+  return s;
+}
+static inline char *reg_slot_inline_arena(slot *s) {
+  return (char *)(s + 1) + SLOT_INLINE_VALUES * sizeof(trace_value);
+}
+static inline trace_value *reg_slot_inline_values(slot *s) { return (trace_value *)(void *)(s + 1); }
+static inline char *reg_slot_ext_base(slot *s) {
+  return (char *)(s + 1) + SLOT_INLINE_VALUES * sizeof(trace_value) + SLOT_INLINE_ARENA;
+}
+static inline void *reg_slot_ext(slot *s, const trace_layer *l) {
+  return reg_slot_ext_base(s) + l->ext_offset;
+}
+
+slot *reg_slot_alloc(trace_registry *r, reg_thread *ts);
+void reg_slot_free(trace_registry *r, reg_thread *ts, slot *s);
+void reg_slots_destroy(trace_registry *r);
+void reg_thread_release_slots(trace_registry *r, reg_thread *ts);
+
+static inline void reg_slot_lock(slot *s) {
+  while (__atomic_exchange_n(&s->lock, 1, __ATOMIC_ACQUIRE))
+    while (TRACE__LOAD(&s->lock))
+      __builtin_ia32_pause();
+}
+static inline void reg_slot_unlock(slot *s) { __atomic_store_n(&s->lock, 0, __ATOMIC_RELEASE); }
+
+/* Values (values.c) */
+void reg_values_init(slot *s, const trace_valueset *vs);
+void reg_values_record(slot *s, const trace_valueset *vs);
+void reg_values_release(slot *s);
+
+/* Per-callsite layer masks (interest.c) */
+trace_interest reg_register_callsite(void *self, const trace_metadata *meta);
+uint64_t reg_enabled_mask(trace_registry *r, reg_thread *ts, const trace_metadata *meta);
+int reg_max_level_hint(void *self);
+void reg_cs_destroy(trace_registry *r);
+
+/* Per-thread state. */
+reg_thread *reg_thread_get_slow(trace_registry *r);
+static inline reg_thread *reg_thread_get(trace_registry *r) {
+  reg_thread *ts = (reg_thread *)trace__local_get(r->local_key);
+  return TRACE__LIKELY(ts != NULL) ? ts : reg_thread_get_slow(r);
+}
+
+/* Filters (filter.c) */
+trace_filter *reg_filter_wrap(const trace_filter_vtable *vt, void *self);
+
+#endif

@@ -1,0 +1,537 @@
+/* The registry as a subscriber: span storage and lifecycle, per-thread entered stacks, and the
+ * fan-out of spans and events to layers. */
+#include <errno.h>
+#include <string.h>
+
+#include "../common/alloc.h"
+#include "../common/clock.h"
+#include "internal.h"
+
+/* ---------------------------------------------------------------------------------------- */
+/* Per-thread state. */
+
+static void close_slot(trace_registry *r, reg_thread *ts, slot *s);
+
+static void thread_dtor(void *p) {
+  reg_thread *ts = p;
+  trace_registry *r = ts->r;
+  if (!TRACE__LOAD(&r->destroying)) {
+    /* The thread is exiting with spans still entered: release the references those entries
+     * hold, so the spans can close. Free slots go back to the shared list. */
+    while (ts->depth > 0) {
+      slot *s = ts->stack[--ts->depth];
+      if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0)
+        close_slot(r, NULL, s);
+    }
+    reg_thread_release_slots(r, ts);
+  }
+  if (ts->stack != ts->inline_stack)
+    trace__free(ts->stack);
+  trace__free(ts);
+}
+
+reg_thread *reg_thread_get_slow(trace_registry *r) {
+  reg_thread *ts = trace__calloc(1, sizeof *ts);
+  if (!ts)
+    return NULL;
+  ts->r = r;
+  ts->stack = ts->inline_stack;
+  ts->stack_cap = TRACE__ARRAY_LEN(ts->inline_stack);
+  if (!trace__local_set(r->local_key, ts)) {
+    trace__free(ts);
+    return NULL;
+  }
+  return ts;
+}
+
+static bool stack_push(reg_thread *ts, slot *s) {
+  if (TRACE__UNLIKELY(ts->depth == ts->stack_cap)) {
+    uint32_t cap = ts->stack_cap * 2;
+    slot **p = trace__malloc(cap * sizeof *p);
+    if (!p)
+      return false;
+    memcpy(p, ts->stack, ts->depth * sizeof *p);
+    if (ts->stack != ts->inline_stack)
+      trace__free(ts->stack);
+    ts->stack = p;
+    ts->stack_cap = cap;
+  }
+  ts->stack[ts->depth++] = s;
+  return true;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Notifications: the registry's filter first, then each layer that enabled the span (its filter
+ * before the layer itself). */
+
+/* for each set bit of mask: i is the layer index, l the layer. The body may use continue. */
+#define FOR_EACH_LAYER(r, mask, i, l)                                                              \
+  for (uint64_t bits_ = (mask); bits_; bits_ &= bits_ - 1)                                         \
+    for (unsigned i = (unsigned)__builtin_ctzll(bits_), once_ = 1; once_; once_ = 0)               \
+      for (trace_layer *l = (r)->layers[i]; once_; once_ = 0)
+
+static inline trace_ctx ctx_for(trace_registry *r, reg_thread *ts, unsigned i) {
+  trace_ctx c = {r, ts, (int)i, 1ull << i};
+  return c;
+}
+
+static inline trace_ctx ctx_global(trace_registry *r, reg_thread *ts) {
+  trace_ctx c = {r, ts, -1, ~0ull};
+  return c;
+}
+
+static void notify_close(trace_registry *r, reg_thread *ts, slot *s, uint64_t id) {
+  FOR_EACH_LAYER(r, s->layers & r->has_close, i, l) {
+    trace_ctx c = ctx_for(r, ts, i);
+    if (l->filter && l->filter->vt.on_close)
+      l->filter->vt.on_close(l->filter->self, id, &c);
+    if (l->vt.on_close)
+      l->vt.on_close(l->self, id, &c);
+  }
+  if (r->filter && r->filter->vt.on_close) {
+    trace_ctx c = ctx_global(r, ts);
+    r->filter->vt.on_close(r->filter->self, id, &c);
+  }
+}
+
+/* The last reference is gone: tell the layers, free the slot, drop the reference on the parent
+ * (iteratively: a long chain of parents must not recurse). */
+static void close_slot(trace_registry *r, reg_thread *ts, slot *s) {
+  while (s) {
+    notify_close(r, ts, s, reg_slot_id(s));
+    slot *parent = s->parent;
+    s->parent = NULL;
+    reg_slot_free(r, ts, s);
+    s = parent && __atomic_sub_fetch(&parent->refs, 1, __ATOMIC_ACQ_REL) == 0 ? parent : NULL;
+  }
+}
+
+/* The layers for this hit: what enabled() decided a moment ago on this thread, or the cached
+ * always-layers, or (when that is not enough) the filters asked again. */
+static inline uint64_t take_mask(trace_registry *r, reg_thread *ts, const trace_metadata *meta) {
+  if (ts->stash_meta == meta) {
+    ts->stash_meta = NULL;
+    return ts->stash_mask;
+  }
+  return reg_enabled_mask(r, ts, meta);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The subscriber vtable. */
+
+static bool reg_enabled(void *self, const trace_metadata *meta) {
+  trace_registry *r = self;
+  reg_thread *ts = reg_thread_get(r);
+  if (!ts)
+    return false;
+  if (r->nlayers == 0)
+    return meta->kind == TRACE_KIND_SPAN;
+  uint64_t mask = reg_enabled_mask(r, ts, meta);
+  ts->stash_meta = meta;
+  ts->stash_mask = mask;
+  return mask != 0;
+}
+
+static uint64_t reg_new_span(void *self, const trace_span_attrs *a) {
+  trace_registry *r = self;
+  reg_thread *ts = reg_thread_get(r);
+  if (TRACE__UNLIKELY(!ts))
+    return 0;
+  uint64_t mask = r->nlayers ? take_mask(r, ts, a->meta) : 0;
+  if (r->nlayers && !mask)
+    return 0;
+  slot *parent = NULL;
+  if (a->parent_kind == TRACE_PARENT_CURRENT)
+    parent = ts->depth ? ts->stack[ts->depth - 1] : NULL;
+  else if (a->parent_kind == TRACE_PARENT_EXPLICIT)
+    parent = reg_lookup(r, a->parent_id);
+  slot *s = reg_slot_alloc(r, ts);
+  if (TRACE__UNLIKELY(!s))
+    return 0;
+  s->meta = a->meta;
+  s->layers = mask;
+  s->parent = parent;
+  s->parent_id = parent ? reg_slot_id(parent) : 0;
+  if (parent)
+    __atomic_add_fetch(&parent->refs, 1, __ATOMIC_RELAXED);
+  s->refs = 1;
+  s->nfollows = 0;
+  s->entered = 0;
+  reg_values_init(s, &a->fields);
+  if (r->timing) {
+    s->created_ns = s->last_ns = trace__monotonic_ns();
+    s->busy_ns = s->idle_ns = 0;
+  }
+  if (r->ext_total)
+    memset(reg_slot_ext_base(s), 0, r->ext_total);
+  s->live = 1;
+  uint64_t id = reg_slot_id(s);
+  if (r->filter && r->filter->vt.on_new_span) {
+    trace_ctx c = ctx_global(r, ts);
+    r->filter->vt.on_new_span(r->filter->self, a, id, &c);
+  }
+  FOR_EACH_LAYER(r, mask & r->has_new_span, i, l) {
+    trace_ctx c = ctx_for(r, ts, i);
+    if (l->filter && l->filter->vt.on_new_span)
+      l->filter->vt.on_new_span(l->filter->self, a, id, &c);
+    if (l->vt.on_new_span)
+      l->vt.on_new_span(l->self, a, id, &c);
+  }
+  return id;
+}
+
+static void reg_record(void *self, uint64_t id, const trace_valueset *vs) {
+  trace_registry *r = self;
+  slot *s = reg_lookup(r, id);
+  if (!s) {
+    __atomic_add_fetch(&r->stale_ids, 1, __ATOMIC_RELAXED);
+    return;
+  }
+  reg_thread *ts = reg_thread_get(r);
+  reg_slot_lock(s);
+  reg_values_record(s, vs);
+  reg_slot_unlock(s);
+  if (r->filter && r->filter->vt.on_record) {
+    trace_ctx c = ctx_global(r, ts);
+    r->filter->vt.on_record(r->filter->self, id, vs, &c);
+  }
+  FOR_EACH_LAYER(r, s->layers & r->has_record, i, l) {
+    trace_ctx c = ctx_for(r, ts, i);
+    if (l->filter && l->filter->vt.on_record)
+      l->filter->vt.on_record(l->filter->self, id, vs, &c);
+    if (l->vt.on_record)
+      l->vt.on_record(l->self, id, vs, &c);
+  }
+}
+
+static void reg_follows_from(void *self, uint64_t id, uint64_t follows) {
+  trace_registry *r = self;
+  slot *s = reg_lookup(r, id);
+  if (!s || !reg_lookup(r, follows)) {
+    __atomic_add_fetch(&r->stale_ids, 1, __ATOMIC_RELAXED);
+    return;
+  }
+  reg_slot_lock(s);
+  if (s->nfollows == s->follows_cap) {
+    uint32_t cap = s->follows_cap ? s->follows_cap * 2 : 4;
+    uint64_t *p = trace__realloc(s->follows, cap * sizeof *p);
+    if (p) {
+      s->follows = p;
+      s->follows_cap = cap;
+    }
+  }
+  if (s->nfollows < s->follows_cap)
+    s->follows[s->nfollows++] = follows;
+  reg_slot_unlock(s);
+  reg_thread *ts = reg_thread_get(r);
+  FOR_EACH_LAYER(r, s->layers & r->has_follows, i, l) {
+    trace_ctx c = ctx_for(r, ts, i);
+    l->vt.on_follows_from(l->self, id, follows, &c);
+  }
+}
+
+static void reg_event(void *self, const trace_event *ev) {
+  trace_registry *r = self;
+  reg_thread *ts = reg_thread_get(r);
+  if (TRACE__UNLIKELY(!ts))
+    return;
+  uint64_t mask = take_mask(r, ts, ev->meta) & r->has_event;
+  if (!mask)
+    return;
+  if (r->filter && r->filter->vt.event_enabled) {
+    trace_ctx c = ctx_global(r, ts);
+    if (!r->filter->vt.event_enabled(r->filter->self, ev, &c))
+      return;
+  }
+  FOR_EACH_LAYER(r, mask, i, l) {
+    trace_ctx c = ctx_for(r, ts, i);
+    if (l->filter && l->filter->vt.event_enabled &&
+        !l->filter->vt.event_enabled(l->filter->self, ev, &c))
+      continue;
+    l->vt.on_event(l->self, ev, &c);
+  }
+}
+
+static void timing_enter(slot *s) {
+  reg_slot_lock(s);
+  if (s->entered++ == 0) {
+    uint64_t now = trace__monotonic_ns();
+    s->idle_ns += now - s->last_ns;
+    s->last_ns = now;
+  }
+  reg_slot_unlock(s);
+}
+
+static void timing_exit(slot *s) {
+  reg_slot_lock(s);
+  if (s->entered > 0 && --s->entered == 0) {
+    uint64_t now = trace__monotonic_ns();
+    s->busy_ns += now - s->last_ns;
+    s->last_ns = now;
+  }
+  reg_slot_unlock(s);
+}
+
+static void reg_enter(void *self, uint64_t id) {
+  trace_registry *r = self;
+  slot *s = reg_lookup(r, id);
+  if (TRACE__UNLIKELY(!s)) {
+    __atomic_add_fetch(&r->stale_ids, 1, __ATOMIC_RELAXED);
+    return;
+  }
+  reg_thread *ts = reg_thread_get(r);
+  if (TRACE__UNLIKELY(!ts) || !stack_push(ts, s))
+    return;
+  /* The entry holds a reference: closing the span's handles while it is entered is harmless. */
+  __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+  if (r->timing)
+    timing_enter(s);
+  if (r->filter && r->filter->vt.on_enter) {
+    trace_ctx c = ctx_global(r, ts);
+    r->filter->vt.on_enter(r->filter->self, id, &c);
+  }
+  FOR_EACH_LAYER(r, s->layers & r->has_enter, i, l) {
+    trace_ctx c = ctx_for(r, ts, i);
+    if (l->filter && l->filter->vt.on_enter)
+      l->filter->vt.on_enter(l->filter->self, id, &c);
+    if (l->vt.on_enter)
+      l->vt.on_enter(l->self, id, &c);
+  }
+}
+
+static void reg_exit(void *self, uint64_t id) {
+  trace_registry *r = self;
+  reg_thread *ts = reg_thread_get(r);
+  if (TRACE__UNLIKELY(!ts))
+    return;
+  /* The innermost entry of this span on this thread; the id may be stale only if it was never
+   * entered here, in which case it is not found. */
+  uint32_t at = ts->depth;
+  while (at > 0 && reg_slot_id(ts->stack[at - 1]) != id)
+    at--;
+  if (at == 0)
+    return; /* not entered on this thread: a harmless no-op */
+  slot *s = ts->stack[at - 1];
+  memmove(&ts->stack[at - 1], &ts->stack[at], (ts->depth - at) * sizeof *ts->stack);
+  ts->depth--;
+  FOR_EACH_LAYER(r, s->layers & r->has_exit, i, l) {
+    trace_ctx c = ctx_for(r, ts, i);
+    if (l->filter && l->filter->vt.on_exit)
+      l->filter->vt.on_exit(l->filter->self, id, &c);
+    if (l->vt.on_exit)
+      l->vt.on_exit(l->self, id, &c);
+  }
+  if (r->filter && r->filter->vt.on_exit) {
+    trace_ctx c = ctx_global(r, ts);
+    r->filter->vt.on_exit(r->filter->self, id, &c);
+  }
+  if (r->timing)
+    timing_exit(s);
+  if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0)
+    close_slot(r, ts, s);
+}
+
+static uint64_t reg_clone_span(void *self, uint64_t id) {
+  trace_registry *r = self;
+  slot *s = reg_lookup(r, id);
+  if (!s) {
+    __atomic_add_fetch(&r->stale_ids, 1, __ATOMIC_RELAXED);
+    return 0;
+  }
+  __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+  return id;
+}
+
+static int reg_try_close(void *self, uint64_t id) {
+  trace_registry *r = self;
+  slot *s = reg_lookup(r, id);
+  if (TRACE__UNLIKELY(!s)) {
+    __atomic_add_fetch(&r->stale_ids, 1, __ATOMIC_RELAXED);
+    return TRACE_ECLOSED;
+  }
+  if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0)
+    return 0;
+  close_slot(r, (reg_thread *)trace__local_get(r->local_key), s);
+  return 1;
+}
+
+static uint64_t reg_current_span(void *self, const trace_metadata **meta) {
+  trace_registry *r = self;
+  reg_thread *ts = (reg_thread *)trace__local_get(r->local_key);
+  if (!ts || ts->depth == 0)
+    return 0;
+  slot *s = ts->stack[ts->depth - 1];
+  *meta = s->meta;
+  return reg_slot_id(s);
+}
+
+void trace_registry_flush(trace_registry *r) {
+  if (!r)
+    return;
+  for (unsigned i = 0; i < r->nlayers; i++)
+    if (r->layers[i]->vt.flush)
+      r->layers[i]->vt.flush(r->layers[i]->self);
+}
+
+static void reg_flush(void *self) { trace_registry_flush(self); }
+
+void trace_registry_free(trace_registry *r) {
+  if (!r)
+    return;
+  int saved = errno;
+  trace_registry_flush(r);
+  for (unsigned i = 0; i < r->nlayers; i++)
+    trace_layer_free(r->layers[i]);
+  trace_filter_free(r->filter);
+  if (r->local_key >= 0) {
+    TRACE__STORE(&r->destroying, true); /* thread states are just freed now */
+    trace__local_key_delete(r->local_key);
+  }
+  reg_slots_destroy(r);
+  reg_cs_destroy(r);
+  trace__mutex_destroy(&r->lock);
+  trace__free(r);
+  errno = saved;
+}
+
+static void reg_destroy(void *self) { trace_registry_free(self); }
+
+static const trace_subscriber_vtable registry_vtable = {
+    .struct_size = sizeof(trace_subscriber_vtable),
+    .register_callsite = reg_register_callsite,
+    .enabled = reg_enabled,
+    .max_level_hint = reg_max_level_hint,
+    .new_span = reg_new_span,
+    .record = reg_record,
+    .record_follows_from = reg_follows_from,
+    .event = reg_event,
+    .enter = reg_enter,
+    .exit = reg_exit,
+    .clone_span = reg_clone_span,
+    .try_close = reg_try_close,
+    .current_span = reg_current_span,
+    .flush = reg_flush,
+    .destroy = reg_destroy,
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/* Construction. */
+
+trace_registry *trace_registry_new(void) {
+  trace_registry *r = trace__calloc(1, sizeof *r);
+  if (!r)
+    return NULL;
+  r->local_key = trace__local_key_create(thread_dtor);
+  if (r->local_key < 0) {
+    trace__free(r);
+    return NULL;
+  }
+  trace__mutex_init(&r->lock, TRACE__MUTEX_INNER);
+  return r;
+}
+
+static int remember(trace_registry *r, int err) {
+  if (r && !r->error)
+    r->error = err;
+  return err;
+}
+
+int trace_registry_add_layer(trace_registry *r, trace_layer *layer, trace_filter *filter) {
+  if (!r || !layer) {
+    trace_layer_free(layer);
+    trace_filter_free(filter);
+    return remember(r, TRACE_EINVAL);
+  }
+  if (r->installed) {
+    trace_layer_free(layer);
+    trace_filter_free(filter);
+    return TRACE_EBUSY;
+  }
+  if (r->nlayers == TRACE_REGISTRY_MAX_LAYERS) {
+    trace_layer_free(layer);
+    trace_filter_free(filter);
+    return remember(r, TRACE_ERANGE);
+  }
+  if (layer->filter)
+    trace_filter_free(layer->filter);
+  layer->filter = filter;
+  layer->ext_offset = r->ext_total;
+  r->ext_total += (layer->ext_size + 15u) & ~15u;
+  unsigned i = r->nlayers++;
+  r->layers[i] = layer;
+  uint64_t bit = 1ull << i;
+  r->all_layers |= bit;
+  const trace_filter_vtable *fv = filter ? &filter->vt : NULL;
+  if (layer->vt.on_new_span || (fv && fv->on_new_span))
+    r->has_new_span |= bit;
+  if (layer->vt.on_record || (fv && fv->on_record))
+    r->has_record |= bit;
+  if (layer->vt.on_follows_from)
+    r->has_follows |= bit;
+  if (layer->vt.on_event)
+    r->has_event |= bit;
+  if (layer->vt.on_enter || (fv && fv->on_enter))
+    r->has_enter |= bit;
+  if (layer->vt.on_exit || (fv && fv->on_exit))
+    r->has_exit |= bit;
+  if (layer->vt.on_close || (fv && fv->on_close))
+    r->has_close |= bit;
+  if (layer->flags & TRACE_LAYER_TIMING)
+    r->timing = true;
+  return 0;
+}
+
+int trace_registry_set_filter(trace_registry *r, trace_filter *filter) {
+  if (!r || !filter) {
+    trace_filter_free(filter);
+    return remember(r, TRACE_EINVAL);
+  }
+  if (r->installed) {
+    trace_filter_free(filter);
+    return TRACE_EBUSY;
+  }
+  trace_filter_free(r->filter);
+  r->filter = filter;
+  return 0;
+}
+
+trace_dispatch *trace_registry_dispatch(trace_registry *r) {
+  if (!r)
+    return NULL;
+  if (r->error || r->installed) {
+    if (!r->installed)
+      trace_registry_free(r);
+    return NULL;
+  }
+  /* Fixed from now on: the slot layout (extensions of every layer) is known. */
+  size_t size = sizeof(slot) + SLOT_INLINE_VALUES * sizeof(trace_value) + SLOT_INLINE_ARENA +
+                r->ext_total;
+  r->slot_size = (uint32_t)((size + 15u) & ~(size_t)15u);
+  r->installed = true;
+  return trace_dispatch_new(&registry_vtable, r); /* on failure, destroy freed r */
+}
+
+int trace_registry_install(trace_registry *r) {
+  int err = r ? r->error : TRACE_EINVAL;
+  trace_dispatch *d = trace_registry_dispatch(r);
+  if (!d)
+    return err ? err : TRACE_ENOMEM;
+  int rc = trace_set_global_default(d);
+  trace_dispatch_release(d); /* on success the global default holds it; on failure it is freed */
+  return rc;
+}
+
+trace_registry_stats trace_registry_get_stats(trace_registry *r) {
+  trace_registry_stats st = {0, 0, 0, 0};
+  if (!r)
+    return st;
+  uint32_t n = TRACE__LOAD_ACQ(&r->nslots);
+  for (uint32_t i = 0; i < n; i++) {
+    slot *s = reg_slot_at(r, i);
+    if (s && TRACE__LOAD(&s->live))
+      st.spans_live++;
+  }
+  st.slots = n;
+  st.stale_ids = TRACE__LOAD(&r->stale_ids);
+  return st;
+}

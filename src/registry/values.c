@@ -1,0 +1,151 @@
+/* A span's stored field values: copies of what was given at creation and recorded since, with
+ * strings in a per-slot arena. The arena's storage is kept when the slot is reused, so steady
+ * state does not allocate; records that outgrow it compact it (only live strings are kept). */
+#include <string.h>
+
+#include "../common/alloc.h"
+#include "internal.h"
+
+static bool is_text(const trace_value *v) {
+  return (v->type == TRACE_VALUE_STR || v->type == TRACE_VALUE_DISPLAY) && v->as.str.ptr;
+}
+
+/* Makes sure the arena has room for n more bytes: compacts, then grows. false on out of memory. */
+static bool arena_reserve(slot *s, size_t n) {
+  if ((size_t)s->arena_cap - s->arena_len >= n)
+    return true;
+  size_t live = 0;
+  uint16_t count = TRACE__MIN(s->meta->field_count, s->values_cap);
+  for (uint16_t i = 0; i < count; i++)
+    if (is_text(&s->values[i]))
+      live += s->values[i].as.str.len;
+  size_t cap = s->arena_cap ? s->arena_cap : SLOT_INLINE_ARENA;
+  while (cap < live + n)
+    cap *= 2;
+  if (cap > UINT32_MAX)
+    return false;
+  char *fresh = trace__malloc(cap);
+  if (!fresh)
+    return false;
+  size_t len = 0;
+  for (uint16_t i = 0; i < count; i++) {
+    trace_value *v = &s->values[i];
+    if (is_text(v)) {
+      memcpy(fresh + len, v->as.str.ptr, v->as.str.len);
+      v->as.str.ptr = fresh + len;
+      len += v->as.str.len;
+    }
+  }
+  if (s->arena != reg_slot_inline_arena(s))
+    trace__free(s->arena);
+  s->arena = fresh;
+  s->arena_cap = (uint32_t)cap;
+  s->arena_len = (uint32_t)len;
+  return true;
+}
+
+static const char *arena_copy(slot *s, const char *p, size_t n) {
+  if (!arena_reserve(s, n))
+    return NULL;
+  char *d = s->arena + s->arena_len;
+  memcpy(d, p, n);
+  s->arena_len += (uint32_t)n;
+  return d;
+}
+
+/* Stores one value, copying what it points to. */
+static void store(slot *s, trace_value *dst, const trace_value *src) {
+  switch (src->type) {
+  case TRACE_VALUE_STR:
+  case TRACE_VALUE_DISPLAY:
+    *dst = *src;
+    if (src->as.str.ptr) {
+      dst->type = TRACE_VALUE_EMPTY; /* not visible half-copied to a compaction */
+      const char *copy = arena_copy(s, src->as.str.ptr, src->as.str.len);
+      if (copy) {
+        *dst = *src;
+        dst->as.str.ptr = copy;
+      } else {
+        *dst = trace_value_display("<out of memory>");
+      }
+    }
+    break;
+  case TRACE_VALUE_FMT: {
+    /* The callback's argument may not outlive this call: keep its text instead. */
+    char small[256];
+    size_t n = src->as.fmt.fn ? src->as.fmt.fn(small, sizeof small, src->as.fmt.arg) : 0;
+    dst->type = TRACE_VALUE_EMPTY;
+    const char *copy = NULL;
+    if (n < sizeof small) {
+      copy = arena_copy(s, small, n);
+    } else if (arena_reserve(s, n + 1)) {
+      char *d = s->arena + s->arena_len;
+      src->as.fmt.fn(d, n + 1, src->as.fmt.arg);
+      s->arena_len += (uint32_t)n;
+      copy = d;
+    }
+    if (copy) {
+      dst->type = TRACE_VALUE_DISPLAY;
+      dst->as.str.ptr = copy;
+      dst->as.str.len = n;
+    }
+    break;
+  }
+  default:
+    *dst = *src;
+    break;
+  }
+}
+
+void reg_values_init(slot *s, const trace_valueset *vs) {
+  uint16_t count = s->meta->field_count;
+  if (count <= SLOT_INLINE_VALUES) {
+    if (s->values && s->values != reg_slot_inline_values(s))
+      trace__free(s->values);
+    s->values = reg_slot_inline_values(s);
+    s->values_cap = SLOT_INLINE_VALUES;
+  } else if (s->values_cap < count || s->values == reg_slot_inline_values(s)) {
+    trace_value *v = trace__malloc(count * sizeof *v);
+    if (v) {
+      if (s->values && s->values != reg_slot_inline_values(s))
+        trace__free(s->values);
+      s->values = v;
+      s->values_cap = count;
+    } else {
+      /* Keep what fits inline rather than lose the span. */
+      count = SLOT_INLINE_VALUES;
+      s->values = reg_slot_inline_values(s);
+      s->values_cap = SLOT_INLINE_VALUES;
+    }
+  }
+  if (!s->arena) {
+    s->arena = reg_slot_inline_arena(s);
+    s->arena_cap = SLOT_INLINE_ARENA;
+  }
+  s->arena_len = 0;
+  for (uint16_t i = 0; i < s->values_cap && i < s->meta->field_count; i++)
+    s->values[i].type = TRACE_VALUE_EMPTY;
+  uint32_t n = vs->count < count ? vs->count : count;
+  for (uint32_t i = 0; i < n; i++)
+    store(s, &s->values[vs->index ? vs->index[i] : i], &vs->values[i]);
+}
+
+void reg_values_record(slot *s, const trace_valueset *vs) {
+  uint16_t count = s->meta->field_count < s->values_cap ? s->meta->field_count : s->values_cap;
+  for (uint32_t i = 0; i < vs->count; i++) {
+    uint32_t index = vs->index ? vs->index[i] : i;
+    if (index < count)
+      store(s, &s->values[index], &vs->values[i]);
+  }
+}
+
+void reg_values_release(slot *s) {
+  if (s->values && s->values != reg_slot_inline_values(s))
+    trace__free(s->values);
+  if (s->arena && s->arena != reg_slot_inline_arena(s))
+    trace__free(s->arena);
+  trace__free(s->follows);
+  s->values = NULL;
+  s->arena = NULL;
+  s->follows = NULL;
+}

@@ -1,0 +1,661 @@
+/* The registry and its layers: span lifecycle and reference counting, per-layer filtering and
+ * the view of the span tree each layer gets, ids that go stale, cross-thread use, memory that
+ * returns, and concurrency (TSan). */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "helpers.h"
+#include "trace/registry.h"
+
+/* A layer that writes what it sees into a text log, using the context API to describe spans. */
+typedef struct recorder {
+  char name[8];
+  pthread_mutex_t lock;
+  char log[65536];
+  size_t len;
+  int closes;
+  uint64_t last_busy, last_idle;
+  int timing_seen;
+} recorder;
+
+static void rec_printf(recorder *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void rec_printf(recorder *r, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  pthread_mutex_lock(&r->lock);
+  int n = vsnprintf(r->log + r->len, sizeof r->log - r->len, fmt, ap);
+  if (n > 0 && (size_t)n < sizeof r->log - r->len)
+    r->len += (size_t)n;
+  pthread_mutex_unlock(&r->lock);
+  va_end(ap);
+}
+
+/* "root>child>leaf" as this layer sees it. */
+static void scope_text(const trace_ctx *ctx, const trace_span_ref *leaf, char *out, size_t cap) {
+  const trace_span_ref *spans[16];
+  size_t n = trace_ctx_scope(ctx, leaf, spans, 16);
+  out[0] = '\0';
+  for (size_t i = 0; i < n && i < 16; i++) {
+    if (i)
+      strncat(out, ">", cap - strlen(out) - 1);
+    strncat(out, trace_span_ref_meta(spans[i])->name, cap - strlen(out) - 1);
+  }
+  if (n == 0)
+    strncat(out, "-", cap - strlen(out) - 1);
+}
+
+static void rec_new_span(void *self, const trace_span_attrs *a, uint64_t id, const trace_ctx *ctx) {
+  recorder *r = self;
+  (void)id;
+  char scope[256];
+  scope_text(ctx, trace_ctx_new_span_parent(ctx, a), scope, sizeof scope);
+  int *ext = trace_span_ref_ext(trace_ctx_span(ctx, id), ctx);
+  if (ext) {
+    assert_int_equal(*ext, 0); /* extensions start zeroed */
+    *ext = 7;
+  }
+  rec_printf(r, "%s:new %s in %s\n", r->name, a->meta->name, scope);
+}
+
+static void rec_event(void *self, const trace_event *ev, const trace_ctx *ctx) {
+  recorder *r = self;
+  char scope[256], msg[128];
+  scope_text(ctx, trace_ctx_event_span(ctx, ev), scope, sizeof scope);
+  trace_event_message(ev, msg, sizeof msg);
+  rec_printf(r, "%s:event %s %s in %s\n", r->name, trace_level_name(ev->meta->level), msg, scope);
+}
+
+static void rec_enter(void *self, uint64_t id, const trace_ctx *ctx) {
+  recorder *r = self;
+  rec_printf(r, "%s:enter %s\n", r->name, trace_span_ref_meta(trace_ctx_span(ctx, id))->name);
+}
+
+static void rec_exit(void *self, uint64_t id, const trace_ctx *ctx) {
+  recorder *r = self;
+  rec_printf(r, "%s:exit %s\n", r->name, trace_span_ref_meta(trace_ctx_span(ctx, id))->name);
+}
+
+static void rec_text(void *c, const char *name, const char *text, size_t len) {
+  recorder *r = c;
+  rec_printf(r, " %s=%.*s", name, (int)len, text);
+}
+
+static void rec_close(void *self, uint64_t id, const trace_ctx *ctx) {
+  recorder *r = self;
+  const trace_span_ref *s = trace_ctx_span(ctx, id);
+  int *ext = trace_span_ref_ext(s, ctx);
+  assert_true(!ext || *ext == 7);
+  rec_printf(r, "%s:close %s", r->name, trace_span_ref_meta(s)->name);
+  trace_visitor v = {.struct_size = sizeof v, .on_text = rec_text};
+  trace_span_ref_visit(s, &v, r);
+  rec_printf(r, "\n");
+  trace_span_timing t;
+  if (trace_span_ref_timing(s, &t)) {
+    r->timing_seen = 1;
+    r->last_busy = t.busy_ns;
+    r->last_idle = t.idle_ns;
+  }
+  pthread_mutex_lock(&r->lock);
+  r->closes++;
+  pthread_mutex_unlock(&r->lock);
+}
+
+static void rec_record(void *self, uint64_t id, const trace_valueset *vs, const trace_ctx *ctx) {
+  recorder *r = self;
+  rec_printf(r, "%s:record %s", r->name, trace_span_ref_meta(trace_ctx_span(ctx, id))->name);
+  trace_visitor v = {.struct_size = sizeof v, .on_text = rec_text};
+  trace_valueset_visit(vs, &v, r);
+  rec_printf(r, "\n");
+}
+
+static void rec_follows(void *self, uint64_t id, uint64_t follows, const trace_ctx *ctx) {
+  recorder *r = self;
+  uint64_t ids[4];
+  size_t n = trace_span_ref_follows(trace_ctx_span(ctx, id), ids, 4);
+  assert_int_equal(ids[n - 1], follows);
+  rec_printf(r, "%s:follows %s <- %s (%zu)\n", r->name,
+             trace_span_ref_meta(trace_ctx_span(ctx, id))->name,
+             trace_span_ref_meta(trace_ctx_span(ctx, follows))->name, n);
+}
+
+static const trace_layer_vtable recorder_vtable = {
+    .struct_size = sizeof(trace_layer_vtable),
+    .on_new_span = rec_new_span,
+    .on_record = rec_record,
+    .on_follows_from = rec_follows,
+    .on_event = rec_event,
+    .on_enter = rec_enter,
+    .on_exit = rec_exit,
+    .on_close = rec_close,
+};
+
+static recorder *recorder_new(const char *name) {
+  recorder *r = calloc(1, sizeof *r);
+  snprintf(r->name, sizeof r->name, "%s", name);
+  pthread_mutex_init(&r->lock, NULL);
+  return r;
+}
+
+static void recorder_free(recorder *r) {
+  pthread_mutex_destroy(&r->lock);
+  free(r);
+}
+
+static trace_layer *recorder_layer(recorder *r, unsigned flags) {
+  return trace_layer_new(&recorder_vtable, r, sizeof(int), flags);
+}
+
+/* Installs a registry as this thread's default for a test; returns it for stats. */
+static trace_dispatch *scoped_registry(trace_registry *reg, trace_default_guard *g) {
+  trace_dispatch *d = trace_registry_dispatch(reg);
+  assert_non_null(d);
+  *g = trace_set_default(d);
+  return d;
+}
+
+static void lifecycle_and_refcounts(void **state) {
+  (void)state;
+  recorder *a = recorder_new("A");
+  trace_registry *reg = trace_registry_new();
+  assert_int_equal(trace_registry_add_layer(reg, recorder_layer(a, 0), NULL), 0);
+  trace_default_guard g;
+  trace_dispatch *d = scoped_registry(reg, &g);
+
+  trace_span parent = TRACE_INFO_SPAN("parent", TF(k, "v"));
+  trace_span_enter(&parent);
+  trace_span child = TRACE_INFO_SPAN("child");
+  trace_span_exit(&parent);
+  trace_span_close(&parent); /* the child keeps it alive */
+  assert_int_equal(a->closes, 0);
+  trace_span_enter(&child);
+  TRACE_INFO("in child");
+  trace_span_exit(&child);
+  trace_span_close(&child); /* closes child, then parent */
+  assert_int_equal(a->closes, 2);
+  assert_text_equal(a->log, "A:new parent in -\n"
+                            "A:enter parent\n"
+                            "A:new child in parent\n"
+                            "A:exit parent\n"
+                            "A:enter child\n"
+                            "A:event INFO in child in parent>child\n"
+                            "A:exit child\n"
+                            "A:close child\n"
+                            "A:close parent k=v\n");
+  trace_registry_stats st = trace_registry_get_stats(trace_dispatch_self(d));
+  assert_int_equal(st.spans_live, 0);
+  trace_default_guard_restore(&g);
+  trace_dispatch_release(d);
+  recorder_free(a);
+}
+
+static void entered_span_survives_close(void **state) {
+  (void)state;
+  recorder *a = recorder_new("A");
+  trace_registry *reg = trace_registry_new();
+  trace_registry_add_layer(reg, recorder_layer(a, 0), NULL);
+  trace_default_guard g;
+  trace_dispatch *d = scoped_registry(reg, &g);
+  trace_span s = TRACE_INFO_SPAN("s");
+  trace_span copy = s;
+  trace_span_enter(&s);
+  trace_span_close(&s); /* a bug in user code: closed while entered */
+  TRACE_INFO("still inside");
+  trace_span_exit(&copy); /* the entry's reference was the last one */
+  assert_int_equal(a->closes, 1);
+  /* The copy is stale now: every operation is a harmless no-op. */
+  trace_span_enter(&copy);
+  trace_span_exit(&copy);
+  assert_int_equal(TRACE_RECORD(&copy, x, 1), TRACE_ENOFIELD);
+  trace_span stale = trace_span_clone(&copy);
+  assert_true(trace_span_is_none(&stale));
+  trace_span forged = copy;
+  trace_span_close(&copy);
+  /* Forged ids. */
+  forged.id = 0x123456789abcdefull;
+  trace_span_enter(&forged);
+  trace_span_close(&forged);
+  assert_int_equal(a->closes, 1);
+  assert_true(trace_registry_get_stats(trace_dispatch_self(d)).stale_ids >= 4);
+  assert_text_contains(a->log, "A:event INFO still inside in s\n");
+  trace_default_guard_restore(&g);
+  trace_dispatch_release(d);
+  recorder_free(a);
+}
+
+static void reentry_and_stray_exit(void **state) {
+  (void)state;
+  recorder *a = recorder_new("A");
+  trace_registry *reg = trace_registry_new();
+  trace_registry_add_layer(reg, recorder_layer(a, 0), NULL);
+  trace_default_guard g;
+  trace_dispatch *d = scoped_registry(reg, &g);
+  trace_span s = TRACE_INFO_SPAN("s");
+  trace_span t = TRACE_INFO_SPAN("t");
+  trace_span_exit(&s); /* not entered: no-op */
+  trace_span_enter(&s);
+  trace_span_enter(&t);
+  trace_span_enter(&s); /* re-enter */
+  trace_span_exit(&s);  /* removes the last entry of s: t is current again */
+  TRACE_INFO("x");
+  trace_span_exit(&t);
+  trace_span_exit(&s);
+  trace_span_exit(&s); /* no longer entered: no-op */
+  trace_span_close(&t);
+  trace_span_close(&s);
+  assert_text_equal(a->log, "A:new s in -\nA:new t in -\n"
+                            "A:enter s\nA:enter t\nA:enter s\nA:exit s\n"
+                            "A:event INFO x in t\n"
+                            "A:exit t\nA:exit s\n"
+                            "A:close t\nA:close s\n");
+  trace_default_guard_restore(&g);
+  trace_dispatch_release(d);
+  recorder_free(a);
+}
+
+static void per_layer_filters(void **state) {
+  (void)state;
+  recorder *info = recorder_new("I");
+  recorder *debug = recorder_new("D");
+  trace_registry *reg = trace_registry_new();
+  trace_registry_add_layer(reg, recorder_layer(info, 0), trace_filter_level(TRACE_LEVEL_INFO));
+  trace_registry_add_layer(reg, recorder_layer(debug, 0), trace_filter_level(TRACE_LEVEL_DEBUG));
+  trace_default_guard g;
+  trace_dispatch *d = scoped_registry(reg, &g);
+  assert_int_equal(trace_max_level(), TRACE_LEVEL_DEBUG);
+  trace_span outer = TRACE_INFO_SPAN("outer");
+  trace_span_enter(&outer);
+  trace_span mid = TRACE_DEBUG_SPAN("mid");
+  trace_span_enter(&mid);
+  TRACE_INFO("info event");
+  TRACE_DEBUG("debug event");
+  TRACE_TRACE("trace event");
+  trace_span_exit(&mid);
+  trace_span_close(&mid);
+  trace_span_exit(&outer);
+  trace_span_close(&outer);
+  /* The INFO layer never hears of "mid" and sees the INFO event directly under "outer". */
+  assert_text_equal(info->log, "I:new outer in -\n"
+                               "I:enter outer\n"
+                               "I:event INFO info event in outer\n"
+                               "I:exit outer\n"
+                               "I:close outer\n");
+  assert_text_equal(debug->log, "D:new outer in -\n"
+                                "D:enter outer\n"
+                                "D:new mid in outer\n"
+                                "D:enter mid\n"
+                                "D:event INFO info event in outer>mid\n"
+                                "D:event DEBUG debug event in outer>mid\n"
+                                "D:exit mid\n"
+                                "D:close mid\n"
+                                "D:exit outer\n"
+                                "D:close outer\n");
+  trace_default_guard_restore(&g);
+  trace_dispatch_release(d);
+  recorder_free(info);
+  recorder_free(debug);
+}
+
+static bool only_net(void *arg, const trace_metadata *meta) {
+  (void)arg;
+  return strcmp(meta->target, "net") == 0;
+}
+
+static int switch_on;
+static bool runtime_switch(void *arg, const trace_metadata *meta) {
+  (void)arg;
+  (void)meta;
+  return __atomic_load_n(&switch_on, __ATOMIC_RELAXED);
+}
+
+/* Adding a quiet layer must never silence a loud one, whatever the filter kinds. */
+static void quiet_layer_never_silences_loud(void **state) {
+  (void)state;
+  for (int variant = 0; variant < 4; variant++) {
+    recorder *loud = recorder_new("L");
+    recorder *quiet = recorder_new("Q");
+    trace_registry *reg = trace_registry_new();
+    trace_registry_add_layer(reg, recorder_layer(loud, 0), trace_filter_level(TRACE_LEVEL_TRACE));
+    trace_filter *qf = NULL;
+    switch (variant) {
+    case 0: qf = trace_filter_level(TRACE_LEVEL_WARN); break;
+    case 1: qf = trace_filter_level(TRACE_LEVEL_OFF); break;
+    case 2: qf = trace_filter_callback(only_net, NULL); break;
+    case 3: qf = trace_filter_callback_dynamic(runtime_switch, NULL); break;
+    }
+    trace_registry_add_layer(reg, recorder_layer(quiet, 0), qf);
+    trace_default_guard g;
+    trace_dispatch *d = scoped_registry(reg, &g);
+    assert_int_equal(trace_max_level(), TRACE_LEVEL_TRACE);
+    TRACE_TRACE("trace %d", variant);
+    TRACE_EVENT_AT("net", TRACE_LEVEL_DEBUG, "net debug");
+    char want[64];
+    snprintf(want, sizeof want, "L:event TRACE trace %d in -\n", variant);
+    assert_text_contains(loud->log, want);
+    assert_text_contains(loud->log, "L:event DEBUG net debug in -\n");
+    if (variant == 2)
+      assert_text_equal(quiet->log, "Q:event DEBUG net debug in -\n");
+    else
+      assert_text_equal(quiet->log, "");
+    trace_default_guard_restore(&g);
+    trace_dispatch_release(d);
+    recorder_free(loud);
+    recorder_free(quiet);
+  }
+}
+
+static void registry_filter_and_dynamic_switch(void **state) {
+  (void)state;
+  recorder *a = recorder_new("A");
+  trace_registry *reg = trace_registry_new();
+  trace_registry_add_layer(reg, recorder_layer(a, 0), trace_filter_callback_dynamic(runtime_switch, NULL));
+  trace_registry_set_filter(reg, trace_filter_level(TRACE_LEVEL_INFO));
+  trace_default_guard g;
+  trace_dispatch *d = scoped_registry(reg, &g);
+  assert_int_equal(trace_max_level(), TRACE_LEVEL_INFO);
+  __atomic_store_n(&switch_on, 0, __ATOMIC_RELAXED);
+  TRACE_INFO("off");
+  __atomic_store_n(&switch_on, 1, __ATOMIC_RELAXED);
+  TRACE_INFO("on");
+  TRACE_DEBUG("debug is above the registry filter");
+  assert_text_equal(a->log, "A:event INFO on in -\n");
+  trace_default_guard_restore(&g);
+  trace_dispatch_release(d);
+  recorder_free(a);
+}
+
+static void target_table_filter(void **state) {
+  (void)state;
+  recorder *a = recorder_new("A");
+  trace_target_level table[] = {{"app", TRACE_LEVEL_DEBUG}, {"app::db", TRACE_LEVEL_ERROR}};
+  trace_registry *reg = trace_registry_new();
+  trace_registry_add_layer(reg, recorder_layer(a, 0), trace_filter_targets(table, 2, TRACE_LEVEL_WARN));
+  trace_default_guard g;
+  trace_dispatch *d = scoped_registry(reg, &g);
+  TRACE_EVENT_AT("app", TRACE_LEVEL_DEBUG, "1 app debug");
+  TRACE_EVENT_AT("app.net", TRACE_LEVEL_DEBUG, "2 app.net debug");
+  TRACE_EVENT_AT("app/net", TRACE_LEVEL_DEBUG, "3 app/net debug");
+  TRACE_EVENT_AT("app::db", TRACE_LEVEL_WARN, "no: app::db is ERROR");
+  TRACE_EVENT_AT("app::db::pool", TRACE_LEVEL_ERROR, "4 app::db::pool error");
+  TRACE_EVENT_AT("app2", TRACE_LEVEL_INFO, "no: app2 is not under app");
+  TRACE_EVENT_AT("other", TRACE_LEVEL_WARN, "5 default warn");
+  assert_text_equal(a->log, "A:event DEBUG 1 app debug in -\n"
+                            "A:event DEBUG 2 app.net debug in -\n"
+                            "A:event DEBUG 3 app/net debug in -\n"
+                            "A:event ERROR 4 app::db::pool error in -\n"
+                            "A:event WARN 5 default warn in -\n");
+  trace_default_guard_restore(&g);
+  trace_dispatch_release(d);
+  recorder_free(a);
+}
+
+static void follows_record_and_copies(void **state) {
+  (void)state;
+  recorder *a = recorder_new("A");
+  trace_registry *reg = trace_registry_new();
+  trace_registry_add_layer(reg, recorder_layer(a, 0), NULL);
+  trace_default_guard g;
+  trace_dispatch *d = scoped_registry(reg, &g);
+  char buf[32];
+  strcpy(buf, "original");
+  trace_span x = TRACE_INFO_SPAN("x", TF(name, buf), TF(status, TRACE_EMPTY), TF(n, TRACE_EMPTY));
+  trace_span y = TRACE_INFO_SPAN("y");
+  strcpy(buf, "CHANGED"); /* the registry kept its own copy */
+  assert_int_equal(trace_span_follows_from(&y, &x), 0);
+  strcpy(buf, "recorded");
+  TRACE_RECORD(&x, status, buf);
+  strcpy(buf, "CHANGED AGAIN");
+  /* Many records of growing strings: the arena compacts instead of growing without end. */
+  for (int i = 0; i < 200; i++) {
+    char v[64];
+    snprintf(v, sizeof v, "value-%d-%s", i, i % 2 ? "odd-and-longer-than-before" : "even");
+    TRACE_RECORD(&x, n, v);
+  }
+  TRACE_RECORD(&x, n, 42);
+  trace_span_close(&y);
+  trace_span_close(&x);
+  assert_text_contains(a->log, "A:follows y <- x (1)\n");
+  assert_text_contains(a->log, "A:record x status=recorded\n");
+  assert_text_contains(a->log, "A:close x name=original status=recorded n=42\n");
+  trace_default_guard_restore(&g);
+  trace_dispatch_release(d);
+  recorder_free(a);
+}
+
+static void timing_is_measured(void **state) {
+  (void)state;
+  recorder *a = recorder_new("A");
+  trace_registry *reg = trace_registry_new();
+  trace_registry_add_layer(reg, recorder_layer(a, TRACE_LAYER_TIMING), NULL);
+  trace_default_guard g;
+  trace_dispatch *d = scoped_registry(reg, &g);
+  trace_span s = TRACE_INFO_SPAN("timed");
+  struct timespec ts = {0, 2000000};
+  nanosleep(&ts, NULL); /* idle */
+  trace_span_enter(&s);
+  nanosleep(&ts, NULL); /* busy */
+  trace_span_exit(&s);
+  trace_span_close(&s);
+  assert_true(a->timing_seen);
+  assert_true(a->last_busy >= 1000000);
+  assert_true(a->last_idle >= 1000000);
+  trace_default_guard_restore(&g);
+  trace_dispatch_release(d);
+  recorder_free(a);
+}
+
+/* Create on one thread, enter on a second, close on a third. */
+static void *enter_here(void *arg) {
+  trace_span *s = arg;
+  trace_span_enter(s);
+  TRACE_INFO("worker");
+  trace_span_exit(s);
+  return NULL;
+}
+static void *close_here(void *arg) {
+  trace_span_close(arg);
+  return NULL;
+}
+
+static void cross_thread_use(void **state) {
+  (void)state;
+  recorder *a = recorder_new("A");
+  trace_registry *reg = trace_registry_new();
+  trace_registry_add_layer(reg, recorder_layer(a, 0), NULL);
+  assert_int_equal(trace_registry_install(reg), 0);
+  trace_span s = TRACE_INFO_SPAN("job");
+  pthread_t t;
+  pthread_create(&t, NULL, enter_here, &s);
+  pthread_join(t, NULL);
+  pthread_create(&t, NULL, close_here, &s);
+  pthread_join(t, NULL);
+  assert_text_equal(a->log, "A:new job in -\nA:enter job\nA:event INFO worker in job\nA:exit job\n"
+                            "A:close job\n");
+  trace_shutdown();
+  recorder_free(a);
+}
+
+/* A thread that exits with a span still entered gives its reference back. */
+static void *exit_while_entered(void *arg) {
+  trace_span *s = arg;
+  trace_span_enter(s);
+  trace_span_close(s);
+  return NULL; /* never exits the span */
+}
+
+static void thread_exit_releases_entries(void **state) {
+  (void)state;
+  recorder *a = recorder_new("A");
+  trace_registry *reg = trace_registry_new();
+  trace_registry_add_layer(reg, recorder_layer(a, 0), NULL);
+  assert_int_equal(trace_registry_install(reg), 0);
+  trace_span s = TRACE_INFO_SPAN("abandoned");
+  pthread_t t;
+  pthread_create(&t, NULL, exit_while_entered, &s);
+  pthread_join(t, NULL);
+  assert_int_equal(a->closes, 1);
+  trace_shutdown();
+  recorder_free(a);
+}
+
+static void memory_flat_over_a_million_spans(void **state) {
+  (void)state;
+  for (int layers = 0; layers < 2; layers++) {
+    trace_registry *reg = trace_registry_new();
+    recorder *a = NULL;
+    if (layers) {
+      a = recorder_new("A");
+      /* A layer without callbacks that would fill the log: only extension and close. */
+      static const trace_layer_vtable quiet = {.struct_size = sizeof(trace_layer_vtable)};
+      trace_registry_add_layer(reg, trace_layer_new(&quiet, a, 64, 0), NULL);
+    }
+    trace_default_guard g;
+    trace_dispatch *d = scoped_registry(reg, &g);
+    trace_registry *r = trace_dispatch_self(d);
+    for (int i = 0; i < 1000000; i++) {
+      trace_span s = TRACE_INFO_SPAN("churn", TF(i, i), TF(name, "a string value"));
+      trace_span_enter(&s);
+      trace_span child = TRACE_INFO_SPAN("child");
+      trace_span_exit(&s);
+      trace_span_close(&s);
+      trace_span_close(&child);
+    }
+    trace_registry_stats st = trace_registry_get_stats(r);
+    assert_int_equal(st.spans_live, 0);
+    assert_true(st.slots <= 256); /* slots are reused, not accumulated */
+    trace_default_guard_restore(&g);
+    trace_dispatch_release(d);
+    if (a)
+      recorder_free(a);
+  }
+}
+
+/* Eight threads creating, entering, recording and closing spans with a shared parent. */
+static trace_span shared_parent;
+static void *churn(void *arg) {
+  (void)arg;
+  for (int i = 0; i < 5000; i++) {
+    trace_span s = TRACE_SPAN_IN(&shared_parent, TRACE_LEVEL_INFO, "work", TF(i, i), TF(r, TRACE_EMPTY));
+    trace_span_enter(&s);
+    trace_span inner = TRACE_DEBUG_SPAN("inner");
+    TRACE_RECORD(&s, r, "done");
+    trace_span_enter(&inner);
+    TRACE_DEBUG("tick");
+    trace_span_exit(&inner);
+    trace_span_close(&inner);
+    trace_span_exit(&s);
+    trace_span_close(&s);
+  }
+  return NULL;
+}
+
+static void concurrent_threads(void **state) {
+  (void)state;
+  static const trace_layer_vtable counting = {.struct_size = sizeof(trace_layer_vtable)};
+  trace_registry *reg = trace_registry_new();
+  trace_registry_add_layer(reg, trace_layer_new(&counting, NULL, 16, TRACE_LAYER_TIMING), NULL);
+  trace_dispatch *d = trace_registry_dispatch(reg);
+  assert_int_equal(trace_set_global_default(d), 0);
+  shared_parent = TRACE_INFO_SPAN("parent");
+  pthread_t t[8];
+  for (int i = 0; i < 8; i++)
+    pthread_create(&t[i], NULL, churn, NULL);
+  for (int i = 0; i < 8; i++)
+    pthread_join(t[i], NULL);
+  trace_registry *r = trace_dispatch_self(d);
+  assert_int_equal(trace_registry_get_stats(r).spans_live, 1);
+  trace_span_close(&shared_parent);
+  assert_int_equal(trace_registry_get_stats(r).spans_live, 0);
+  trace_dispatch_release(d);
+  trace_shutdown();
+}
+
+static void configuration_errors(void **state) {
+  (void)state;
+  assert_int_equal(trace_registry_add_layer(NULL, NULL, trace_filter_level(1)), TRACE_EINVAL);
+  assert_int_equal(trace_registry_install(NULL), TRACE_EINVAL);
+  trace_registry *reg = trace_registry_new();
+  /* A layer constructor that failed: remembered, reported at install, registry freed. */
+  assert_int_equal(trace_registry_add_layer(reg, NULL, trace_filter_level(1)), TRACE_EINVAL);
+  assert_int_equal(trace_registry_install(reg), TRACE_EINVAL);
+  assert_null(trace_global_default());
+  /* Too many layers. */
+  reg = trace_registry_new();
+  static const trace_layer_vtable empty = {.struct_size = sizeof(trace_layer_vtable)};
+  for (int i = 0; i < 64; i++)
+    assert_int_equal(trace_registry_add_layer(reg, trace_layer_new(&empty, NULL, 0, 0), NULL), 0);
+  assert_int_equal(trace_registry_add_layer(reg, trace_layer_new(&empty, NULL, 0, 0), NULL),
+                   TRACE_ERANGE);
+  trace_registry_free(reg);
+  assert_null(trace_layer_new(&empty, NULL, 1 << 20, 0)); /* extension too large */
+  assert_null(trace_filter_targets(NULL, 1, 3));
+  assert_null(trace_filter_callback(NULL, NULL));
+  trace_registry_free(NULL);
+  trace_layer_free(NULL);
+  trace_filter_free(NULL);
+}
+
+static void registry_without_layers(void **state) {
+  (void)state;
+  trace_registry *reg = trace_registry_new();
+  trace_default_guard g;
+  trace_dispatch *d = scoped_registry(reg, &g);
+  trace_span s = TRACE_INFO_SPAN("stored");
+  trace_span_enter(&s);
+  trace_span cur = trace_span_current();
+  assert_int_equal(cur.id, s.id);
+  TRACE_INFO("nobody listens");
+  trace_span_exit(&s);
+  trace_span_close(&cur);
+  trace_span_close(&s);
+  assert_int_equal(trace_registry_get_stats(trace_dispatch_self(d)).spans_live, 0);
+  trace_default_guard_restore(&g);
+  trace_dispatch_release(d);
+}
+
+/* Every allocation failing in turn: never a crash, and nothing leaks (LeakSanitizer). */
+static void out_of_memory_sweep(void **state) {
+  (void)state;
+  for (long budget = 0; budget < 40; budget++) {
+    recorder *a = recorder_new("A");
+    trace_testing_fail_allocations_after(budget);
+    trace_registry *reg = trace_registry_new();
+    trace_registry_add_layer(reg, recorder_layer(a, 0), trace_filter_level(TRACE_LEVEL_INFO));
+    trace_dispatch *d = trace_registry_dispatch(reg);
+    if (d) {
+      TRACE_WITH_DEFAULT(d) {
+        trace_span s = TRACE_INFO_SPAN("s", TF(text, "a value long enough to need the heap arena "
+                                                     "because it is longer than ninety-six bytes in "
+                                                     "total, which is the inline size"));
+        trace_span_enter(&s);
+        TRACE_INFO("event");
+        trace_span_exit(&s);
+        trace_span_close(&s);
+      }
+      trace_dispatch_release(d);
+    }
+    trace_testing_fail_allocations_after(-1);
+    recorder_free(a);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(lifecycle_and_refcounts),
+      cmocka_unit_test(entered_span_survives_close),
+      cmocka_unit_test(reentry_and_stray_exit),
+      cmocka_unit_test(per_layer_filters),
+      cmocka_unit_test(quiet_layer_never_silences_loud),
+      cmocka_unit_test(registry_filter_and_dynamic_switch),
+      cmocka_unit_test(target_table_filter),
+      cmocka_unit_test(follows_record_and_copies),
+      cmocka_unit_test(timing_is_measured),
+      cmocka_unit_test(cross_thread_use),
+      cmocka_unit_test(thread_exit_releases_entries),
+      cmocka_unit_test(memory_flat_over_a_million_spans),
+      cmocka_unit_test(concurrent_threads),
+      cmocka_unit_test(configuration_errors),
+      cmocka_unit_test(registry_without_layers),
+      cmocka_unit_test(out_of_memory_sweep),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
