@@ -140,6 +140,8 @@ TRACE_API const char *trace_level_name(int level);
  *   char * / const char * -> string (NULL shows as null), TRACE_EMPTY -> declared, no value yet,
  *   a trace_value -> itself, any other pointer -> pointer.
  * The name is the literal text of the first argument, dots allowed: TF(req.path, p).
+ * In C11 the literals true and false are ints (1 and 0): TF(ok, false) is an i64 0; pass a bool
+ * variable or write TF(ok, (bool)false) for a bool.
  * Strings are not copied by the macro: they must live until the macro returns. */
 
 typedef enum trace_value_type {

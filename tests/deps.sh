@@ -5,7 +5,7 @@
 set -eu
 need="cmake make gcc libc6-dev"
 if [ "${1:-build}" = test ]; then
-  need="$need g++ libcmocka-dev binutils"
+  need="$need g++ libcmocka-dev libjansson-dev binutils"
 fi
 missing=""
 for p in $need; do

@@ -32,8 +32,13 @@
 #ifdef TRACE__TSAN
 extern int trace__fence_word;
 #define TRACE__FULL_FENCE() ((void)__atomic_fetch_add(&trace__fence_word, 0, __ATOMIC_SEQ_CST))
+/* Only sequence-lock readers use these, and their racy copies are invisible to TSan anyway. */
+#define TRACE__ACQUIRE_FENCE() __atomic_signal_fence(__ATOMIC_SEQ_CST)
+#define TRACE__RELEASE_FENCE() __atomic_signal_fence(__ATOMIC_SEQ_CST)
 #else
 #define TRACE__FULL_FENCE() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define TRACE__ACQUIRE_FENCE() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define TRACE__RELEASE_FENCE() __atomic_thread_fence(__ATOMIC_RELEASE)
 #endif
 
 #endif

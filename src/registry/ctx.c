@@ -140,3 +140,16 @@ bool trace_span_ref_timing(const trace_span_ref *span, trace_span_timing *out) {
   reg_slot_unlock(s);
   return on;
 }
+
+/* For the fmt layer (internal): the span's stored values as a value set, under its lock. */
+void trace__span_ref_values(const trace_span_ref *span,
+                            void (*fn)(void *arg, const trace_valueset *vs), void *arg);
+void trace__span_ref_values(const trace_span_ref *span,
+                            void (*fn)(void *arg, const trace_valueset *vs), void *arg) {
+  slot *s = (slot *)(uintptr_t)as_slot(span);
+  reg_slot_lock(s);
+  trace_valueset vs = {s->meta, s->values, NULL,
+                       TRACE__MIN(s->meta->field_count, (uint32_t)s->values_cap)};
+  fn(arg, &vs);
+  reg_slot_unlock(s);
+}

@@ -1,7 +1,7 @@
 /* An append-only text buffer with a hard size limit. Appends past the limit are dropped and
  * mark the buffer truncated, so a formatter can never overflow and can say that it cut. The
- * storage is caller-provided (a reused per-thread block) or grown with trace__realloc up to the
- * limit. */
+ * storage is caller-provided or grown with trace__realloc up to the limit. A temporary, lower
+ * limit (trace__buf_limit_push/pop) bounds one part of the output, e.g. one value. */
 #ifndef TRACE_TEXT_BUF_H
 #define TRACE_TEXT_BUF_H
 
@@ -14,7 +14,8 @@
 typedef struct trace__buf {
   char *data;
   size_t len;
-  size_t cap;   /* allocated bytes */
+  size_t cap;   /* writable end: min(alloc, limit) */
+  size_t alloc; /* allocated bytes */
   size_t limit; /* never grows past this */
   bool truncated;
   bool growable; /* data came from trace__malloc and may be reallocated */
@@ -39,6 +40,16 @@ static inline void trace__buf_put(trace__buf *b, const char *s, size_t n) {
   b->len += n;
 }
 
+/* All n bytes or none (for a UTF-8 sequence or an escape that must not be cut). */
+static inline void trace__buf_put_whole(trace__buf *b, const char *s, size_t n) {
+  if (TRACE__UNLIKELY(trace__buf_room(b, n) < n)) {
+    b->truncated = true;
+    return;
+  }
+  memcpy(b->data + b->len, s, n);
+  b->len += n;
+}
+
 static inline void trace__buf_putc(trace__buf *b, char c) {
   if (TRACE__LIKELY(b->len < b->cap) || trace__buf_grow(b, 1))
     b->data[b->len++] = c;
@@ -58,17 +69,41 @@ static inline void trace__buf_fill(trace__buf *b, char c, size_t n) {
   b->len += n;
 }
 
-/* Initialises b over caller storage (not growable). */
+/* Initialises b over caller storage of cap bytes (not growable). */
 static inline void trace__buf_init_fixed(trace__buf *b, char *data, size_t cap) {
   b->data = data;
   b->len = 0;
-  b->cap = cap;
-  b->limit = cap;
+  b->cap = b->alloc = b->limit = cap;
   b->truncated = false;
   b->growable = false;
 }
 
 void trace__buf_init_growable(trace__buf *b, size_t limit);
 void trace__buf_free(trace__buf *b);
+
+/* Limits the next appends to at most n more bytes; returns what pop needs to undo it. The
+ * truncated flag then tells whether that part was cut; pop restores the previous flag too. */
+typedef struct trace__buf_mark {
+  size_t limit;
+  bool truncated;
+} trace__buf_mark;
+static inline trace__buf_mark trace__buf_limit_push(trace__buf *b, size_t n) {
+  trace__buf_mark m = {b->limit, b->truncated};
+  b->truncated = false;
+  if (b->len + n < b->limit) {
+    b->limit = b->len + n;
+    if (b->cap > b->limit)
+      b->cap = b->limit;
+  }
+  return m;
+}
+/* Ends the limit; returns whether the limited part was cut. */
+static inline bool trace__buf_limit_pop(trace__buf *b, trace__buf_mark m) {
+  bool cut = b->truncated;
+  b->limit = m.limit;
+  b->cap = b->alloc < b->limit ? b->alloc : b->limit;
+  b->truncated = m.truncated;
+  return cut;
+}
 
 #endif

@@ -90,7 +90,7 @@ static void put_code_point_escape(trace__buf *b, unsigned cp, trace__escape_mode
       tmp[n++] = hex_digits[(cp >> shift) & 0xF];
     tmp[n++] = '}';
   }
-  trace__buf_put(b, tmp, n);
+  trace__buf_put_whole(b, tmp, n);
 }
 
 static void put_control(trace__buf *b, unsigned char c, trace__escape_mode mode) {
@@ -105,7 +105,7 @@ static void put_control(trace__buf *b, unsigned char c, trace__escape_mode mode)
   default: break;
   }
   if (short_form)
-    trace__buf_put(b, short_form, 2);
+    trace__buf_put_whole(b, short_form, 2);
   else
     put_code_point_escape(b, c, mode);
 }
@@ -119,14 +119,14 @@ static void put_invalid_byte(trace__buf *b, unsigned char c, trace__escape_mode 
   tmp[n++] = 'x';
   tmp[n++] = hex_digits[c >> 4];
   tmp[n++] = hex_digits[c & 0xF];
-  trace__buf_put(b, tmp, n);
+  trace__buf_put_whole(b, tmp, n);
 }
 
 void trace__escape(trace__buf *b, const char *str, size_t len, trace__escape_mode mode) {
   const unsigned char *s = (const unsigned char *)str;
   const unsigned char *end = s + len;
   bool quotes_plain = mode == TRACE__ESC_TEXT; /* class 2 needs no escape in TEXT mode */
-  while (s < end) {
+  while (s < end && !b->truncated) {
     const unsigned char *run = s;
     while (s < end) {
       unsigned char k = byte_class[*s];
@@ -146,7 +146,7 @@ void trace__escape(trace__buf *b, const char *str, size_t len, trace__escape_mod
       break;
     case 2: {
       char esc[2] = {'\\', (char)c};
-      trace__buf_put(b, esc, 2);
+      trace__buf_put_whole(b, esc, 2);
       s++;
       break;
     }
@@ -159,7 +159,7 @@ void trace__escape(trace__buf *b, const char *str, size_t len, trace__escape_mod
         put_code_point_escape(b, decode(s, n), mode);
         s += n;
       } else {
-        trace__buf_put(b, (const char *)s, n);
+        trace__buf_put_whole(b, (const char *)s, n);
         s += n;
       }
       break;

@@ -1,0 +1,97 @@
+/* The formatted fields kept in each span, behind a sequence lock (see fmt_ext in internal.h). */
+#include <string.h>
+
+#include "../common/alloc.h"
+#include "internal.h"
+
+/* The reader's copy may race with a writer by design: the sequence check throws a torn copy
+ * away. ThreadSanitizer cannot know that, so in TSan builds the copy is uninstrumented and made
+ * with volatile loads (a plain loop could be turned into an intercepted memcpy). */
+#ifdef TRACE__TSAN
+__attribute__((no_sanitize("thread"))) static void racy_copy(char *dst, const char *src, size_t n) {
+  const volatile char *s = src;
+  for (size_t i = 0; i < n; i++)
+    dst[i] = s[i];
+}
+#else
+static inline void racy_copy(char *dst, const char *src, size_t n) { memcpy(dst, src, n); }
+#endif
+
+void fmt_ext_copy(trace__buf *b, const fmt_ext *e) {
+  for (;;) {
+    uint32_t s1 = TRACE__LOAD_ACQ(&e->seq);
+    if (TRACE__UNLIKELY(s1 & 1)) {
+      __builtin_ia32_pause();
+      continue;
+    }
+    uint32_t len = TRACE__LOAD(&e->len);
+    const char *heap = TRACE__LOAD(&e->heap);
+    const char *src = heap ? heap : e->inline_text;
+    size_t mark = b->len;
+    size_t room = trace__buf_room(b, len);
+    racy_copy(b->data + b->len, src, room);
+    b->len += room;
+    /* The acquire load orders the copy before the second look at the sequence. */
+    TRACE__ACQUIRE_FENCE();
+    if (TRACE__LOAD(&e->seq) == s1) {
+      if (room < len)
+        b->truncated = true;
+      return;
+    }
+    b->len = mark; /* a record changed the fields meanwhile: copy again */
+  }
+}
+
+static void lock(fmt_ext *e) {
+  for (;;) {
+    uint32_t s = TRACE__LOAD(&e->seq);
+    if (!(s & 1) &&
+        __atomic_compare_exchange_n(&e->seq, &s, s + 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+      return;
+    __builtin_ia32_pause();
+  }
+}
+
+static void unlock(fmt_ext *e) { __atomic_add_fetch(&e->seq, 1, __ATOMIC_RELEASE); }
+
+void fmt_ext_set(fmt_ext *e, const char *text, size_t len) {
+  lock(e);
+  /* Writes below must not become visible before the odd sequence number. */
+  TRACE__RELEASE_FENCE();
+  char *dst = e->heap ? e->heap : e->inline_text;
+  size_t cap = e->heap ? e->heap_cap : FMT_EXT_INLINE;
+  if (len > cap) {
+    size_t want = cap * 2;
+    while (want < len)
+      want *= 2;
+    char *fresh = want <= UINT32_MAX ? trace__malloc(want) : NULL;
+    if (fresh) {
+      if (e->heap) {
+        /* Readers may still be copying from the old buffer: keep it until the span closes. */
+        fmt_retired *r = (fmt_retired *)(void *)e->heap;
+        r->next = e->retired;
+        e->retired = r;
+      }
+      TRACE__STORE(&e->heap, fresh);
+      e->heap_cap = (uint32_t)want;
+      dst = fresh;
+      cap = want;
+    } else {
+      len = cap; /* out of memory: keep what fits */
+    }
+  }
+  memcpy(dst, text, len);
+  TRACE__STORE(&e->len, (uint32_t)len);
+  unlock(e);
+}
+
+void fmt_ext_release(fmt_ext *e) {
+  while (e->retired) {
+    fmt_retired *r = e->retired;
+    e->retired = r->next;
+    trace__free(r);
+  }
+  trace__free(e->heap);
+  e->heap = NULL;
+  e->len = 0;
+}

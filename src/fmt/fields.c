@@ -1,0 +1,203 @@
+/* Field values in the three styles: text (k=v, strings quoted like Rust's Debug), pretty (k: v)
+ * and JSON ("k":v). Every string is escaped and cut at the value limit with a visible marker. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../common/alloc.h"
+#include "../core/event.h"
+#include "../text/number.h"
+#include "internal.h"
+
+/* s cut at max bytes (on a UTF-8 boundary), then "...[N more bytes]". */
+void fmt_put_text(trace__buf *b, const char *s, size_t len, trace__escape_mode mode, size_t max) {
+  if (TRACE__LIKELY(len <= max)) {
+    trace__escape(b, s, len, mode);
+    return;
+  }
+  size_t cut = max;
+  while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+    cut--; /* do not split a UTF-8 sequence */
+  trace__escape(b, s, cut, mode);
+  char marker[48];
+  int n = snprintf(marker, sizeof marker, "...[%zu more bytes]", len - cut);
+  trace__buf_put_whole(b, marker, (size_t)n);
+}
+
+void fmt_put_message(trace__buf *b, const trace_event *ev, trace__escape_mode mode, size_t max) {
+  trace__buf_mark m = trace__buf_limit_push(b, max);
+  trace__event_format_message(ev, b, mode, true);
+  bool cut = trace__buf_limit_pop(b, m);
+  if (cut)
+    trace__buf_put_whole(b, "...[truncated]", 14);
+}
+
+/* A FMT value's text, from its callback, then escaped. */
+static void put_fmt(trace__buf *b, const trace_value *v, trace__escape_mode mode, size_t max) {
+  if (!v->as.fmt.fn)
+    return;
+  char small[256];
+  size_t need = v->as.fmt.fn(small, sizeof small, v->as.fmt.arg);
+  if (need < sizeof small) {
+    fmt_put_text(b, small, need, mode, max);
+    return;
+  }
+  char *big = trace__malloc(need + 1);
+  if (!big) {
+    fmt_put_text(b, small, sizeof small - 1, mode, sizeof small - 1);
+    trace__buf_put_whole(b, "...[truncated]", 14);
+    return;
+  }
+  size_t got = v->as.fmt.fn(big, need + 1, v->as.fmt.arg);
+  fmt_put_text(b, big, got < need ? got : need, mode, max);
+  trace__free(big);
+}
+
+void fmt_put_value(trace__buf *b, const trace_value *v, field_style style, size_t max) {
+  bool json = style == STYLE_JSON;
+  switch (v->type) {
+  case TRACE_VALUE_I64: trace__buf_i64(b, v->as.i64); break;
+  case TRACE_VALUE_U64: trace__buf_u64(b, v->as.u64); break;
+  case TRACE_VALUE_F64: trace__buf_f64(b, v->as.f64, json); break;
+  case TRACE_VALUE_BOOL:
+    if (v->as.b)
+      trace__buf_put(b, "true", 4);
+    else
+      trace__buf_put(b, "false", 5);
+    break;
+  case TRACE_VALUE_STR:
+    if (!v->as.str.ptr) {
+      trace__buf_put(b, "null", 4);
+      break;
+    }
+    trace__buf_putc(b, '"');
+    fmt_put_text(b, v->as.str.ptr, v->as.str.len, json ? TRACE__ESC_JSON : TRACE__ESC_QUOTED, max);
+    trace__buf_putc(b, '"');
+    break;
+  case TRACE_VALUE_DISPLAY:
+    if (!v->as.str.ptr) {
+      trace__buf_put(b, "null", 4);
+      break;
+    }
+    if (json)
+      trace__buf_putc(b, '"');
+    fmt_put_text(b, v->as.str.ptr, v->as.str.len, json ? TRACE__ESC_JSON : TRACE__ESC_TEXT, max);
+    if (json)
+      trace__buf_putc(b, '"');
+    break;
+  case TRACE_VALUE_PTR:
+    if (json)
+      trace__buf_putc(b, '"');
+    trace__buf_ptr(b, v->as.ptr);
+    if (json)
+      trace__buf_putc(b, '"');
+    break;
+  case TRACE_VALUE_FMT:
+    if (json)
+      trace__buf_putc(b, '"');
+    put_fmt(b, v, json ? TRACE__ESC_JSON : TRACE__ESC_TEXT, max);
+    if (json)
+      trace__buf_putc(b, '"');
+    break;
+  default:
+    trace__buf_put(b, "null", 4);
+    break;
+  }
+}
+
+/* JSON object keys must be unique. The keys written so far in one object, to check new ones
+ * against: a field that repeats one (or the reserved key) is written as "field.<name>", or, if
+ * that is taken too, "<name>#<n>" with n its position. Beyond the capacity of this small table
+ * (a set with very many fields) the positional form is used directly, unique by construction. */
+typedef struct json_keys {
+  const char *keys[32];
+  char store[2048];
+  size_t used, n;
+} json_keys;
+
+static bool key_taken(const json_keys *k, const char *key, const char *reserved) {
+  if (reserved && strcmp(key, reserved) == 0)
+    return true;
+  for (size_t i = 0; i < k->n; i++)
+    if (strcmp(k->keys[i], key) == 0)
+      return true;
+  return false;
+}
+
+static void remember_key(json_keys *k, const char *key) {
+  size_t len = strlen(key) + 1;
+  if (k->n < TRACE__ARRAY_LEN(k->keys) && k->used + len <= sizeof k->store) {
+    memcpy(k->store + k->used, key, len);
+    k->keys[k->n++] = k->store + k->used;
+    k->used += len;
+  } else {
+    k->n = SIZE_MAX; /* full: see above */
+  }
+}
+
+/* Field names are escaped too: normally identifiers, but a value set from a custom source may
+ * hold anything. */
+static void put_json_key(trace__buf *b, json_keys *k, const char *name, uint32_t i,
+                         const char *reserved) {
+  char alt[160];
+  const char *key = name;
+  if (k->n == SIZE_MAX) {
+    snprintf(alt, sizeof alt, "%s#%u", name, i + 1);
+    key = alt;
+  } else if (key_taken(k, key, reserved)) {
+    snprintf(alt, sizeof alt, "field.%s", name);
+    if (key_taken(k, alt, reserved))
+      snprintf(alt, sizeof alt, "%s#%u", name, i + 1);
+    key = alt;
+  }
+  if (k->n != SIZE_MAX)
+    remember_key(k, key);
+  trace__buf_putc(b, '"');
+  trace__escape(b, key, strlen(key), TRACE__ESC_JSON);
+  trace__buf_put(b, "\":", 2);
+}
+
+bool fmt_put_fields(trace__buf *b, const trace_valueset *vs, field_style style, size_t max,
+                    bool first, bool ansi, const char *reserved) {
+  bool any = false;
+  json_keys keys;
+  keys.n = keys.used = 0;
+  for (uint32_t i = 0; i < vs->count; i++) {
+    const trace_value *v = &vs->values[i];
+    if (v->type == TRACE_VALUE_EMPTY)
+      continue;
+    const char *name = trace_valueset_name(vs, i);
+    switch (style) {
+    case STYLE_JSON:
+      if (!first)
+        trace__buf_putc(b, ',');
+      put_json_key(b, &keys, name, i, reserved);
+      break;
+    case STYLE_PRETTY:
+      if (!first)
+        trace__buf_put(b, ", ", 2);
+      if (ansi)
+        trace__buf_put(b, ANSI_BOLD, 4);
+      trace__escape(b, name, strlen(name), TRACE__ESC_TEXT);
+      if (ansi)
+        trace__buf_put(b, ANSI_RESET, 4);
+      trace__buf_put(b, ": ", 2);
+      break;
+    default:
+      if (!first)
+        trace__buf_putc(b, ' ');
+      if (ansi)
+        trace__buf_put(b, ANSI_ITALIC, 4);
+      trace__escape(b, name, strlen(name), TRACE__ESC_TEXT);
+      if (ansi)
+        trace__buf_put(b, ANSI_RESET ANSI_DIM "=" ANSI_RESET, 13);
+      else
+        trace__buf_putc(b, '=');
+      break;
+    }
+    fmt_put_value(b, v, style, max);
+    first = false;
+    any = true;
+  }
+  return any;
+}

@@ -1,0 +1,100 @@
+/* Internals of the fmt layer. */
+#ifndef TRACE_FMT_INTERNAL_H
+#define TRACE_FMT_INTERNAL_H
+
+#include <time.h>
+
+#include "../common/compiler.h"
+#include "../text/buf.h"
+#include "../text/escape.h"
+#include "trace/fmt.h"
+
+#define FMT_LINE_MAX ((size_t)1 << 20) /* a line never exceeds 1 MiB */
+#define FMT_DEFAULT_VALUE_MAX 4096
+#define FMT_SCOPE_MAX 64 /* spans shown per event; deeper trees show the innermost 64 */
+
+typedef enum field_style { STYLE_TEXT, STYLE_PRETTY, STYLE_JSON } field_style;
+
+typedef struct fmt_layer {
+  trace_fmt_options o;
+  trace_writer *writer;
+  field_style style;
+  bool ansi;
+  int key; /* per-thread state */
+  uint64_t start_ns;
+} fmt_layer;
+
+/* Per-thread state: the reused line buffer and the timestamp caches. */
+typedef struct fmt_thread {
+  trace__buf line;
+  trace__buf scratch; /* span fields being reformatted */
+  time_t utc_sec, local_sec;
+  char utc_prefix[24];   /* YYYY-MM-DDTHH:MM:SS */
+  char local_prefix[24];
+  char local_offset[8]; /* +hh:mm or Z */
+} fmt_thread;
+
+/* The layer's extension in each span: the span's fields, formatted once (on creation and on each
+ * record) in the layer's style, read by every event inside the span. A sequence lock lets
+ * readers on other threads copy them without writing shared memory; writers (records) are
+ * serialised by it too. Buffers outgrown by a record are kept until the span closes, because a
+ * reader may still be copying from one (it retries when it sees the sequence change). */
+#define FMT_EXT_INLINE 80
+typedef struct fmt_retired {
+  struct fmt_retired *next;
+} fmt_retired;
+typedef struct fmt_ext {
+  uint32_t seq; /* odd while being written */
+  uint32_t len;
+  char *heap; /* NULL: the text is in inline_text */
+  uint32_t heap_cap;
+  fmt_retired *retired;
+  char inline_text[FMT_EXT_INLINE];
+} fmt_ext;
+
+/* fields.c */
+void fmt_put_value(trace__buf *b, const trace_value *v, field_style style, size_t max);
+/* The fields of a set (empty values skipped), separated per style. first: nothing has been
+ * written in this list yet (no separator before the first field). Returns whether any was written.
+ * reserved is a key that JSON must not repeat ("name" in span objects, "message" in event
+ * fields when there is a message), or NULL. */
+bool fmt_put_fields(trace__buf *b, const trace_valueset *vs, field_style style, size_t max,
+                    bool first, bool ansi, const char *reserved);
+/* Text truncated to max bytes with the marker, escaped for mode. */
+void fmt_put_text(trace__buf *b, const char *s, size_t len, trace__escape_mode mode, size_t max);
+/* The event's message, escaped, cut at max with a marker. */
+void fmt_put_message(trace__buf *b, const trace_event *ev, trace__escape_mode mode, size_t max);
+
+/* ext.c */
+void fmt_ext_set(fmt_ext *e, const char *text, size_t len);
+void fmt_ext_copy(trace__buf *b, const fmt_ext *e);
+void fmt_ext_release(fmt_ext *e);
+
+/* time.c */
+void fmt_put_time(trace__buf *b, const fmt_layer *l, fmt_thread *t);
+
+/* styles.c: ANSI colours, written only when the layer has them on. */
+#define ANSI_RESET "\x1b[0m"
+#define ANSI_BOLD "\x1b[1m"
+#define ANSI_DIM "\x1b[2m"
+#define ANSI_ITALIC "\x1b[3m"
+void fmt_put_level(trace__buf *b, int level, bool ansi);
+
+/* line.c: one event (or span event) into b, ending with '\n'. span_self: for span events, the
+ * span the line is about (included in the scope); message overrides ev's for span events. */
+typedef struct fmt_line {
+  const trace_metadata *meta; /* the event's (or span's) metadata */
+  const trace_event *ev;      /* NULL for span events */
+  const char *message;        /* span events: "new", "close"... */
+  const trace_span_ref *leaf; /* innermost span of the scope, or NULL */
+  const char *extra;          /* span close: "time.busy=... time.idle=..." preformatted, or NULL */
+  const char *extra_json;     /* the same for JSON: "\"time.busy\":\"...\",..." */
+} fmt_line;
+void fmt_format_line(trace__buf *b, const fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
+                     const fmt_line *line);
+
+/* Reading a span's stored values (registry internals, under the span's lock). */
+void trace__span_ref_values(const trace_span_ref *span,
+                            void (*fn)(void *arg, const trace_valueset *vs), void *arg);
+
+#endif

@@ -1,0 +1,296 @@
+/* The fmt layer: formats each event into this thread's reused buffer and hands the line to the
+ * writer in one call; keeps each span's fields pre-formatted in its extension. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/alloc.h"
+#include "../common/clock.h"
+#include "../common/thread.h"
+#include "internal.h"
+
+static void thread_free(void *p) {
+  fmt_thread *t = p;
+  trace__buf_free(&t->line);
+  trace__buf_free(&t->scratch);
+  trace__free(t);
+}
+
+static fmt_thread *thread_state(fmt_layer *l) {
+  fmt_thread *t = trace__local_get(l->key);
+  if (TRACE__LIKELY(t != NULL))
+    return t;
+  t = trace__calloc(1, sizeof *t);
+  if (!t)
+    return NULL;
+  trace__buf_init_growable(&t->line, FMT_LINE_MAX);
+  trace__buf_init_growable(&t->scratch, FMT_LINE_MAX);
+  if (!trace__local_set(l->key, t)) {
+    thread_free(t);
+    return NULL;
+  }
+  return t;
+}
+
+/* Formats and writes one line. Without per-thread state (out of memory, or a thread that is
+ * exiting) a stack buffer does: shorter lines, but nothing is lost silently. */
+static void emit(fmt_layer *l, const trace_ctx *ctx, const fmt_line *line) {
+  fmt_thread *t = thread_state(l);
+  fmt_thread fallback;
+  char stack[2048];
+  if (TRACE__UNLIKELY(!t)) {
+    memset(&fallback, 0, sizeof fallback);
+    trace__buf_init_fixed(&fallback.line, stack, sizeof stack);
+    t = &fallback;
+  }
+  trace__buf *b = &t->line;
+  b->len = 0;
+  b->truncated = false;
+  fmt_format_line(b, l, t, ctx, line);
+  trace_writer_write(l->writer, b->data, b->len);
+}
+
+/* tracing's TimingDisplay: three significant digits, ns/µs/ms/s. */
+static int format_duration(char *out, size_t cap, uint64_t ns) {
+  static const char *const units[] = {"ns", "\xc2\xb5s", "ms", "s"};
+  double v = (double)ns;
+  for (int i = 0; i < 4; i++) {
+    if (v < 10.0)
+      return snprintf(out, cap, "%.2f%s", v, units[i]);
+    if (v < 100.0)
+      return snprintf(out, cap, "%.1f%s", v, units[i]);
+    if (v < 1000.0 || i == 3)
+      return snprintf(out, cap, "%.0f%s", v, units[i]);
+    v /= 1000.0;
+  }
+  return 0;
+}
+
+static void span_event(fmt_layer *l, uint64_t id, const trace_ctx *ctx, const char *message) {
+  const trace_span_ref *s = trace_ctx_span(ctx, id);
+  if (!s)
+    return;
+  fmt_line line = {trace_span_ref_meta(s), NULL, message, s, NULL, NULL};
+  char extra[96], extra_json[112];
+  trace_span_timing timing;
+  if (strcmp(message, "close") == 0 && trace_span_ref_timing(s, &timing)) {
+    char busy[32], idle[32];
+    format_duration(busy, sizeof busy, timing.busy_ns);
+    format_duration(idle, sizeof idle, timing.idle_ns);
+    snprintf(extra, sizeof extra,
+             l->style == STYLE_PRETTY ? "time.busy: %s, time.idle: %s" : "time.busy=%s time.idle=%s",
+             busy, idle);
+    snprintf(extra_json, sizeof extra_json, "\"time.busy\":\"%s\",\"time.idle\":\"%s\"", busy, idle);
+    line.extra = extra;
+    line.extra_json = extra_json;
+  }
+  emit(l, ctx, &line);
+}
+
+static void fmt_on_event(void *self, const trace_event *ev, const trace_ctx *ctx) {
+  fmt_layer *l = self;
+  fmt_line line = {ev->meta, ev, NULL, trace_ctx_event_span(ctx, ev), NULL, NULL};
+  emit(l, ctx, &line);
+}
+
+typedef struct reformat_arg {
+  fmt_layer *l;
+  trace__buf *b;
+} reformat_arg;
+
+static void format_values(void *p, const trace_valueset *vs) {
+  reformat_arg *a = p;
+  fmt_put_fields(a->b, vs, a->l->style, a->l->o.max_value_len, true, a->l->ansi && a->l->style != STYLE_JSON,
+                 a->l->style == STYLE_JSON ? "name" : NULL);
+}
+
+static void fmt_on_new_span(void *self, const trace_span_attrs *attrs, uint64_t id,
+                            const trace_ctx *ctx) {
+  fmt_layer *l = self;
+  const trace_span_ref *s = trace_ctx_span(ctx, id);
+  fmt_ext *e = trace_span_ref_ext(s, ctx);
+  if (!e)
+    return;
+  /* The span is not visible to any other thread yet: format straight into the extension, with
+   * no lock. Only fields that do not fit take the slower path through a scratch buffer. */
+  trace__buf b;
+  trace__buf_init_fixed(&b, e->inline_text, FMT_EXT_INLINE);
+  format_values(&(reformat_arg){l, &b}, &attrs->fields);
+  if (TRACE__LIKELY(!b.truncated)) {
+    e->len = (uint32_t)b.len;
+  } else {
+    fmt_thread *t = thread_state(l);
+    trace__buf big;
+    trace__buf_init_growable(&big, FMT_LINE_MAX);
+    trace__buf *scratch = t ? &t->scratch : &big;
+    scratch->len = 0;
+    scratch->truncated = false;
+    format_values(&(reformat_arg){l, scratch}, &attrs->fields);
+    fmt_ext_set(e, scratch->data ? scratch->data : "", scratch->len);
+    trace__buf_free(&big);
+  }
+  if (l->o.span_events & TRACE_FMT_SPAN_NEW)
+    span_event(l, id, ctx, "new");
+}
+
+static void fmt_on_record(void *self, uint64_t id, const trace_valueset *values,
+                          const trace_ctx *ctx) {
+  fmt_layer *l = self;
+  (void)values;
+  const trace_span_ref *s = trace_ctx_span(ctx, id);
+  fmt_ext *e = trace_span_ref_ext(s, ctx);
+  if (!e)
+    return;
+  /* Reformat every field from the values the registry keeps: fields appear once, in declaration
+   * order, with their latest value (JSON keys stay unique). */
+  fmt_thread *t = thread_state(l);
+  trace__buf big;
+  trace__buf_init_growable(&big, FMT_LINE_MAX);
+  trace__buf *scratch = t ? &t->scratch : &big;
+  scratch->len = 0;
+  scratch->truncated = false;
+  trace__span_ref_values(s, format_values, &(reformat_arg){l, scratch});
+  fmt_ext_set(e, scratch->data ? scratch->data : "", scratch->len);
+  trace__buf_free(&big);
+}
+
+static void fmt_on_enter(void *self, uint64_t id, const trace_ctx *ctx) {
+  span_event(self, id, ctx, "enter");
+}
+
+static void fmt_on_exit(void *self, uint64_t id, const trace_ctx *ctx) {
+  span_event(self, id, ctx, "exit");
+}
+
+static void fmt_on_close(void *self, uint64_t id, const trace_ctx *ctx) {
+  fmt_layer *l = self;
+  if (l->o.span_events & TRACE_FMT_SPAN_CLOSE)
+    span_event(l, id, ctx, "close");
+  fmt_ext *e = trace_span_ref_ext(trace_ctx_span(ctx, id), ctx);
+  if (e)
+    fmt_ext_release(e);
+}
+
+static void fmt_flush(void *self) { trace_writer_flush(((fmt_layer *)self)->writer); }
+
+static void fmt_destroy(void *self) {
+  fmt_layer *l = self;
+  trace_writer_free(l->writer);
+  trace__local_key_delete(l->key);
+  trace__free(l);
+}
+
+void trace_fmt_options_init(trace_fmt_options *o) {
+  if (!o)
+    return;
+  memset(o, 0, sizeof *o);
+  o->struct_size = sizeof *o;
+  o->format = TRACE_FMT_FULL;
+  o->color = TRACE_FMT_COLOR_AUTO;
+  o->time = TRACE_FMT_TIME_UTC;
+  o->show_level = true;
+  o->show_target = true;
+  o->json_current_span = true;
+  o->json_span_list = true;
+  o->max_value_len = FMT_DEFAULT_VALUE_MAX;
+}
+
+static bool env_is(const char *v, const char *want) { return strcasecmp(v, want) == 0; }
+
+int trace_fmt_options_from_env(trace_fmt_options *o) {
+  if (!o)
+    return TRACE_EINVAL;
+  int rc = 0;
+  const char *f = getenv("TRACE_FORMAT");
+  if (f && *f) {
+    if (env_is(f, "full"))
+      o->format = TRACE_FMT_FULL;
+    else if (env_is(f, "compact"))
+      o->format = TRACE_FMT_COMPACT;
+    else if (env_is(f, "pretty"))
+      o->format = TRACE_FMT_PRETTY;
+    else if (env_is(f, "json"))
+      o->format = TRACE_FMT_JSON;
+    else
+      rc = TRACE_EINVAL;
+  }
+  const char *nc = getenv("NO_COLOR");
+  if (nc && *nc)
+    o->color = TRACE_FMT_COLOR_NEVER;
+  return rc;
+}
+
+static bool ansi_wanted(const trace_fmt_options *o, const trace_writer *w) {
+  if (o->format == TRACE_FMT_JSON || o->color == TRACE_FMT_COLOR_NEVER)
+    return false;
+  if (o->color == TRACE_FMT_COLOR_ALWAYS)
+    return true;
+  const char *nc = getenv("NO_COLOR");
+  return trace_writer_is_terminal(w) && !(nc && *nc);
+}
+
+trace_layer *trace_fmt_layer_new(const trace_fmt_options *opts) {
+  static const trace_layer_vtable vt = {
+      .struct_size = sizeof(trace_layer_vtable),
+      .on_new_span = fmt_on_new_span,
+      .on_record = fmt_on_record,
+      .on_event = fmt_on_event,
+      .on_close = fmt_on_close,
+      .flush = fmt_flush,
+      .destroy = fmt_destroy,
+  };
+  static const trace_layer_vtable vt_active = {
+      .struct_size = sizeof(trace_layer_vtable),
+      .on_new_span = fmt_on_new_span,
+      .on_record = fmt_on_record,
+      .on_event = fmt_on_event,
+      .on_enter = fmt_on_enter,
+      .on_exit = fmt_on_exit,
+      .on_close = fmt_on_close,
+      .flush = fmt_flush,
+      .destroy = fmt_destroy,
+  };
+  int saved = errno;
+  trace_fmt_options o;
+  trace_fmt_options_init(&o);
+  if (opts) {
+    if (opts->struct_size != sizeof o || opts->format < TRACE_FMT_FULL ||
+        opts->format > TRACE_FMT_JSON || opts->time < TRACE_FMT_TIME_UTC ||
+        opts->time > TRACE_FMT_TIME_NONE || opts->color < TRACE_FMT_COLOR_AUTO ||
+        opts->color > TRACE_FMT_COLOR_ALWAYS) {
+      if (opts->struct_size == sizeof o)
+        trace_writer_free(opts->writer);
+      errno = saved;
+      return NULL;
+    }
+    o = *opts;
+    if (!o.max_value_len)
+      o.max_value_len = FMT_DEFAULT_VALUE_MAX;
+  }
+  fmt_layer *l = trace__calloc(1, sizeof *l);
+  trace_writer *w = o.writer ? o.writer : trace_writer_stderr();
+  if (!l || !w) {
+    trace__free(l);
+    trace_writer_free(w);
+    errno = saved;
+    return NULL;
+  }
+  l->o = o;
+  l->writer = w;
+  l->style = o.format == TRACE_FMT_JSON ? STYLE_JSON : o.format == TRACE_FMT_PRETTY ? STYLE_PRETTY : STYLE_TEXT;
+  l->ansi = ansi_wanted(&o, w);
+  l->start_ns = trace__monotonic_ns();
+  l->key = trace__local_key_create(thread_free);
+  if (l->key < 0) {
+    trace_writer_free(w);
+    trace__free(l);
+    errno = saved;
+    return NULL;
+  }
+  unsigned flags = o.span_events & TRACE_FMT_SPAN_CLOSE ? TRACE_LAYER_TIMING : 0;
+  const trace_layer_vtable *v = o.span_events & TRACE_FMT_SPAN_ACTIVE ? &vt_active : &vt;
+  trace_layer *layer = trace_layer_new(v, l, sizeof(fmt_ext), flags);
+  errno = saved;
+  return layer;
+}

@@ -1,0 +1,418 @@
+/* One line (or, for Pretty, one block) per event, in the layouts of tracing-subscriber's Full,
+ * Compact and Pretty formats, and JSON. See ../../../shared/reference/fmt for the byte-exact
+ * originals; the order of every part below follows them. */
+#include <stdio.h>
+#include <string.h>
+
+#include "../common/thread.h"
+#include "../text/number.h"
+#include "internal.h"
+
+static const char *const level_text[] = {"  OFF", "ERROR", " WARN", " INFO", "DEBUG", "TRACE"};
+static const char *const level_json[] = {"OFF", "ERROR", "WARN", "INFO", "DEBUG", "TRACE"};
+static const char *const level_color[] = {"", "\x1b[31m", "\x1b[33m", "\x1b[32m", "\x1b[34m",
+                                          "\x1b[35m"};
+
+void fmt_put_level(trace__buf *b, int level, bool ansi) {
+  if (level < 0 || level > TRACE_LEVEL_TRACE)
+    level = 0;
+  if (ansi)
+    trace__buf_put(b, level_color[level], 5);
+  trace__buf_put(b, level_text[level], 5);
+  if (ansi)
+    trace__buf_put(b, ANSI_RESET, 4);
+}
+
+static inline void dim(trace__buf *b, bool ansi, const char *s, size_t n) {
+  if (ansi)
+    trace__buf_put(b, ANSI_DIM, 4);
+  trace__buf_put(b, s, n);
+  if (ansi)
+    trace__buf_put(b, ANSI_RESET, 4);
+}
+
+static inline void put_str(trace__buf *b, const char *s) {
+  trace__escape(b, s, strlen(s), TRACE__ESC_TEXT);
+}
+
+/* Thread names are right-aligned to the longest seen so far, as tracing does, so that columns
+ * line up once every thread has logged. */
+static size_t longest_thread_name;
+
+static void put_thread_name(trace__buf *b) {
+  const char *name = trace__thread_name();
+  size_t len = strlen(name);
+  size_t max = TRACE__LOAD(&longest_thread_name);
+  while (len > max && !__atomic_compare_exchange_n(&longest_thread_name, &max, len, 0,
+                                                   __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+  }
+  if (max > len)
+    trace__buf_fill(b, ' ', max - len);
+  put_str(b, name);
+}
+
+static void put_thread_id(trace__buf *b, bool pad) {
+  char tmp[32];
+  int n = snprintf(tmp, sizeof tmp, pad ? "ThreadId(%02u)" : "ThreadId(%u)", trace__thread_number());
+  trace__buf_put(b, tmp, (size_t)n);
+}
+
+/* The part before the spans, shared by Full and Compact: time, level, thread name and id. */
+static void put_prefix(trace__buf *b, const fmt_layer *l, fmt_thread *t, int level) {
+  bool ansi = l->ansi;
+  if (l->o.time != TRACE_FMT_TIME_NONE) {
+    if (ansi)
+      trace__buf_put(b, ANSI_DIM, 4);
+    fmt_put_time(b, l, t);
+    if (ansi)
+      trace__buf_put(b, ANSI_RESET, 4);
+    trace__buf_putc(b, ' ');
+  }
+  if (l->o.show_level) {
+    fmt_put_level(b, level, ansi);
+    trace__buf_putc(b, ' ');
+  }
+  if (l->o.show_thread_names) {
+    put_thread_name(b);
+    trace__buf_putc(b, ' ');
+  }
+  if (l->o.show_thread_ids) {
+    put_thread_id(b, true);
+    trace__buf_putc(b, ' ');
+  }
+}
+
+/* "target: file:line: " as configured. */
+static void put_location(trace__buf *b, const fmt_layer *l, const trace_metadata *m) {
+  bool ansi = l->ansi;
+  if (l->o.show_target) {
+    if (ansi)
+      trace__buf_put(b, ANSI_DIM, 4);
+    put_str(b, m->target);
+    trace__buf_putc(b, ':');
+    if (ansi)
+      trace__buf_put(b, ANSI_RESET, 4);
+    trace__buf_putc(b, ' ');
+  }
+  if (l->o.show_file && m->file) {
+    if (ansi)
+      trace__buf_put(b, ANSI_DIM, 4);
+    put_str(b, m->file);
+    trace__buf_putc(b, ':');
+    if (ansi)
+      trace__buf_put(b, ANSI_RESET, 4);
+    if (!l->o.show_line)
+      trace__buf_putc(b, ' ');
+  }
+  if (l->o.show_line) {
+    if (ansi)
+      trace__buf_put(b, ANSI_DIM, 4);
+    trace__buf_u64(b, m->line);
+    trace__buf_putc(b, ':');
+    if (ansi)
+      trace__buf_put(b, ANSI_RESET, 4);
+    trace__buf_putc(b, ' ');
+  }
+}
+
+/* The event's message and fields, or a span event's message and extra fields. */
+static void put_event_fields(trace__buf *b, const fmt_layer *l, const fmt_line *line) {
+  size_t max = l->o.max_value_len;
+  bool first = true;
+  if (line->ev) {
+    if (line->meta->message) {
+      fmt_put_message(b, line->ev, l->style == STYLE_JSON ? TRACE__ESC_JSON : TRACE__ESC_TEXT, max);
+      first = false;
+    }
+    fmt_put_fields(b, &line->ev->fields, l->style, max, first, l->ansi,
+                   line->meta->message ? "message" : NULL);
+  } else {
+    put_str(b, line->message);
+    if (line->extra) {
+      trace__buf_putc(b, l->style == STYLE_PRETTY ? ',' : ' ');
+      if (l->style == STYLE_PRETTY)
+        trace__buf_putc(b, ' ');
+      trace__buf_puts(b, line->extra);
+    }
+  }
+}
+
+static size_t scope_of(const trace_ctx *ctx, const fmt_line *line, const trace_span_ref **spans) {
+  size_t n = trace_ctx_scope(ctx, line->leaf, spans, FMT_SCOPE_MAX);
+  return n < FMT_SCOPE_MAX ? n : FMT_SCOPE_MAX;
+}
+
+static const fmt_ext *ext_of(const trace_span_ref *s, const trace_ctx *ctx) {
+  return trace_span_ref_ext(s, ctx);
+}
+
+static void format_full(trace__buf *b, const fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
+                        const fmt_line *line) {
+  bool ansi = l->ansi;
+  put_prefix(b, l, t, line->meta->level);
+  const trace_span_ref *spans[FMT_SCOPE_MAX];
+  size_t n = scope_of(ctx, line, spans);
+  for (size_t i = 0; i < n; i++) {
+    if (ansi)
+      trace__buf_put(b, ANSI_BOLD, 4);
+    put_str(b, trace_span_ref_meta(spans[i])->name);
+    const fmt_ext *e = ext_of(spans[i], ctx);
+    if (TRACE__LOAD(&e->len) > 0) {
+      trace__buf_putc(b, '{');
+      if (ansi)
+        trace__buf_put(b, ANSI_RESET, 4);
+      fmt_ext_copy(b, e);
+      if (ansi)
+        trace__buf_put(b, ANSI_BOLD, 4);
+      trace__buf_putc(b, '}');
+    }
+    if (ansi)
+      trace__buf_put(b, ANSI_RESET, 4);
+    dim(b, ansi, ":", 1);
+  }
+  if (n)
+    trace__buf_putc(b, ' ');
+  put_location(b, l, line->meta);
+  put_event_fields(b, l, line);
+  trace__buf_putc(b, '\n');
+}
+
+static void format_compact(trace__buf *b, const fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
+                           const fmt_line *line) {
+  bool ansi = l->ansi;
+  put_prefix(b, l, t, line->meta->level);
+  const trace_span_ref *spans[FMT_SCOPE_MAX];
+  size_t n = scope_of(ctx, line, spans);
+  for (size_t i = 0; i < n; i++) {
+    if (ansi)
+      trace__buf_put(b, ANSI_BOLD, 4);
+    put_str(b, trace_span_ref_meta(spans[i])->name);
+    if (ansi)
+      trace__buf_put(b, ANSI_RESET, 4);
+    trace__buf_putc(b, ':');
+  }
+  if (n)
+    trace__buf_putc(b, ' ');
+  put_location(b, l, line->meta);
+  put_event_fields(b, l, line);
+  for (size_t i = 0; i < n; i++) {
+    const fmt_ext *e = ext_of(spans[i], ctx);
+    if (TRACE__LOAD(&e->len) > 0) {
+      trace__buf_putc(b, ' ');
+      if (ansi)
+        trace__buf_put(b, ANSI_DIM, 4);
+      fmt_ext_copy(b, e);
+      if (ansi)
+        trace__buf_put(b, ANSI_RESET, 4);
+    }
+  }
+  trace__buf_putc(b, '\n');
+}
+
+static void format_pretty(trace__buf *b, const fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
+                          const fmt_line *line) {
+  bool ansi = l->ansi;
+  const trace_metadata *m = line->meta;
+  trace__buf_put(b, "  ", 2);
+  if (l->o.time != TRACE_FMT_TIME_NONE) {
+    fmt_put_time(b, l, t);
+    trace__buf_putc(b, ' ');
+  }
+  if (l->o.show_level) {
+    fmt_put_level(b, m->level, ansi);
+    trace__buf_putc(b, ' ');
+  }
+  if (l->o.show_target) {
+    if (ansi)
+      trace__buf_put(b, ANSI_BOLD, 4);
+    put_str(b, m->target);
+    if (ansi)
+      trace__buf_put(b, ANSI_RESET, 4);
+    trace__buf_putc(b, ':');
+    if (l->o.show_line && !l->o.show_file) {
+      trace__buf_u64(b, m->line);
+      trace__buf_putc(b, ':');
+    }
+  }
+  trace__buf_putc(b, ' ');
+  put_event_fields(b, l, line);
+  trace__buf_putc(b, '\n');
+  bool thread = l->o.show_thread_names || l->o.show_thread_ids;
+  if (l->o.show_file && m->file) {
+    trace__buf_put(b, "    ", 4);
+    dim(b, ansi, "at", 2);
+    trace__buf_putc(b, ' ');
+    put_str(b, m->file);
+    if (l->o.show_line) {
+      trace__buf_putc(b, ':');
+      trace__buf_u64(b, m->line);
+    }
+    trace__buf_putc(b, thread ? ' ' : '\n');
+  } else if (thread) {
+    trace__buf_put(b, "    ", 4);
+  }
+  if (thread) {
+    dim(b, ansi, "on", 2);
+    trace__buf_putc(b, ' ');
+    if (l->o.show_thread_names) {
+      put_str(b, trace__thread_name());
+      if (l->o.show_thread_ids)
+        trace__buf_putc(b, ' ');
+    }
+    if (l->o.show_thread_ids)
+      put_thread_id(b, false);
+    trace__buf_putc(b, '\n');
+  }
+  const trace_span_ref *spans[FMT_SCOPE_MAX];
+  size_t n = scope_of(ctx, line, spans);
+  for (size_t i = n; i-- > 0;) { /* innermost first */
+    const trace_metadata *sm = trace_span_ref_meta(spans[i]);
+    trace__buf_put(b, "    ", 4);
+    dim(b, ansi, "in", 2);
+    trace__buf_putc(b, ' ');
+    if (l->o.show_target) {
+      put_str(b, sm->target);
+      trace__buf_put(b, "::", 2);
+    }
+    if (ansi)
+      trace__buf_put(b, ANSI_BOLD, 4);
+    put_str(b, sm->name);
+    if (ansi)
+      trace__buf_put(b, ANSI_RESET, 4);
+    const fmt_ext *e = ext_of(spans[i], ctx);
+    if (TRACE__LOAD(&e->len) > 0) {
+      trace__buf_putc(b, ' ');
+      dim(b, ansi, "with", 4);
+      trace__buf_putc(b, ' ');
+      fmt_ext_copy(b, e);
+    }
+    trace__buf_putc(b, '\n');
+  }
+  trace__buf_putc(b, '\n');
+}
+
+static void json_span(trace__buf *b, const trace_span_ref *s, const trace_ctx *ctx) {
+  trace__buf_putc(b, '{');
+  const fmt_ext *e = ext_of(s, ctx);
+  if (TRACE__LOAD(&e->len) > 0) {
+    fmt_ext_copy(b, e);
+    trace__buf_putc(b, ',');
+  }
+  trace__buf_put(b, "\"name\":\"", 8);
+  const char *name = trace_span_ref_meta(s)->name;
+  trace__escape(b, name, strlen(name), TRACE__ESC_JSON);
+  trace__buf_put(b, "\"}", 2);
+}
+
+static void json_string(trace__buf *b, const char *key, const char *value) {
+  trace__buf_putc(b, '"');
+  trace__buf_puts(b, key);
+  trace__buf_put(b, "\":\"", 3);
+  trace__escape(b, value, strlen(value), TRACE__ESC_JSON);
+  trace__buf_putc(b, '"');
+}
+
+static void format_json(trace__buf *b, const fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
+                        const fmt_line *line) {
+  const trace_metadata *m = line->meta;
+  size_t start = b->len;
+  trace__buf_putc(b, '{');
+  if (l->o.time != TRACE_FMT_TIME_NONE) {
+    trace__buf_put(b, "\"timestamp\":\"", 13);
+    fmt_put_time(b, l, t);
+    trace__buf_put(b, "\",", 2);
+  }
+  if (l->o.show_level) {
+    trace__buf_put(b, "\"level\":\"", 9);
+    trace__buf_puts(b, level_json[m->level <= TRACE_LEVEL_TRACE ? m->level : 0]);
+    trace__buf_put(b, "\",", 2);
+  }
+  trace__buf_put(b, "\"fields\":{", 10);
+  if (line->ev) {
+    bool first = true;
+    if (m->message) {
+      trace__buf_put(b, "\"message\":\"", 11);
+      fmt_put_message(b, line->ev, TRACE__ESC_JSON, l->o.max_value_len);
+      trace__buf_putc(b, '"');
+      first = false;
+    }
+    fmt_put_fields(b, &line->ev->fields, STYLE_JSON, l->o.max_value_len, first, false,
+                   m->message ? "message" : NULL);
+  } else {
+    json_string(b, "message", line->message);
+    if (line->extra_json) {
+      trace__buf_putc(b, ',');
+      trace__buf_puts(b, line->extra_json);
+    }
+  }
+  trace__buf_putc(b, '}');
+  if (l->o.show_target) {
+    trace__buf_putc(b, ',');
+    json_string(b, "target", m->target);
+  }
+  if (l->o.show_file && m->file) {
+    trace__buf_putc(b, ',');
+    json_string(b, "filename", m->file);
+  }
+  if (l->o.show_line) {
+    trace__buf_put(b, ",\"line_number\":", 15);
+    trace__buf_u64(b, m->line);
+  }
+  const trace_span_ref *spans[FMT_SCOPE_MAX];
+  size_t n = scope_of(ctx, line, spans);
+  if (n && l->o.json_current_span) {
+    trace__buf_put(b, ",\"span\":", 8);
+    json_span(b, spans[n - 1], ctx);
+  }
+  if (n && l->o.json_span_list) {
+    trace__buf_put(b, ",\"spans\":[", 10);
+    for (size_t i = 0; i < n; i++) {
+      if (i)
+        trace__buf_putc(b, ',');
+      json_span(b, spans[i], ctx);
+    }
+    trace__buf_putc(b, ']');
+  }
+  if (l->o.show_thread_names) {
+    trace__buf_putc(b, ',');
+    json_string(b, "threadName", trace__thread_name());
+  }
+  if (l->o.show_thread_ids) {
+    trace__buf_put(b, ",\"threadId\":\"", 13);
+    put_thread_id(b, false);
+    trace__buf_putc(b, '"');
+  }
+  trace__buf_put(b, "}\n", 2);
+  if (b->truncated) {
+    /* A cut JSON line would be invalid: replace it with a valid, small one that says so. */
+    b->len = start;
+    b->truncated = false;
+    trace__buf_puts(b, "{\"level\":\"");
+    trace__buf_puts(b, level_json[m->level <= TRACE_LEVEL_TRACE ? m->level : 0]);
+    trace__buf_puts(b, "\",\"fields\":{\"message\":\"(event too large to format)\"},");
+    json_string(b, "target", m->target);
+    trace__buf_puts(b, "}\n");
+  }
+}
+
+void fmt_format_line(trace__buf *b, const fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
+                     const fmt_line *line) {
+  switch (l->o.format) {
+  case TRACE_FMT_COMPACT: format_compact(b, l, t, ctx, line); break;
+  case TRACE_FMT_PRETTY: format_pretty(b, l, t, ctx, line); break;
+  case TRACE_FMT_JSON: format_json(b, l, t, ctx, line); break;
+  default: format_full(b, l, t, ctx, line); break;
+  }
+  if (TRACE__UNLIKELY(b->truncated)) {
+    /* The line hit the 1 MiB ceiling: end it visibly, on a newline. */
+    static const char marker[] = "...[line truncated]\n";
+    size_t need = sizeof marker - 1;
+    if (b->len + need > b->limit) {
+      b->len = b->limit - need;
+      while (b->len > 0 && ((unsigned char)b->data[b->len] & 0xC0) == 0x80)
+        b->len--; /* do not leave half a UTF-8 sequence */
+    }
+    b->truncated = false;
+    trace__buf_put(b, marker, need);
+  }
+}

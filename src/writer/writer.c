@@ -1,0 +1,294 @@
+/* Writers: one write call per line, retried on short writes and EINTR, never killed by SIGPIPE,
+ * errors counted and reported once. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../common/alloc.h"
+#include "../common/compiler.h"
+#include "trace/writer.h"
+
+enum { W_FD, W_FILE, W_CALLBACK };
+enum { FD_PLAIN, FD_PIPE, FD_SOCKET };
+
+struct trace_writer {
+  int kind;
+  int fd;
+  int fd_type;
+  bool close_fd;
+  bool terminal;
+  FILE *file;
+  trace_write_fn fn;
+  void (*flush_fn)(void *);
+  void (*destroy_fn)(void *);
+  void *arg;
+  uint64_t lines, bytes, lost; /* atomic */
+  int last_error;              /* atomic */
+  uint8_t reported;            /* atomic: the first failure was reported */
+  char label[96];
+};
+
+static int classify(int fd) {
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0)
+    return FD_PLAIN;
+  if (S_ISFIFO(st.st_mode))
+    return FD_PIPE;
+  if (S_ISSOCK(st.st_mode))
+    return FD_SOCKET;
+  return FD_PLAIN;
+}
+
+static trace_writer *writer_new(int kind, const char *label) {
+  trace_writer *w = trace__calloc(1, sizeof *w);
+  if (!w)
+    return NULL;
+  w->kind = kind;
+  w->fd = -1;
+  snprintf(w->label, sizeof w->label, "%s", label);
+  return w;
+}
+
+trace_writer *trace_writer_fd(int fd, bool close_on_free) {
+  int saved = errno;
+  char label[32];
+  snprintf(label, sizeof label, fd == 2 ? "stderr" : fd == 1 ? "stdout" : "fd %d", fd);
+  trace_writer *w = writer_new(W_FD, label);
+  if (w) {
+    w->fd = fd;
+    w->close_fd = close_on_free;
+    w->fd_type = classify(fd);
+    w->terminal = fd >= 0 && isatty(fd);
+  }
+  errno = saved;
+  return w;
+}
+
+trace_writer *trace_writer_stderr(void) { return trace_writer_fd(2, false); }
+trace_writer *trace_writer_stdout(void) { return trace_writer_fd(1, false); }
+
+trace_writer *trace_writer_file(FILE *file) {
+  if (!file)
+    return NULL;
+  int saved = errno;
+  trace_writer *w = writer_new(W_FILE, "a FILE stream");
+  if (w) {
+    w->file = file;
+    w->fd = fileno(file);
+    w->fd_type = classify(w->fd);
+    w->terminal = w->fd >= 0 && isatty(w->fd);
+  }
+  errno = saved;
+  return w;
+}
+
+int trace_writer_open(const char *path, trace_writer **out) {
+  if (!path || !out)
+    return TRACE_EINVAL;
+  *out = NULL;
+  int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return TRACE_EIO;
+  int saved = errno;
+  trace_writer *w = trace_writer_fd(fd, true);
+  if (!w) {
+    close(fd);
+    errno = saved;
+    return TRACE_ENOMEM;
+  }
+  snprintf(w->label, sizeof w->label, "%s", path);
+  *out = w;
+  return 0;
+}
+
+trace_writer *trace_writer_callback(trace_write_fn write_fn, void (*flush)(void *arg),
+                                    void (*destroy)(void *arg), void *arg) {
+  if (!write_fn)
+    return NULL;
+  trace_writer *w = writer_new(W_CALLBACK, "a callback");
+  if (!w) {
+    if (destroy)
+      destroy(arg);
+    return NULL;
+  }
+  w->fn = write_fn;
+  w->flush_fn = flush;
+  w->destroy_fn = destroy;
+  w->arg = arg;
+  return w;
+}
+
+void trace_writer_free(trace_writer *w) {
+  if (!w)
+    return;
+  int saved = errno;
+  trace_writer_flush(w);
+  if (w->kind == W_FD && w->close_fd)
+    close(w->fd);
+  if (w->kind == W_CALLBACK && w->destroy_fn)
+    w->destroy_fn(w->arg);
+  trace__free(w);
+  errno = saved;
+}
+
+/* Blocks SIGPIPE on this thread around a write to a pipe, and consumes the signal if the write
+ * raised it, so the process is never killed by it and its signal state is left as it was. */
+typedef struct sigpipe_guard {
+  sigset_t old;
+  bool was_pending;
+} sigpipe_guard;
+
+static void sigpipe_block(sigpipe_guard *g) {
+  sigset_t pending, block;
+  sigemptyset(&block);
+  sigaddset(&block, SIGPIPE);
+  sigemptyset(&pending);
+  sigpending(&pending);
+  g->was_pending = sigismember(&pending, SIGPIPE) == 1;
+  pthread_sigmask(SIG_BLOCK, &block, &g->old);
+}
+
+static void sigpipe_unblock(sigpipe_guard *g, bool epipe) {
+  if (epipe && !g->was_pending) {
+    sigset_t block;
+    sigemptyset(&block);
+    sigaddset(&block, SIGPIPE);
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&block, NULL, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+/* Waits (boundedly) until a non-blocking descriptor can take more. */
+static bool wait_writable(int fd) {
+  struct pollfd p = {fd, POLLOUT, 0};
+  int rc;
+  do {
+    rc = poll(&p, 1, 1000);
+  } while (rc < 0 && errno == EINTR);
+  return rc > 0 && (p.revents & POLLOUT);
+}
+
+/* Returns 0 or an errno value. */
+static int fd_write_all(trace_writer *w, const char *p, size_t n) {
+  while (n > 0) {
+    ssize_t k = w->fd_type == FD_SOCKET ? send(w->fd, p, n, MSG_NOSIGNAL) : write(w->fd, p, n);
+    if (k < 0) {
+      if (errno == EINTR)
+        continue;
+      if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_writable(w->fd))
+        continue;
+      if (errno == ENOTSOCK && w->fd_type == FD_SOCKET) {
+        w->fd_type = FD_PLAIN; /* the descriptor was replaced (dup2) since we looked */
+        continue;
+      }
+      return errno;
+    }
+    p += k;
+    n -= (size_t)k;
+  }
+  return 0;
+}
+
+static void report_failure(trace_writer *w, int err) {
+  __atomic_add_fetch(&w->lost, 1, __ATOMIC_RELAXED);
+  __atomic_store_n(&w->last_error, err ? err : EIO, __ATOMIC_RELAXED);
+  if (w->fd == 2 || __atomic_exchange_n(&w->reported, 1, __ATOMIC_RELAXED))
+    return;
+  /* Once per writer: a failing log output must not go unnoticed, and stderr is the place to say
+   * so. Further losses are counted (trace_writer_get_stats). */
+  char msg[256];
+  int n = snprintf(msg, sizeof msg, "trace: cannot write to %s: %s; lines are being lost\n",
+                   w->label, err ? strerror(err) : "write failed");
+  if (n > 0) {
+    ssize_t rc = write(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+    (void)rc;
+  }
+}
+
+static int write_line(trace_writer *w, const char *line, size_t len);
+
+int trace_writer_write(trace_writer *w, const char *line, size_t len) {
+  if (!w || (!line && len))
+    return TRACE_EINVAL;
+  if (len > 0 && line[len - 1] == '\n')
+    return write_line(w, line, len);
+  /* Add the newline: the line must still go out in one write. */
+  char small[4096];
+  char *copy = len < sizeof small ? small : trace__malloc(len + 1);
+  if (!copy)
+    return TRACE_ENOMEM;
+  memcpy(copy, line, len);
+  copy[len] = '\n';
+  int rc = write_line(w, copy, len + 1);
+  if (copy != small)
+    trace__free(copy);
+  return rc;
+}
+
+static int write_line(trace_writer *w, const char *line, size_t len) {
+  int saved = errno;
+  int err = 0;
+  bool guard = w->fd_type == FD_PIPE;
+  sigpipe_guard g;
+  if (guard)
+    sigpipe_block(&g);
+  switch (w->kind) {
+  case W_FD:
+    err = fd_write_all(w, line, len);
+    break;
+  case W_FILE:
+    flockfile(w->file);
+    if (fwrite(line, 1, len, w->file) != len || fflush(w->file) != 0)
+      err = errno ? errno : EIO;
+    if (err)
+      clearerr(w->file);
+    funlockfile(w->file);
+    break;
+  default:
+    err = w->fn(w->arg, line, len) < 0 ? EIO : 0;
+    break;
+  }
+  if (guard)
+    sigpipe_unblock(&g, err == EPIPE);
+  if (err) {
+    report_failure(w, err);
+  } else {
+    __atomic_add_fetch(&w->lines, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&w->bytes, len, __ATOMIC_RELAXED);
+  }
+  errno = saved;
+  return err ? TRACE_EIO : 0;
+}
+
+void trace_writer_flush(trace_writer *w) {
+  if (!w)
+    return;
+  int saved = errno;
+  if (w->kind == W_FILE)
+    fflush(w->file);
+  else if (w->kind == W_CALLBACK && w->flush_fn)
+    w->flush_fn(w->arg);
+  errno = saved;
+}
+
+bool trace_writer_is_terminal(const trace_writer *w) { return w && w->terminal; }
+
+trace_writer_stats trace_writer_get_stats(const trace_writer *w) {
+  trace_writer_stats s = {0, 0, 0, 0};
+  if (w) {
+    s.lines = __atomic_load_n(&w->lines, __ATOMIC_RELAXED);
+    s.bytes = __atomic_load_n(&w->bytes, __ATOMIC_RELAXED);
+    s.lost = __atomic_load_n(&w->lost, __ATOMIC_RELAXED);
+    s.last_error = __atomic_load_n(&w->last_error, __ATOMIC_RELAXED);
+  }
+  return s;
+}

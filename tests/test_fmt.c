@@ -1,0 +1,637 @@
+/* The fmt layer: golden output for every format and option set against tracing-subscriber's own
+ * output for the same scenario (shared/reference/fmt, copied below), JSON parsed back with a real
+ * parser that rejects duplicate keys, escaping of hostile text, truncation, span events. */
+#include <jansson.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "helpers.h"
+#include "trace/fmt.h"
+
+/* Output captured through a callback writer. */
+typedef struct sink {
+  pthread_mutex_t lock;
+  char *data;
+  size_t len, cap;
+} sink;
+
+static int sink_write(void *arg, const char *line, size_t len) {
+  sink *s = arg;
+  pthread_mutex_lock(&s->lock);
+  if (s->len + len + 1 > s->cap) {
+    s->cap = (s->len + len + 1) * 2;
+    s->data = realloc(s->data, s->cap);
+  }
+  memcpy(s->data + s->len, line, len);
+  s->len += len;
+  s->data[s->len] = '\0';
+  pthread_mutex_unlock(&s->lock);
+  return 0;
+}
+
+static sink *sink_new(void) {
+  sink *s = calloc(1, sizeof *s);
+  pthread_mutex_init(&s->lock, NULL);
+  s->data = calloc(1, 1);
+  return s;
+}
+
+static void sink_free(void *arg) {
+  sink *s = arg;
+  pthread_mutex_destroy(&s->lock);
+  free(s->data);
+  free(s);
+}
+
+/* A registry with one fmt layer writing into a sink, as this thread's default. The sink is freed
+ * with the layer; the returned pointer stays valid until end(). */
+typedef struct setup {
+  trace_dispatch *d;
+  trace_default_guard g;
+  sink *out;
+} setup;
+
+static setup begin(trace_fmt_options *o, trace_filter *layer_filter) {
+  setup s;
+  s.out = sink_new();
+  trace_fmt_options defaults;
+  if (!o) {
+    trace_fmt_options_init(&defaults);
+    o = &defaults;
+  }
+  /* Golden output: no time, no colours. */
+  if (o->time == TRACE_FMT_TIME_UTC)
+    o->time = TRACE_FMT_TIME_NONE;
+  o->writer = trace_writer_callback(sink_write, NULL, NULL, s.out);
+  trace_registry *r = trace_registry_new();
+  assert_int_equal(trace_registry_add_layer(r, trace_fmt_layer_new(o), layer_filter), 0);
+  s.d = trace_registry_dispatch(r);
+  assert_non_null(s.d);
+  s.g = trace_set_default(s.d);
+  return s;
+}
+
+static void end(setup *s) {
+  trace_default_guard_restore(&s->g);
+  trace_dispatch_release(s->d);
+  sink_free(s->out);
+}
+
+/* shared/reference/fmt/scenario.rs, in C. Line numbers of the events, for the file:line test. */
+static int scenario_lines[5];
+
+static void scenario(void) {
+  trace_span server = TRACE_SPAN_AT("server", TRACE_LEVEL_INFO, "server", TF(name, "serve"),
+                                    TF(local, "[::1]:3000"));
+  trace_span_enter(&server);
+  scenario_lines[0] = __LINE__ + 1;
+  TRACE_EVENT_AT("load", TRACE_LEVEL_INFO, "accepted connection");
+  trace_span req = TRACE_SPAN_AT("load", TRACE_LEVEL_INFO, "request", TF(req.method, "GET"),
+                                 TF(req.path, "/z"), TF(status, TRACE_EMPTY));
+  trace_span_enter(&req);
+  scenario_lines[1] = __LINE__ + 1;
+  TRACE_EVENT_AT("load", TRACE_LEVEL_DEBUG, TF(version, "HTTP/1.1"), "received request");
+  scenario_lines[2] = __LINE__ + 1;
+  TRACE_EVENT_AT("load", TRACE_LEVEL_TRACE, TF(letter, "z"), "i don't like this letter");
+  scenario_lines[3] = __LINE__ + 1;
+  TRACE_EVENT_AT("load", TRACE_LEVEL_WARN, TF(status, (uint64_t)500), TF(ok, (bool)false),
+                 TF(ratio, 0.5), TF(neg, (int64_t)-3));
+  TRACE_RECORD(&req, status, (uint64_t)500);
+  scenario_lines[4] = __LINE__ + 1;
+  TRACE_EVENT_AT("load", TRACE_LEVEL_ERROR, TF(error, "quote\" and\nnewline"), "failed: %s",
+                 "unknown internal error");
+  trace_span_exit(&req);
+  trace_span_close(&req);
+  trace_span_exit(&server);
+  trace_span_close(&server);
+}
+
+static const char full_txt[] =
+    " INFO server{name=\"serve\" local=\"[::1]:3000\"}: load: accepted connection\n"
+    "DEBUG server{name=\"serve\" local=\"[::1]:3000\"}:request{req.method=\"GET\" "
+    "req.path=\"/z\"}: load: received request version=\"HTTP/1.1\"\n"
+    "TRACE server{name=\"serve\" local=\"[::1]:3000\"}:request{req.method=\"GET\" "
+    "req.path=\"/z\"}: load: i don't like this letter letter=\"z\"\n"
+    " WARN server{name=\"serve\" local=\"[::1]:3000\"}:request{req.method=\"GET\" "
+    "req.path=\"/z\"}: load: status=500 ok=false ratio=0.5 neg=-3\n"
+    "ERROR server{name=\"serve\" local=\"[::1]:3000\"}:request{req.method=\"GET\" req.path=\"/z\" "
+    "status=500}: load: failed: unknown internal error error=\"quote\\\" and\\nnewline\"\n";
+
+static const char filtered_txt[] =
+    " INFO server{name=\"serve\" local=\"[::1]:3000\"}: load: accepted connection\n"
+    "DEBUG server{name=\"serve\" local=\"[::1]:3000\"}:request{req.method=\"GET\" "
+    "req.path=\"/z\"}: load: received request version=\"HTTP/1.1\"\n"
+    " WARN server{name=\"serve\" local=\"[::1]:3000\"}:request{req.method=\"GET\" "
+    "req.path=\"/z\"}: load: status=500 ok=false ratio=0.5 neg=-3\n"
+    "ERROR server{name=\"serve\" local=\"[::1]:3000\"}:request{req.method=\"GET\" req.path=\"/z\" "
+    "status=500}: load: failed: unknown internal error error=\"quote\\\" and\\nnewline\"\n";
+
+static const char compact_txt[] =
+    " INFO server: load: accepted connection name=\"serve\" local=\"[::1]:3000\"\n"
+    "DEBUG server:request: load: received request version=\"HTTP/1.1\" name=\"serve\" "
+    "local=\"[::1]:3000\" req.method=\"GET\" req.path=\"/z\"\n"
+    "TRACE server:request: load: i don't like this letter letter=\"z\" name=\"serve\" "
+    "local=\"[::1]:3000\" req.method=\"GET\" req.path=\"/z\"\n"
+    " WARN server:request: load: status=500 ok=false ratio=0.5 neg=-3 name=\"serve\" "
+    "local=\"[::1]:3000\" req.method=\"GET\" req.path=\"/z\"\n"
+    "ERROR server:request: load: failed: unknown internal error error=\"quote\\\" and\\nnewline\" "
+    "name=\"serve\" local=\"[::1]:3000\" req.method=\"GET\" req.path=\"/z\" status=500\n";
+
+static const char spans_txt[] =
+    " INFO server{name=\"serve\" local=\"[::1]:3000\"}: server: new\n"
+    " INFO server{name=\"serve\" local=\"[::1]:3000\"}: server: enter\n"
+    " INFO server{name=\"serve\" local=\"[::1]:3000\"}: load: accepted connection\n"
+    " INFO server{name=\"serve\" local=\"[::1]:3000\"}:request{req.method=\"GET\" "
+    "req.path=\"/z\"}: load: new\n"
+    " INFO server{name=\"serve\" local=\"[::1]:3000\"}:request{req.method=\"GET\" "
+    "req.path=\"/z\"}: load: enter\n"
+    "DEBUG server{name=\"serve\" local=\"[::1]:3000\"}:request{req.method=\"GET\" "
+    "req.path=\"/z\"}: load: received request version=\"HTTP/1.1\"\n"
+    "TRACE server{name=\"serve\" local=\"[::1]:3000\"}:request{req.method=\"GET\" "
+    "req.path=\"/z\"}: load: i don't like this letter letter=\"z\"\n"
+    " WARN server{name=\"serve\" local=\"[::1]:3000\"}:request{req.method=\"GET\" "
+    "req.path=\"/z\"}: load: status=500 ok=false ratio=0.5 neg=-3\n"
+    "ERROR server{name=\"serve\" local=\"[::1]:3000\"}:request{req.method=\"GET\" req.path=\"/z\" "
+    "status=500}: load: failed: unknown internal error error=\"quote\\\" and\\nnewline\"\n"
+    " INFO server{name=\"serve\" local=\"[::1]:3000\"}:request{req.method=\"GET\" req.path=\"/z\" "
+    "status=500}: load: exit\n"
+    " INFO server{name=\"serve\" local=\"[::1]:3000\"}:request{req.method=\"GET\" req.path=\"/z\" "
+    "status=500}: load: close\n"
+    " INFO server{name=\"serve\" local=\"[::1]:3000\"}: server: exit\n"
+    " INFO server{name=\"serve\" local=\"[::1]:3000\"}: server: close\n";
+
+/* tracing's JSON, with its duplicate "name" key fixed: the span field "name" becomes
+ * "field.name"; the span's own name keeps "name". */
+static const char json_txt[] =
+    "{\"level\":\"INFO\",\"fields\":{\"message\":\"accepted connection\"},\"target\":\"load\","
+    "\"span\":{\"field.name\":\"serve\",\"local\":\"[::1]:3000\",\"name\":\"server\"},"
+    "\"spans\":[{\"field.name\":\"serve\",\"local\":\"[::1]:3000\",\"name\":\"server\"}]}\n"
+    "{\"level\":\"DEBUG\",\"fields\":{\"message\":\"received request\",\"version\":\"HTTP/1.1\"},"
+    "\"target\":\"load\",\"span\":{\"req.method\":\"GET\",\"req.path\":\"/z\",\"name\":\"request\"},"
+    "\"spans\":[{\"field.name\":\"serve\",\"local\":\"[::1]:3000\",\"name\":\"server\"},"
+    "{\"req.method\":\"GET\",\"req.path\":\"/z\",\"name\":\"request\"}]}\n"
+    "{\"level\":\"TRACE\",\"fields\":{\"message\":\"i don't like this letter\",\"letter\":\"z\"},"
+    "\"target\":\"load\",\"span\":{\"req.method\":\"GET\",\"req.path\":\"/z\",\"name\":\"request\"},"
+    "\"spans\":[{\"field.name\":\"serve\",\"local\":\"[::1]:3000\",\"name\":\"server\"},"
+    "{\"req.method\":\"GET\",\"req.path\":\"/z\",\"name\":\"request\"}]}\n"
+    "{\"level\":\"WARN\",\"fields\":{\"status\":500,\"ok\":false,\"ratio\":0.5,\"neg\":-3},"
+    "\"target\":\"load\",\"span\":{\"req.method\":\"GET\",\"req.path\":\"/z\",\"name\":\"request\"},"
+    "\"spans\":[{\"field.name\":\"serve\",\"local\":\"[::1]:3000\",\"name\":\"server\"},"
+    "{\"req.method\":\"GET\",\"req.path\":\"/z\",\"name\":\"request\"}]}\n"
+    "{\"level\":\"ERROR\",\"fields\":{\"message\":\"failed: unknown internal error\","
+    "\"error\":\"quote\\\" and\\nnewline\"},\"target\":\"load\",\"span\":{\"req.method\":\"GET\","
+    "\"req.path\":\"/z\",\"status\":500,\"name\":\"request\"},\"spans\":[{\"field.name\":\"serve\","
+    "\"local\":\"[::1]:3000\",\"name\":\"server\"},{\"req.method\":\"GET\",\"req.path\":\"/z\","
+    "\"status\":500,\"name\":\"request\"}]}\n";
+
+static void golden_full(void **state) {
+  (void)state;
+  setup s = begin(NULL, NULL);
+  scenario();
+  assert_text_equal(s.out->data, full_txt);
+  end(&s);
+}
+
+static void golden_filtered(void **state) {
+  (void)state;
+  /* Full, filter "info,load=debug": the target table filter has the same meaning. */
+  trace_target_level table[] = {{"load", TRACE_LEVEL_DEBUG}};
+  setup s = begin(NULL, trace_filter_targets(table, 1, TRACE_LEVEL_INFO));
+  scenario();
+  assert_text_equal(s.out->data, filtered_txt);
+  end(&s);
+}
+
+static void golden_compact(void **state) {
+  (void)state;
+  trace_fmt_options o;
+  trace_fmt_options_init(&o);
+  o.format = TRACE_FMT_COMPACT;
+  setup s = begin(&o, NULL);
+  scenario();
+  assert_text_equal(s.out->data, compact_txt);
+  end(&s);
+}
+
+static void golden_spans(void **state) {
+  (void)state;
+  trace_fmt_options o;
+  trace_fmt_options_init(&o);
+  o.span_events = TRACE_FMT_SPAN_FULL;
+  o.time = TRACE_FMT_TIME_NONE; /* without time, close carries no busy/idle (as in tracing) */
+  setup s = begin(&o, NULL);
+  scenario();
+  /* Our close lines carry time.busy/time.idle (timing is measured even without timestamps);
+   * drop them to compare with tracing, which omits them when time is off. */
+  char *text = strdup(s.out->data);
+  for (char *p; (p = strstr(text, " time.busy="));) {
+    char *eol = strchr(p, '\n');
+    memmove(p, eol, strlen(eol) + 1);
+  }
+  assert_text_equal(text, spans_txt);
+  free(text);
+  assert_text_contains(s.out->data, "server: close time.busy=");
+  end(&s);
+}
+
+static void golden_threads(void **state) {
+  (void)state;
+  trace_fmt_options o;
+  trace_fmt_options_init(&o);
+  o.show_thread_ids = o.show_thread_names = o.show_file = o.show_line = true;
+  setup s = begin(&o, NULL);
+  scenario();
+  /* threads.txt with our file name and lines. */
+  const char *bodies[5] = {
+      " INFO main ThreadId(01) server{name=\"serve\" local=\"[::1]:3000\"}: load: %s:%d: accepted "
+      "connection\n",
+      "DEBUG main ThreadId(01) server{name=\"serve\" local=\"[::1]:3000\"}:request{req.method=\"GET\" "
+      "req.path=\"/z\"}: load: %s:%d: received request version=\"HTTP/1.1\"\n",
+      "TRACE main ThreadId(01) server{name=\"serve\" local=\"[::1]:3000\"}:request{req.method=\"GET\" "
+      "req.path=\"/z\"}: load: %s:%d: i don't like this letter letter=\"z\"\n",
+      " WARN main ThreadId(01) server{name=\"serve\" local=\"[::1]:3000\"}:request{req.method=\"GET\" "
+      "req.path=\"/z\"}: load: %s:%d: status=500 ok=false ratio=0.5 neg=-3\n",
+      "ERROR main ThreadId(01) server{name=\"serve\" local=\"[::1]:3000\"}:request{req.method=\"GET\" "
+      "req.path=\"/z\" status=500}: load: %s:%d: failed: unknown internal error error=\"quote\\\" "
+      "and\\nnewline\"\n"};
+  char expected[4096] = "";
+  for (int i = 0; i < 5; i++) {
+    char line[1024];
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    snprintf(line, sizeof line, bodies[i], __FILE__, scenario_lines[i]);
+#pragma GCC diagnostic pop
+    strcat(expected, line);
+  }
+  assert_text_equal(s.out->data, expected);
+  end(&s);
+}
+
+static void golden_json(void **state) {
+  (void)state;
+  trace_fmt_options o;
+  trace_fmt_options_init(&o);
+  o.format = TRACE_FMT_JSON;
+  setup s = begin(&o, NULL);
+  scenario();
+  assert_text_equal(s.out->data, json_txt);
+  end(&s);
+}
+
+static void golden_pretty(void **state) {
+  (void)state;
+  trace_fmt_options o;
+  trace_fmt_options_init(&o);
+  o.format = TRACE_FMT_PRETTY;
+  o.show_file = o.show_line = o.show_thread_names = true;
+  setup s = begin(&o, NULL);
+  trace_span server = TRACE_SPAN_AT("server", TRACE_LEVEL_INFO, "server", TF(name, "serve"));
+  trace_span_enter(&server);
+  int line = __LINE__ + 1;
+  TRACE_EVENT_AT("load", TRACE_LEVEL_WARN, TF(status, 500), TF(ok, (bool)false), "failed %d", 1);
+  trace_span_exit(&server);
+  trace_span_close(&server);
+  char expected[1024];
+  snprintf(expected, sizeof expected,
+           "   WARN load: failed 1, status: 500, ok: false\n"
+           "    at %s:%d on main\n"
+           "    in server::server with name: \"serve\"\n"
+           "\n",
+           __FILE__, line);
+  assert_text_equal(s.out->data, expected);
+  end(&s);
+}
+
+/* Parses every line with jansson, rejecting duplicate keys; returns the number of objects. */
+static int parse_json_lines(const char *text) {
+  int n = 0;
+  const char *p = text;
+  while (*p) {
+    const char *eol = strchr(p, '\n');
+    assert_non_null(eol);
+    json_error_t err;
+    json_t *j = json_loadb(p, (size_t)(eol - p), JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
+    if (!j) {
+      print_error("invalid JSON (%s) in line: %.*s\n", err.text, (int)(eol - p), p);
+      fail();
+    }
+    assert_true(json_is_object(j));
+    json_decref(j);
+    n++;
+    p = eol + 1;
+  }
+  return n;
+}
+
+static size_t pretty_point(char *buf, size_t cap, const void *arg) {
+  (void)arg;
+  return (size_t)snprintf(buf, cap, "Point { x: 1, \"y\": 2 }");
+}
+
+static void json_is_valid_with_hostile_values(void **state) {
+  (void)state;
+  trace_fmt_options o;
+  trace_fmt_options_init(&o);
+  o.format = TRACE_FMT_JSON;
+  o.show_thread_ids = o.show_thread_names = o.show_file = o.show_line = true;
+  o.time = TRACE_FMT_TIME_LOCAL;
+  setup s = begin(&o, NULL);
+  trace_span sp = TRACE_INFO_SPAN("weird\"span", TF(name, "dup"), TF(message, "m"),
+                                  TF(field.name, "x"), TF(f, TRACE_EMPTY));
+  trace_span_enter(&sp);
+  TRACE_RECORD(&sp, f, 1.5);
+  TRACE_RECORD(&sp, f, 2.5); /* recorded twice: still one key */
+  TRACE_INFO(TF(message, "user field named message"), TF(a, 1), TF(a, 2), TF(nan, 0.0 / 0.0),
+             TF(inf, 1.0 / 0.0), TF(ptr, (void *)&s), TF(nul, (const char *)NULL),
+             TF_FMT(p, pretty_point, NULL), TF_STR(bytes, "a\0b\xff\x01", 5),
+             TF(ctl, "\x1b[2J\r\n\t\b\f\x7f"), TF(sep, "\xe2\x80\xa8"), "msg \"%s\"\n\x01", "q");
+  TRACE_INFO(TF(empty, TRACE_EMPTY));
+  trace_span_exit(&sp);
+  trace_span_close(&sp);
+  TRACE_WARN("outside any span");
+  assert_int_equal(parse_json_lines(s.out->data), 3);
+  /* Spot checks on the values. */
+  json_error_t err;
+  const char *line2 = s.out->data;
+  json_t *j = json_loadb(line2, (size_t)(strchr(line2, '\n') - line2), JSON_ALLOW_NUL, &err);
+  json_t *fields = json_object_get(j, "fields");
+  assert_string_equal(json_string_value(json_object_get(fields, "message")), "msg \"q\"\n\x01");
+  assert_string_equal(json_string_value(json_object_get(fields, "field.message")),
+                      "user field named message");
+  assert_int_equal(json_integer_value(json_object_get(fields, "a")), 1);
+  assert_int_equal(json_integer_value(json_object_get(fields, "field.a")), 2);
+  assert_true(json_is_null(json_object_get(fields, "nan")));
+  assert_true(json_is_null(json_object_get(fields, "nul")));
+  assert_string_equal(json_string_value(json_object_get(fields, "p")), "Point { x: 1, \"y\": 2 }");
+  assert_string_equal(json_string_value(json_object_get(fields, "ctl")), "\x1b[2J\r\n\t\b\f\x7f");
+  json_t *span = json_object_get(j, "span");
+  assert_string_equal(json_string_value(json_object_get(span, "name")), "weird\"span");
+  assert_string_equal(json_string_value(json_object_get(span, "field.name")), "dup");
+  assert_string_equal(json_string_value(json_object_get(span, "message")), "m");
+  assert_true(json_real_value(json_object_get(span, "f")) == 2.5);
+  assert_string_equal(json_string_value(json_object_get(j, "threadName")), "main");
+  assert_string_equal(json_string_value(json_object_get(j, "threadId")), "ThreadId(1)");
+  assert_non_null(json_object_get(j, "line_number"));
+  json_decref(j);
+  /* No raw control character anywhere but the newlines ending lines. */
+  for (const char *p = s.out->data; *p; p++)
+    assert_true((unsigned char)*p >= 0x20 || *p == '\n');
+  end(&s);
+}
+
+static void forged_lines_stay_on_their_line(void **state) {
+  (void)state;
+  for (int fmt = TRACE_FMT_FULL; fmt <= TRACE_FMT_JSON; fmt++) {
+    trace_fmt_options o;
+    trace_fmt_options_init(&o);
+    o.format = fmt;
+    setup s = begin(&o, NULL);
+    trace_span sp = TRACE_INFO_SPAN("s", TF(v, "\nERROR forged span line"));
+    trace_span_enter(&sp);
+    TRACE_INFO(TF(value, "x\nERROR forged line"), TF_DISPLAY(bare, "y\r\nERROR forged"),
+               "%s", "\nERROR forged message \x1b[31m");
+    trace_span_exit(&sp);
+    trace_span_close(&sp);
+    int newlines = 0;
+    for (const char *p = s.out->data; *p; p++) {
+      newlines += *p == '\n';
+      assert_true((unsigned char)*p >= 0x20 || *p == '\n');
+    }
+    /* One event: one line (Pretty: its fixed block of lines). */
+    assert_int_equal(newlines, fmt == TRACE_FMT_PRETTY ? 3 : 1);
+    assert_null(strstr(s.out->data, "\nERROR"));
+    end(&s);
+  }
+}
+
+static void invalid_utf8_is_escaped(void **state) {
+  (void)state;
+  setup s = begin(NULL, NULL);
+  TRACE_INFO(TF(bad, "\xc3\x28 \xff ok \xe2\x82\xac"), "msg \xfe");
+  assert_text_equal(s.out->data,
+                    " INFO test_fmt: msg \\xfe bad=\"\\xc3( \\xff ok \xe2\x82\xac\"\n");
+  end(&s);
+}
+
+static void long_values_are_truncated(void **state) {
+  (void)state;
+  trace_fmt_options o;
+  trace_fmt_options_init(&o);
+  o.max_value_len = 16;
+  setup s = begin(&o, NULL);
+  char big[5000];
+  memset(big, 'a', sizeof big - 1);
+  big[sizeof big - 1] = '\0';
+  /* A multi-byte character straddling the cut is not split. */
+  memcpy(big + 15, "\xe2\x82\xac", 3);
+  TRACE_INFO(TF(v, big), "%s", big);
+  assert_text_equal(s.out->data, " INFO test_fmt: aaaaaaaaaaaaaaa...[truncated] "
+                                 "v=\"aaaaaaaaaaaaaaa...[4984 more bytes]\"\n");
+  end(&s);
+  /* The default limit, and a line over 1 MiB in total. */
+  setup d = begin(NULL, NULL);
+  char *huge = malloc(8000);
+  memset(huge, 'b', 7999);
+  huge[7999] = '\0';
+  TRACE_INFO(TF(v, huge));
+  assert_text_contains(d.out->data, "...[3903 more bytes]\"\n");
+  d.out->len = 0;
+  char *many = malloc(2 << 20);
+  memset(many, 'c', (2 << 20) - 1);
+  many[(2 << 20) - 1] = '\0';
+  trace_fmt_options lo;
+  trace_fmt_options_init(&lo);
+  lo.max_value_len = 4 << 20;
+  end(&d);
+  setup l = begin(&lo, NULL);
+  TRACE_INFO(TF(v, many));
+  assert_int_equal(strlen(l.out->data), 1 << 20);
+  assert_text_contains(l.out->data, "...[line truncated]\n");
+  end(&l);
+  free(huge);
+  free(many);
+}
+
+static void colours(void **state) {
+  (void)state;
+  trace_fmt_options o;
+  trace_fmt_options_init(&o);
+  o.color = TRACE_FMT_COLOR_ALWAYS;
+  setup s = begin(&o, NULL);
+  TRACE_WARN(TF(k, 1), "coloured");
+  assert_text_equal(s.out->data, "\x1b[33m WARN\x1b[0m \x1b[2mtest_fmt:\x1b[0m coloured "
+                                 "\x1b[3mk\x1b[0m\x1b[2m=\x1b[0m1\n");
+  end(&s);
+  /* AUTO: a callback writer is not a terminal, so no colours. */
+  trace_fmt_options_init(&o);
+  setup a = begin(&o, NULL);
+  TRACE_WARN("plain");
+  assert_text_equal(a.out->data, " WARN test_fmt: plain\n");
+  end(&a);
+}
+
+static void timestamps(void **state) {
+  (void)state;
+  const int modes[] = {TRACE_FMT_TIME_UTC, TRACE_FMT_TIME_LOCAL, TRACE_FMT_TIME_UPTIME};
+  for (int i = 0; i < 3; i++) {
+    trace_fmt_options o;
+    trace_fmt_options_init(&o);
+    o.time = modes[i] == TRACE_FMT_TIME_UTC ? TRACE_FMT_TIME_LOCAL : modes[i];
+    if (modes[i] == TRACE_FMT_TIME_UTC)
+      setenv("TZ", "UTC", 1);
+    else
+      setenv("TZ", "Europe/Paris", 1);
+    tzset();
+    setup s = begin(&o, NULL);
+    TRACE_INFO("t");
+    const char *t = s.out->data;
+    if (modes[i] == TRACE_FMT_TIME_UPTIME) {
+      /* "   0.000123456s  INFO ..." */
+      assert_true(strlen(t) > 16 && t[4] == '.' && t[14] == 's' && t[15] == ' ');
+    } else {
+      /* 2026-11-23T10:20:30.123456Z or +01:00 */
+      assert_true(t[4] == '-' && t[7] == '-' && t[10] == 'T' && t[13] == ':' && t[16] == ':' &&
+                  t[19] == '.');
+      if (modes[i] == TRACE_FMT_TIME_UTC)
+        assert_true(t[26] == '+' || t[26] == 'Z'); /* local time in UTC: +00:00 */
+      else
+        assert_true(t[26] == '+' || t[26] == '-');
+    }
+    end(&s);
+  }
+  unsetenv("TZ");
+  tzset();
+  /* UTC RFC 3339 with microseconds and Z, the default. */
+  trace_fmt_options o;
+  trace_fmt_options_init(&o);
+  sink *out = sink_new();
+  o.writer = trace_writer_callback(sink_write, NULL, sink_free, out);
+  trace_registry *r = trace_registry_new();
+  trace_registry_add_layer(r, trace_fmt_layer_new(&o), NULL);
+  trace_dispatch *d = trace_registry_dispatch(r);
+  TRACE_WITH_DEFAULT(d) {
+    TRACE_INFO("utc");
+    assert_int_equal(out->data[26], 'Z');
+    assert_int_equal(out->data[27], ' ');
+    assert_text_contains(out->data, "Z  INFO test_fmt: utc\n");
+  }
+  trace_dispatch_release(d);
+}
+
+static void options_from_env(void **state) {
+  (void)state;
+  trace_fmt_options o;
+  trace_fmt_options_init(&o);
+  setenv("TRACE_FORMAT", "JSON", 1);
+  setenv("NO_COLOR", "1", 1);
+  assert_int_equal(trace_fmt_options_from_env(&o), 0);
+  assert_int_equal(o.format, TRACE_FMT_JSON);
+  assert_int_equal(o.color, TRACE_FMT_COLOR_NEVER);
+  setenv("TRACE_FORMAT", "xml", 1);
+  trace_fmt_options_init(&o);
+  assert_int_equal(trace_fmt_options_from_env(&o), TRACE_EINVAL);
+  assert_int_equal(o.format, TRACE_FMT_FULL);
+  unsetenv("TRACE_FORMAT");
+  unsetenv("NO_COLOR");
+  assert_int_equal(trace_fmt_options_from_env(NULL), TRACE_EINVAL);
+  /* Invalid options: NULL layer, the writer is freed (LeakSanitizer would see it otherwise). */
+  trace_fmt_options_init(&o);
+  o.format = 42;
+  o.writer = trace_writer_stdout();
+  assert_null(trace_fmt_layer_new(&o));
+}
+
+/* Records on a span shared by threads that are formatting events inside it: readers never see a
+ * torn value (the sequence lock), values growing past the extension's inline buffer included. */
+static trace_span shared;
+static int stop_recording;
+
+static void *recorder_thread(void *arg) {
+  (void)arg;
+  for (int i = 0; !__atomic_load_n(&stop_recording, __ATOMIC_RELAXED); i++) {
+    char v[300];
+    int len = 1 + (i * 37) % 250;
+    memset(v, 'a' + i % 26, (size_t)len);
+    v[len] = '\0';
+    TRACE_RECORD(&shared, state, v);
+  }
+  return NULL;
+}
+
+static void *event_thread(void *arg) {
+  (void)arg;
+  for (int i = 0; i < 3000; i++) {
+    trace_span child = TRACE_SPAN_IN(&shared, TRACE_LEVEL_INFO, "child", TF(i, i));
+    trace_span_enter(&child);
+    TRACE_INFO("tick");
+    trace_span_exit(&child);
+    trace_span_close(&child);
+  }
+  return NULL;
+}
+
+static void records_race_with_readers(void **state) {
+  (void)state;
+  sink *out = sink_new();
+  trace_fmt_options o;
+  trace_fmt_options_init(&o);
+  o.time = TRACE_FMT_TIME_NONE;
+  o.writer = trace_writer_callback(sink_write, NULL, sink_free, out);
+  trace_registry *r = trace_registry_new();
+  trace_registry_add_layer(r, trace_fmt_layer_new(&o), NULL);
+  assert_int_equal(trace_registry_install(r), 0);
+  shared = TRACE_INFO_SPAN("shared", TF(state, "initial"));
+  __atomic_store_n(&stop_recording, 0, __ATOMIC_RELAXED);
+  pthread_t rec, ev[3];
+  pthread_create(&rec, NULL, recorder_thread, NULL);
+  for (int i = 0; i < 3; i++)
+    pthread_create(&ev[i], NULL, event_thread, NULL);
+  for (int i = 0; i < 3; i++)
+    pthread_join(ev[i], NULL);
+  __atomic_store_n(&stop_recording, 1, __ATOMIC_RELAXED);
+  pthread_join(rec, NULL);
+  /* Each line: shared{state="<one letter repeated>"}:child{i=N}: test_fmt: tick */
+  int lines = 0;
+  for (char *line = out->data; *line;) {
+    char *eol = strchr(line, '\n');
+    assert_non_null(eol);
+    const char *v = strstr(line, "shared{state=\"");
+    assert_non_null(v);
+    v += 14;
+    const char *q = strchr(v, '"');
+    assert_non_null(q);
+    bool initial = strncmp(v, "initial\"", 8) == 0;
+    for (const char *c = v; !initial && c < q; c++)
+      if (*c != *v) {
+        print_error("torn value in: %.*s\n", (int)(eol - line), line);
+        fail();
+      }
+    assert_text_contains(q, "}:child{i=");
+    lines++;
+    line = eol + 1;
+  }
+  assert_int_equal(lines, 9000);
+  trace_span_close(&shared);
+  trace_shutdown();
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(records_race_with_readers),
+      cmocka_unit_test(golden_full),
+      cmocka_unit_test(golden_filtered),
+      cmocka_unit_test(golden_compact),
+      cmocka_unit_test(golden_spans),
+      cmocka_unit_test(golden_threads),
+      cmocka_unit_test(golden_json),
+      cmocka_unit_test(golden_pretty),
+      cmocka_unit_test(json_is_valid_with_hostile_values),
+      cmocka_unit_test(forged_lines_stay_on_their_line),
+      cmocka_unit_test(invalid_utf8_is_escaped),
+      cmocka_unit_test(long_values_are_truncated),
+      cmocka_unit_test(colours),
+      cmocka_unit_test(timestamps),
+      cmocka_unit_test(options_from_env),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
