@@ -63,10 +63,64 @@ static void escape_truncates_at_limit(void **state) {
   assert_true(b.truncated);
 }
 
+/* The eight-bytes-at-a-time scanner against a plain per-byte reference, for every position of a
+ * byte that needs attention in strings longer than a word. */
+static void reference_escape(char *out, const char *in, size_t len, int mode) {
+  size_t o = 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)in[i];
+    if (c == '\n') {
+      out[o++] = '\\';
+      out[o++] = 'n';
+    } else if ((c == '"' || c == '\\') && mode != TRACE__ESC_TEXT) {
+      out[o++] = '\\';
+      out[o++] = (char)c;
+    } else if (c == 0x7f) {
+      o += (size_t)sprintf(out + o, mode == TRACE__ESC_JSON ? "\\u007f" : "\\u{7f}");
+    } else if (c == 0xff) {
+      o += (size_t)sprintf(out + o, mode == TRACE__ESC_JSON ? "\\\\xff" : "\\xff");
+    } else {
+      out[o++] = (char)c;
+    }
+  }
+  out[o] = '\0';
+}
+
+static void scanner_matches_reference(void **state) {
+  (void)state;
+  const char specials[] = {'\n', '"', '\\', 0x7f, (char)0xff, 'x'};
+  for (int mode = 0; mode < 3; mode++) {
+    for (size_t len = 1; len < 40; len++) {
+      for (size_t pos = 0; pos < len; pos++) {
+        for (size_t k = 0; k < sizeof specials; k++) {
+          char in[64], want[512], got[512];
+          memset(in, 'a', len);
+          in[pos] = specials[k];
+          if (pos + 2 < len) {
+            in[pos + 1] = (char)0xc3; /* a valid two-byte sequence after it */
+            in[pos + 2] = (char)0xa9;
+          }
+          reference_escape(want, in, len, mode);
+          trace__buf b;
+          trace__buf_init_fixed(&b, got, sizeof got - 1);
+          trace__escape(&b, in, len, (trace__escape_mode)mode);
+          got[b.len] = '\0';
+          if (strcmp(got, want) != 0) {
+            print_error("mode %d len %zu pos %zu char %02x: got '%s' want '%s'\n", mode, len, pos,
+                        (unsigned char)specials[k], got, want);
+            fail();
+          }
+        }
+      }
+    }
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(escape_table),
       cmocka_unit_test(escape_truncates_at_limit),
+      cmocka_unit_test(scanner_matches_reference),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

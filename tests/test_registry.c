@@ -421,6 +421,33 @@ static void follows_record_and_copies(void **state) {
   recorder_free(a);
 }
 
+static size_t fmt_answer(char *buf, size_t cap, const void *arg) {
+  return (size_t)snprintf(buf, cap, "answer=%d", *(const int *)arg);
+}
+
+/* Strings that outgrow the inline arena while a span's values are being stored, with a
+ * formatted value among them: every value arrives intact. */
+static void values_outgrow_the_arena(void **state) {
+  (void)state;
+  recorder *a = recorder_new("A");
+  trace_registry *reg = trace_registry_new();
+  trace_registry_add_layer(reg, recorder_layer(a, 0), NULL);
+  trace_default_guard g;
+  trace_dispatch *d = scoped_registry(reg, &g);
+  int answer = 42;
+  const char *s1 = "first string that is fairly long, sixty bytes or so, really";
+  const char *s2 = "second string that is fairly long as well, to overflow it!!";
+  trace_span x = TRACE_INFO_SPAN("x", TF(a, s1), TF_FMT(f, fmt_answer, &answer), TF(b, s2),
+                                 TF(c, 7), TF(d, "short"), TF(e, s1));
+  trace_span_close(&x);
+  char want[512];
+  snprintf(want, sizeof want, "A:close x a=%s f=answer=42 b=%s c=7 d=short e=%s\n", s1, s2, s1);
+  assert_text_contains(a->log, want);
+  trace_default_guard_restore(&g);
+  trace_dispatch_release(d);
+  recorder_free(a);
+}
+
 static void timing_is_measured(void **state) {
   (void)state;
   recorder *a = recorder_new("A");
@@ -648,6 +675,7 @@ int main(void) {
       cmocka_unit_test(registry_filter_and_dynamic_switch),
       cmocka_unit_test(target_table_filter),
       cmocka_unit_test(follows_record_and_copies),
+      cmocka_unit_test(values_outgrow_the_arena),
       cmocka_unit_test(timing_is_measured),
       cmocka_unit_test(cross_thread_use),
       cmocka_unit_test(thread_exit_releases_entries),

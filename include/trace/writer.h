@@ -50,11 +50,10 @@ TRACE_API void trace_writer_flush(trace_writer *w);
 /* Whether the writer is a terminal (for automatic colours). */
 TRACE_API bool trace_writer_is_terminal(const trace_writer *w);
 
+/* Failures only: counting successes would put a shared counter on every thread's hot path. */
 typedef struct trace_writer_stats {
-  uint64_t lines;      /* lines written */
-  uint64_t bytes;      /* bytes written */
-  uint64_t lost;       /* lines that could not be written */
-  int last_error;      /* errno of the last failure, 0 if none */
+  uint64_t lost;  /* lines that could not be written */
+  int last_error; /* errno of the last failure, 0 if none */
 } trace_writer_stats;
 TRACE_API trace_writer_stats trace_writer_get_stats(const trace_writer *w);
 

@@ -14,50 +14,26 @@ __attribute__((no_sanitize("thread"))) static void racy_copy(char *dst, const ch
     dst[i] = s[i];
 }
 #else
-static inline void racy_copy(char *dst, const char *src, size_t n) { memcpy(dst, src, n); }
+static inline void racy_copy(char *dst, const char *src, size_t n) { trace__small_copy(dst, src, n); }
 #endif
-
-void fmt_ext_copy(trace__buf *b, const fmt_ext *e) {
-  for (;;) {
-    uint32_t s1 = TRACE__LOAD_ACQ(&e->seq);
-    if (TRACE__UNLIKELY(s1 & 1)) {
-      __builtin_ia32_pause();
-      continue;
-    }
-    uint32_t len = TRACE__LOAD(&e->len);
-    const char *heap = TRACE__LOAD(&e->heap);
-    const char *src = heap ? heap : e->inline_text;
-    size_t mark = b->len;
-    size_t room = trace__buf_room(b, len);
-    racy_copy(b->data + b->len, src, room);
-    b->len += room;
-    /* The acquire load orders the copy before the second look at the sequence. */
-    TRACE__ACQUIRE_FENCE();
-    if (TRACE__LOAD(&e->seq) == s1) {
-      if (room < len)
-        b->truncated = true;
-      return;
-    }
-    b->len = mark; /* a record changed the fields meanwhile: copy again */
-  }
-}
 
 static void lock(fmt_ext *e) {
   for (;;) {
     uint32_t s = TRACE__LOAD(&e->seq);
     if (!(s & 1) &&
-        __atomic_compare_exchange_n(&e->seq, &s, s + 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        __atomic_compare_exchange_n(&e->seq, &s, s + 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+      /* Writes below must not become visible before the odd sequence number. */
+      TRACE__RELEASE_FENCE();
       return;
+    }
     __builtin_ia32_pause();
   }
 }
 
 static void unlock(fmt_ext *e) { __atomic_add_fetch(&e->seq, 1, __ATOMIC_RELEASE); }
 
-void fmt_ext_set(fmt_ext *e, const char *text, size_t len) {
-  lock(e);
-  /* Writes below must not become visible before the odd sequence number. */
-  TRACE__RELEASE_FENCE();
+/* Stores text as the extension's content; under the lock. */
+static void store(fmt_ext *e, const char *text, size_t len) {
   char *dst = e->heap ? e->heap : e->inline_text;
   size_t cap = e->heap ? e->heap_cap : FMT_EXT_INLINE;
   if (len > cap) {
@@ -75,13 +51,71 @@ void fmt_ext_set(fmt_ext *e, const char *text, size_t len) {
       TRACE__STORE(&e->heap, fresh);
       e->heap_cap = (uint32_t)want;
       dst = fresh;
-      cap = want;
     } else {
       len = cap; /* out of memory: keep what fits */
     }
   }
   memcpy(dst, text, len);
   TRACE__STORE(&e->len, (uint32_t)len);
+}
+
+/* Formats the span's current values into the extension, unless another thread just did. */
+static void fill(fmt_layer *l, fmt_ext *e, const trace_span_ref *s) {
+  lock(e);
+  if (!TRACE__LOAD(&e->ready)) {
+    fmt_thread *t = fmt_thread_state(l);
+    trace__buf big;
+    trace__buf_init_growable(&big, FMT_LINE_MAX);
+    trace__buf *scratch = t ? &t->scratch : &big;
+    scratch->len = 0;
+    scratch->truncated = false;
+    fmt_values_arg arg = {l, scratch};
+    trace__span_ref_values(s, fmt_format_values, &arg);
+    store(e, scratch->data ? scratch->data : "", scratch->len);
+    trace__buf_free(&big);
+    TRACE__STORE(&e->ready, 1);
+  }
+  unlock(e);
+}
+
+uint32_t fmt_ext_len(fmt_layer *l, fmt_ext *e, const trace_span_ref *s) {
+  if (TRACE__UNLIKELY(!TRACE__LOAD_ACQ(&e->ready)))
+    fill(l, e, s);
+  return TRACE__LOAD(&e->len);
+}
+
+void fmt_ext_copy(trace__buf *b, fmt_layer *l, fmt_ext *e, const trace_span_ref *s) {
+  for (;;) {
+    uint32_t s1 = TRACE__LOAD_ACQ(&e->seq);
+    if (TRACE__UNLIKELY(s1 & 1)) {
+      __builtin_ia32_pause();
+      continue;
+    }
+    if (TRACE__UNLIKELY(!TRACE__LOAD(&e->ready))) {
+      fill(l, e, s);
+      continue;
+    }
+    uint32_t len = TRACE__LOAD(&e->len);
+    const char *heap = TRACE__LOAD(&e->heap);
+    const char *src = heap ? heap : e->inline_text;
+    size_t mark = b->len;
+    size_t room = trace__buf_room(b, len);
+    racy_copy(b->data + b->len, src, room);
+    b->len += room;
+    /* The fence orders the copy before the second look at the sequence. */
+    TRACE__ACQUIRE_FENCE();
+    if (TRACE__LOAD(&e->seq) == s1) {
+      if (room < len)
+        b->truncated = true;
+      return;
+    }
+    b->len = mark; /* a record changed the fields meanwhile: copy again */
+  }
+}
+
+void fmt_ext_invalidate(fmt_ext *e) {
+  lock(e);
+  TRACE__STORE(&e->ready, 0);
   unlock(e);
 }
 
@@ -94,4 +128,5 @@ void fmt_ext_release(fmt_ext *e) {
   trace__free(e->heap);
   e->heap = NULL;
   e->len = 0;
+  e->ready = 0;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../common/alloc.h"
+#include "../common/thread.h"
 #include "../core/event.h"
 #include "../text/number.h"
 #include "internal.h"
@@ -24,9 +25,23 @@ void fmt_put_text(trace__buf *b, const char *s, size_t len, trace__escape_mode m
   trace__buf_put_whole(b, marker, (size_t)n);
 }
 
-void fmt_put_message(trace__buf *b, const trace_event *ev, trace__escape_mode mode, size_t max) {
+void fmt_put_message(trace__buf *b, const trace_event *ev, const fmt_site *site,
+                     trace__escape_mode mode, size_t max) {
   trace__buf_mark m = trace__buf_limit_push(b, max);
-  trace__event_format_message(ev, b, mode, true);
+  if (site && site->nops && ev->args_) {
+    va_list ap;
+    va_copy(ap, *ev->args_);
+    for (uint16_t i = 0; i < site->nops; i++) {
+      const fmt_op *op = &site->ops[i];
+      if (op->literal.len)
+        trace__buf_put(b, site->text + op->literal.off, op->literal.len);
+      else
+        trace__printf_conv(b, &op->spec, &ap, mode, true, trace__tls.event_errno);
+    }
+    va_end(ap);
+  } else {
+    trace__event_format_message(ev, b, mode, true);
+  }
   bool cut = trace__buf_limit_pop(b, m);
   if (cut)
     trace__buf_put_whole(b, "...[truncated]", 14);

@@ -7,6 +7,7 @@
 #include "../common/compiler.h"
 #include "../text/buf.h"
 #include "../text/escape.h"
+#include "../text/printf.h"
 #include "trace/fmt.h"
 
 #define FMT_LINE_MAX ((size_t)1 << 20) /* a line never exceeds 1 MiB */
@@ -15,6 +16,27 @@
 
 typedef enum field_style { STYLE_TEXT, STYLE_PRETTY, STYLE_JSON } field_style;
 
+/* Static pieces of a callsite's output (site.c). */
+typedef struct fmt_piece {
+  uint32_t off, len;
+} fmt_piece;
+/* A message format compiled once: literal parts already escaped, conversions parsed. */
+typedef struct fmt_op {
+  fmt_piece literal; /* len 0: a conversion */
+  trace__fmt_spec spec;
+} fmt_op;
+typedef struct fmt_site {
+  uint16_t nfields;
+  uint8_t sep; /* bytes of separator at the start of each field piece */
+  bool static_message;
+  uint16_t nops; /* compiled message; 0: format it at run time */
+  fmt_piece *pieces; /* [0] location, [1..n] field prefixes, [n+1] static message */
+  fmt_op *ops;
+  char *text;
+} fmt_site;
+#define FMT_SITE_PAGE_BITS 10
+#define FMT_SITE_PAGES 4096
+
 typedef struct fmt_layer {
   trace_fmt_options o;
   trace_writer *writer;
@@ -22,7 +44,13 @@ typedef struct fmt_layer {
   bool ansi;
   int key; /* per-thread state */
   uint64_t start_ns;
+  fmt_site **sites[FMT_SITE_PAGES]; /* by callsite id; read without a lock */
 } fmt_layer;
+
+const fmt_site *fmt_site_get(fmt_layer *l, const trace_metadata *m);
+void fmt_sites_free(fmt_layer *l);
+void fmt_put_site_fields(trace__buf *b, const fmt_layer *l, const fmt_site *site,
+                         const trace_valueset *vs, bool first);
 
 /* Per-thread state: the reused line buffer and the timestamp caches. */
 typedef struct fmt_thread {
@@ -34,11 +62,12 @@ typedef struct fmt_thread {
   char local_offset[8]; /* +hh:mm or Z */
 } fmt_thread;
 
-/* The layer's extension in each span: the span's fields, formatted once (on creation and on each
- * record) in the layer's style, read by every event inside the span. A sequence lock lets
- * readers on other threads copy them without writing shared memory; writers (records) are
- * serialised by it too. Buffers outgrown by a record are kept until the span closes, because a
- * reader may still be copying from one (it retries when it sees the sequence change). */
+/* The layer's extension in each span: the span's fields, formatted in the layer's style the first
+ * time an event needs them (many spans never see an event) from the values the registry keeps,
+ * then read by every event inside the span. A record only marks them stale. A sequence lock lets
+ * readers on other threads copy them without writing shared memory; writers are serialised by
+ * it. Buffers outgrown are kept until the span closes, because a reader may still be copying
+ * from one (it retries when it sees the sequence change). */
 #define FMT_EXT_INLINE 80
 typedef struct fmt_retired {
   struct fmt_retired *next;
@@ -46,6 +75,7 @@ typedef struct fmt_retired {
 typedef struct fmt_ext {
   uint32_t seq; /* odd while being written */
   uint32_t len;
+  uint32_t ready; /* the text matches the span's values */
   char *heap; /* NULL: the text is in inline_text */
   uint32_t heap_cap;
   fmt_retired *retired;
@@ -62,13 +92,23 @@ bool fmt_put_fields(trace__buf *b, const trace_valueset *vs, field_style style, 
                     bool first, bool ansi, const char *reserved);
 /* Text truncated to max bytes with the marker, escaped for mode. */
 void fmt_put_text(trace__buf *b, const char *s, size_t len, trace__escape_mode mode, size_t max);
-/* The event's message, escaped, cut at max with a marker. */
-void fmt_put_message(trace__buf *b, const trace_event *ev, trace__escape_mode mode, size_t max);
+/* The event's message, escaped, cut at max with a marker; through the site's compiled format
+ * when there is one. */
+struct fmt_site;
+void fmt_put_message(trace__buf *b, const trace_event *ev, const struct fmt_site *site,
+                     trace__escape_mode mode, size_t max);
 
-/* ext.c */
-void fmt_ext_set(fmt_ext *e, const char *text, size_t len);
-void fmt_ext_copy(trace__buf *b, const fmt_ext *e);
+/* ext.c: the fields of span s (whose extension is e) as text, formatted now if stale. */
+uint32_t fmt_ext_len(fmt_layer *l, fmt_ext *e, const trace_span_ref *s);
+void fmt_ext_copy(trace__buf *b, fmt_layer *l, fmt_ext *e, const trace_span_ref *s);
+void fmt_ext_invalidate(fmt_ext *e);
 void fmt_ext_release(fmt_ext *e);
+/* layer.c: a span's fields in the layer's style; arg is a fmt_values_arg. */
+typedef struct fmt_values_arg {
+  fmt_layer *l;
+  trace__buf *b;
+} fmt_values_arg;
+void fmt_format_values(void *arg, const trace_valueset *vs);
 
 /* time.c */
 void fmt_put_time(trace__buf *b, const fmt_layer *l, fmt_thread *t);
@@ -89,9 +129,14 @@ typedef struct fmt_line {
   const trace_span_ref *leaf; /* innermost span of the scope, or NULL */
   const char *extra;          /* span close: "time.busy=... time.idle=..." preformatted, or NULL */
   const char *extra_json;     /* the same for JSON: "\"time.busy\":\"...\",..." */
+  const fmt_site *site;       /* events: the callsite's static pieces, or NULL */
 } fmt_line;
-void fmt_format_line(trace__buf *b, const fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
+void fmt_format_line(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
                      const fmt_line *line);
+fmt_thread *fmt_thread_state(fmt_layer *l);
+
+/* writer.c: a whole line ending with '\n', without the public entry's checks. */
+int trace__writer_put_line(trace_writer *w, const char *line, size_t len);
 
 /* Reading a span's stored values (registry internals, under the span's lock). */
 void trace__span_ref_values(const trace_span_ref *span,

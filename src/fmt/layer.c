@@ -17,7 +17,7 @@ static void thread_free(void *p) {
   trace__free(t);
 }
 
-static fmt_thread *thread_state(fmt_layer *l) {
+fmt_thread *fmt_thread_state(fmt_layer *l) {
   fmt_thread *t = trace__local_get(l->key);
   if (TRACE__LIKELY(t != NULL))
     return t;
@@ -36,7 +36,7 @@ static fmt_thread *thread_state(fmt_layer *l) {
 /* Formats and writes one line. Without per-thread state (out of memory, or a thread that is
  * exiting) a stack buffer does: shorter lines, but nothing is lost silently. */
 static void emit(fmt_layer *l, const trace_ctx *ctx, const fmt_line *line) {
-  fmt_thread *t = thread_state(l);
+  fmt_thread *t = fmt_thread_state(l);
   fmt_thread fallback;
   char stack[2048];
   if (TRACE__UNLIKELY(!t)) {
@@ -48,7 +48,7 @@ static void emit(fmt_layer *l, const trace_ctx *ctx, const fmt_line *line) {
   b->len = 0;
   b->truncated = false;
   fmt_format_line(b, l, t, ctx, line);
-  trace_writer_write(l->writer, b->data, b->len);
+  trace__writer_put_line(l->writer, b->data, b->len);
 }
 
 /* tracing's TimingDisplay: three significant digits, ns/µs/ms/s. */
@@ -71,7 +71,7 @@ static void span_event(fmt_layer *l, uint64_t id, const trace_ctx *ctx, const ch
   const trace_span_ref *s = trace_ctx_span(ctx, id);
   if (!s)
     return;
-  fmt_line line = {trace_span_ref_meta(s), NULL, message, s, NULL, NULL};
+  fmt_line line = {trace_span_ref_meta(s), NULL, message, s, NULL, NULL, NULL};
   char extra[96], extra_json[112];
   trace_span_timing timing;
   if (strcmp(message, "close") == 0 && trace_span_ref_timing(s, &timing)) {
@@ -90,69 +90,42 @@ static void span_event(fmt_layer *l, uint64_t id, const trace_ctx *ctx, const ch
 
 static void fmt_on_event(void *self, const trace_event *ev, const trace_ctx *ctx) {
   fmt_layer *l = self;
-  fmt_line line = {ev->meta, ev, NULL, trace_ctx_event_span(ctx, ev), NULL, NULL};
+  fmt_line line = {ev->meta, ev, NULL, trace_ctx_event_span(ctx, ev), NULL, NULL,
+                   fmt_site_get(l, ev->meta)};
   emit(l, ctx, &line);
 }
 
-typedef struct reformat_arg {
-  fmt_layer *l;
-  trace__buf *b;
-} reformat_arg;
-
-static void format_values(void *p, const trace_valueset *vs) {
-  reformat_arg *a = p;
-  fmt_put_fields(a->b, vs, a->l->style, a->l->o.max_value_len, true, a->l->ansi && a->l->style != STYLE_JSON,
-                 a->l->style == STYLE_JSON ? "name" : NULL);
+/* A span's fields in the layer's style (the registry's copy of the values, under its lock). */
+void fmt_format_values(void *p, const trace_valueset *vs) {
+  fmt_values_arg *a = p;
+  const fmt_site *site = vs->index ? NULL : fmt_site_get(a->l, vs->meta);
+  if (site)
+    fmt_put_site_fields(a->b, a->l, site, vs, true);
+  else
+    fmt_put_fields(a->b, vs, a->l->style, a->l->o.max_value_len, true,
+                   a->l->ansi && a->l->style != STYLE_JSON,
+                   a->l->style == STYLE_JSON ? "name" : NULL);
 }
 
+/* The fields are formatted when an event first needs them (see fmt_ext): nothing to do here
+ * unless span events are on. */
 static void fmt_on_new_span(void *self, const trace_span_attrs *attrs, uint64_t id,
                             const trace_ctx *ctx) {
   fmt_layer *l = self;
-  const trace_span_ref *s = trace_ctx_span(ctx, id);
-  fmt_ext *e = trace_span_ref_ext(s, ctx);
-  if (!e)
-    return;
-  /* The span is not visible to any other thread yet: format straight into the extension, with
-   * no lock. Only fields that do not fit take the slower path through a scratch buffer. */
-  trace__buf b;
-  trace__buf_init_fixed(&b, e->inline_text, FMT_EXT_INLINE);
-  format_values(&(reformat_arg){l, &b}, &attrs->fields);
-  if (TRACE__LIKELY(!b.truncated)) {
-    e->len = (uint32_t)b.len;
-  } else {
-    fmt_thread *t = thread_state(l);
-    trace__buf big;
-    trace__buf_init_growable(&big, FMT_LINE_MAX);
-    trace__buf *scratch = t ? &t->scratch : &big;
-    scratch->len = 0;
-    scratch->truncated = false;
-    format_values(&(reformat_arg){l, scratch}, &attrs->fields);
-    fmt_ext_set(e, scratch->data ? scratch->data : "", scratch->len);
-    trace__buf_free(&big);
-  }
+  (void)attrs;
   if (l->o.span_events & TRACE_FMT_SPAN_NEW)
     span_event(l, id, ctx, "new");
 }
 
+/* A record makes the formatted fields stale; the next reader formats them again from the
+ * registry's values: each field once, in declaration order, with its latest value. */
 static void fmt_on_record(void *self, uint64_t id, const trace_valueset *values,
                           const trace_ctx *ctx) {
-  fmt_layer *l = self;
+  (void)self;
   (void)values;
-  const trace_span_ref *s = trace_ctx_span(ctx, id);
-  fmt_ext *e = trace_span_ref_ext(s, ctx);
-  if (!e)
-    return;
-  /* Reformat every field from the values the registry keeps: fields appear once, in declaration
-   * order, with their latest value (JSON keys stay unique). */
-  fmt_thread *t = thread_state(l);
-  trace__buf big;
-  trace__buf_init_growable(&big, FMT_LINE_MAX);
-  trace__buf *scratch = t ? &t->scratch : &big;
-  scratch->len = 0;
-  scratch->truncated = false;
-  trace__span_ref_values(s, format_values, &(reformat_arg){l, scratch});
-  fmt_ext_set(e, scratch->data ? scratch->data : "", scratch->len);
-  trace__buf_free(&big);
+  fmt_ext *e = trace_span_ref_ext(trace_ctx_span(ctx, id), ctx);
+  if (e && TRACE__LOAD(&e->ready))
+    fmt_ext_invalidate(e);
 }
 
 static void fmt_on_enter(void *self, uint64_t id, const trace_ctx *ctx) {
@@ -177,6 +150,7 @@ static void fmt_flush(void *self) { trace_writer_flush(((fmt_layer *)self)->writ
 static void fmt_destroy(void *self) {
   fmt_layer *l = self;
   trace_writer_free(l->writer);
+  fmt_sites_free(l);
   trace__local_key_delete(l->key);
   trace__free(l);
 }

@@ -83,8 +83,13 @@ static void put_prefix(trace__buf *b, const fmt_layer *l, fmt_thread *t, int lev
 }
 
 /* "target: file:line: " as configured. */
-static void put_location(trace__buf *b, const fmt_layer *l, const trace_metadata *m) {
+static void put_location(trace__buf *b, const fmt_layer *l, const fmt_line *line) {
+  const trace_metadata *m = line->meta;
   bool ansi = l->ansi;
+  if (TRACE__LIKELY(line->site != NULL)) {
+    trace__buf_put(b, line->site->text + line->site->pieces[0].off, line->site->pieces[0].len);
+    return;
+  }
   if (l->o.show_target) {
     if (ansi)
       trace__buf_put(b, ANSI_DIM, 4);
@@ -120,12 +125,22 @@ static void put_event_fields(trace__buf *b, const fmt_layer *l, const fmt_line *
   size_t max = l->o.max_value_len;
   bool first = true;
   if (line->ev) {
+    const fmt_site *site = line->site;
     if (line->meta->message) {
-      fmt_put_message(b, line->ev, l->style == STYLE_JSON ? TRACE__ESC_JSON : TRACE__ESC_TEXT, max);
+      if (site && site->static_message) {
+        const fmt_piece *p = &site->pieces[site->nfields + 1];
+        trace__buf_put(b, site->text + p->off, p->len);
+      } else {
+        fmt_put_message(b, line->ev, site,
+                        l->style == STYLE_JSON ? TRACE__ESC_JSON : TRACE__ESC_TEXT, max);
+      }
       first = false;
     }
-    fmt_put_fields(b, &line->ev->fields, l->style, max, first, l->ansi,
-                   line->meta->message ? "message" : NULL);
+    if (site)
+      fmt_put_site_fields(b, l, site, &line->ev->fields, first);
+    else
+      fmt_put_fields(b, &line->ev->fields, l->style, max, first, l->ansi,
+                     line->meta->message ? "message" : NULL);
   } else {
     put_str(b, line->message);
     if (line->extra) {
@@ -142,11 +157,11 @@ static size_t scope_of(const trace_ctx *ctx, const fmt_line *line, const trace_s
   return n < FMT_SCOPE_MAX ? n : FMT_SCOPE_MAX;
 }
 
-static const fmt_ext *ext_of(const trace_span_ref *s, const trace_ctx *ctx) {
+static fmt_ext *ext_of(const trace_span_ref *s, const trace_ctx *ctx) {
   return trace_span_ref_ext(s, ctx);
 }
 
-static void format_full(trace__buf *b, const fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
+static void format_full(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
                         const fmt_line *line) {
   bool ansi = l->ansi;
   put_prefix(b, l, t, line->meta->level);
@@ -156,12 +171,12 @@ static void format_full(trace__buf *b, const fmt_layer *l, fmt_thread *t, const 
     if (ansi)
       trace__buf_put(b, ANSI_BOLD, 4);
     put_str(b, trace_span_ref_meta(spans[i])->name);
-    const fmt_ext *e = ext_of(spans[i], ctx);
-    if (TRACE__LOAD(&e->len) > 0) {
+    fmt_ext *e = ext_of(spans[i], ctx);
+    if (fmt_ext_len(l, e, spans[i]) > 0) {
       trace__buf_putc(b, '{');
       if (ansi)
         trace__buf_put(b, ANSI_RESET, 4);
-      fmt_ext_copy(b, e);
+      fmt_ext_copy(b, l, e, spans[i]);
       if (ansi)
         trace__buf_put(b, ANSI_BOLD, 4);
       trace__buf_putc(b, '}');
@@ -172,12 +187,12 @@ static void format_full(trace__buf *b, const fmt_layer *l, fmt_thread *t, const 
   }
   if (n)
     trace__buf_putc(b, ' ');
-  put_location(b, l, line->meta);
+  put_location(b, l, line);
   put_event_fields(b, l, line);
   trace__buf_putc(b, '\n');
 }
 
-static void format_compact(trace__buf *b, const fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
+static void format_compact(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
                            const fmt_line *line) {
   bool ansi = l->ansi;
   put_prefix(b, l, t, line->meta->level);
@@ -193,15 +208,15 @@ static void format_compact(trace__buf *b, const fmt_layer *l, fmt_thread *t, con
   }
   if (n)
     trace__buf_putc(b, ' ');
-  put_location(b, l, line->meta);
+  put_location(b, l, line);
   put_event_fields(b, l, line);
   for (size_t i = 0; i < n; i++) {
-    const fmt_ext *e = ext_of(spans[i], ctx);
-    if (TRACE__LOAD(&e->len) > 0) {
+    fmt_ext *e = ext_of(spans[i], ctx);
+    if (fmt_ext_len(l, e, spans[i]) > 0) {
       trace__buf_putc(b, ' ');
       if (ansi)
         trace__buf_put(b, ANSI_DIM, 4);
-      fmt_ext_copy(b, e);
+      fmt_ext_copy(b, l, e, spans[i]);
       if (ansi)
         trace__buf_put(b, ANSI_RESET, 4);
     }
@@ -209,7 +224,7 @@ static void format_compact(trace__buf *b, const fmt_layer *l, fmt_thread *t, con
   trace__buf_putc(b, '\n');
 }
 
-static void format_pretty(trace__buf *b, const fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
+static void format_pretty(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
                           const fmt_line *line) {
   bool ansi = l->ansi;
   const trace_metadata *m = line->meta;
@@ -279,23 +294,23 @@ static void format_pretty(trace__buf *b, const fmt_layer *l, fmt_thread *t, cons
     put_str(b, sm->name);
     if (ansi)
       trace__buf_put(b, ANSI_RESET, 4);
-    const fmt_ext *e = ext_of(spans[i], ctx);
-    if (TRACE__LOAD(&e->len) > 0) {
+    fmt_ext *e = ext_of(spans[i], ctx);
+    if (fmt_ext_len(l, e, spans[i]) > 0) {
       trace__buf_putc(b, ' ');
       dim(b, ansi, "with", 4);
       trace__buf_putc(b, ' ');
-      fmt_ext_copy(b, e);
+      fmt_ext_copy(b, l, e, spans[i]);
     }
     trace__buf_putc(b, '\n');
   }
   trace__buf_putc(b, '\n');
 }
 
-static void json_span(trace__buf *b, const trace_span_ref *s, const trace_ctx *ctx) {
+static void json_span(trace__buf *b, fmt_layer *l, const trace_span_ref *s, const trace_ctx *ctx) {
   trace__buf_putc(b, '{');
-  const fmt_ext *e = ext_of(s, ctx);
-  if (TRACE__LOAD(&e->len) > 0) {
-    fmt_ext_copy(b, e);
+  fmt_ext *e = ext_of(s, ctx);
+  if (fmt_ext_len(l, e, s) > 0) {
+    fmt_ext_copy(b, l, e, s);
     trace__buf_putc(b, ',');
   }
   trace__buf_put(b, "\"name\":\"", 8);
@@ -312,7 +327,7 @@ static void json_string(trace__buf *b, const char *key, const char *value) {
   trace__buf_putc(b, '"');
 }
 
-static void format_json(trace__buf *b, const fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
+static void format_json(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
                         const fmt_line *line) {
   const trace_metadata *m = line->meta;
   size_t start = b->len;
@@ -328,16 +343,25 @@ static void format_json(trace__buf *b, const fmt_layer *l, fmt_thread *t, const 
     trace__buf_put(b, "\",", 2);
   }
   trace__buf_put(b, "\"fields\":{", 10);
+  const fmt_site *site = line->site;
   if (line->ev) {
     bool first = true;
     if (m->message) {
       trace__buf_put(b, "\"message\":\"", 11);
-      fmt_put_message(b, line->ev, TRACE__ESC_JSON, l->o.max_value_len);
+      if (site && site->static_message) {
+        const fmt_piece *p = &site->pieces[site->nfields + 1];
+        trace__buf_put(b, site->text + p->off, p->len);
+      } else {
+        fmt_put_message(b, line->ev, site, TRACE__ESC_JSON, l->o.max_value_len);
+      }
       trace__buf_putc(b, '"');
       first = false;
     }
-    fmt_put_fields(b, &line->ev->fields, STYLE_JSON, l->o.max_value_len, first, false,
-                   m->message ? "message" : NULL);
+    if (site)
+      fmt_put_site_fields(b, l, site, &line->ev->fields, first);
+    else
+      fmt_put_fields(b, &line->ev->fields, STYLE_JSON, l->o.max_value_len, first, false,
+                     m->message ? "message" : NULL);
   } else {
     json_string(b, "message", line->message);
     if (line->extra_json) {
@@ -346,30 +370,34 @@ static void format_json(trace__buf *b, const fmt_layer *l, fmt_thread *t, const 
     }
   }
   trace__buf_putc(b, '}');
-  if (l->o.show_target) {
-    trace__buf_putc(b, ',');
-    json_string(b, "target", m->target);
-  }
-  if (l->o.show_file && m->file) {
-    trace__buf_putc(b, ',');
-    json_string(b, "filename", m->file);
-  }
-  if (l->o.show_line) {
-    trace__buf_put(b, ",\"line_number\":", 15);
-    trace__buf_u64(b, m->line);
+  if (site) {
+    trace__buf_put(b, site->text + site->pieces[0].off, site->pieces[0].len);
+  } else {
+    if (l->o.show_target) {
+      trace__buf_putc(b, ',');
+      json_string(b, "target", m->target);
+    }
+    if (l->o.show_file && m->file) {
+      trace__buf_putc(b, ',');
+      json_string(b, "filename", m->file);
+    }
+    if (l->o.show_line) {
+      trace__buf_put(b, ",\"line_number\":", 15);
+      trace__buf_u64(b, m->line);
+    }
   }
   const trace_span_ref *spans[FMT_SCOPE_MAX];
   size_t n = scope_of(ctx, line, spans);
   if (n && l->o.json_current_span) {
     trace__buf_put(b, ",\"span\":", 8);
-    json_span(b, spans[n - 1], ctx);
+    json_span(b, l, spans[n - 1], ctx);
   }
   if (n && l->o.json_span_list) {
     trace__buf_put(b, ",\"spans\":[", 10);
     for (size_t i = 0; i < n; i++) {
       if (i)
         trace__buf_putc(b, ',');
-      json_span(b, spans[i], ctx);
+      json_span(b, l, spans[i], ctx);
     }
     trace__buf_putc(b, ']');
   }
@@ -395,7 +423,7 @@ static void format_json(trace__buf *b, const fmt_layer *l, fmt_thread *t, const 
   }
 }
 
-void fmt_format_line(trace__buf *b, const fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
+void fmt_format_line(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
                      const fmt_line *line) {
   switch (l->o.format) {
   case TRACE_FMT_COMPACT: format_compact(b, l, t, ctx, line); break;

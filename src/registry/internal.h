@@ -157,7 +157,26 @@ void reg_values_init(slot *s, const trace_valueset *vs);
 void reg_values_record(slot *s, const trace_valueset *vs);
 void reg_values_release(slot *s);
 
-/* Per-callsite layer masks (interest.c) */
+/* Per-callsite layer masks (interest.c). The fast path: a callsite whose layers are all decided
+ * (no per-hit filter) gives its mask from the table; false sends the caller to
+ * reg_enabled_mask. */
+static inline bool reg_cs_fixed_mask(trace_registry *r, uint32_t id, uint64_t *mask) {
+  if (TRACE__UNLIKELY(id == 0 || (id >> CS_PAGE_BITS) >= CS_PAGES))
+    return false;
+  cs_info *page = TRACE__LOAD_ACQ(&r->cs_pages[id >> CS_PAGE_BITS]);
+  if (TRACE__UNLIKELY(!page))
+    return false;
+  cs_info *c = &page[id & ((1u << CS_PAGE_BITS) - 1)];
+  uint32_t s1 = TRACE__LOAD_ACQ(&c->seq);
+  if (TRACE__UNLIKELY(s1 == 0 || (s1 & 1)))
+    return false;
+  uint64_t always = TRACE__LOAD_ACQ(&c->always);
+  uint64_t sometimes = TRACE__LOAD_ACQ(&c->sometimes);
+  if (TRACE__UNLIKELY(sometimes != 0 || TRACE__LOAD(&c->seq) != s1))
+    return false;
+  *mask = always;
+  return true;
+}
 trace_interest reg_register_callsite(void *self, const trace_metadata *meta);
 uint64_t reg_enabled_mask(trace_registry *r, reg_thread *ts, const trace_metadata *meta);
 int reg_max_level_hint(void *self);

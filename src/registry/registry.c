@@ -113,6 +113,9 @@ static inline uint64_t take_mask(trace_registry *r, reg_thread *ts, const trace_
     ts->stash_meta = NULL;
     return ts->stash_mask;
   }
+  uint64_t mask;
+  if (TRACE__LIKELY(reg_cs_fixed_mask(r, meta->callsite_id, &mask)))
+    return mask;
   return reg_enabled_mask(r, ts, meta);
 }
 

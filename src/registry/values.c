@@ -10,12 +10,14 @@ static bool is_text(const trace_value *v) {
   return (v->type == TRACE_VALUE_STR || v->type == TRACE_VALUE_DISPLAY) && v->as.str.ptr;
 }
 
-/* Makes sure the arena has room for n more bytes: compacts, then grows. false on out of memory. */
-static bool arena_reserve(slot *s, size_t n) {
+/* Values [0, valid) are in place (the others are being initialised and must not be touched). */
+/* Makes sure the arena has room for n more bytes: compacts, then grows. false on out of memory.
+ * Only the first `valid` values are live. */
+static bool arena_reserve_n(slot *s, size_t n, uint16_t valid) {
   if ((size_t)s->arena_cap - s->arena_len >= n)
     return true;
   size_t live = 0;
-  uint16_t count = TRACE__MIN(s->meta->field_count, s->values_cap);
+  uint16_t count = TRACE__MIN(valid, s->values_cap);
   for (uint16_t i = 0; i < count; i++)
     if (is_text(&s->values[i]))
       live += s->values[i].as.str.len;
@@ -44,8 +46,8 @@ static bool arena_reserve(slot *s, size_t n) {
   return true;
 }
 
-static const char *arena_copy(slot *s, const char *p, size_t n) {
-  if (!arena_reserve(s, n))
+static const char *arena_copy(slot *s, const char *p, size_t n, uint16_t valid) {
+  if (!arena_reserve_n(s, n, valid))
     return NULL;
   char *d = s->arena + s->arena_len;
   memcpy(d, p, n);
@@ -53,15 +55,15 @@ static const char *arena_copy(slot *s, const char *p, size_t n) {
   return d;
 }
 
-/* Stores one value, copying what it points to. */
-static void store(slot *s, trace_value *dst, const trace_value *src) {
+/* Stores one value, copying what it points to; values [0, valid) are live. */
+static void store(slot *s, trace_value *dst, const trace_value *src, uint16_t valid) {
   switch (src->type) {
   case TRACE_VALUE_STR:
   case TRACE_VALUE_DISPLAY:
     *dst = *src;
     if (src->as.str.ptr) {
       dst->type = TRACE_VALUE_EMPTY; /* not visible half-copied to a compaction */
-      const char *copy = arena_copy(s, src->as.str.ptr, src->as.str.len);
+      const char *copy = arena_copy(s, src->as.str.ptr, src->as.str.len, valid);
       if (copy) {
         *dst = *src;
         dst->as.str.ptr = copy;
@@ -77,8 +79,8 @@ static void store(slot *s, trace_value *dst, const trace_value *src) {
     dst->type = TRACE_VALUE_EMPTY;
     const char *copy = NULL;
     if (n < sizeof small) {
-      copy = arena_copy(s, small, n);
-    } else if (arena_reserve(s, n + 1)) {
+      copy = arena_copy(s, small, n, valid);
+    } else if (arena_reserve_n(s, n + 1, valid)) {
       char *d = s->arena + s->arena_len;
       src->as.fmt.fn(d, n + 1, src->as.fmt.arg);
       s->arena_len += (uint32_t)n;
@@ -123,11 +125,32 @@ void reg_values_init(slot *s, const trace_valueset *vs) {
     s->arena_cap = SLOT_INLINE_ARENA;
   }
   s->arena_len = 0;
-  for (uint16_t i = 0; i < s->values_cap && i < s->meta->field_count; i++)
+  /* A new span's set holds every declared field in order: store them one after the other.
+   * Strings go to the arena; growing it keeps only the values stored so far. */
+  uint16_t n = (uint16_t)TRACE__MIN((uint32_t)count, vs->count);
+  for (uint16_t i = 0; i < n; i++) {
+    const trace_value *src = &vs->values[i];
+    trace_value *dst = &s->values[i];
+    if ((src->type == TRACE_VALUE_STR || src->type == TRACE_VALUE_DISPLAY) && src->as.str.ptr) {
+      size_t len = src->as.str.len;
+      if (TRACE__LIKELY((size_t)s->arena_cap - s->arena_len >= len) || arena_reserve_n(s, len, i)) {
+        char *d = s->arena + s->arena_len;
+        memcpy(d, src->as.str.ptr, len);
+        s->arena_len += (uint32_t)len;
+        *dst = *src;
+        dst->as.str.ptr = d;
+      } else {
+        *dst = trace_value_display("<out of memory>");
+      }
+    } else if (src->type == TRACE_VALUE_FMT) {
+      dst->type = TRACE_VALUE_EMPTY;
+      store(s, dst, src, i);
+    } else {
+      *dst = *src;
+    }
+  }
+  for (uint16_t i = n; i < count; i++)
     s->values[i].type = TRACE_VALUE_EMPTY;
-  uint32_t n = vs->count < count ? vs->count : count;
-  for (uint32_t i = 0; i < n; i++)
-    store(s, &s->values[vs->index ? vs->index[i] : i], &vs->values[i]);
 }
 
 void reg_values_record(slot *s, const trace_valueset *vs) {
@@ -135,7 +158,7 @@ void reg_values_record(slot *s, const trace_valueset *vs) {
   for (uint32_t i = 0; i < vs->count; i++) {
     uint32_t index = vs->index ? vs->index[i] : i;
     if (index < count)
-      store(s, &s->values[index], &vs->values[i]);
+      store(s, &s->values[index], &vs->values[i], count);
   }
 }
 

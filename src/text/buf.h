@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "../common/compiler.h"
@@ -30,13 +31,37 @@ static inline size_t trace__buf_room(trace__buf *b, size_t n) {
   return trace__buf_grow(b, n);
 }
 
+/* Copies of a few bytes are the common case in formatting; fixed-size moves beat a call. */
+static inline void trace__small_copy(char *d, const char *s, size_t n) {
+  if (__builtin_constant_p(n)) {
+    memcpy(d, s, n); /* the compiler inlines a known size best */
+  } else if (n >= 8 && n <= 16) {
+    uint64_t a, z;
+    memcpy(&a, s, 8);
+    memcpy(&z, s + n - 8, 8);
+    memcpy(d, &a, 8);
+    memcpy(d + n - 8, &z, 8);
+  } else if (n >= 4 && n < 8) {
+    uint32_t a, z;
+    memcpy(&a, s, 4);
+    memcpy(&z, s + n - 4, 4);
+    memcpy(d, &a, 4);
+    memcpy(d + n - 4, &z, 4);
+  } else if (n < 4) {
+    for (size_t i = 0; i < n; i++)
+      d[i] = s[i];
+  } else {
+    memcpy(d, s, n);
+  }
+}
+
 static inline void trace__buf_put(trace__buf *b, const char *s, size_t n) {
   size_t room = trace__buf_room(b, n);
   if (TRACE__UNLIKELY(room < n)) {
     n = room;
     b->truncated = true;
   }
-  memcpy(b->data + b->len, s, n);
+  trace__small_copy(b->data + b->len, s, n);
   b->len += n;
 }
 

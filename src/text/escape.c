@@ -1,6 +1,8 @@
 #include "escape.h"
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
 
 /* Byte classes: 0 = copy, 1 = ASCII control, 2 = '"' or '\\', 3 = start of a multi-byte sequence,
  * 4 = never valid in UTF-8. */
@@ -122,34 +124,113 @@ static void put_invalid_byte(trace__buf *b, unsigned char c, trace__escape_mode 
   trace__buf_put_whole(b, tmp, n);
 }
 
+/* SWAR: a word with the high bit set in each byte of x that is zero. */
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+static inline uint64_t zero_bytes(uint64_t x) { return (x - ONES) & ~x & HIGHS; }
+
+/* Length of the prefix of s (up to n) that needs no escaping at all: printable ASCII, and no
+ * quote or backslash unless quotes_plain. Eight bytes at a time. */
+static inline size_t clean_prefix(const unsigned char *s, size_t n, bool quotes_plain) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t v;
+    memcpy(&v, s + i, 8);
+    uint64_t bad = v & HIGHS; /* bytes >= 0x80: UTF-8 to validate */
+    /* bytes < 0x20 (exact for "is there any", like zero_bytes) */
+    bad |= (v - 0x2020202020202020ull) & ~v & HIGHS;
+    bad |= zero_bytes(v ^ (ONES * 0x7f));
+    if (!quotes_plain)
+      bad |= zero_bytes(v ^ (ONES * '"')) | zero_bytes(v ^ (ONES * '\\'));
+    if (bad)
+      break;
+  }
+  for (; i < n; i++) {
+    unsigned char k = byte_class[s[i]];
+    if (k != 0 && !(k == 2 && quotes_plain))
+      break;
+  }
+  return i;
+}
+
+/* Whether a byte can be copied as it is, per mode (derived from byte_class): printable ASCII;
+ * TEXT also keeps quotes and backslashes. */
+static const unsigned char plain[3][256] = {
+    {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    },
+    {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    },
+    {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    },
+};
+
 void trace__escape(trace__buf *b, const char *str, size_t len, trace__escape_mode mode) {
   const unsigned char *s = (const unsigned char *)str;
   const unsigned char *end = s + len;
   bool quotes_plain = mode == TRACE__ESC_TEXT; /* class 2 needs no escape in TEXT mode */
-  while (s < end && !b->truncated) {
-    const unsigned char *run = s;
-    while (s < end) {
-      unsigned char k = byte_class[*s];
-      if (k != 0 && !(k == 2 && quotes_plain))
+  /* Short strings (most field values): check and copy in one pass. */
+  if (len <= 32 && TRACE__LIKELY(trace__buf_room(b, len) == len)) {
+    const unsigned char *ok = plain[mode];
+    char *d = b->data + b->len;
+    size_t i = 0;
+    for (; i < len; i++) {
+      unsigned char c = s[i];
+      if (!ok[c])
         break;
-      s++;
+      d[i] = (char)c;
     }
-    if (s > run)
-      trace__buf_put(b, (const char *)run, (size_t)(s - run));
+    b->len += i;
+    s += i;
+    if (s == end)
+      return;
+  }
+  while (s < end && !b->truncated) {
+    size_t run = clean_prefix(s, (size_t)(end - s), quotes_plain);
+    if (run)
+      trace__buf_put(b, (const char *)s, run);
+    s += run;
     if (s == end)
       break;
     unsigned char c = *s;
     switch (byte_class[c]) {
+    case 0:
+    case 2:
+      if (quotes_plain || byte_class[c] == 0) {
+        trace__buf_putc(b, (char)c);
+      } else {
+        char esc[2] = {'\\', (char)c};
+        trace__buf_put_whole(b, esc, 2);
+      }
+      s++;
+      break;
     case 1:
       put_control(b, c, mode);
       s++;
       break;
-    case 2: {
-      char esc[2] = {'\\', (char)c};
-      trace__buf_put_whole(b, esc, 2);
-      s++;
-      break;
-    }
     case 3: {
       size_t n = trace__utf8_seq(s, (size_t)(end - s));
       if (n == 0) {

@@ -10,23 +10,38 @@ static const char digit_pairs[201] = "000102030405060708091011121314151617181920
                                      "62636465666768697071727374757677787980818283848586878889909192"
                                      "93949596979899";
 
+static inline unsigned digits10(uint64_t v) {
+  unsigned n = 1;
+  for (;;) {
+    if (v < 10)
+      return n;
+    if (v < 100)
+      return n + 1;
+    if (v < 1000)
+      return n + 2;
+    if (v < 10000)
+      return n + 3;
+    v /= 10000;
+    n += 4;
+  }
+}
+
 size_t trace__u64_dec(char *out, uint64_t v) {
-  char tmp[20];
-  char *p = tmp + sizeof tmp;
+  unsigned n = digits10(v);
+  char *p = out + n;
   while (v >= 100) {
     unsigned r = (unsigned)(v % 100);
     v /= 100;
     p -= 2;
-    memcpy(p, digit_pairs + 2 * r, 2);
+    p[0] = digit_pairs[2 * r];
+    p[1] = digit_pairs[2 * r + 1];
   }
   if (v >= 10) {
-    p -= 2;
-    memcpy(p, digit_pairs + 2 * v, 2);
+    p[-2] = digit_pairs[2 * v];
+    p[-1] = digit_pairs[2 * v + 1];
   } else {
-    *--p = (char)('0' + v);
+    p[-1] = (char)('0' + v);
   }
-  size_t n = (size_t)(tmp + sizeof tmp - p);
-  memcpy(out, p, n);
   return n;
 }
 
@@ -39,11 +54,19 @@ size_t trace__i64_dec(char *out, int64_t v) {
 }
 
 void trace__buf_u64(trace__buf *b, uint64_t v) {
+  if (TRACE__LIKELY(trace__buf_room(b, 20) == 20)) {
+    b->len += trace__u64_dec(b->data + b->len, v); /* straight into the buffer */
+    return;
+  }
   char tmp[20];
   trace__buf_put(b, tmp, trace__u64_dec(tmp, v));
 }
 
 void trace__buf_i64(trace__buf *b, int64_t v) {
+  if (TRACE__LIKELY(trace__buf_room(b, 21) == 21)) {
+    b->len += trace__i64_dec(b->data + b->len, v);
+    return;
+  }
   char tmp[21];
   trace__buf_put(b, tmp, trace__i64_dec(tmp, v));
 }

@@ -11,15 +11,10 @@
 
 enum { LEN_NONE, LEN_HH, LEN_H, LEN_L, LEN_LL, LEN_J, LEN_Z, LEN_T, LEN_BIGL };
 
-typedef struct spec {
-  bool left, plus, space, alt, zero, group;
-  int width;     /* -1: none */
-  int precision; /* -1: none */
-  int length;
-  char conv;
-} spec;
+typedef trace__fmt_spec spec;
 
-static void put_text(trace__buf *b, const char *s, size_t n, trace__escape_mode mode, bool escape) {
+static inline void put_text(trace__buf *b, const char *s, size_t n, trace__escape_mode mode,
+                            bool escape) {
   if (escape)
     trace__escape(b, s, n, mode);
   else
@@ -179,12 +174,216 @@ static const char *parse_number(const char *p, int *out) {
   return p;
 }
 
+const char *trace__printf_parse(const char *p, const char *end, spec *sp) {
+  sp->left = sp->plus = sp->space = sp->alt = sp->zero = sp->group = false;
+  sp->width_arg = sp->precision_arg = false;
+  sp->width = sp->precision = -1;
+  sp->length = LEN_NONE;
+  sp->conv = 0;
+  {
+    const char *q = p;
+    while (q < end && *q >= '0' && *q <= '9')
+      q++;
+    if (q > p && q < end && *q == '$')
+      return NULL; /* positional */
+  }
+  for (; p < end; p++) {
+    if (*p == '-')
+      sp->left = true;
+    else if (*p == '+')
+      sp->plus = true;
+    else if (*p == ' ')
+      sp->space = true;
+    else if (*p == '#')
+      sp->alt = true;
+    else if (*p == '0')
+      sp->zero = true;
+    else if (*p == '\'')
+      sp->group = true;
+    else
+      break;
+  }
+  if (p < end && *p == '*') {
+    sp->width_arg = true;
+    p++;
+  } else if (p < end && *p >= '1' && *p <= '9') {
+    p = parse_number(p, &sp->width);
+  }
+  if (p < end && *p == '.') {
+    p++;
+    if (p < end && *p == '*') {
+      sp->precision_arg = true;
+      p++;
+    } else {
+      p = parse_number(p, &sp->precision);
+    }
+  }
+  if (p < end) {
+    switch (*p) {
+    case 'h':
+      sp->length = p + 1 < end && p[1] == 'h' ? LEN_HH : LEN_H;
+      p += sp->length == LEN_HH ? 2 : 1;
+      break;
+    case 'l':
+      sp->length = p + 1 < end && p[1] == 'l' ? LEN_LL : LEN_L;
+      p += sp->length == LEN_LL ? 2 : 1;
+      break;
+    case 'q': sp->length = LEN_LL; p++; break;
+    case 'j': sp->length = LEN_J; p++; break;
+    case 'z': sp->length = LEN_Z; p++; break;
+    case 't': sp->length = LEN_T; p++; break;
+    case 'L': sp->length = LEN_BIGL; p++; break;
+    default: break;
+    }
+  }
+  if (p >= end)
+    return NULL;
+  sp->conv = *p++;
+  return p;
+}
+
+void trace__printf_conv(trace__buf *b, const spec *in, va_list *ap, trace__escape_mode mode,
+                        bool escape, int errno_value) {
+  spec sp = *in;
+  if (sp.width_arg) {
+    int w = va_arg(*ap, int);
+    if (w < 0) {
+      sp.left = true;
+      w = w == INT32_MIN ? 0 : -w;
+    }
+    sp.width = w;
+  }
+  if (sp.precision_arg) {
+    int pr = va_arg(*ap, int);
+    sp.precision = pr < 0 ? -1 : pr;
+  }
+  switch (sp.conv) {
+  case 'd':
+  case 'i': {
+    int64_t v;
+    switch (sp.length) {
+    case LEN_HH: v = (signed char)va_arg(*ap, int); break;
+    case LEN_H: v = (short)va_arg(*ap, int); break;
+    case LEN_L: v = va_arg(*ap, long); break;
+    case LEN_LL: v = va_arg(*ap, long long); break;
+    case LEN_J: v = va_arg(*ap, intmax_t); break;
+    case LEN_Z: v = va_arg(*ap, ptrdiff_t); break; /* signed size_t */
+    case LEN_T: v = va_arg(*ap, ptrdiff_t); break;
+    default: v = va_arg(*ap, int); break;
+    }
+    if (!sp.group && sp.width < 0 && sp.precision < 0 && !sp.plus && !sp.space) {
+      trace__buf_i64(b, v); /* the common case */
+      break;
+    }
+    uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    if (sp.group)
+      put_grouped(b, &sp, mag, v < 0, true);
+    else
+      put_integer(b, &sp, mag, v < 0);
+    break;
+  }
+  case 'u':
+  case 'x':
+  case 'X':
+  case 'o': {
+    uint64_t v;
+    switch (sp.length) {
+    case LEN_HH: v = (unsigned char)va_arg(*ap, unsigned); break;
+    case LEN_H: v = (unsigned short)va_arg(*ap, unsigned); break;
+    case LEN_L: v = va_arg(*ap, unsigned long); break;
+    case LEN_LL: v = va_arg(*ap, unsigned long long); break;
+    case LEN_J: v = va_arg(*ap, uintmax_t); break;
+    case LEN_Z: v = va_arg(*ap, size_t); break;
+    case LEN_T: v = (uint64_t)va_arg(*ap, ptrdiff_t); break;
+    default: v = va_arg(*ap, unsigned); break;
+    }
+    if (sp.conv == 'u' && !sp.group && sp.width < 0 && sp.precision < 0) {
+      trace__buf_u64(b, v);
+      break;
+    }
+    if (sp.group && sp.conv == 'u')
+      put_grouped(b, &sp, v, false, false);
+    else
+      put_integer(b, &sp, v, false);
+    break;
+  }
+  case 'c':
+    if (sp.length == LEN_L) {
+      put_wide(b, &sp, ap, mode, escape);
+    } else {
+      char c = (char)va_arg(*ap, int);
+      if (!sp.left)
+        pad(b, sp.width, 1);
+      put_text(b, &c, 1, mode, escape);
+      if (sp.left)
+        pad(b, sp.width, 1);
+    }
+    break;
+  case 's':
+    if (sp.length == LEN_L) {
+      put_wide(b, &sp, ap, mode, escape);
+    } else {
+      const char *s = va_arg(*ap, const char *);
+      if (!s)
+        s = "(null)";
+      size_t n = sp.precision >= 0 ? strnlen(s, (size_t)sp.precision) : strlen(s);
+      if (!sp.left)
+        pad(b, sp.width, n);
+      put_text(b, s, n, mode, escape);
+      if (sp.left)
+        pad(b, sp.width, n);
+    }
+    break;
+  case 'p': {
+    const void *ptr = va_arg(*ap, const void *);
+    if (!ptr) {
+      if (!sp.left)
+        pad(b, sp.width, 5);
+      trace__buf_put(b, "(nil)", 5);
+      if (sp.left)
+        pad(b, sp.width, 5);
+    } else {
+      sp.conv = 'x';
+      sp.alt = true;
+      put_integer(b, &sp, (uint64_t)(uintptr_t)ptr, false);
+    }
+    break;
+  }
+  case 'f':
+  case 'F':
+  case 'e':
+  case 'E':
+  case 'g':
+  case 'G':
+  case 'a':
+  case 'A':
+    put_float(b, &sp, ap);
+    break;
+  case '%':
+    trace__buf_putc(b, '%'); /* "%5%": flags and width are ignored, as glibc does */
+    break;
+  case 'n':
+    (void)va_arg(*ap, void *); /* never written: %n in a log format is an attack, not a need */
+    break;
+  case 'm': {
+    const char *s = strerror(errno_value);
+    put_text(b, s, strlen(s), mode, escape);
+    break;
+  }
+  default:
+    break; /* unknown conversions are printed by the callers, as written */
+  }
+}
+
+static bool known_conversion(char c) { return c && strchr("diuxXocspfFeEgGaAnm%", c) != NULL; }
+
 void trace__vformat(trace__buf *b, const char *fmt, va_list ap_in, trace__escape_mode mode,
                     bool escape, int errno_value) {
   va_list start, ap;
   va_copy(start, ap_in);
   va_copy(ap, ap_in);
-  size_t fmt_len = strlen(fmt);
+  size_t full_len = strlen(fmt);
+  size_t fmt_len = full_len;
   if (fmt_len && fmt[fmt_len - 1] == '\n')
     fmt_len--;
   const char *end = fmt + fmt_len;
@@ -192,27 +391,23 @@ void trace__vformat(trace__buf *b, const char *fmt, va_list ap_in, trace__escape
   size_t mark = b->len;
   while (p < end) {
     const char *lit = p;
-    while (p < end && *p != '%')
-      p++;
+    p = memchr(p, '%', (size_t)(end - p));
+    if (!p)
+      p = end;
     if (p > lit)
       put_text(b, lit, (size_t)(p - lit), mode, escape);
     if (p >= end)
       break;
     const char *conv_start = p++;
-    if (p < end && *p == '%') {
-      trace__buf_putc(b, '%');
-      p++;
-      continue;
-    }
-    spec sp = {false, false, false, false, false, false, -1, -1, LEN_NONE, 0};
-    /* Positional arguments need the whole format at once. */
-    {
-      const char *q = p;
-      while (q < end && *q >= '0' && *q <= '9')
-        q++;
-      if (q > p && q < end && *q == '$') {
-        b->len = mark;
+    spec sp;
+    const char *next = trace__printf_parse(p, end, &sp);
+    if (!next) {
+      bool positional = false;
+      for (const char *q = p; q < end && *q >= '0' && *q <= '9'; q++)
+        positional = q + 1 < end && q[1] == '$';
+      if (positional) {
         /* vsnprintf needs a terminated format without the newline we drop. */
+        b->len = mark;
         char *f = trace__strndup(fmt, fmt_len);
         if (f) {
           fallback_whole(b, f, start, mode, escape);
@@ -220,182 +415,16 @@ void trace__vformat(trace__buf *b, const char *fmt, va_list ap_in, trace__escape
         } else {
           b->truncated = true;
         }
-        va_end(start);
-        va_end(ap);
-        return;
-      }
-    }
-    for (;; p++) {
-      if (*p == '-')
-        sp.left = true;
-      else if (*p == '+')
-        sp.plus = true;
-      else if (*p == ' ')
-        sp.space = true;
-      else if (*p == '#')
-        sp.alt = true;
-      else if (*p == '0')
-        sp.zero = true;
-      else if (*p == '\'')
-        sp.group = true;
-      else
-        break;
-    }
-    if (*p == '*') {
-      int w = va_arg(ap, int);
-      if (w < 0) {
-        sp.left = true;
-        w = w == INT32_MIN ? 0 : -w;
-      }
-      sp.width = w;
-      p++;
-    } else if (*p >= '1' && *p <= '9') {
-      p = parse_number(p, &sp.width);
-    }
-    if (*p == '.') {
-      p++;
-      if (*p == '*') {
-        int pr = va_arg(ap, int);
-        sp.precision = pr < 0 ? -1 : pr;
-        p++;
       } else {
-        p = parse_number(p, &sp.precision);
-      }
-    }
-    switch (*p) {
-    case 'h':
-      sp.length = p[1] == 'h' ? LEN_HH : LEN_H;
-      p += p[1] == 'h' ? 2 : 1;
-      break;
-    case 'l':
-      sp.length = p[1] == 'l' ? LEN_LL : LEN_L;
-      p += p[1] == 'l' ? 2 : 1;
-      break;
-    case 'q':
-      sp.length = LEN_LL;
-      p++;
-      break;
-    case 'j': sp.length = LEN_J; p++; break;
-    case 'z': sp.length = LEN_Z; p++; break;
-    case 't': sp.length = LEN_T; p++; break;
-    case 'L': sp.length = LEN_BIGL; p++; break;
-    default: break;
-    }
-    if (p >= end) {
-      put_text(b, conv_start, (size_t)(end - conv_start), mode, escape);
-      break;
-    }
-    sp.conv = *p++;
-    switch (sp.conv) {
-    case 'd':
-    case 'i': {
-      int64_t v;
-      switch (sp.length) {
-      case LEN_HH: v = (signed char)va_arg(ap, int); break;
-      case LEN_H: v = (short)va_arg(ap, int); break;
-      case LEN_L: v = va_arg(ap, long); break;
-      case LEN_LL: v = va_arg(ap, long long); break;
-      case LEN_J: v = va_arg(ap, intmax_t); break;
-      case LEN_Z: v = va_arg(ap, ptrdiff_t); break; /* signed size_t */
-      case LEN_T: v = va_arg(ap, ptrdiff_t); break;
-      default: v = va_arg(ap, int); break;
-      }
-      uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-      if (sp.group)
-        put_grouped(b, &sp, mag, v < 0, true);
-      else
-        put_integer(b, &sp, mag, v < 0);
-      break;
-    }
-    case 'u':
-    case 'x':
-    case 'X':
-    case 'o': {
-      uint64_t v;
-      switch (sp.length) {
-      case LEN_HH: v = (unsigned char)va_arg(ap, unsigned); break;
-      case LEN_H: v = (unsigned short)va_arg(ap, unsigned); break;
-      case LEN_L: v = va_arg(ap, unsigned long); break;
-      case LEN_LL: v = va_arg(ap, unsigned long long); break;
-      case LEN_J: v = va_arg(ap, uintmax_t); break;
-      case LEN_Z: v = va_arg(ap, size_t); break;
-      case LEN_T: v = (uint64_t)va_arg(ap, ptrdiff_t); break;
-      default: v = va_arg(ap, unsigned); break;
-      }
-      if (sp.group && sp.conv == 'u')
-        put_grouped(b, &sp, v, false, false);
-      else
-        put_integer(b, &sp, v, false);
-      break;
-    }
-    case 'c':
-      if (sp.length == LEN_L) {
-        put_wide(b, &sp, &ap, mode, escape);
-      } else {
-        char c = (char)va_arg(ap, int);
-        if (!sp.left)
-          pad(b, sp.width, 1);
-        put_text(b, &c, 1, mode, escape);
-        if (sp.left)
-          pad(b, sp.width, 1);
-      }
-      break;
-    case 's':
-      if (sp.length == LEN_L) {
-        put_wide(b, &sp, &ap, mode, escape);
-      } else {
-        const char *s = va_arg(ap, const char *);
-        if (!s)
-          s = "(null)";
-        size_t n = sp.precision >= 0 ? strnlen(s, (size_t)sp.precision) : strlen(s);
-        if (!sp.left)
-          pad(b, sp.width, n);
-        put_text(b, s, n, mode, escape);
-        if (sp.left)
-          pad(b, sp.width, n);
-      }
-      break;
-    case 'p': {
-      const void *ptr = va_arg(ap, const void *);
-      if (!ptr) {
-        if (!sp.left)
-          pad(b, sp.width, 5);
-        trace__buf_put(b, "(nil)", 5);
-        if (sp.left)
-          pad(b, sp.width, 5);
-      } else {
-        sp.conv = 'x';
-        sp.alt = true;
-        put_integer(b, &sp, (uint64_t)(uintptr_t)ptr, false);
+        put_text(b, conv_start, (size_t)(end - conv_start), mode, escape); /* dangling */
       }
       break;
     }
-    case 'f':
-    case 'F':
-    case 'e':
-    case 'E':
-    case 'g':
-    case 'G':
-    case 'a':
-    case 'A':
-      put_float(b, &sp, &ap);
-      break;
-    case '%':
-      trace__buf_putc(b, '%'); /* "%5%": flags and width are ignored, as glibc does */
-      break;
-    case 'n':
-      (void)va_arg(ap, void *); /* never written: %n in a log format is an attack, not a need */
-      break;
-    case 'm': {
-      const char *s = strerror(errno_value);
-      put_text(b, s, strlen(s), mode, escape);
-      break;
-    }
-    default:
-      /* Unknown conversion: print it as written rather than guess at the arguments. */
-      put_text(b, conv_start, (size_t)(p - conv_start), mode, escape);
-      break;
-    }
+    p = next;
+    if (known_conversion(sp.conv))
+      trace__printf_conv(b, &sp, &ap, mode, escape, errno_value);
+    else
+      put_text(b, conv_start, (size_t)(p - conv_start), mode, escape); /* as written */
   }
   va_end(start);
   va_end(ap);

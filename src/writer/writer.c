@@ -29,7 +29,7 @@ struct trace_writer {
   void (*flush_fn)(void *);
   void (*destroy_fn)(void *);
   void *arg;
-  uint64_t lines, bytes, lost; /* atomic */
+  uint64_t lost;               /* atomic */
   int last_error;              /* atomic */
   uint8_t reported;            /* atomic: the first failure was reported */
   char label[96];
@@ -214,13 +214,13 @@ static void report_failure(trace_writer *w, int err) {
   }
 }
 
-static int write_line(trace_writer *w, const char *line, size_t len);
+int trace__writer_put_line(trace_writer *w, const char *line, size_t len);
 
 int trace_writer_write(trace_writer *w, const char *line, size_t len) {
   if (!w || (!line && len))
     return TRACE_EINVAL;
   if (len > 0 && line[len - 1] == '\n')
-    return write_line(w, line, len);
+    return trace__writer_put_line(w, line, len);
   /* Add the newline: the line must still go out in one write. */
   char small[4096];
   char *copy = len < sizeof small ? small : trace__malloc(len + 1);
@@ -228,13 +228,21 @@ int trace_writer_write(trace_writer *w, const char *line, size_t len) {
     return TRACE_ENOMEM;
   memcpy(copy, line, len);
   copy[len] = '\n';
-  int rc = write_line(w, copy, len + 1);
+  int rc = trace__writer_put_line(w, copy, len + 1);
   if (copy != small)
     trace__free(copy);
   return rc;
 }
 
-static int write_line(trace_writer *w, const char *line, size_t len) {
+/* A whole line, ending with '\n' (the fmt layer's path: no checks). */
+int trace__writer_put_line(trace_writer *w, const char *line, size_t len) {
+  if (w->kind == W_CALLBACK && w->fd_type == FD_PLAIN) {
+    /* Most common in benchmarks and tests: no errno dance needed, the callback owns that. */
+    if (TRACE__LIKELY(w->fn(w->arg, line, len) >= 0))
+      return 0;
+    report_failure(w, EIO);
+    return TRACE_EIO;
+  }
   int saved = errno;
   int err = 0;
   bool guard = w->fd_type == FD_PIPE;
@@ -259,12 +267,8 @@ static int write_line(trace_writer *w, const char *line, size_t len) {
   }
   if (guard)
     sigpipe_unblock(&g, err == EPIPE);
-  if (err) {
+  if (TRACE__UNLIKELY(err))
     report_failure(w, err);
-  } else {
-    __atomic_add_fetch(&w->lines, 1, __ATOMIC_RELAXED);
-    __atomic_add_fetch(&w->bytes, len, __ATOMIC_RELAXED);
-  }
   errno = saved;
   return err ? TRACE_EIO : 0;
 }
@@ -283,10 +287,8 @@ void trace_writer_flush(trace_writer *w) {
 bool trace_writer_is_terminal(const trace_writer *w) { return w && w->terminal; }
 
 trace_writer_stats trace_writer_get_stats(const trace_writer *w) {
-  trace_writer_stats s = {0, 0, 0, 0};
+  trace_writer_stats s = {0, 0};
   if (w) {
-    s.lines = __atomic_load_n(&w->lines, __ATOMIC_RELAXED);
-    s.bytes = __atomic_load_n(&w->bytes, __ATOMIC_RELAXED);
     s.lost = __atomic_load_n(&w->lost, __ATOMIC_RELAXED);
     s.last_error = __atomic_load_n(&w->last_error, __ATOMIC_RELAXED);
   }

@@ -1,0 +1,273 @@
+/* The standard workloads of shared/peers/rust-tracing/src/main.rs, with the same names and
+ * semantics: same fields and message, filter "info,bench::quiet=off", Full format without time
+ * unless the workload says time or JSON, output to a writer that discards bytes without a system
+ * call, best of 5 timed batches after a warm-up. Prints "<name> <ns_per_op>".
+ *
+ *   bench WORKLOAD [--iters-scale X]     one workload (each runs in its own process, like the peer)
+ *   bench --allocs                       heap allocations per event / per span in steady state
+ *   bench --insn-loop disabled|empty N   the loop callgrind counts (see benchmarks/compare)
+ *
+ * Allocations are counted by interposing malloc and friends in this program, so everything the
+ * process allocates is seen, not only what goes through libtrace's allocator. */
+#define TRACE_TARGET "bench"
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <trace.h>
+#include <trace/fmt.h>
+
+/* ---------------------------------------------------------------------------------------- */
+/* Counting allocator. */
+
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+static unsigned long allocations; /* atomic */
+
+void *malloc(size_t n) {
+  __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED);
+  return __libc_malloc(n);
+}
+void *calloc(size_t n, size_t m) {
+  __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED);
+  return __libc_calloc(n, m);
+}
+void *realloc(void *p, size_t n) {
+  __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED);
+  return __libc_realloc(p, n);
+}
+void free(void *p) { __libc_free(p); }
+
+/* ---------------------------------------------------------------------------------------- */
+
+#define black_box(x) __asm__ volatile("" : : "r"(x) : "memory")
+
+static double scale = 1.0;
+
+static double now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* Runs f(iters/10) as a warm-up, then 5 batches of f(iters); prints the best ns per op. */
+static void timed(const char *name, unsigned long iters, void (*f)(unsigned long)) {
+  iters = (unsigned long)((double)iters * scale);
+  if (iters < 10)
+    iters = 10;
+  f(iters / 10);
+  double best = 1e300;
+  for (int b = 0; b < 5; b++) {
+    double t = now_ns();
+    f(iters);
+    double ns = (now_ns() - t) / (double)iters;
+    if (ns < best)
+      best = ns;
+  }
+  printf("%s %.2f\n", name, best);
+  fflush(stdout);
+}
+
+/* The discarding writer: no system call, the line is dropped. */
+static int discard(void *arg, const char *line, size_t len) {
+  (void)arg;
+  black_box(line);
+  black_box(len);
+  return 0;
+}
+
+enum { MODE_FULL, MODE_TIME, MODE_JSON };
+
+static void install(int mode) {
+  trace_fmt_options o;
+  trace_fmt_options_init(&o);
+  o.color = TRACE_FMT_COLOR_NEVER;
+  o.time = mode == MODE_TIME ? TRACE_FMT_TIME_UTC : TRACE_FMT_TIME_NONE;
+  o.format = mode == MODE_JSON ? TRACE_FMT_JSON : TRACE_FMT_FULL;
+  o.writer = trace_writer_callback(discard, NULL, NULL, NULL);
+  trace_env_filter *f = NULL;
+  trace_filter_error err;
+  if (trace_env_filter_parse("info,bench::quiet=off", &f, &err) != 0) {
+    fprintf(stderr, "bench: filter: %s\n", err.message);
+    exit(1);
+  }
+  trace_registry *r = trace_registry_new();
+  trace_registry_set_filter(r, trace_env_filter_as_filter(f));
+  trace_env_filter_release(f);
+  trace_registry_add_layer(r, trace_fmt_layer_new(&o), NULL);
+  if (trace_registry_install(r) != 0) {
+    fprintf(stderr, "bench: could not install the subscriber\n");
+    exit(1);
+  }
+}
+
+static void disabled(unsigned long k) {
+  for (unsigned long i = 0; i < k; i++) {
+    TRACE_DEBUG(TF(i, i), "not recorded");
+    black_box(i);
+  }
+}
+
+static void disabled_by_target(unsigned long k) {
+  for (unsigned long i = 0; i < k; i++) {
+    TRACE_EVENT_AT("bench::quiet", TRACE_LEVEL_INFO, TF(i, i), "not recorded");
+    black_box(i);
+  }
+}
+
+static void event(unsigned long k) {
+  for (unsigned long i = 0; i < k; i++)
+    TRACE_INFO(TF(answer, 42), TF(user, "ferris"), TF(i, i), "hello %s", "world");
+}
+
+static void span_lifecycle(unsigned long k) {
+  for (unsigned long i = 0; i < k; i++) {
+    trace_span s = TRACE_INFO_SPAN("request", TF(method, "GET"), TF(i, i));
+    trace_span_enter(&s);
+    trace_span_exit(&s);
+    trace_span_close(&s);
+  }
+}
+
+/* Three entered spans around the loop, as the peer does. */
+typedef struct three {
+  trace_span a, b, c;
+} three;
+
+static three enter_three(void) {
+  three t;
+  t.a = TRACE_INFO_SPAN("server", TF(port, 8080));
+  trace_span_enter(&t.a);
+  t.b = TRACE_INFO_SPAN("conn", TF(remote, "10.0.0.1:5555"));
+  trace_span_enter(&t.b);
+  t.c = TRACE_INFO_SPAN("request", TF(path, "/z"));
+  trace_span_enter(&t.c);
+  return t;
+}
+
+static void leave_three(three *t) {
+  trace_span_exit(&t->c);
+  trace_span_close(&t->c);
+  trace_span_exit(&t->b);
+  trace_span_close(&t->b);
+  trace_span_exit(&t->a);
+  trace_span_close(&t->a);
+}
+
+static void event_in_3_spans(unsigned long k) {
+  three t = enter_three();
+  for (unsigned long i = 0; i < k; i++)
+    TRACE_INFO(TF(i, i), "handled");
+  leave_three(&t);
+}
+
+static void disabled_in_3_spans(unsigned long k) {
+  three t = enter_three();
+  for (unsigned long i = 0; i < k; i++) {
+    TRACE_DEBUG(TF(i, i), "not recorded");
+    black_box(i);
+  }
+  leave_three(&t);
+}
+
+static void *event_thread(void *arg) {
+  event((unsigned long)(uintptr_t)arg);
+  return NULL;
+}
+
+/* Wall time divided by the events each thread emits: equals event_fmt_sink under perfect
+ * scaling. */
+static void event_2threads(unsigned long k) {
+  pthread_t t[2];
+  for (int i = 0; i < 2; i++)
+    pthread_create(&t[i], NULL, event_thread, (void *)(uintptr_t)k);
+  for (int i = 0; i < 2; i++)
+    pthread_join(t[i], NULL);
+}
+
+/* Heap allocations per operation once warm. */
+static void report_allocs(void) {
+  install(MODE_FULL);
+  event(1000);
+  span_lifecycle(1000);
+  event_in_3_spans(1000);
+  const unsigned long n = 100000;
+  unsigned long before = __atomic_load_n(&allocations, __ATOMIC_RELAXED);
+  event(n);
+  unsigned long mid = __atomic_load_n(&allocations, __ATOMIC_RELAXED);
+  span_lifecycle(n);
+  unsigned long after = __atomic_load_n(&allocations, __ATOMIC_RELAXED);
+  event_in_3_spans(n);
+  unsigned long last = __atomic_load_n(&allocations, __ATOMIC_RELAXED);
+  printf("allocs_per_event %.4f\n", (double)(mid - before) / (double)n);
+  printf("allocs_per_span %.4f\n", (double)(after - mid) / (double)n);
+  printf("allocs_per_event_in_3_spans %.4f\n", (double)(last - after) / (double)n);
+  trace_shutdown();
+}
+
+/* The loops callgrind measures: the same loop with and without a disabled callsite. */
+__attribute__((noinline)) void insn_disabled(unsigned long k);
+__attribute__((noinline)) void insn_disabled(unsigned long k) { disabled(k); }
+__attribute__((noinline)) void insn_empty(unsigned long k);
+__attribute__((noinline)) void insn_empty(unsigned long k) {
+  for (unsigned long i = 0; i < k; i++)
+    black_box(i);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: bench WORKLOAD [--iters-scale X] | --allocs | --insn-loop disabled|empty N\n");
+    return 2;
+  }
+  for (int i = 2; i + 1 < argc; i++)
+    if (strcmp(argv[i], "--iters-scale") == 0)
+      scale = atof(argv[i + 1]);
+  const char *w = argv[1];
+  const unsigned long n = 20000000, m = 1000000;
+  if (strcmp(w, "--allocs") == 0) {
+    report_allocs();
+    return 0;
+  }
+  if (strcmp(w, "--insn-loop") == 0 && argc >= 4) {
+    unsigned long k = strtoul(argv[3], NULL, 10);
+    if (strcmp(argv[2], "disabled") == 0)
+      insn_disabled(k);
+    else
+      insn_empty(k);
+    return 0;
+  }
+  if (strcmp(w, "disabled_no_subscriber") == 0) {
+    timed(w, n, disabled);
+    return 0;
+  }
+  int mode = strcmp(w, "event_fmt_time_sink") == 0 ? MODE_TIME
+             : strcmp(w, "event_json_sink") == 0   ? MODE_JSON
+                                                   : MODE_FULL;
+  install(mode);
+  if (strcmp(w, "disabled_by_level") == 0)
+    timed(w, n, disabled);
+  else if (strcmp(w, "disabled_by_target") == 0)
+    timed(w, n, disabled_by_target);
+  else if (strcmp(w, "event_fmt_sink") == 0 || strcmp(w, "event_fmt_time_sink") == 0 ||
+           strcmp(w, "event_json_sink") == 0)
+    timed(w, m, event);
+  else if (strcmp(w, "span_lifecycle") == 0)
+    timed(w, m, span_lifecycle);
+  else if (strcmp(w, "event_in_3_spans") == 0)
+    timed(w, m, event_in_3_spans);
+  else if (strcmp(w, "disabled_in_3_spans") == 0)
+    timed(w, n, disabled_in_3_spans);
+  else if (strcmp(w, "event_fmt_sink_2threads") == 0)
+    timed(w, m, event_2threads);
+  else {
+    fprintf(stderr, "bench: unknown workload %s\n", w);
+    return 2;
+  }
+  trace_shutdown();
+  return 0;
+}

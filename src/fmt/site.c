@@ -1,0 +1,274 @@
+/* Per-callsite pieces of output that never change: the escaped target and location, the field
+ * name prefixes (with JSON keys already made unique), and the message when it has no
+ * conversions. Built once per callsite and layer, on first use, then only copied: escaping and
+ * measuring static strings on every event was most of the cost of a line. */
+#include <stdio.h>
+#include <string.h>
+
+#include "../common/alloc.h"
+#include "../text/number.h"
+#include "internal.h"
+
+static void piece_end(trace__buf *b, fmt_piece *p, size_t start) {
+  p->off = (uint32_t)start;
+  p->len = (uint32_t)(b->len - start);
+}
+
+/* The location: Full and Compact "target: file:line: "; JSON ,"target":...,"line_number":N. */
+static void build_location(trace__buf *b, const fmt_layer *l, const trace_metadata *m) {
+  bool ansi = l->ansi;
+  if (l->style == STYLE_JSON) {
+    if (l->o.show_target) {
+      trace__buf_puts(b, ",\"target\":\"");
+      trace__escape(b, m->target, strlen(m->target), TRACE__ESC_JSON);
+      trace__buf_putc(b, '"');
+    }
+    if (l->o.show_file && m->file) {
+      trace__buf_puts(b, ",\"filename\":\"");
+      trace__escape(b, m->file, strlen(m->file), TRACE__ESC_JSON);
+      trace__buf_putc(b, '"');
+    }
+    if (l->o.show_line) {
+      trace__buf_puts(b, ",\"line_number\":");
+      trace__buf_u64(b, m->line);
+    }
+    return;
+  }
+  if (l->o.show_target) {
+    if (ansi)
+      trace__buf_put(b, ANSI_DIM, 4);
+    trace__escape(b, m->target, strlen(m->target), TRACE__ESC_TEXT);
+    trace__buf_putc(b, ':');
+    if (ansi)
+      trace__buf_put(b, ANSI_RESET, 4);
+    trace__buf_putc(b, ' ');
+  }
+  if (l->o.show_file && m->file) {
+    if (ansi)
+      trace__buf_put(b, ANSI_DIM, 4);
+    trace__escape(b, m->file, strlen(m->file), TRACE__ESC_TEXT);
+    trace__buf_putc(b, ':');
+    if (ansi)
+      trace__buf_put(b, ANSI_RESET, 4);
+    if (!l->o.show_line)
+      trace__buf_putc(b, ' ');
+  }
+  if (l->o.show_line) {
+    if (ansi)
+      trace__buf_put(b, ANSI_DIM, 4);
+    trace__buf_u64(b, m->line);
+    trace__buf_putc(b, ':');
+    if (ansi)
+      trace__buf_put(b, ANSI_RESET, 4);
+    trace__buf_putc(b, ' ');
+  }
+}
+
+/* One field's prefix, separator first: ' name=' (text), ', name: ' (pretty), ',"key":' (JSON). */
+static void build_field(trace__buf *b, const fmt_layer *l, const char *key) {
+  switch (l->style) {
+  case STYLE_JSON:
+    trace__buf_put(b, ",\"", 2);
+    trace__escape(b, key, strlen(key), TRACE__ESC_JSON);
+    trace__buf_put(b, "\":", 2);
+    break;
+  case STYLE_PRETTY:
+    trace__buf_put(b, ", ", 2);
+    if (l->ansi)
+      trace__buf_put(b, ANSI_BOLD, 4);
+    trace__escape(b, key, strlen(key), TRACE__ESC_TEXT);
+    if (l->ansi)
+      trace__buf_put(b, ANSI_RESET, 4);
+    trace__buf_put(b, ": ", 2);
+    break;
+  default:
+    trace__buf_putc(b, ' ');
+    if (l->ansi)
+      trace__buf_put(b, ANSI_ITALIC, 4);
+    trace__escape(b, key, strlen(key), TRACE__ESC_TEXT);
+    if (l->ansi)
+      trace__buf_put(b, ANSI_RESET ANSI_DIM "=" ANSI_RESET, 13);
+    else
+      trace__buf_putc(b, '=');
+    break;
+  }
+}
+
+/* Compiles a printf format: literal parts escaped into b, conversions parsed. Returns the number
+ * of operations, or 0 when the format needs the general path (positional arguments, an unknown
+ * or dangling conversion, too many parts): it is then formatted at run time as written. */
+static size_t compile_message(trace__buf *b, const fmt_layer *l, const char *fmt, fmt_op *ops,
+                              size_t cap) {
+  trace__escape_mode mode = l->style == STYLE_JSON ? TRACE__ESC_JSON : TRACE__ESC_TEXT;
+  size_t len = strlen(fmt);
+  if (len && fmt[len - 1] == '\n')
+    len--; /* as trace__vformat drops it */
+  const char *p = fmt, *end = fmt + len;
+  size_t n = 0;
+  while (p < end) {
+    const char *lit = p;
+    p = memchr(p, '%', (size_t)(end - p));
+    if (!p)
+      p = end;
+    if (p > lit) {
+      if (n == cap)
+        return 0;
+      size_t start = b->len;
+      trace__escape(b, lit, (size_t)(p - lit), mode);
+      memset(&ops[n].spec, 0, sizeof ops[n].spec);
+      piece_end(b, &ops[n].literal, start);
+      n++;
+    }
+    if (p >= end)
+      break;
+    if (n == cap)
+      return 0;
+    const char *next = trace__printf_parse(p + 1, end, &ops[n].spec);
+    if (!next || !strchr("diuxXocspfFeEgGaAnm%", ops[n].spec.conv))
+      return 0;
+    ops[n].literal.off = ops[n].literal.len = 0;
+    n++;
+    p = next;
+  }
+  return n;
+}
+
+static fmt_site *build(const fmt_layer *l, const trace_metadata *m) {
+  trace__buf b;
+  trace__buf_init_growable(&b, (size_t)1 << 20);
+  size_t n = m->field_count;
+  fmt_piece *pieces = trace__calloc(n + 2, sizeof *pieces);
+  const char **keys = trace__calloc(n + 1, sizeof *keys);
+  if (!pieces || !keys) {
+    trace__free(pieces);
+    trace__free(keys);
+    return NULL;
+  }
+  size_t start = b.len;
+  build_location(&b, l, m);
+  piece_end(&b, &pieces[0], start);
+  /* JSON keys: unique within the object, the reserved key excluded ("message" in an event's
+   * fields when it has a message, "name" in a span's object). */
+  const char *reserved = m->kind == TRACE_KIND_SPAN ? "name" : m->message ? "message" : NULL;
+  char alt[160];
+  for (size_t i = 0; i < n; i++) {
+    const char *key = m->field_names[i];
+    char *owned = NULL;
+    if (l->style == STYLE_JSON) {
+      bool taken = reserved && strcmp(key, reserved) == 0;
+      for (size_t k = 0; k < i && !taken; k++)
+        taken = strcmp(keys[k], key) == 0;
+      if (taken) {
+        snprintf(alt, sizeof alt, "field.%s", m->field_names[i]);
+        bool again = reserved && strcmp(alt, reserved) == 0;
+        for (size_t k = 0; k < i && !again; k++)
+          again = strcmp(keys[k], alt) == 0;
+        if (again)
+          snprintf(alt, sizeof alt, "%s#%zu", m->field_names[i], i + 1);
+        owned = trace__strdup(alt);
+        key = owned ? owned : m->field_names[i];
+      }
+    }
+    keys[i] = key;
+    start = b.len;
+    build_field(&b, l, key);
+    piece_end(&b, &pieces[i + 1], start);
+    (void)owned; /* freed below with the other keys that are copies */
+  }
+  /* The message, when the format has no conversion: escaped once, here. */
+  bool static_message = m->message && !strchr(m->message, '%');
+  if (static_message) {
+    start = b.len;
+    size_t len = strlen(m->message);
+    if (len && m->message[len - 1] == '\n')
+      len--; /* as trace__vformat drops it */
+    fmt_put_text(&b, m->message, len, l->style == STYLE_JSON ? TRACE__ESC_JSON : TRACE__ESC_TEXT,
+                 l->o.max_value_len);
+    piece_end(&b, &pieces[n + 1], start);
+  }
+  for (size_t i = 0; i < n; i++)
+    if (keys[i] != m->field_names[i])
+      trace__free((void *)(uintptr_t)keys[i]);
+  trace__free(keys);
+  fmt_op ops[64];
+  size_t nops = m->message && !static_message
+                    ? compile_message(&b, l, m->message, ops, TRACE__ARRAY_LEN(ops))
+                    : 0;
+  fmt_site *s = NULL;
+  if (!b.truncated && b.len < UINT32_MAX)
+    s = trace__malloc(sizeof *s + nops * sizeof *ops + (n + 2) * sizeof *pieces + b.len);
+  if (s) {
+    s->nfields = (uint16_t)n;
+    s->sep = l->style == STYLE_PRETTY ? 2 : 1;
+    s->static_message = static_message;
+    s->nops = (uint16_t)nops;
+    s->ops = (fmt_op *)(void *)(s + 1);
+    memcpy(s->ops, ops, nops * sizeof *ops);
+    s->pieces = (fmt_piece *)(void *)(s->ops + nops);
+    memcpy(s->pieces, pieces, (n + 2) * sizeof *pieces);
+    s->text = (char *)(s->pieces + n + 2);
+    memcpy(s->text, b.data, b.len);
+  }
+  trace__free(pieces);
+  trace__buf_free(&b);
+  return s;
+}
+
+const fmt_site *fmt_site_get(fmt_layer *l, const trace_metadata *m) {
+  uint32_t id = m->callsite_id;
+  if (TRACE__UNLIKELY(id == 0 || (id >> FMT_SITE_PAGE_BITS) >= FMT_SITE_PAGES))
+    return NULL; /* not a registered callsite: formatted the slow way */
+  fmt_site **page = TRACE__LOAD_ACQ(&l->sites[id >> FMT_SITE_PAGE_BITS]);
+  if (TRACE__UNLIKELY(!page)) {
+    fmt_site **fresh = trace__calloc((size_t)1 << FMT_SITE_PAGE_BITS, sizeof *fresh);
+    if (!fresh)
+      return NULL;
+    fmt_site **expected = NULL;
+    if (__atomic_compare_exchange_n(&l->sites[id >> FMT_SITE_PAGE_BITS], &expected, fresh, 0,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+      page = fresh;
+    } else {
+      trace__free(fresh);
+      page = expected;
+    }
+  }
+  fmt_site **slot = &page[id & ((1u << FMT_SITE_PAGE_BITS) - 1)];
+  fmt_site *s = TRACE__LOAD_ACQ(slot);
+  if (TRACE__LIKELY(s != NULL))
+    return s;
+  fmt_site *fresh = build(l, m);
+  if (!fresh)
+    return NULL;
+  fmt_site *expected = NULL;
+  if (__atomic_compare_exchange_n(slot, &expected, fresh, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+    return fresh;
+  trace__free(fresh); /* another thread built it first */
+  return expected;
+}
+
+void fmt_sites_free(fmt_layer *l) {
+  for (size_t p = 0; p < FMT_SITE_PAGES; p++) {
+    fmt_site **page = l->sites[p];
+    if (!page)
+      continue;
+    for (size_t i = 0; i < ((size_t)1 << FMT_SITE_PAGE_BITS); i++)
+      trace__free(page[i]);
+    trace__free(page);
+  }
+}
+
+/* Fields through the site's prefixes. */
+void fmt_put_site_fields(trace__buf *b, const fmt_layer *l, const fmt_site *site,
+                         const trace_valueset *vs, bool first) {
+  uint32_t n = vs->count < site->nfields ? vs->count : site->nfields;
+  for (uint32_t i = 0; i < n; i++) {
+    const trace_value *v = &vs->values[i];
+    if (v->type == TRACE_VALUE_EMPTY)
+      continue;
+    const fmt_piece *p = &site->pieces[i + 1];
+    uint32_t skip = first ? site->sep : 0;
+    trace__buf_put(b, site->text + p->off + skip, p->len - skip);
+    fmt_put_value(b, v, l->style, l->o.max_value_len);
+    first = false;
+  }
+}
