@@ -358,7 +358,6 @@ TRACE_API int trace_thread_set_name(const char *name);
 /* ---------------------------------------------------------------------------------------- */
 /* Macro internals. Exported because the macros call them; not API. */
 
-TRACE_API extern uint8_t trace__max_level;
 enum { TRACE_I_PK_CURRENT = 0, TRACE_I_PK_EXPLICIT = 1 };
 TRACE_API bool trace__callsite_check(trace_callsite *cs);
 TRACE_API void trace__event(trace_callsite *cs, const trace_value *values, int parent_kind,
@@ -376,8 +375,13 @@ TRACE_API void trace__unregister_callsites(trace_callsite *start, trace_callsite
 #define TRACE_I_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define TRACE_I_CLEANUP(fn) __attribute__((cleanup(fn)))
 
-static inline bool trace_i_level_enabled(int level) {
-  return level <= (int)__atomic_load_n(&trace__max_level, __ATOMIC_RELAXED);
+/* The disabled path: one relaxed load of the callsite's own cached interest and one predicted
+ * branch. The interest folds in the global maximum level (a callsite more verbose than every
+ * subscriber wants is NEVER), so this one check covers "no subscriber", "level too verbose" and
+ * "target filtered out" alike. A callsite not hit before (interest 0) takes the unlikely branch
+ * once, registers, and from then on is cached. */
+static inline bool trace_i_not_never(const trace_callsite *cs) {
+  return __atomic_load_n(&cs->interest, __ATOMIC_RELAXED) != 1 /* never */;
 }
 static inline bool trace_i_callsite_enabled(trace_callsite *cs) {
   /* Acquire: the metadata a subscriber reads was completed before the interest was published
@@ -661,18 +665,16 @@ static inline trace_value trace_i_make_value(trace_value v) { return v; }
 
 #define TRACE_I_EVENT_BODY(tgt, lvl, pk, parent, all, fmt, args, check)                            \
   do {                                                                                             \
-    if (TRACE_I_UNLIKELY(trace_i_level_enabled(lvl))) {                                            \
-      static const char *const trace_i_names[] = {                                                 \
-          TRACE_I_MAP(TRACE_I_M_NAME, TRACE_I_STRIP all)(const char *)0};                          \
-      static trace_callsite trace_i_cs TRACE_I_CALLSITE_ATTRS = TRACE_I_CALLSITE_INIT(             \
-          "event " __FILE__ ":" TRACE_I_STR(__LINE__), tgt, lvl, TRACE_KIND_EVENT, trace_i_names,  \
-          TRACE_I_FIELD_COUNT(TRACE_I_STRIP all), fmt);                                            \
-      check;                                                                                       \
-      if (trace_i_callsite_enabled(&trace_i_cs)) {                                                 \
-        const trace_value trace_i_vals[] = {                                                       \
-            TRACE_I_MAP(TRACE_I_M_VAL, TRACE_I_STRIP all) trace_value_empty()};                    \
-        trace__event(&trace_i_cs, trace_i_vals, pk, parent args);                                  \
-      }                                                                                            \
+    static const char *const trace_i_names[] = {                                                 \
+        TRACE_I_MAP(TRACE_I_M_NAME, TRACE_I_STRIP all)(const char *)0};                            \
+    static trace_callsite trace_i_cs TRACE_I_CALLSITE_ATTRS = TRACE_I_CALLSITE_INIT(               \
+        "event " __FILE__ ":" TRACE_I_STR(__LINE__), tgt, lvl, TRACE_KIND_EVENT, trace_i_names,    \
+        TRACE_I_FIELD_COUNT(TRACE_I_STRIP all), fmt);                                              \
+    check;                                                                                         \
+    if (TRACE_I_UNLIKELY(trace_i_not_never(&trace_i_cs)) && trace_i_callsite_enabled(&trace_i_cs)) { \
+      const trace_value trace_i_vals[] = {                                                         \
+          TRACE_I_MAP(TRACE_I_M_VAL, TRACE_I_STRIP all) trace_value_empty()};                      \
+      trace__event(&trace_i_cs, trace_i_vals, pk, parent args);                                    \
     }                                                                                              \
   } while (0)
 
@@ -717,17 +719,15 @@ static inline trace_value trace_i_make_value(trace_value v) { return v; }
 #define TRACE_I_SPAN_F(tgt, lvl, pk, parent, all, tilde, name)                                     \
   __extension__({                                                                                  \
     trace_span trace_i_sp = TRACE_SPAN_NONE_INIT;                                                  \
-    if (TRACE_I_UNLIKELY(trace_i_level_enabled(lvl))) {                                            \
-      static const char *const trace_i_names[] = {                                                 \
-          TRACE_I_MAP(TRACE_I_M_NAME, TRACE_I_STRIP all)(const char *)0};                          \
-      static trace_callsite trace_i_cs TRACE_I_CALLSITE_ATTRS =                                    \
-          TRACE_I_CALLSITE_INIT(name, tgt, lvl, TRACE_KIND_SPAN, trace_i_names,                    \
-                                TRACE_I_FIELD_COUNT(TRACE_I_STRIP all), 0);                        \
-      if (trace_i_callsite_enabled(&trace_i_cs)) {                                                 \
-        const trace_value trace_i_vals[] = {                                                       \
-            TRACE_I_MAP(TRACE_I_M_VAL, TRACE_I_STRIP all) trace_value_empty()};                    \
-        trace_i_sp = trace__span_new(&trace_i_cs, trace_i_vals, pk, parent);                       \
-      }                                                                                            \
+    static const char *const trace_i_names[] = {                                                 \
+        TRACE_I_MAP(TRACE_I_M_NAME, TRACE_I_STRIP all)(const char *)0};                            \
+    static trace_callsite trace_i_cs TRACE_I_CALLSITE_ATTRS =                                      \
+        TRACE_I_CALLSITE_INIT(name, tgt, lvl, TRACE_KIND_SPAN, trace_i_names,                      \
+                              TRACE_I_FIELD_COUNT(TRACE_I_STRIP all), 0);                          \
+    if (TRACE_I_UNLIKELY(trace_i_not_never(&trace_i_cs)) && trace_i_callsite_enabled(&trace_i_cs)) { \
+      const trace_value trace_i_vals[] = {                                                         \
+          TRACE_I_MAP(TRACE_I_M_VAL, TRACE_I_STRIP all) trace_value_empty()};                      \
+      trace_i_sp = trace__span_new(&trace_i_cs, trace_i_vals, pk, parent);                         \
     }                                                                                              \
     trace_i_sp;                                                                                    \
   })

@@ -9,6 +9,7 @@
 
 uint8_t trace__max_level; /* TRACE_LEVEL_OFF until a subscriber is installed */
 
+
 enum { CS_UNREGISTERED = 0, CS_REGISTERING = 1, CS_REGISTERED = 2 };
 
 /* Registered callsites: a lock-free push-only list (readers walk it under dispatch_lock). */
@@ -67,8 +68,12 @@ trace_interest trace__dispatch_register(trace_dispatch *d, const trace_metadata 
   return d->vt.enabled(d->self, meta) ? TRACE_INTEREST_ALWAYS : TRACE_INTEREST_NEVER;
 }
 
-/* The combined interest of every installed dispatcher; under dispatch_lock with depth > 0. */
+/* The combined interest of every installed dispatcher; under dispatch_lock with depth > 0. A
+ * callsite more verbose than the global maximum level is NEVER whatever the subscribers say:
+ * the macros check nothing else on the disabled path. */
 static trace_interest compute_interest_locked(const trace_metadata *meta) {
+  if (meta->level > TRACE__LOAD(&trace__max_level))
+    return TRACE_INTEREST_NEVER;
   int combined = 0;
   for (trace_dispatch *d = trace__live_head; d; d = d->next_live) {
     trace_interest i = trace__dispatch_register(d, meta);
@@ -127,8 +132,6 @@ bool trace__callsite_check(trace_callsite *cs) {
 }
 
 void trace__rebuild_locked(void) {
-  for (trace_callsite *cs = TRACE__LOAD_ACQ(&registered_head); cs; cs = cs->next)
-    TRACE__STORE_REL(&cs->interest, (uint8_t)compute_interest_locked(&cs->meta));
   int max = TRACE_LEVEL_OFF;
   for (trace_dispatch *d = trace__live_head; d; d = d->next_live) {
     if (!trace__dispatch_alive(d))
@@ -140,6 +143,8 @@ void trace__rebuild_locked(void) {
       max = hint;
   }
   TRACE__STORE(&trace__max_level, (uint8_t)max);
+  for (trace_callsite *cs = TRACE__LOAD_ACQ(&registered_head); cs; cs = cs->next)
+    TRACE__STORE_REL(&cs->interest, (uint8_t)compute_interest_locked(&cs->meta));
 }
 
 int trace_rebuild_interest(void) {

@@ -30,6 +30,7 @@ void trace__live_remove(trace_dispatch *d); /* under dispatch_lock */
 void trace__rebuild_locked(void);           /* under dispatch_lock, depth > 0 */
 
 extern trace_dispatch *trace__global;  /* atomic */
+extern uint8_t trace__max_level;       /* atomic: the max of every installed dispatcher's hint */
 extern uint32_t trace__scoped_count;   /* atomic: threads with a scoped default */
 
 static inline trace_dispatch *trace__current_dispatch(trace__thread *t) {

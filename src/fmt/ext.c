@@ -120,6 +120,11 @@ void fmt_ext_invalidate(fmt_ext *e) {
 }
 
 void fmt_ext_release(fmt_ext *e) {
+  if (TRACE__LIKELY(!e->heap && !e->retired)) {
+    e->len = 0;
+    e->ready = 0;
+    return;
+  }
   while (e->retired) {
     fmt_retired *r = e->retired;
     e->retired = r->next;

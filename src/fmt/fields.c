@@ -33,10 +33,19 @@ void fmt_put_message(trace__buf *b, const trace_event *ev, const fmt_site *site,
     va_copy(ap, *ev->args_);
     for (uint16_t i = 0; i < site->nops; i++) {
       const fmt_op *op = &site->ops[i];
-      if (op->literal.len)
+      if (op->literal.len) {
         trace__buf_put(b, site->text + op->literal.off, op->literal.len);
-      else
+      } else if (op->plain && op->spec.conv == 's') {
+        /* %s and %d without flags are most conversions: no detour through the general code. */
+        const char *str = va_arg(ap, const char *);
+        if (!str)
+          str = "(null)";
+        trace__escape(b, str, strlen(str), mode);
+      } else if (op->plain && (op->spec.conv == 'd' || op->spec.conv == 'i')) {
+        trace__buf_i64(b, va_arg(ap, int));
+      } else {
         trace__printf_conv(b, &op->spec, &ap, mode, true, trace__tls.event_errno);
+      }
     }
     va_end(ap);
   } else {

@@ -23,6 +23,7 @@ typedef struct fmt_piece {
 /* A message format compiled once: literal parts already escaped, conversions parsed. */
 typedef struct fmt_op {
   fmt_piece literal; /* len 0: a conversion */
+  bool plain;        /* a conversion without flags, width, precision or length */
   trace__fmt_spec spec;
 } fmt_op;
 typedef struct fmt_site {

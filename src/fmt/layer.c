@@ -129,11 +129,15 @@ static void fmt_on_record(void *self, uint64_t id, const trace_valueset *values,
 }
 
 static void fmt_on_enter(void *self, uint64_t id, const trace_ctx *ctx) {
-  span_event(self, id, ctx, "enter");
+  fmt_layer *l = self;
+  if (l->o.span_events & TRACE_FMT_SPAN_ENTER)
+    span_event(l, id, ctx, "enter");
 }
 
 static void fmt_on_exit(void *self, uint64_t id, const trace_ctx *ctx) {
-  span_event(self, id, ctx, "exit");
+  fmt_layer *l = self;
+  if (l->o.span_events & TRACE_FMT_SPAN_EXIT)
+    span_event(l, id, ctx, "exit");
 }
 
 static void fmt_on_close(void *self, uint64_t id, const trace_ctx *ctx) {
@@ -205,16 +209,16 @@ static bool ansi_wanted(const trace_fmt_options *o, const trace_writer *w) {
 }
 
 trace_layer *trace_fmt_layer_new(const trace_fmt_options *opts) {
+  /* Callbacks the options do not need are left out, so the registry skips them without a call. */
   static const trace_layer_vtable vt = {
       .struct_size = sizeof(trace_layer_vtable),
-      .on_new_span = fmt_on_new_span,
       .on_record = fmt_on_record,
       .on_event = fmt_on_event,
       .on_close = fmt_on_close,
       .flush = fmt_flush,
       .destroy = fmt_destroy,
   };
-  static const trace_layer_vtable vt_active = {
+  static const trace_layer_vtable vt_spans = {
       .struct_size = sizeof(trace_layer_vtable),
       .on_new_span = fmt_on_new_span,
       .on_record = fmt_on_record,
@@ -263,7 +267,7 @@ trace_layer *trace_fmt_layer_new(const trace_fmt_options *opts) {
     return NULL;
   }
   unsigned flags = o.span_events & TRACE_FMT_SPAN_CLOSE ? TRACE_LAYER_TIMING : 0;
-  const trace_layer_vtable *v = o.span_events & TRACE_FMT_SPAN_ACTIVE ? &vt_active : &vt;
+  const trace_layer_vtable *v = o.span_events ? &vt_spans : &vt;
   trace_layer *layer = trace_layer_new(v, l, sizeof(fmt_ext), flags);
   errno = saved;
   return layer;

@@ -116,6 +116,7 @@ static size_t compile_message(trace__buf *b, const fmt_layer *l, const char *fmt
       size_t start = b->len;
       trace__escape(b, lit, (size_t)(p - lit), mode);
       memset(&ops[n].spec, 0, sizeof ops[n].spec);
+      ops[n].plain = false;
       piece_end(b, &ops[n].literal, start);
       n++;
     }
@@ -127,6 +128,10 @@ static size_t compile_message(trace__buf *b, const fmt_layer *l, const char *fmt
     if (!next || !strchr("diuxXocspfFeEgGaAnm%", ops[n].spec.conv))
       return 0;
     ops[n].literal.off = ops[n].literal.len = 0;
+    const trace__fmt_spec *sp = &ops[n].spec;
+    ops[n].plain = !sp->left && !sp->plus && !sp->space && !sp->alt && !sp->zero && !sp->group &&
+                   !sp->width_arg && !sp->precision_arg && sp->width < 0 && sp->precision < 0 &&
+                   sp->length == 0;
     n++;
     p = next;
   }
@@ -257,6 +262,30 @@ void fmt_sites_free(fmt_layer *l) {
   }
 }
 
+/* The common value types inline; the rest through fmt_put_value. */
+static inline void put_value_fast(trace__buf *b, const fmt_layer *l, const trace_value *v) {
+  switch (v->type) {
+  case TRACE_VALUE_I64:
+    trace__buf_i64(b, v->as.i64);
+    return;
+  case TRACE_VALUE_U64:
+    trace__buf_u64(b, v->as.u64);
+    return;
+  case TRACE_VALUE_STR:
+    if (v->as.str.ptr && v->as.str.len <= l->o.max_value_len) {
+      trace__buf_putc(b, '"');
+      trace__escape(b, v->as.str.ptr, v->as.str.len,
+                    l->style == STYLE_JSON ? TRACE__ESC_JSON : TRACE__ESC_QUOTED);
+      trace__buf_putc(b, '"');
+      return;
+    }
+    break;
+  default:
+    break;
+  }
+  fmt_put_value(b, v, l->style, l->o.max_value_len);
+}
+
 /* Fields through the site's prefixes. */
 void fmt_put_site_fields(trace__buf *b, const fmt_layer *l, const fmt_site *site,
                          const trace_valueset *vs, bool first) {
@@ -268,7 +297,7 @@ void fmt_put_site_fields(trace__buf *b, const fmt_layer *l, const fmt_site *site
     const fmt_piece *p = &site->pieces[i + 1];
     uint32_t skip = first ? site->sep : 0;
     trace__buf_put(b, site->text + p->off + skip, p->len - skip);
-    fmt_put_value(b, v, l->style, l->o.max_value_len);
+    put_value_fast(b, l, v);
     first = false;
   }
 }

@@ -59,8 +59,9 @@ static bool push_shared_locked(trace_registry *r, uint32_t index) {
 
 void reg_slot_free(trace_registry *r, reg_thread *ts, slot *s) {
   s->live = 0;
-  /* A new generation: ids of the span that lived here no longer match. */
-  __atomic_add_fetch(&s->gen, 1, __ATOMIC_RELEASE);
+  /* A new generation: ids of the span that lived here no longer match. Only the thread freeing
+   * the slot writes gen, so a store does (no locked read-modify-write). */
+  TRACE__STORE_REL(&s->gen, s->gen + 1);
   if (TRACE__LIKELY(ts && ts->nfree < LOCAL_FREE_MAX)) {
     ts->free_slots[ts->nfree++] = s->index;
     return;

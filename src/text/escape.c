@@ -188,10 +188,14 @@ static const unsigned char plain[3][256] = {
     },
 };
 
+/* Everything past the first byte that needs attention (kept out of line: the fast path below
+ * then needs no stack frame). */
+static TRACE__NOINLINE void escape_slow(trace__buf *b, const unsigned char *s, const unsigned char *end,
+                                        trace__escape_mode mode);
+
 void trace__escape(trace__buf *b, const char *str, size_t len, trace__escape_mode mode) {
   const unsigned char *s = (const unsigned char *)str;
   const unsigned char *end = s + len;
-  bool quotes_plain = mode == TRACE__ESC_TEXT; /* class 2 needs no escape in TEXT mode */
   /* Short strings (most field values): check and copy in one pass. */
   if (len <= 32 && TRACE__LIKELY(trace__buf_room(b, len) == len)) {
     const unsigned char *ok = plain[mode];
@@ -208,6 +212,12 @@ void trace__escape(trace__buf *b, const char *str, size_t len, trace__escape_mod
     if (s == end)
       return;
   }
+  escape_slow(b, s, end, mode);
+}
+
+static void escape_slow(trace__buf *b, const unsigned char *s, const unsigned char *end,
+                        trace__escape_mode mode) {
+  bool quotes_plain = mode == TRACE__ESC_TEXT;
   while (s < end && !b->truncated) {
     size_t run = clean_prefix(s, (size_t)(end - s), quotes_plain);
     if (run)
