@@ -50,8 +50,9 @@ static size_t parse_interval(const char *p, size_t i, size_t len, unsigned long 
     char c = p[j];
     if (c >= '0' && c <= '9') {
       unsigned long *x = comma ? &m : &n;
-      if (*x < 1000000)
-        *x = *x * 10 + (unsigned long)(c - '0');
+      *x = *x * 10 + (unsigned long)(c - '0');
+      if (*x > 1000000)
+        *x = 1000000; /* saturated: "1000000+" in the message */
       digits = true;
     } else if (c == ',' && !comma) {
       comma = true;
