@@ -163,6 +163,11 @@ static const struct {
     {"[{a=x{2}{3}}]", "[{a=x{2}{3}}]", "counted repetition of a counted repetition at 8", 8},
     {"[{a=a{1}b{1}c{1}d{1}e{1}}]", "[{a=a{1}b{1}c{1}d{1}e{1}}]",
      "more than 4 counted repetitions at 21", 21},
+    /* Regression (found by the fuzzer): every stacked '+' doubled the tree regcomp builds. */
+    {"[{a=x++++++++++}]", "[{a=x++++++++++}]", "regular expression too complex (repetitions) at 14",
+     14},
+    {"[{a=((.|a|b|c|d|e|f|g|h|i){0,100})}]", "[{a=((.|a|b|c|d|e|f|g|h|i){0,100})}]",
+     "regular expression too complex (repetitions) at 32", 32},
 };
 
 static void errors_name_the_directive_offset_and_reason(void **state) {
@@ -348,6 +353,8 @@ static void limits_bound_the_work(void **state) {
   }
   assert_int_equal(parse_rc("[{a=x{100}y{0,100}z{,100}w{100,}}]", &err), 0);
   assert_int_equal(parse_rc("[{a=(x{2})*}]", &err), 0);
+  assert_int_equal(parse_rc("[{a=x+++++++++}]", &err), 0); /* weight 1023 */
+  assert_int_equal(parse_rc("[{a=((a|b){0,100}(b|a){0,100})+}]", &err), 0);
   assert_int_equal(parse_rc("[{a=[{]x{101}}]", &err), TRACE_EPARSE); /* braces in brackets */
   assert_int_equal(parse_rc("[{a=[x{101}]}]", &err), 0);             /* literal in a bracket */
   assert_int_equal(parse_rc("[{a=[[:alpha:]]{100}}]", &err), 0);

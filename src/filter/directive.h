@@ -20,7 +20,8 @@ enum {
   TRACE__FILTER_MAX_NESTING = 64,     /* [ { nesting in the filter text */
   TRACE__FILTER_MAX_REGEX = 256,      /* bytes of one regular expression */
   TRACE__FILTER_MAX_REPEAT = 100,     /* largest bound of a counted repetition {n,m} */
-  TRACE__FILTER_MAX_COUNTED = 4       /* counted repetitions in one regular expression */
+  TRACE__FILTER_MAX_COUNTED = 4,      /* counted repetitions in one regular expression */
+  TRACE__FILTER_MAX_WEIGHT = 2000     /* estimated size of the compiled tree (see match.c) */
 };
 
 typedef enum trace__match_kind {

@@ -66,55 +66,84 @@ static size_t parse_interval(const char *p, size_t i, size_t len, unsigned long 
   return j - i + 1;
 }
 
+/* An open group while vetting a pattern. Weights estimate the size of the tree regcomp builds:
+ * glibc copies the operand of '+' (a+ is aa*) and of an interval (a{2,4} is aaa?a?), so stacked
+ * or nested repetitions multiply it ("x++++..." doubles with every '+'). */
+typedef struct group {
+  unsigned long long sum;  /* weight of the group so far */
+  unsigned long long last; /* weight of the last atom, with its quantifiers */
+  bool has_counted;        /* the group contains an interval */
+  bool last_counted;       /* the last atom contains an interval */
+  size_t at;               /* where it opened */
+} group;
+
+static unsigned long long capped(unsigned long long x) {
+  return x < (1ull << 40) ? x : (1ull << 40);
+}
+
 /* Rejects what would make regcomp or regexec slow or the anchoring wrong: back-references,
- * intervals with large bounds, many intervals, intervals applied to something that already
- * contains one, and unbalanced parentheses (an unmatched ')' is a literal to glibc, so
- * "a)|(b" would escape the ^( )$ we wrap the pattern in). */
+ * intervals with large bounds, many intervals, intervals of something that contains one, trees
+ * that repetitions make too big, and unbalanced parentheses (an unmatched ')' is a literal to
+ * glibc, so "a)|(b" would escape the ^( )$ we wrap the pattern in). */
 static bool regex_is_safe(const char *p, size_t len, char *why, size_t cap, size_t *at) {
-  bool group_has[TRACE__FILTER_MAX_REGEX / 2 + 2]; /* per open group: contains an interval */
-  size_t group_at[TRACE__FILTER_MAX_REGEX / 2 + 2];
+  group groups[TRACE__FILTER_MAX_REGEX / 2 + 2];
   size_t depth = 0;
   unsigned counted = 0;
-  bool last_has = false; /* the atom just before (with its quantifiers) contains an interval */
-  group_has[0] = false;
+  memset(&groups[0], 0, sizeof groups[0]);
   for (size_t i = 0; i < len;) {
+    group *g = &groups[depth];
     char c = p[i];
-    if (c == '\\') {
-      if (i + 1 < len && p[i + 1] >= '1' && p[i + 1] <= '9') {
+    if (c == '\\' || c == '[' || (c != '(' && c != ')' && c != '{' && c != '*' && c != '+' &&
+                                    c != '?' && c != '|')) {
+      if (c == '\\' && i + 1 < len && p[i + 1] >= '1' && p[i + 1] <= '9') {
         snprintf(why, cap, "back-reference '\\%c' not allowed", p[i + 1]);
         *at = i;
         return false;
       }
-      i += i + 1 < len ? 2 : 1;
-      last_has = false;
-    } else if (c == '[') {
-      i = skip_bracket(p, i, len);
-      last_has = false;
+      if (c == '\\')
+        i += i + 1 < len ? 2 : 1;
+      else if (c == '[')
+        i = skip_bracket(p, i, len);
+      else
+        i++;
+      g->last = 1; /* one atom */
+      g->last_counted = false;
+      g->sum = capped(g->sum + 1);
     } else if (c == '(') {
-      if (depth + 1 >= TRACE__ARRAY_LEN(group_has)) {
+      if (depth + 1 >= TRACE__ARRAY_LEN(groups)) {
         snprintf(why, cap, "parentheses nested too deeply");
         *at = i;
         return false;
       }
-      group_has[++depth] = false;
-      group_at[depth] = i;
+      memset(&groups[++depth], 0, sizeof groups[0]);
+      groups[depth].at = i;
       i++;
-      last_has = false;
     } else if (c == ')') {
       if (depth == 0) {
         snprintf(why, cap, "unmatched ')'");
         *at = i;
         return false;
       }
-      last_has = group_has[depth--];
-      group_has[depth] = group_has[depth] || last_has;
+      group *parent = &groups[depth - 1];
+      parent->last = capped(g->sum + 1);
+      parent->last_counted = g->has_counted;
+      parent->has_counted = parent->has_counted || g->has_counted;
+      parent->sum = capped(parent->sum + parent->last);
+      depth--;
+      i++;
+    } else if (c == '|') {
+      g->sum = capped(g->sum + 1);
+      g->last = 0;
+      g->last_counted = false;
       i++;
     } else if (c == '{') {
       unsigned long bound = 0;
       size_t n = parse_interval(p, i, len, &bound);
-      if (n == 0) {
-        i++; /* not an interval: regcomp decides what it is */
-        last_has = false;
+      if (n == 0) { /* not an interval: regcomp decides what the brace is */
+        g->last = 1;
+        g->last_counted = false;
+        g->sum = capped(g->sum + 1);
+        i++;
         continue;
       }
       if (bound > TRACE__FILTER_MAX_REPEAT) {
@@ -128,24 +157,31 @@ static bool regex_is_safe(const char *p, size_t len, char *why, size_t cap, size
         *at = i;
         return false;
       }
-      if (last_has) {
+      if (g->last_counted) {
         snprintf(why, cap, "counted repetition of a counted repetition");
         *at = i;
         return false;
       }
-      last_has = true;
-      group_has[depth] = true;
+      unsigned long long grown = capped(g->last * (bound + 1) + 1);
+      g->sum = capped(g->sum - g->last + grown);
+      g->last = grown;
+      g->last_counted = g->has_counted = true;
       i += n;
-    } else if (c == '*' || c == '+' || c == '?') {
-      i++; /* the quantified atom keeps what it contains */
-    } else {
-      last_has = false;
+    } else { /* '*', '?' wrap their operand; '+' copies it */
+      unsigned long long grown = capped(c == '+' ? 2 * g->last + 1 : g->last + 1);
+      g->sum = capped(g->sum - g->last + grown);
+      g->last = grown;
       i++;
+    }
+    if (groups[depth].sum > TRACE__FILTER_MAX_WEIGHT) {
+      snprintf(why, cap, "regular expression too complex (repetitions)");
+      *at = i - 1;
+      return false;
     }
   }
   if (depth > 0) {
     snprintf(why, cap, "unmatched '('");
-    *at = group_at[depth];
+    *at = groups[depth].at;
     return false;
   }
   return true;
