@@ -5,7 +5,8 @@
 set -eu
 need="cmake make gcc libc6-dev"
 if [ "${1:-build}" = test ]; then
-  need="$need g++ libcmocka-dev binutils"
+  # clang and its runtime (libFuzzer, sanitizers) build and run the fuzzers.
+  need="$need g++ libcmocka-dev binutils clang libclang-rt-14-dev"
 fi
 missing=""
 for p in $need; do
