@@ -1,6 +1,7 @@
 /* Per-thread state of libtrace (src/common/thread.c): quiescence and per-instance locals. */
 #include <pthread.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "common/thread.h"
@@ -73,11 +74,55 @@ static void key_delete_destroys_values(void **state) {
   assert_null(trace__local_get(key));
 }
 
+/* RCU as the env-filter's reload does it: readers load a pointer and read through it inside
+ * libtrace; the writer swaps it, synchronizes and frees the old object. Regression (TSan): a
+ * reader that left and re-entered at once was seen to leave through its sequence number, which
+ * was stored relaxed, so nothing ordered its reads before the free. */
+static int *published; /* atomic */
+static uint32_t readers_stop;
+
+static void *read_published(void *arg) {
+  long sum = 0;
+  while (!__atomic_load_n(&readers_stop, __ATOMIC_ACQUIRE)) {
+    trace__thread *t = trace__thread_enter();
+    int *p = __atomic_load_n(&published, __ATOMIC_ACQUIRE);
+    sum += p[0] + p[1];
+    trace__thread_leave(t);
+  }
+  *(long *)arg = sum;
+  return NULL;
+}
+
+static void synchronize_orders_frees_after_reads(void **state) {
+  (void)state;
+  published = calloc(2, sizeof(int));
+  readers_stop = 0;
+  pthread_t t[3];
+  long sums[3];
+  for (int i = 0; i < 3; i++)
+    pthread_create(&t[i], NULL, read_published, &sums[i]);
+  for (int round = 0; round < 2000; round++) {
+    int *fresh = calloc(2, sizeof(int));
+    fresh[0] = fresh[1] = round;
+    int *old = __atomic_exchange_n(&published, fresh, __ATOMIC_ACQ_REL);
+    assert_true(trace__synchronize());
+    old[0] = old[1] = -1; /* no reader may see this */
+    free(old);
+  }
+  __atomic_store_n(&readers_stop, 1, __ATOMIC_RELEASE);
+  for (int i = 0; i < 3; i++) {
+    pthread_join(t[i], NULL);
+    assert_true(sums[i] >= 0);
+  }
+  free(published);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(local_set_while_synchronizing),
       cmocka_unit_test(synchronize_refuses_inside_a_dispatch),
       cmocka_unit_test(key_delete_destroys_values),
+      cmocka_unit_test(synchronize_orders_frees_after_reads),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
