@@ -6,6 +6,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../common/compiler.h"
@@ -74,6 +75,10 @@ typedef struct group {
   unsigned long long last; /* weight of the last atom, with its quantifiers */
   bool has_counted;        /* the group contains an interval */
   bool last_counted;       /* the last atom contains an interval */
+  bool has_last;           /* there is an atom to repeat */
+  bool last_empty;         /* the last atom can match the empty string */
+  bool before_empty;       /* so can everything before it in this alternative */
+  bool alt_empty;          /* so can a finished alternative of the group */
   size_t at;               /* where it opened */
 } group;
 
@@ -81,42 +86,51 @@ static unsigned long long capped(unsigned long long x) {
   return x < (1ull << 40) ? x : (1ull << 40);
 }
 
+static void group_open(group *g, size_t at) {
+  memset(g, 0, sizeof *g);
+  g->before_empty = true;
+  g->at = at;
+}
+
+/* A new atom in g (which can match the empty string or not). */
+static void group_atom(group *g, unsigned long long weight, bool counted, bool empty) {
+  if (g->has_last)
+    g->before_empty = g->before_empty && g->last_empty;
+  g->has_last = true;
+  g->last = weight;
+  g->last_counted = counted;
+  g->last_empty = empty;
+  g->sum = capped(g->sum + weight);
+}
+
+static bool group_can_be_empty(const group *g) {
+  return g->alt_empty || (g->before_empty && (!g->has_last || g->last_empty));
+}
+
 /* Rejects what would make regcomp or regexec slow or the anchoring wrong: back-references,
  * intervals with large bounds, many intervals, intervals of something that contains one, trees
- * that repetitions make too big, and unbalanced parentheses (an unmatched ')' is a literal to
- * glibc, so "a)|(b" would escape the ^( )$ we wrap the pattern in). */
+ * that repetitions make too big, repetitions of something that can match the empty string
+ * (glibc's regcomp takes exponential time on a few dozen of "(a*)*" or "x*+*"; the fuzzer found
+ * it, and they never mean more than the inner repetition), and unbalanced parentheses (an
+ * unmatched ')' is a literal to glibc, so "a)|(b" would escape the ^( )$ we wrap the pattern
+ * in). */
 static bool regex_is_safe(const char *p, size_t len, char *why, size_t cap, size_t *at) {
   group groups[TRACE__FILTER_MAX_REGEX / 2 + 2];
   size_t depth = 0;
   unsigned counted = 0;
-  memset(&groups[0], 0, sizeof groups[0]);
+  group_open(&groups[0], 0);
   for (size_t i = 0; i < len;) {
     group *g = &groups[depth];
     char c = p[i];
-    if (c == '\\' || c == '[' || (c != '(' && c != ')' && c != '{' && c != '*' && c != '+' &&
-                                    c != '?' && c != '|')) {
-      if (c == '\\' && i + 1 < len && p[i + 1] >= '1' && p[i + 1] <= '9') {
-        snprintf(why, cap, "back-reference '\\%c' not allowed", p[i + 1]);
-        *at = i;
-        return false;
-      }
-      if (c == '\\')
-        i += i + 1 < len ? 2 : 1;
-      else if (c == '[')
-        i = skip_bracket(p, i, len);
-      else
-        i++;
-      g->last = 1; /* one atom */
-      g->last_counted = false;
-      g->sum = capped(g->sum + 1);
-    } else if (c == '(') {
+    unsigned long bound = 0;
+    size_t interval = c == '{' ? parse_interval(p, i, len, &bound) : 0;
+    if (c == '(') {
       if (depth + 1 >= TRACE__ARRAY_LEN(groups)) {
         snprintf(why, cap, "parentheses nested too deeply");
         *at = i;
         return false;
       }
-      memset(&groups[++depth], 0, sizeof groups[0]);
-      groups[depth].at = i;
+      group_open(&groups[++depth], i);
       i++;
     } else if (c == ')') {
       if (depth == 0) {
@@ -125,53 +139,68 @@ static bool regex_is_safe(const char *p, size_t len, char *why, size_t cap, size
         return false;
       }
       group *parent = &groups[depth - 1];
-      parent->last = capped(g->sum + 1);
-      parent->last_counted = g->has_counted;
       parent->has_counted = parent->has_counted || g->has_counted;
-      parent->sum = capped(parent->sum + parent->last);
+      group_atom(parent, capped(g->sum + 1), g->has_counted, group_can_be_empty(g));
       depth--;
       i++;
     } else if (c == '|') {
+      g->alt_empty = group_can_be_empty(g);
+      g->before_empty = true;
+      g->has_last = false;
       g->sum = capped(g->sum + 1);
-      g->last = 0;
-      g->last_counted = false;
       i++;
-    } else if (c == '{') {
-      unsigned long bound = 0;
-      size_t n = parse_interval(p, i, len, &bound);
-      if (n == 0) { /* not an interval: regcomp decides what the brace is */
-        g->last = 1;
-        g->last_counted = false;
-        g->sum = capped(g->sum + 1);
-        i++;
+    } else if (c == '*' || c == '+' || c == '?' || interval) {
+      unsigned long low = 0;
+      size_t n = interval ? interval : 1;
+      if (interval) {
+        low = strtoul(p + i + 1, NULL, 10); /* "{,m}" reads as 0 */
+        if (bound > TRACE__FILTER_MAX_REPEAT) {
+          snprintf(why, cap, "repetition bound %lu%s is larger than %d", bound,
+                   bound >= 1000000 ? "+" : "", TRACE__FILTER_MAX_REPEAT);
+          *at = i;
+          return false;
+        }
+        if (++counted > TRACE__FILTER_MAX_COUNTED) {
+          snprintf(why, cap, "more than %d counted repetitions", TRACE__FILTER_MAX_COUNTED);
+          *at = i;
+          return false;
+        }
+        if (g->has_last && g->last_counted) {
+          snprintf(why, cap, "counted repetition of a counted repetition");
+          *at = i;
+          return false;
+        }
+      }
+      if (!g->has_last) { /* nothing to repeat: regcomp says so */
+        i += n;
         continue;
       }
-      if (bound > TRACE__FILTER_MAX_REPEAT) {
-        snprintf(why, cap, "repetition bound %lu%s is larger than %d", bound,
-                 bound >= 1000000 ? "+" : "", TRACE__FILTER_MAX_REPEAT);
+      if (g->last_empty) {
+        snprintf(why, cap, "repetition of something that can match the empty string");
         *at = i;
         return false;
       }
-      if (++counted > TRACE__FILTER_MAX_COUNTED) {
-        snprintf(why, cap, "more than %d counted repetitions", TRACE__FILTER_MAX_COUNTED);
-        *at = i;
-        return false;
-      }
-      if (g->last_counted) {
-        snprintf(why, cap, "counted repetition of a counted repetition");
-        *at = i;
-        return false;
-      }
-      unsigned long long grown = capped(g->last * (bound + 1) + 1);
+      /* '*' and '?' wrap their operand; '+' copies it once, an interval bound times. */
+      unsigned long long grown = c == '{' ? g->last * (bound + 1) + 1
+                                 : c == '+' ? 2 * g->last + 1
+                                            : g->last + 1;
+      grown = capped(grown);
       g->sum = capped(g->sum - g->last + grown);
       g->last = grown;
-      g->last_counted = g->has_counted = true;
+      if (c == '{')
+        g->last_counted = g->has_counted = true;
+      g->last_empty = c == '*' || c == '?' || (c == '{' && low == 0);
       i += n;
-    } else { /* '*', '?' wrap their operand; '+' copies it */
-      unsigned long long grown = capped(c == '+' ? 2 * g->last + 1 : g->last + 1);
-      g->sum = capped(g->sum - g->last + grown);
-      g->last = grown;
-      i++;
+    } else {
+      if (c == '\\' && i + 1 < len && p[i + 1] >= '1' && p[i + 1] <= '9') {
+        snprintf(why, cap, "back-reference '\\%c' not allowed", p[i + 1]);
+        *at = i;
+        return false;
+      }
+      size_t next = c == '[' ? skip_bracket(p, i, len) : c == '\\' && i + 1 < len ? i + 2 : i + 1;
+      /* Anchors match the empty string; everything else is one character. */
+      group_atom(g, 1, false, c == '^' || c == '$');
+      i = next;
     }
     if (groups[depth].sum > TRACE__FILTER_MAX_WEIGHT) {
       snprintf(why, cap, "regular expression too complex (repetitions)");
