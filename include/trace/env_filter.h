@@ -59,7 +59,10 @@ TRACE_API trace_env_filter *trace_env_filter_parse_lossy(const char *spec);
 TRACE_API trace_env_filter *trace_env_filter_from_env(const char *var, const char *default_spec);
 
 /* A trace_filter for trace_registry_set_filter or trace_registry_add_layer, holding its own
- * reference on f. NULL on out of memory or NULL f. */
+ * reference on f (dropped when the registry or layer frees the filter). Make one per registry or
+ * layer: each keeps its own per-thread scope of entered spans. NULL on out of memory, for NULL f,
+ * or when the process already uses all 64 per-thread slots (each live registry and each filter
+ * made here takes one). */
 TRACE_API trace_filter *trace_env_filter_as_filter(trace_env_filter *f);
 
 /* Replaces every directive of f at once with those of spec (strict parse), then rebuilds the
