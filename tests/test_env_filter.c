@@ -310,6 +310,8 @@ static const row rows[] = {
     /* ours: every matching dynamic directive counts (tracing takes the field matches alone and
      * would give DEBUG inside request here). */
     {"[request]=trace,[request{user_id=42}]=debug", "*=O req/*=T spans=request", NULL},
+    {"[request{user_id=42}]=debug,[request]=trace", "*=O req/*=T spans=request", NULL},
+    {"[request{user_id=42}]=trace,[request]=debug", "*=O req/*=T spans=request", NULL},
     /* The maximum level: without field values it is the most verbose directive, so an INFO span
      * is skipped before any filter sees it; beside the INFO console it exists. */
     {"[request]=error", "*=O spans=-", "*=O req/*=E spans=request"},
