@@ -1,7 +1,8 @@
 # The two commands of the README, and a few conveniences. CMake does the building.
 #   make demo   build and run the flagship example
-#   make test   install missing packages, build with -Werror, run every test, then the tests
-#               under ASan+UBSan and the concurrency tests under TSan
+#   make test   install missing packages, build with -Werror, run every test (the fuzzers' smoke
+#               runs included), then the tests under ASan+UBSan and the concurrency tests
+#               under TSan (the fuzzers carry their own sanitizers and are not rebuilt there)
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE ?= cmake
@@ -30,11 +31,12 @@ test: deps
 	$(CMAKE) --build $(BUILD) -j$(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 	$(CMAKE) -S . -B $(BUILD)-asan -DTRACE_WERROR=ON -DCMAKE_BUILD_TYPE=Debug \
-	  -DTRACE_SANITIZE=address,undefined -DTRACE_BUILD_BENCHMARKS=OFF
+	  -DTRACE_SANITIZE=address,undefined -DTRACE_BUILD_BENCHMARKS=OFF -DTRACE_BUILD_FUZZERS=OFF
 	$(CMAKE) --build $(BUILD)-asan -j$(JOBS)
 	cd $(BUILD)-asan && ctest --output-on-failure -j$(JOBS) -LE nosan
 	$(CMAKE) -S . -B $(BUILD)-tsan -DTRACE_WERROR=ON -DCMAKE_BUILD_TYPE=Debug \
-	  -DTRACE_SANITIZE=thread -DTRACE_BUILD_BENCHMARKS=OFF -DTRACE_BUILD_EXAMPLES=OFF
+	  -DTRACE_SANITIZE=thread -DTRACE_BUILD_BENCHMARKS=OFF -DTRACE_BUILD_EXAMPLES=OFF \
+	  -DTRACE_BUILD_FUZZERS=OFF
 	$(CMAKE) --build $(BUILD)-tsan -j$(JOBS)
 	cd $(BUILD)-tsan && ctest --output-on-failure -j$(JOBS) -L concurrency
 	@echo "make test: all passed (plain, ASan+UBSan, TSan)"

@@ -59,14 +59,21 @@ TRACE_API trace_env_filter *trace_env_filter_parse_lossy(const char *spec);
 TRACE_API trace_env_filter *trace_env_filter_from_env(const char *var, const char *default_spec);
 
 /* A trace_filter for trace_registry_set_filter or trace_registry_add_layer, holding its own
- * reference on f. NULL on out of memory or NULL f. */
+ * reference on f (dropped when the registry or layer frees the filter). Make one per registry or
+ * layer: each keeps its own per-thread scope of entered spans. NULL on out of memory, for NULL f,
+ * or when the process already uses all 64 per-thread slots (each live registry and each filter
+ * made here takes one). */
 TRACE_API trace_filter *trace_env_filter_as_filter(trace_env_filter *f);
 
 /* Replaces every directive of f at once with those of spec (strict parse), then rebuilds the
  * interest of every callsite. Events are judged by the old or the new filter, never by a mix and
  * never dropped by the swap; readers (event, enter, exit) take no lock and never wait. Spans that
  * exist already are judged by the new directives from their next enter. On error nothing
- * changes: TRACE_EPARSE (err filled), TRACE_ENOMEM, TRACE_EINVAL. */
+ * changes: TRACE_EPARSE (err filled), TRACE_ENOMEM, TRACE_EINVAL.
+ * Called from inside a subscriber callback, the interest cannot be rebuilt there: every callsite
+ * that still reaches the filter is judged by the new directives at once, and those the old ones
+ * disabled outright (and the maximum level) follow at the next rebuild (the next reload from
+ * outside a callback, or trace_rebuild_interest()). */
 TRACE_API int trace_env_filter_reload(trace_env_filter *f, const char *spec,
                                       trace_filter_error *err);
 
@@ -81,7 +88,9 @@ TRACE_API void trace_env_filter_release(trace_env_filter *f);
 /* The callsite inventory as text, one line per callsite known to the process (including those
  * never hit yet, see trace_callsites_foreach), sorted by file and line:
  *   <file>:<line> <span|event> <LEVEL> <target> <name> <never|sometimes|always|unknown>
- * snprintf-style: returns the full length, writes at most cap bytes including the NUL. */
+ * The name of an event is "event <file>:<line>": read the interest from the end of the line.
+ * snprintf-style: returns the full length, writes at most cap bytes including the NUL (out of
+ * memory, only the lines that could be collected). */
 TRACE_API size_t trace_callsites_format(char *buf, size_t cap);
 
 #ifdef __cplusplus

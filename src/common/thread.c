@@ -157,12 +157,10 @@ void trace__local_key_delete(int key) {
   trace__mutex_lock(&threads_lock);
   void (*dtor)(void *) = key_dtors[key];
   for (trace__thread *t = threads_head; t; t = t->next) {
-    if (t->locals && t->locals[key]) {
-      void *v = t->locals[key];
-      t->locals[key] = NULL;
-      if (dtor)
-        dtor(v);
-    }
+    void **locals = TRACE__LOAD_ACQ(&t->locals);
+    void *v = locals ? __atomic_exchange_n(&locals[key], NULL, __ATOMIC_ACQ_REL) : NULL;
+    if (v && dtor)
+      dtor(v);
   }
   key_dtors[key] = NULL;
   trace__mutex_unlock(&threads_lock);
@@ -173,6 +171,10 @@ void trace__local_key_delete(int key) {
   trace__mutex_unlock(&threads_lock);
 }
 
+/* Without threads_lock: a thread inside a dispatch may set its locals (a registry's or a filter's
+ * state for a thread it has not seen yet) while trace__synchronize holds that lock waiting for
+ * the thread to leave. Only this thread writes its array; key_delete, which clears slots of
+ * other threads under threads_lock, reads the array pointer and swaps slots atomically. */
 bool trace__local_set(int key, void *value) {
   trace__thread *t = &trace__tls;
   if (t->state != TRACE__THREAD_LIVE && !trace__thread_register(t))
@@ -181,14 +183,9 @@ bool trace__local_set(int key, void *value) {
     void **l = trace__calloc(TRACE__LOCALS_MAX, sizeof(void *));
     if (!l)
       return false;
-    /* Under the lock: key_delete walks other threads' arrays. */
-    trace__mutex_lock(&threads_lock);
-    t->locals = l;
-    trace__mutex_unlock(&threads_lock);
+    TRACE__STORE_REL(&t->locals, l);
   }
-  trace__mutex_lock(&threads_lock);
-  t->locals[key] = value;
-  trace__mutex_unlock(&threads_lock);
+  __atomic_store_n(&t->locals[key], value, __ATOMIC_RELEASE);
   return true;
 }
 

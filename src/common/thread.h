@@ -66,7 +66,7 @@ static inline trace__thread *trace__thread_enter_guarded(void) {
 static inline void trace__thread_leave(trace__thread *t) {
   uint32_t d = t->depth - 1;
   if (d == 0)
-    TRACE__STORE(&t->seq, t->seq + 1);
+    TRACE__STORE_REL(&t->seq, t->seq + 1); /* release: a synchronizer that sees it sees our reads done */
   __atomic_store_n(&t->depth, d, __ATOMIC_RELEASE);
 }
 

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "../common/alloc.h"
+#include "../common/target.h"
 #include "internal.h"
 
 trace_filter *trace_filter_new(const trace_filter_vtable *vt, void *self) {
@@ -96,21 +97,12 @@ typedef struct targets {
   } rows[];
 } targets;
 
-/* Whether prefix is target itself or ends where one of its segments does. */
-static bool segment_prefix(const char *target, const char *prefix, size_t len) {
-  if (strncmp(target, prefix, len) != 0)
-    return false;
-  char next = target[len];
-  return next == '\0' || next == '.' || next == '/' || (next == ':' && target[len + 1] == ':') ||
-         len == 0;
-}
-
 static int targets_level(const targets *t, const char *target) {
   int level = t->default_level;
   size_t best = 0;
   bool found = false;
   for (size_t i = 0; i < t->n; i++) {
-    if ((!found || t->rows[i].len >= best) && segment_prefix(target, t->rows[i].target, t->rows[i].len)) {
+    if ((!found || t->rows[i].len >= best) && trace__target_covers(target, t->rows[i].target, t->rows[i].len)) {
       best = t->rows[i].len;
       level = t->rows[i].level;
       found = true;
