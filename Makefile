@@ -41,5 +41,10 @@ test: deps
 	cd $(BUILD)-tsan && ctest --output-on-failure -j$(JOBS) -L concurrency
 	@echo "make test: all passed (plain, ASan+UBSan, TSan)"
 
+bench: deps-build
+	$(CMAKE) -S . -B $(BUILD) -DTRACE_WERROR=ON
+	$(CMAKE) --build $(BUILD) -j$(JOBS) --target bench
+	benchmarks/compare --bench $(BUILD)/benchmarks/bench
+
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan

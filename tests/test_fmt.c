@@ -234,6 +234,35 @@ static void golden_spans(void **state) {
   end(&s);
 }
 
+/* Only the events asked for; close carries busy and idle time in tracing's three-digit units. */
+static void span_events_close_only(void **state) {
+  (void)state;
+  trace_fmt_options o;
+  trace_fmt_options_init(&o);
+  o.span_events = TRACE_FMT_SPAN_CLOSE;
+  setup s = begin(&o, NULL);
+  trace_span sp = TRACE_INFO_SPAN("work", TF(k, 1));
+  trace_span_enter(&sp);
+  TRACE_INFO("inside");
+  trace_span_exit(&sp);
+  trace_span_close(&sp);
+  const char *out = s.out->data;
+  assert_int_equal(strncmp(out, " INFO work{k=1}: test_fmt: inside\n", 34), 0);
+  const char *close = strstr(out, " INFO work{k=1}: test_fmt: close time.busy=");
+  assert_non_null(close);
+  assert_null(strstr(out, ": enter"));
+  assert_null(strstr(out, ": exit"));
+  assert_null(strstr(out, ": new"));
+  /* "time.busy=12.3µs time.idle=4.56ms": a number with 3 significant digits and a unit. */
+  double busy, idle;
+  char ub[8], ui[8];
+  assert_int_equal(sscanf(close, " INFO work{k=1}: test_fmt: close time.busy=%lf%7[^ ] time.idle=%lf%7s",
+                          &busy, ub, &idle, ui), 4);
+  assert_true(strcmp(ub, "ns") == 0 || strcmp(ub, "\xc2\xb5s") == 0 || strcmp(ub, "ms") == 0 ||
+              strcmp(ub, "s") == 0);
+  end(&s);
+}
+
 static void golden_threads(void **state) {
   (void)state;
   trace_fmt_options o;
@@ -623,6 +652,7 @@ int main(void) {
       cmocka_unit_test(golden_compact),
       cmocka_unit_test(golden_spans),
       cmocka_unit_test(golden_threads),
+      cmocka_unit_test(span_events_close_only),
       cmocka_unit_test(golden_json),
       cmocka_unit_test(golden_pretty),
       cmocka_unit_test(json_is_valid_with_hostile_values),

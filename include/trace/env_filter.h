@@ -70,10 +70,9 @@ TRACE_API trace_filter *trace_env_filter_as_filter(trace_env_filter *f);
  * never dropped by the swap; readers (event, enter, exit) take no lock and never wait. Spans that
  * exist already are judged by the new directives from their next enter. On error nothing
  * changes: TRACE_EPARSE (err filled), TRACE_ENOMEM, TRACE_EINVAL.
- * Called from inside a subscriber callback, the interest cannot be rebuilt there: every callsite
- * that still reaches the filter is judged by the new directives at once, and those the old ones
- * disabled outright (and the maximum level) follow at the next rebuild (the next reload from
- * outside a callback, or trace_rebuild_interest()). */
+ * Called from inside a subscriber callback, the interest cannot be rebuilt there: the rebuild is
+ * deferred to the moment that thread returns from libtrace; meanwhile callsites that reach the
+ * filter are judged by the new directives, the others by the old ones. */
 TRACE_API int trace_env_filter_reload(trace_env_filter *f, const char *spec,
                                       trace_filter_error *err);
 

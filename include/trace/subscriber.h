@@ -182,7 +182,8 @@ TRACE_API void trace_default_guard_restore(trace_default_guard *guard);
 
 /* Re-asks every installed subscriber about every registered callsite and recomputes the global
  * maximum level. Call it when a subscriber's answers change (a filter was reloaded). Returns 0,
- * or TRACE_EBUSY when called from inside a subscriber callback (nothing is done then). */
+ * or TRACE_EBUSY when called from inside a subscriber callback: the rebuild is then deferred
+ * and done as soon as that thread returns from libtrace. */
 TRACE_API int trace_rebuild_interest(void);
 
 /* The current global maximum level (the max of every installed subscriber's hint). */

@@ -76,3 +76,25 @@ char *trace__strndup(const char *s, size_t len) {
 }
 
 char *trace__strdup(const char *s) { return trace__strndup(s, strlen(s)); }
+
+void *trace__alloc_lines(size_t size) {
+  if (size > SIZE_MAX - 3 * TRACE__CACHE_LINE)
+    return NULL;
+  /* Room to align the start, a pointer to the block just before it, and a tail pad. */
+  char *raw = trace__malloc(size + 3 * TRACE__CACHE_LINE);
+  if (!raw)
+    return NULL;
+  uintptr_t start = ((uintptr_t)raw + 2 * TRACE__CACHE_LINE) & ~(uintptr_t)(TRACE__CACHE_LINE - 1);
+  char *p = (char *)start;
+  memcpy(p - sizeof raw, &raw, sizeof raw);
+  memset(p, 0, size);
+  return p;
+}
+
+void trace__free_lines(void *p) {
+  if (!p)
+    return;
+  char *raw;
+  memcpy(&raw, (char *)p - sizeof raw, sizeof raw);
+  trace__free(raw);
+}

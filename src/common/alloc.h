@@ -10,6 +10,14 @@ void *trace__calloc(size_t n, size_t size);
 void *trace__realloc(void *p, size_t size);
 void trace__free(void *p);
 char *trace__strndup(const char *s, size_t len);
+
+/* Memory whose cache lines no other allocation shares: for objects every thread reads on each
+ * event (per-callsite tables) and for objects one thread writes on each event (its buffers and
+ * state). Sharing a line between the two kinds made two threads slow each other down by a third
+ * (false sharing). Zeroed. Free with trace__free_lines; NULL is a no-op. */
+#define TRACE__CACHE_LINE 64
+void *trace__alloc_lines(size_t size);
+void trace__free_lines(void *p);
 char *trace__strdup(const char *s);
 
 #endif

@@ -101,7 +101,7 @@ static void thread_exit(void *arg) {
         __atomic_sub_fetch(&key_busy[k], 1, __ATOMIC_RELEASE);
       }
     }
-    trace__free(locals);
+    trace__free_lines(locals);
   }
 }
 
@@ -180,7 +180,7 @@ bool trace__local_set(int key, void *value) {
   if (t->state != TRACE__THREAD_LIVE && !trace__thread_register(t))
     return false;
   if (!t->locals) {
-    void **l = trace__calloc(TRACE__LOCALS_MAX, sizeof(void *));
+    void **l = trace__alloc_lines(TRACE__LOCALS_MAX * sizeof(void *));
     if (!l)
       return false;
     TRACE__STORE_REL(&t->locals, l);

@@ -63,11 +63,18 @@ static inline trace__thread *trace__thread_enter_guarded(void) {
   return trace__thread_enter();
 }
 
+/* A rebuild of callsite interest asked for from inside a callback, done when that thread leaves
+ * libtrace (core/callsite.c). */
+extern uint8_t trace__rebuild_pending;
+void trace__rebuild_deferred(void);
+
 static inline void trace__thread_leave(trace__thread *t) {
   uint32_t d = t->depth - 1;
   if (d == 0)
     TRACE__STORE_REL(&t->seq, t->seq + 1); /* release: a synchronizer that sees it sees our reads done */
   __atomic_store_n(&t->depth, d, __ATOMIC_RELEASE);
+  if (d == 0 && TRACE__UNLIKELY(TRACE__LOAD(&trace__rebuild_pending)))
+    trace__rebuild_deferred();
 }
 
 /* Waits until every thread that might still use something unpublished before this call has

@@ -10,6 +10,7 @@ trace__mutex trace__dispatch_lock;
 trace_dispatch *trace__live_head;
 trace_dispatch *trace__global;
 uint32_t trace__scoped_count;
+void (*trace__shutdown_hook)(void);
 
 /* Global dispatchers that were shut down. Span handles may still point at them, so they are
  * kept (small, and reachable for leak checkers) rather than freed. */
@@ -49,7 +50,7 @@ void trace__core_init(void) { pthread_once(&core_once, core_init_once); }
 trace_dispatch *trace_dispatch_new(const trace_subscriber_vtable *vtable, void *self) {
   if (!vtable)
     return NULL;
-  trace_dispatch *d = trace__calloc(1, sizeof *d);
+  trace_dispatch *d = trace__alloc_lines(sizeof *d);
   if (!d) {
     if (vtable->struct_size > offsetof(trace_subscriber_vtable, destroy) && vtable->destroy)
       vtable->destroy(self);
@@ -87,7 +88,7 @@ void trace_dispatch_release(trace_dispatch *d) {
     return; /* the global default's struct outlives every reference */
   int saved = errno;
   destroy_subscriber(d);
-  trace__free(d);
+  trace__free_lines(d);
   errno = saved;
 }
 
@@ -205,7 +206,10 @@ void trace_shutdown(void) {
   destroy_subscriber(d);
   d->next_retired = retired;
   retired = d;
+  void (*hook)(void) = trace__shutdown_hook;
   trace__mutex_unlock(&trace__dispatch_lock);
+  if (hook)
+    hook();
   errno = saved;
 }
 

@@ -62,14 +62,14 @@ static uint64_t *cache_word(trace_env_filter *f, uint32_t id) {
     return NULL;
   uint64_t *p = TRACE__LOAD_ACQ(&f->cache[page]);
   if (TRACE__UNLIKELY(!p)) {
-    uint64_t *fresh = trace__calloc((size_t)1 << CACHE_PAGE_BITS, sizeof *fresh);
+    uint64_t *fresh = trace__alloc_lines(((size_t)1 << CACHE_PAGE_BITS) * sizeof *fresh);
     if (!fresh)
       return NULL;
     if (__atomic_compare_exchange_n(&f->cache[page], &p, fresh, false, __ATOMIC_ACQ_REL,
                                     __ATOMIC_ACQUIRE)) {
       p = fresh;
     } else {
-      trace__free(fresh); /* another thread published its page first */
+      trace__free_lines(fresh); /* another thread published its page first */
     }
   }
   return &p[id & ((1u << CACHE_PAGE_BITS) - 1)];
@@ -108,7 +108,7 @@ static void scope_free(void *p) {
   scope *sc = p;
   if (sc->entries != sc->inline_entries)
     trace__free(sc->entries);
-  trace__free(sc);
+  trace__free_lines(sc);
 }
 
 /* One trace_filter made by trace_env_filter_as_filter: it is used by one registry or layer, so
@@ -122,7 +122,7 @@ static scope *scope_get(const binding *b) {
   scope *sc = trace__local_get(b->key);
   if (TRACE__LIKELY(sc != NULL))
     return sc;
-  sc = trace__calloc(1, sizeof *sc);
+  sc = trace__alloc_lines(sizeof *sc);
   if (!sc)
     return NULL;
   sc->entries = sc->inline_entries;
@@ -200,14 +200,6 @@ static bool ef_enabled(void *self, const trace_metadata *meta, const trace_ctx *
   return judge(self, meta);
 }
 
-/* The interest libtrace cached may come from the previous set when a reload could not rebuild
- * it yet (from inside a callback): judging each event again by the current set keeps a reload
- * effective at once for every callsite that still reaches the filter. */
-static bool ef_event_enabled(void *self, const trace_event *ev, const trace_ctx *ctx) {
-  (void)ctx;
-  return judge(self, ev->meta);
-}
-
 static int ef_hint(void *self) {
   binding *b = self;
   const trace__directive_set *s = TRACE__LOAD_ACQ(&b->f->set);
@@ -216,18 +208,20 @@ static int ef_hint(void *self) {
 
 static void ef_enter(void *self, uint64_t id, const trace_ctx *ctx) {
   binding *b = self;
+  /* Without dynamic directives there is nothing to track (an exit then finds no entry and does
+   * nothing). With them, every enter pushes, even at OFF, so that exits pop symmetrically
+   * whatever the sets said. */
+  const trace__directive_set *s = TRACE__LOAD_ACQ(&b->f->set);
+  if (TRACE__LIKELY(!s->ndynamic))
+    return;
   scope *sc = scope_get(b);
   if (TRACE__UNLIKELY(!sc))
     return;
-  /* Every enter pushes, even at OFF, so that exits pop symmetrically whatever the sets said. */
   int level = TRACE_LEVEL_OFF;
-  const trace__directive_set *s = TRACE__LOAD_ACQ(&b->f->set);
-  if (s->ndynamic) {
-    const trace_span_ref *span = trace_ctx_span(ctx, id);
-    const trace_metadata *meta = trace_span_ref_meta(span);
-    if (meta && (decide(b->f, s, meta) & DYN_SPAN))
-      level = trace__span_level(s, span, meta);
-  }
+  const trace_span_ref *span = trace_ctx_span(ctx, id);
+  const trace_metadata *meta = trace_span_ref_meta(span);
+  if (meta && (decide(b->f, s, meta) & DYN_SPAN))
+    level = trace__span_level(s, span, meta);
   scope_push(sc, id, level);
 }
 
@@ -235,7 +229,7 @@ static void ef_exit(void *self, uint64_t id, const trace_ctx *ctx) {
   binding *b = self;
   (void)ctx;
   scope *sc = trace__local_get(b->key);
-  if (sc)
+  if (sc && sc->depth)
     scope_pop(sc, id);
 }
 
@@ -252,7 +246,6 @@ trace_filter *trace_env_filter_as_filter(trace_env_filter *f) {
       .register_callsite = ef_register,
       .enabled = ef_enabled,
       .max_level_hint = ef_hint,
-      .event_enabled = ef_event_enabled,
       .on_enter = ef_enter,
       .on_exit = ef_exit,
       .destroy = ef_destroy,
@@ -362,8 +355,9 @@ int trace_env_filter_reload(trace_env_filter *f, const char *spec, trace_filter_
     f->retired = unpublished;
     trace__mutex_unlock(&f->lock);
   }
-  /* TRACE_EBUSY inside a callback: cached interest is then only rebuilt by a later rebuild;
-   * event_enabled and the generation-tagged decisions judge by the new set meanwhile. */
+  /* Inside a callback the rebuild is deferred until the thread leaves libtrace; meanwhile the
+   * generation-tagged decisions judge callsites that reach the filter by the new set, and the
+   * others keep the old set's answer, whole, never a mix. */
   trace_rebuild_interest();
   errno = saved;
   return 0;
@@ -399,7 +393,7 @@ void trace_env_filter_release(trace_env_filter *f) {
     f->retired = next;
   }
   for (size_t p = 0; p < CACHE_PAGES; p++)
-    trace__free(f->cache[p]);
+    trace__free_lines(f->cache[p]);
   trace__mutex_destroy(&f->lock);
   trace__free(f);
   errno = saved;

@@ -14,14 +14,14 @@ static void thread_free(void *p) {
   fmt_thread *t = p;
   trace__buf_free(&t->line);
   trace__buf_free(&t->scratch);
-  trace__free(t);
+  trace__free_lines(t);
 }
 
 fmt_thread *fmt_thread_state(fmt_layer *l) {
   fmt_thread *t = trace__local_get(l->key);
   if (TRACE__LIKELY(t != NULL))
     return t;
-  t = trace__calloc(1, sizeof *t);
+  t = trace__alloc_lines(sizeof *t);
   if (!t)
     return NULL;
   trace__buf_init_growable(&t->line, FMT_LINE_MAX);
@@ -156,7 +156,7 @@ static void fmt_destroy(void *self) {
   trace_writer_free(l->writer);
   fmt_sites_free(l);
   trace__local_key_delete(l->key);
-  trace__free(l);
+  trace__free_lines(l);
 }
 
 void trace_fmt_options_init(trace_fmt_options *o) {
@@ -246,10 +246,10 @@ trace_layer *trace_fmt_layer_new(const trace_fmt_options *opts) {
     if (!o.max_value_len)
       o.max_value_len = FMT_DEFAULT_VALUE_MAX;
   }
-  fmt_layer *l = trace__calloc(1, sizeof *l);
+  fmt_layer *l = trace__alloc_lines(sizeof *l);
   trace_writer *w = o.writer ? o.writer : trace_writer_stderr();
   if (!l || !w) {
-    trace__free(l);
+    trace__free_lines(l);
     trace_writer_free(w);
     errno = saved;
     return NULL;
@@ -262,7 +262,7 @@ trace_layer *trace_fmt_layer_new(const trace_fmt_options *opts) {
   l->key = trace__local_key_create(thread_free);
   if (l->key < 0) {
     trace_writer_free(w);
-    trace__free(l);
+    trace__free_lines(l);
     errno = saved;
     return NULL;
   }

@@ -201,7 +201,7 @@ static fmt_site *build(const fmt_layer *l, const trace_metadata *m) {
                     : 0;
   fmt_site *s = NULL;
   if (!b.truncated && b.len < UINT32_MAX)
-    s = trace__malloc(sizeof *s + nops * sizeof *ops + (n + 2) * sizeof *pieces + b.len);
+    s = trace__alloc_lines(sizeof *s + nops * sizeof *ops + (n + 2) * sizeof *pieces + b.len);
   if (s) {
     s->nfields = (uint16_t)n;
     s->sep = l->style == STYLE_PRETTY ? 2 : 1;
@@ -225,7 +225,7 @@ const fmt_site *fmt_site_get(fmt_layer *l, const trace_metadata *m) {
     return NULL; /* not a registered callsite: formatted the slow way */
   fmt_site **page = TRACE__LOAD_ACQ(&l->sites[id >> FMT_SITE_PAGE_BITS]);
   if (TRACE__UNLIKELY(!page)) {
-    fmt_site **fresh = trace__calloc((size_t)1 << FMT_SITE_PAGE_BITS, sizeof *fresh);
+    fmt_site **fresh = trace__alloc_lines(((size_t)1 << FMT_SITE_PAGE_BITS) * sizeof *fresh);
     if (!fresh)
       return NULL;
     fmt_site **expected = NULL;
@@ -233,7 +233,7 @@ const fmt_site *fmt_site_get(fmt_layer *l, const trace_metadata *m) {
                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
       page = fresh;
     } else {
-      trace__free(fresh);
+      trace__free_lines(fresh);
       page = expected;
     }
   }
@@ -247,7 +247,7 @@ const fmt_site *fmt_site_get(fmt_layer *l, const trace_metadata *m) {
   fmt_site *expected = NULL;
   if (__atomic_compare_exchange_n(slot, &expected, fresh, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
     return fresh;
-  trace__free(fresh); /* another thread built it first */
+  trace__free_lines(fresh); /* another thread built it first */
   return expected;
 }
 
@@ -257,8 +257,8 @@ void fmt_sites_free(fmt_layer *l) {
     if (!page)
       continue;
     for (size_t i = 0; i < ((size_t)1 << FMT_SITE_PAGE_BITS); i++)
-      trace__free(page[i]);
-    trace__free(page);
+      trace__free_lines(page[i]);
+    trace__free_lines(page);
   }
 }
 

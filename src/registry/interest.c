@@ -45,7 +45,7 @@ static cs_info *cs_slot(trace_registry *r, uint32_t id, bool create) {
   if (!p) {
     if (!create)
       return NULL;
-    p = trace__calloc((size_t)1 << CS_PAGE_BITS, sizeof *p);
+    p = trace__alloc_lines(((size_t)1 << CS_PAGE_BITS) * sizeof *p);
     if (!p)
       return NULL;
     TRACE__STORE_REL(&r->cs_pages[page], p);
@@ -167,5 +167,5 @@ int reg_max_level_hint(void *self) {
 
 void reg_cs_destroy(trace_registry *r) {
   for (unsigned p = 0; p < CS_PAGES; p++)
-    trace__free(r->cs_pages[p]);
+    trace__free_lines(r->cs_pages[p]);
 }

@@ -27,18 +27,18 @@ static void thread_dtor(void *p) {
   }
   if (ts->stack != ts->inline_stack)
     trace__free(ts->stack);
-  trace__free(ts);
+  trace__free_lines(ts);
 }
 
 reg_thread *reg_thread_get_slow(trace_registry *r) {
-  reg_thread *ts = trace__calloc(1, sizeof *ts);
+  reg_thread *ts = trace__alloc_lines(sizeof *ts);
   if (!ts)
     return NULL;
   ts->r = r;
   ts->stack = ts->inline_stack;
   ts->stack_cap = TRACE__ARRAY_LEN(ts->inline_stack);
   if (!trace__local_set(r->local_key, ts)) {
-    trace__free(ts);
+    trace__free_lines(ts);
     return NULL;
   }
   return ts;
@@ -393,7 +393,7 @@ void trace_registry_free(trace_registry *r) {
   reg_slots_destroy(r);
   reg_cs_destroy(r);
   trace__mutex_destroy(&r->lock);
-  trace__free(r);
+  trace__free_lines(r);
   errno = saved;
 }
 
@@ -421,12 +421,12 @@ static const trace_subscriber_vtable registry_vtable = {
 /* Construction. */
 
 trace_registry *trace_registry_new(void) {
-  trace_registry *r = trace__calloc(1, sizeof *r);
+  trace_registry *r = trace__alloc_lines(sizeof *r);
   if (!r)
     return NULL;
   r->local_key = trace__local_key_create(thread_dtor);
   if (r->local_key < 0) {
-    trace__free(r);
+    trace__free_lines(r);
     return NULL;
   }
   trace__mutex_init(&r->lock, TRACE__MUTEX_INNER);
@@ -509,7 +509,8 @@ trace_dispatch *trace_registry_dispatch(trace_registry *r) {
   /* Fixed from now on: the slot layout (extensions of every layer) is known. */
   size_t size = sizeof(slot) + SLOT_INLINE_VALUES * sizeof(trace_value) + SLOT_INLINE_ARENA +
                 r->ext_total;
-  r->slot_size = (uint32_t)((size + 15u) & ~(size_t)15u);
+  /* Whole cache lines per slot: spans of different threads must not share one. */
+  r->slot_size = (uint32_t)((size + TRACE__CACHE_LINE - 1) & ~(size_t)(TRACE__CACHE_LINE - 1));
   r->installed = true;
   return trace_dispatch_new(&registry_vtable, r); /* on failure, destroy freed r */
 }

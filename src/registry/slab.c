@@ -19,7 +19,7 @@ static void refill_locked(trace_registry *r, reg_thread *ts, uint32_t n) {
     if (page >= SLOT_PAGES)
       return; /* the table is full: allocation fails, the span is not stored */
     if (!r->slot_pages[page]) {
-      char *p = trace__calloc((size_t)1 << SLOT_PAGE_BITS, r->slot_size);
+      char *p = trace__alloc_lines(((size_t)1 << SLOT_PAGE_BITS) * r->slot_size);
       if (!p)
         return;
       TRACE__STORE_REL(&r->slot_pages[page], p);
@@ -93,6 +93,6 @@ void reg_slots_destroy(trace_registry *r) {
       reg_values_release(s);
   }
   for (uint32_t p = 0; p < SLOT_PAGES && r->slot_pages[p]; p++)
-    trace__free(r->slot_pages[p]);
+    trace__free_lines(r->slot_pages[p]);
   trace__free(r->free_list);
 }

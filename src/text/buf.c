@@ -10,8 +10,12 @@ size_t trace__buf_grow(trace__buf *b, size_t n) {
     size_t alloc = b->alloc ? b->alloc : 256;
     while (alloc < want && alloc < b->limit)
       alloc *= 2;
-    char *p = trace__realloc(b->data, alloc);
+    /* Buffers are written on every event by one thread: keep their lines to themselves. */
+    char *p = trace__alloc_lines(alloc);
     if (p) {
+      if (b->data)
+        memcpy(p, b->data, b->len);
+      trace__free_lines(b->data);
       b->data = p;
       b->alloc = alloc;
     }
@@ -32,7 +36,7 @@ void trace__buf_init_growable(trace__buf *b, size_t limit) {
 
 void trace__buf_free(trace__buf *b) {
   if (b->growable)
-    trace__free(b->data);
+    trace__free_lines(b->data);
   b->data = NULL;
   b->len = b->cap = b->alloc = 0;
 }

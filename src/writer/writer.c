@@ -47,7 +47,7 @@ static int classify(int fd) {
 }
 
 static trace_writer *writer_new(int kind, const char *label) {
-  trace_writer *w = trace__calloc(1, sizeof *w);
+  trace_writer *w = trace__alloc_lines(sizeof *w);
   if (!w)
     return NULL;
   w->kind = kind;
@@ -134,7 +134,7 @@ void trace_writer_free(trace_writer *w) {
     close(w->fd);
   if (w->kind == W_CALLBACK && w->destroy_fn)
     w->destroy_fn(w->arg);
-  trace__free(w);
+  trace__free_lines(w);
   errno = saved;
 }
 
