@@ -7,7 +7,7 @@ need="cmake make gcc libc6-dev"
 if [ "${1:-build}" = test ]; then
   # clang and its runtime (libFuzzer, sanitizers) build and run the fuzzers; jansson is the JSON
   # parser the fmt tests read our JSON back with.
-  need="$need g++ libcmocka-dev libjansson-dev binutils clang libclang-rt-14-dev"
+  need="$need g++ libcmocka-dev libjansson-dev binutils pkg-config clang libclang-rt-14-dev"
 fi
 missing=""
 for p in $need; do

@@ -235,6 +235,50 @@ static void golden_spans(void **state) {
 }
 
 /* Only the events asked for; close carries busy and idle time in tracing's three-digit units. */
+/* Every part of the line can be switched off or on. */
+static void option_toggles(void **state) {
+  (void)state;
+  trace_fmt_options o;
+  trace_fmt_options_init(&o);
+  o.show_level = false;
+  o.show_target = false;
+  setup s = begin(&o, NULL);
+  trace_span sp = TRACE_INFO_SPAN("sp", TF(k, 1));
+  TRACE_IN_SPAN(&sp) { TRACE_WARN(TF(a, 2), "bare"); }
+  trace_span_close(&sp);
+  assert_text_equal(s.out->data, "sp{k=1}: bare a=2\n");
+  end(&s);
+  /* File without line, line without file. */
+  trace_fmt_options_init(&o);
+  o.show_file = true;
+  setup f = begin(&o, NULL);
+  TRACE_INFO("file only");
+  char want[256];
+  snprintf(want, sizeof want, " INFO test_fmt: %s: file only\n", __FILE__);
+  assert_text_equal(f.out->data, want);
+  end(&f);
+  trace_fmt_options_init(&o);
+  o.show_line = true;
+  setup ln = begin(&o, NULL);
+  int line = __LINE__ + 1;
+  TRACE_INFO("line only");
+  snprintf(want, sizeof want, " INFO test_fmt: %d: line only\n", line);
+  assert_text_equal(ln.out->data, want);
+  end(&ln);
+  /* JSON without the span list and current span. */
+  trace_fmt_options_init(&o);
+  o.format = TRACE_FMT_JSON;
+  o.json_current_span = false;
+  o.json_span_list = false;
+  setup j = begin(&o, NULL);
+  sp = TRACE_INFO_SPAN("sp", TF(k, 1));
+  TRACE_IN_SPAN(&sp) { TRACE_INFO("x"); }
+  trace_span_close(&sp);
+  assert_text_equal(j.out->data,
+                    "{\"level\":\"INFO\",\"fields\":{\"message\":\"x\"},\"target\":\"test_fmt\"}\n");
+  end(&j);
+}
+
 static void span_events_close_only(void **state) {
   (void)state;
   trace_fmt_options o;
@@ -653,6 +697,7 @@ int main(void) {
       cmocka_unit_test(golden_spans),
       cmocka_unit_test(golden_threads),
       cmocka_unit_test(span_events_close_only),
+      cmocka_unit_test(option_toggles),
       cmocka_unit_test(golden_json),
       cmocka_unit_test(golden_pretty),
       cmocka_unit_test(json_is_valid_with_hostile_values),

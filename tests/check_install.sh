@@ -1,0 +1,45 @@
+#!/bin/sh
+# The installed package works for a consumer: `cmake --install` into a scratch prefix, then a
+# small program built against it with find_package(trace) (shared and static targets) and with
+# pkg-config, and run. Usage: check_install.sh <build dir> <work dir>
+set -eu
+build=$1
+work=$2
+rm -rf "$work"
+mkdir -p "$work/src"
+cmake --install "$build" --prefix "$work/prefix" >/dev/null
+cat > "$work/src/main.c" <<'C'
+#include <trace.h>
+#include <trace/fmt.h>
+#include <stdio.h>
+int main(void) {
+  if (trace_init() != 0)
+    return 1;
+  TRACE_INFO(TF(version, trace_version_string()), "consumer ok");
+  trace_shutdown();
+  printf("%s\n", trace_version_string());
+  return trace_version() == TRACE_VERSION_HEX ? 0 : 1;
+}
+C
+cat > "$work/src/CMakeLists.txt" <<'C'
+cmake_minimum_required(VERSION 3.20)
+project(consumer C)
+find_package(trace 0.1 REQUIRED)
+add_executable(consumer main.c)
+target_link_libraries(consumer PRIVATE trace::trace)
+add_executable(consumer_static main.c)
+target_link_libraries(consumer_static PRIVATE trace::trace_static)
+C
+cmake -S "$work/src" -B "$work/build" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+cmake --build "$work/build" >/dev/null
+LD_LIBRARY_PATH="$work/prefix/lib:$work/prefix/lib64:${LD_LIBRARY_PATH:-}" "$work/build/consumer" 2>"$work/out.txt"
+grep -q "INFO main: consumer ok version=" "$work/out.txt" || { echo "FAIL: consumer output"; cat "$work/out.txt"; exit 1; }
+"$work/build/consumer_static" 2>/dev/null
+# pkg-config
+pc=$(find "$work/prefix" -name trace.pc | head -n 1)
+[ -n "$pc" ] || { echo "FAIL: no trace.pc installed"; exit 1; }
+flags=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --cflags --libs trace)
+# shellcheck disable=SC2086
+cc -std=c11 "$work/src/main.c" -o "$work/pc_consumer" $flags
+LD_LIBRARY_PATH="$work/prefix/lib:$work/prefix/lib64:${LD_LIBRARY_PATH:-}" "$work/pc_consumer" 2>/dev/null
+echo "install: ok (find_package shared and static, pkg-config)"

@@ -1,0 +1,166 @@
+/* trace_init and trace_init_with: the one-line start, its defaults, the environment, and its
+ * errors (no crash on bad configuration, ownership of the writer on every path). */
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "trace/fmt.h"
+
+typedef struct sink {
+  pthread_mutex_t lock;
+  char data[8192];
+  size_t len;
+  int destroyed;
+} sink;
+
+static int sink_write(void *arg, const char *line, size_t len) {
+  sink *s = arg;
+  pthread_mutex_lock(&s->lock);
+  if (s->len + len < sizeof s->data) {
+    memcpy(s->data + s->len, line, len);
+    s->len += len;
+    s->data[s->len] = '\0';
+  }
+  pthread_mutex_unlock(&s->lock);
+  return 0;
+}
+
+static void sink_destroy(void *arg) { ((sink *)arg)->destroyed = 1; }
+
+static sink *sink_new(void) {
+  sink *s = calloc(1, sizeof *s);
+  pthread_mutex_init(&s->lock, NULL);
+  return s;
+}
+
+static trace_init_options options_into(sink *s) {
+  trace_init_options o;
+  trace_init_options_init(&o);
+  o.fmt.time = TRACE_FMT_TIME_NONE;
+  o.fmt.writer = trace_writer_callback(sink_write, NULL, sink_destroy, s);
+  return o;
+}
+
+static void defaults_to_info(void **state) {
+  (void)state;
+  unsetenv("TRACE_FILTER");
+  sink *s = sink_new();
+  trace_init_options o = options_into(s);
+  assert_int_equal(trace_init_with(&o), 0);
+  TRACE_INFO("shown");
+  TRACE_DEBUG("hidden");
+  assert_non_null(trace_init_filter());
+  char spec[64];
+  trace_env_filter_spec(trace_init_filter(), spec, sizeof spec);
+  assert_string_equal(spec, "info");
+  trace_shutdown();
+  assert_null(trace_init_filter());
+  assert_true(s->destroyed);
+  assert_text_equal(s->data, " INFO test_init: shown\n");
+  free(s);
+}
+
+static void filter_and_format_from_environment(void **state) {
+  (void)state;
+  setenv("TRACE_FILTER", "warn,test_init=debug", 1);
+  setenv("TRACE_FORMAT", "compact", 1);
+  sink *s = sink_new();
+  trace_init_options o = options_into(s);
+  assert_int_equal(o.fmt.format, TRACE_FMT_COMPACT);
+  assert_int_equal(trace_init_with(&o), 0);
+  trace_span sp = TRACE_INFO_SPAN("sp", TF(k, 1));
+  TRACE_IN_SPAN(&sp) { TRACE_DEBUG("debug here"); }
+  trace_span_close(&sp);
+  TRACE_TRACE("not at trace");
+  /* Reload at run time through the handle trace_init keeps. */
+  trace_filter_error err;
+  assert_int_equal(trace_env_filter_reload(trace_init_filter(), "test_init=trace", &err), 0);
+  TRACE_TRACE("now at trace");
+  trace_shutdown();
+  unsetenv("TRACE_FILTER");
+  unsetenv("TRACE_FORMAT");
+  assert_text_equal(s->data, "DEBUG sp: test_init: debug here k=1\n"
+                             "TRACE test_init: now at trace\n");
+  free(s);
+}
+
+static void errors_never_crash(void **state) {
+  (void)state;
+  /* Strict: a bad directive is an error, with its description; the writer is freed. */
+  sink *s = sink_new();
+  trace_init_options o = options_into(s);
+  trace_filter_error err;
+  o.filter = "info,app=verbose";
+  o.strict_filter = true;
+  o.filter_error = &err;
+  assert_int_equal(trace_init_with(&o), TRACE_EPARSE);
+  assert_string_equal(err.message, "unknown level 'verbose' at 9");
+  assert_true(s->destroyed);
+  assert_null(trace_global_default());
+  free(s);
+  /* Lossy (the default): the bad directive is skipped with a warning, the rest works. */
+  s = sink_new();
+  o = options_into(s);
+  o.filter = "info,app=verbose";
+  int saved = dup(2);
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  dup2(p[1], 2);
+  assert_int_equal(trace_init_with(&o), 0);
+  dup2(saved, 2);
+  close(saved);
+  close(p[1]);
+  char warning[256] = {0};
+  assert_true(read(p[0], warning, sizeof warning - 1) > 0);
+  close(p[0]);
+  assert_text_contains(warning, "trace: ignoring 'app=verbose': ");
+  TRACE_INFO("still works");
+  /* A second init while one is installed: TRACE_EEXIST, and that writer is freed too. */
+  sink *t = sink_new();
+  trace_init_options o2 = options_into(t);
+  assert_int_equal(trace_init_with(&o2), TRACE_EEXIST);
+  assert_true(t->destroyed);
+  free(t);
+  trace_shutdown();
+  assert_text_equal(s->data, " INFO test_init: still works\n");
+  free(s);
+  /* A bad TRACE_FORMAT is reported and ignored; NULL or foreign options are refused. */
+  setenv("TRACE_FORMAT", "xml", 1);
+  trace_init_options bad;
+  trace_init_options_init(&bad);
+  assert_int_equal(bad.fmt.format, TRACE_FMT_FULL);
+  unsetenv("TRACE_FORMAT");
+  assert_int_equal(trace_init_with(NULL), TRACE_EINVAL);
+  bad.struct_size = 3;
+  assert_int_equal(trace_init_with(&bad), TRACE_EINVAL);
+}
+
+static void plain_trace_init(void **state) {
+  (void)state;
+  /* The real thing, on stderr: installs, and shuts down cleanly. */
+  int saved = dup(2);
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  dup2(p[1], 2);
+  assert_int_equal(trace_init(), 0);
+  TRACE_WARN(TF(k, "v"), "to stderr");
+  trace_shutdown();
+  dup2(saved, 2);
+  close(saved);
+  close(p[1]);
+  char out[512] = {0};
+  assert_true(read(p[0], out, sizeof out - 1) > 0);
+  close(p[0]);
+  assert_text_contains(out, "Z  WARN test_init: to stderr k=\"v\"\n");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(defaults_to_info),
+      cmocka_unit_test(filter_and_format_from_environment),
+      cmocka_unit_test(errors_never_crash),
+      cmocka_unit_test(plain_trace_init),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
