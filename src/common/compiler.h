@@ -6,6 +6,7 @@
 #define TRACE__UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define TRACE__COLD __attribute__((cold, noinline))
 #define TRACE__NOINLINE __attribute__((noinline))
+#define TRACE__INLINE inline __attribute__((always_inline))
 #define TRACE__UNUSED __attribute__((unused))
 #define TRACE__PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define TRACE__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

@@ -42,7 +42,7 @@ bool trace__thread_register(trace__thread *t);
 
 /* Returns this thread's state with depth raised, or NULL when the thread cannot dispatch (it
  * is exiting or its state could not be set up). */
-static inline trace__thread *trace__thread_enter(void) {
+static TRACE__INLINE trace__thread *trace__thread_enter(void) {
   trace__thread *t = &trace__tls;
   if (TRACE__UNLIKELY(t->state != TRACE__THREAD_LIVE) && !trace__thread_register(t))
     return 0;
@@ -56,7 +56,7 @@ static inline trace__thread *trace__thread_enter(void) {
 
 /* Like trace__thread_enter, but NULL also when already inside a dispatch on this thread: what
  * new events and spans use, so that a subscriber that logs sees the no-op dispatcher. */
-static inline trace__thread *trace__thread_enter_guarded(void) {
+static TRACE__INLINE trace__thread *trace__thread_enter_guarded(void) {
   trace__thread *t = &trace__tls;
   if (TRACE__UNLIKELY(t->depth != 0))
     return 0;
@@ -68,7 +68,7 @@ static inline trace__thread *trace__thread_enter_guarded(void) {
 extern uint8_t trace__rebuild_pending;
 void trace__rebuild_deferred(void);
 
-static inline void trace__thread_leave(trace__thread *t) {
+static TRACE__INLINE void trace__thread_leave(trace__thread *t) {
   uint32_t d = t->depth - 1;
   if (d == 0)
     TRACE__STORE_REL(&t->seq, t->seq + 1); /* release: a synchronizer that sees it sees our reads done */

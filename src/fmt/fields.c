@@ -13,7 +13,7 @@
 /* s cut at max bytes (on a UTF-8 boundary), then "...[N more bytes]". */
 void fmt_put_text(trace__buf *b, const char *s, size_t len, trace__escape_mode mode, size_t max) {
   if (TRACE__LIKELY(len <= max)) {
-    trace__escape(b, s, len, mode);
+    trace__escape_fast(b, s, len, mode);
     return;
   }
   size_t cut = max;
@@ -40,7 +40,7 @@ void fmt_put_message(trace__buf *b, const trace_event *ev, const fmt_site *site,
         const char *str = va_arg(ap, const char *);
         if (!str)
           str = "(null)";
-        trace__escape(b, str, strlen(str), mode);
+        trace__escape_fast(b, str, strlen(str), mode);
       } else if (op->plain && (op->spec.conv == 'd' || op->spec.conv == 'i')) {
         trace__buf_i64(b, va_arg(ap, int));
       } else {

@@ -274,7 +274,7 @@ static inline void put_value_fast(trace__buf *b, const fmt_layer *l, const trace
   case TRACE_VALUE_STR:
     if (v->as.str.ptr && v->as.str.len <= l->o.max_value_len) {
       trace__buf_putc(b, '"');
-      trace__escape(b, v->as.str.ptr, v->as.str.len,
+      trace__escape_fast(b, v->as.str.ptr, v->as.str.len,
                     l->style == STYLE_JSON ? TRACE__ESC_JSON : TRACE__ESC_QUOTED);
       trace__buf_putc(b, '"');
       return;

@@ -315,7 +315,8 @@ static void reg_exit(void *self, uint64_t id) {
   if (at == 0)
     return; /* not entered on this thread: a harmless no-op */
   slot *s = ts->stack[at - 1];
-  memmove(&ts->stack[at - 1], &ts->stack[at], (ts->depth - at) * sizeof *ts->stack);
+  if (at != ts->depth) /* exits out of order are allowed */
+    memmove(&ts->stack[at - 1], &ts->stack[at], (ts->depth - at) * sizeof *ts->stack);
   ts->depth--;
   FOR_EACH_LAYER(r, s->layers & r->has_exit, i, l) {
     trace_ctx c = ctx_for(r, ts, i);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../common/alloc.h"
+#include "../text/buf.h"
 #include "internal.h"
 
 static bool is_text(const trace_value *v) {
@@ -135,7 +136,7 @@ void reg_values_init(slot *s, const trace_valueset *vs) {
       size_t len = src->as.str.len;
       if (TRACE__LIKELY((size_t)s->arena_cap - s->arena_len >= len) || arena_reserve_n(s, len, i)) {
         char *d = s->arena + s->arena_len;
-        memcpy(d, src->as.str.ptr, len);
+        trace__small_copy(d, src->as.str.ptr, len);
         s->arena_len += (uint32_t)len;
         *dst = *src;
         dst->as.str.ptr = d;

@@ -155,7 +155,7 @@ static inline size_t clean_prefix(const unsigned char *s, size_t n, bool quotes_
 
 /* Whether a byte can be copied as it is, per mode (derived from byte_class): printable ASCII;
  * TEXT also keeps quotes and backslashes. */
-static const unsigned char plain[3][256] = {
+const unsigned char trace__plain[3][256] = {
     {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -198,7 +198,7 @@ void trace__escape(trace__buf *b, const char *str, size_t len, trace__escape_mod
   const unsigned char *end = s + len;
   /* Short strings (most field values): check and copy in one pass. */
   if (len <= 32 && TRACE__LIKELY(trace__buf_room(b, len) == len)) {
-    const unsigned char *ok = plain[mode];
+    const unsigned char *ok = trace__plain[mode];
     char *d = b->data + b->len;
     size_t i = 0;
     for (; i < len; i++) {

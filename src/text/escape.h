@@ -23,6 +23,31 @@ typedef enum trace__escape_mode {
 
 void trace__escape(trace__buf *b, const char *s, size_t len, trace__escape_mode mode);
 
+/* Which bytes need no escaping, per mode (escape.c). */
+extern const unsigned char trace__plain[3][256];
+
+/* trace__escape for the common case, inline: a short string that needs no escaping is copied
+ * while it is checked; anything else goes to the general function. */
+static inline void trace__escape_fast(trace__buf *b, const char *str, size_t len,
+                                      trace__escape_mode mode) {
+  if (TRACE__LIKELY(len <= 16 && trace__buf_room(b, len) == len)) {
+    const unsigned char *s = (const unsigned char *)str;
+    const unsigned char *ok = trace__plain[mode];
+    char *d = b->data + b->len;
+    size_t i = 0;
+    while (i < len && ok[s[i]]) {
+      d[i] = (char)s[i];
+      i++;
+    }
+    b->len += i;
+    if (TRACE__LIKELY(i == len))
+      return;
+    str += i;
+    len -= i;
+  }
+  trace__escape(b, str, len, mode);
+}
+
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if the bytes there are not valid UTF-8. */
 size_t trace__utf8_seq(const unsigned char *s, size_t len);
 

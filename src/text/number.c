@@ -5,71 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324252627282930"
-                                     "31323334353637383940414243444546474849505152535455565758596061"
-                                     "62636465666768697071727374757677787980818283848586878889909192"
-                                     "93949596979899";
-
-static inline unsigned digits10(uint64_t v) {
-  unsigned n = 1;
-  for (;;) {
-    if (v < 10)
-      return n;
-    if (v < 100)
-      return n + 1;
-    if (v < 1000)
-      return n + 2;
-    if (v < 10000)
-      return n + 3;
-    v /= 10000;
-    n += 4;
-  }
-}
-
-size_t trace__u64_dec(char *out, uint64_t v) {
-  unsigned n = digits10(v);
-  char *p = out + n;
-  while (v >= 100) {
-    unsigned r = (unsigned)(v % 100);
-    v /= 100;
-    p -= 2;
-    p[0] = digit_pairs[2 * r];
-    p[1] = digit_pairs[2 * r + 1];
-  }
-  if (v >= 10) {
-    p[-2] = digit_pairs[2 * v];
-    p[-1] = digit_pairs[2 * v + 1];
-  } else {
-    p[-1] = (char)('0' + v);
-  }
-  return n;
-}
-
-size_t trace__i64_dec(char *out, int64_t v) {
-  if (v < 0) {
-    out[0] = '-';
-    return 1 + trace__u64_dec(out + 1, (uint64_t)0 - (uint64_t)v);
-  }
-  return trace__u64_dec(out, (uint64_t)v);
-}
-
-void trace__buf_u64(trace__buf *b, uint64_t v) {
-  if (TRACE__LIKELY(trace__buf_room(b, 20) == 20)) {
-    b->len += trace__u64_dec(b->data + b->len, v); /* straight into the buffer */
-    return;
-  }
-  char tmp[20];
-  trace__buf_put(b, tmp, trace__u64_dec(tmp, v));
-}
-
-void trace__buf_i64(trace__buf *b, int64_t v) {
-  if (TRACE__LIKELY(trace__buf_room(b, 21) == 21)) {
-    b->len += trace__i64_dec(b->data + b->len, v);
-    return;
-  }
-  char tmp[21];
-  trace__buf_put(b, tmp, trace__i64_dec(tmp, v));
-}
+const char trace__digit_pairs[201] = "00010203040506070809101112131415161718192021222324252627282930"
+                                    "31323334353637383940414243444546474849505152535455565758596061"
+                                    "62636465666768697071727374757677787980818283848586878889909192"
+                                    "93949596979899";
 
 void trace__buf_ptr(trace__buf *b, const void *p) {
   static const char hex[] = "0123456789abcdef";

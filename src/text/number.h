@@ -9,12 +9,70 @@
 
 #include "buf.h"
 
-/* Writes the decimal digits of v into out (at least 20 bytes); returns the length. */
-size_t trace__u64_dec(char *out, uint64_t v);
-size_t trace__i64_dec(char *out, int64_t v); /* at least 21 bytes */
+extern const char trace__digit_pairs[201];
 
-void trace__buf_u64(trace__buf *b, uint64_t v);
-void trace__buf_i64(trace__buf *b, int64_t v);
+static inline unsigned trace__digits10(uint64_t v) {
+  unsigned n = 1;
+  for (;;) {
+    if (v < 10)
+      return n;
+    if (v < 100)
+      return n + 1;
+    if (v < 1000)
+      return n + 2;
+    if (v < 10000)
+      return n + 3;
+    v /= 10000;
+    n += 4;
+  }
+}
+
+/* Writes the decimal digits of v into out (at least 20 bytes); returns the length. Inline: it is
+ * on every event with a number. */
+static inline size_t trace__u64_dec(char *out, uint64_t v) {
+  unsigned n = trace__digits10(v);
+  char *p = out + n;
+  while (v >= 100) {
+    unsigned r = (unsigned)(v % 100);
+    v /= 100;
+    p -= 2;
+    p[0] = trace__digit_pairs[2 * r];
+    p[1] = trace__digit_pairs[2 * r + 1];
+  }
+  if (v >= 10) {
+    p[-2] = trace__digit_pairs[2 * v];
+    p[-1] = trace__digit_pairs[2 * v + 1];
+  } else {
+    p[-1] = (char)('0' + v);
+  }
+  return n;
+}
+
+static inline size_t trace__i64_dec(char *out, int64_t v) { /* at least 21 bytes */
+  if (v < 0) {
+    out[0] = '-';
+    return 1 + trace__u64_dec(out + 1, (uint64_t)0 - (uint64_t)v);
+  }
+  return trace__u64_dec(out, (uint64_t)v);
+}
+
+static inline void trace__buf_u64(trace__buf *b, uint64_t v) {
+  if (TRACE__LIKELY(trace__buf_room(b, 20) == 20)) {
+    b->len += trace__u64_dec(b->data + b->len, v); /* straight into the buffer */
+    return;
+  }
+  char tmp[20];
+  trace__buf_put(b, tmp, trace__u64_dec(tmp, v));
+}
+
+static inline void trace__buf_i64(trace__buf *b, int64_t v) {
+  if (TRACE__LIKELY(trace__buf_room(b, 21) == 21)) {
+    b->len += trace__i64_dec(b->data + b->len, v);
+    return;
+  }
+  char tmp[21];
+  trace__buf_put(b, tmp, trace__i64_dec(tmp, v));
+}
 /* 0x-prefixed lowercase hex, as Rust prints pointers. */
 void trace__buf_ptr(trace__buf *b, const void *p);
 /* Shortest round-trip form; NaN/inf as NaN, inf, -inf (json: false) or null (json: true). */
