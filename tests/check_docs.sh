@@ -3,7 +3,8 @@
 # docs/*.md is extracted into its own file and compiled as C11 with -Wall -Wextra -Werror. A block
 # that defines main() is also linked against the library and run (in a scratch directory, with
 # TRACE_FILTER, TRACE_FORMAT and NO_COLOR unset), and must exit with 0 within 20 seconds.
-# Fragments and other languages use another tag (```text, ```sh, ```cmake, ```cpp).
+# Fragments of a larger program are tagged ```c fragment (highlighted as C, not compiled); other
+# languages use their own tag (```text, ```sh, ```cmake, ```cpp).
 #
 # Usage: check_docs.sh <source dir> <libtrace.so> <work dir>      (CC picks the compiler)
 set -eu
