@@ -5,7 +5,7 @@
  *   $ ./custom_subscriber
  *   [INFO ] shaving_yaks: starting yak_count=3
  *   ...
- *   events per level: ERROR=1 WARN=0 INFO=4 DEBUG=3 TRACE=0
+ *   events per level: ERROR=1 WARN=0 INFO=3 DEBUG=3 TRACE=0
  */
 #include <stdio.h>
 #include <string.h>

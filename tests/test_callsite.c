@@ -155,6 +155,17 @@ static void inventory_lists_callsites_never_hit(void **state) {
   trace_capture_free(cap);
 }
 
+/* The default target is the file's base name without its extension (the part after the last
+ * dot): derived.target.c gives "derived.target". */
+void derived_target_event(void);
+static void derived_target_keeps_inner_dots(void **state) {
+  (void)state;
+  trace_capture *cap = trace_capture_new(TRACE_LEVEL_TRACE);
+  TRACE_WITH_DEFAULT(trace_capture_dispatch(cap)) { derived_target_event(); }
+  assert_text_equal(trace_capture_log(cap), "event INFO derived.target: from a dotted file name\n");
+  trace_capture_free(cap);
+}
+
 /* Eight threads hit one fresh callsite at the same moment: they all wait for its registration
  * and every event arrives. */
 static trace_capture *race_cap;
@@ -191,6 +202,7 @@ int main(void) {
       cmocka_unit_test(rebuild_reasks_and_updates_level),
       cmocka_unit_test(combined_interest_of_two_subscribers),
       cmocka_unit_test(inventory_lists_callsites_never_hit),
+      cmocka_unit_test(derived_target_keeps_inner_dots),
       cmocka_unit_test(concurrent_first_hit),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

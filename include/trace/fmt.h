@@ -83,8 +83,9 @@ TRACE_API void trace_fmt_options_init(trace_fmt_options *o);
 TRACE_API int trace_fmt_options_from_env(trace_fmt_options *o);
 
 /* A fmt layer for a registry (trace_registry_add_layer). o NULL: defaults. The writer in o, if
- * any, is owned by the layer, also on failure (NULL: out of memory or invalid options, e.g. a
- * struct_size that is not ours or an unknown format). */
+ * any, is owned by the layer, also on failure (NULL: out of memory or invalid options such as an
+ * unknown format) -- except when o->struct_size is not sizeof(trace_fmt_options): then o cannot
+ * be read at all, NULL is returned and the writer stays the caller's. */
 TRACE_API trace_layer *trace_fmt_layer_new(const trace_fmt_options *o);
 
 /* ---------------------------------------------------------------------------------------- */
@@ -104,7 +105,8 @@ typedef struct trace_init_options {
 } trace_init_options;
 TRACE_API void trace_init_options_init(trace_init_options *o);
 /* Like trace_init with options. The writer in o->fmt is owned by libtrace from now on, also on
- * failure. Returns 0, TRACE_EEXIST, TRACE_EPARSE, TRACE_EINVAL, TRACE_ENOMEM. */
+ * failure -- except for TRACE_EINVAL from a NULL o or a struct_size that is not ours (o cannot be
+ * read then). Returns 0, TRACE_EEXIST, TRACE_EPARSE, TRACE_EINVAL, TRACE_ENOMEM. */
 TRACE_API int trace_init_with(const trace_init_options *o);
 
 /* The env-filter that trace_init installed (a borrowed handle, valid until trace_shutdown), or

@@ -91,7 +91,8 @@ TRACE_API bool trace_span_ref_timing(const trace_span_ref *span, trace_span_timi
 
 typedef struct trace_filter_vtable {
   uint32_t struct_size; /* sizeof(trace_filter_vtable) */
-  /* Once per callsite (and on rebuild). NULL: enabled() ? ALWAYS : NEVER. */
+  /* Once per callsite (and on rebuild). NULL: SOMETIMES when enabled is set (it is then asked on
+   * every hit: its answer may change), ALWAYS otherwise. */
   trace_interest (*register_callsite)(void *self, const trace_metadata *meta);
   /* For SOMETIMES callsites, on every hit; ctx gives the current span. NULL: true. */
   bool (*enabled)(void *self, const trace_metadata *meta, const trace_ctx *ctx);
@@ -141,7 +142,8 @@ TRACE_API trace_filter *trace_filter_callback_dynamic(trace_filter_fn fn, void *
 
 typedef struct trace_layer_vtable {
   uint32_t struct_size; /* sizeof(trace_layer_vtable) */
-  /* The layer's own interest in a callsite, combined with its filter's. NULL: ALWAYS. */
+  /* The layer's own interest in a callsite, combined with its filter's. NULL: SOMETIMES when
+   * enabled is set (asked on every hit), ALWAYS otherwise. */
   trace_interest (*register_callsite)(void *self, const trace_metadata *meta);
   /* The layer's own per-hit check for SOMETIMES callsites. NULL: true. */
   bool (*enabled)(void *self, const trace_metadata *meta, const trace_ctx *ctx);

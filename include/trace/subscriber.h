@@ -154,7 +154,9 @@ TRACE_API void trace_dispatch_flush(trace_dispatch *d);
 /* Installs d as the process-wide default, for every thread without a scoped default. Takes
  * its own reference (release yours when you like). Once only: returns TRACE_EEXIST (and changes
  * nothing) if a global default is already set, until trace_shutdown() removes it; TRACE_EINVAL
- * for NULL. Libraries must not call this; applications do, once, at start-up. */
+ * for NULL or for a dispatcher that was shut down already (it cannot come back); TRACE_EBUSY
+ * from inside a subscriber callback. Libraries must not call this; applications do, once, at
+ * start-up. */
 TRACE_API int trace_set_global_default(trace_dispatch *d);
 /* The global default, or NULL; no reference is taken. */
 TRACE_API trace_dispatch *trace_global_default(void);

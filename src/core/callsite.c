@@ -41,7 +41,7 @@ static const char *derive_target_locked(const char *file) {
       return t->target;
   const char *base = strrchr(file, '/');
   base = base ? base + 1 : file;
-  const char *dot = strchr(base, '.');
+  const char *dot = strrchr(base, '.'); /* the extension: the part after the last dot */
   size_t len = dot && dot != base ? (size_t)(dot - base) : strlen(base);
   derived_target *t = trace__malloc(sizeof *t + len + 1);
   if (!t)
