@@ -1,5 +1,6 @@
 # The two commands of the README, and a few conveniences. CMake does the building.
-#   make demo   build and run the flagship example
+#   make demo   build and run the flagship example (examples/load) for 10 seconds
+#               (LOAD_FOREVER=1 make demo: until Ctrl-C)
 #   make test   install missing packages, build with -Werror, run every test (the fuzzers' smoke
 #               runs included), then the tests under ASan+UBSan and the concurrency tests
 #               under TSan (the fuzzers carry their own sanitizers and are not rebuilt there)
@@ -24,7 +25,7 @@ build: deps-build
 demo: deps-build
 	$(CMAKE) -S . -B $(BUILD) -DTRACE_BUILD_TESTS=OFF -DTRACE_BUILD_BENCHMARKS=OFF
 	$(CMAKE) --build $(BUILD) -j$(JOBS) --target demo
-	$(BUILD)/examples/custom_subscriber
+	$(BUILD)/examples/load
 
 test: deps
 	$(CMAKE) -S . -B $(BUILD) -DTRACE_WERROR=ON

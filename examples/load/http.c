@@ -13,10 +13,12 @@
 
 size_t http_head_end(const char *buf, size_t len, size_t *scanned) {
   size_t i = *scanned;
-  while (i < len) {
-    const char *nl = memchr(buf + i, '\n', len - i);
-    if (!nl)
-      break;
+  for (;;) {
+    const char *nl = i < len ? memchr(buf + i, '\n', len - i) : NULL;
+    if (!nl) {
+      *scanned = len; /* no LF in [*scanned, len): never look there again */
+      return 0;
+    }
     i = (size_t)(nl - buf);
     /* The byte(s) after this LF decide; if they have not arrived, look again from this LF. */
     if (i + 1 >= len)
@@ -31,7 +33,7 @@ size_t http_head_end(const char *buf, size_t len, size_t *scanned) {
     }
     i++;
   }
-  *scanned = i < len ? i : len;
+  *scanned = i;
   return 0;
 }
 

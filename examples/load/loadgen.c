@@ -157,6 +157,11 @@ static void send_request(worker *w, const char *path, unsigned n) {
     request_failed(g, "no complete response");
     return;
   }
+  if (got == 0) {
+    count(&g->failures);
+    TRACE_WARN("the server closed the connection without a response");
+    return;
+  }
   w->response[got] = '\0';
   char *body = strstr(w->response, "\r\n\r\n");
   int status = 0;

@@ -9,7 +9,8 @@
  *   $ curl -X PUT localhost:3001/filter -d '[{req.path="/z"}]=trace'
  *
  * This file: options, start-up, and an orderly shutdown (generator first, so that no request is
- * cut off, then the server, then trace_shutdown, which flushes). */
+ * cut off, then the server, then trace_shutdown, which flushes). The log goes to stderr; the
+ * program's own lines (the ports first, "load: done" last) to stdout. */
 #define TRACE_TARGET "load"
 
 #include <errno.h>
@@ -50,6 +51,9 @@ static void usage(FILE *out) {
         "\n"
         "Environment: LOAD_FOREVER=1 runs until Ctrl-C (unless --duration is given);\n"
         "TRACE_FILTER (default here: debug), TRACE_FORMAT (full, compact, pretty, json), NO_COLOR.\n"
+        "\n"
+        "Output: the log on stderr; the program's own lines (\"load: listening on 127.0.0.1:3000,\n"
+        "admin on 127.0.0.1:3001\" first, \"load: done\" last) on stdout.\n"
         "\n"
         "Admin endpoint: GET /filter, PUT /filter (the body is the new filter), GET /callsites.\n"
         "  curl -X PUT localhost:3001/filter -d 'gen=debug'\n"
@@ -184,6 +188,10 @@ static int wait_for_end(const sigset_t *signals, unsigned long duration) {
 }
 
 int main(int argc, char **argv) {
+  /* The program's own lines go to stdout, each as soon as it is complete; the log alone goes to
+   * stderr, so that TRACE_FORMAT=json ./load 2>log.jsonl stays pure JSON. Errors that stop the
+   * program before a run go to stderr. */
+  setvbuf(stdout, NULL, _IOLBF, 0);
   options o = {3000, 3001, 10, 3, 100, 256, false, TRACE_FMT_TIME_NONE};
   int rc = parse_options(argc, argv, &o);
   if (rc)
@@ -224,18 +232,16 @@ int main(int argc, char **argv) {
     trace_shutdown();
     return 1;
   }
-  /* One place for everything: these lines go to stderr like the log, before any thread runs. */
-  fprintf(stderr, "load: listening on %s, admin on %s\n", local, admin_local);
-  fprintf(stderr,
-          "load: reload the filter meanwhile: curl -X PUT localhost:%d/filter -d "
-          "\"[{req.path=\\\"/z\\\"}]=trace\"\n"
-          "load: or see it: curl localhost:%d/filter; the callsites: curl localhost:%d/callsites\n",
-          admin_port, admin_port, admin_port);
+  printf("load: listening on %s, admin on %s\n", local, admin_local);
+  printf("load: reload the filter meanwhile: curl -X PUT localhost:%d/filter -d "
+         "\"[{req.path=\\\"/z\\\"}]=trace\"\n"
+         "load: or see it: curl localhost:%d/filter; the callsites: curl localhost:%d/callsites\n",
+         admin_port, admin_port, admin_port);
   if (o.duration)
-    fprintf(stderr, "load: running for %lu s (LOAD_FOREVER=1 or --duration 0: until Ctrl-C)\n",
-            o.duration);
+    printf("load: running for %lu s (LOAD_FOREVER=1 or --duration 0: until Ctrl-C)\n",
+           o.duration);
   else
-    fprintf(stderr, "load: running until Ctrl-C\n");
+    printf("load: running until Ctrl-C\n");
 
   pthread_t server_tid;
   rc = pthread_create(&server_tid, NULL, server_main, &st);
@@ -263,6 +269,6 @@ int main(int argc, char **argv) {
   TRACE_INFO(TF(exit_code, st.result ? 1 : 0), "stopped");
   trace_shutdown();
   /* After trace_shutdown, which flushed every line above: the last line of a complete run. */
-  fprintf(stderr, "load: done\n");
+  printf("load: done\n");
   return st.result ? 1 : 0;
 }
