@@ -18,8 +18,11 @@ deps-build:
 deps:
 	@sh tests/deps.sh test
 
+# demo turns tests and benchmarks off in the shared build directory: turn them on again here.
+ALL_ON = -DTRACE_BUILD_TESTS=ON -DTRACE_BUILD_BENCHMARKS=ON
+
 build: deps-build
-	$(CMAKE) -S . -B $(BUILD) -DTRACE_WERROR=ON
+	$(CMAKE) -S . -B $(BUILD) -DTRACE_WERROR=ON $(ALL_ON)
 	$(CMAKE) --build $(BUILD) -j$(JOBS)
 
 demo: deps-build
@@ -28,7 +31,7 @@ demo: deps-build
 	$(BUILD)/examples/load
 
 test: deps
-	$(CMAKE) -S . -B $(BUILD) -DTRACE_WERROR=ON
+	$(CMAKE) -S . -B $(BUILD) -DTRACE_WERROR=ON $(ALL_ON)
 	$(CMAKE) --build $(BUILD) -j$(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 	$(CMAKE) -S . -B $(BUILD)-asan -DTRACE_WERROR=ON -DCMAKE_BUILD_TYPE=Debug \
@@ -43,7 +46,7 @@ test: deps
 	@echo "make test: all passed (plain, ASan+UBSan, TSan)"
 
 bench: deps-build
-	$(CMAKE) -S . -B $(BUILD) -DTRACE_WERROR=ON
+	$(CMAKE) -S . -B $(BUILD) -DTRACE_WERROR=ON $(ALL_ON)
 	$(CMAKE) --build $(BUILD) -j$(JOBS) --target bench
 	benchmarks/compare --bench $(BUILD)/benchmarks/bench
 

@@ -32,13 +32,16 @@ fail() {
   exit 1
 }
 
-# Polls a shell condition every 0.1 s for up to $1 seconds.
+# Polls a shell condition every 0.1 s for up to $1 seconds; fails at once if the program died.
 wait_for() {
   local limit=$1
   shift
   local deadline=$((SECONDS + limit))
   until eval "$@"; do
     [ $SECONDS -lt $deadline ] || return 1
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+      fail "the program exited early"
+    fi
     sleep 0.1
   done
 }
@@ -58,6 +61,7 @@ expect() {
 # --- start ----------------------------------------------------------------------------------
 # The program's own lines (stdout) and its log (stderr) in one file, in the order written: stdout
 # is line-buffered, and both descriptors share one file offset.
+: >"$out" # exists before the first poll: the child creates it only once it has forked
 env -u TRACE_FILTER -u TRACE_FORMAT -u LOAD_FOREVER NO_COLOR=1 \
   "$bin" --port 0 --admin-port 0 --duration 300 --pause 20 >"$out" 2>&1 &
 pid=$!
