@@ -186,6 +186,9 @@ expect '200 [{req.path="/z"}]=trace' "$(http -X PUT $adm/filter -d '[{req.path="
 marker=$(grep -n 'load::admin: reloading filter filter="\[{req.path=\\"/z\\"}\]=trace"' "$out" |
   cut -d: -f1)
 [ -n "$marker" ] || fail "no 'reloading filter' line for the reload"
+grep -qF 'load: filter reloaded: [{req.path="/z"}]=trace' "$out" || fail "no stdout line for the reload"
+grep -qF "load: filter rejected, the old one stays: unclosed '[' at 5" "$out" ||
+  fail "no stdout line for the rejected filter"
 # Both sides of some /z requests: the generator's and the server's TRACE events.
 wait_for 60 "[ \$(grep -c 'load: error=i don.t like this letter. letter=\"z\"' '$out') -ge 3 ]" ||
   fail "no TRACE events of /z requests after the reload"

@@ -12,6 +12,7 @@
  * port cannot take the admin port's connection slots. */
 #define TRACE_TARGET "load::admin"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,6 +87,7 @@ static void put_filter(trace_env_filter *f, const char *body, size_t body_len,
     TRACE_WARN(TF(rsp.status, 400), TF_DISPLAY(error, err.message),
                "filter rejected; keeping the old one");
     respond_copy(rsp, 400, err.message, strlen(err.message));
+    printf("load: filter rejected, the old one stays: %s\n", err.message);
     return;
   }
   if (rc != 0) {
@@ -94,8 +96,12 @@ static void put_filter(trace_env_filter *f, const char *body, size_t body_len,
     return;
   }
   respond_text(rsp, 200, spec_text, f);
-  if (rsp->status == 200)
-    TRACE_INFO(TF_STR(filter, rsp->body, rsp->body_len - 1), "filter reloaded");
+  if (rsp->status != 200)
+    return;
+  TRACE_INFO(TF_STR(filter, rsp->body, rsp->body_len - 1), "filter reloaded");
+  /* Also among the program's own lines on stdout, which no filter hides: whoever reads the log
+   * later sees where and how it changed. */
+  printf("load: filter reloaded: %.*s\n", (int)(rsp->body_len - 1), rsp->body);
 }
 
 static void method_not_allowed(http_response *rsp, const char *allow) {
