@@ -3,7 +3,8 @@
 #               (LOAD_FOREVER=1 make demo: until Ctrl-C)
 #   make test   install missing packages, build with -Werror, run every test (the fuzzers' smoke
 #               runs included), then the tests under ASan+UBSan and the concurrency tests
-#               under TSan (the fuzzers carry their own sanitizers and are not rebuilt there)
+#               (the load example's integration test among them) under TSan (the fuzzers carry
+#               their own sanitizers and are not rebuilt there)
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE ?= cmake
@@ -39,7 +40,7 @@ test: deps
 	$(CMAKE) --build $(BUILD)-asan -j$(JOBS)
 	cd $(BUILD)-asan && ctest --output-on-failure -j$(JOBS) -LE nosan
 	$(CMAKE) -S . -B $(BUILD)-tsan -DTRACE_WERROR=ON -DCMAKE_BUILD_TYPE=Debug \
-	  -DTRACE_SANITIZE=thread -DTRACE_BUILD_BENCHMARKS=OFF -DTRACE_BUILD_EXAMPLES=OFF \
+	  -DTRACE_SANITIZE=thread -DTRACE_BUILD_BENCHMARKS=OFF -DTRACE_BUILD_EXAMPLES=ON \
 	  -DTRACE_BUILD_FUZZERS=OFF
 	$(CMAKE) --build $(BUILD)-tsan -j$(JOBS)
 	cd $(BUILD)-tsan && ctest --output-on-failure -j$(JOBS) -L concurrency

@@ -11,6 +11,8 @@
 set -euo pipefail
 
 bin=$1
+# Straight to 127.0.0.1, whatever proxy the environment configures.
+unset http_proxy https_proxy all_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY
 work=$(mktemp -d)
 out=$work/out.txt
 pid=
@@ -164,7 +166,7 @@ grep -q 'client disconnected mid-request' "$out" || fail "no trace of the early 
 # (with its own slots) still answers, and the service recovers once the flood has gone.
 (
   fds=()
-  for i in $(seq 300); do
+  for i in $(seq 400); do
     exec {fd}<>/dev/tcp/127.0.0.1/$port || break
     fds+=("$fd")
   done
