@@ -1,8 +1,10 @@
 # The two commands of the README, and a few conveniences. CMake does the building.
-#   make demo   build and run the flagship example
+#   make demo   build and run the flagship example (examples/load) for 10 seconds
+#               (LOAD_FOREVER=1 make demo: until Ctrl-C)
 #   make test   install missing packages, build with -Werror, run every test (the fuzzers' smoke
 #               runs included), then the tests under ASan+UBSan and the concurrency tests
-#               under TSan (the fuzzers carry their own sanitizers and are not rebuilt there)
+#               (the load example's integration test among them) under TSan (the fuzzers carry
+#               their own sanitizers and are not rebuilt there)
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE ?= cmake
@@ -17,17 +19,20 @@ deps-build:
 deps:
 	@sh tests/deps.sh test
 
+# demo turns tests and benchmarks off in the shared build directory: turn them on again here.
+ALL_ON = -DTRACE_BUILD_TESTS=ON -DTRACE_BUILD_BENCHMARKS=ON
+
 build: deps-build
-	$(CMAKE) -S . -B $(BUILD) -DTRACE_WERROR=ON
+	$(CMAKE) -S . -B $(BUILD) -DTRACE_WERROR=ON $(ALL_ON)
 	$(CMAKE) --build $(BUILD) -j$(JOBS)
 
 demo: deps-build
 	$(CMAKE) -S . -B $(BUILD) -DTRACE_BUILD_TESTS=OFF -DTRACE_BUILD_BENCHMARKS=OFF
 	$(CMAKE) --build $(BUILD) -j$(JOBS) --target demo
-	$(BUILD)/examples/custom_subscriber
+	$(BUILD)/examples/load
 
 test: deps
-	$(CMAKE) -S . -B $(BUILD) -DTRACE_WERROR=ON
+	$(CMAKE) -S . -B $(BUILD) -DTRACE_WERROR=ON $(ALL_ON)
 	$(CMAKE) --build $(BUILD) -j$(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 	$(CMAKE) -S . -B $(BUILD)-asan -DTRACE_WERROR=ON -DCMAKE_BUILD_TYPE=Debug \
@@ -35,14 +40,14 @@ test: deps
 	$(CMAKE) --build $(BUILD)-asan -j$(JOBS)
 	cd $(BUILD)-asan && ctest --output-on-failure -j$(JOBS) -LE nosan
 	$(CMAKE) -S . -B $(BUILD)-tsan -DTRACE_WERROR=ON -DCMAKE_BUILD_TYPE=Debug \
-	  -DTRACE_SANITIZE=thread -DTRACE_BUILD_BENCHMARKS=OFF -DTRACE_BUILD_EXAMPLES=OFF \
+	  -DTRACE_SANITIZE=thread -DTRACE_BUILD_BENCHMARKS=OFF -DTRACE_BUILD_EXAMPLES=ON \
 	  -DTRACE_BUILD_FUZZERS=OFF
 	$(CMAKE) --build $(BUILD)-tsan -j$(JOBS)
 	cd $(BUILD)-tsan && ctest --output-on-failure -j$(JOBS) -L concurrency
 	@echo "make test: all passed (plain, ASan+UBSan, TSan)"
 
 bench: deps-build
-	$(CMAKE) -S . -B $(BUILD) -DTRACE_WERROR=ON
+	$(CMAKE) -S . -B $(BUILD) -DTRACE_WERROR=ON $(ALL_ON)
 	$(CMAKE) --build $(BUILD) -j$(JOBS) --target bench
 	benchmarks/compare --bench $(BUILD)/benchmarks/bench
 

@@ -6,8 +6,9 @@ set -eu
 need="cmake make gcc libc6-dev"
 if [ "${1:-build}" = test ]; then
   # clang and its runtime (libFuzzer, sanitizers) build and run the fuzzers; jansson is the JSON
-  # parser the fmt tests read our JSON back with.
-  need="$need g++ libcmocka-dev libjansson-dev binutils pkg-config clang libclang-rt-14-dev"
+  # parser the fmt tests read our JSON back with; pkg-config checks the installed package; curl is
+  # the HTTP client of the load example's integration test.
+  need="$need g++ libcmocka-dev libjansson-dev binutils pkg-config clang libclang-rt-14-dev curl"
 fi
 missing=""
 for p in $need; do

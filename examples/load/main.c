@@ -1,0 +1,274 @@
+/* The flagship example: the worked example of the blog post "Diagnostics with Tracing"
+ * (shared/seeds/000), in C. An HTTP service ("character repetition as a service") runs on one
+ * epoll thread, a load generator hammers it from a few threads, their logs interleave, and the
+ * spans say which line belongs to which connection and request. An admin endpoint reloads the
+ * filter while it all runs:
+ *
+ *   $ ./load                                  # 10 seconds; LOAD_FOREVER=1 until Ctrl-C
+ *   $ curl -X PUT localhost:3001/filter -d 'gen=debug'
+ *   $ curl -X PUT localhost:3001/filter -d '[{req.path="/z"}]=trace'
+ *
+ * This file: options, start-up, and an orderly shutdown (generator first, so that no request is
+ * cut off, then the server, then trace_shutdown, which flushes). The log goes to stderr; the
+ * program's own lines (the ports first, "load: done" last) to stdout. */
+#define TRACE_TARGET "load"
+
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <trace.h>
+#include <trace/fmt.h>
+
+#include "load.h"
+
+typedef struct options {
+  unsigned long port, admin_port, duration, threads, pause_ms, max_conns;
+  bool duration_given;
+  int time;
+} options;
+
+static void usage(FILE *out) {
+  fputs("usage: load [options]\n"
+        "\n"
+        "Character repetition as a service (GET /a with Content-Length: 3 answers aaa), a load\n"
+        "generator, and an admin endpoint that reloads the filter while they run.\n"
+        "\n"
+        "  --port N          the service's port on 127.0.0.1 (default 3000; 0: any free port)\n"
+        "  --admin-port N    the admin endpoint's port (default 3001; 0: any free port)\n"
+        "  --duration S      run S seconds (default 10); 0: until SIGINT or SIGTERM\n"
+        "  --threads N       load generator threads (default 3; 0: none)\n"
+        "  --pause MS        each generator thread pauses a random 0..MS ms between requests\n"
+        "                    (default 100)\n"
+        "  --max-conns N     connections the service holds at once; more are dropped (default 256)\n"
+        "  --time KIND       timestamps: none (default, like the blog post), uptime, utc, local\n"
+        "  -h, --help        this text\n"
+        "\n"
+        "Environment: LOAD_FOREVER=1 runs until Ctrl-C (unless --duration is given);\n"
+        "TRACE_FILTER (default here: debug), TRACE_FORMAT (full, compact, pretty, json), NO_COLOR.\n"
+        "\n"
+        "Output: the log on stderr; the program's own lines (\"load: listening on 127.0.0.1:3000,\n"
+        "admin on 127.0.0.1:3001\" first, \"load: done\" last) on stdout.\n"
+        "\n"
+        "Admin endpoint: GET /filter, PUT /filter (the body is the new filter), GET /callsites.\n"
+        "  curl -X PUT localhost:3001/filter -d 'gen=debug'\n"
+        "  curl -X PUT localhost:3001/filter -d '[{req.path=\"/z\"}]=trace'\n",
+        out);
+}
+
+static bool parse_number(const char *text, unsigned long max, unsigned long *out) {
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul(text, &end, 10);
+  if (errno || end == text || *end || text[0] == '-' || v > max)
+    return false;
+  *out = v;
+  return true;
+}
+
+/* Returns 0 to run, 1 for a bad command line, 2 after --help. */
+static int parse_options(int argc, char **argv, options *o) {
+  static const struct option longs[] = {
+      {"port", required_argument, NULL, 'p'},     {"admin-port", required_argument, NULL, 'a'},
+      {"duration", required_argument, NULL, 'd'}, {"threads", required_argument, NULL, 't'},
+      {"pause", required_argument, NULL, 'P'},    {"max-conns", required_argument, NULL, 'm'},
+      {"time", required_argument, NULL, 'T'},     {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  int opt;
+  while ((opt = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+    bool ok = true;
+    switch (opt) {
+    case 'p': ok = parse_number(optarg, 65535, &o->port); break;
+    case 'a': ok = parse_number(optarg, 65535, &o->admin_port); break;
+    case 'd':
+      ok = parse_number(optarg, 86400 * 365, &o->duration);
+      o->duration_given = true;
+      break;
+    case 't': ok = parse_number(optarg, 64, &o->threads); break;
+    case 'P': ok = parse_number(optarg, 60000, &o->pause_ms); break;
+    case 'm': ok = parse_number(optarg, 65536, &o->max_conns) && o->max_conns > 0; break;
+    case 'T':
+      if (strcmp(optarg, "none") == 0)
+        o->time = TRACE_FMT_TIME_NONE;
+      else if (strcmp(optarg, "uptime") == 0)
+        o->time = TRACE_FMT_TIME_UPTIME;
+      else if (strcmp(optarg, "utc") == 0)
+        o->time = TRACE_FMT_TIME_UTC;
+      else if (strcmp(optarg, "local") == 0)
+        o->time = TRACE_FMT_TIME_LOCAL;
+      else
+        ok = false;
+      break;
+    case 'h': usage(stdout); return 2;
+    default: usage(stderr); return 1;
+    }
+    if (!ok) {
+      const struct option *l = longs;
+      while (l->val != opt)
+        l++;
+      fprintf(stderr, "load: bad value '%s' for --%s\n", optarg, l->name);
+      usage(stderr);
+      return 1;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "load: unexpected argument '%s'\n", argv[optind]);
+    usage(stderr);
+    return 1;
+  }
+  const char *forever = getenv("LOAD_FOREVER");
+  if (!o->duration_given && forever && *forever && strcmp(forever, "0") != 0)
+    o->duration = 0;
+  return 0;
+}
+
+static int init_tracing(const options *o) {
+  trace_init_options init;
+  trace_init_options_init(&init);
+  /* debug shows what the blog post's first output shows: connections, requests, 404s and the
+   * generator's errors, but not the TRACE events that explain the 500s. */
+  const char *env = getenv("TRACE_FILTER");
+  init.filter = env && *env ? env : "debug";
+  init.fmt.time = o->time;
+  int rc = trace_init_with(&init);
+  if (rc != 0)
+    fprintf(stderr, "load: cannot set up tracing: %s\n", trace_strerror(rc));
+  return rc;
+}
+
+typedef struct server_thread {
+  server *srv;
+  pthread_t main_thread;
+  int result;
+} server_thread;
+
+static void *server_main(void *arg) {
+  server_thread *st = arg;
+  trace_thread_set_name("server");
+  st->result = server_run(st->srv);
+  /* A loop that failed on its own wakes main, which would otherwise wait out --duration. */
+  if (st->result != 0)
+    pthread_kill(st->main_thread, SIGUSR1);
+  return NULL;
+}
+
+/* Waits for the end of the run: the duration (0: none), SIGINT or SIGTERM, or SIGUSR1 from a
+ * failed server thread. Returns the signal, or 0 when the time is up. */
+static int wait_for_end(const sigset_t *signals, unsigned long duration) {
+  struct timespec end;
+  clock_gettime(CLOCK_MONOTONIC, &end);
+  end.tv_sec += (time_t)duration;
+  for (;;) {
+    int sig;
+    if (duration == 0) {
+      sig = sigwaitinfo(signals, NULL);
+    } else {
+      struct timespec now, left;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      if (now.tv_sec > end.tv_sec || (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+        return 0;
+      left.tv_sec = end.tv_sec - now.tv_sec;
+      left.tv_nsec = end.tv_nsec - now.tv_nsec;
+      if (left.tv_nsec < 0) {
+        left.tv_sec--;
+        left.tv_nsec += 1000000000L;
+      }
+      sig = sigtimedwait(signals, NULL, &left);
+    }
+    if (sig > 0)
+      return sig;
+    /* EINTR (a signal outside the set, e.g. a stopped and continued process) or EAGAIN (time
+     * up): the loop decides from the clock. */
+  }
+}
+
+int main(int argc, char **argv) {
+  /* The program's own lines go to stdout, each as soon as it is complete; the log alone goes to
+   * stderr, so that TRACE_FORMAT=json ./load 2>log.jsonl stays pure JSON. Errors that stop the
+   * program before a run go to stderr. */
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  options o = {3000, 3001, 10, 3, 100, 256, false, TRACE_FMT_TIME_NONE};
+  int rc = parse_options(argc, argv, &o);
+  if (rc)
+    return rc == 2 ? 0 : 2;
+  if (init_tracing(&o) != 0)
+    return 1;
+
+  /* Every thread inherits this mask, so the signals reach main's sigwait alone, never a thread
+   * inside a system call. SIGPIPE cannot happen (MSG_NOSIGNAL everywhere); ignoring it keeps a
+   * future plain write() from killing the demo. An example program may do this: the library never
+   * installs handlers or changes masks behind the application's back. */
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &signals, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  server_thread st = {server_new(), pthread_self(), 0};
+  char local[64], admin_local[64];
+  if (!st.srv) {
+    fprintf(stderr, "load: cannot create the event loop: %s\n", strerror(errno));
+    trace_shutdown();
+    return 1;
+  }
+  /* The admin endpoint needs few connections; its own limit keeps a flood of the service's
+   * port from locking the operator out. */
+  int port = server_listen(st.srv, &load_repeat_service, (uint16_t)o.port, o.max_conns, local,
+                           sizeof local);
+  int admin_port = port < 0 ? port
+                            : server_listen(st.srv, &load_admin_service, (uint16_t)o.admin_port,
+                                            8, admin_local, sizeof admin_local);
+  if (port < 0 || admin_port < 0) {
+    fprintf(stderr, "load: cannot listen on 127.0.0.1:%lu: %s (try --port 0 --admin-port 0)\n",
+            port < 0 ? o.port : o.admin_port, strerror(port < 0 ? -port : -admin_port));
+    server_free(st.srv);
+    trace_shutdown();
+    return 1;
+  }
+  printf("load: listening on %s, admin on %s\n", local, admin_local);
+  printf("load: reload the filter meanwhile: curl -X PUT localhost:%d/filter -d "
+         "\"[{req.path=\\\"/z\\\"}]=trace\"\n"
+         "load: or see it: curl localhost:%d/filter; the callsites: curl localhost:%d/callsites\n",
+         admin_port, admin_port, admin_port);
+  if (o.duration)
+    printf("load: running for %lu s (LOAD_FOREVER=1 or --duration 0: until Ctrl-C)\n",
+           o.duration);
+  else
+    printf("load: running until Ctrl-C\n");
+
+  pthread_t server_tid;
+  rc = pthread_create(&server_tid, NULL, server_main, &st);
+  if (rc != 0) {
+    fprintf(stderr, "load: cannot start the server thread: %s\n", strerror(rc));
+    server_free(st.srv);
+    trace_shutdown();
+    return 1;
+  }
+  loadgen *gen = NULL;
+  if (o.threads > 0) {
+    gen = loadgen_start((uint16_t)port, (unsigned)o.threads, (unsigned)o.pause_ms);
+    if (!gen)
+      TRACE_ERROR(TF_DISPLAY(error, strerror(errno)), "cannot start the load generator");
+  }
+
+  int sig = wait_for_end(&signals, o.duration);
+  TRACE_INFO(TF_DISPLAY(reason, sig == 0 ? "time is up" : sig == SIGUSR1 ? "server failed"
+                                                                          : strsignal(sig)),
+             "shutting down");
+  loadgen_stop(gen);
+  server_stop(st.srv);
+  pthread_join(server_tid, NULL);
+  server_free(st.srv);
+  TRACE_INFO(TF(exit_code, st.result ? 1 : 0), "stopped");
+  trace_shutdown();
+  /* After trace_shutdown, which flushed every line above: the last line of a complete run. */
+  printf("load: done\n");
+  return st.result ? 1 : 0;
+}
