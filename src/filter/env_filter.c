@@ -237,7 +237,7 @@ static void ef_destroy(void *self) {
   binding *b = self;
   trace__local_key_delete(b->key);
   trace_env_filter_release(b->f);
-  trace__free(b);
+  trace__free_lines(b);
 }
 
 trace_filter *trace_env_filter_as_filter(trace_env_filter *f) {
@@ -254,11 +254,11 @@ trace_filter *trace_env_filter_as_filter(trace_env_filter *f) {
     return NULL;
   int saved = errno;
   trace_filter *filter = NULL;
-  binding *b = trace__malloc(sizeof *b);
+  binding *b = trace__alloc_lines(sizeof *b);
   if (b) {
     b->key = trace__local_key_create(scope_free);
     if (b->key < 0) {
-      trace__free(b);
+      trace__free_lines(b);
       b = NULL;
     }
   }
@@ -274,7 +274,7 @@ trace_filter *trace_env_filter_as_filter(trace_env_filter *f) {
 /* Construction, reload, lifetime. */
 
 static trace_env_filter *make(trace__directive_set *s) {
-  trace_env_filter *f = trace__calloc(1, sizeof *f);
+  trace_env_filter *f = trace__alloc_lines(sizeof *f);
   if (!f) {
     trace__directive_set_free(s);
     return NULL;
@@ -395,6 +395,6 @@ void trace_env_filter_release(trace_env_filter *f) {
   for (size_t p = 0; p < CACHE_PAGES; p++)
     trace__free_lines(f->cache[p]);
   trace__mutex_destroy(&f->lock);
-  trace__free(f);
+  trace__free_lines(f);
   errno = saved;
 }

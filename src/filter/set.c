@@ -31,7 +31,7 @@ void trace__directive_set_free(trace__directive_set *s) {
   trace__free(s->dirs);
   trace__free(s->statics);
   trace__free(s->dynamics);
-  trace__free(s);
+  trace__free_lines(s);
 }
 
 static bool same_text(const char *a, const char *b) {
@@ -77,7 +77,8 @@ static int specificity(const void *pa, const void *pb) {
 }
 
 int trace__directive_set_new(trace__directive *dirs, size_t n, trace__directive_set **out) {
-  trace__directive_set *s = trace__calloc(1, sizeof *s);
+  /* Read by every thread on each span enter: its cache lines are its own (no false sharing). */
+  trace__directive_set *s = trace__alloc_lines(sizeof *s);
   if (!s) {
     for (size_t i = 0; i < n; i++)
       trace__directive_clear(&dirs[i]);

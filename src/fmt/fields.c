@@ -38,9 +38,7 @@ void fmt_put_message(trace__buf *b, const trace_event *ev, const fmt_site *site,
       } else if (op->plain && op->spec.conv == 's') {
         /* %s and %d without flags are most conversions: no detour through the general code. */
         const char *str = va_arg(ap, const char *);
-        if (!str)
-          str = "(null)";
-        trace__escape_fast(b, str, strlen(str), mode);
+        trace__escape_cstr(b, str ? str : "(null)", mode);
       } else if (op->plain && (op->spec.conv == 'd' || op->spec.conv == 'i')) {
         trace__buf_i64(b, va_arg(ap, int));
       } else {

@@ -13,6 +13,26 @@ static const char *const level_json[] = {"OFF", "ERROR", "WARN", "INFO", "DEBUG"
 static const char *const level_color[] = {"", "\x1b[31m", "\x1b[33m", "\x1b[32m", "\x1b[34m",
                                           "\x1b[35m"};
 
+/* The level column, with its colour and the space after it, ready to copy. */
+static const struct {
+  char text[16];
+  uint8_t len;
+} level_piece[2][6] = {
+    {{"  OFF ", 6}, {"ERROR ", 6}, {" WARN ", 6}, {" INFO ", 6}, {"DEBUG ", 6}, {"TRACE ", 6}},
+    {{"  OFF ", 6},
+     {"\x1b[31mERROR\x1b[0m ", 15},
+     {"\x1b[33m WARN\x1b[0m ", 15},
+     {"\x1b[32m INFO\x1b[0m ", 15},
+     {"\x1b[34mDEBUG\x1b[0m ", 15},
+     {"\x1b[35mTRACE\x1b[0m ", 15}},
+};
+
+static TRACE__INLINE void put_level_column(trace__buf *b, unsigned level, bool ansi) {
+  if (TRACE__UNLIKELY(level > TRACE_LEVEL_TRACE))
+    level = 0;
+  trace__buf_put(b, level_piece[ansi][level].text, level_piece[ansi][level].len);
+}
+
 void fmt_put_level(trace__buf *b, int level, bool ansi) {
   if (level < 0 || level > TRACE_LEVEL_TRACE)
     level = 0;
@@ -58,7 +78,7 @@ static void put_thread_id(trace__buf *b, bool pad) {
 }
 
 /* The part before the spans, shared by Full and Compact: time, level, thread name and id. */
-static void put_prefix(trace__buf *b, const fmt_layer *l, fmt_thread *t, int level) {
+static TRACE__INLINE void put_prefix(trace__buf *b, const fmt_layer *l, fmt_thread *t, int level) {
   bool ansi = l->ansi;
   if (l->o.time != TRACE_FMT_TIME_NONE) {
     if (ansi)
@@ -68,10 +88,8 @@ static void put_prefix(trace__buf *b, const fmt_layer *l, fmt_thread *t, int lev
       trace__buf_put(b, ANSI_RESET, 4);
     trace__buf_putc(b, ' ');
   }
-  if (l->o.show_level) {
-    fmt_put_level(b, level, ansi);
-    trace__buf_putc(b, ' ');
-  }
+  if (l->o.show_level)
+    put_level_column(b, (unsigned)level, ansi);
   if (l->o.show_thread_names) {
     put_thread_name(b);
     trace__buf_putc(b, ' ');
@@ -83,7 +101,7 @@ static void put_prefix(trace__buf *b, const fmt_layer *l, fmt_thread *t, int lev
 }
 
 /* "target: file:line: " as configured. */
-static void put_location(trace__buf *b, const fmt_layer *l, const fmt_line *line) {
+static TRACE__INLINE void put_location(trace__buf *b, const fmt_layer *l, const fmt_line *line) {
   const trace_metadata *m = line->meta;
   bool ansi = l->ansi;
   if (TRACE__LIKELY(line->site != NULL)) {
@@ -121,7 +139,7 @@ static void put_location(trace__buf *b, const fmt_layer *l, const fmt_line *line
 }
 
 /* The event's message and fields, or a span event's message and extra fields. */
-static void put_event_fields(trace__buf *b, const fmt_layer *l, const fmt_line *line) {
+static TRACE__INLINE void put_event_fields(trace__buf *b, const fmt_layer *l, const fmt_line *line) {
   size_t max = l->o.max_value_len;
   bool first = true;
   if (line->ev) {
@@ -161,7 +179,7 @@ static fmt_ext *ext_of(const trace_span_ref *s, const trace_ctx *ctx) {
   return trace_span_ref_ext(s, ctx);
 }
 
-static void format_full(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
+static TRACE__INLINE void format_full(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
                         const fmt_line *line) {
   bool ansi = l->ansi;
   put_prefix(b, l, t, line->meta->level);

@@ -25,14 +25,14 @@ typedef struct trace__buf {
 /* Makes room for n more bytes if the limit allows; returns the room available (may be < n). */
 size_t trace__buf_grow(trace__buf *b, size_t n);
 
-static inline size_t trace__buf_room(trace__buf *b, size_t n) {
+static TRACE__INLINE size_t trace__buf_room(trace__buf *b, size_t n) {
   if (TRACE__LIKELY(b->cap - b->len >= n))
     return n;
   return trace__buf_grow(b, n);
 }
 
 /* Copies of a few bytes are the common case in formatting; fixed-size moves beat a call. */
-static inline void trace__small_copy(char *d, const char *s, size_t n) {
+static TRACE__INLINE void trace__small_copy(char *d, const char *s, size_t n) {
   if (__builtin_constant_p(n)) {
     memcpy(d, s, n); /* the compiler inlines a known size best */
   } else if (n >= 8 && n <= 16) {
@@ -47,15 +47,20 @@ static inline void trace__small_copy(char *d, const char *s, size_t n) {
     memcpy(&z, s + n - 4, 4);
     memcpy(d, &a, 4);
     memcpy(d + n - 4, &z, 4);
-  } else if (n < 4) {
-    for (size_t i = 0; i < n; i++)
-      d[i] = s[i];
-  } else {
+  } else if (n >= 2 && n < 4) {
+    uint16_t a, z;
+    memcpy(&a, s, 2);
+    memcpy(&z, s + n - 2, 2);
+    memcpy(d, &a, 2);
+    memcpy(d + n - 2, &z, 2);
+  } else if (n == 1) {
+    d[0] = s[0];
+  } else if (n > 16) {
     memcpy(d, s, n);
   }
 }
 
-static inline void trace__buf_put(trace__buf *b, const char *s, size_t n) {
+static TRACE__INLINE void trace__buf_put(trace__buf *b, const char *s, size_t n) {
   size_t room = trace__buf_room(b, n);
   if (TRACE__UNLIKELY(room < n)) {
     n = room;
@@ -66,7 +71,7 @@ static inline void trace__buf_put(trace__buf *b, const char *s, size_t n) {
 }
 
 /* All n bytes or none (for a UTF-8 sequence or an escape that must not be cut). */
-static inline void trace__buf_put_whole(trace__buf *b, const char *s, size_t n) {
+static TRACE__INLINE void trace__buf_put_whole(trace__buf *b, const char *s, size_t n) {
   if (TRACE__UNLIKELY(trace__buf_room(b, n) < n)) {
     b->truncated = true;
     return;
@@ -75,7 +80,7 @@ static inline void trace__buf_put_whole(trace__buf *b, const char *s, size_t n) 
   b->len += n;
 }
 
-static inline void trace__buf_putc(trace__buf *b, char c) {
+static TRACE__INLINE void trace__buf_putc(trace__buf *b, char c) {
   if (TRACE__LIKELY(b->len < b->cap) || trace__buf_grow(b, 1))
     b->data[b->len++] = c;
   else

@@ -48,6 +48,24 @@ static inline void trace__escape_fast(trace__buf *b, const char *str, size_t len
   trace__escape(b, str, len, mode);
 }
 
+/* A NUL-terminated string (a %s argument): measured while it is copied, in one pass, when it
+ * needs no escaping and fits; otherwise the rest goes through trace__escape. */
+static inline void trace__escape_cstr(trace__buf *b, const char *str, trace__escape_mode mode) {
+  const unsigned char *s = (const unsigned char *)str;
+  const unsigned char *ok = trace__plain[mode]; /* NUL is not plain: the loop stops there */
+  size_t room = b->cap - b->len;
+  char *d = b->data + b->len;
+  size_t i = 0;
+  while (i < room && ok[s[i]]) {
+    d[i] = (char)s[i];
+    i++;
+  }
+  b->len += i;
+  if (TRACE__LIKELY(s[i] == '\0'))
+    return;
+  trace__escape(b, str + i, strlen(str + i), mode);
+}
+
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if the bytes there are not valid UTF-8. */
 size_t trace__utf8_seq(const unsigned char *s, size_t len);
 
