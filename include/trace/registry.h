@@ -65,8 +65,8 @@ TRACE_API const trace_metadata *trace_span_ref_meta(const trace_span_ref *span);
 TRACE_API const trace_span_ref *trace_span_ref_parent(const trace_span_ref *span,
                                                       const trace_ctx *ctx);
 /* The calling layer's extension: ext_size bytes (see trace_layer_new), zeroed when the span was
- * created, owned by the layer (free what it points to in on_close). NULL if ext_size was 0.
- * A filter's context has no extension. */
+ * created (unless the layer has TRACE_LAYER_EXT_KEPT), owned by the layer (free what it points
+ * to in on_close). NULL if ext_size was 0. A filter's context has no extension. */
 TRACE_API void *trace_span_ref_ext(const trace_span_ref *span, const trace_ctx *ctx);
 /* Visits the span's stored field values (copies, owned by the registry; strings stay valid
  * during the visit), holding the span's lock against a concurrent record: do not record into
@@ -162,7 +162,11 @@ typedef struct trace_layer_vtable {
 } trace_layer_vtable;
 
 enum {
-  TRACE_LAYER_TIMING = 1 /* the registry measures busy/idle time of spans for this layer */
+  TRACE_LAYER_TIMING = 1,  /* the registry measures busy/idle time of spans for this layer */
+  /* The extension is zero the first time a slot is used and afterwards holds whatever this
+   * layer's on_close left in it: the registry does not clear it for each new span. For layers
+   * that leave it clean themselves (it saves clearing it on every span). */
+  TRACE_LAYER_EXT_KEPT = 2
 };
 
 /* Wraps a layer implementation: self is owned from now on (destroy runs once); ext_size bytes of

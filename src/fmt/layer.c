@@ -266,7 +266,10 @@ trace_layer *trace_fmt_layer_new(const trace_fmt_options *opts) {
     errno = saved;
     return NULL;
   }
-  unsigned flags = o.span_events & TRACE_FMT_SPAN_CLOSE ? TRACE_LAYER_TIMING : 0;
+  /* fmt_ext_release leaves the extension as a new span needs it: the registry need not clear it. */
+  unsigned flags = TRACE_LAYER_EXT_KEPT;
+  if (o.span_events & TRACE_FMT_SPAN_CLOSE)
+    flags |= TRACE_LAYER_TIMING;
   const trace_layer_vtable *v = o.span_events ? &vt_spans : &vt;
   trace_layer *layer = trace_layer_new(v, l, sizeof(fmt_ext), flags);
   errno = saved;

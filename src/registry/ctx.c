@@ -22,6 +22,8 @@ static const slot *nearest_visible(const trace_ctx *ctx, const slot *s) {
 const trace_span_ref *trace_ctx_span(const trace_ctx *ctx, uint64_t id) {
   if (!ctx)
     return NULL;
+  if (ctx->about && ctx->about_id == id)
+    return visible(ctx, ctx->about) ? as_ref(ctx->about) : NULL;
   slot *s = reg_lookup(ctx->r, id);
   return s && visible(ctx, s) ? as_ref(s) : NULL;
 }

@@ -120,7 +120,7 @@ uint64_t reg_enabled_mask(trace_registry *r, reg_thread *ts, const trace_metadat
   uint64_t ask = info.sometimes;
   if (!ask)
     return mask;
-  trace_ctx ctx = {r, ts, -1, ~0ull};
+  trace_ctx ctx = {r, ts, -1, ~0ull, NULL, 0};
   if (r->filter && r->filter->vt.enabled && !r->filter->vt.enabled(r->filter->self, meta, &ctx))
     return mask & 0; /* the registry's filter says no: nothing at all */
   while (ask) {

@@ -90,6 +90,7 @@ struct trace_registry {
   /* Which layers have each callback, so the hot paths skip the others without a call. */
   uint64_t has_new_span, has_record, has_follows, has_event, has_enter, has_exit, has_close;
   uint32_t ext_total;
+  uint32_t ext_clear; /* bytes of extensions to clear for each new span (0: every layer keeps) */
   uint32_t slot_size;
   int local_key;
   /* Slots: pages of 2^SLOT_PAGE_BITS slots; pages are read without a lock. */
@@ -109,6 +110,8 @@ struct trace_ctx {
   reg_thread *ts;
   int layer;        /* -1: the registry's filter */
   uint64_t bit;     /* the layer's bit; ~0 for the registry's filter */
+  slot *about;      /* the span the callback is about, if any: its lookup needs no table */
+  uint64_t about_id;
 };
 
 /* Slots (slab.c) */

@@ -71,25 +71,32 @@ static bool stack_push(reg_thread *ts, slot *s) {
       for (trace_layer *l = (r)->layers[i]; once_; once_ = 0)
 
 static inline trace_ctx ctx_for(trace_registry *r, reg_thread *ts, unsigned i) {
-  trace_ctx c = {r, ts, (int)i, 1ull << i};
+  trace_ctx c = {r, ts, (int)i, 1ull << i, NULL, 0};
   return c;
 }
 
 static inline trace_ctx ctx_global(trace_registry *r, reg_thread *ts) {
-  trace_ctx c = {r, ts, -1, ~0ull};
+  trace_ctx c = {r, ts, -1, ~0ull, NULL, 0};
+  return c;
+}
+
+/* A context for callbacks about span s (its id): trace_ctx_span(ctx, id) then finds it at once. */
+static inline trace_ctx ctx_about(trace_ctx c, slot *s, uint64_t id) {
+  c.about = s;
+  c.about_id = id;
   return c;
 }
 
 static void notify_close(trace_registry *r, reg_thread *ts, slot *s, uint64_t id) {
   FOR_EACH_LAYER(r, s->layers & r->has_close, i, l) {
-    trace_ctx c = ctx_for(r, ts, i);
+    trace_ctx c = ctx_about(ctx_for(r, ts, i), s, id);
     if (l->filter && l->filter->vt.on_close)
       l->filter->vt.on_close(l->filter->self, id, &c);
     if (l->vt.on_close)
       l->vt.on_close(l->self, id, &c);
   }
   if (r->filter && r->filter->vt.on_close) {
-    trace_ctx c = ctx_global(r, ts);
+    trace_ctx c = ctx_about(ctx_global(r, ts), s, id);
     r->filter->vt.on_close(r->filter->self, id, &c);
   }
 }
@@ -165,16 +172,16 @@ static uint64_t reg_new_span(void *self, const trace_span_attrs *a) {
     s->created_ns = s->last_ns = trace__monotonic_ns();
     s->busy_ns = s->idle_ns = 0;
   }
-  if (r->ext_total)
-    memset(reg_slot_ext_base(s), 0, r->ext_total);
+  if (r->ext_clear)
+    memset(reg_slot_ext_base(s), 0, r->ext_clear);
   s->live = 1;
   uint64_t id = reg_slot_id(s);
   if (r->filter && r->filter->vt.on_new_span) {
-    trace_ctx c = ctx_global(r, ts);
+    trace_ctx c = ctx_about(ctx_global(r, ts), s, id);
     r->filter->vt.on_new_span(r->filter->self, a, id, &c);
   }
   FOR_EACH_LAYER(r, mask & r->has_new_span, i, l) {
-    trace_ctx c = ctx_for(r, ts, i);
+    trace_ctx c = ctx_about(ctx_for(r, ts, i), s, id);
     if (l->filter && l->filter->vt.on_new_span)
       l->filter->vt.on_new_span(l->filter->self, a, id, &c);
     if (l->vt.on_new_span)
@@ -195,11 +202,11 @@ static void reg_record(void *self, uint64_t id, const trace_valueset *vs) {
   reg_values_record(s, vs);
   reg_slot_unlock(s);
   if (r->filter && r->filter->vt.on_record) {
-    trace_ctx c = ctx_global(r, ts);
+    trace_ctx c = ctx_about(ctx_global(r, ts), s, id);
     r->filter->vt.on_record(r->filter->self, id, vs, &c);
   }
   FOR_EACH_LAYER(r, s->layers & r->has_record, i, l) {
-    trace_ctx c = ctx_for(r, ts, i);
+    trace_ctx c = ctx_about(ctx_for(r, ts, i), s, id);
     if (l->filter && l->filter->vt.on_record)
       l->filter->vt.on_record(l->filter->self, id, vs, &c);
     if (l->vt.on_record)
@@ -228,7 +235,7 @@ static void reg_follows_from(void *self, uint64_t id, uint64_t follows) {
   reg_slot_unlock(s);
   reg_thread *ts = reg_thread_get(r);
   FOR_EACH_LAYER(r, s->layers & r->has_follows, i, l) {
-    trace_ctx c = ctx_for(r, ts, i);
+    trace_ctx c = ctx_about(ctx_for(r, ts, i), s, id);
     l->vt.on_follows_from(l->self, id, follows, &c);
   }
 }
@@ -290,11 +297,11 @@ static void reg_enter(void *self, uint64_t id) {
   if (r->timing)
     timing_enter(s);
   if (r->filter && r->filter->vt.on_enter) {
-    trace_ctx c = ctx_global(r, ts);
+    trace_ctx c = ctx_about(ctx_global(r, ts), s, id);
     r->filter->vt.on_enter(r->filter->self, id, &c);
   }
   FOR_EACH_LAYER(r, s->layers & r->has_enter, i, l) {
-    trace_ctx c = ctx_for(r, ts, i);
+    trace_ctx c = ctx_about(ctx_for(r, ts, i), s, id);
     if (l->filter && l->filter->vt.on_enter)
       l->filter->vt.on_enter(l->filter->self, id, &c);
     if (l->vt.on_enter)
@@ -319,14 +326,14 @@ static void reg_exit(void *self, uint64_t id) {
     memmove(&ts->stack[at - 1], &ts->stack[at], (ts->depth - at) * sizeof *ts->stack);
   ts->depth--;
   FOR_EACH_LAYER(r, s->layers & r->has_exit, i, l) {
-    trace_ctx c = ctx_for(r, ts, i);
+    trace_ctx c = ctx_about(ctx_for(r, ts, i), s, id);
     if (l->filter && l->filter->vt.on_exit)
       l->filter->vt.on_exit(l->filter->self, id, &c);
     if (l->vt.on_exit)
       l->vt.on_exit(l->self, id, &c);
   }
   if (r->filter && r->filter->vt.on_exit) {
-    trace_ctx c = ctx_global(r, ts);
+    trace_ctx c = ctx_about(ctx_global(r, ts), s, id);
     r->filter->vt.on_exit(r->filter->self, id, &c);
   }
   if (r->timing)
@@ -461,6 +468,8 @@ int trace_registry_add_layer(trace_registry *r, trace_layer *layer, trace_filter
   layer->filter = filter;
   layer->ext_offset = r->ext_total;
   r->ext_total += (layer->ext_size + 15u) & ~15u;
+  if (layer->ext_size && !(layer->flags & TRACE_LAYER_EXT_KEPT))
+    r->ext_clear = r->ext_total; /* clear up to the end of the last layer that needs it */
   unsigned i = r->nlayers++;
   r->layers[i] = layer;
   uint64_t bit = 1ull << i;
