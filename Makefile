@@ -19,15 +19,17 @@ deps-build:
 deps:
 	@sh tests/deps.sh test
 
-# demo turns tests and benchmarks off in the shared build directory: turn them on again here.
-ALL_ON = -DTRACE_BUILD_TESTS=ON -DTRACE_BUILD_BENCHMARKS=ON
+# demo turns tests and benchmarks off in the shared build directory: turn them on again here
+# (and the examples, which the tests run, in case the directory was configured without them).
+ALL_ON = -DTRACE_BUILD_TESTS=ON -DTRACE_BUILD_BENCHMARKS=ON -DTRACE_BUILD_EXAMPLES=ON
 
 build: deps-build
 	$(CMAKE) -S . -B $(BUILD) -DTRACE_WERROR=ON $(ALL_ON)
 	$(CMAKE) --build $(BUILD) -j$(JOBS)
 
 demo: deps-build
-	$(CMAKE) -S . -B $(BUILD) -DTRACE_BUILD_TESTS=OFF -DTRACE_BUILD_BENCHMARKS=OFF
+	$(CMAKE) -S . -B $(BUILD) -DTRACE_BUILD_TESTS=OFF -DTRACE_BUILD_BENCHMARKS=OFF \
+	  -DTRACE_BUILD_EXAMPLES=ON
 	$(CMAKE) --build $(BUILD) -j$(JOBS) --target demo
 	$(BUILD)/examples/load
 
@@ -46,7 +48,8 @@ test: deps
 	cd $(BUILD)-tsan && ctest --output-on-failure -j$(JOBS) -L concurrency
 	@echo "make test: all passed (plain, ASan+UBSan, TSan)"
 
-bench: deps-build
+bench:
+	@sh tests/deps.sh bench
 	$(CMAKE) -S . -B $(BUILD) -DTRACE_WERROR=ON $(ALL_ON)
 	$(CMAKE) --build $(BUILD) -j$(JOBS) --target bench
 	benchmarks/compare --bench $(BUILD)/benchmarks/bench

@@ -5,10 +5,15 @@
  *
  *   bench WORKLOAD [--iters-scale X]     one workload (each runs in its own process, like the peer)
  *   bench --allocs                       heap allocations per event / per span in steady state
- *   bench --insn-loop disabled|empty N   the loop callgrind counts (see benchmarks/compare)
+ *   bench --insn-loop LOOP N             a loop callgrind counts (see benchmarks/compare):
+ *                                        empty, disabled (no subscriber), disabled_by_level,
+ *                                        disabled_by_target (the benchmark's subscriber installed)
  *
  * Allocations are counted by interposing malloc and friends in this program, so everything the
- * process allocates is seen, not only what goes through libtrace's allocator. */
+ * process allocates is seen, not only what goes through libtrace's allocator. The interposers
+ * must be exported (the project builds with hidden visibility): --allocs checks that setting up
+ * the subscriber was counted, and fails otherwise, so a counter that sees nothing cannot report
+ * a reassuring zero. */
 #define TRACE_TARGET "bench"
 #include <dlfcn.h>
 #include <pthread.h>
@@ -28,6 +33,12 @@ extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
 extern void __libc_free(void *);
 static unsigned long allocations; /* atomic */
+
+#define INTERPOSED __attribute__((visibility("default")))
+INTERPOSED void *malloc(size_t n);
+INTERPOSED void *calloc(size_t n, size_t m);
+INTERPOSED void *realloc(void *p, size_t n);
+INTERPOSED void free(void *p);
 
 void *malloc(size_t n) {
   __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED);
@@ -191,8 +202,14 @@ static void event_2threads(unsigned long k) {
 }
 
 /* Heap allocations per operation once warm. */
-static void report_allocs(void) {
+static int report_allocs(void) {
+  unsigned long start = __atomic_load_n(&allocations, __ATOMIC_RELAXED);
   install(MODE_FULL);
+  if (__atomic_load_n(&allocations, __ATOMIC_RELAXED) == start) {
+    fprintf(stderr, "bench: the allocation counter saw no allocation while the subscriber was "
+                    "set up: malloc is not interposed\n");
+    return 1;
+  }
   event(1000);
   span_lifecycle(1000);
   event_in_3_spans(1000);
@@ -208,11 +225,14 @@ static void report_allocs(void) {
   printf("allocs_per_span %.4f\n", (double)(after - mid) / (double)n);
   printf("allocs_per_event_in_3_spans %.4f\n", (double)(last - after) / (double)n);
   trace_shutdown();
+  return 0;
 }
 
 /* The loops callgrind measures: the same loop with and without a disabled callsite. */
 __attribute__((noinline)) void insn_disabled(unsigned long k);
 __attribute__((noinline)) void insn_disabled(unsigned long k) { disabled(k); }
+__attribute__((noinline)) void insn_disabled_by_target(unsigned long k);
+__attribute__((noinline)) void insn_disabled_by_target(unsigned long k) { disabled_by_target(k); }
 __attribute__((noinline)) void insn_empty(unsigned long k);
 __attribute__((noinline)) void insn_empty(unsigned long k) {
   for (unsigned long i = 0; i < k; i++)
@@ -221,7 +241,7 @@ __attribute__((noinline)) void insn_empty(unsigned long k) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: bench WORKLOAD [--iters-scale X] | --allocs | --insn-loop disabled|empty N\n");
+    fprintf(stderr, "usage: bench WORKLOAD [--iters-scale X] | --allocs | --insn-loop LOOP N\n");
     return 2;
   }
   for (int i = 2; i + 1 < argc; i++)
@@ -229,16 +249,23 @@ int main(int argc, char **argv) {
       scale = atof(argv[i + 1]);
   const char *w = argv[1];
   const unsigned long n = 20000000, m = 1000000;
-  if (strcmp(w, "--allocs") == 0) {
-    report_allocs();
-    return 0;
-  }
+  if (strcmp(w, "--allocs") == 0)
+    return report_allocs();
   if (strcmp(w, "--insn-loop") == 0 && argc >= 4) {
     unsigned long k = strtoul(argv[3], NULL, 10);
-    if (strcmp(argv[2], "disabled") == 0)
-      insn_disabled(k);
-    else
+    const char *loop = argv[2];
+    if (strcmp(loop, "disabled_by_level") == 0 || strcmp(loop, "disabled_by_target") == 0)
+      install(MODE_FULL);
+    if (strcmp(loop, "disabled") == 0 || strcmp(loop, "disabled_by_level") == 0)
+      insn_disabled(k); /* the same code: only the installed subscriber differs */
+    else if (strcmp(loop, "disabled_by_target") == 0)
+      insn_disabled_by_target(k);
+    else if (strcmp(loop, "empty") == 0)
       insn_empty(k);
+    else {
+      fprintf(stderr, "bench: unknown loop %s\n", loop);
+      return 2;
+    }
     return 0;
   }
   if (strcmp(w, "disabled_no_subscriber") == 0) {

@@ -13,7 +13,7 @@
 /* Returns 0 on success, -1 when the yak cannot be found. TRACE_FN makes a span named "shave"
  * for the call, with the argument as a field, like #[instrument]. */
 static int shave(int yak) {
-  TRACE_FN(TRACE_LEVEL_DEBUG, TF(yak, yak));
+  TRACE_FN(TRACE_LEVEL_INFO, TF(yak, yak));
   TRACE_DEBUG(TF(excitement, "yay!"), "hello! I'm gonna shave a yak.");
   if (yak == 3) {
     TRACE_WARN("could not locate yak!");
@@ -34,7 +34,7 @@ static int shave_all(int yaks) {
     bool shaved = res == 0;
     TRACE_DEBUG(TF(yak, yak), TF(shaved, shaved));
     if (!shaved)
-      TRACE_ERROR(TF(yak, yak), TF(error, "shaving yak failed!"), "failed to shave yak!");
+      TRACE_ERROR(TF(yak, yak), TF_DISPLAY(error, "shaving yak failed!"), "failed to shave yak!");
     else
       yaks_shaved++;
     TRACE_DEBUG(TF(yaks_shaved, yaks_shaved));

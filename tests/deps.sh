@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian packages the build (and, with "test", the tests) need, if missing.
-# Usage: deps.sh build|test. Uses apt-get as root, sudo otherwise; says what to install when
+# Usage: deps.sh build|test|bench. Uses apt-get as root, sudo otherwise; says what to install when
 # neither is possible.
 set -eu
 need="cmake make gcc libc6-dev"
@@ -10,6 +10,9 @@ if [ "${1:-build}" = test ]; then
   # the HTTP client of the load example's integration test.
   need="$need g++ libcmocka-dev libjansson-dev binutils pkg-config clang libclang-rt-14-dev curl"
 fi
+# valgrind's callgrind counts the instructions of a disabled callsite (benchmarks/compare).
+[ "${1:-build}" = bench ] && need="$need valgrind"
+
 missing=""
 for p in $need; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
