@@ -24,6 +24,17 @@ size_t trace__buf_grow(trace__buf *b, size_t n) {
   return want <= b->cap ? n : b->cap - b->len;
 }
 
+void trace__buf_put_cut(trace__buf *b, const char *s, size_t n) {
+  size_t room = trace__buf_room(b, n);
+  if (room < n) {
+    n = room;
+    b->truncated = true;
+  }
+  if (n) /* the data pointer is NULL when a growable buffer could not allocate */
+    memcpy(b->data + b->len, s, n);
+  b->len += n;
+}
+
 void trace__buf_init_growable(trace__buf *b, size_t limit) {
   b->data = NULL;
   b->len = 0;

@@ -60,14 +60,17 @@ static TRACE__INLINE void trace__small_copy(char *d, const char *s, size_t n) {
   }
 }
 
+/* The part of trace__buf_put that does not fit: out of line, so that the inlined copy keeps the
+   caller's size (a constant, often) and the compiler never sees a clamped length. */
+void trace__buf_put_cut(trace__buf *b, const char *s, size_t n);
+
 static TRACE__INLINE void trace__buf_put(trace__buf *b, const char *s, size_t n) {
-  size_t room = trace__buf_room(b, n);
-  if (TRACE__UNLIKELY(room < n)) {
-    n = room;
-    b->truncated = true;
+  if (TRACE__LIKELY(trace__buf_room(b, n) >= n)) {
+    trace__small_copy(b->data + b->len, s, n);
+    b->len += n;
+  } else {
+    trace__buf_put_cut(b, s, n);
   }
-  trace__small_copy(b->data + b->len, s, n);
-  b->len += n;
 }
 
 /* All n bytes or none (for a UTF-8 sequence or an escape that must not be cut). */
