@@ -158,7 +158,11 @@ typedef enum trace_value_type {
 
 /* Formats arg into buf (at most cap bytes including the terminating NUL, snprintf-style) and
  * returns the full length the text needs. Called from any thread, possibly more than once per
- * event, and only while the event or record that carries it is being dispatched. */
+ * event, and only while the event or record that carries it is being dispatched.
+ * A callback that breaks the contract is contained: the text ends at the first NUL or at the
+ * returned length, whichever comes first (claiming more than was written exposes nothing stale);
+ * at most 1 MiB is ever asked for (longer text is cut, with the fmt layer's marker); returning
+ * (size_t)-1, as a failed snprintf passed through does, shows "<format error>". */
 typedef size_t (*trace_fmt_fn)(char *buf, size_t cap, const void *arg);
 
 typedef struct trace_value {

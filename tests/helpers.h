@@ -35,4 +35,26 @@
     }                                                                                              \
   } while (0)
 
+/* FMT callbacks that break the snprintf contract: every part of the library that calls one has a
+ * regression test with these (they once made it read past a buffer or allocate SIZE_MAX + 1). */
+static inline size_t fmt_fails(char *buf, size_t cap, const void *arg) {
+  (void)buf, (void)cap, (void)arg;
+  return (size_t)-1; /* a failed snprintf's -1, passed through */
+}
+static inline size_t fmt_claims_huge(char *buf, size_t cap, const void *arg) {
+  (void)arg;
+  snprintf(buf, cap, "abc");
+  return (size_t)1 << 40;
+}
+static inline size_t fmt_claims_more(char *buf, size_t cap, const void *arg) {
+  (void)arg;
+  snprintf(buf, cap, "hi");
+  return 100; /* the rest of the 100 bytes is whatever was in the buffer */
+}
+static inline size_t fmt_fills_without_nul(char *buf, size_t cap, const void *arg) {
+  (void)arg;
+  memset(buf, 'y', cap);
+  return cap + 10;
+}
+
 #endif

@@ -525,6 +525,35 @@ static void long_values_are_truncated(void **state) {
   free(many);
 }
 
+/* Callbacks that fail or claim more than they wrote: their text, a marker, nothing stale. */
+static void broken_fmt_callbacks(void **state) {
+  (void)state;
+  trace_fmt_options o;
+  trace_fmt_options_init(&o);
+  o.max_value_len = 300;
+  setup s = begin(&o, NULL);
+  TRACE_INFO(TF_FMT(e, fmt_fails, NULL), TF_FMT(h, fmt_claims_huge, NULL),
+             TF_FMT(m, fmt_claims_more, NULL));
+  assert_text_equal(s.out->data, " INFO test_fmt: e=<format error> h=abc...[1099511627773 more "
+                                 "bytes] m=hi...[98 more bytes]\n");
+  s.out->len = 0;
+  s.out->data[0] = '\0';
+  TRACE_INFO(TF_FMT(y, fmt_fills_without_nul, NULL));
+  char want[400];
+  char ys[267];
+  memset(ys, 'y', 266);
+  ys[266] = '\0';
+  snprintf(want, sizeof want, " INFO test_fmt: y=%s...[11 more bytes]\n", ys);
+  assert_text_equal(s.out->data, want);
+  end(&s);
+  /* Under a smaller value limit the callback is asked for that much only. */
+  o.max_value_len = 8;
+  setup t = begin(&o, NULL);
+  TRACE_INFO(TF_FMT(y, fmt_fills_without_nul, NULL));
+  assert_text_equal(t.out->data, " INFO test_fmt: y=yyyyyyyy...[258 more bytes]\n");
+  end(&t);
+}
+
 static void colours(void **state) {
   (void)state;
   trace_fmt_options o;
@@ -704,6 +733,7 @@ int main(void) {
       cmocka_unit_test(forged_lines_stay_on_their_line),
       cmocka_unit_test(invalid_utf8_is_escaped),
       cmocka_unit_test(long_values_are_truncated),
+      cmocka_unit_test(broken_fmt_callbacks),
       cmocka_unit_test(colours),
       cmocka_unit_test(timestamps),
       cmocka_unit_test(options_from_env),

@@ -448,6 +448,29 @@ static void values_outgrow_the_arena(void **state) {
   recorder_free(a);
 }
 
+/* Callbacks that fail or claim more than they wrote are stored as what they wrote. */
+static void broken_fmt_callbacks_are_stored_safely(void **state) {
+  (void)state;
+  recorder *a = recorder_new("A");
+  trace_registry *reg = trace_registry_new();
+  trace_registry_add_layer(reg, recorder_layer(a, 0), NULL);
+  trace_default_guard g;
+  trace_dispatch *d = scoped_registry(reg, &g);
+  trace_span x = TRACE_INFO_SPAN("x", TF_FMT(e, fmt_fails, NULL), TF_FMT(h, fmt_claims_huge, NULL),
+                                 TF_FMT(m, fmt_claims_more, NULL), TF(y, TRACE_EMPTY));
+  trace_span_record(&x, "y", trace_value_fmt(fmt_fills_without_nul, NULL));
+  trace_span_close(&x);
+  char ys[267];
+  memset(ys, 'y', 266);
+  ys[266] = '\0';
+  char want[512];
+  snprintf(want, sizeof want, "A:close x e=<format error> h=abc m=hi y=%s\n", ys);
+  assert_text_contains(a->log, want);
+  trace_default_guard_restore(&g);
+  trace_dispatch_release(d);
+  recorder_free(a);
+}
+
 static void timing_is_measured(void **state) {
   (void)state;
   recorder *a = recorder_new("A");
@@ -675,6 +698,7 @@ int main(void) {
       cmocka_unit_test(registry_filter_and_dynamic_switch),
       cmocka_unit_test(target_table_filter),
       cmocka_unit_test(follows_record_and_copies),
+      cmocka_unit_test(broken_fmt_callbacks_are_stored_safely),
       cmocka_unit_test(values_outgrow_the_arena),
       cmocka_unit_test(timing_is_measured),
       cmocka_unit_test(cross_thread_use),

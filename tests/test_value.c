@@ -49,6 +49,29 @@ static void value_text(void **state) {
   assert_int_equal(strlen(big), 599);
 }
 
+/* Callbacks that lie about their length or fail: the text is what they wrote, never more. */
+static void value_text_of_broken_callbacks(void **state) {
+  (void)state;
+  char buf[512];
+  trace_value v = trace_value_fmt(fmt_fails, NULL);
+  assert_int_equal(trace_value_text(&v, buf, sizeof buf), 14);
+  assert_string_equal(buf, "<format error>");
+  v = trace_value_fmt(fmt_claims_huge, NULL);
+  assert_int_equal(trace_value_text(&v, buf, sizeof buf), 3);
+  assert_string_equal(buf, "abc");
+  v = trace_value_fmt(fmt_claims_more, NULL);
+  assert_int_equal(trace_value_text(&v, buf, sizeof buf), 2);
+  assert_string_equal(buf, "hi");
+  v = trace_value_fmt(fmt_fills_without_nul, NULL);
+  /* 256 bytes asked for 266: the second call fills 267 and the last is the terminator's. */
+  assert_int_equal(trace_value_text(&v, buf, sizeof buf), 266);
+  assert_int_equal(strlen(buf), 266);
+  assert_int_equal(strspn(buf, "y"), 266);
+  v = trace_value_fmt(NULL, NULL);
+  assert_int_equal(trace_value_text(&v, buf, sizeof buf), 0);
+  assert_string_equal(buf, "");
+}
+
 typedef struct seen {
   char log[512];
 } seen;
@@ -135,6 +158,7 @@ static void event_message(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(value_text),
+      cmocka_unit_test(value_text_of_broken_callbacks),
       cmocka_unit_test(visitor),
       cmocka_unit_test(event_message),
   };

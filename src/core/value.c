@@ -8,6 +8,54 @@
 #include "../text/buf.h"
 #include "../text/number.h"
 #include "core.h"
+#include "fmt_text.h"
+
+void trace__fmt_text_get(trace__fmt_text *t, const trace_value *v, size_t limit) {
+  t->ptr = t->small;
+  t->len = t->want = 0;
+  t->cut = false;
+  t->heap = NULL;
+  if (v->type != TRACE_VALUE_FMT || !v->as.fmt.fn)
+    return;
+  if (limit > TRACE__FMT_TEXT_MAX)
+    limit = TRACE__FMT_TEXT_MAX;
+  /* Zeroed, so that a callback that writes less than it claims shows nothing stale. */
+  memset(t->small, 0, sizeof t->small);
+  size_t need = v->as.fmt.fn(t->small, sizeof t->small, v->as.fmt.arg);
+  if (need == (size_t)-1) {
+    t->ptr = "<format error>";
+    t->len = t->want = strlen(t->ptr);
+    return;
+  }
+  t->small[sizeof t->small - 1] = '\0';
+  t->want = need;
+  if (need >= sizeof t->small && limit >= sizeof t->small) {
+    /* Long text: once more, into a buffer of the size asked for (up to the limit). */
+    size_t cap = TRACE__MIN(need, limit) + 1;
+    char *big = trace__malloc(cap);
+    if (big) {
+      memset(big, 0, cap);
+      size_t got = v->as.fmt.fn(big, cap, v->as.fmt.arg);
+      big[cap - 1] = '\0';
+      t->heap = big;
+      t->ptr = big;
+      t->len = strnlen(big, TRACE__MIN(got, cap - 1));
+      t->want = TRACE__MAX(got, t->len);
+    } else {
+      t->len = strnlen(t->small, sizeof t->small - 1); /* what fitted: better than nothing */
+    }
+  } else {
+    t->len = strnlen(t->small, TRACE__MIN(need, sizeof t->small - 1));
+  }
+  if (t->len > limit)
+    t->len = limit;
+  t->cut = t->want > t->len;
+}
+
+void trace__fmt_text_done(trace__fmt_text *t) {
+  trace__free(t->heap);
+  t->heap = NULL;
+}
 
 /* The text form into b; shared by trace_value_text and the visitor's fallback. */
 static void value_text(trace__buf *b, const trace_value *v) {
@@ -25,24 +73,12 @@ static void value_text(trace__buf *b, const trace_value *v) {
     break;
   case TRACE_VALUE_PTR: trace__buf_ptr(b, v->as.ptr); break;
   case TRACE_VALUE_FMT: {
-    if (!v->as.fmt.fn)
-      break;
-    char small[256];
-    size_t need = v->as.fmt.fn(small, sizeof small, v->as.fmt.arg);
-    if (need < sizeof small) {
-      trace__buf_put(b, small, need);
-      break;
-    }
-    /* Long text: once more into a buffer of the size the callback asked for. */
-    char *big = trace__malloc(need + 1);
-    if (big) {
-      size_t got = v->as.fmt.fn(big, need + 1, v->as.fmt.arg);
-      trace__buf_put(b, big, got < need ? got : need);
-      trace__free(big);
-    } else {
-      trace__buf_put(b, small, sizeof small - 1);
+    trace__fmt_text t;
+    trace__fmt_text_get(&t, v, TRACE__FMT_TEXT_MAX);
+    trace__buf_put(b, t.ptr, t.len);
+    if (t.cut)
       b->truncated = true;
-    }
+    trace__fmt_text_done(&t);
     break;
   }
   default: break;

@@ -7,22 +7,29 @@
 #include "../common/alloc.h"
 #include "../common/thread.h"
 #include "../core/event.h"
+#include "../core/fmt_text.h"
 #include "../text/number.h"
 #include "internal.h"
 
-/* s cut at max bytes (on a UTF-8 boundary), then "...[N more bytes]". */
-void fmt_put_text(trace__buf *b, const char *s, size_t len, trace__escape_mode mode, size_t max) {
-  if (TRACE__LIKELY(len <= max)) {
+/* s cut at max bytes (on a UTF-8 boundary), then "...[N more bytes]" where N counts up to total
+ * (the full length, of which s may hold only a part). */
+static void put_text_of(trace__buf *b, const char *s, size_t len, size_t total,
+                        trace__escape_mode mode, size_t max) {
+  if (TRACE__LIKELY(len <= max && total <= len)) {
     trace__escape_fast(b, s, len, mode);
     return;
   }
-  size_t cut = max;
-  while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+  size_t cut = TRACE__MIN(len, max);
+  while (cut > 0 && cut < len && ((unsigned char)s[cut] & 0xC0) == 0x80)
     cut--; /* do not split a UTF-8 sequence */
   trace__escape(b, s, cut, mode);
   char marker[48];
-  int n = snprintf(marker, sizeof marker, "...[%zu more bytes]", len - cut);
+  int n = snprintf(marker, sizeof marker, "...[%zu more bytes]", TRACE__MAX(total, len) - cut);
   trace__buf_put_whole(b, marker, (size_t)n);
+}
+
+void fmt_put_text(trace__buf *b, const char *s, size_t len, trace__escape_mode mode, size_t max) {
+  put_text_of(b, s, len, len, mode, max);
 }
 
 void fmt_put_message(trace__buf *b, const trace_event *ev, const fmt_site *site,
@@ -56,23 +63,10 @@ void fmt_put_message(trace__buf *b, const trace_event *ev, const fmt_site *site,
 
 /* A FMT value's text, from its callback, then escaped. */
 static void put_fmt(trace__buf *b, const trace_value *v, trace__escape_mode mode, size_t max) {
-  if (!v->as.fmt.fn)
-    return;
-  char small[256];
-  size_t need = v->as.fmt.fn(small, sizeof small, v->as.fmt.arg);
-  if (need < sizeof small) {
-    fmt_put_text(b, small, need, mode, max);
-    return;
-  }
-  char *big = trace__malloc(need + 1);
-  if (!big) {
-    fmt_put_text(b, small, sizeof small - 1, mode, sizeof small - 1);
-    trace__buf_put_whole(b, "...[truncated]", 14);
-    return;
-  }
-  size_t got = v->as.fmt.fn(big, need + 1, v->as.fmt.arg);
-  fmt_put_text(b, big, got < need ? got : need, mode, max);
-  trace__free(big);
+  trace__fmt_text t;
+  trace__fmt_text_get(&t, v, max);
+  put_text_of(b, t.ptr, t.len, t.want, mode, max);
+  trace__fmt_text_done(&t);
 }
 
 void fmt_put_value(trace__buf *b, const trace_value *v, field_style style, size_t max) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../common/alloc.h"
+#include "../core/fmt_text.h"
 #include "../text/buf.h"
 #include "internal.h"
 
@@ -22,6 +23,8 @@ static bool arena_reserve_n(slot *s, size_t n, uint16_t valid) {
   for (uint16_t i = 0; i < count; i++)
     if (is_text(&s->values[i]))
       live += s->values[i].as.str.len;
+  if (n > UINT32_MAX - live)
+    return false; /* the arena's offsets are 32-bit; and cap *= 2 below must not wrap */
   size_t cap = s->arena_cap ? s->arena_cap : SLOT_INLINE_ARENA;
   while (cap < live + n)
     cap *= 2;
@@ -75,23 +78,17 @@ static void store(slot *s, trace_value *dst, const trace_value *src, uint16_t va
     break;
   case TRACE_VALUE_FMT: {
     /* The callback's argument may not outlive this call: keep its text instead. */
-    char small[256];
-    size_t n = src->as.fmt.fn ? src->as.fmt.fn(small, sizeof small, src->as.fmt.arg) : 0;
-    dst->type = TRACE_VALUE_EMPTY;
-    const char *copy = NULL;
-    if (n < sizeof small) {
-      copy = arena_copy(s, small, n, valid);
-    } else if (arena_reserve_n(s, n + 1, valid)) {
-      char *d = s->arena + s->arena_len;
-      src->as.fmt.fn(d, n + 1, src->as.fmt.arg);
-      s->arena_len += (uint32_t)n;
-      copy = d;
-    }
+    trace__fmt_text t;
+    trace__fmt_text_get(&t, src, TRACE__FMT_TEXT_MAX);
+    dst->type = TRACE_VALUE_EMPTY; /* not visible half-copied to a compaction */
+    const char *copy = arena_copy(s, t.ptr, t.len, valid);
     if (copy) {
-      dst->type = TRACE_VALUE_DISPLAY;
       dst->as.str.ptr = copy;
-      dst->as.str.len = n;
-    }
+      dst->as.str.len = t.len;
+      dst->type = TRACE_VALUE_DISPLAY;
+    } else
+      *dst = trace_value_display("<out of memory>");
+    trace__fmt_text_done(&t);
     break;
   }
   default:
