@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -140,6 +141,99 @@ static void closed_pipe(void **state) {
   assert_int_equal(trace_writer_get_stats(fw).lost, 1);
   trace_writer_free(fw);
   fclose(f);
+}
+
+/* Puts a pipe whose reader has gone in place of fd (as dup2 after the writer was made does). */
+static void replace_with_dead_pipe(int fd) {
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  close(p[0]);
+  assert_int_equal(dup2(p[1], fd), fd);
+  close(p[1]);
+}
+
+static void assert_signal_state_untouched(void) {
+  sigset_t pending, mask;
+  sigemptyset(&pending);
+  sigpending(&pending);
+  assert_false(sigismember(&pending, SIGPIPE));
+  pthread_sigmask(SIG_BLOCK, NULL, &mask);
+  assert_false(sigismember(&mask, SIGPIPE));
+}
+
+/* A descriptor that was a file, a socket or a FILE stream when the writer was made, replaced by a
+ * dead pipe later: still EPIPE, never death by SIGPIPE (it used to kill the process: the type was
+ * only looked at once). */
+static void descriptor_replaced_by_a_dead_pipe(void **state) {
+  (void)state;
+  signal(SIGPIPE, SIG_DFL);
+  int fd = open("/dev/null", O_WRONLY);
+  trace_writer *w = trace_writer_fd(fd, true);
+  assert_int_equal(trace_writer_write(w, "fine\n", 5), 0);
+  replace_with_dead_pipe(fd);
+  assert_int_equal(trace_writer_write(w, "line\n", 5), TRACE_EIO);
+  assert_int_equal(trace_writer_get_stats(w).last_error, EPIPE);
+  assert_signal_state_untouched();
+  trace_writer_free(w);
+
+  int sv[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  trace_writer *sw = trace_writer_fd(sv[0], true);
+  assert_int_equal(trace_writer_write(sw, "fine\n", 5), 0);
+  replace_with_dead_pipe(sv[0]);
+  for (int i = 0; i < 2; i++) /* the first finds out (ENOTSOCK), the second knows */
+    assert_int_equal(trace_writer_write(sw, "line\n", 5), TRACE_EIO);
+  trace_writer_stats st = trace_writer_get_stats(sw);
+  assert_int_equal(st.lost, 2);
+  assert_int_equal(st.last_error, EPIPE);
+  assert_signal_state_untouched();
+  trace_writer_free(sw);
+  close(sv[1]);
+
+  FILE *f = fopen("/dev/null", "w");
+  trace_writer *fw = trace_writer_file(f);
+  replace_with_dead_pipe(fileno(f));
+  assert_int_equal(trace_writer_write(fw, "x\n", 2), TRACE_EIO);
+  assert_signal_state_untouched();
+  trace_writer_free(fw);
+  fclose(f);
+
+  /* A process that ignores SIGPIPE has nothing to guard against: EPIPE all the same. */
+  signal(SIGPIPE, SIG_IGN);
+  fd = open("/dev/null", O_WRONLY);
+  trace_writer *iw = trace_writer_fd(fd, true);
+  replace_with_dead_pipe(fd);
+  assert_int_equal(trace_writer_write(iw, "line\n", 5), TRACE_EIO);
+  assert_int_equal(trace_writer_get_stats(iw).last_error, EPIPE);
+  trace_writer_free(iw);
+  signal(SIGPIPE, SIG_DFL);
+}
+
+/* The host blocks SIGPIPE and has one pending of its own: ours is consumed, its own left. */
+static void host_blocked_sigpipe_is_left_alone(void **state) {
+  (void)state;
+  signal(SIGPIPE, SIG_DFL);
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &block, &old);
+  int fd = open("/dev/null", O_WRONLY);
+  trace_writer *w = trace_writer_fd(fd, true);
+  replace_with_dead_pipe(fd);
+  assert_int_equal(trace_writer_write(w, "line\n", 5), TRACE_EIO);
+  sigset_t pending;
+  sigemptyset(&pending);
+  sigpending(&pending);
+  assert_false(sigismember(&pending, SIGPIPE)); /* ours: consumed */
+  pthread_kill(pthread_self(), SIGPIPE);        /* the host's own */
+  assert_int_equal(trace_writer_write(w, "line\n", 5), TRACE_EIO);
+  sigemptyset(&pending);
+  sigpending(&pending);
+  assert_true(sigismember(&pending, SIGPIPE)); /* still there for the host */
+  struct timespec zero = {0, 0};
+  assert_int_equal(sigtimedwait(&block, NULL, &zero), SIGPIPE);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  trace_writer_free(w);
 }
 
 static void full_disk_and_bad_descriptor(void **state) {
@@ -282,6 +376,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(concurrent_lines_stay_whole),
       cmocka_unit_test(closed_pipe),
+      cmocka_unit_test(descriptor_replaced_by_a_dead_pipe),
+      cmocka_unit_test(host_blocked_sigpipe_is_left_alone),
       cmocka_unit_test(full_disk_and_bad_descriptor),
       cmocka_unit_test(failure_reported_once),
       cmocka_unit_test(short_writes_and_eagain),

@@ -3,7 +3,9 @@
  * appending to the same file or pipe, never interleave (on pipes, up to PIPE_BUF = 4096 bytes per
  * line, the kernel's guarantee). Short writes and EINTR are retried. Write errors (EPIPE, ENOSPC,
  * EBADF, ...) never crash or stop the program: SIGPIPE is never delivered for our writes (MSG_NOSIGNAL
- * on sockets; on pipes the signal is blocked for the write and a pending one consumed), the line
+ * on sockets; otherwise the signal is blocked for the write and one the write raised consumed,
+ * also when the descriptor was replaced by a pipe with dup2 after the writer was made; skipped,
+ * for speed, when the process ignores SIGPIPE at creation or the writer opened the file), the line
  * is counted as lost, and the first error of a writer that is not stderr is reported once on
  * stderr. All writers are safe to use from many threads at once. */
 #ifndef TRACE_WRITER_H

@@ -21,7 +21,8 @@ enum { FD_PLAIN, FD_PIPE, FD_SOCKET };
 struct trace_writer {
   int kind;
   int fd;
-  int fd_type;
+  int fd_type;                 /* atomic (relaxed): revised when a socket turns out replaced */
+  bool guard_sigpipe;          /* block SIGPIPE around writes (see needs_guard) */
   bool close_fd;
   bool terminal;
   FILE *file;
@@ -46,6 +47,21 @@ static int classify(int fd) {
   return FD_PLAIN;
 }
 
+/* Whether writes to the descriptor need SIGPIPE blocked around them while it is not a socket
+ * (sockets are written with send and MSG_NOSIGNAL). A descriptor that is a file or a terminal now
+ * can be replaced by a pipe with dup2 at any time (a pager, a supervisor), and the write that
+ * finds the pipe's reader gone would kill the process. Two exceptions, checked once: a
+ * descriptor we opened ourselves that is not a pipe (no one else knows to dup2 over it), and a
+ * process that already ignores SIGPIPE when the writer is created (servers usually do). */
+static bool needs_guard(int fd_type, bool owned) {
+  if (owned && fd_type == FD_PLAIN)
+    return false;
+  struct sigaction sa;
+  if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+    return false;
+  return true;
+}
+
 static trace_writer *writer_new(int kind, const char *label) {
   trace_writer *w = trace__alloc_lines(sizeof *w);
   if (!w)
@@ -65,6 +81,7 @@ trace_writer *trace_writer_fd(int fd, bool close_on_free) {
     w->fd = fd;
     w->close_fd = close_on_free;
     w->fd_type = classify(fd);
+    w->guard_sigpipe = needs_guard(w->fd_type, false);
     w->terminal = fd >= 0 && isatty(fd);
   }
   errno = saved;
@@ -83,6 +100,7 @@ trace_writer *trace_writer_file(FILE *file) {
     w->file = file;
     w->fd = fileno(file);
     w->fd_type = classify(w->fd);
+    w->guard_sigpipe = needs_guard(w->fd_type, false);
     w->terminal = w->fd >= 0 && isatty(w->fd);
   }
   errno = saved;
@@ -104,6 +122,7 @@ int trace_writer_open(const char *path, trace_writer **out) {
     return TRACE_ENOMEM;
   }
   snprintf(w->label, sizeof w->label, "%s", path);
+  w->guard_sigpipe = needs_guard(w->fd_type, true);
   *out = w;
   return 0;
 }
@@ -146,13 +165,19 @@ typedef struct sigpipe_guard {
 } sigpipe_guard;
 
 static void sigpipe_block(sigpipe_guard *g) {
-  sigset_t pending, block;
+  sigset_t block;
   sigemptyset(&block);
   sigaddset(&block, SIGPIPE);
-  sigemptyset(&pending);
-  sigpending(&pending);
-  g->was_pending = sigismember(&pending, SIGPIPE) == 1;
   pthread_sigmask(SIG_BLOCK, &block, &g->old);
+  /* A SIGPIPE pending for this thread can only exist if the thread had it blocked already (else
+   * it would have been delivered): only then is there a pending one of the host's to leave. */
+  g->was_pending = false;
+  if (sigismember(&g->old, SIGPIPE) == 1) {
+    sigset_t pending;
+    sigemptyset(&pending);
+    sigpending(&pending);
+    g->was_pending = sigismember(&pending, SIGPIPE) == 1;
+  }
 }
 
 static void sigpipe_unblock(sigpipe_guard *g, bool epipe) {
@@ -178,18 +203,16 @@ static bool wait_writable(int fd) {
 }
 
 /* Returns 0 or an errno value. */
-static int fd_write_all(trace_writer *w, const char *p, size_t n) {
+static int fd_write_all(trace_writer *w, int fd_type, const char *p, size_t n) {
   while (n > 0) {
-    ssize_t k = w->fd_type == FD_SOCKET ? send(w->fd, p, n, MSG_NOSIGNAL) : write(w->fd, p, n);
+    ssize_t k = fd_type == FD_SOCKET ? send(w->fd, p, n, MSG_NOSIGNAL) : write(w->fd, p, n);
     if (k < 0) {
       if (errno == EINTR)
         continue;
       if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_writable(w->fd))
         continue;
-      if (errno == ENOTSOCK && w->fd_type == FD_SOCKET) {
-        w->fd_type = FD_PLAIN; /* the descriptor was replaced (dup2) since we looked */
-        continue;
-      }
+      if (errno == ENOTSOCK && fd_type == FD_SOCKET)
+        return ENOTSOCK; /* replaced (dup2) since we looked: the caller looks again */
       return errno;
     }
     p += k;
@@ -245,13 +268,23 @@ int trace__writer_put_line(trace_writer *w, const char *line, size_t len) {
   }
   int saved = errno;
   int err = 0;
-  bool guard = w->fd_type == FD_PIPE;
+  int fd_type = __atomic_load_n(&w->fd_type, __ATOMIC_RELAXED);
+  /* stdio writes with write(2): a socket under a FILE is no safer than a pipe. */
+  bool guard = w->guard_sigpipe && (fd_type != FD_SOCKET || w->kind == W_FILE);
   sigpipe_guard g;
   if (guard)
     sigpipe_block(&g);
   switch (w->kind) {
   case W_FD:
-    err = fd_write_all(w, line, len);
+    err = fd_write_all(w, fd_type, line, len);
+    if (TRACE__UNLIKELY(err == ENOTSOCK)) {
+      /* A socket replaced by something else: whatever it is now, write with the guard. */
+      __atomic_store_n(&w->fd_type, classify(w->fd), __ATOMIC_RELAXED);
+      if (!guard)
+        sigpipe_block(&g);
+      guard = true;
+      err = fd_write_all(w, FD_PLAIN, line, len);
+    }
     break;
   case W_FILE:
     flockfile(w->file);
