@@ -47,7 +47,9 @@ typedef enum trace_fmt_time {
 } trace_fmt_time;
 
 /* Synthetic events for span lifecycles (tracing's FmtSpan), at the span's level, with the
- * message "new", "enter", "exit" or "close"; close carries time.busy and time.idle. */
+ * message "new", "enter", "exit" or "close"; close carries time.busy and time.idle unless time
+ * is TRACE_FMT_TIME_NONE (as in tracing, whose without_time() drops them too; set
+ * span_timing_always to keep them). */
 enum {
   TRACE_FMT_SPAN_NEW = 1,
   TRACE_FMT_SPAN_ENTER = 2,
@@ -71,6 +73,7 @@ typedef struct trace_fmt_options {
   bool json_current_span; /* JSON "span": default true */
   bool json_span_list;  /* JSON "spans": default true */
   unsigned span_events; /* TRACE_FMT_SPAN_*; default 0 */
+  bool span_timing_always; /* close's time.busy/time.idle also with time NONE; default false */
   size_t max_value_len; /* per value and message; default 4096; 0: the default */
   trace_writer *writer; /* owned by the layer from now on; NULL: stderr */
 } trace_fmt_options;

@@ -74,7 +74,8 @@ static void span_event(fmt_layer *l, uint64_t id, const trace_ctx *ctx, const ch
   fmt_line line = {trace_span_ref_meta(s), NULL, message, s, NULL, NULL, NULL};
   char extra[96], extra_json[112];
   trace_span_timing timing;
-  if (strcmp(message, "close") == 0 && trace_span_ref_timing(s, &timing)) {
+  bool timing_shown = l->o.time != TRACE_FMT_TIME_NONE || l->o.span_timing_always;
+  if (timing_shown && strcmp(message, "close") == 0 && trace_span_ref_timing(s, &timing)) {
     char busy[32], idle[32];
     format_duration(busy, sizeof busy, timing.busy_ns);
     format_duration(idle, sizeof idle, timing.idle_ns);
