@@ -136,6 +136,27 @@ static void errors_never_crash(void **state) {
   assert_int_equal(trace_init_with(&bad), TRACE_EINVAL);
 }
 
+/* The warning about a bad TRACE_FORMAT quotes it escaped: the environment cannot forge a line. */
+static void bad_format_warning_is_escaped(void **state) {
+  (void)state;
+  int saved = dup(2);
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  dup2(p[1], 2);
+  setenv("TRACE_FORMAT", "x\n ERROR forged\x1b[2J", 1);
+  trace_init_options o;
+  trace_init_options_init(&o);
+  unsetenv("TRACE_FORMAT");
+  dup2(saved, 2);
+  close(saved);
+  close(p[1]);
+  char out[512] = {0};
+  assert_true(read(p[0], out, sizeof out - 1) > 0);
+  close(p[0]);
+  assert_text_equal(out, "trace: ignoring TRACE_FORMAT='x\\n ERROR forged\\u{1b}[2J': expected "
+                         "full, compact, pretty or json\n");
+}
+
 static void plain_trace_init(void **state) {
   (void)state;
   /* The real thing, on stderr: installs, and shuts down cleanly. */
@@ -157,6 +178,7 @@ static void plain_trace_init(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(bad_format_warning_is_escaped),
       cmocka_unit_test(defaults_to_info),
       cmocka_unit_test(filter_and_format_from_environment),
       cmocka_unit_test(errors_never_crash),

@@ -18,6 +18,13 @@ void inventory_never_called(void) {
   trace_span_close(&s);
 }
 
+/* Hostile names: the listing stays one line per callsite. */
+void inventory_hostile_names(void);
+void inventory_hostile_names(void) {
+  trace_span s = TRACE_SPAN_AT("inv\nERROR forged", TRACE_LEVEL_DEBUG, "bad\x1b[2Jname");
+  trace_span_close(&s);
+}
+
 static void called(void) { TRACE_EVENT_AT("inv", TRACE_LEVEL_ERROR, "hit"); }
 static const unsigned called_line = __LINE__ - 1;
 
@@ -50,6 +57,8 @@ static void lists_every_callsite_sorted(void **state) {
            __FILE__, never_line, __FILE__, never_line + 1, __FILE__, never_line + 1, __FILE__,
            never_line + 2, __FILE__, never_line + 2);
   assert_text_contains(text, want);
+  assert_text_contains(text, " span DEBUG inv\\nERROR forged bad\\u{1b}[2Jname ");
+  assert_null(strstr(text, "\nERROR forged"));
   snprintf(want, sizeof want, "%s:%u event ERROR inv event %s:%u always\n", __FILE__, called_line,
            __FILE__, called_line);
   assert_text_contains(text, want);

@@ -7,6 +7,7 @@
 
 #include "../common/alloc.h"
 #include "../text/buf.h"
+#include "../text/escape.h"
 #include "../text/number.h"
 #include "../text/sink.h"
 #include "trace/env_filter.h"
@@ -44,17 +45,19 @@ static void collect(void *ctx, const trace_metadata *meta, int interest) {
   line *l = &inv->lines[inv->n];
   const char *file = meta->file ? meta->file : "?";
   l->at = b->len;
-  l->file_len = strlen(file);
   l->number = meta->line;
-  trace__buf_puts(b, file);
+  /* Names come from anyone's source (or a binding's strings): the listing must stay one line per
+   * callsite, so they are escaped like values. */
+  trace__escape_cstr(b, file, TRACE__ESC_TEXT);
+  l->file_len = b->len - l->at;
   trace__buf_putc(b, ':');
   trace__buf_u64(b, meta->line);
   trace__buf_puts(b, meta->kind == TRACE_KIND_SPAN ? " span " : " event ");
   trace__buf_puts(b, trace_level_name(meta->level));
   trace__buf_putc(b, ' ');
-  trace__buf_puts(b, meta->target ? meta->target : "?");
+  trace__escape_cstr(b, meta->target ? meta->target : "?", TRACE__ESC_TEXT);
   trace__buf_putc(b, ' ');
-  trace__buf_puts(b, meta->name ? meta->name : "?");
+  trace__escape_cstr(b, meta->name ? meta->name : "?", TRACE__ESC_TEXT);
   trace__buf_putc(b, ' ');
   trace__buf_puts(b, interests[interest >= 0 && interest <= 3 ? interest : 0]);
   trace__buf_putc(b, '\n');

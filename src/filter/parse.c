@@ -21,6 +21,7 @@
 
 #include "../common/alloc.h"
 #include "../common/compiler.h"
+#include "../common/warn.h"
 #include "../text/buf.h"
 #include "../text/escape.h"
 #include "directive.h"
@@ -69,19 +70,6 @@ static const char *tok(char *out, size_t cap, const char *s, size_t n) {
   return out;
 }
 
-/* One write(2) per line, so that lines of concurrent writers do not interleave. */
-static void write_stderr(const char *s, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(STDERR_FILENO, s, n);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0)
-      return;
-    s += w;
-    n -= (size_t)w;
-  }
-}
-
 /* The directive [start, end) has a problem at offset at: record it (strict) or print it. */
 static void report(parser *p, size_t start, size_t end, size_t at, const char *fmt, ...)
     TRACE__PRINTF(5, 6);
@@ -118,7 +106,7 @@ static void report(parser *p, size_t start, size_t end, size_t at, const char *f
   trace__buf_put(&b, at_text, (size_t)n);
   if (b.truncated) /* keep the line a line */
     b.data[b.len - 1] = '\n';
-  write_stderr(line, b.len);
+  trace__warn(line, b.len);
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include "../common/compiler.h"
+#include "../common/warn.h"
+#include "../text/escape.h"
 #include "../core/core.h"
 #include "internal.h"
 
@@ -26,14 +28,16 @@ void trace_init_options_init(trace_init_options *o) {
   trace_fmt_options_init(&o->fmt);
   if (trace_fmt_options_from_env(&o->fmt) != 0) {
     /* Bad configuration is reported, not fatal: the default format stays. */
-    char msg[160];
-    int n = snprintf(msg, sizeof msg,
-                     "trace: ignoring TRACE_FORMAT='%.60s': expected full, compact, pretty or json\n",
-                     getenv("TRACE_FORMAT"));
-    if (n > 0) {
-      ssize_t rc = write(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
-      (void)rc;
-    }
+    const char *value = getenv("TRACE_FORMAT");
+    size_t len = value ? strlen(value) : 0;
+    char msg[512];
+    trace__buf b;
+    trace__buf_init_fixed(&b, msg, sizeof msg);
+    trace__buf_puts(&b, "trace: ignoring TRACE_FORMAT='");
+    trace__escape(&b, value ? value : "", len > 60 ? 60 : len, TRACE__ESC_TEXT);
+    trace__buf_puts(&b, len > 60 ? "...'" : "'");
+    trace__buf_puts(&b, ": expected full, compact, pretty or json\n");
+    trace__warn(msg, b.len);
   }
 }
 

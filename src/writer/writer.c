@@ -13,6 +13,8 @@
 
 #include "../common/alloc.h"
 #include "../common/compiler.h"
+#include "../common/warn.h"
+#include "../text/escape.h"
 #include "trace/writer.h"
 
 enum { W_FD, W_FILE, W_CALLBACK };
@@ -228,13 +230,17 @@ static void report_failure(trace_writer *w, int err) {
     return;
   /* Once per writer: a failing log output must not go unnoticed, and stderr is the place to say
    * so. Further losses are counted (trace_writer_get_stats). */
-  char msg[256];
-  int n = snprintf(msg, sizeof msg, "trace: cannot write to %s: %s; lines are being lost\n",
-                   w->label, err ? strerror(err) : "write failed");
-  if (n > 0) {
-    ssize_t rc = write(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
-    (void)rc;
-  }
+  char msg[512];
+  trace__buf b;
+  trace__buf_init_fixed(&b, msg, sizeof msg - 1);
+  trace__buf_puts(&b, "trace: cannot write to ");
+  trace__escape_cstr(&b, w->label, TRACE__ESC_TEXT); /* a path is anyone's text */
+  trace__buf_puts(&b, ": ");
+  trace__buf_puts(&b, err ? strerror(err) : "write failed");
+  trace__buf_puts(&b, "; lines are being lost\n");
+  if (b.truncated)
+    msg[b.len++] = '\n'; /* keep the line a line */
+  trace__warn(msg, b.len);
 }
 
 int trace__writer_put_line(trace_writer *w, const char *line, size_t len);
