@@ -1,5 +1,7 @@
 /* trace_init and trace_init_with: the one-line start, its defaults, the environment, and its
  * errors (no crash on bad configuration, ownership of the writer on every path). */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -136,6 +138,42 @@ static void errors_never_crash(void **state) {
   assert_int_equal(trace_init_with(&bad), TRACE_EINVAL);
 }
 
+static int refuse(void *arg, const char *line, size_t len) {
+  (void)arg, (void)line, (void)len;
+  return -1;
+}
+
+/* The writer trace_init made (or was given) can be asked how many lines it lost. */
+static void writer_stats_after_init(void **state) {
+  (void)state;
+  unsetenv("TRACE_FILTER");
+  trace_writer_stats none = trace_init_writer_stats();
+  assert_int_equal(none.lost, 0);
+  trace_init_options o;
+  trace_init_options_init(&o);
+  o.fmt.writer = trace_writer_callback(refuse, NULL, NULL, NULL);
+  int saved = dup(2); /* the first loss is reported on stderr: keep it out of the test's output */
+  int null = open("/dev/null", O_WRONLY);
+  dup2(null, 2);
+  assert_int_equal(trace_init_with(&o), 0);
+  TRACE_INFO("lost");
+  TRACE_INFO("lost too");
+  trace_writer_stats st = trace_init_writer_stats();
+  dup2(saved, 2);
+  close(saved);
+  close(null);
+  assert_int_equal(st.lost, 2);
+  assert_int_equal(st.last_error, EIO);
+  trace_shutdown();
+  assert_int_equal(trace_init_writer_stats().lost, 0);
+  /* Bad fmt options: refused, and nothing installed that would print nothing. */
+  trace_init_options_init(&o);
+  o.fmt.format = 42;
+  assert_int_equal(trace_init_with(&o), TRACE_EINVAL);
+  assert_null(trace_global_default());
+  assert_null(trace_init_filter());
+}
+
 /* The warning about a bad TRACE_FORMAT quotes it escaped: the environment cannot forge a line. */
 static void bad_format_warning_is_escaped(void **state) {
   (void)state;
@@ -179,6 +217,7 @@ static void plain_trace_init(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(bad_format_warning_is_escaped),
+      cmocka_unit_test(writer_stats_after_init),
       cmocka_unit_test(defaults_to_info),
       cmocka_unit_test(filter_and_format_from_environment),
       cmocka_unit_test(errors_never_crash),

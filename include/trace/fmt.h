@@ -116,6 +116,12 @@ TRACE_API int trace_init_with(const trace_init_options *o);
  * NULL. Reload it at run time with trace_env_filter_reload. */
 TRACE_API trace_env_filter *trace_init_filter(void);
 
+/* The counters of the writer trace_init set up (stderr unless o->fmt.writer said otherwise):
+ * lines lost to write errors and the last error, as trace_writer_get_stats. Zeros before
+ * trace_init and after trace_shutdown (read them before shutting down; not concurrently with
+ * trace_shutdown). */
+TRACE_API trace_writer_stats trace_init_writer_stats(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -50,7 +50,8 @@ void trace__dispatch_span_unref(trace_dispatch *d);
 
 trace_interest trace__dispatch_register(trace_dispatch *d, const trace_metadata *meta);
 
-/* Run at the end of trace_shutdown, for what trace_init set up (fmt/init.c). */
+/* Run by trace_shutdown once the global default is unpublished, before it is destroyed, for what
+ * trace_init set up (fmt/init.c). */
 extern void (*trace__shutdown_hook)(void);
 
 /* Reports a record of an undeclared field (once per callsite and field). */

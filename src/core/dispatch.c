@@ -197,19 +197,21 @@ void trace_shutdown(void) {
   TRACE__STORE_REL(&d->alive, 0);
   trace__live_remove(d);
   trace__rebuild_locked();
+  void (*hook)(void) = trace__shutdown_hook;
   trace__mutex_unlock(&trace__dispatch_lock);
   if (t)
     trace__thread_leave(t);
+  /* Before the destruction: what the hook forgets (trace_init's handles) must not be found
+   * pointing at freed memory. */
+  if (hook)
+    hook();
   /* Wait for every thread still inside the subscriber, then destroy it. */
   trace__synchronize();
   trace__mutex_lock(&trace__dispatch_lock);
   destroy_subscriber(d);
   d->next_retired = retired;
   retired = d;
-  void (*hook)(void) = trace__shutdown_hook;
   trace__mutex_unlock(&trace__dispatch_lock);
-  if (hook)
-    hook();
   errno = saved;
 }
 

@@ -14,8 +14,11 @@
 
 /* The filter trace_init installed, for trace_init_filter(); a reference, dropped at shutdown. */
 static trace_env_filter *installed_filter;
+/* Its writer, for trace_init_writer_stats(); owned by the fmt layer, forgotten at shutdown. */
+static trace_writer *installed_writer;
 
 static void release_on_shutdown(void) {
+  __atomic_store_n(&installed_writer, NULL, __ATOMIC_RELEASE);
   trace_env_filter *f = __atomic_exchange_n(&installed_filter, NULL, __ATOMIC_ACQ_REL);
   trace_env_filter_release(f);
 }
@@ -79,12 +82,32 @@ int trace_init_with(const trace_init_options *o) {
       return TRACE_ENOMEM;
     }
   }
-  trace_registry *r = trace_registry_new();
+  trace_fmt_options fmt = o->fmt;
+  if (!fmt.writer)
+    fmt.writer = trace_writer_stderr(); /* made here to be known here (NULL: the layer fails) */
+  writer = fmt.writer;
+  bool valid = fmt.struct_size == sizeof fmt && fmt.format >= TRACE_FMT_FULL &&
+               fmt.format <= TRACE_FMT_JSON && fmt.time >= TRACE_FMT_TIME_UTC &&
+               fmt.time <= TRACE_FMT_TIME_NONE && fmt.color >= TRACE_FMT_COLOR_AUTO &&
+               fmt.color <= TRACE_FMT_COLOR_ALWAYS;
+  trace_layer *layer = trace_fmt_layer_new(&fmt); /* frees the writer when it fails */
+  trace_registry *r = layer ? trace_registry_new() : NULL;
+  if (!r) {
+    /* Without its fmt layer there would be a subscriber that prints nothing: refuse instead. */
+    trace_layer_free(layer);
+    trace_env_filter_release(f);
+    errno = saved;
+    return valid ? TRACE_ENOMEM : TRACE_EINVAL;
+  }
   trace_registry_set_filter(r, trace_env_filter_as_filter(f));
-  trace_registry_add_layer(r, trace_fmt_layer_new(&o->fmt), NULL);
-  int rc = trace_registry_install(r);
+  int rc = trace_registry_add_layer(r, layer, NULL);
+  if (rc == 0)
+    rc = trace_registry_install(r);
+  else
+    trace_registry_free(r);
   if (rc == 0) {
     trace__shutdown_hook = release_on_shutdown;
+    __atomic_store_n(&installed_writer, writer, __ATOMIC_RELEASE);
     trace_env_filter *old = __atomic_exchange_n(&installed_filter, f, __ATOMIC_ACQ_REL);
     trace_env_filter_release(old);
   } else {
@@ -92,6 +115,11 @@ int trace_init_with(const trace_init_options *o) {
   }
   errno = saved;
   return rc;
+}
+
+trace_writer_stats trace_init_writer_stats(void) {
+  trace_writer *w = __atomic_load_n(&installed_writer, __ATOMIC_ACQUIRE);
+  return trace_writer_get_stats(w); /* NULL: zeros */
 }
 
 trace_env_filter *trace_init_filter(void) { return __atomic_load_n(&installed_filter, __ATOMIC_ACQUIRE); }
