@@ -406,6 +406,55 @@ static void field_recorded_later_is_judged_at_next_enter(void **state) {
   recorder_free(rec);
 }
 
+typedef struct elsewhere {
+  trace_dispatch *d;
+  trace_span *span;
+} elsewhere;
+
+static void *record_failed_elsewhere(void *arg) {
+  elsewhere *e = arg;
+  trace_default_guard g = trace_set_default(e->d); /* scoped defaults are not inherited */
+  TRACE_RECORD(e->span, status, "failed");
+  trace_default_guard_restore(&g);
+  return NULL;
+}
+
+/* A thread remembers the level a span's values gave it between enters (regexec and the span's
+ * lock are not on every enter); a record made on another thread still counts at the next enter,
+ * and so does a reload. */
+static void remembered_span_levels_follow_records_and_reloads(void **state) {
+  (void)state;
+  recorder *rec = recorder_new();
+  trace_env_filter *f = must_parse("[job{status=fail.*}]=debug");
+  trace_default_guard g;
+  trace_dispatch *d = install(f, rec, NULL, false, &g);
+  trace_span job = TRACE_SPAN_AT("app", TRACE_LEVEL_INFO, "job", TF(status, "ok"));
+  for (int i = 0; i < 3; i++) {
+    trace_span_enter(&job);
+    TRACE_EVENT_AT("db", TRACE_LEVEL_DEBUG, "1 not failed");
+    trace_span_exit(&job);
+  }
+  pthread_t t;
+  elsewhere e = {d, &job};
+  pthread_create(&t, NULL, record_failed_elsewhere, &e);
+  pthread_join(t, NULL);
+  for (int i = 0; i < 2; i++) {
+    trace_span_enter(&job);
+    TRACE_EVENT_AT("db", TRACE_LEVEL_DEBUG, "2 failed on another thread");
+    trace_span_exit(&job);
+  }
+  assert_int_equal(trace_env_filter_reload(f, "[job{status=o.*}]=debug", NULL), 0);
+  trace_span_enter(&job);
+  TRACE_EVENT_AT("db", TRACE_LEVEL_DEBUG, "3 reloaded: ok only");
+  trace_span_exit(&job);
+  trace_span_close(&job);
+  uninstall(d, &g);
+  trace_env_filter_release(f);
+  assert_text_equal(rec->log, "new job\n2 failed on another thread db DEBUG\n"
+                              "2 failed on another thread db DEBUG\n");
+  recorder_free(rec);
+}
+
 /* Nested matching spans: the inner one raises the level, its exit restores the outer's, and
  * exits out of order pop the right entry. */
 static void nested_spans_and_out_of_order_exit(void **state) {
@@ -879,6 +928,7 @@ int main(void) {
       cmocka_unit_test(semantics_table_as_registry_filter),
       cmocka_unit_test(semantics_table_as_layer_filter),
       cmocka_unit_test(field_recorded_later_is_judged_at_next_enter),
+      cmocka_unit_test(remembered_span_levels_follow_records_and_reloads),
       cmocka_unit_test(nested_spans_and_out_of_order_exit),
       cmocka_unit_test(scope_is_per_thread),
       cmocka_unit_test(reload_swaps_directives),

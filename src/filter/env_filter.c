@@ -1,6 +1,7 @@
 /* The env-filter as a trace_filter: per-callsite decisions cached in a lock-free table, dynamic
- * directives judged at each span enter against the span's stored values, a per-thread stack of
- * the levels the entered spans enable, and reload by publishing a new directive set.
+ * directives judged at a span's enter against its stored values (remembered per thread until a
+ * record or a reload), a per-thread stack of the levels the entered spans enable, and reload by
+ * publishing a new directive set.
  *
  * Readers (register_callsite, enabled, event_enabled, enter, exit) load the set with one acquire
  * load and never lock or wait. A reload builds the new set completely, swaps the pointer, waits
@@ -97,11 +98,25 @@ typedef struct scope_entry {
   int level;
 } scope_entry;
 
+/* What a span's dynamic directives gave it, remembered by the thread that entered it: event
+ * loops and pools enter the same spans again and again, and matching field values means reading
+ * them under the span's lock and running regexec (which locks the compiled expression). Valid
+ * while the directive set (generation) and the filter's record count are those it was made with. */
+typedef struct span_level {
+  uint64_t id; /* 0: empty */
+  uint32_t generation;
+  uint32_t records;
+  int level;
+} span_level;
+
+#define SPAN_LEVELS 32 /* direct-mapped by id */
+
 typedef struct scope {
   uint32_t depth, cap;
   int max; /* the most verbose level on the stack */
   scope_entry *entries;
   scope_entry inline_entries[16];
+  span_level levels[SPAN_LEVELS];
 } scope;
 
 static void scope_free(void *p) {
@@ -115,7 +130,8 @@ static void scope_free(void *p) {
  * its per-thread stacks hold the span ids of that registry only. */
 typedef struct binding {
   trace_env_filter *f;
-  int key; /* trace__local key of the scope stacks */
+  int key;          /* trace__local key of the scope stacks */
+  uint32_t records; /* atomic: records of spans seen, the per-thread span levels' validity */
 } binding;
 
 static scope *scope_get(const binding *b) {
@@ -220,9 +236,28 @@ static void ef_enter(void *self, uint64_t id, const trace_ctx *ctx) {
   int level = TRACE_LEVEL_OFF;
   const trace_span_ref *span = trace_ctx_span(ctx, id);
   const trace_metadata *meta = trace_span_ref_meta(span);
-  if (meta && (decide(b->f, s, meta) & DYN_SPAN))
-    level = trace__span_level(s, span, meta);
+  if (meta && (decide(b->f, s, meta) & DYN_SPAN)) {
+    /* The count is read before the values: a record racing with this enter leaves an entry
+     * that the record's count already invalidates. */
+    uint32_t records = TRACE__LOAD_ACQ(&b->records);
+    span_level *known = &sc->levels[(id ^ (id >> 32)) % SPAN_LEVELS];
+    if (known->id == id && known->generation == s->generation && known->records == records) {
+      level = known->level;
+    } else {
+      level = trace__span_level(s, span, meta);
+      *known = (span_level){id, s->generation, records, level};
+    }
+  }
   scope_push(sc, id, level);
+}
+
+/* A record may change what a span's field values match: forget every remembered level. */
+static void ef_record(void *self, uint64_t id, const trace_valueset *values, const trace_ctx *ctx) {
+  (void)id, (void)values, (void)ctx;
+  binding *b = self;
+  const trace__directive_set *s = TRACE__LOAD_ACQ(&b->f->set);
+  if (s->ndynamic)
+    __atomic_add_fetch(&b->records, 1, __ATOMIC_RELEASE);
 }
 
 static void ef_exit(void *self, uint64_t id, const trace_ctx *ctx) {
@@ -246,6 +281,7 @@ trace_filter *trace_env_filter_as_filter(trace_env_filter *f) {
       .register_callsite = ef_register,
       .enabled = ef_enabled,
       .max_level_hint = ef_hint,
+      .on_record = ef_record,
       .on_enter = ef_enter,
       .on_exit = ef_exit,
       .destroy = ef_destroy,
