@@ -140,12 +140,12 @@ static void emit_all(const char *ctx) {
   EMIT_AT("app2", ctx);
   EMIT_AT("db", ctx);
   EMIT_AT("h2", ctx);
-  /* Events that declare user_id, for static directives on field names. */
-  TRACE_EVENT_AT("fields", TRACE_LEVEL_ERROR, TF(user_id, 7), "%s", ctx);
-  TRACE_EVENT_AT("fields", TRACE_LEVEL_WARN, TF(user_id, 7), "%s", ctx);
-  TRACE_EVENT_AT("fields", TRACE_LEVEL_INFO, TF(user_id, 7), "%s", ctx);
-  TRACE_EVENT_AT("fields", TRACE_LEVEL_DEBUG, TF(user_id, 7), "%s", ctx);
-  TRACE_EVENT_AT("fields", TRACE_LEVEL_TRACE, TF(user_id, 7), "%s", ctx);
+  /* Events that declare user_id and team, for static directives on field names. */
+  TRACE_EVENT_AT("fields", TRACE_LEVEL_ERROR, TF(user_id, 7), TF(team, 1), "%s", ctx);
+  TRACE_EVENT_AT("fields", TRACE_LEVEL_WARN, TF(user_id, 7), TF(team, 1), "%s", ctx);
+  TRACE_EVENT_AT("fields", TRACE_LEVEL_INFO, TF(user_id, 7), TF(team, 1), "%s", ctx);
+  TRACE_EVENT_AT("fields", TRACE_LEVEL_DEBUG, TF(user_id, 7), TF(team, 1), "%s", ctx);
+  TRACE_EVENT_AT("fields", TRACE_LEVEL_TRACE, TF(user_id, 7), TF(team, 1), "%s", ctx);
 }
 
 static void scenario(void) {
@@ -273,6 +273,9 @@ static const row rows[] = {
     {"fields=trace,fields[{user_id}]=warn", "*=O fields=W spans=-", NULL},
     {"fields[{user_id}]=warn,fields=trace", "*=O fields=W spans=-", NULL},
     {"fields[{user_id}]=error,[{user_id}]=trace", "*=O fields=E spans=request", NULL},
+    /* ours: equally specific, the later one in the text decides (tracing: lexical order). */
+    {"[{user_id}]=warn,[{team}]=debug", "*=O fields=D spans=-", NULL},
+    {"[{team}]=debug,[{user_id}]=warn", "*=O fields=W spans=-", NULL},
     /* Dynamic: name, name and target. */
     {"db[request]=trace", "*=O spans=-", NULL},
     {"app.net[request]=debug", "*=O spans=-", NULL}, /* app.net is not above app::net */
