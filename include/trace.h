@@ -323,7 +323,13 @@ static inline bool trace_span_is_none(const trace_span *s) { return s == 0 || s-
 TRACE_API void trace_span_enter(const trace_span *s);
 /* Exits the most recent entry of the span on this thread; a no-op if it is not entered. */
 TRACE_API void trace_span_exit(const trace_span *s);
-/* Drops this reference and sets *s to none. The span closes when its last reference does. */
+/* Drops this reference and sets *s to none. The span closes when its last reference does.
+ * Closing a copy of a handle whose original was closed already is a bug with bounded effects:
+ * once the span is gone the extra close is ignored; while it still lives (entered, or kept by a
+ * child) it closes early, and with the registry no other span is affected (ids, parent links
+ * and entered stacks are checked). On a thread-scoped dispatcher (trace_set_default) the extra
+ * close also drops the dispatcher reference the handle did not own: keep exactly one close per
+ * reference there (trace_span_clone makes another). */
 TRACE_API void trace_span_close(trace_span *s);
 /* A new reference to the same span (none for none); close it separately. */
 TRACE_API trace_span trace_span_clone(const trace_span *s);

@@ -222,6 +222,93 @@ static void entered_span_survives_close(void **state) {
   recorder_free(a);
 }
 
+/* An id one or two generations ahead of a closed span's: the first names the free slot, the
+ * second the span that will take it. Neither may reach the slot (the first once closed the free
+ * slot a second time, and the next two spans shared one id). */
+static void forged_ids_never_reach_a_free_slot(void **state) {
+  (void)state;
+  recorder *a = recorder_new("A");
+  trace_registry *reg = trace_registry_new();
+  trace_registry_add_layer(reg, recorder_layer(a, 0), NULL);
+  trace_default_guard g;
+  trace_dispatch *d = scoped_registry(reg, &g);
+  trace_span victim = TRACE_INFO_SPAN("victim");
+  trace_span ahead1 = victim, ahead2 = victim;
+  ahead1.id += (uint64_t)1 << 32;
+  ahead2.id += (uint64_t)2 << 32;
+  trace_span_close(&victim);
+  uint64_t stale = trace_registry_get_stats(trace_dispatch_self(d)).stale_ids;
+  for (int i = 0; i < 2; i++) {
+    trace_span *f = i ? &ahead2 : &ahead1;
+    trace_span_enter(f);
+    TRACE_RECORD(f, k, 1);
+    trace_span copy = trace_span_clone(f);
+    assert_true(trace_span_is_none(&copy));
+    trace_span_follows_from(f, f);
+    trace_span_exit(f);
+    trace_span_close(f);
+  }
+  assert_true(trace_registry_get_stats(trace_dispatch_self(d)).stale_ids > stale);
+  assert_int_equal(a->closes, 1);
+  trace_span s1 = TRACE_INFO_SPAN("s1");
+  trace_span s2 = TRACE_INFO_SPAN("s2");
+  assert_true(s1.id != s2.id);
+  trace_span_close(&s1);
+  assert_int_equal(a->closes, 2);
+  trace_span_enter(&s2); /* still a span of its own */
+  trace_span cur = trace_span_current();
+  assert_true(cur.id == s2.id);
+  trace_span_close(&cur);
+  trace_span_exit(&s2);
+  trace_span_close(&s2);
+  assert_int_equal(a->closes, 3);
+  assert_int_equal(trace_registry_get_stats(trace_dispatch_self(d)).spans_live, 0);
+  trace_default_guard_restore(&g);
+  trace_dispatch_release(d);
+  recorder_free(a);
+}
+
+/* Copies of one handle closed twice (a misuse) free the span early; that must stay its own
+ * problem: the slot's next span keeps its parent link, references and place on the stack. */
+static void handle_copies_closed_twice_hurt_no_other_span(void **state) {
+  (void)state;
+  recorder *a = recorder_new("A");
+  trace_registry *reg = trace_registry_new();
+  trace_registry_add_layer(reg, recorder_layer(a, 0), NULL);
+  /* Global: a global default is never freed by references (an extra close of a handle on a
+   * thread-scoped dispatcher also drops a reference on the dispatcher: see trace_span_close). */
+  assert_int_equal(trace_registry_install(reg), 0);
+  /* A parent closed under its live child; its slot goes to x. */
+  trace_span p = TRACE_INFO_SPAN("p");
+  trace_span p_copy = p;
+  trace_span child = TRACE_SPAN_IN(&p, TRACE_LEVEL_INFO, "child");
+  trace_span_close(&p);
+  trace_span_close(&p_copy);
+  trace_span x = TRACE_INFO_SPAN("x");
+  trace_span_close(&child); /* must not drop a reference on x */
+  trace_span_enter(&x);
+  trace_span cur = trace_span_current();
+  assert_true(cur.id == x.id);
+  trace_span_close(&cur);
+  trace_span_exit(&x);
+  assert_null(strstr(a->log, "A:close x"));
+  trace_span_close(&x);
+  assert_text_contains(a->log, "A:close x");
+  /* A span freed while entered: its entry no longer counts as the current span. */
+  trace_span e = TRACE_INFO_SPAN("e");
+  trace_span e_copy = e;
+  trace_span_enter(&e);
+  trace_span_close(&e);
+  trace_span_close(&e_copy);
+  trace_span y = TRACE_INFO_SPAN("y"); /* takes e's slot; not entered */
+  trace_span none = trace_span_current();
+  assert_true(trace_span_is_none(&none));
+  trace_span_close(&y);
+  assert_int_equal(trace_registry_get_stats(reg).spans_live, 0);
+  trace_shutdown();
+  recorder_free(a);
+}
+
 static void reentry_and_stray_exit(void **state) {
   (void)state;
   recorder *a = recorder_new("A");
@@ -692,6 +779,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(lifecycle_and_refcounts),
       cmocka_unit_test(entered_span_survives_close),
+      cmocka_unit_test(forged_ids_never_reach_a_free_slot),
+      cmocka_unit_test(handle_copies_closed_twice_hurt_no_other_span),
       cmocka_unit_test(reentry_and_stray_exit),
       cmocka_unit_test(per_layer_filters),
       cmocka_unit_test(quiet_layer_never_silences_loud),

@@ -15,7 +15,7 @@ static const slot *as_slot(const trace_span_ref *r) { return (const slot *)(cons
 /* s or its nearest visible ancestor. */
 static const slot *nearest_visible(const trace_ctx *ctx, const slot *s) {
   while (s && !visible(ctx, s))
-    s = s->parent;
+    s = reg_slot_parent(s);
   return s;
 }
 
@@ -32,8 +32,8 @@ const trace_span_ref *trace_ctx_current(const trace_ctx *ctx) {
   if (!ctx || !ctx->ts)
     return NULL;
   for (uint32_t i = ctx->ts->depth; i > 0; i--) {
-    const slot *s = ctx->ts->stack[i - 1];
-    if (visible(ctx, s))
+    const slot *s = reg_entry_slot(&ctx->ts->stack[i - 1]);
+    if (s && visible(ctx, s))
       return as_ref(s);
   }
   return NULL;
@@ -62,13 +62,13 @@ size_t trace_ctx_scope(const trace_ctx *ctx, const trace_span_ref *leaf, const t
   if (!ctx || !leaf)
     return 0;
   size_t n = 0;
-  for (const slot *s = nearest_visible(ctx, as_slot(leaf)); s; s = nearest_visible(ctx, s->parent))
+  for (const slot *s = nearest_visible(ctx, as_slot(leaf)); s; s = nearest_visible(ctx, reg_slot_parent(s)))
     n++;
   /* Fill from the leaf backwards, keeping the cap spans nearest the leaf. */
   size_t k = n < cap ? n : cap;
   size_t i = k;
   for (const slot *s = nearest_visible(ctx, as_slot(leaf)); s && i > 0;
-       s = nearest_visible(ctx, s->parent))
+       s = nearest_visible(ctx, reg_slot_parent(s)))
     out[--i] = as_ref(s);
   return n;
 }
@@ -84,7 +84,7 @@ const trace_metadata *trace_span_ref_meta(const trace_span_ref *span) {
 const trace_span_ref *trace_span_ref_parent(const trace_span_ref *span, const trace_ctx *ctx) {
   if (!span || !ctx)
     return NULL;
-  return as_ref(nearest_visible(ctx, as_slot(span)->parent));
+  return as_ref(nearest_visible(ctx, reg_slot_parent(as_slot(span))));
 }
 
 void *trace_span_ref_ext(const trace_span_ref *span, const trace_ctx *ctx) {

@@ -25,14 +25,15 @@ struct trace_layer {
  * while the registry lives (slots are reused), so a stale id can be checked against the slot's
  * generation safely. */
 typedef struct slot {
-  uint32_t gen;  /* atomic: part of the id; bumped when the slot is freed */
+  uint32_t gen;  /* atomic: part of the id; odd while the slot is free, even while it holds a
+                    span (bumped at both changes), so an id can never name a free slot */
   uint32_t refs; /* atomic: handles + children + entries on thread stacks */
   uint32_t index;
   uint8_t lock;  /* spin lock for values, follows-from and timing */
   uint8_t live;
   uint16_t values_cap;
   const trace_metadata *meta;
-  struct slot *parent; /* kept alive by our reference on it */
+  struct slot *parent; /* kept alive by our reference on it; reg_slot_parent checks parent_id */
   uint64_t parent_id;
   uint64_t layers;       /* layers that enabled this span */
   trace_value *values;   /* meta->field_count values: inline storage or heap */
@@ -65,12 +66,20 @@ typedef struct cs_info {
 #define LOCAL_FREE_MAX 128
 #define LOCAL_FREE_BATCH 32
 
+/* An entered span on a thread's stack, with the id it was entered as: if a C program closes
+ * copies of one handle too often, the slot can be freed (and reused) under the entry, and the
+ * id is how the entry knows it is no longer about that slot. */
+typedef struct reg_entry {
+  slot *s;
+  uint64_t id;
+} reg_entry;
+
 /* Per-thread state of one registry. */
 typedef struct reg_thread {
   struct trace_registry *r;
-  slot **stack; /* entered spans, innermost last; each entry holds a reference */
+  reg_entry *stack; /* entered spans, innermost last; each live entry holds a reference */
   uint32_t depth, stack_cap;
-  slot *inline_stack[32];
+  reg_entry inline_stack[32];
   uint32_t nfree;
   uint32_t free_slots[LOCAL_FREE_MAX];
   /* What enabled() decided for the callsite about to be dispatched on this thread. */
@@ -125,12 +134,32 @@ static inline uint64_t reg_slot_id(const slot *s) { return ((uint64_t)s->gen << 
 /* The live slot for id, or NULL if the id is unknown, stale or forged. */
 static inline slot *reg_lookup(trace_registry *r, uint64_t id) {
   uint32_t index = (uint32_t)id - 1;
-  if (TRACE__UNLIKELY((uint32_t)id == 0 || index >= TRACE__LOAD_ACQ(&r->nslots)))
+  /* An odd generation is a free slot's: no span ever had that id (a forged one). */
+  if (TRACE__UNLIKELY((uint32_t)id == 0 || ((id >> 32) & 1) ||
+                      index >= TRACE__LOAD_ACQ(&r->nslots)))
     return NULL;
   slot *s = reg_slot_at(r, index);
   if (TRACE__UNLIKELY(!s || TRACE__LOAD_ACQ(&s->gen) != (uint32_t)(id >> 32)))
     return NULL;
   return s;
+}
+/* The entry's slot if it still holds the span that was entered, else NULL. */
+static inline slot *reg_entry_slot(const reg_entry *e) {
+  return TRACE__LOAD_ACQ(&e->s->gen) == (uint32_t)(e->id >> 32) ? e->s : NULL;
+}
+/* The innermost entry of this thread that still holds its span, or NULL. */
+static inline slot *reg_thread_current(const reg_thread *ts) {
+  for (uint32_t i = ts->depth; i > 0; i--) {
+    slot *s = reg_entry_slot(&ts->stack[i - 1]);
+    if (TRACE__LIKELY(s != NULL))
+      return s;
+  }
+  return NULL;
+}
+/* s's parent, if it is still the span s was created under (see reg_entry). */
+static inline slot *reg_slot_parent(const slot *s) {
+  slot *p = s->parent;
+  return p && reg_slot_id(p) == s->parent_id ? p : NULL;
 }
 static inline char *reg_slot_inline_arena(slot *s) {
   return (char *)(s + 1) + SLOT_INLINE_VALUES * sizeof(trace_value);

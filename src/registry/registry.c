@@ -19,8 +19,8 @@ static void thread_dtor(void *p) {
     /* The thread is exiting with spans still entered: release the references those entries
      * hold, so the spans can close. Free slots go back to the shared list. */
     while (ts->depth > 0) {
-      slot *s = ts->stack[--ts->depth];
-      if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0)
+      slot *s = reg_entry_slot(&ts->stack[--ts->depth]);
+      if (s && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0)
         close_slot(r, NULL, s);
     }
     reg_thread_release_slots(r, ts);
@@ -44,10 +44,13 @@ reg_thread *reg_thread_get_slow(trace_registry *r) {
   return ts;
 }
 
-static bool stack_push(reg_thread *ts, slot *s) {
+static bool stack_push(reg_thread *ts, slot *s, uint64_t id) {
+  /* Entries whose slot was freed under them (see reg_entry) go as soon as they are on top. */
+  while (TRACE__UNLIKELY(ts->depth > 0 && !reg_entry_slot(&ts->stack[ts->depth - 1])))
+    ts->depth--;
   if (TRACE__UNLIKELY(ts->depth == ts->stack_cap)) {
     uint32_t cap = ts->stack_cap * 2;
-    slot **p = trace__malloc(cap * sizeof *p);
+    reg_entry *p = trace__malloc(cap * sizeof *p);
     if (!p)
       return false;
     memcpy(p, ts->stack, ts->depth * sizeof *p);
@@ -56,7 +59,7 @@ static bool stack_push(reg_thread *ts, slot *s) {
     ts->stack = p;
     ts->stack_cap = cap;
   }
-  ts->stack[ts->depth++] = s;
+  ts->stack[ts->depth++] = (reg_entry){s, id};
   return true;
 }
 
@@ -106,7 +109,7 @@ static void notify_close(trace_registry *r, reg_thread *ts, slot *s, uint64_t id
 static void close_slot(trace_registry *r, reg_thread *ts, slot *s) {
   while (s) {
     notify_close(r, ts, s, reg_slot_id(s));
-    slot *parent = s->parent;
+    slot *parent = reg_slot_parent(s);
     s->parent = NULL;
     reg_slot_free(r, ts, s);
     s = parent && __atomic_sub_fetch(&parent->refs, 1, __ATOMIC_ACQ_REL) == 0 ? parent : NULL;
@@ -152,7 +155,7 @@ static uint64_t reg_new_span(void *self, const trace_span_attrs *a) {
     return 0;
   slot *parent = NULL;
   if (a->parent_kind == TRACE_PARENT_CURRENT)
-    parent = ts->depth ? ts->stack[ts->depth - 1] : NULL;
+    parent = ts->depth ? reg_thread_current(ts) : NULL;
   else if (a->parent_kind == TRACE_PARENT_EXPLICIT)
     parent = reg_lookup(r, a->parent_id);
   slot *s = reg_slot_alloc(r, ts);
@@ -175,6 +178,8 @@ static uint64_t reg_new_span(void *self, const trace_span_attrs *a) {
   if (r->ext_clear)
     memset(reg_slot_ext_base(s), 0, r->ext_clear);
   s->live = 1;
+  /* Even: the slot holds a span now, and its id is valid from here on. */
+  TRACE__STORE_REL(&s->gen, s->gen + 1);
   uint64_t id = reg_slot_id(s);
   if (r->filter && r->filter->vt.on_new_span) {
     trace_ctx c = ctx_about(ctx_global(r, ts), s, id);
@@ -290,7 +295,7 @@ static void reg_enter(void *self, uint64_t id) {
     return;
   }
   reg_thread *ts = reg_thread_get(r);
-  if (TRACE__UNLIKELY(!ts) || !stack_push(ts, s))
+  if (TRACE__UNLIKELY(!ts) || !stack_push(ts, s, id))
     return;
   /* The entry holds a reference: closing the span's handles while it is entered is harmless. */
   __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
@@ -317,14 +322,16 @@ static void reg_exit(void *self, uint64_t id) {
   /* The innermost entry of this span on this thread; the id may be stale only if it was never
    * entered here, in which case it is not found. */
   uint32_t at = ts->depth;
-  while (at > 0 && reg_slot_id(ts->stack[at - 1]) != id)
+  while (at > 0 && ts->stack[at - 1].id != id)
     at--;
   if (at == 0)
     return; /* not entered on this thread: a harmless no-op */
-  slot *s = ts->stack[at - 1];
+  slot *s = reg_entry_slot(&ts->stack[at - 1]);
   if (at != ts->depth) /* exits out of order are allowed */
     memmove(&ts->stack[at - 1], &ts->stack[at], (ts->depth - at) * sizeof *ts->stack);
   ts->depth--;
+  if (TRACE__UNLIKELY(!s))
+    return; /* its slot was freed under the entry (handle copies closed too often) */
   FOR_EACH_LAYER(r, s->layers & r->has_exit, i, l) {
     trace_ctx c = ctx_about(ctx_for(r, ts, i), s, id);
     if (l->filter && l->filter->vt.on_exit)
@@ -369,9 +376,9 @@ static int reg_try_close(void *self, uint64_t id) {
 static uint64_t reg_current_span(void *self, const trace_metadata **meta) {
   trace_registry *r = self;
   reg_thread *ts = (reg_thread *)trace__local_get(r->local_key);
-  if (!ts || ts->depth == 0)
+  slot *s = ts && ts->depth ? reg_thread_current(ts) : NULL;
+  if (!s)
     return 0;
-  slot *s = ts->stack[ts->depth - 1];
   *meta = s->meta;
   return reg_slot_id(s);
 }

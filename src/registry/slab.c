@@ -26,7 +26,7 @@ static void refill_locked(trace_registry *r, reg_thread *ts, uint32_t n) {
     }
     slot *s = reg_slot_at(r, index);
     s->index = index;
-    s->gen = 1;
+    s->gen = 1; /* odd: free */
     TRACE__STORE_REL(&r->nslots, index + 1);
     ts->free_slots[ts->nfree++] = index;
     n--;
@@ -59,8 +59,9 @@ static bool push_shared_locked(trace_registry *r, uint32_t index) {
 
 void reg_slot_free(trace_registry *r, reg_thread *ts, slot *s) {
   s->live = 0;
-  /* A new generation: ids of the span that lived here no longer match. Only the thread freeing
-   * the slot writes gen, so a store does (no locked read-modify-write). */
+  /* An odd generation: ids of the span that lived here no longer match, and no id can name the
+   * free slot. Only the thread freeing the slot writes gen, so a store does (no locked
+   * read-modify-write). */
   TRACE__STORE_REL(&s->gen, s->gen + 1);
   if (TRACE__LIKELY(ts && ts->nfree < LOCAL_FREE_MAX)) {
     ts->free_slots[ts->nfree++] = s->index;
