@@ -558,6 +558,43 @@ static void broken_fmt_callbacks_are_stored_safely(void **state) {
   recorder_free(a);
 }
 
+static long allocations; /* atomic: the counting allocator installed in main */
+static void *count_malloc(size_t n) {
+  __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED);
+  return malloc(n);
+}
+static void *count_realloc(void *p, size_t n) {
+  __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED);
+  return realloc(p, n);
+}
+
+/* Spans with more fields than a slot holds inline, alternating with small ones in the same slots:
+ * no allocation once warm (the heap array used to be freed by each small span and allocated
+ * again by the next big one). */
+static void mixed_span_sizes_allocate_nothing_when_warm(void **state) {
+  (void)state;
+  static const trace_layer_vtable quiet = {.struct_size = sizeof(trace_layer_vtable)};
+  trace_registry *reg = trace_registry_new();
+  trace_registry_add_layer(reg, trace_layer_new(&quiet, NULL, 0, 0), NULL);
+  trace_default_guard g;
+  trace_dispatch *d = scoped_registry(reg, &g);
+  long before = 0;
+  for (int round = 0; round < 2; round++) {
+    if (round == 1)
+      before = __atomic_load_n(&allocations, __ATOMIC_RELAXED);
+    for (int i = 0; i < 10000; i++) {
+      trace_span big = TRACE_INFO_SPAN("big", TF(a, 1), TF(b, 2), TF(c, 3), TF(d, 4), TF(e, 5),
+                                       TF(f, "six"));
+      trace_span_close(&big);
+      trace_span small = TRACE_INFO_SPAN("small", TF(a, 1));
+      trace_span_close(&small);
+    }
+  }
+  assert_int_equal(__atomic_load_n(&allocations, __ATOMIC_RELAXED) - before, 0);
+  trace_default_guard_restore(&g);
+  trace_dispatch_release(d);
+}
+
 static void timing_is_measured(void **state) {
   (void)state;
   recorder *a = recorder_new("A");
@@ -776,6 +813,10 @@ static void out_of_memory_sweep(void **state) {
 }
 
 int main(void) {
+  static const trace_allocator counting = {sizeof(trace_allocator), count_malloc, count_realloc,
+                                           free};
+  if (trace_set_allocator(&counting) != 0)
+    return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(lifecycle_and_refcounts),
       cmocka_unit_test(entered_span_survives_close),
@@ -788,6 +829,7 @@ int main(void) {
       cmocka_unit_test(target_table_filter),
       cmocka_unit_test(follows_record_and_copies),
       cmocka_unit_test(broken_fmt_callbacks_are_stored_safely),
+      cmocka_unit_test(mixed_span_sizes_allocate_nothing_when_warm),
       cmocka_unit_test(values_outgrow_the_arena),
       cmocka_unit_test(timing_is_measured),
       cmocka_unit_test(cross_thread_use),

@@ -36,7 +36,10 @@ typedef struct slot {
   struct slot *parent; /* kept alive by our reference on it; reg_slot_parent checks parent_id */
   uint64_t parent_id;
   uint64_t layers;       /* layers that enabled this span */
-  trace_value *values;   /* meta->field_count values: inline storage or heap */
+  trace_value *values;   /* meta->field_count values: inline storage or heap_values */
+  trace_value *heap_values; /* kept across reuse of the slot, so spans of mixed sizes do not
+                               allocate in steady state */
+  uint32_t heap_values_cap;
   char *arena;           /* copies of string values */
   uint32_t arena_len, arena_cap;
   uint64_t *follows;

@@ -100,17 +100,17 @@ static void store(slot *s, trace_value *dst, const trace_value *src, uint16_t va
 void reg_values_init(slot *s, const trace_valueset *vs) {
   uint16_t count = s->meta->field_count;
   if (count <= SLOT_INLINE_VALUES) {
-    if (s->values && s->values != reg_slot_inline_values(s))
-      trace__free(s->values);
     s->values = reg_slot_inline_values(s);
     s->values_cap = SLOT_INLINE_VALUES;
-  } else if (s->values_cap < count || s->values == reg_slot_inline_values(s)) {
+  } else if (s->heap_values_cap >= count) {
+    s->values = s->heap_values;
+    s->values_cap = count;
+  } else {
     trace_value *v = trace__malloc(count * sizeof *v);
     if (v) {
-      if (s->values && s->values != reg_slot_inline_values(s))
-        trace__free(s->values);
-      s->values = v;
-      s->values_cap = count;
+      trace__free(s->heap_values);
+      s->heap_values = s->values = v;
+      s->heap_values_cap = s->values_cap = count;
     } else {
       /* Keep what fits inline rather than lose the span. */
       count = SLOT_INLINE_VALUES;
@@ -161,8 +161,9 @@ void reg_values_record(slot *s, const trace_valueset *vs) {
 }
 
 void reg_values_release(slot *s) {
-  if (s->values && s->values != reg_slot_inline_values(s))
-    trace__free(s->values);
+  trace__free(s->heap_values);
+  s->heap_values = NULL;
+  s->heap_values_cap = 0;
   if (s->arena && s->arena != reg_slot_inline_arena(s))
     trace__free(s->arena);
   trace__free(s->follows);
