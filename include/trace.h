@@ -357,7 +357,9 @@ static inline const char *trace_span_name(const trace_span *s) {
 TRACE_API void trace_flush(void);
 /* Flushes and removes the global default subscriber, then destroys it once no thread is still
  * inside it. Afterwards every macro is a no-op again and a new global default may be set.
- * Spans created before stay valid handles: operations on them are no-ops. */
+ * Spans created before stay valid handles: operations on them are no-ops. The registry closes
+ * the spans still open then (children first), so its layers free what they kept for them; with
+ * fmt's span events, their close lines are the last output. */
 TRACE_API void trace_shutdown(void);
 
 /* Names the calling thread in diagnostics (fmt's thread names) and, truncated to 15 bytes, for

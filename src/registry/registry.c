@@ -1,6 +1,7 @@
 /* The registry as a subscriber: span storage and lifecycle, per-thread entered stacks, and the
  * fan-out of spans and events to layers. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../common/alloc.h"
@@ -393,10 +394,56 @@ void trace_registry_flush(trace_registry *r) {
 
 static void reg_flush(void *self) { trace_registry_flush(self); }
 
+typedef struct open_span {
+  slot *s;
+  uint32_t depth;
+} open_span;
+
+static int deeper_first(const void *a, const void *b) {
+  uint32_t da = ((const open_span *)a)->depth, db = ((const open_span *)b)->depth;
+  return (da < db) - (da > db);
+}
+
+/* Spans still open when the registry goes (a TRACE_SCOPE in main around trace_shutdown, a
+ * handle never closed): the layers hear of their close, children before parents as in normal
+ * closes, so that whatever a layer keeps per span is freed. The slots go with the registry. */
+static void close_open_spans(trace_registry *r) {
+  uint32_t n = TRACE__LOAD_ACQ(&r->nslots), open = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    slot *s = reg_slot_at(r, i);
+    open += s && s->live;
+  }
+  if (open == 0 || !r->has_close)
+    return;
+  open_span *list = trace__malloc(open * sizeof *list);
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < n && list; i++) {
+    slot *s = reg_slot_at(r, i);
+    if (!s || !s->live || k == open)
+      continue;
+    uint32_t depth = 0;
+    for (const slot *p = reg_slot_parent(s); p && depth < n; p = reg_slot_parent(p))
+      depth++;
+    list[k++] = (open_span){s, depth};
+  }
+  if (list)
+    qsort(list, k, sizeof *list, deeper_first);
+  /* Without memory for the order, index order: every layer still hears of every span. */
+  for (uint32_t i = 0; i < (list ? k : n); i++) {
+    slot *s = list ? list[i].s : reg_slot_at(r, i);
+    if (s && s->live) {
+      notify_close(r, NULL, s, reg_slot_id(s));
+      s->live = 0;
+    }
+  }
+  trace__free(list);
+}
+
 void trace_registry_free(trace_registry *r) {
   if (!r)
     return;
   int saved = errno;
+  close_open_spans(r);
   trace_registry_flush(r);
   for (unsigned i = 0; i < r->nlayers; i++)
     trace_layer_free(r->layers[i]);
