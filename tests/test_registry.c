@@ -430,6 +430,54 @@ static void quiet_layer_never_silences_loud(void **state) {
   }
 }
 
+static int stash_always, stash_events, stash_spans;
+static trace_interest stash_register(void *self, const trace_metadata *m) {
+  (void)self, (void)m;
+  return stash_always ? TRACE_INTEREST_ALWAYS : TRACE_INTEREST_SOMETIMES;
+}
+static bool stash_enabled(void *self, const trace_metadata *m, const trace_ctx *c) {
+  (void)self, (void)m, (void)c;
+  return stash_always;
+}
+static void stash_event(void *self, const trace_event *e, const trace_ctx *c) {
+  (void)self, (void)e, (void)c;
+  stash_events++;
+}
+static void stash_new_span(void *self, const trace_span_attrs *a, uint64_t id, const trace_ctx *c) {
+  (void)self, (void)a, (void)id, (void)c;
+  stash_spans++;
+}
+static void stash_hit(void) {
+  TRACE_INFO("m");
+  trace_span s = TRACE_INFO_SPAN("s");
+  trace_span_close(&s);
+}
+
+/* enabled() says no to a SOMETIMES callsite; the interest then becomes ALWAYS (enabled() is not
+ * asked any more): the next hit is delivered. (The registry kept what that last enabled() said
+ * for the dispatch it expected next, and the next hit used it: one lost event and span.) */
+static void refused_hit_leaves_no_decision_behind(void **state) {
+  (void)state;
+  static const trace_layer_vtable vt = {.struct_size = sizeof(trace_layer_vtable),
+                                        .register_callsite = stash_register,
+                                        .enabled = stash_enabled,
+                                        .on_event = stash_event,
+                                        .on_new_span = stash_new_span};
+  trace_registry *reg = trace_registry_new();
+  trace_registry_add_layer(reg, trace_layer_new(&vt, NULL, 0, 0), NULL);
+  trace_default_guard g;
+  trace_dispatch *d = scoped_registry(reg, &g);
+  stash_hit();
+  assert_int_equal(stash_events + stash_spans, 0);
+  stash_always = 1;
+  trace_rebuild_interest();
+  stash_hit();
+  assert_int_equal(stash_events, 1);
+  assert_int_equal(stash_spans, 1);
+  trace_default_guard_restore(&g);
+  trace_dispatch_release(d);
+}
+
 static void registry_filter_and_dynamic_switch(void **state) {
   (void)state;
   recorder *a = recorder_new("A");
@@ -826,6 +874,7 @@ int main(void) {
       cmocka_unit_test(per_layer_filters),
       cmocka_unit_test(quiet_layer_never_silences_loud),
       cmocka_unit_test(registry_filter_and_dynamic_switch),
+      cmocka_unit_test(refused_hit_leaves_no_decision_behind),
       cmocka_unit_test(target_table_filter),
       cmocka_unit_test(follows_record_and_copies),
       cmocka_unit_test(broken_fmt_callbacks_are_stored_safely),

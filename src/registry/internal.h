@@ -88,6 +88,7 @@ typedef struct reg_thread {
   /* What enabled() decided for the callsite about to be dispatched on this thread. */
   const trace_metadata *stash_meta;
   uint64_t stash_mask;
+  uint32_t stash_seq; /* trace__tls.seq during the enabled() call that left the stash */
 } reg_thread;
 
 struct trace_registry {

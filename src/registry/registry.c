@@ -120,9 +120,14 @@ static void close_slot(trace_registry *r, reg_thread *ts, slot *s) {
 /* The layers for this hit: what enabled() decided a moment ago on this thread, or the cached
  * always-layers, or (when that is not enough) the filters asked again. */
 static inline uint64_t take_mask(trace_registry *r, reg_thread *ts, const trace_metadata *meta) {
+  /* The stash is for the dispatch right after the enabled() call that left it: exactly one
+   * outermost libtrace call (that check) has ended on this thread since. A stash left by a
+   * check whose callsite was then not dispatched (enabled said no, or the interest changed since
+   * to ALWAYS, which skips the check) must not decide a later hit. */
   if (ts->stash_meta == meta) {
     ts->stash_meta = NULL;
-    return ts->stash_mask;
+    if (TRACE__LIKELY(TRACE__LOAD(&trace__tls.seq) == ts->stash_seq + 1))
+      return ts->stash_mask;
   }
   uint64_t mask;
   if (TRACE__LIKELY(reg_cs_fixed_mask(r, meta->callsite_id, &mask)))
@@ -143,6 +148,7 @@ static bool reg_enabled(void *self, const trace_metadata *meta) {
   uint64_t mask = reg_enabled_mask(r, ts, meta);
   ts->stash_meta = meta;
   ts->stash_mask = mask;
+  ts->stash_seq = TRACE__LOAD(&trace__tls.seq);
   return mask != 0;
 }
 
