@@ -25,7 +25,11 @@
  * "::" and "/" all separate target segments for filtering.
  *
  * Thread safety: every function and macro here may be called from any thread, before a
- * subscriber is installed and after trace_shutdown(); they never change errno. */
+ * subscriber is installed and after trace_shutdown(); they never change errno.
+ *
+ * fork(): the child may go on tracing, with the same subscriber, even if other threads were
+ * inside libtrace at the moment of the fork (its locks are taken over in the child); a span
+ * being updated by such a thread keeps the values it had or gets the new ones. */
 #ifndef TRACE_H
 #define TRACE_H
 

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -168,6 +170,78 @@ static void shutdown_closes_open_spans(void **state) {
   free(s);
 }
 
+static volatile int fork_workers_stop;
+static trace_span fork_shared;
+
+static void *fork_worker(void *arg) {
+  (void)arg;
+  for (unsigned long i = 0; !fork_workers_stop; i++) {
+    trace_span s = TRACE_INFO_SPAN("w", TF(i, i), TF(v, TRACE_EMPTY));
+    trace_span_enter(&s);
+    TRACE_INFO(TF(i, i), "worker");
+    TRACE_RECORD(&s, v, "a string value to copy");
+    TRACE_RECORD(&fork_shared, v, i); /* the span's lock, and fmt's for its fields */
+    trace_span_enter(&fork_shared);
+    TRACE_INFO("in shared");
+    trace_span_exit(&fork_shared);
+    trace_span_exit(&s);
+    trace_span_close(&s);
+  }
+  return NULL;
+}
+
+/* fork() while two threads log, record and format in a shared span: the child (only the forking
+ * thread) goes on logging in that span and registers new callsites. Children used to hang now and
+ * then on a span or field lock held by a thread they do not have. */
+static void fork_while_threads_log(void **state) {
+  (void)state;
+  unsetenv("TRACE_FILTER");
+  trace_init_options o;
+  trace_init_options_init(&o);
+  o.fmt.writer = trace_writer_fd(open("/dev/null", O_WRONLY | O_CLOEXEC), true);
+  assert_int_equal(trace_init_with(&o), 0);
+  fork_shared = TRACE_INFO_SPAN("shared", TF(v, TRACE_EMPTY));
+  fork_workers_stop = 0;
+  pthread_t th[2];
+  for (int k = 0; k < 2; k++)
+    pthread_create(&th[k], NULL, fork_worker, NULL);
+  int hung = 0, failed = 0;
+  for (int n = 0; n < 100; n++) {
+    pid_t p = fork();
+    assert_true(p >= 0);
+    if (p == 0) {
+      alarm(10);
+      for (int j = 0; j < 20; j++) {
+        trace_span s = TRACE_INFO_SPAN("child", TF(j, j), TF(v, TRACE_EMPTY));
+        trace_span_enter(&s);
+        TRACE_RECORD(&fork_shared, v, j);
+        trace_span_enter(&fork_shared);
+        TRACE_WARN(TF(j, j), "child in shared");
+        trace_span_exit(&fork_shared);
+        TRACE_RECORD(&s, v, "x");
+        trace_span_exit(&s);
+        trace_span_close(&s);
+      }
+      TRACE_ERROR("a callsite first hit in the child");
+      trace_shutdown();
+      _exit(0);
+    }
+    int st = 0;
+    waitpid(p, &st, 0);
+    if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM)
+      hung++;
+    else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+      failed++;
+  }
+  fork_workers_stop = 1;
+  for (int k = 0; k < 2; k++)
+    pthread_join(th[k], NULL);
+  trace_span_close(&fork_shared);
+  trace_shutdown();
+  assert_int_equal(hung, 0);
+  assert_int_equal(failed, 0);
+}
+
 static int refuse(void *arg, const char *line, size_t len) {
   (void)arg, (void)line, (void)len;
   return -1;
@@ -249,6 +323,7 @@ int main(void) {
       cmocka_unit_test(bad_format_warning_is_escaped),
       cmocka_unit_test(writer_stats_after_init),
       cmocka_unit_test(shutdown_closes_open_spans),
+      cmocka_unit_test(fork_while_threads_log),
       cmocka_unit_test(defaults_to_info),
       cmocka_unit_test(filter_and_format_from_environment),
       cmocka_unit_test(errors_never_crash),

@@ -1,4 +1,5 @@
 #include "thread.h"
+#include "spin.h"
 
 #include <errno.h>
 #include <linux/membarrier.h>
@@ -33,7 +34,11 @@ static uint32_t next_number = 2; /* 1 is the main thread's */
 
 static void thread_exit(void *arg);
 
+uint32_t trace__fork_epoch;
+
 static void child_after_fork(void) {
+  /* Spin locks held by the threads left behind are orphaned from now on (spin.h). */
+  TRACE__STORE(&trace__fork_epoch, trace__fork_epoch + 1);
   /* Only the forking thread exists in the child: forget the others, or synchronize would wait
    * for threads that will never leave. */
   trace__thread *self = &trace__tls;

@@ -1,7 +1,6 @@
 /* Callsites: first-hit registration, the cached interest, the global maximum level, interest
  * rebuilds, and the inventory (ELF sections of every loaded module). */
 #include <errno.h>
-#include <sched.h>
 #include <string.h>
 
 #include "../common/alloc.h"
@@ -10,7 +9,7 @@
 uint8_t trace__max_level; /* TRACE_LEVEL_OFF until a subscriber is installed */
 
 
-enum { CS_UNREGISTERED = 0, CS_REGISTERING = 1, CS_REGISTERED = 2 };
+enum { CS_UNREGISTERED = 0, CS_REGISTERED = 2 };
 
 /* Registered callsites: a lock-free push-only list (readers walk it under dispatch_lock). */
 static trace_callsite *registered_head;
@@ -85,18 +84,16 @@ static trace_interest compute_interest_locked(const trace_metadata *meta) {
   return combined ? (trace_interest)combined : TRACE_INTEREST_NEVER;
 }
 
-/* Registers cs if nobody has; returns once it is registered. */
+/* Registers cs if nobody has; returns once it is registered. Everything happens under the
+ * dispatch lock, which the fork handlers hold across fork(): a child can never inherit a
+ * callsite half registered by a thread it does not have (it would wait for it forever). */
 static void register_callsite(trace_callsite *cs) {
-  uint8_t expected = CS_UNREGISTERED;
-  if (!__atomic_compare_exchange_n(&cs->state, &expected, CS_REGISTERING, 0, __ATOMIC_ACQ_REL,
-                                   __ATOMIC_ACQUIRE)) {
-    /* Another thread is registering it: its metadata is not complete yet, so wait. */
-    while (TRACE__LOAD_ACQ(&cs->state) != CS_REGISTERED)
-      sched_yield();
-    return;
-  }
   trace__core_init();
   trace__mutex_lock(&trace__dispatch_lock);
+  if (TRACE__LOAD_ACQ(&cs->state) == CS_REGISTERED) { /* another thread was first */
+    trace__mutex_unlock(&trace__dispatch_lock);
+    return;
+  }
   if (!cs->meta.target)
     cs->meta.target = derive_target_locked(cs->meta.file);
   cs->meta.callsite_id = __atomic_fetch_add(&next_callsite_id, 1, __ATOMIC_RELAXED);

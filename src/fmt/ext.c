@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "../common/alloc.h"
+#include "../common/spin.h"
 #include "internal.h"
 
 /* The reader's copy may race with a writer by design: the sequence check throws a torn copy
@@ -18,19 +19,19 @@ static inline void racy_copy(char *dst, const char *src, size_t n) { trace__smal
 #endif
 
 static void lock(fmt_ext *e) {
-  for (;;) {
-    uint32_t s = TRACE__LOAD(&e->seq);
-    if (!(s & 1) &&
-        __atomic_compare_exchange_n(&e->seq, &s, s + 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-      /* Writes below must not become visible before the odd sequence number. */
-      TRACE__RELEASE_FENCE();
-      return;
-    }
-    __builtin_ia32_pause();
-  }
+  trace__spin_lock(&e->lock);
+  /* Odd already only if the writer before us was lost to a fork() mid-write: stay odd. */
+  uint32_t s = TRACE__LOAD(&e->seq);
+  if (!(s & 1))
+    __atomic_store_n(&e->seq, s + 1, __ATOMIC_RELAXED);
+  /* Writes below must not become visible before the odd sequence number. */
+  TRACE__RELEASE_FENCE();
 }
 
-static void unlock(fmt_ext *e) { __atomic_add_fetch(&e->seq, 1, __ATOMIC_RELEASE); }
+static void unlock(fmt_ext *e) {
+  __atomic_add_fetch(&e->seq, 1, __ATOMIC_RELEASE);
+  trace__spin_unlock(&e->lock);
+}
 
 /* Stores text as the extension's content; under the lock. */
 static void store(fmt_ext *e, const char *text, size_t len) {
@@ -88,7 +89,12 @@ void fmt_ext_copy(trace__buf *b, fmt_layer *l, fmt_ext *e, const trace_span_ref 
   for (;;) {
     uint32_t s1 = TRACE__LOAD_ACQ(&e->seq);
     if (TRACE__UNLIKELY(s1 & 1)) {
-      __builtin_ia32_pause();
+      if (TRACE__UNLIKELY(trace__spin_orphaned(&e->lock))) {
+        lock(e); /* its writer is gone (fork): take over, and have the text made again */
+        TRACE__STORE(&e->ready, 0);
+        unlock(e);
+      }
+      TRACE__SPIN_PAUSE();
       continue;
     }
     if (TRACE__UNLIKELY(!TRACE__LOAD(&e->ready))) {

@@ -74,7 +74,8 @@ typedef struct fmt_retired {
   struct fmt_retired *next;
 } fmt_retired;
 typedef struct fmt_ext {
-  uint32_t seq; /* odd while being written */
+  uint32_t seq;  /* odd while being written */
+  uint32_t lock; /* the writers' spin lock (spin.h: a writer lost to fork() is replaced) */
   uint32_t len;
   uint32_t ready; /* the text matches the span's values */
   char *heap; /* NULL: the text is in inline_text */

@@ -4,6 +4,7 @@
 
 #include "../common/compiler.h"
 #include "../common/mutex.h"
+#include "../common/spin.h"
 #include "../common/thread.h"
 #include "trace/registry.h"
 
@@ -29,7 +30,7 @@ typedef struct slot {
                     span (bumped at both changes), so an id can never name a free slot */
   uint32_t refs; /* atomic: handles + children + entries on thread stacks */
   uint32_t index;
-  uint8_t lock;  /* spin lock for values, follows-from and timing */
+  uint32_t lock; /* spin lock (spin.h) for values, follows-from and timing */
   uint8_t live;
   uint16_t values_cap;
   const trace_metadata *meta;
@@ -181,12 +182,8 @@ void reg_slot_free(trace_registry *r, reg_thread *ts, slot *s);
 void reg_slots_destroy(trace_registry *r);
 void reg_thread_release_slots(trace_registry *r, reg_thread *ts);
 
-static inline void reg_slot_lock(slot *s) {
-  while (__atomic_exchange_n(&s->lock, 1, __ATOMIC_ACQUIRE))
-    while (TRACE__LOAD(&s->lock))
-      __builtin_ia32_pause();
-}
-static inline void reg_slot_unlock(slot *s) { __atomic_store_n(&s->lock, 0, __ATOMIC_RELEASE); }
+static inline void reg_slot_lock(slot *s) { trace__spin_lock(&s->lock); }
+static inline void reg_slot_unlock(slot *s) { trace__spin_unlock(&s->lock); }
 
 /* Values (values.c) */
 void reg_values_init(slot *s, const trace_valueset *vs);
