@@ -416,13 +416,17 @@ static inline int trace_i_printf_check(const char *fmt, ...) {
   return 0;
 }
 
+/* The id checks are inline so that a disabled or compiled-out scope leaves no call at all. */
 static inline trace_span trace_i_scope_begin(trace_span s) {
-  trace_span_enter(&s);
+  if (s.id)
+    trace_span_enter(&s);
   return s;
 }
 static inline void trace_i_scope_end(trace_span *s) {
-  trace_span_exit(s);
-  trace_span_close(s);
+  if (s->id) {
+    trace_span_exit(s);
+    trace_span_close(s);
+  }
 }
 typedef struct trace_i_in_span_guard {
   const trace_span *span;
@@ -430,12 +434,16 @@ typedef struct trace_i_in_span_guard {
 } trace_i_in_span_guard;
 static inline trace_i_in_span_guard trace_i_in_span_begin(const trace_span *s) {
   trace_i_in_span_guard g;
-  trace_span_enter(s);
+  if (s && s->id)
+    trace_span_enter(s);
   g.span = s;
   g.once = 1;
   return g;
 }
-static inline void trace_i_in_span_end(trace_i_in_span_guard *g) { trace_span_exit(g->span); }
+static inline void trace_i_in_span_end(trace_i_in_span_guard *g) {
+  if (g->span && g->span->id)
+    trace_span_exit(g->span);
+}
 
 /* Callsites live in an ELF section so that the inventory can list those never hit yet. The
  * explicit alignment stops the compiler from padding them apart (the section is walked as an

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Compile-time level gating, checked on real object files: with -DTRACE_MAX_LEVEL=INFO the DEBUG
-# and TRACE callsites leave no string and no call in the object, at -O0 and -O2, and their
-# format strings are still checked (a bad one fails to compile). Usage: check_static_level.sh
+# and TRACE callsites leave no string and no call in the object, at -O0 and -O2 (scopes: at -O2),
+# and their format strings are still checked (a bad one fails to compile). Usage: check_static_level.sh
 # <source dir> <work dir>
 set -eu
 src=$1
@@ -67,6 +67,23 @@ void bad(void) { TRACE_TRACE("%s needs a string", 42); }
 C
 if $cc -std=c11 -Wall -Werror -DTRACE_MAX_LEVEL=OFF -I"$src/include" -c "$work/bad.c" -o "$work/bad.o" 2>/dev/null; then
   echo "FAIL: a removed callsite's bad format was accepted"; fail=1
+fi
+# Scopes of a removed level leave no call at all once optimised (the guards' id checks fold).
+cat > "$work/scopes.c" <<'C'
+#include <trace.h>
+int scoped(int n);
+int scoped(int n) {
+  TRACE_FN(TRACE_LEVEL_DEBUG, TF(n, n));
+  TRACE_SCOPE(TRACE_LEVEL_TRACE, "removed-inner");
+  trace_span none = TRACE_DEBUG_SPAN("removed-span");
+  TRACE_IN_SPAN(&none) { n++; }
+  return n;
+}
+C
+$cc -std=c11 -Wall -Wextra -Werror -O2 -DTRACE_MAX_LEVEL=INFO -I"$src/include" -c "$work/scopes.c" \
+  -o "$work/scopes.o"
+if nm "$work/scopes.o" | grep -q ' U trace_span_'; then
+  echo "FAIL: removed scopes still call:"; nm "$work/scopes.o" | grep ' U trace_span_'; fail=1
 fi
 [ $fail = 0 ] && echo "static level gating: ok"
 exit $fail

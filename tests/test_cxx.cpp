@@ -11,8 +11,13 @@ extern "C" {
 }
 
 #include "trace.h"
+#include "trace/env_filter.h"
+#include "trace/fmt.h"
+#include "trace/registry.h"
 #include "trace/subscriber.h"
 #include "trace/testing.h"
+#include "trace/version.h"
+#include "trace/writer.h"
 
 static int answer(int x) {
   TRACE_FN(TRACE_LEVEL_INFO, TF(x, x));
@@ -57,7 +62,35 @@ static void cxx_macros(void **) {
   trace_capture_free(cap);
 }
 
+static int to_string(void *arg, const char *line, size_t len) {
+  static_cast<std::string *>(arg)->append(line, len);
+  return 0;
+}
+
+// The registry, an env-filter and the fmt layer set up from C++.
+static void cxx_registry_fmt_env_filter(void **) {
+  std::string out;
+  trace_env_filter *f = nullptr;
+  assert_int_equal(trace_env_filter_parse("info,cxx=debug", &f, nullptr), 0);
+  trace_fmt_options o;
+  trace_fmt_options_init(&o);
+  o.time = TRACE_FMT_TIME_NONE;
+  o.writer = trace_writer_callback(to_string, nullptr, nullptr, &out);
+  trace_registry *r = trace_registry_new();
+  assert_int_equal(trace_registry_add_layer(r, trace_fmt_layer_new(&o), trace_env_filter_as_filter(f)),
+                   0);
+  trace_env_filter_release(f);
+  trace_dispatch *d = trace_registry_dispatch(r);
+  trace_default_guard g = trace_set_default(d);
+  TRACE_EVENT_AT("cxx", TRACE_LEVEL_DEBUG, TF(n, 1), "from C++");
+  TRACE_EVENT_AT("other", TRACE_LEVEL_DEBUG, "filtered out");
+  trace_default_guard_restore(&g);
+  trace_dispatch_release(d);
+  assert_string_equal(out.c_str(), "DEBUG cxx: from C++ n=1\n");
+}
+
 int main() {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(cxx_macros)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(cxx_macros),
+                                     cmocka_unit_test(cxx_registry_fmt_env_filter)};
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

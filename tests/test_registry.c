@@ -643,6 +643,45 @@ static void mixed_span_sizes_allocate_nothing_when_warm(void **state) {
   trace_dispatch_release(d);
 }
 
+static int flush_events;
+static void flush_logs(void *self) {
+  (void)self;
+  TRACE_WARN("logged from a layer's flush"); /* must not come back into the registry */
+}
+static void flush_count_event(void *self, const trace_event *ev, const trace_ctx *ctx) {
+  (void)self, (void)ev, (void)ctx;
+  flush_events++;
+}
+
+/* trace_registry_get_stats counts the spans ever created; trace_registry_flush is inside
+ * libtrace like trace_flush, so a layer that logs from flush is not dispatched to. */
+static void stats_and_flush(void **state) {
+  (void)state;
+  static const trace_layer_vtable vt = {.struct_size = sizeof(trace_layer_vtable),
+                                        .on_event = flush_count_event,
+                                        .flush = flush_logs};
+  trace_registry *reg = trace_registry_new();
+  trace_registry_add_layer(reg, trace_layer_new(&vt, NULL, 0, 0), NULL);
+  trace_default_guard g;
+  trace_dispatch *d = scoped_registry(reg, &g);
+  trace_span kept = TRACE_INFO_SPAN("kept");
+  for (int i = 0; i < 1000; i++) {
+    trace_span s = TRACE_INFO_SPAN("s");
+    trace_span_close(&s);
+  }
+  trace_registry_stats st = trace_registry_get_stats(reg);
+  assert_int_equal(st.spans_created, 1001);
+  assert_int_equal(st.spans_live, 1);
+  trace_span_close(&kept);
+  TRACE_INFO("counted");
+  assert_int_equal(flush_events, 1);
+  trace_registry_flush(reg);
+  trace_flush();
+  assert_int_equal(flush_events, 1);
+  trace_default_guard_restore(&g);
+  trace_dispatch_release(d);
+}
+
 static void timing_is_measured(void **state) {
   (void)state;
   recorder *a = recorder_new("A");
@@ -879,6 +918,7 @@ int main(void) {
       cmocka_unit_test(follows_record_and_copies),
       cmocka_unit_test(broken_fmt_callbacks_are_stored_safely),
       cmocka_unit_test(mixed_span_sizes_allocate_nothing_when_warm),
+      cmocka_unit_test(stats_and_flush),
       cmocka_unit_test(values_outgrow_the_arena),
       cmocka_unit_test(timing_is_measured),
       cmocka_unit_test(cross_thread_use),

@@ -115,8 +115,8 @@ struct trace_registry {
   uint32_t nfree, free_cap;
   /* Per-callsite layer masks, indexed by callsite id. */
   cs_info *cs_pages[CS_PAGES];
-  /* Statistics */
-  uint64_t spans_live, spans_created, stale_ids; /* atomic */
+  /* Statistics (the others are counted from the slots) */
+  uint64_t stale_ids; /* atomic */
 };
 
 struct trace_ctx {

@@ -393,9 +393,13 @@ static uint64_t reg_current_span(void *self, const trace_metadata **meta) {
 void trace_registry_flush(trace_registry *r) {
   if (!r)
     return;
+  /* Inside libtrace, as trace_flush is: a layer that logs from flush is not dispatched to. */
+  trace__thread *t = trace__thread_enter();
   for (unsigned i = 0; i < r->nlayers; i++)
     if (r->layers[i]->vt.flush)
       r->layers[i]->vt.flush(r->layers[i]->self);
+  if (t)
+    trace__thread_leave(t);
 }
 
 static void reg_flush(void *self) { trace_registry_flush(self); }
@@ -602,8 +606,13 @@ trace_registry_stats trace_registry_get_stats(trace_registry *r) {
   uint32_t n = TRACE__LOAD_ACQ(&r->nslots);
   for (uint32_t i = 0; i < n; i++) {
     slot *s = reg_slot_at(r, i);
-    if (s && TRACE__LOAD(&s->live))
+    if (!s)
+      continue;
+    if (TRACE__LOAD(&s->live))
       st.spans_live++;
+    /* A slot's generation goes up by two per span it held (odd: free, even: in use), so the
+     * spans ever created are counted with no counter on the span path. */
+    st.spans_created += TRACE__LOAD_ACQ(&s->gen) / 2;
   }
   st.slots = n;
   st.stale_ids = TRACE__LOAD(&r->stale_ids);
