@@ -80,16 +80,17 @@ typedef struct reg_entry {
 
 /* Per-thread state of one registry. */
 typedef struct reg_thread {
+  /* What every event and span reads first, together on the first cache line. */
   struct trace_registry *r;
   reg_entry *stack; /* entered spans, innermost last; each live entry holds a reference */
   uint32_t depth, stack_cap;
-  reg_entry inline_stack[32];
-  uint32_t nfree;
-  uint32_t free_slots[LOCAL_FREE_MAX];
   /* What enabled() decided for the callsite about to be dispatched on this thread. */
   const trace_metadata *stash_meta;
   uint64_t stash_mask;
   uint32_t stash_seq; /* trace__tls.seq during the enabled() call that left the stash */
+  uint32_t nfree;
+  reg_entry inline_stack[32];
+  uint32_t free_slots[LOCAL_FREE_MAX];
 } reg_thread;
 
 struct trace_registry {
