@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -34,6 +35,29 @@
       fail();                                                                                      \
     }                                                                                              \
   } while (0)
+
+/* A counting allocator, for tests of "no allocation once warm": install it first thing in main
+ * with install_counting_allocator(), read the count with allocations_so_far(). */
+static inline long *allocation_counter(void) {
+  static long count; /* atomic */
+  return &count;
+}
+static inline void *counting_malloc(size_t n) {
+  __atomic_add_fetch(allocation_counter(), 1, __ATOMIC_RELAXED);
+  return malloc(n);
+}
+static inline void *counting_realloc(void *p, size_t n) {
+  __atomic_add_fetch(allocation_counter(), 1, __ATOMIC_RELAXED);
+  return realloc(p, n);
+}
+static inline int install_counting_allocator(void) {
+  static const trace_allocator counting = {sizeof(trace_allocator), counting_malloc,
+                                           counting_realloc, free};
+  return trace_set_allocator(&counting);
+}
+static inline long allocations_so_far(void) {
+  return __atomic_load_n(allocation_counter(), __ATOMIC_RELAXED);
+}
 
 /* FMT callbacks that break the snprintf contract: every part of the library that calls one has a
  * regression test with these (they once made it read past a buffer or allocate SIZE_MAX + 1). */

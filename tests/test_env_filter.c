@@ -13,19 +13,6 @@
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---------------------------------------------------------------------------------------- */
-/* Counting allocator (installed in main, before anything else of libtrace runs). */
-
-static long allocations; /* atomic */
-static void *count_malloc(size_t n) {
-  __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED);
-  return malloc(n);
-}
-static void *count_realloc(void *p, size_t n) {
-  __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED);
-  return realloc(p, n);
-}
-
-/* ---------------------------------------------------------------------------------------- */
 /* A layer that logs "new <span>" and "<message> <target> <LEVEL>" lines. */
 
 typedef struct recorder {
@@ -870,7 +857,7 @@ static void steady_state_does_not_allocate(void **state) {
   long before = 0;
   for (int round = 0; round < 2; round++) {
     if (round == 1)
-      before = __atomic_load_n(&allocations, __ATOMIC_RELAXED);
+      before = allocations_so_far();
     for (int i = 0; i < 1000; i++) {
       trace_span job = TRACE_SPAN_AT("app", TRACE_LEVEL_INFO, "job", TF(n, i % 2), TF(kind, "batch"));
       trace_span_enter(&job);
@@ -881,7 +868,7 @@ static void steady_state_does_not_allocate(void **state) {
       trace_span_close(&job);
     }
   }
-  assert_int_equal(__atomic_load_n(&allocations, __ATOMIC_RELAXED), before);
+  assert_int_equal(allocations_so_far(), before);
   uninstall(d, &g);
   trace_env_filter_release(f);
 }
@@ -923,9 +910,7 @@ static void out_of_memory_sweep(void **state) {
 }
 
 int main(void) {
-  static const trace_allocator counting = {sizeof(trace_allocator), count_malloc, count_realloc,
-                                           free};
-  if (trace_set_allocator(&counting) != 0)
+  if (install_counting_allocator() != 0)
     return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(semantics_table_as_registry_filter),

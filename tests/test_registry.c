@@ -606,16 +606,6 @@ static void broken_fmt_callbacks_are_stored_safely(void **state) {
   recorder_free(a);
 }
 
-static long allocations; /* atomic: the counting allocator installed in main */
-static void *count_malloc(size_t n) {
-  __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED);
-  return malloc(n);
-}
-static void *count_realloc(void *p, size_t n) {
-  __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED);
-  return realloc(p, n);
-}
-
 /* Spans with more fields than a slot holds inline, alternating with small ones in the same slots:
  * no allocation once warm (the heap array used to be freed by each small span and allocated
  * again by the next big one). */
@@ -629,7 +619,7 @@ static void mixed_span_sizes_allocate_nothing_when_warm(void **state) {
   long before = 0;
   for (int round = 0; round < 2; round++) {
     if (round == 1)
-      before = __atomic_load_n(&allocations, __ATOMIC_RELAXED);
+      before = allocations_so_far();
     for (int i = 0; i < 10000; i++) {
       trace_span big = TRACE_INFO_SPAN("big", TF(a, 1), TF(b, 2), TF(c, 3), TF(d, 4), TF(e, 5),
                                        TF(f, "six"));
@@ -638,7 +628,7 @@ static void mixed_span_sizes_allocate_nothing_when_warm(void **state) {
       trace_span_close(&small);
     }
   }
-  assert_int_equal(__atomic_load_n(&allocations, __ATOMIC_RELAXED) - before, 0);
+  assert_int_equal(allocations_so_far() - before, 0);
   trace_default_guard_restore(&g);
   trace_dispatch_release(d);
 }
@@ -900,9 +890,7 @@ static void out_of_memory_sweep(void **state) {
 }
 
 int main(void) {
-  static const trace_allocator counting = {sizeof(trace_allocator), count_malloc, count_realloc,
-                                           free};
-  if (trace_set_allocator(&counting) != 0)
+  if (install_counting_allocator() != 0)
     return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(lifecycle_and_refcounts),
