@@ -554,6 +554,31 @@ static void broken_fmt_callbacks(void **state) {
   end(&t);
 }
 
+static size_t accented(char *buf, size_t cap, const void *arg) {
+  (void)arg;
+  char text[1000] = "a";
+  for (int i = 0; i < 499; i++)
+    memcpy(text + 1 + 2 * i, "\xc3\xa9", 2); /* é */
+  text[999] = '\0';
+  return (size_t)snprintf(buf, cap, "%s", text);
+}
+
+/* A long FMT value is cut on a UTF-8 boundary too (it was cut inside an é, shown as \xc3). */
+static void long_fmt_value_cut_on_a_character(void **state) {
+  (void)state;
+  trace_fmt_options o;
+  trace_fmt_options_init(&o);
+  o.max_value_len = 300;
+  setup s = begin(&o, NULL);
+  TRACE_INFO(TF_FMT(v, accented, NULL));
+  char want[700] = " INFO test_fmt: v=a";
+  for (int i = 0; i < 149; i++)
+    strcat(want, "\xc3\xa9");
+  strcat(want, "...[700 more bytes]\n");
+  assert_text_equal(s.out->data, want);
+  end(&s);
+}
+
 static void colours(void **state) {
   (void)state;
   trace_fmt_options o;
@@ -734,6 +759,7 @@ int main(void) {
       cmocka_unit_test(invalid_utf8_is_escaped),
       cmocka_unit_test(long_values_are_truncated),
       cmocka_unit_test(broken_fmt_callbacks),
+      cmocka_unit_test(long_fmt_value_cut_on_a_character),
       cmocka_unit_test(colours),
       cmocka_unit_test(timestamps),
       cmocka_unit_test(options_from_env),

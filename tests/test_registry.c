@@ -672,6 +672,32 @@ static void stats_and_flush(void **state) {
   trace_dispatch_release(d);
 }
 
+static void flush_rebuilds(void *self) {
+  (void)self;
+  trace_rebuild_interest(); /* from inside libtrace: deferred */
+}
+static void close_logs(void *self, uint64_t id, const trace_ctx *ctx) {
+  (void)self, (void)id, (void)ctx;
+  TRACE_WARN("a callsite first hit while the registry is destroyed");
+}
+
+/* trace_shutdown destroys the registry under the dispatch lock: a layer that asks for a rebuild
+ * from flush, or hits a new callsite from on_close there, must not make it wait for itself. */
+static void shutdown_with_busy_layer_callbacks(void **state) {
+  (void)state;
+  static const trace_layer_vtable vt = {.struct_size = sizeof(trace_layer_vtable),
+                                        .on_close = close_logs,
+                                        .flush = flush_rebuilds};
+  trace_registry *reg = trace_registry_new();
+  trace_registry_add_layer(reg, trace_layer_new(&vt, NULL, 0, 0), NULL);
+  assert_int_equal(trace_registry_install(reg), 0);
+  trace_span open = TRACE_INFO_SPAN("still open at shutdown");
+  trace_flush();
+  trace_shutdown(); /* hung here */
+  trace_span_close(&open);
+  TRACE_INFO("after shutdown: a no-op");
+}
+
 static void timing_is_measured(void **state) {
   (void)state;
   recorder *a = recorder_new("A");
@@ -907,6 +933,7 @@ int main(void) {
       cmocka_unit_test(broken_fmt_callbacks_are_stored_safely),
       cmocka_unit_test(mixed_span_sizes_allocate_nothing_when_warm),
       cmocka_unit_test(stats_and_flush),
+      cmocka_unit_test(shutdown_with_busy_layer_callbacks),
       cmocka_unit_test(values_outgrow_the_arena),
       cmocka_unit_test(timing_is_measured),
       cmocka_unit_test(cross_thread_use),

@@ -68,12 +68,18 @@ static TRACE__INLINE trace__thread *trace__thread_enter_guarded(void) {
 extern uint8_t trace__rebuild_pending;
 void trace__rebuild_deferred(void);
 
-static TRACE__INLINE void trace__thread_leave(trace__thread *t) {
+/* Leaves without running deferred work: for callers that may hold the dispatch lock (a
+ * subscriber destroyed by trace_shutdown); the next ordinary leave does it. */
+static TRACE__INLINE void trace__thread_leave_quiet(trace__thread *t) {
   uint32_t d = t->depth - 1;
   if (d == 0)
     TRACE__STORE_REL(&t->seq, t->seq + 1); /* release: a synchronizer that sees it sees our reads done */
   __atomic_store_n(&t->depth, d, __ATOMIC_RELEASE);
-  if (d == 0 && TRACE__UNLIKELY(TRACE__LOAD(&trace__rebuild_pending)))
+}
+
+static TRACE__INLINE void trace__thread_leave(trace__thread *t) {
+  trace__thread_leave_quiet(t);
+  if (t->depth == 0 && TRACE__UNLIKELY(TRACE__LOAD(&trace__rebuild_pending)))
     trace__rebuild_deferred();
 }
 

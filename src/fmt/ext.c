@@ -43,14 +43,17 @@ static void store(fmt_ext *e, const char *text, size_t len) {
       want *= 2;
     char *fresh = want <= UINT32_MAX ? trace__malloc(want) : NULL;
     if (fresh) {
-      if (e->heap) {
+      /* The new buffer is in place before the old one is retired: a fork() between the two
+       * (spin.h) must not leave one buffer both current and retired (freed twice). */
+      char *old = e->heap;
+      TRACE__STORE(&e->heap, fresh);
+      e->heap_cap = (uint32_t)want;
+      if (old) {
         /* Readers may still be copying from the old buffer: keep it until the span closes. */
-        fmt_retired *r = (fmt_retired *)(void *)e->heap;
+        fmt_retired *r = (fmt_retired *)(void *)old;
         r->next = e->retired;
         e->retired = r;
       }
-      TRACE__STORE(&e->heap, fresh);
-      e->heap_cap = (uint32_t)want;
       dst = fresh;
     } else {
       len = cap; /* out of memory: keep what fits */

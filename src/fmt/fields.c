@@ -64,7 +64,8 @@ void fmt_put_message(trace__buf *b, const trace_event *ev, const fmt_site *site,
 /* A FMT value's text, from its callback, then escaped. */
 static void put_fmt(trace__buf *b, const trace_value *v, trace__escape_mode mode, size_t max) {
   trace__fmt_text t;
-  trace__fmt_text_get(&t, v, max);
+  /* A few bytes past the cut, so that it can step back to the start of a UTF-8 sequence. */
+  trace__fmt_text_get(&t, v, max + 4);
   put_text_of(b, t.ptr, t.len, t.want, mode, max);
   trace__fmt_text_done(&t);
 }

@@ -390,19 +390,23 @@ static uint64_t reg_current_span(void *self, const trace_metadata **meta) {
   return reg_slot_id(s);
 }
 
+static void flush_layers(trace_registry *r) {
+  for (unsigned i = 0; i < r->nlayers; i++)
+    if (r->layers[i]->vt.flush)
+      r->layers[i]->vt.flush(r->layers[i]->self);
+}
+
 void trace_registry_flush(trace_registry *r) {
   if (!r)
     return;
   /* Inside libtrace, as trace_flush is: a layer that logs from flush is not dispatched to. */
   trace__thread *t = trace__thread_enter();
-  for (unsigned i = 0; i < r->nlayers; i++)
-    if (r->layers[i]->vt.flush)
-      r->layers[i]->vt.flush(r->layers[i]->self);
+  flush_layers(r);
   if (t)
     trace__thread_leave(t);
 }
 
-static void reg_flush(void *self) { trace_registry_flush(self); }
+static void reg_flush(void *self) { flush_layers(self); } /* the core has entered already */
 
 typedef struct open_span {
   slot *s;
@@ -423,7 +427,7 @@ static void close_open_spans(trace_registry *r) {
     slot *s = reg_slot_at(r, i);
     open += s && s->live;
   }
-  if (open == 0 || !r->has_close)
+  if (open == 0 || (!r->has_close && !(r->filter && r->filter->vt.on_close)))
     return;
   open_span *list = trace__malloc(open * sizeof *list);
   uint32_t k = 0;
@@ -453,8 +457,14 @@ void trace_registry_free(trace_registry *r) {
   if (!r)
     return;
   int saved = errno;
+  /* The layers' last callbacks run inside libtrace (what they log is not dispatched, and a
+   * callsite they hit first is not registered: trace_shutdown may hold the dispatch lock here),
+   * and leave without running deferred work for the same reason. */
+  trace__thread *t = trace__thread_enter();
   close_open_spans(r);
-  trace_registry_flush(r);
+  flush_layers(r);
+  if (t)
+    trace__thread_leave_quiet(t);
   for (unsigned i = 0; i < r->nlayers; i++)
     trace_layer_free(r->layers[i]);
   trace_filter_free(r->filter);

@@ -42,11 +42,14 @@ static bool arena_reserve_n(slot *s, size_t n, uint16_t valid) {
       len += v->as.str.len;
     }
   }
-  if (s->arena != reg_slot_inline_arena(s))
-    trace__free(s->arena);
+  /* The new arena is in place before the old one goes: a fork() between the two (its lock then
+   * taken over in the child, spin.h) leaves nothing pointing at freed memory. */
+  char *old = s->arena;
   s->arena = fresh;
   s->arena_cap = (uint32_t)cap;
   s->arena_len = (uint32_t)len;
+  if (old != reg_slot_inline_arena(s))
+    trace__free(old);
   return true;
 }
 
