@@ -38,6 +38,33 @@ static sink *sink_new(void) {
   return s;
 }
 
+/* Captures what is written to stderr (fd 2) between begin and end, into out (NUL-terminated). */
+typedef struct stderr_capture {
+  int saved, read_end;
+} stderr_capture;
+
+static stderr_capture stderr_capture_begin(void) {
+  stderr_capture c;
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  c.saved = dup(2);
+  c.read_end = p[0];
+  dup2(p[1], 2);
+  close(p[1]);
+  return c;
+}
+
+static void stderr_capture_end(stderr_capture *c, char *out, size_t cap) {
+  dup2(c->saved, 2); /* the pipe's last write end goes: the read below ends */
+  close(c->saved);
+  size_t len = 0;
+  ssize_t n;
+  while (len + 1 < cap && (n = read(c->read_end, out + len, cap - 1 - len)) > 0)
+    len += (size_t)n;
+  out[len] = '\0';
+  close(c->read_end);
+}
+
 static trace_init_options options_into(sink *s) {
   trace_init_options o;
   trace_init_options_init(&o);
@@ -107,17 +134,10 @@ static void errors_never_crash(void **state) {
   s = sink_new();
   o = options_into(s);
   o.filter = "info,app=verbose";
-  int saved = dup(2);
-  int p[2];
-  assert_int_equal(pipe(p), 0);
-  dup2(p[1], 2);
+  stderr_capture c = stderr_capture_begin();
   assert_int_equal(trace_init_with(&o), 0);
-  dup2(saved, 2);
-  close(saved);
-  close(p[1]);
-  char warning[256] = {0};
-  assert_true(read(p[0], warning, sizeof warning - 1) > 0);
-  close(p[0]);
+  char warning[256];
+  stderr_capture_end(&c, warning, sizeof warning);
   assert_text_contains(warning, "trace: ignoring 'app=verbose': ");
   TRACE_INFO("still works");
   /* A second init while one is installed: TRACE_EEXIST, and that writer is freed too. */
@@ -256,16 +276,15 @@ static void writer_stats_after_init(void **state) {
   trace_init_options o;
   trace_init_options_init(&o);
   o.fmt.writer = trace_writer_callback(refuse, NULL, NULL, NULL);
-  int saved = dup(2); /* the first loss is reported on stderr: keep it out of the test's output */
-  int null = open("/dev/null", O_WRONLY);
-  dup2(null, 2);
+  stderr_capture c = stderr_capture_begin(); /* the first loss is reported there, once */
   assert_int_equal(trace_init_with(&o), 0);
   TRACE_INFO("lost");
   TRACE_INFO("lost too");
   trace_writer_stats st = trace_init_writer_stats();
-  dup2(saved, 2);
-  close(saved);
-  close(null);
+  char report[256];
+  stderr_capture_end(&c, report, sizeof report);
+  assert_text_equal(report, "trace: cannot write to a callback: Input/output error; lines are being "
+                            "lost\n");
   assert_int_equal(st.lost, 2);
   assert_int_equal(st.last_error, EIO);
   trace_shutdown();
@@ -281,20 +300,13 @@ static void writer_stats_after_init(void **state) {
 /* The warning about a bad TRACE_FORMAT quotes it escaped: the environment cannot forge a line. */
 static void bad_format_warning_is_escaped(void **state) {
   (void)state;
-  int saved = dup(2);
-  int p[2];
-  assert_int_equal(pipe(p), 0);
-  dup2(p[1], 2);
+  stderr_capture c = stderr_capture_begin();
   setenv("TRACE_FORMAT", "x\n ERROR forged\x1b[2J", 1);
   trace_init_options o;
   trace_init_options_init(&o);
   unsetenv("TRACE_FORMAT");
-  dup2(saved, 2);
-  close(saved);
-  close(p[1]);
-  char out[512] = {0};
-  assert_true(read(p[0], out, sizeof out - 1) > 0);
-  close(p[0]);
+  char out[512];
+  stderr_capture_end(&c, out, sizeof out);
   assert_text_equal(out, "trace: ignoring TRACE_FORMAT='x\\n ERROR forged\\u{1b}[2J': expected "
                          "full, compact, pretty or json\n");
 }
@@ -302,19 +314,12 @@ static void bad_format_warning_is_escaped(void **state) {
 static void plain_trace_init(void **state) {
   (void)state;
   /* The real thing, on stderr: installs, and shuts down cleanly. */
-  int saved = dup(2);
-  int p[2];
-  assert_int_equal(pipe(p), 0);
-  dup2(p[1], 2);
+  stderr_capture c = stderr_capture_begin();
   assert_int_equal(trace_init(), 0);
   TRACE_WARN(TF(k, "v"), "to stderr");
   trace_shutdown();
-  dup2(saved, 2);
-  close(saved);
-  close(p[1]);
-  char out[512] = {0};
-  assert_true(read(p[0], out, sizeof out - 1) > 0);
-  close(p[0]);
+  char out[512];
+  stderr_capture_end(&c, out, sizeof out);
   assert_text_contains(out, "Z  WARN test_init: to stderr k=\"v\"\n");
 }
 
