@@ -116,11 +116,67 @@ static void scanner_matches_reference(void **state) {
   }
 }
 
+/* The inline fast path (whole words checked at once for 4 to 16 bytes, and %s strings) against
+ * the general function, for every byte value at every position of every short length: the word
+ * test must never let through a byte that the table says needs attention. */
+static void fast_path_matches_general(void **state) {
+  (void)state;
+  for (int mode = 0; mode < 3; mode++) {
+    for (size_t len = 1; len <= 20; len++) {
+      for (size_t pos = 0; pos < len; pos++) {
+        for (unsigned c = 0; c < 256; c++) {
+          char in[32], want[256], got[256], viacstr[256];
+          memset(in, 'a', len);
+          in[pos] = (char)c;
+          in[len] = '\0';
+          trace__buf w, g, z;
+          trace__buf_init_fixed(&w, want, sizeof want - 1);
+          trace__buf_init_fixed(&g, got, sizeof got - 1);
+          trace__buf_init_fixed(&z, viacstr, sizeof viacstr - 1);
+          trace__escape(&w, in, len, (trace__escape_mode)mode);
+          trace__escape_fast(&g, in, len, (trace__escape_mode)mode);
+          trace__escape_cstr(&z, in, (trace__escape_mode)mode);
+          want[w.len] = got[g.len] = viacstr[z.len] = '\0';
+          assert_int_equal(g.len, w.len);
+          assert_memory_equal(got, want, w.len);
+          /* a NUL ends a C string: only the part before it is escaped */
+          if (c != 0) {
+            assert_string_equal(viacstr, want);
+          } else {
+            assert_int_equal(z.len, pos);
+            assert_memory_equal(viacstr, in, pos);
+          }
+          /* copied unchanged exactly when the table says the byte is plain */
+          bool unchanged = w.len == len && memcmp(want, in, len) == 0;
+          if (unchanged != (trace__plain[mode][c] != 0)) {
+            print_error("mode %d len %zu pos %zu byte %02x\n", mode, len, pos, c);
+            fail();
+          }
+        }
+      }
+    }
+  }
+}
+
+/* A buffer with no room for the whole string takes what fits, marked truncated. */
+static void fast_path_truncates(void **state) {
+  (void)state;
+  char out[8];
+  trace__buf b;
+  trace__buf_init_fixed(&b, out, 5);
+  trace__escape_fast(&b, "abcdefghij", 10, TRACE__ESC_QUOTED);
+  assert_int_equal(b.len, 5);
+  assert_memory_equal(out, "abcde", 5);
+  assert_true(b.truncated);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(escape_table),
       cmocka_unit_test(escape_truncates_at_limit),
       cmocka_unit_test(scanner_matches_reference),
+      cmocka_unit_test(fast_path_matches_general),
+      cmocka_unit_test(fast_path_truncates),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -525,6 +525,52 @@ static void long_values_are_truncated(void **state) {
   free(many);
 }
 
+/* The message and field fast paths (a local cursor, whole-block copies) give way to the general
+ * code near the end of the buffer and at the value limit. A fresh thread buffer starts at 256
+ * bytes: the padding moves the short parts across that end at every offset. */
+static void fast_paths_at_buffer_and_value_limits(void **state) {
+  (void)state;
+  const char *volatile null_str = NULL;
+  for (size_t k = 150; k < 260; k++) {
+    char pad[300], want[700];
+    memset(pad, 'p', k);
+    pad[k] = '\0';
+    setup s = begin(NULL, NULL);
+    TRACE_INFO(TF(a, "ferris"), TF(n, (uint64_t)1234567), TF(i, (int64_t)-9), TF(q, "quo\"te"),
+               TF(e, ""), TF(l, "0123456789abcdefg"), "m%s:%d%s|%s", pad, -42, "(w)", null_str);
+    snprintf(want, sizeof want,
+             " INFO test_fmt: m%s:-42(w)|(null) a=\"ferris\" n=1234567 i=-9 q=\"quo\\\"te\" e=\"\" "
+             "l=\"0123456789abcdefg\"\n",
+             pad);
+    assert_text_equal(s.out->data, want);
+    end(&s);
+  }
+  for (size_t max = 1; max <= 24; max++) {
+    trace_fmt_options o;
+    trace_fmt_options_init(&o);
+    o.max_value_len = max;
+    setup s = begin(&o, NULL);
+    TRACE_INFO(TF(a, "ferris"), TF(l, "0123456789abcdefg"), "m%s:%d", "world", -42);
+    char msg[64], a[64], l[64], want[256];
+    const char *full_msg = "mworld:-42", *full_a = "ferris", *full_l = "0123456789abcdefg";
+    if (strlen(full_msg) <= max)
+      snprintf(msg, sizeof msg, "%s", full_msg);
+    else
+      snprintf(msg, sizeof msg, "%.*s...[truncated]", (int)max, full_msg);
+    if (strlen(full_a) <= max)
+      snprintf(a, sizeof a, "%s", full_a);
+    else
+      snprintf(a, sizeof a, "%.*s...[%zu more bytes]", (int)max, full_a, strlen(full_a) - max);
+    if (strlen(full_l) <= max)
+      snprintf(l, sizeof l, "%s", full_l);
+    else
+      snprintf(l, sizeof l, "%.*s...[%zu more bytes]", (int)max, full_l, strlen(full_l) - max);
+    snprintf(want, sizeof want, " INFO test_fmt: %s a=\"%s\" l=\"%s\"\n", msg, a, l);
+    assert_text_equal(s.out->data, want);
+    end(&s);
+  }
+}
+
 /* Callbacks that fail or claim more than they wrote: their text, a marker, nothing stale. */
 static void broken_fmt_callbacks(void **state) {
   (void)state;
@@ -758,6 +804,7 @@ int main(void) {
       cmocka_unit_test(forged_lines_stay_on_their_line),
       cmocka_unit_test(invalid_utf8_is_escaped),
       cmocka_unit_test(long_values_are_truncated),
+      cmocka_unit_test(fast_paths_at_buffer_and_value_limits),
       cmocka_unit_test(broken_fmt_callbacks),
       cmocka_unit_test(long_fmt_value_cut_on_a_character),
       cmocka_unit_test(colours),

@@ -26,11 +26,12 @@ static const struct {
      {"\x1b[34mDEBUG\x1b[0m ", 15},
      {"\x1b[35mTRACE\x1b[0m ", 15}},
 };
+_Static_assert(sizeof level_piece[0][0].text >= TRACE__BUF_PAD, "copied in whole blocks");
 
 static TRACE__INLINE void put_level_column(trace__buf *b, unsigned level, bool ansi) {
   if (TRACE__UNLIKELY(level > TRACE_LEVEL_TRACE))
     level = 0;
-  trace__buf_put(b, level_piece[ansi][level].text, level_piece[ansi][level].len);
+  trace__buf_put_padded(b, level_piece[ansi][level].text, level_piece[ansi][level].len);
 }
 
 void fmt_put_level(trace__buf *b, int level, bool ansi) {
@@ -105,7 +106,8 @@ static TRACE__INLINE void put_location(trace__buf *b, const fmt_layer *l, const 
   const trace_metadata *m = line->meta;
   bool ansi = l->ansi;
   if (TRACE__LIKELY(line->site != NULL)) {
-    trace__buf_put(b, line->site->text + line->site->pieces[0].off, line->site->pieces[0].len);
+    trace__buf_put_padded(b, line->site->text + line->site->pieces[0].off,
+                          line->site->pieces[0].len);
     return;
   }
   if (l->o.show_target) {
@@ -147,7 +149,7 @@ static TRACE__INLINE void put_event_fields(trace__buf *b, const fmt_layer *l, co
     if (line->meta->message) {
       if (site && site->static_message) {
         const fmt_piece *p = &site->pieces[site->nfields + 1];
-        trace__buf_put(b, site->text + p->off, p->len);
+        trace__buf_put_padded(b, site->text + p->off, p->len);
       } else {
         fmt_put_message(b, line->ev, site,
                         l->style == STYLE_JSON ? TRACE__ESC_JSON : TRACE__ESC_TEXT, max);
@@ -368,7 +370,7 @@ static void format_json(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_
       trace__buf_put(b, "\"message\":\"", 11);
       if (site && site->static_message) {
         const fmt_piece *p = &site->pieces[site->nfields + 1];
-        trace__buf_put(b, site->text + p->off, p->len);
+        trace__buf_put_padded(b, site->text + p->off, p->len);
       } else {
         fmt_put_message(b, line->ev, site, TRACE__ESC_JSON, l->o.max_value_len);
       }

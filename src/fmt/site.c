@@ -201,7 +201,8 @@ static fmt_site *build(const fmt_layer *l, const trace_metadata *m) {
                     : 0;
   fmt_site *s = NULL;
   if (!b.truncated && b.len < UINT32_MAX)
-    s = trace__alloc_lines(sizeof *s + nops * sizeof *ops + (n + 2) * sizeof *pieces + b.len);
+    s = trace__alloc_lines(sizeof *s + nops * sizeof *ops + (n + 2) * sizeof *pieces + b.len +
+                            TRACE__BUF_PAD);
   if (s) {
     s->nfields = (uint16_t)n;
     s->sep = l->style == STYLE_PRETTY ? 2 : 1;
@@ -213,6 +214,7 @@ static fmt_site *build(const fmt_layer *l, const trace_metadata *m) {
     memcpy(s->pieces, pieces, (n + 2) * sizeof *pieces);
     s->text = (char *)(s->pieces + n + 2);
     memcpy(s->text, b.data, b.len);
+    memset(s->text + b.len, 0, TRACE__BUF_PAD); /* pieces are copied in whole blocks */
   }
   trace__free(pieces);
   trace__buf_free(&b);
@@ -286,18 +288,54 @@ static inline void put_value_fast(trace__buf *b, const fmt_layer *l, const trace
   fmt_put_value(b, v, l->style, l->o.max_value_len);
 }
 
-/* Fields through the site's prefixes. */
+/* Fields through the site's prefixes. The common case (a short prefix, a number or a short
+ * string that needs no escaping, room to spare) is written through a local cursor: updating
+ * b->len after every piece made each append wait for the store of the one before (a chain of
+ * store-to-load forwards through memory), where the cursor stays in a register. Everything else
+ * goes through the buffer's functions, with the cursor put back first. */
 void fmt_put_site_fields(trace__buf *b, const fmt_layer *l, const fmt_site *site,
                          const trace_valueset *vs, bool first) {
   uint32_t n = vs->count < site->nfields ? vs->count : site->nfields;
+  trace__escape_mode str_mode = l->style == STYLE_JSON ? TRACE__ESC_JSON : TRACE__ESC_QUOTED;
+  size_t max = l->o.max_value_len;
+  char *p = b->data + b->len, *end = b->data + b->cap;
   for (uint32_t i = 0; i < n; i++) {
     const trace_value *v = &vs->values[i];
     if (v->type == TRACE_VALUE_EMPTY)
       continue;
-    const fmt_piece *p = &site->pieces[i + 1];
+    const fmt_piece *pc = &site->pieces[i + 1];
     uint32_t skip = first ? site->sep : 0;
-    trace__buf_put(b, site->text + p->off + skip, p->len - skip);
-    put_value_fast(b, l, v);
+    const char *prefix = site->text + pc->off + skip;
+    size_t plen = pc->len - skip;
     first = false;
+    /* Room for the prefix block and the largest fast value: 21 digits or 16 bytes + quotes. */
+    if (TRACE__LIKELY(plen <= TRACE__BUF_PAD && (size_t)(end - p) >= TRACE__BUF_PAD + 24)) {
+      memcpy(p, prefix, TRACE__BUF_PAD);
+      p += plen;
+      switch (v->type) {
+      case TRACE_VALUE_I64: p += trace__i64_dec(p, v->as.i64); continue;
+      case TRACE_VALUE_U64: p += trace__u64_dec(p, v->as.u64); continue;
+      case TRACE_VALUE_STR: {
+        size_t len = v->as.str.len;
+        if (v->as.str.ptr && len <= 16 && len <= max &&
+            trace__copy_if_plain(p + 1, v->as.str.ptr, len, str_mode)) {
+          p[0] = '"';
+          p[len + 1] = '"';
+          p += len + 2;
+          continue;
+        }
+        break;
+      }
+      default: break;
+      }
+      b->len = (size_t)(p - b->data);
+    } else {
+      b->len = (size_t)(p - b->data);
+      trace__buf_put(b, prefix, plen);
+    }
+    put_value_fast(b, l, v);
+    p = b->data + b->len;
+    end = b->data + b->cap;
   }
+  b->len = (size_t)(p - b->data);
 }

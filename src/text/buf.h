@@ -73,6 +73,22 @@ static TRACE__INLINE void trace__buf_put(trace__buf *b, const char *s, size_t n)
   }
 }
 
+/* Bytes that trace__buf_put_padded may read past a source and write past the end of the text. */
+#define TRACE__BUF_PAD 16
+
+/* trace__buf_put for a source that stays readable for TRACE__BUF_PAD bytes whatever n is (static
+ * text kept with padding after it): a short piece is moved as one fixed-size block, with no
+ * branching on its length; the bytes past n land in the free part of the buffer and are
+ * overwritten by what follows. */
+static TRACE__INLINE void trace__buf_put_padded(trace__buf *b, const char *s, size_t n) {
+  if (TRACE__LIKELY(n <= TRACE__BUF_PAD && b->cap - b->len >= TRACE__BUF_PAD)) {
+    memcpy(b->data + b->len, s, TRACE__BUF_PAD);
+    b->len += n;
+  } else {
+    trace__buf_put(b, s, n);
+  }
+}
+
 /* All n bytes or none (for a UTF-8 sequence or an escape that must not be cut). */
 static TRACE__INLINE void trace__buf_put_whole(trace__buf *b, const char *s, size_t n) {
   if (TRACE__UNLIKELY(trace__buf_room(b, n) < n)) {

@@ -124,11 +124,6 @@ static void put_invalid_byte(trace__buf *b, unsigned char c, trace__escape_mode 
   trace__buf_put_whole(b, tmp, n);
 }
 
-/* SWAR: a word with the high bit set in each byte of x that is zero. */
-#define ONES 0x0101010101010101ull
-#define HIGHS 0x8080808080808080ull
-static inline uint64_t zero_bytes(uint64_t x) { return (x - ONES) & ~x & HIGHS; }
-
 /* Length of the prefix of s (up to n) that needs no escaping at all: printable ASCII, and no
  * quote or backslash unless quotes_plain. Eight bytes at a time. */
 static inline size_t clean_prefix(const unsigned char *s, size_t n, bool quotes_plain) {
@@ -136,13 +131,7 @@ static inline size_t clean_prefix(const unsigned char *s, size_t n, bool quotes_
   for (; i + 8 <= n; i += 8) {
     uint64_t v;
     memcpy(&v, s + i, 8);
-    uint64_t bad = v & HIGHS; /* bytes >= 0x80: UTF-8 to validate */
-    /* bytes < 0x20 (exact for "is there any", like zero_bytes) */
-    bad |= (v - 0x2020202020202020ull) & ~v & HIGHS;
-    bad |= zero_bytes(v ^ (ONES * 0x7f));
-    if (!quotes_plain)
-      bad |= zero_bytes(v ^ (ONES * '"')) | zero_bytes(v ^ (ONES * '\\'));
-    if (bad)
+    if (!trace__plain_word(v, quotes_plain))
       break;
   }
   for (; i < n; i++) {
