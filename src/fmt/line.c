@@ -53,7 +53,7 @@ static inline void dim(trace__buf *b, bool ansi, const char *s, size_t n) {
 }
 
 static inline void put_str(trace__buf *b, const char *s) {
-  trace__escape(b, s, strlen(s), TRACE__ESC_TEXT);
+  trace__escape_cstr(b, s, TRACE__ESC_TEXT);
 }
 
 /* Thread names are right-aligned to the longest seen so far, as tracing does, so that columns
