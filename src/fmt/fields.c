@@ -38,47 +38,50 @@ void fmt_put_message(trace__buf *b, const trace_event *ev, const fmt_site *site,
   if (site && site->nops && ev->args_) {
     va_list ap;
     va_copy(ap, *ev->args_);
-    /* A local cursor for the common parts, as in fmt_put_site_fields; b->len is brought up to
-     * date before anything else touches the buffer. */
-    char *p = b->data + b->len, *end = b->data + b->cap;
+    /* A local cursor for the common parts, as in fmt_put_site_fields (an index: the data
+     * pointer may be NULL while there is no room); b->len is brought up to date before anything
+     * else touches the buffer. */
+    char *data = b->data;
+    size_t len = b->len, cap = b->cap;
     for (uint16_t i = 0; i < site->nops; i++) {
       const fmt_op *op = &site->ops[i];
       if (op->literal.len) {
-        if (TRACE__LIKELY(op->literal.len <= TRACE__BUF_PAD && end - p >= TRACE__BUF_PAD)) {
-          memcpy(p, site->text + op->literal.off, TRACE__BUF_PAD);
-          p += op->literal.len;
+        if (TRACE__LIKELY(op->literal.len <= TRACE__BUF_PAD && cap - len >= TRACE__BUF_PAD)) {
+          memcpy(data + len, site->text + op->literal.off, TRACE__BUF_PAD);
+          len += op->literal.len;
           continue;
         }
-        b->len = (size_t)(p - b->data);
+        b->len = len;
         trace__buf_put(b, site->text + op->literal.off, op->literal.len);
       } else if (op->plain && op->spec.conv == 's') {
         /* %s and %d without flags are most conversions: no detour through the general code. */
         const char *str = va_arg(ap, const char *);
         if (!str)
           str = "(null)";
-        size_t len = strlen(str);
-        if (len <= 16 && end - p >= 16 && trace__copy_if_plain(p, str, len, mode)) {
-          p += len;
+        size_t slen = strlen(str);
+        if (slen <= 16 && cap - len >= 16 && trace__copy_if_plain(data + len, str, slen, mode)) {
+          len += slen;
           continue;
         }
-        b->len = (size_t)(p - b->data);
-        trace__escape(b, str, len, mode);
+        b->len = len;
+        trace__escape(b, str, slen, mode);
       } else if (op->plain && (op->spec.conv == 'd' || op->spec.conv == 'i')) {
         int v = va_arg(ap, int);
-        if (end - p >= 21) {
-          p += trace__i64_dec(p, v);
+        if (cap - len >= 21) {
+          len += trace__i64_dec(data + len, v);
           continue;
         }
-        b->len = (size_t)(p - b->data);
+        b->len = len;
         trace__buf_i64(b, v);
       } else {
-        b->len = (size_t)(p - b->data);
+        b->len = len;
         trace__printf_conv(b, &op->spec, &ap, mode, true, trace__tls.event_errno);
       }
-      p = b->data + b->len;
-      end = b->data + b->cap;
+      data = b->data;
+      len = b->len;
+      cap = b->cap;
     }
-    b->len = (size_t)(p - b->data);
+    b->len = len;
     va_end(ap);
   } else {
     trace__event_format_message(ev, b, mode, true);

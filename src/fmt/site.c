@@ -291,14 +291,17 @@ static inline void put_value_fast(trace__buf *b, const fmt_layer *l, const trace
 /* Fields through the site's prefixes. The common case (a short prefix, a number or a short
  * string that needs no escaping, room to spare) is written through a local cursor: updating
  * b->len after every piece made each append wait for the store of the one before (a chain of
- * store-to-load forwards through memory), where the cursor stays in a register. Everything else
- * goes through the buffer's functions, with the cursor put back first. */
+ * store-to-load forwards through memory), where the local stays in a register. Everything else
+ * goes through the buffer's functions, with b->len brought up to date first. The cursor is an
+ * index, not a pointer: a buffer without storage yet has a NULL data pointer and no room, and
+ * the fast path, which needs room, never forms a pointer from it. */
 void fmt_put_site_fields(trace__buf *b, const fmt_layer *l, const fmt_site *site,
                          const trace_valueset *vs, bool first) {
   uint32_t n = vs->count < site->nfields ? vs->count : site->nfields;
   trace__escape_mode str_mode = l->style == STYLE_JSON ? TRACE__ESC_JSON : TRACE__ESC_QUOTED;
   size_t max = l->o.max_value_len;
-  char *p = b->data + b->len, *end = b->data + b->cap;
+  char *data = b->data;
+  size_t len = b->len, cap = b->cap;
   for (uint32_t i = 0; i < n; i++) {
     const trace_value *v = &vs->values[i];
     if (v->type == TRACE_VALUE_EMPTY)
@@ -309,33 +312,35 @@ void fmt_put_site_fields(trace__buf *b, const fmt_layer *l, const fmt_site *site
     size_t plen = pc->len - skip;
     first = false;
     /* Room for the prefix block and the largest fast value: 21 digits or 16 bytes + quotes. */
-    if (TRACE__LIKELY(plen <= TRACE__BUF_PAD && (size_t)(end - p) >= TRACE__BUF_PAD + 24)) {
+    if (TRACE__LIKELY(plen <= TRACE__BUF_PAD && cap - len >= TRACE__BUF_PAD + 24)) {
+      char *p = data + len;
       memcpy(p, prefix, TRACE__BUF_PAD);
       p += plen;
       switch (v->type) {
-      case TRACE_VALUE_I64: p += trace__i64_dec(p, v->as.i64); continue;
-      case TRACE_VALUE_U64: p += trace__u64_dec(p, v->as.u64); continue;
+      case TRACE_VALUE_I64: len = (size_t)(p - data) + trace__i64_dec(p, v->as.i64); continue;
+      case TRACE_VALUE_U64: len = (size_t)(p - data) + trace__u64_dec(p, v->as.u64); continue;
       case TRACE_VALUE_STR: {
-        size_t len = v->as.str.len;
-        if (v->as.str.ptr && len <= 16 && len <= max &&
-            trace__copy_if_plain(p + 1, v->as.str.ptr, len, str_mode)) {
+        size_t slen = v->as.str.len;
+        if (v->as.str.ptr && slen <= 16 && slen <= max &&
+            trace__copy_if_plain(p + 1, v->as.str.ptr, slen, str_mode)) {
           p[0] = '"';
-          p[len + 1] = '"';
-          p += len + 2;
+          p[slen + 1] = '"';
+          len = (size_t)(p - data) + slen + 2;
           continue;
         }
         break;
       }
       default: break;
       }
-      b->len = (size_t)(p - b->data);
+      b->len = (size_t)(p - data);
     } else {
-      b->len = (size_t)(p - b->data);
+      b->len = len;
       trace__buf_put(b, prefix, plen);
     }
     put_value_fast(b, l, v);
-    p = b->data + b->len;
-    end = b->data + b->cap;
+    data = b->data;
+    len = b->len;
+    cap = b->cap;
   }
-  b->len = (size_t)(p - b->data);
+  b->len = len;
 }

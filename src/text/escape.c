@@ -183,6 +183,8 @@ static TRACE__NOINLINE void escape_slow(trace__buf *b, const unsigned char *s, c
                                         trace__escape_mode mode);
 
 void trace__escape(trace__buf *b, const char *str, size_t len, trace__escape_mode mode) {
+  if (len == 0)
+    return; /* b may have no storage yet: no pointer into it is formed */
   const unsigned char *s = (const unsigned char *)str;
   const unsigned char *end = s + len;
   /* Short strings (most field values): check and copy in one pass. */

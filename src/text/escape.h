@@ -79,7 +79,9 @@ static TRACE__INLINE bool trace__copy_if_plain(char *d, const char *s, size_t le
  * is copied as it is checked; anything else goes to the general function. */
 static TRACE__INLINE void trace__escape_fast(trace__buf *b, const char *str, size_t len,
                                             trace__escape_mode mode) {
-  if (TRACE__LIKELY(len <= 16 && trace__buf_room(b, len) == len &&
+  /* len - 1: an empty string goes to trace__escape, which forms no pointer into a buffer that
+   * may have no storage yet. */
+  if (TRACE__LIKELY(len - 1 < 16 && trace__buf_room(b, len) == len &&
                     trace__copy_if_plain(b->data + b->len, str, len, mode))) {
     b->len += len;
     return;
