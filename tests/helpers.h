@@ -37,18 +37,26 @@
   } while (0)
 
 /* A counting allocator, for tests of "no allocation once warm": install it first thing in main
- * with install_counting_allocator(), read the count with allocations_so_far(). */
+ * with install_counting_allocator(), read the count with allocations_so_far(). It can also be
+ * told to refuse every allocation (refuse_allocations), for tests of running out of memory. */
 static inline long *allocation_counter(void) {
   static long count; /* atomic */
   return &count;
 }
+static inline int *allocation_refusal(void) {
+  static int refuse; /* atomic */
+  return &refuse;
+}
+static inline void refuse_allocations(bool refuse) {
+  __atomic_store_n(allocation_refusal(), refuse, __ATOMIC_RELAXED);
+}
 static inline void *counting_malloc(size_t n) {
   __atomic_add_fetch(allocation_counter(), 1, __ATOMIC_RELAXED);
-  return malloc(n);
+  return __atomic_load_n(allocation_refusal(), __ATOMIC_RELAXED) ? NULL : malloc(n);
 }
 static inline void *counting_realloc(void *p, size_t n) {
   __atomic_add_fetch(allocation_counter(), 1, __ATOMIC_RELAXED);
-  return realloc(p, n);
+  return __atomic_load_n(allocation_refusal(), __ATOMIC_RELAXED) ? NULL : realloc(p, n);
 }
 static inline int install_counting_allocator(void) {
   static const trace_allocator counting = {sizeof(trace_allocator), counting_malloc,

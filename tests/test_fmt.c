@@ -788,7 +788,37 @@ static void records_race_with_readers(void **state) {
   trace_shutdown();
 }
 
+/* Out of memory: a thread whose libtrace state cannot be allocated still has its events
+ * written, in full (the fmt layer formats into a stack buffer, a callsite whose pieces cannot be
+ * built is formatted the slow way); a span that cannot be stored is none, harmlessly. */
+static void *log_without_memory(void *arg) {
+  trace_default_guard g = trace_set_default(arg);
+  trace_span span = TRACE_INFO_SPAN("unstored", TF(k, 1));
+  trace_span_enter(&span);
+  TRACE_INFO(TF(a, "ferris"), TF(n, 7), "hello %s", "world");
+  TRACE_WARN(TF(q, "x\ny"), "fresh callsite %d", 42);
+  trace_span_exit(&span);
+  trace_span_close(&span);
+  trace_default_guard_restore(&g);
+  return NULL;
+}
+
+static void events_survive_allocation_failure(void **state) {
+  (void)state;
+  setup s = begin(NULL, NULL);
+  refuse_allocations(true);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, log_without_memory, s.d), 0);
+  pthread_join(t, NULL);
+  refuse_allocations(false);
+  assert_text_equal(s.out->data, " INFO test_fmt: hello world a=\"ferris\" n=7\n"
+                                 " WARN test_fmt: fresh callsite 42 q=\"x\\ny\"\n");
+  end(&s);
+}
+
 int main(void) {
+  if (install_counting_allocator() != 0)
+    return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(records_race_with_readers),
       cmocka_unit_test(golden_full),
@@ -805,6 +835,7 @@ int main(void) {
       cmocka_unit_test(invalid_utf8_is_escaped),
       cmocka_unit_test(long_values_are_truncated),
       cmocka_unit_test(fast_paths_at_buffer_and_value_limits),
+      cmocka_unit_test(events_survive_allocation_failure),
       cmocka_unit_test(broken_fmt_callbacks),
       cmocka_unit_test(long_fmt_value_cut_on_a_character),
       cmocka_unit_test(colours),

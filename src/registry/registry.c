@@ -138,11 +138,19 @@ static inline uint64_t take_mask(trace_registry *r, reg_thread *ts, const trace_
 /* ---------------------------------------------------------------------------------------- */
 /* The subscriber vtable. */
 
-static bool reg_enabled(void *self, const trace_metadata *meta) {
-  trace_registry *r = self;
-  reg_thread *ts = reg_thread_get(r);
-  if (!ts)
-    return false;
+/* A thread whose state cannot be allocated (out of memory) has entered no span of this
+ * registry: an empty state on the stack says exactly that, so its events are still judged and
+ * dispatched rather than lost. Nothing is cached in it; the next call tries to allocate again.
+ * Out of line, so that the hot paths' frames do not carry it. */
+static void reg_thread_empty(trace_registry *r, reg_thread *empty) {
+  memset(empty, 0, sizeof *empty);
+  empty->r = r;
+  empty->stack = empty->inline_stack;
+  empty->stack_cap = TRACE__ARRAY_LEN(empty->inline_stack);
+}
+
+static TRACE__INLINE bool enabled_for(trace_registry *r, reg_thread *ts,
+                                      const trace_metadata *meta) {
   if (r->nlayers == 0)
     return meta->kind == TRACE_KIND_SPAN;
   uint64_t mask = reg_enabled_mask(r, ts, meta);
@@ -150,6 +158,20 @@ static bool reg_enabled(void *self, const trace_metadata *meta) {
   ts->stash_mask = mask;
   ts->stash_seq = TRACE__LOAD(&trace__tls.seq);
   return mask != 0;
+}
+
+static TRACE__NOINLINE bool enabled_stateless(trace_registry *r, const trace_metadata *meta) {
+  reg_thread empty;
+  reg_thread_empty(r, &empty);
+  return enabled_for(r, &empty, meta);
+}
+
+static bool reg_enabled(void *self, const trace_metadata *meta) {
+  trace_registry *r = self;
+  reg_thread *ts = reg_thread_get(r);
+  if (TRACE__UNLIKELY(!ts))
+    return enabled_stateless(r, meta);
+  return enabled_for(r, ts, meta);
 }
 
 static uint64_t reg_new_span(void *self, const trace_span_attrs *a) {
@@ -252,11 +274,7 @@ static void reg_follows_from(void *self, uint64_t id, uint64_t follows) {
   }
 }
 
-static void reg_event(void *self, const trace_event *ev) {
-  trace_registry *r = self;
-  reg_thread *ts = reg_thread_get(r);
-  if (TRACE__UNLIKELY(!ts))
-    return;
+static TRACE__INLINE void event_for(trace_registry *r, reg_thread *ts, const trace_event *ev) {
   uint64_t mask = take_mask(r, ts, ev->meta) & r->has_event;
   if (!mask)
     return;
@@ -272,6 +290,21 @@ static void reg_event(void *self, const trace_event *ev) {
       continue;
     l->vt.on_event(l->self, ev, &c);
   }
+}
+
+static TRACE__NOINLINE void event_stateless(trace_registry *r, const trace_event *ev) {
+  reg_thread empty;
+  reg_thread_empty(r, &empty);
+  event_for(r, &empty, ev);
+}
+
+static void reg_event(void *self, const trace_event *ev) {
+  trace_registry *r = self;
+  reg_thread *ts = reg_thread_get(r);
+  if (TRACE__UNLIKELY(!ts))
+    event_stateless(r, ev);
+  else
+    event_for(r, ts, ev);
 }
 
 static void timing_enter(slot *s) {
