@@ -17,6 +17,7 @@
 #include "../common/compiler.h"
 #include "../common/mutex.h"
 #include "../common/thread.h"
+#include "../registry/filter_hint.h"
 #include "directive.h"
 
 /* Per-callsite decisions: one 64-bit word per callsite id, (generation << 32) | bits. */
@@ -31,6 +32,7 @@ enum {
 struct trace_env_filter {
   uint32_t refs;              /* atomic */
   trace__directive_set *set;  /* atomic: the published set */
+  uint8_t no_dynamic;         /* atomic: the published set has no span directives */
   trace__mutex lock;          /* reloads, the retire list, spec */
   uint32_t generation;        /* under lock */
   trace__directive_set *retired; /* under lock */
@@ -301,6 +303,8 @@ trace_filter *trace_env_filter_as_filter(trace_env_filter *f) {
   if (b) {
     b->f = trace_env_filter_ref(f);
     filter = trace_filter_new(&vt, b); /* on failure it ran ef_destroy */
+    /* Without span directives enter/exit track nothing: the registry may skip the calls. */
+    trace__filter_set_scope_idle(filter, &f->no_dynamic);
   }
   errno = saved;
   return filter;
@@ -319,6 +323,7 @@ static trace_env_filter *make(trace__directive_set *s) {
   f->generation = 1;
   s->generation = 1;
   f->set = s;
+  f->no_dynamic = s->ndynamic == 0;
   trace__mutex_init(&f->lock, TRACE__MUTEX_INNER);
   return f;
 }
@@ -370,6 +375,7 @@ int trace_env_filter_reload(trace_env_filter *f, const char *spec, trace_filter_
   fresh->generation = f->generation;
   trace__directive_set *old = f->set;
   TRACE__STORE_REL(&f->set, fresh);
+  TRACE__STORE(&f->no_dynamic, (uint8_t)(fresh->ndynamic == 0));
   old->next_retired = f->retired;
   trace__directive_set *unpublished = old;
   f->retired = NULL;

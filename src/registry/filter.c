@@ -3,6 +3,7 @@
 
 #include "../common/alloc.h"
 #include "../common/target.h"
+#include "filter_hint.h"
 #include "internal.h"
 
 trace_filter *trace_filter_new(const trace_filter_vtable *vt, void *self) {
@@ -19,6 +20,11 @@ trace_filter *trace_filter_new(const trace_filter_vtable *vt, void *self) {
   f->vt.struct_size = sizeof f->vt;
   f->self = self;
   return f;
+}
+
+void trace__filter_set_scope_idle(trace_filter *f, const uint8_t *idle) {
+  if (f)
+    f->scope_idle = idle;
 }
 
 void trace_filter_free(trace_filter *f) {

@@ -11,7 +11,13 @@
 struct trace_filter {
   trace_filter_vtable vt; /* normalised */
   void *self;
+  const uint8_t *scope_idle; /* see trace__filter_set_scope_idle; NULL: never idle */
 };
+
+/* Whether the filter's on_enter/on_exit may have something to do now (registry.c). */
+static inline bool reg_filter_scoped(const trace_filter *f) {
+  return !f->scope_idle || !TRACE__LOAD(f->scope_idle);
+}
 
 struct trace_layer {
   trace_layer_vtable vt; /* normalised */

@@ -341,13 +341,13 @@ static void reg_enter(void *self, uint64_t id) {
   __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
   if (r->timing)
     timing_enter(s);
-  if (r->filter && r->filter->vt.on_enter) {
+  if (r->filter && r->filter->vt.on_enter && reg_filter_scoped(r->filter)) {
     trace_ctx c = ctx_about(ctx_global(r, ts), s, id);
     r->filter->vt.on_enter(r->filter->self, id, &c);
   }
   FOR_EACH_LAYER(r, s->layers & r->has_enter, i, l) {
     trace_ctx c = ctx_about(ctx_for(r, ts, i), s, id);
-    if (l->filter && l->filter->vt.on_enter)
+    if (l->filter && l->filter->vt.on_enter && reg_filter_scoped(l->filter))
       l->filter->vt.on_enter(l->filter->self, id, &c);
     if (l->vt.on_enter)
       l->vt.on_enter(l->self, id, &c);
@@ -374,12 +374,12 @@ static void reg_exit(void *self, uint64_t id) {
     return; /* its slot was freed under the entry (handle copies closed too often) */
   FOR_EACH_LAYER(r, s->layers & r->has_exit, i, l) {
     trace_ctx c = ctx_about(ctx_for(r, ts, i), s, id);
-    if (l->filter && l->filter->vt.on_exit)
+    if (l->filter && l->filter->vt.on_exit && reg_filter_scoped(l->filter))
       l->filter->vt.on_exit(l->filter->self, id, &c);
     if (l->vt.on_exit)
       l->vt.on_exit(l->self, id, &c);
   }
-  if (r->filter && r->filter->vt.on_exit) {
+  if (r->filter && r->filter->vt.on_exit && reg_filter_scoped(r->filter)) {
     trace_ctx c = ctx_about(ctx_global(r, ts), s, id);
     r->filter->vt.on_exit(r->filter->self, id, &c);
   }
