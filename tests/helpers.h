@@ -22,7 +22,12 @@
   do {                                                                                             \
     const char *a_ = (actual), *e_ = (expected);                                                   \
     if (strcmp(a_, e_) != 0) {                                                                     \
-      print_error("--- expected ---\n%s--- actual ---\n%s----------------\n", e_, a_);             \
+      /* cmocka's print_error cuts at 1 KiB: stderr shows the whole text and the first diff. */    \
+      size_t at_ = 0;                                                                              \
+      while (a_[at_] && a_[at_] == e_[at_])                                                        \
+        at_++;                                                                                     \
+      fprintf(stderr, "--- expected ---\n%s--- actual ---\n%s--- first difference at byte %zu\n",  \
+              e_, a_, at_);                                                                        \
       fail();                                                                                      \
     }                                                                                              \
   } while (0)

@@ -93,13 +93,18 @@ static void scenario(void) {
   TRACE_EVENT_AT("load", TRACE_LEVEL_DEBUG, TF(version, "HTTP/1.1"), "received request");
   scenario_lines[2] = __LINE__ + 1;
   TRACE_EVENT_AT("load", TRACE_LEVEL_TRACE, TF(letter, "z"), "i don't like this letter");
+  /* Each event on one line: for an invocation spread over lines, GCC's __LINE__ is its first
+   * line and Clang's its last. */
+  uint64_t status = 500;
+  bool ok = false;
+  double ratio = 0.5;
+  int64_t neg = -3;
+  const char *error = "quote\" and\nnewline", *what = "unknown internal error";
   scenario_lines[3] = __LINE__ + 1;
-  TRACE_EVENT_AT("load", TRACE_LEVEL_WARN, TF(status, (uint64_t)500), TF(ok, (bool)false),
-                 TF(ratio, 0.5), TF(neg, (int64_t)-3));
+  TRACE_EVENT_AT("load", TRACE_LEVEL_WARN, TF(status, status), TF(ok, ok), TF(ratio, ratio), TF(neg, neg));
   TRACE_RECORD(&req, status, (uint64_t)500);
   scenario_lines[4] = __LINE__ + 1;
-  TRACE_EVENT_AT("load", TRACE_LEVEL_ERROR, TF(error, "quote\" and\nnewline"), "failed: %s",
-                 "unknown internal error");
+  TRACE_EVENT_AT("load", TRACE_LEVEL_ERROR, TF(error, error), "failed: %s", what);
   trace_span_exit(&req);
   trace_span_close(&req);
   trace_span_exit(&server);
