@@ -418,8 +418,12 @@ static inline int trace_i_printf_check(const char *fmt, ...) {
 
 /* The id checks are inline so that a disabled or compiled-out scope leaves no call at all. */
 static inline trace_span trace_i_scope_begin(trace_span s) {
-  if (s.id)
-    trace_span_enter(&s);
+  if (s.id) {
+    /* Entered through a copy: were s's own address passed on, Clang could no longer fold the
+     * checks of a none span (a compiled-out scope) and would leave the calls in. */
+    trace_span entered = s;
+    trace_span_enter(&entered);
+  }
   return s;
 }
 static inline void trace_i_scope_end(trace_span *s) {
