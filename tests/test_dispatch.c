@@ -264,6 +264,114 @@ static void calls_from_inside_a_callback(void **state) {
   trace_dispatch_release(d);
 }
 
+/* A subscriber that sets errno in every callback: each public call must still leave the caller's
+ * errno as it was, on a thread that registers with that very call as well as on one that has
+ * called before (errno is reached through a pointer taken when the thread registers). */
+static uint64_t clobber_new_span(void *self, const trace_span_attrs *a) {
+  (void)self;
+  (void)a;
+  errno = EIO;
+  return 7;
+}
+static void clobber_id(void *self, uint64_t id) {
+  (void)self;
+  (void)id;
+  errno = EIO;
+}
+static void clobber_event(void *self, const trace_event *ev) {
+  (void)self;
+  (void)ev;
+  errno = EIO;
+}
+static bool clobber_enabled(void *self, const trace_event *ev) {
+  (void)self;
+  (void)ev;
+  errno = EIO;
+  return true;
+}
+static uint64_t clobber_clone(void *self, uint64_t id) {
+  (void)self;
+  errno = EIO;
+  return id;
+}
+static int clobber_close(void *self, uint64_t id) {
+  (void)self;
+  (void)id;
+  errno = EIO;
+  return 0;
+}
+static uint64_t clobber_current(void *self, const trace_metadata **meta) {
+  (void)self;
+  static trace_metadata m;
+  *meta = &m;
+  errno = EIO;
+  return 7;
+}
+static void clobber_record(void *self, uint64_t id, const trace_valueset *vs) {
+  (void)self;
+  (void)id;
+  (void)vs;
+  errno = EIO;
+}
+static void clobber_follows(void *self, uint64_t id, uint64_t follows) {
+  (void)self;
+  (void)id;
+  (void)follows;
+  errno = EIO;
+}
+
+/* Every public call on the span and event path, each checked on its own. */
+static void *calls_keep_errno(void *arg) {
+  int *failures = arg;
+#define KEEPS(call)                                                                                \
+  do {                                                                                             \
+    errno = EINTR;                                                                                 \
+    call;                                                                                          \
+    if (errno != EINTR)                                                                            \
+      (*failures)++;                                                                               \
+  } while (0)
+  trace_span s, c, cur;
+  KEEPS(s = TRACE_INFO_SPAN("s", TF(a, TRACE_EMPTY)));
+  KEEPS(trace_span_enter(&s));
+  KEEPS(TRACE_INFO(TF(x, 1), "event %d", 1));
+  KEEPS(TRACE_RECORD(&s, a, 2));
+  KEEPS(c = trace_span_clone(&s));
+  KEEPS(cur = trace_span_current());
+  KEEPS(trace_span_follows_from(&c, &s));
+  KEEPS(trace_span_exit(&s));
+  KEEPS(trace_span_close(&c));
+  KEEPS(trace_span_close(&cur));
+  KEEPS(trace_span_close(&s));
+#undef KEEPS
+  return NULL;
+}
+
+static void subscriber_cannot_change_errno(void **state) {
+  (void)state;
+  trace_subscriber_vtable vt = {.struct_size = sizeof vt,
+                                .new_span = clobber_new_span,
+                                .enter = clobber_id,
+                                .exit = clobber_id,
+                                .event = clobber_event,
+                                .event_enabled = clobber_enabled,
+                                .clone_span = clobber_clone,
+                                .try_close = clobber_close,
+                                .current_span = clobber_current,
+                                .record = clobber_record,
+                                .record_follows_from = clobber_follows};
+  trace_dispatch *d = trace_dispatch_new(&vt, NULL);
+  assert_int_equal(trace_set_global_default(d), 0);
+  trace_dispatch_release(d);
+  int failures = 0;
+  calls_keep_errno(&failures); /* this thread has been in libtrace before */
+  assert_int_equal(failures, 0);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, calls_keep_errno, &failures), 0);
+  pthread_join(t, NULL); /* a new thread: its first call registers it */
+  assert_int_equal(failures, 0);
+  trace_shutdown();
+}
+
 static void small_vtable_is_accepted(void **state) {
   (void)state;
   /* A subscriber compiled against an older, shorter vtable: entries past struct_size are NULL. */
@@ -294,6 +402,7 @@ int main(void) {
       cmocka_unit_test(spans_survive_shutdown),
       cmocka_unit_test(calls_from_inside_a_callback),
       cmocka_unit_test(small_vtable_is_accepted),
+      cmocka_unit_test(subscriber_cannot_change_errno),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -74,6 +74,7 @@ bool trace__thread_register(trace__thread *t) {
   if (threads_head)
     threads_head->prev = t;
   threads_head = t;
+  t->errno_at = &errno;
   t->state = TRACE__THREAD_LIVE;
   trace__mutex_unlock(&threads_lock);
   errno = saved;

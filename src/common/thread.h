@@ -29,6 +29,9 @@ typedef struct trace__thread {
   struct trace_dispatch *scoped; /* valid when has_scoped */
   void **locals;                 /* TRACE__LOCALS_MAX slots, allocated on first use */
   int event_errno;               /* errno when the event being dispatched was emitted (%m) */
+  int *errno_at;                 /* &errno: fixed for the thread's life, so taken once when it
+                                    registers (glibc's errno is a call into libc, and saving it
+                                    around every call was a tenth of a span's lifecycle) */
   uint32_t number;               /* 0 until asked */
   uint8_t named;
   char name[32];
@@ -53,6 +56,10 @@ static TRACE__INLINE trace__thread *trace__thread_enter(void) {
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
   return t;
 }
+
+/* errno of a thread trace__thread_enter returned: every public call keeps it unchanged. */
+static TRACE__INLINE int trace__errno_get(const trace__thread *t) { return *t->errno_at; }
+static TRACE__INLINE void trace__errno_set(const trace__thread *t, int e) { *t->errno_at = e; }
 
 /* Like trace__thread_enter, but NULL also when already inside a dispatch on this thread: what
  * new events and spans use, so that a subscriber that logs sees the no-op dispatcher. */

@@ -26,7 +26,7 @@ void trace__event(trace_callsite *cs, const trace_value *values, int parent_kind
   trace__thread *t = trace__thread_enter_guarded();
   if (!t)
     return;
-  int saved = errno;
+  int saved = trace__errno_get(t);
   trace_dispatch *d = trace__current_dispatch(t);
   if (trace__dispatch_alive(d) && d->vt.event) {
     va_list ap;
@@ -45,7 +45,7 @@ void trace__event(trace_callsite *cs, const trace_value *values, int parent_kind
     va_end(ap);
   }
   trace__thread_leave(t);
-  errno = saved;
+  trace__errno_set(t, saved);
 }
 
 void trace__event_format_message(const trace_event *ev, trace__buf *b, trace__escape_mode mode,

@@ -15,7 +15,7 @@ trace_span trace__span_new(trace_callsite *cs, const trace_value *values, int pa
   trace__thread *t = trace__thread_enter_guarded();
   if (!t)
     return s;
-  int saved = errno;
+  int saved = trace__errno_get(t);
   trace_dispatch *d = trace__current_dispatch(t);
   if (trace__dispatch_alive(d) && d->vt.new_span) {
     trace_span_attrs attrs;
@@ -34,7 +34,7 @@ trace_span trace__span_new(trace_callsite *cs, const trace_value *values, int pa
     }
   }
   trace__thread_leave(t);
-  errno = saved;
+  trace__errno_set(t, saved);
   return s;
 }
 
@@ -47,12 +47,12 @@ void trace_span_enter(const trace_span *s) {
   trace__thread *t = trace__thread_enter();
   if (!t)
     return;
-  int saved = errno;
+  int saved = trace__errno_get(t);
   trace_dispatch *d = s->dispatch;
   if (trace__dispatch_alive(d) && d->vt.enter)
     d->vt.enter(d->self, s->id);
   trace__thread_leave(t);
-  errno = saved;
+  trace__errno_set(t, saved);
 }
 
 void trace_span_exit(const trace_span *s) {
@@ -61,12 +61,12 @@ void trace_span_exit(const trace_span *s) {
   trace__thread *t = trace__thread_enter();
   if (!t)
     return;
-  int saved = errno;
+  int saved = trace__errno_get(t);
   trace_dispatch *d = s->dispatch;
   if (trace__dispatch_alive(d) && d->vt.exit)
     d->vt.exit(d->self, s->id);
   trace__thread_leave(t);
-  errno = saved;
+  trace__errno_set(t, saved);
 }
 
 void trace_span_close(trace_span *s) {
@@ -77,9 +77,10 @@ void trace_span_close(trace_span *s) {
   }
   trace_span c = *s;
   *s = trace_span_none();
-  int saved = errno;
   /* Closing proceeds even on a thread that is exiting (t == NULL), so the span is not leaked. */
   trace__thread *t = trace__thread_enter();
+  int *err = t ? t->errno_at : &errno;
+  int saved = *err;
   int rc = 0;
   if (trace__dispatch_alive(c.dispatch) && c.dispatch->vt.try_close)
     rc = c.dispatch->vt.try_close(c.dispatch->self, c.id);
@@ -88,7 +89,7 @@ void trace_span_close(trace_span *s) {
   /* An id the subscriber does not know (a second copy of a closed handle) held no reference. */
   if (rc >= 0)
     trace__dispatch_span_unref(c.dispatch);
-  errno = saved;
+  *err = saved;
 }
 
 trace_span trace_span_clone(const trace_span *s) {
@@ -98,7 +99,7 @@ trace_span trace_span_clone(const trace_span *s) {
   trace__thread *t = trace__thread_enter();
   if (!t)
     return c;
-  int saved = errno;
+  int saved = trace__errno_get(t);
   trace_dispatch *d = s->dispatch;
   if (trace__dispatch_alive(d)) {
     uint64_t id = d->vt.clone_span ? d->vt.clone_span(d->self, s->id) : s->id;
@@ -109,7 +110,7 @@ trace_span trace_span_clone(const trace_span *s) {
     }
   }
   trace__thread_leave(t);
-  errno = saved;
+  trace__errno_set(t, saved);
   return c;
 }
 
@@ -118,7 +119,7 @@ trace_span trace_span_current(void) {
   trace__thread *t = trace__thread_enter_guarded();
   if (!t)
     return c;
-  int saved = errno;
+  int saved = trace__errno_get(t);
   trace_dispatch *d = trace__current_dispatch(t);
   if (trace__dispatch_alive(d) && d->vt.current_span) {
     const trace_metadata *meta = NULL;
@@ -134,7 +135,7 @@ trace_span trace_span_current(void) {
     }
   }
   trace__thread_leave(t);
-  errno = saved;
+  trace__errno_set(t, saved);
   return c;
 }
 
@@ -146,12 +147,12 @@ int trace_span_follows_from(const trace_span *s, const trace_span *cause) {
   trace__thread *t = trace__thread_enter();
   if (!t)
     return 0;
-  int saved = errno;
+  int saved = trace__errno_get(t);
   trace_dispatch *d = s->dispatch;
   if (trace__dispatch_alive(d) && d->vt.record_follows_from)
     d->vt.record_follows_from(d->self, s->id, cause->id);
   trace__thread_leave(t);
-  errno = saved;
+  trace__errno_set(t, saved);
   return 0;
 }
 
@@ -175,7 +176,7 @@ int trace_span_record(const trace_span *s, const char *field, trace_value v) {
   trace__thread *t = trace__thread_enter();
   if (!t)
     return 0;
-  int saved = errno;
+  int saved = trace__errno_get(t);
   trace_dispatch *d = s->dispatch;
   if (trace__dispatch_alive(d) && d->vt.record) {
     uint16_t ix = (uint16_t)index;
@@ -183,7 +184,7 @@ int trace_span_record(const trace_span *s, const char *field, trace_value v) {
     d->vt.record(d->self, s->id, &vs);
   }
   trace__thread_leave(t);
-  errno = saved;
+  trace__errno_set(t, saved);
   return 0;
 }
 
