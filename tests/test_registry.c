@@ -188,6 +188,90 @@ static void lifecycle_and_refcounts(void **state) {
   recorder_free(a);
 }
 
+/* A layer with TRACE_LAYER_CLOSE_IF_EXT_USED: its on_event counts events in the span's
+ * extension, and its on_close logs the span; only spans whose extension it obtained close for
+ * it. Its filter, and a layer without the flag, hear of every close. */
+static void ext_user_event(void *self, const trace_event *ev, const trace_ctx *ctx) {
+  (void)self;
+  int *n = trace_span_ref_ext(trace_ctx_event_span(ctx, ev), ctx);
+  if (n)
+    __atomic_add_fetch(n, 1, __ATOMIC_RELAXED);
+}
+static void ext_user_close(void *self, uint64_t id, const trace_ctx *ctx) {
+  recorder *r = self;
+  const trace_span_ref *s = trace_ctx_span(ctx, id);
+  int *n = trace_span_ref_ext(s, ctx);
+  rec_printf(r, "%s:close %s events=%d\n", r->name, trace_span_ref_meta(s)->name, *n);
+  *n = 0; /* TRACE_LAYER_EXT_KEPT: left clean for the slot's next span */
+}
+static const trace_layer_vtable ext_user_vtable = {
+    .struct_size = sizeof(trace_layer_vtable),
+    .on_event = ext_user_event,
+    .on_close = ext_user_close,
+};
+static void counting_filter_close(void *self, uint64_t id, const trace_ctx *ctx) {
+  (void)id;
+  (void)ctx;
+  __atomic_add_fetch((int *)self, 1, __ATOMIC_RELAXED);
+}
+static const trace_filter_vtable counting_filter_vtable = {
+    .struct_size = sizeof(trace_filter_vtable),
+    .on_close = counting_filter_close,
+};
+typedef struct span_and_dispatch {
+  trace_span *span;
+  trace_dispatch *d;
+} span_and_dispatch;
+static void *event_in(void *arg) {
+  span_and_dispatch *sd = arg;
+  trace_default_guard g = trace_set_default(sd->d); /* the test's default is per thread */
+  TRACE_IN_SPAN(sd->span) { TRACE_INFO("on another thread"); }
+  trace_default_guard_restore(&g);
+  return NULL;
+}
+
+static void close_only_for_spans_whose_extension_was_used(void **state) {
+  (void)state;
+  recorder *a = recorder_new("A"), *b = recorder_new("B"), *c = recorder_new("C");
+  int filter_closes = 0;
+  trace_registry *reg = trace_registry_new();
+  unsigned flags = TRACE_LAYER_EXT_KEPT | TRACE_LAYER_CLOSE_IF_EXT_USED;
+  assert_int_equal(trace_registry_add_layer(reg, trace_layer_new(&ext_user_vtable, a, sizeof(int), flags), NULL), 0);
+  assert_int_equal(trace_registry_add_layer(reg, trace_layer_new(&ext_user_vtable, b, sizeof(int), flags),
+                                            trace_filter_new(&counting_filter_vtable, &filter_closes)),
+                   0);
+  assert_int_equal(trace_registry_add_layer(reg, trace_layer_new(&ext_user_vtable, c, sizeof(int), 0), NULL), 0);
+  trace_default_guard g;
+  trace_dispatch *d = scoped_registry(reg, &g);
+  for (int round = 0; round < 2; round++) { /* the second round reuses the slots */
+    trace_span quiet = TRACE_INFO_SPAN("quiet");
+    trace_span_enter(&quiet); /* no event in it: its extension is not used */
+    trace_span_exit(&quiet);
+    trace_span_close(&quiet);
+    trace_span busy = TRACE_INFO_SPAN("busy");
+    TRACE_IN_SPAN(&busy) { TRACE_INFO("one"); }
+    trace_span_close(&busy);
+    trace_span elsewhere = TRACE_INFO_SPAN("elsewhere");
+    pthread_t t;
+    span_and_dispatch sd = {&elsewhere, d};
+    assert_int_equal(pthread_create(&t, NULL, event_in, &sd), 0);
+    pthread_join(t, NULL);
+    trace_span_close(&elsewhere); /* used on another thread, closed here */
+  }
+  assert_text_equal(a->log, "A:close busy events=1\nA:close elsewhere events=1\n"
+                            "A:close busy events=1\nA:close elsewhere events=1\n");
+  assert_text_equal(b->log, "B:close busy events=1\nB:close elsewhere events=1\n"
+                            "B:close busy events=1\nB:close elsewhere events=1\n");
+  assert_int_equal(filter_closes, 6); /* B's filter: every span */
+  assert_text_equal(c->log, "C:close quiet events=0\nC:close busy events=1\nC:close elsewhere events=1\n"
+                            "C:close quiet events=0\nC:close busy events=1\nC:close elsewhere events=1\n");
+  trace_default_guard_restore(&g);
+  trace_dispatch_release(d);
+  recorder_free(a);
+  recorder_free(b);
+  recorder_free(c);
+}
+
 static void entered_span_survives_close(void **state) {
   (void)state;
   recorder *a = recorder_new("A");
@@ -921,6 +1005,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(lifecycle_and_refcounts),
       cmocka_unit_test(entered_span_survives_close),
+      cmocka_unit_test(close_only_for_spans_whose_extension_was_used),
       cmocka_unit_test(forged_ids_never_reach_a_free_slot),
       cmocka_unit_test(handle_copies_closed_twice_hurt_no_other_span),
       cmocka_unit_test(reentry_and_stray_exit),

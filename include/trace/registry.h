@@ -66,7 +66,8 @@ TRACE_API const trace_span_ref *trace_span_ref_parent(const trace_span_ref *span
                                                       const trace_ctx *ctx);
 /* The calling layer's extension: ext_size bytes (see trace_layer_new), zeroed when the span was
  * created (unless the layer has TRACE_LAYER_EXT_KEPT), owned by the layer (free what it points
- * to in on_close). NULL if ext_size was 0. A filter's context has no extension. */
+ * to in on_close). NULL if ext_size was 0. A filter's context has no extension. Obtaining it
+ * marks the span as one whose close the layer hears of (see TRACE_LAYER_CLOSE_IF_EXT_USED). */
 TRACE_API void *trace_span_ref_ext(const trace_span_ref *span, const trace_ctx *ctx);
 /* Visits the span's stored field values (copies, owned by the registry; strings stay valid
  * during the visit), holding the span's lock against a concurrent record: do not record into
@@ -166,7 +167,12 @@ enum {
   /* The extension is zero the first time a slot is used and afterwards holds whatever this
    * layer's on_close left in it: the registry does not clear it for each new span. For layers
    * that leave it clean themselves (it saves clearing it on every span). */
-  TRACE_LAYER_EXT_KEPT = 2
+  TRACE_LAYER_EXT_KEPT = 2,
+  /* on_close is called only for spans whose extension this layer obtained (trace_span_ref_ext,
+   * from any of its callbacks): for layers whose on_close only cleans up what they put there.
+   * Most spans are never looked at by such a layer (no event in them was enabled for it), and
+   * their close then costs no call. The layer's filter still hears of every close. */
+  TRACE_LAYER_CLOSE_IF_EXT_USED = 4
 };
 
 /* Wraps a layer implementation: self is owned from now on (destroy runs once); ext_size bytes of

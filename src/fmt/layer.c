@@ -267,10 +267,14 @@ trace_layer *trace_fmt_layer_new(const trace_fmt_options *opts) {
     errno = saved;
     return NULL;
   }
-  /* fmt_ext_release leaves the extension as a new span needs it: the registry need not clear it. */
+  /* fmt_ext_release leaves the extension as a new span needs it: the registry need not clear it.
+   * Unless close lines are printed, a span whose fields were never formatted (no event in it)
+   * has nothing to release, and its close need not reach us. */
   unsigned flags = TRACE_LAYER_EXT_KEPT;
   if (o.span_events & TRACE_FMT_SPAN_CLOSE)
     flags |= TRACE_LAYER_TIMING;
+  else
+    flags |= TRACE_LAYER_CLOSE_IF_EXT_USED;
   const trace_layer_vtable *v = o.span_events ? &vt_spans : &vt;
   trace_layer *layer = trace_layer_new(v, l, sizeof(fmt_ext), flags);
   errno = saved;

@@ -91,7 +91,13 @@ void *trace_span_ref_ext(const trace_span_ref *span, const trace_ctx *ctx) {
   if (!span || !ctx || ctx->layer < 0)
     return NULL;
   const trace_layer *l = ctx->r->layers[ctx->layer];
-  return l->ext_size ? reg_slot_ext((slot *)(uintptr_t)as_slot(span), l) : NULL;
+  if (!l->ext_size)
+    return NULL;
+  slot *s = (slot *)(uintptr_t)as_slot(span);
+  /* Set once per span and layer; later uses only read the word. */
+  if (TRACE__UNLIKELY(!(TRACE__LOAD(&s->ext_used) & ctx->bit)))
+    __atomic_fetch_or(&s->ext_used, ctx->bit, __ATOMIC_RELAXED);
+  return reg_slot_ext(s, l);
 }
 
 void trace_span_ref_visit(const trace_span_ref *span, const trace_visitor *visitor, void *vctx) {

@@ -43,6 +43,8 @@ typedef struct slot {
   struct slot *parent; /* kept alive by our reference on it; reg_slot_parent checks parent_id */
   uint64_t parent_id;
   uint64_t layers;       /* layers that enabled this span */
+  uint64_t ext_used;     /* atomic: layers that obtained this span's extension (for
+                            TRACE_LAYER_CLOSE_IF_EXT_USED) */
   trace_value *values;   /* meta->field_count values: inline storage or heap_values */
   trace_value *heap_values; /* kept across reuse of the slot, so spans of mixed sizes do not
                                allocate in steady state */
@@ -110,6 +112,7 @@ struct trace_registry {
   uint64_t all_layers;
   /* Which layers have each callback, so the hot paths skip the others without a call. */
   uint64_t has_new_span, has_record, has_follows, has_event, has_enter, has_exit, has_close;
+  uint64_t close_if_used; /* layers with TRACE_LAYER_CLOSE_IF_EXT_USED and no filter on_close */
   uint32_t ext_total;
   uint32_t ext_clear; /* bytes of extensions to clear for each new span (0: every layer keeps) */
   uint32_t slot_size;

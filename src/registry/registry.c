@@ -92,11 +92,15 @@ static inline trace_ctx ctx_about(trace_ctx c, slot *s, uint64_t id) {
 }
 
 static void notify_close(trace_registry *r, reg_thread *ts, slot *s, uint64_t id) {
-  FOR_EACH_LAYER(r, s->layers & r->has_close, i, l) {
+  /* Layers that hear only of spans whose extension they used skip the others without a call
+   * (the refs decrement that brought us here orders every use of the extension before us). */
+  uint64_t used = TRACE__LOAD(&s->ext_used);
+  uint64_t mask = s->layers & r->has_close & ~(r->close_if_used & ~used);
+  FOR_EACH_LAYER(r, mask, i, l) {
     trace_ctx c = ctx_about(ctx_for(r, ts, i), s, id);
     if (l->filter && l->filter->vt.on_close)
       l->filter->vt.on_close(l->filter->self, id, &c);
-    if (l->vt.on_close)
+    if (l->vt.on_close && (!(l->flags & TRACE_LAYER_CLOSE_IF_EXT_USED) || (used & c.bit)))
       l->vt.on_close(l->self, id, &c);
   }
   if (r->filter && r->filter->vt.on_close) {
@@ -192,6 +196,7 @@ static uint64_t reg_new_span(void *self, const trace_span_attrs *a) {
     return 0;
   s->meta = a->meta;
   s->layers = mask;
+  s->ext_used = 0;
   s->parent = parent;
   s->parent_id = parent ? reg_slot_id(parent) : 0;
   if (parent)
@@ -596,6 +601,8 @@ int trace_registry_add_layer(trace_registry *r, trace_layer *layer, trace_filter
     r->has_exit |= bit;
   if (layer->vt.on_close || (fv && fv->on_close))
     r->has_close |= bit;
+  if ((layer->flags & TRACE_LAYER_CLOSE_IF_EXT_USED) && !(fv && fv->on_close))
+    r->close_if_used |= bit;
   if (layer->flags & TRACE_LAYER_TIMING)
     r->timing = true;
   return 0;
