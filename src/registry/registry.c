@@ -11,7 +11,7 @@
 /* ---------------------------------------------------------------------------------------- */
 /* Per-thread state. */
 
-static void close_slot(trace_registry *r, reg_thread *ts, slot *s);
+static int close_slot(trace_registry *r, reg_thread *ts, slot *s);
 
 static void thread_dtor(void *p) {
   reg_thread *ts = p;
@@ -91,12 +91,20 @@ static inline trace_ctx ctx_about(trace_ctx c, slot *s, uint64_t id) {
   return c;
 }
 
-static void notify_close(trace_registry *r, reg_thread *ts, slot *s, uint64_t id) {
-  /* Layers that hear only of spans whose extension they used skip the others without a call
-   * (the refs decrement that brought us here orders every use of the extension before us). */
+/* The layers to tell of s's close. Those that hear only of spans whose extension they used skip
+ * the others (the refs decrement that brought us here orders every use of the extension before
+ * us). */
+static inline uint64_t close_mask(const trace_registry *r, const slot *s) {
   uint64_t used = TRACE__LOAD(&s->ext_used);
-  uint64_t mask = s->layers & r->has_close & ~(r->close_if_used & ~used);
-  FOR_EACH_LAYER(r, mask, i, l) {
+  return s->layers & r->has_close & ~(r->close_if_used & ~used);
+}
+
+/* Out of line, like the other notifications below: often nobody is to be told (the fmt layer
+ * needs no enter or exit, nor the close of a span no event looked at; the env-filter needs no
+ * span callback without span directives), and the fast paths then need no stack frame. */
+static TRACE__NOINLINE void notify_close(trace_registry *r, reg_thread *ts, slot *s, uint64_t id) {
+  uint64_t used = TRACE__LOAD(&s->ext_used);
+  FOR_EACH_LAYER(r, close_mask(r, s), i, l) {
     trace_ctx c = ctx_about(ctx_for(r, ts, i), s, id);
     if (l->filter && l->filter->vt.on_close)
       l->filter->vt.on_close(l->filter->self, id, &c);
@@ -110,15 +118,17 @@ static void notify_close(trace_registry *r, reg_thread *ts, slot *s, uint64_t id
 }
 
 /* The last reference is gone: tell the layers, free the slot, drop the reference on the parent
- * (iteratively: a long chain of parents must not recurse). */
-static void close_slot(trace_registry *r, reg_thread *ts, slot *s) {
+ * (iteratively: a long chain of parents must not recurse). Returns 1, for reg_try_close. */
+static TRACE__NOINLINE int close_slot(trace_registry *r, reg_thread *ts, slot *s) {
   while (s) {
-    notify_close(r, ts, s, reg_slot_id(s));
+    if (close_mask(r, s) || (r->filter && r->filter->vt.on_close))
+      notify_close(r, ts, s, reg_slot_id(s));
     slot *parent = reg_slot_parent(s);
     s->parent = NULL;
     reg_slot_free(r, ts, s);
     s = parent && __atomic_sub_fetch(&parent->refs, 1, __ATOMIC_ACQ_REL) == 0 ? parent : NULL;
   }
+  return 1;
 }
 
 /* The layers for this hit: what enabled() decided a moment ago on this thread, or the cached
@@ -178,6 +188,21 @@ static bool reg_enabled(void *self, const trace_metadata *meta) {
   return enabled_for(r, ts, meta);
 }
 
+static TRACE__NOINLINE void notify_new_span(trace_registry *r, reg_thread *ts, slot *s, uint64_t id,
+                                            const trace_span_attrs *a) {
+  if (r->filter && r->filter->vt.on_new_span) {
+    trace_ctx c = ctx_about(ctx_global(r, ts), s, id);
+    r->filter->vt.on_new_span(r->filter->self, a, id, &c);
+  }
+  FOR_EACH_LAYER(r, s->layers & r->has_new_span, i, l) {
+    trace_ctx c = ctx_about(ctx_for(r, ts, i), s, id);
+    if (l->filter && l->filter->vt.on_new_span)
+      l->filter->vt.on_new_span(l->filter->self, a, id, &c);
+    if (l->vt.on_new_span)
+      l->vt.on_new_span(l->self, a, id, &c);
+  }
+}
+
 static uint64_t reg_new_span(void *self, const trace_span_attrs *a) {
   trace_registry *r = self;
   reg_thread *ts = reg_thread_get(r);
@@ -215,17 +240,8 @@ static uint64_t reg_new_span(void *self, const trace_span_attrs *a) {
   /* Even: the slot holds a span now, and its id is valid from here on. */
   TRACE__STORE_REL(&s->gen, s->gen + 1);
   uint64_t id = reg_slot_id(s);
-  if (r->filter && r->filter->vt.on_new_span) {
-    trace_ctx c = ctx_about(ctx_global(r, ts), s, id);
-    r->filter->vt.on_new_span(r->filter->self, a, id, &c);
-  }
-  FOR_EACH_LAYER(r, mask & r->has_new_span, i, l) {
-    trace_ctx c = ctx_about(ctx_for(r, ts, i), s, id);
-    if (l->filter && l->filter->vt.on_new_span)
-      l->filter->vt.on_new_span(l->filter->self, a, id, &c);
-    if (l->vt.on_new_span)
-      l->vt.on_new_span(l->self, a, id, &c);
-  }
+  if ((r->filter && r->filter->vt.on_new_span) || (mask & r->has_new_span))
+    notify_new_span(r, ts, s, id, a);
   return id;
 }
 
@@ -332,18 +348,7 @@ static void timing_exit(slot *s) {
   reg_slot_unlock(s);
 }
 
-static void reg_enter(void *self, uint64_t id) {
-  trace_registry *r = self;
-  slot *s = reg_lookup(r, id);
-  if (TRACE__UNLIKELY(!s)) {
-    __atomic_add_fetch(&r->stale_ids, 1, __ATOMIC_RELAXED);
-    return;
-  }
-  reg_thread *ts = reg_thread_get(r);
-  if (TRACE__UNLIKELY(!ts) || !stack_push(ts, s, id))
-    return;
-  /* The entry holds a reference: closing the span's handles while it is entered is harmless. */
-  __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+static TRACE__NOINLINE void notify_enter(trace_registry *r, reg_thread *ts, slot *s, uint64_t id) {
   if (r->timing)
     timing_enter(s);
   if (r->filter && r->filter->vt.on_enter && reg_filter_scoped(r->filter)) {
@@ -359,24 +364,43 @@ static void reg_enter(void *self, uint64_t id) {
   }
 }
 
-static void reg_exit(void *self, uint64_t id) {
-  trace_registry *r = self;
+/* The reference an entry holds (closing the span's handles while it is entered is harmless), and
+ * whoever is to hear of the enter. */
+static TRACE__INLINE void entered(trace_registry *r, reg_thread *ts, slot *s, uint64_t id) {
+  __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+  if (r->timing || (s->layers & r->has_enter) ||
+      (r->filter && r->filter->vt.on_enter && reg_filter_scoped(r->filter)))
+    notify_enter(r, ts, s, id);
+}
+
+/* An enter on a thread whose stack needs work first: no state yet, full, stale entries on top. */
+static TRACE__NOINLINE void enter_slow(trace_registry *r, slot *s, uint64_t id) {
   reg_thread *ts = reg_thread_get(r);
-  if (TRACE__UNLIKELY(!ts))
+  if (TRACE__UNLIKELY(!ts) || !stack_push(ts, s, id))
     return;
-  /* The innermost entry of this span on this thread; the id may be stale only if it was never
-   * entered here, in which case it is not found. */
-  uint32_t at = ts->depth;
-  while (at > 0 && ts->stack[at - 1].id != id)
-    at--;
-  if (at == 0)
-    return; /* not entered on this thread: a harmless no-op */
-  slot *s = reg_entry_slot(&ts->stack[at - 1]);
-  if (at != ts->depth) /* exits out of order are allowed */
-    memmove(&ts->stack[at - 1], &ts->stack[at], (ts->depth - at) * sizeof *ts->stack);
-  ts->depth--;
-  if (TRACE__UNLIKELY(!s))
-    return; /* its slot was freed under the entry (handle copies closed too often) */
+  entered(r, ts, s, id);
+}
+
+/* The common enter needs no stack frame: the slow cases and the notifications are tail calls. */
+static void reg_enter(void *self, uint64_t id) {
+  trace_registry *r = self;
+  slot *s = reg_lookup(r, id);
+  if (TRACE__UNLIKELY(!s)) {
+    __atomic_add_fetch(&r->stale_ids, 1, __ATOMIC_RELAXED);
+    return;
+  }
+  reg_thread *ts = (reg_thread *)trace__local_get(r->local_key);
+  uint32_t d = ts ? ts->depth : 0;
+  if (TRACE__UNLIKELY(!ts || d == ts->stack_cap || (d > 0 && !reg_entry_slot(&ts->stack[d - 1])))) {
+    enter_slow(r, s, id);
+    return;
+  }
+  ts->stack[d] = (reg_entry){s, id};
+  ts->depth = d + 1;
+  entered(r, ts, s, id);
+}
+
+static TRACE__NOINLINE void notify_exit(trace_registry *r, reg_thread *ts, slot *s, uint64_t id) {
   FOR_EACH_LAYER(r, s->layers & r->has_exit, i, l) {
     trace_ctx c = ctx_about(ctx_for(r, ts, i), s, id);
     if (l->filter && l->filter->vt.on_exit && reg_filter_scoped(l->filter))
@@ -390,8 +414,56 @@ static void reg_exit(void *self, uint64_t id) {
   }
   if (r->timing)
     timing_exit(s);
+}
+
+/* Whoever is to hear of the exit, then the entry's reference goes. */
+static TRACE__NOINLINE void exit_notify_release(trace_registry *r, reg_thread *ts, slot *s,
+                                                uint64_t id) {
+  notify_exit(r, ts, s, id);
   if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0)
     close_slot(r, ts, s);
+}
+
+static TRACE__INLINE void exited(trace_registry *r, reg_thread *ts, slot *s, uint64_t id) {
+  if (TRACE__UNLIKELY(!s))
+    return; /* its slot was freed under the entry (handle copies closed too often) */
+  if (r->timing || (s->layers & r->has_exit) ||
+      (r->filter && r->filter->vt.on_exit && reg_filter_scoped(r->filter))) {
+    exit_notify_release(r, ts, s, id);
+    return;
+  }
+  if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0)
+    close_slot(r, ts, s);
+}
+
+/* An exit that is not of the innermost entry: found deeper (exits out of order are allowed), or
+ * not at all (never entered on this thread: a harmless no-op; a stale id is never found). */
+static TRACE__NOINLINE void exit_slow(trace_registry *r, reg_thread *ts, uint64_t id) {
+  uint32_t at = ts->depth;
+  while (at > 0 && ts->stack[at - 1].id != id)
+    at--;
+  if (at == 0)
+    return;
+  slot *s = reg_entry_slot(&ts->stack[at - 1]);
+  memmove(&ts->stack[at - 1], &ts->stack[at], (ts->depth - at) * sizeof *ts->stack);
+  ts->depth--;
+  exited(r, ts, s, id);
+}
+
+static void reg_exit(void *self, uint64_t id) {
+  trace_registry *r = self;
+  /* No state on this thread: it has entered nothing. */
+  reg_thread *ts = (reg_thread *)trace__local_get(r->local_key);
+  if (TRACE__UNLIKELY(!ts))
+    return;
+  uint32_t d = ts->depth;
+  if (TRACE__UNLIKELY(d == 0 || ts->stack[d - 1].id != id)) {
+    exit_slow(r, ts, id);
+    return;
+  }
+  slot *s = reg_entry_slot(&ts->stack[d - 1]);
+  ts->depth = d - 1;
+  exited(r, ts, s, id);
 }
 
 static uint64_t reg_clone_span(void *self, uint64_t id) {
@@ -414,8 +486,7 @@ static int reg_try_close(void *self, uint64_t id) {
   }
   if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0)
     return 0;
-  close_slot(r, (reg_thread *)trace__local_get(r->local_key), s);
-  return 1;
+  return close_slot(r, (reg_thread *)trace__local_get(r->local_key), s);
 }
 
 static uint64_t reg_current_span(void *self, const trace_metadata **meta) {
