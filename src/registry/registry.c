@@ -221,7 +221,7 @@ static uint64_t reg_new_span(void *self, const trace_span_attrs *a) {
     return 0;
   s->meta = a->meta;
   s->layers = mask;
-  s->ext_used = 0;
+  TRACE__STORE(&s->ext_used, 0); /* atomic: see trace_span_ref_ext */
   s->parent = parent;
   s->parent_id = parent ? reg_slot_id(parent) : 0;
   if (parent)
