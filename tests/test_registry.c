@@ -948,6 +948,10 @@ static void configuration_errors(void **state) {
                    TRACE_ERANGE);
   trace_registry_free(reg);
   assert_null(trace_layer_new(&empty, NULL, 1 << 20, 0)); /* extension too large */
+  assert_null(trace_layer_new(&empty, NULL, 8, 0x100));   /* not a TRACE_LAYER_* flag */
+  /* A close that could never be heard: no extension to obtain. */
+  assert_null(trace_layer_new(&empty, NULL, 0, TRACE_LAYER_CLOSE_IF_EXT_USED));
+  trace_layer_free(trace_layer_new(&empty, NULL, 8, TRACE_LAYER_CLOSE_IF_EXT_USED));
   assert_null(trace_filter_targets(NULL, 1, 3));
   assert_null(trace_filter_callback(NULL, NULL));
   trace_registry_free(NULL);

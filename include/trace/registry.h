@@ -177,7 +177,9 @@ enum {
 
 /* Wraps a layer implementation: self is owned from now on (destroy runs once); ext_size bytes of
  * per-span storage are reserved for it (0 for none; at most 64 KiB); flags are TRACE_LAYER_*.
- * NULL vtable: NULL. Out of memory: destroy(self) runs, NULL is returned. */
+ * NULL vtable: NULL. An ext_size over 64 KiB, a flag that is not TRACE_LAYER_*, or
+ * TRACE_LAYER_CLOSE_IF_EXT_USED with ext_size 0 (on_close could never be called), or out of
+ * memory: destroy(self) runs, NULL is returned. */
 TRACE_API trace_layer *trace_layer_new(const trace_layer_vtable *vtable, void *self,
                                        size_t ext_size, unsigned flags);
 /* Frees a layer that was not added to a registry. NULL is a no-op. */

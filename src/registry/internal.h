@@ -19,6 +19,8 @@ static inline bool reg_filter_scoped(const trace_filter *f) {
   return !f->scope_idle || !TRACE__LOAD(f->scope_idle);
 }
 
+#define TRACE__LAYER_FLAGS (TRACE_LAYER_TIMING | TRACE_LAYER_EXT_KEPT | TRACE_LAYER_CLOSE_IF_EXT_USED)
+
 struct trace_layer {
   trace_layer_vtable vt; /* normalised */
   void *self;

@@ -94,9 +94,21 @@ static inline trace_ctx ctx_about(trace_ctx c, slot *s, uint64_t id) {
 /* The layers to tell of s's close. Those that hear only of spans whose extension they used skip
  * the others (the refs decrement that brought us here orders every use of the extension before
  * us). */
-static inline uint64_t close_mask(const trace_registry *r, const slot *s) {
-  uint64_t used = TRACE__LOAD(&s->ext_used);
+static inline uint64_t close_mask(const trace_registry *r, const slot *s, uint64_t used) {
   return s->layers & r->has_close & ~(r->close_if_used & ~used);
+}
+
+/* Whether anybody is to hear of a close, an enter or an exit of s: checked before the call. */
+static inline bool close_heard(const trace_registry *r, const slot *s) {
+  return close_mask(r, s, TRACE__LOAD(&s->ext_used)) || (r->filter && r->filter->vt.on_close);
+}
+static inline bool enter_heard(const trace_registry *r, const slot *s) {
+  return r->timing || (s->layers & r->has_enter) ||
+         (r->filter && r->filter->vt.on_enter && reg_filter_scoped(r->filter));
+}
+static inline bool exit_heard(const trace_registry *r, const slot *s) {
+  return r->timing || (s->layers & r->has_exit) ||
+         (r->filter && r->filter->vt.on_exit && reg_filter_scoped(r->filter));
 }
 
 /* Out of line, like the other notifications below: often nobody is to be told (the fmt layer
@@ -104,7 +116,7 @@ static inline uint64_t close_mask(const trace_registry *r, const slot *s) {
  * span callback without span directives), and the fast paths then need no stack frame. */
 static TRACE__NOINLINE void notify_close(trace_registry *r, reg_thread *ts, slot *s, uint64_t id) {
   uint64_t used = TRACE__LOAD(&s->ext_used);
-  FOR_EACH_LAYER(r, close_mask(r, s), i, l) {
+  FOR_EACH_LAYER(r, close_mask(r, s, used), i, l) {
     trace_ctx c = ctx_about(ctx_for(r, ts, i), s, id);
     if (l->filter && l->filter->vt.on_close)
       l->filter->vt.on_close(l->filter->self, id, &c);
@@ -121,7 +133,7 @@ static TRACE__NOINLINE void notify_close(trace_registry *r, reg_thread *ts, slot
  * (iteratively: a long chain of parents must not recurse). Returns 1, for reg_try_close. */
 static TRACE__NOINLINE int close_slot(trace_registry *r, reg_thread *ts, slot *s) {
   while (s) {
-    if (close_mask(r, s) || (r->filter && r->filter->vt.on_close))
+    if (close_heard(r, s))
       notify_close(r, ts, s, reg_slot_id(s));
     slot *parent = reg_slot_parent(s);
     s->parent = NULL;
@@ -368,8 +380,7 @@ static TRACE__NOINLINE void notify_enter(trace_registry *r, reg_thread *ts, slot
  * whoever is to hear of the enter. */
 static TRACE__INLINE void entered(trace_registry *r, reg_thread *ts, slot *s, uint64_t id) {
   __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
-  if (r->timing || (s->layers & r->has_enter) ||
-      (r->filter && r->filter->vt.on_enter && reg_filter_scoped(r->filter)))
+  if (enter_heard(r, s))
     notify_enter(r, ts, s, id);
 }
 
@@ -427,8 +438,7 @@ static TRACE__NOINLINE void exit_notify_release(trace_registry *r, reg_thread *t
 static TRACE__INLINE void exited(trace_registry *r, reg_thread *ts, slot *s, uint64_t id) {
   if (TRACE__UNLIKELY(!s))
     return; /* its slot was freed under the entry (handle copies closed too often) */
-  if (r->timing || (s->layers & r->has_exit) ||
-      (r->filter && r->filter->vt.on_exit && reg_filter_scoped(r->filter))) {
+  if (exit_heard(r, s)) {
     exit_notify_release(r, ts, s, id);
     return;
   }
