@@ -1,4 +1,4 @@
-/* The standard workloads of shared/peers/rust-tracing/src/main.rs, with the same names and
+/* The standard workloads of benchmarks/peers/rust-tracing/src/main.rs, with the same names and
  * semantics: same fields and message, filter "info,bench::quiet=off", Full format without time
  * unless the workload says time or JSON, output to a writer that discards bytes without a system
  * call, best of 5 timed batches after a warm-up. Prints "<name> <ns_per_op>".
