@@ -97,6 +97,9 @@ typedef struct col_thread {
   uint32_t depth; /* entered spans (may exceed COL_STACK_MAX: those are counted only) */
   uint32_t free_head; /* standalone: this thread's free span slots (index + 1, 0: none) */
   uint32_t free_count;
+  /* The last EXIT record: where it ends and whose it is. A CLOSE right after it (nothing
+   * recorded between) takes its time and reads no clock. */
+  uint64_t exit_end, exit_id;
   col_entry stack[COL_STACK_MAX];
 
   /* The reporter's side (STREAM): how far it has read. Its own line. */
@@ -303,6 +306,14 @@ static TRACE__INLINE uint64_t col_now(const col_thread *t) {
   if (TRACE__LIKELY(t->clock == COL_CLOCK_TSC))
     return col_rdtsc();
   return trace__col_clock_slow(&t->c->clock);
+}
+
+/* A CLOSE record's time: none (0: the reader takes the time of the EXIT just before it) when
+ * it follows its span's EXIT directly, as in TRACE_SCOPE and TRACE_FN; else the clock. */
+static TRACE__INLINE uint64_t col_close_time(const col_thread *t, uint64_t id, bool exact) {
+  if (TRACE__LIKELY(!exact && t->exit_end == t->pos && t->exit_id == id))
+    return 0;
+  return col_now(t);
 }
 
 /* ---------------------------------------------------------------------------------------- */

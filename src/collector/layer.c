@@ -43,6 +43,8 @@ static void layer_exit(void *self, uint64_t id, const trace_ctx *ctx) {
     return;
   uint64_t ts = col_now(t);
   col_record_small(t, COL_EXIT, id, NULL, ts);
+  t->exit_end = t->pos;
+  t->exit_id = id;
 }
 
 static void layer_close(void *self, uint64_t id, const trace_ctx *ctx) {
@@ -51,7 +53,7 @@ static void layer_close(void *self, uint64_t id, const trace_ctx *ctx) {
   col_thread *t = col_thread_get(c);
   if (!t)
     return;
-  col_record_small(t, COL_CLOSE, id, NULL, c->exact ? col_now(t) : 0);
+  col_record_small(t, COL_CLOSE, id, NULL, col_close_time(t, id, c->exact));
 }
 
 static void layer_record(void *self, uint64_t id, const trace_valueset *values,

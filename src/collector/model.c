@@ -395,13 +395,14 @@ static void emit(col_model *m) {
   m->ev.len = 0;
 }
 
-/* The start of an event: name, cat, ph, ts, pid, tid. */
-static void event_head(col_model *m, const char *name, size_t name_len, const char *cat,
+/* The start of an event: name (cut: it ends with an ellipsis), cat, ph, ts, pid, tid. */
+static void event_head(col_model *m, const char *name, size_t name_len, bool cut, const char *cat,
                        char ph, uint64_t ts, uint32_t tid) {
   trace__buf *b = &m->ev;
   b->len = 0;
-  trace__buf_puts(b, "{\"name\":");
-  put_json_str(b, name, name_len);
+  trace__buf_puts(b, "{\"name\":\"");
+  trace__escape(b, name, name_len, TRACE__ESC_JSON);
+  trace__buf_puts(b, cut ? "\xE2\x80\xA6\"" : "\"");
   trace__buf_puts(b, ",\"cat\":");
   put_json_cstr(b, cat);
   trace__buf_puts(b, ",\"ph\":\"");
@@ -442,7 +443,7 @@ static void emit_interval(col_model *m, m_thread *t, m_span *s, uint64_t start, 
     return;
   thread_name_event(m, t);
   const char *name = name_of(s);
-  event_head(m, name, strlen(name), target_of(s->meta), 'X', start, t->number);
+  event_head(m, name, strlen(name), false, target_of(s->meta), 'X', start, t->number);
   trace__buf *b = &m->ev;
   trace__buf_puts(b, ",\"dur\":");
   put_us(b, end - start);
@@ -467,7 +468,7 @@ static void emit_async(col_model *m, m_span *s, bool open) {
     thread_name_event(m, t);
   const char *name = name_of(s);
   for (int end = 0; end < 2; end++) {
-    event_head(m, name, strlen(name), target_of(s->meta), end ? 'e' : 'b',
+    event_head(m, name, strlen(name), false, target_of(s->meta), end ? 'e' : 'b',
                end ? s->t_close : s->t_new, tid);
     trace__buf *b = &m->ev;
     trace__buf_puts(b, ",\"id\":");
@@ -514,7 +515,7 @@ static void emit_instant(col_model *m, m_thread *t, const col_rec *r, uint64_t t
     msg = (const char *)(r->w + strings);
   const char *name = msg ? msg : r->meta->name;
   size_t name_len = msg ? (msg_cut ? whole_utf8(msg, msg_len) : msg_len) : strlen(name);
-  event_head(m, name, name_len, target_of(r->meta), 'i', ts, t->number);
+  event_head(m, name, name_len, msg && msg_cut, target_of(r->meta), 'i', ts, t->number);
   trace__buf *b = &m->ev;
   trace__buf_puts(b, ",\"s\":\"t\",\"args\":{");
   keys ks = {{0}, 0};

@@ -76,16 +76,17 @@ static TRACE__NOINLINE uint64_t new_span_slow(col *c, const trace_span_attrs *at
 }
 
 static TRACE__NOINLINE uint64_t new_record_slow(col_thread *t, uint64_t id, uint64_t parent,
-                                                 const trace_span_attrs *attrs) {
-  trace__col_record_new_slow(t, id, parent, attrs, 0);
+                                                 const trace_span_attrs *attrs, uint64_t ts) {
+  trace__col_record_new_slow(t, id, parent, attrs, ts);
   return id;
 }
 
 static uint64_t sub_new_span(void *self, const trace_span_attrs *attrs) {
   col *c = self;
   col_thread *t = col_thread_find(c);
-  if (TRACE__UNLIKELY(!t || !t->free_head || c->exact))
+  if (TRACE__UNLIKELY(!t || !t->free_head))
     return new_span_slow(c, attrs);
+  uint64_t ts = c->exact ? col_now(t) : 0;
   uint32_t index1 = t->free_head;
   col_slot *s = col_slot_in(t->pages, index1 - 1);
   uint64_t st = TRACE__LOAD(&s->state);
@@ -98,8 +99,8 @@ static uint64_t sub_new_span(void *self, const trace_span_attrs *attrs) {
   __atomic_store_n(&s->state, gen << 32 | 1, __ATOMIC_RELEASE);
   uint64_t id = gen << 32 | index1;
   uint64_t parent = parent_of(t, attrs->parent_kind, attrs->parent_id);
-  if (TRACE__UNLIKELY(!col_record_new_fast(t, id, parent, attrs, 0)))
-    return new_record_slow(t, id, parent, attrs);
+  if (TRACE__UNLIKELY(!col_record_new_fast(t, id, parent, attrs, ts)))
+    return new_record_slow(t, id, parent, attrs, ts);
   return id;
 }
 
@@ -177,6 +178,8 @@ static TRACE__NOINLINE void exit_slow(col_thread *t, uint64_t id, uint64_t ts) {
   else if (d == 0 || !exit_out_of_order(t, id))
     return;
   col_record_small(t, COL_EXIT, id, NULL, ts);
+  t->exit_end = t->pos;
+  t->exit_id = id;
 }
 
 static void sub_exit(void *self, uint64_t id) {
@@ -198,6 +201,8 @@ static void sub_exit(void *self, uint64_t id) {
   COL_PUT(&p[1], id);
   COL_PUT(&p[2], ts);
   __atomic_store_n(&t->pos, pos + 24, __ATOMIC_RELEASE);
+  t->exit_end = pos + 24;
+  t->exit_id = id;
 }
 
 static uint64_t sub_clone(void *self, uint64_t id) {
@@ -227,7 +232,7 @@ static void slot_free(col *c, col_thread *t, uint32_t index1) {
 static void closed(col *c, col_slot *s, uint64_t id) {
   col_thread *t = col_thread_get(c);
   if (TRACE__LIKELY(t != NULL)) {
-    col_record_small(t, COL_CLOSE, id, NULL, c->exact ? col_now(t) : 0);
+    col_record_small(t, COL_CLOSE, id, NULL, col_close_time(t, id, c->exact));
     slot_free(c, t, (uint32_t)id);
   } else {
     /* A thread that cannot have a ring (it is exiting): the slot goes to the shared stack. */
@@ -277,15 +282,15 @@ static int sub_try_close(void *self, uint64_t id) {
    * closing the same last reference at the same instant (a double close racing with itself)
    * could both free the slot; the slot lists then skip a slot found in use (sub_new_span). */
   uint64_t st = (id & ~(uint64_t)0xffffffff) | 1;
-  if (TRACE__UNLIKELY(c->exact || t->pos + 24 > t->limit ||
-                      __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != st))
+  if (TRACE__UNLIKELY(t->pos + 24 > t->limit || __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != st))
     return try_close_slow(c, s, id);
   __atomic_store_n(&s->state, st + ((uint64_t)1 << 32) - 1, __ATOMIC_RELEASE);
   uint64_t pos = t->pos;
+  uint64_t ts = col_close_time(t, id, c->exact);
   uint64_t *p = (uint64_t *)(void *)(t->data + (pos & t->mask));
   COL_PUT(&p[0], col_w0(COL_CLOSE, 3, 0));
   COL_PUT(&p[1], id);
-  COL_PUT(&p[2], 0);
+  COL_PUT(&p[2], ts);
   __atomic_store_n(&t->pos, pos + 24, __ATOMIC_RELEASE);
   s->next_free = t->free_head;
   t->free_head = (uint32_t)id;
