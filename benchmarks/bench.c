@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include <trace.h>
+#include <trace/collector.h>
 #include <trace/fmt.h>
 
 /* ---------------------------------------------------------------------------------------- */
@@ -201,6 +202,65 @@ static void event_2threads(unsigned long k) {
     pthread_join(t[i], NULL);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Issue 14: span collection. spans_100 is one root span and 99 children, nested three deep and
+ * sequential (33 times a span, its child and its grandchild), two fields each, every span
+ * created, entered, exited and closed; the collector alone is installed (FLIGHT mode: records
+ * kept in the thread's ring, nothing written), the peer's registry has one layer that keeps
+ * span timings. ns per 100 spans. spans_100_layer is the same with the collector as a layer of
+ * the registry: the difference is what the registry's generic fan-out costs. */
+
+static void spans_100(unsigned long k) {
+  for (unsigned long i = 0; i < k; i++) {
+    trace_span root = TRACE_INFO_SPAN("root", TF(i, i), TF(kind, "bench"));
+    trace_span_enter(&root);
+    for (int g = 0; g < 33; g++) {
+      trace_span a = TRACE_INFO_SPAN("a", TF(g, g), TF(kind, "outer"));
+      trace_span_enter(&a);
+      trace_span b = TRACE_INFO_SPAN("b", TF(g, g), TF(kind, "middle"));
+      trace_span_enter(&b);
+      trace_span c = TRACE_INFO_SPAN("c", TF(g, g), TF(kind, "inner"));
+      trace_span_enter(&c);
+      trace_span_exit(&c);
+      trace_span_close(&c);
+      trace_span_exit(&b);
+      trace_span_close(&b);
+      trace_span_exit(&a);
+      trace_span_close(&a);
+    }
+    trace_span_exit(&root);
+    trace_span_close(&root);
+  }
+}
+
+static trace_collector *new_flight_collector(void) {
+  trace_collector_options o;
+  trace_collector_options_init(&o);
+  o.mode = TRACE_COLLECTOR_FLIGHT;
+  trace_collector *c = NULL;
+  if (trace_collector_new(&o, &c) != 0) {
+    fprintf(stderr, "bench: could not create the collector\n");
+    exit(1);
+  }
+  return c;
+}
+
+static void install_collector(bool as_layer) {
+  trace_collector *c = new_flight_collector();
+  int rc;
+  if (as_layer) {
+    trace_registry *r = trace_registry_new();
+    trace_registry_add_layer(r, trace_collector_layer(c), NULL);
+    rc = trace_registry_install(r);
+  } else {
+    rc = trace_collector_install(c);
+  }
+  if (rc != 0) {
+    fprintf(stderr, "bench: could not install the collector\n");
+    exit(1);
+  }
+}
+
 /* Heap allocations per operation once warm. */
 static int report_allocs(void) {
   unsigned long start = __atomic_load_n(&allocations, __ATOMIC_RELAXED);
@@ -225,6 +285,16 @@ static int report_allocs(void) {
   printf("allocs_per_span %.4f\n", (double)(after - mid) / (double)n);
   printf("allocs_per_event_in_3_spans %.4f\n", (double)(last - after) / (double)n);
   trace_shutdown();
+  /* The collector alone, then as a layer: spans_100 once warm. */
+  for (int layer = 0; layer < 2; layer++) {
+    install_collector(layer);
+    spans_100(100);
+    unsigned long b = __atomic_load_n(&allocations, __ATOMIC_RELAXED);
+    spans_100(1000);
+    unsigned long a = __atomic_load_n(&allocations, __ATOMIC_RELAXED);
+    printf("allocs_per_span[spans_100%s] %.4f\n", layer ? "_layer" : "", (double)(a - b) / 1e5);
+    trace_shutdown();
+  }
   return 0;
 }
 
@@ -270,6 +340,12 @@ int main(int argc, char **argv) {
   }
   if (strcmp(w, "disabled_no_subscriber") == 0) {
     timed(w, n, disabled);
+    return 0;
+  }
+  if (strcmp(w, "spans_100") == 0 || strcmp(w, "spans_100_layer") == 0) {
+    install_collector(strcmp(w, "spans_100_layer") == 0);
+    timed(w, 20000, spans_100);
+    trace_shutdown();
     return 0;
   }
   int mode = strcmp(w, "event_fmt_time_sink") == 0 ? MODE_TIME
