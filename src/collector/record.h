@@ -114,38 +114,42 @@ static TRACE__INLINE bool col_record_new_fast(col_thread *t, uint64_t id, uint64
   uint32_t count = attrs->fields.count;
   uint64_t pos = t->pos;
   uint64_t *p = (uint64_t *)(void *)(t->data + (pos & t->mask));
-  uint64_t *end = p + (t->limit - pos) / 8;
-  uint64_t *slot = p + 5, *bytes = p + 5 + 2 * (size_t)count;
-  if (TRACE__UNLIKELY(bytes > end || attrs->fields.index))
+  const uint64_t *end = p + (t->limit - pos) / 8;
+  if (TRACE__UNLIKELY(p + 5 + 2 * (size_t)count > end || attrs->fields.index))
     return false;
-  uint32_t bound = t->string_bytes;
-  for (uint32_t i = 0; i < count; i++, slot += 2) {
-    uint32_t type = v[i].type;
-    if (type == TRACE_VALUE_STR || type == TRACE_VALUE_DISPLAY) {
-      size_t full = v[i].as.str.len; /* 0 for a null string */
-      uint32_t len = (uint32_t)(full < bound ? full : bound);
-      uint32_t w = (len + 7) / 8;
-      if (TRACE__UNLIKELY(bytes + w > end))
-        return false;
-      uint32_t flags = !v[i].as.str.ptr ? COL_FIELD_NULL : len < full ? COL_FIELD_CUT : 0;
-      col_put_bytes(bytes, v[i].as.str.ptr, len);
-      bytes += w;
-      COL_PUT(&slot[0], col_slot_word(type, flags, i, len, w));
-      COL_PUT(&slot[1], (uint64_t)full);
-    } else if (TRACE__LIKELY(type != TRACE_VALUE_FMT)) {
-      COL_PUT(&slot[0], col_slot_word(type, 0, i, 0, 0));
-      /* The union's 8 bytes (i64, u64, f64, pointer; zero for EMPTY); a bool has one. */
-      COL_PUT(&slot[1], type == TRACE_VALUE_BOOL ? (uint64_t)v[i].as.b : v[i].as.u64);
-    } else {
-      return false;
-    }
-  }
-  uint32_t words = (uint32_t)(bytes - p);
-  COL_PUT(&p[0], col_w0(COL_NEW, words, count));
+  /* The header first, so that little stays live through the loop. */
   COL_PUT(&p[1], id);
   COL_PUT(&p[2], ts);
   COL_PUT(&p[3], (uint64_t)(uintptr_t)attrs->meta);
   COL_PUT(&p[4], parent);
+  uint64_t *slot = p + 5, *bytes = p + 5 + 2 * (size_t)count;
+  uint32_t bound = t->string_bytes;
+  for (uint32_t i = 0; i < count; i++, v++, slot += 2) {
+    uint32_t type = v->type;
+    uint64_t word = col_slot_word(type, 0, i, 0, 0), value;
+    if (type == TRACE_VALUE_STR || type == TRACE_VALUE_DISPLAY) {
+      const char *str = v->as.str.ptr;
+      size_t full = v->as.str.len; /* 0 for a null string */
+      uint32_t len = (uint32_t)(full < bound ? full : bound);
+      uint32_t w = (len + 7) / 8;
+      if (TRACE__UNLIKELY(bytes + w > end))
+        return false;
+      col_put_bytes(bytes, str, len);
+      bytes += w;
+      word |= (uint64_t)len << 32 | (uint64_t)w << 48 |
+              (uint64_t)(!str ? COL_FIELD_NULL : len < full ? COL_FIELD_CUT : 0) << 8;
+      value = full;
+    } else if (TRACE__LIKELY(type != TRACE_VALUE_FMT)) {
+      /* The union's 8 bytes (i64, u64, f64, pointer; zero for EMPTY); a bool has one. */
+      value = type == TRACE_VALUE_BOOL ? (uint64_t)v->as.b : v->as.u64;
+    } else {
+      return false;
+    }
+    COL_PUT(&slot[0], word);
+    COL_PUT(&slot[1], value);
+  }
+  uint32_t words = (uint32_t)(bytes - p);
+  COL_PUT(&p[0], col_w0(COL_NEW, words, count));
   __atomic_store_n(&t->pos, pos + words * 8, __ATOMIC_RELEASE);
   return true;
 }
