@@ -19,6 +19,7 @@
 
 #include "helpers.h"
 #include "trace/collector.h"
+#include "trace/fmt.h"
 #include "trace/registry.h"
 
 /* ---------------------------------------------------------------------------------------- */
@@ -382,6 +383,70 @@ static void as_a_layer_with_fmt_and_filters(void **state) {
   assert_int_equal(count(t, NULL, "filtered_out"), 0);
   assert_int_equal(count(t, "i", "inside the kid"), 1);
   json_decref(t);
+}
+
+/* A dump's bytes, collected by trace_collector_dump_to. */
+typedef struct bytes {
+  char *data;
+  size_t len;
+} bytes;
+
+static int collect(void *arg, const char *data, size_t len) {
+  bytes *b = arg;
+  b->data = realloc(b->data, b->len + len + 1);
+  memcpy(b->data + b->len, data, len);
+  b->len += len;
+  b->data[b->len] = '\0';
+  return 0;
+}
+
+static int refuse(void *arg, const char *data, size_t len) {
+  (void)arg, (void)data, (void)len;
+  return -1;
+}
+
+/* trace_init's extra layer: the collector next to fmt, under the env-filter. */
+static int count_lines(void *arg, const char *line, size_t len) {
+  (void)line, (void)len;
+  (*(int *)arg)++;
+  return 0;
+}
+
+static void next_to_fmt_with_trace_init(void **state) {
+  (void)state;
+  trace_collector_options o;
+  trace_collector_options_init(&o);
+  o.mode = TRACE_COLLECTOR_FLIGHT;
+  trace_collector *c = new_collector(&o);
+  int lines = 0;
+  trace_init_options io;
+  trace_init_options_init(&io);
+  io.filter = "info";
+  io.fmt.writer = trace_writer_callback(count_lines, NULL, NULL, &lines);
+  io.layer = trace_collector_layer(c);
+  assert_int_equal(trace_init_with(&io), 0);
+  trace_span hidden = TRACE_DEBUG_SPAN("hidden");
+  trace_span_enter(&hidden);
+  nested_work(2);
+  trace_span_exit(&hidden);
+  trace_span_close(&hidden);
+  assert_int_equal(lines, 2); /* fmt printed the two events */
+  bytes b = {NULL, 0};
+  assert_int_equal(trace_collector_dump_to(c, collect, &b, 0), 0);
+  json_t *t = parse_trace(b.data, false, NULL);
+  free(b.data);
+  assert_non_null(t);
+  check_trace(t);
+  assert_int_equal(count(t, "X", "inner"), 2);
+  assert_int_equal(count(t, NULL, "hidden"), 0);
+  json_decref(t);
+  /* A second trace_init fails and frees the layer it was given (and its collector). */
+  trace_collector *c2 = new_collector(&o);
+  trace_init_options io2;
+  trace_init_options_init(&io2);
+  io2.layer = trace_collector_layer(c2);
+  assert_int_equal(trace_init_with(&io2), TRACE_EEXIST);
+  trace_shutdown();
 }
 
 /* Strings are copied up to the bound and cut visibly; nothing a value holds can break the
@@ -779,26 +844,6 @@ static void killed_mid_run(void **state) {
 /* ---------------------------------------------------------------------------------------- */
 /* The flight recorder. */
 
-/* A dump's bytes, collected by trace_collector_dump_to. */
-typedef struct bytes {
-  char *data;
-  size_t len;
-} bytes;
-
-static int collect(void *arg, const char *data, size_t len) {
-  bytes *b = arg;
-  b->data = realloc(b->data, b->len + len + 1);
-  memcpy(b->data + b->len, data, len);
-  b->len += len;
-  b->data[b->len] = '\0';
-  return 0;
-}
-
-static int refuse(void *arg, const char *data, size_t len) {
-  (void)arg, (void)data, (void)len;
-  return -1;
-}
-
 static trace_collector *flight(size_t total, size_t per_thread) {
   trace_collector_options o;
   trace_collector_options_init(&o);
@@ -1057,6 +1102,7 @@ int main(void) {
       cmocka_unit_test(stream_chrome_and_folded),
       cmocka_unit_test(folded_wall_with_threads),
       cmocka_unit_test(as_a_layer_with_fmt_and_filters),
+      cmocka_unit_test(next_to_fmt_with_trace_init),
       cmocka_unit_test(values_of_every_kind),
       cmocka_unit_test(many_fields_and_colliding_names),
       cmocka_unit_test(clone_close_and_stale_ids),

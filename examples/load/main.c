@@ -21,8 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <trace.h>
+#include <trace/collector.h>
 #include <trace/fmt.h>
 
 #include "load.h"
@@ -31,6 +33,7 @@ typedef struct options {
   unsigned long port, admin_port, duration, threads, pause_ms, max_conns;
   bool duration_given;
   int time;
+  unsigned long flight_mib; /* the flight recorder's memory (0: none) */
 } options;
 
 static void usage(FILE *out) {
@@ -47,6 +50,9 @@ static void usage(FILE *out) {
         "                    (default 100)\n"
         "  --max-conns N     connections the service holds at once; more are dropped (default 256)\n"
         "  --time KIND       timestamps: none (default, like the blog post), uptime, utc, local\n"
+        "  --flight MIB      keep the last MIB MiB of spans and events in memory (default 16; 0:\n"
+        "                    off), dumped as a Chrome trace by GET /trace?seconds=N on the admin\n"
+        "                    port, or by SIGUSR2 to load-trace-<pid>-<n>.json\n"
         "  -h, --help        this text\n"
         "\n"
         "Environment: LOAD_FOREVER=1 runs until Ctrl-C (unless --duration is given);\n"
@@ -55,7 +61,8 @@ static void usage(FILE *out) {
         "Output: the log on stderr; the program's own lines (\"load: listening on 127.0.0.1:3000,\n"
         "admin on 127.0.0.1:3001\" first, \"load: done\" last) on stdout.\n"
         "\n"
-        "Admin endpoint: GET /filter, PUT /filter (the body is the new filter), GET /callsites.\n"
+        "Admin endpoint: GET /filter, PUT /filter (the body is the new filter), GET /callsites,\n"
+        "GET /trace?seconds=N (the last N seconds as a Chrome trace: ui.perfetto.dev).\n"
         "  curl -X PUT localhost:3001/filter -d 'gen=debug'\n"
         "  curl -X PUT localhost:3001/filter -d '[{req.path=\"/z\"}]=trace'\n",
         out);
@@ -78,7 +85,7 @@ static int parse_options(int argc, char **argv, options *o) {
       {"duration", required_argument, NULL, 'd'}, {"threads", required_argument, NULL, 't'},
       {"pause", required_argument, NULL, 'P'},    {"max-conns", required_argument, NULL, 'm'},
       {"time", required_argument, NULL, 'T'},     {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
+      {"flight", required_argument, NULL, 'F'},   {NULL, 0, NULL, 0}};
   int opt;
   while ((opt = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
     bool ok = true;
@@ -104,6 +111,7 @@ static int parse_options(int argc, char **argv, options *o) {
       else
         ok = false;
       break;
+    case 'F': ok = parse_number(optarg, 4096, &o->flight_mib); break;
     case 'h': usage(stdout); return 2;
     default: usage(stderr); return 1;
     }
@@ -135,6 +143,20 @@ static int init_tracing(const options *o) {
   const char *env = getenv("TRACE_FILTER");
   init.filter = env && *env ? env : "debug";
   init.fmt.time = o->time;
+  /* The flight recorder: a collector layer next to fmt, under the same filter. */
+  if (o->flight_mib) {
+    trace_collector_options co;
+    trace_collector_options_init(&co);
+    co.mode = TRACE_COLLECTOR_FLIGHT;
+    co.flight_bytes = (size_t)o->flight_mib << 20;
+    co.request_path = "load-trace-%p-%n.json";
+    trace_collector *c = NULL;
+    int crc = trace_collector_new(&co, &c);
+    if (crc != 0)
+      fprintf(stderr, "load: no flight recorder: %s\n", trace_strerror(crc));
+    else
+      init.layer = trace_collector_layer(c);
+  }
   int rc = trace_init_with(&init);
   if (rc != 0)
     fprintf(stderr, "load: cannot set up tracing: %s\n", trace_strerror(rc));
@@ -158,7 +180,8 @@ static void *server_main(void *arg) {
 }
 
 /* Waits for the end of the run: the duration (0: none), SIGINT or SIGTERM, or SIGUSR1 from a
- * failed server thread. Returns the signal, or 0 when the time is up. */
+ * failed server thread. Returns the signal, or 0 when the time is up. SIGUSR2 asks the flight
+ * recorder for a dump and the wait goes on. */
 static int wait_for_end(const sigset_t *signals, unsigned long duration) {
   struct timespec end;
   clock_gettime(CLOCK_MONOTONIC, &end);
@@ -180,6 +203,13 @@ static int wait_for_end(const sigset_t *signals, unsigned long duration) {
       }
       sig = sigtimedwait(signals, NULL, &left);
     }
+    if (sig == SIGUSR2) {
+      /* Taken by sigwait, not by a handler: any call is fine here. */
+      if (trace_flight_dump_request() == 0)
+        printf("load: SIGUSR2: the flight recorder is being dumped to load-trace-%ld-<n>.json\n",
+               (long)getpid());
+      continue;
+    }
     if (sig > 0)
       return sig;
     /* EINTR (a signal outside the set, e.g. a stopped and continued process) or EAGAIN (time
@@ -192,7 +222,7 @@ int main(int argc, char **argv) {
    * stderr, so that TRACE_FORMAT=json ./load 2>log.jsonl stays pure JSON. Errors that stop the
    * program before a run go to stderr. */
   setvbuf(stdout, NULL, _IOLBF, 0);
-  options o = {3000, 3001, 10, 3, 100, 256, false, TRACE_FMT_TIME_NONE};
+  options o = {3000, 3001, 10, 3, 100, 256, false, TRACE_FMT_TIME_NONE, 16};
   int rc = parse_options(argc, argv, &o);
   if (rc)
     return rc == 2 ? 0 : 2;
@@ -208,6 +238,7 @@ int main(int argc, char **argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGUSR1);
+  sigaddset(&signals, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &signals, NULL);
   signal(SIGPIPE, SIG_IGN);
 
@@ -237,6 +268,10 @@ int main(int argc, char **argv) {
          "\"[{req.path=\\\"/z\\\"}]=trace\"\n"
          "load: or see it: curl localhost:%d/filter; the callsites: curl localhost:%d/callsites\n",
          admin_port, admin_port, admin_port);
+  if (o.flight_mib)
+    printf("load: the last seconds as a Chrome trace (ui.perfetto.dev): curl -o trace.json "
+           "'localhost:%d/trace?seconds=5'\n",
+           admin_port);
   if (o.duration)
     printf("load: running for %lu s (LOAD_FOREVER=1 or --duration 0: until Ctrl-C)\n",
            o.duration);

@@ -55,8 +55,10 @@ int trace_init_with(const trace_init_options *o) {
     return TRACE_EINVAL;
   int saved = errno;
   trace_writer *writer = o->fmt.writer;
+  trace_layer *extra = o->layer;
   if (trace_global_default()) {
     trace_writer_free(writer);
+    trace_layer_free(extra);
     errno = saved;
     return TRACE_EEXIST;
   }
@@ -71,6 +73,7 @@ int trace_init_with(const trace_init_options *o) {
     int rc = trace_env_filter_parse(spec, &f, o->filter_error);
     if (rc != 0) {
       trace_writer_free(writer);
+      trace_layer_free(extra);
       errno = saved;
       return rc;
     }
@@ -78,6 +81,7 @@ int trace_init_with(const trace_init_options *o) {
     f = trace_env_filter_parse_lossy(spec);
     if (!f) {
       trace_writer_free(writer);
+      trace_layer_free(extra);
       errno = saved;
       return TRACE_ENOMEM;
     }
@@ -95,12 +99,17 @@ int trace_init_with(const trace_init_options *o) {
   if (!r) {
     /* Without its fmt layer there would be a subscriber that prints nothing: refuse instead. */
     trace_layer_free(layer);
+    trace_layer_free(extra);
     trace_env_filter_release(f);
     errno = saved;
     return valid ? TRACE_ENOMEM : TRACE_EINVAL;
   }
   trace_registry_set_filter(r, trace_env_filter_as_filter(f));
   int rc = trace_registry_add_layer(r, layer, NULL);
+  if (extra) {
+    int rc2 = trace_registry_add_layer(r, extra, NULL); /* owns it, also on error */
+    rc = rc ? rc : rc2;
+  }
   if (rc == 0)
     rc = trace_registry_install(r);
   else
