@@ -5,6 +5,7 @@
  *
  *   bench WORKLOAD [--iters-scale X]     one workload (each runs in its own process, like the peer)
  *   bench --allocs                       heap allocations per event / per span in steady state
+ *   bench flight_dump_pause              what flight dumps cost a recording thread (issue 14)
  *   bench --insn-loop LOOP N             a loop callgrind counts (see benchmarks/compare):
  *                                        empty, disabled (no subscriber), disabled_by_level,
  *                                        disabled_by_target (the benchmark's subscriber installed)
@@ -261,6 +262,86 @@ static void install_collector(bool as_layer) {
   }
 }
 
+/* flight_dump_pause: what a flight dump costs the threads that record. A thread runs spans_100
+ * in a loop and times each iteration, first alone, then while the main thread dumps the flight
+ * recorder again and again (to a callback that drops the bytes). Prints the iterations' median,
+ * 99.9th percentile and maximum in both phases, and what the dumps took. The recording thread is
+ * never made to wait (dump.c); what a dump can cost it is cache misses on its ring. */
+enum { PAUSE_SAMPLES = 400000 };
+static double *pause_samples;
+static size_t pause_count;
+static int pause_phase; /* atomic: 0 run, 1 stop */
+
+static void *pause_recorder(void *arg) {
+  (void)arg;
+  trace_thread_set_name("recorder");
+  pause_count = 0;
+  while (!__atomic_load_n(&pause_phase, __ATOMIC_ACQUIRE) && pause_count < PAUSE_SAMPLES) {
+    double t = now_ns();
+    spans_100(1);
+    pause_samples[pause_count++] = now_ns() - t;
+  }
+  return NULL;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static int drop_bytes(void *arg, const char *data, size_t len) {
+  *(size_t *)arg += len;
+  black_box(data);
+  return 0;
+}
+
+static void pause_phase_run(const char *label, bool dump) {
+  pthread_t th;
+  __atomic_store_n(&pause_phase, 0, __ATOMIC_RELEASE);
+  pthread_create(&th, NULL, pause_recorder, NULL);
+  double start = now_ns(), longest = 0;
+  unsigned dumps = 0;
+  size_t bytes = 0;
+  while (now_ns() - start < 2e9 * scale) {
+    if (dump) {
+      double t = now_ns();
+      if (trace_collector_dump_to(NULL, drop_bytes, &bytes, 0) == 0)
+        dumps++;
+      double d = now_ns() - t;
+      if (d > longest)
+        longest = d;
+    } else {
+      struct timespec ts = {0, 10000000};
+      nanosleep(&ts, NULL);
+    }
+  }
+  __atomic_store_n(&pause_phase, 1, __ATOMIC_RELEASE);
+  pthread_join(th, NULL);
+  qsort(pause_samples, pause_count, sizeof *pause_samples, cmp_double);
+  size_t n = pause_count ? pause_count : 1;
+  printf("flight_dump_pause[%s] spans_100 iterations %zu: median %.0f ns, p99.9 %.0f ns, max %.0f ns",
+         label, pause_count, pause_samples[n / 2], pause_samples[n * 999 / 1000],
+         pause_samples[n - 1]);
+  if (dump)
+    printf("; %u dumps, %.1f MiB each, the longest %.1f ms", dumps,
+           dumps ? (double)bytes / dumps / 1048576.0 : 0.0, longest / 1e6);
+  printf("\n");
+}
+
+static void flight_dump_pause(void) {
+  trace_collector *c = new_flight_collector();
+  if (trace_collector_install(c) != 0)
+    exit(1);
+  pause_samples = malloc(PAUSE_SAMPLES * sizeof *pause_samples);
+  spans_100(20000); /* fills the ring: a dump copies all of it */
+  pause_phase_run("alone", false);
+  pause_phase_run("dumping", true);
+  trace_collector_stats st = trace_collector_get_stats(c);
+  printf("flight_dump_pause: longest copy of one ring %.1f us\n", (double)st.dump_copy_ns_max / 1e3);
+  free(pause_samples);
+  trace_shutdown();
+}
+
 /* Heap allocations per operation once warm. */
 static int report_allocs(void) {
   unsigned long start = __atomic_load_n(&allocations, __ATOMIC_RELAXED);
@@ -340,6 +421,10 @@ int main(int argc, char **argv) {
   }
   if (strcmp(w, "disabled_no_subscriber") == 0) {
     timed(w, n, disabled);
+    return 0;
+  }
+  if (strcmp(w, "flight_dump_pause") == 0) {
+    flight_dump_pause();
     return 0;
   }
   if (strcmp(w, "spans_100") == 0 || strcmp(w, "spans_100_layer") == 0) {
