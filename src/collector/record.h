@@ -114,42 +114,39 @@ static TRACE__INLINE bool col_record_new_fast(col_thread *t, uint64_t id, uint64
   uint32_t count = attrs->fields.count;
   uint64_t pos = t->pos;
   uint64_t *p = (uint64_t *)(void *)(t->data + (pos & t->mask));
-  const uint64_t *end = p + (t->limit - pos) / 8;
-  if (TRACE__UNLIKELY(p + 5 + 2 * (size_t)count > end || attrs->fields.index))
+  /* Room for the header, the slots and every string at its full length, within the bound: the
+   * rest (long strings, FMT values, the end of a page) takes the general path. */
+  size_t room = (size_t)(t->limit - pos) / 8 - 5 - 2 * (size_t)count;
+  if (TRACE__UNLIKELY((size_t)(t->limit - pos) / 8 < 5 + 2 * (size_t)count || attrs->fields.index))
     return false;
-  /* The header first, so that little stays live through the loop. */
-  COL_PUT(&p[1], id);
-  COL_PUT(&p[2], ts);
-  COL_PUT(&p[3], (uint64_t)(uintptr_t)attrs->meta);
-  COL_PUT(&p[4], parent);
-  uint64_t *slot = p + 5, *bytes = p + 5 + 2 * (size_t)count;
-  uint32_t bound = t->string_bytes;
-  for (uint32_t i = 0; i < count; i++, v++, slot += 2) {
-    uint32_t type = v->type;
-    uint64_t word = col_slot_word(type, 0, i, 0, 0), value;
+  uint64_t *slot = p + 5, *bytes = slot + 2 * (size_t)count;
+  for (uint32_t i = 0; i < count; i++, slot += 2) {
+    uint32_t type = v[i].type;
+    uint64_t value = v[i].as.u64, word = (uint64_t)type | (uint64_t)i << 16;
     if (type == TRACE_VALUE_STR || type == TRACE_VALUE_DISPLAY) {
-      const char *str = v->as.str.ptr;
-      size_t full = v->as.str.len; /* 0 for a null string */
-      uint32_t len = (uint32_t)(full < bound ? full : bound);
-      uint32_t w = (len + 7) / 8;
-      if (TRACE__UNLIKELY(bytes + w > end))
+      size_t len = v[i].as.str.len; /* 0 for a null string */
+      size_t w = (len + 7) / 8;
+      if (TRACE__UNLIKELY(len > t->string_bytes || w > room))
         return false;
-      col_put_bytes(bytes, str, len);
+      room -= w;
+      col_put_bytes(bytes, (const char *)(uintptr_t)value, (uint32_t)len);
       bytes += w;
-      word |= (uint64_t)len << 32 | (uint64_t)w << 48 |
-              (uint64_t)(!str ? COL_FIELD_NULL : len < full ? COL_FIELD_CUT : 0) << 8;
-      value = full;
-    } else if (TRACE__LIKELY(type != TRACE_VALUE_FMT)) {
-      /* The union's 8 bytes (i64, u64, f64, pointer; zero for EMPTY); a bool has one. */
-      value = type == TRACE_VALUE_BOOL ? (uint64_t)v->as.b : v->as.u64;
-    } else {
+      word |= (uint64_t)len << 32 | (uint64_t)w << 48 | (value ? 0 : (uint64_t)COL_FIELD_NULL << 8);
+      value = len;
+    } else if (TRACE__UNLIKELY(type == TRACE_VALUE_FMT)) {
       return false;
+    } else if (type == TRACE_VALUE_BOOL) {
+      value = v[i].as.b; /* one byte of the union is the bool's */
     }
     COL_PUT(&slot[0], word);
     COL_PUT(&slot[1], value);
   }
   uint32_t words = (uint32_t)(bytes - p);
   COL_PUT(&p[0], col_w0(COL_NEW, words, count));
+  COL_PUT(&p[1], id);
+  COL_PUT(&p[2], ts);
+  COL_PUT(&p[3], (uint64_t)(uintptr_t)attrs->meta);
+  COL_PUT(&p[4], parent);
   __atomic_store_n(&t->pos, pos + words * 8, __ATOMIC_RELEASE);
   return true;
 }
