@@ -40,7 +40,7 @@ static void copy_ring(col *c, col_thread *t, ring_copy *out) {
   uint64_t mask = t->mask / 8;
   for (uint64_t i = 0, p = lo / 8; p < (h1 + 7) / 8; i++, p++)
     out->words[i] = __atomic_load_n(&ring[p & mask], __ATOMIC_RELAXED);
-  __atomic_thread_fence(__ATOMIC_ACQUIRE);
+  TRACE__ACQUIRE_FENCE();
   uint64_t h2 = __atomic_load_n(&t->pos, __ATOMIC_RELAXED);
   uint64_t safe = h2 + COL_PAGE > size ? h2 + COL_PAGE - size : 0;
   safe = (safe + COL_PAGE - 1) & ~(uint64_t)(COL_PAGE - 1);
