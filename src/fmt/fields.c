@@ -7,7 +7,7 @@
 #include "../common/alloc.h"
 #include "../common/thread.h"
 #include "../core/event.h"
-#include "../core/fmt_text.h"
+#include "../text/fmt_text.h"
 #include "../text/number.h"
 #include "internal.h"
 
