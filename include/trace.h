@@ -370,6 +370,12 @@ TRACE_API void trace_shutdown(void);
  * the OS. Without it, a thread's name is "main" for the main thread and the OS name otherwise.
  * The name is copied (up to 31 bytes). TRACE_EINVAL for NULL. */
 TRACE_API int trace_thread_set_name(const char *name);
+/* A small number that identifies the calling thread in diagnostics: 1 for the main thread, then
+ * 2, 3, ... in the order threads first ask (fmt's ThreadId(NN)). Never 0. */
+TRACE_API uint32_t trace_thread_id(void);
+/* The calling thread's diagnostic name (see trace_thread_set_name), NUL-terminated; the pointer
+ * is the thread's own and stays valid until the thread exits or renames itself. */
+TRACE_API const char *trace_thread_name(void);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Macro internals. Exported because the macros call them; not API. */

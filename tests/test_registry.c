@@ -640,6 +640,78 @@ static void follows_record_and_copies(void **state) {
   recorder_free(a);
 }
 
+/* trace_span_ref_values: every declared field in order, empty ones as EMPTY, latest values. */
+static char values_seen[256];
+static void describe_values(void *arg, const trace_valueset *vs) {
+  (void)arg;
+  values_seen[0] = '\0';
+  for (uint32_t i = 0; i < vs->count; i++) {
+    char text[64];
+    if (vs->values[i].type == TRACE_VALUE_EMPTY)
+      snprintf(text, sizeof text, "%s:- ", trace_valueset_name(vs, i));
+    else
+      snprintf(text, sizeof text, "%s:%u ", trace_valueset_name(vs, i), (unsigned)vs->values[i].type);
+    strncat(values_seen, text, sizeof values_seen - strlen(values_seen) - 1);
+  }
+}
+static void values_event(void *self, const trace_event *ev, const trace_ctx *ctx) {
+  (void)self;
+  trace_span_ref_values(trace_ctx_event_span(ctx, ev), describe_values, NULL);
+}
+
+static void span_values_as_one_set(void **state) {
+  (void)state;
+  static const trace_layer_vtable vt = {.struct_size = sizeof vt, .on_event = values_event};
+  trace_registry *reg = trace_registry_new();
+  trace_registry_add_layer(reg, trace_layer_new(&vt, NULL, 0, 0), NULL);
+  trace_default_guard g;
+  trace_dispatch *d = scoped_registry(reg, &g);
+  trace_span s = TRACE_INFO_SPAN("s", TF(a, 1), TF(b, TRACE_EMPTY), TF(c, "x"));
+  TRACE_IN_SPAN(&s) {
+    TRACE_INFO("look");
+    assert_string_equal(values_seen, "a:1 b:- c:5 ");
+    TRACE_RECORD(&s, b, (bool)true);
+    TRACE_INFO("again");
+    assert_string_equal(values_seen, "a:1 b:4 c:5 ");
+  }
+  trace_span_close(&s);
+  trace_span_ref_values(NULL, describe_values, NULL); /* harmless */
+  trace_default_guard_restore(&g);
+  trace_dispatch_release(d);
+}
+
+/* trace_filter_set_scope_idle: while the byte is set, the filter's enter/exit are not called. */
+static int scope_calls;
+static void count_scope(void *self, uint64_t id, const trace_ctx *ctx) {
+  (void)self, (void)id, (void)ctx;
+  scope_calls++;
+}
+
+static void scope_idle_hint(void **state) {
+  (void)state;
+  static const trace_filter_vtable fv = {
+      .struct_size = sizeof fv, .on_enter = count_scope, .on_exit = count_scope};
+  static uint8_t idle = 1;
+  trace_filter *f = trace_filter_new(&fv, NULL);
+  trace_filter_set_scope_idle(f, &idle);
+  recorder *a = recorder_new("A");
+  trace_registry *reg = trace_registry_new();
+  trace_registry_add_layer(reg, recorder_layer(a, 0), NULL);
+  trace_registry_set_filter(reg, f);
+  trace_default_guard g;
+  trace_dispatch *d = scoped_registry(reg, &g);
+  trace_span s = TRACE_INFO_SPAN("s");
+  TRACE_IN_SPAN(&s) {}
+  assert_int_equal(scope_calls, 0);
+  __atomic_store_n(&idle, 0, __ATOMIC_RELAXED);
+  TRACE_IN_SPAN(&s) {}
+  assert_int_equal(scope_calls, 2);
+  trace_span_close(&s);
+  trace_default_guard_restore(&g);
+  trace_dispatch_release(d);
+  recorder_free(a);
+}
+
 static size_t fmt_answer(char *buf, size_t cap, const void *arg) {
   return (size_t)snprintf(buf, cap, "answer=%d", *(const int *)arg);
 }
@@ -1008,6 +1080,8 @@ int main(void) {
     return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(lifecycle_and_refcounts),
+      cmocka_unit_test(span_values_as_one_set),
+      cmocka_unit_test(scope_idle_hint),
       cmocka_unit_test(entered_span_survives_close),
       cmocka_unit_test(close_only_for_spans_whose_extension_was_used),
       cmocka_unit_test(forged_ids_never_reach_a_free_slot),

@@ -197,14 +197,15 @@ bool trace__local_set(int key, void *value) {
 
 static bool is_main_thread(void) { return syscall(SYS_gettid) == getpid(); }
 
-uint32_t trace__thread_number(void) {
+/* The main thread is 1; a thread's OS name is read once and cached (see trace.h). */
+uint32_t trace_thread_id(void) {
   trace__thread *t = &trace__tls;
   if (TRACE__UNLIKELY(t->number == 0))
     t->number = is_main_thread() ? 1 : __atomic_fetch_add(&next_number, 1, __ATOMIC_RELAXED);
   return t->number;
 }
 
-const char *trace__thread_name(void) {
+const char *trace_thread_name(void) {
   trace__thread *t = &trace__tls;
   if (TRACE__UNLIKELY(!t->named)) {
     int saved = errno;

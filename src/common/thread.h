@@ -104,9 +104,4 @@ static inline void *trace__local_get(int key) {
 }
 bool trace__local_set(int key, void *value);
 
-/* Diagnostics: a small sequential number (the main thread is 1) and the thread's name ("main"
- * for the main thread; the OS name otherwise, read once and cached). */
-uint32_t trace__thread_number(void);
-const char *trace__thread_name(void);
-
 #endif

@@ -10,7 +10,6 @@ trace__mutex trace__dispatch_lock;
 trace_dispatch *trace__live_head;
 trace_dispatch *trace__global;
 uint32_t trace__scoped_count;
-void (*trace__shutdown_hook)(void);
 
 /* Global dispatchers that were shut down. Span handles may still point at them, so they are
  * kept (small, and reachable for leak checkers) rather than freed. */
@@ -66,11 +65,43 @@ trace_dispatch *trace_dispatch_new(const trace_subscriber_vtable *vtable, void *
 }
 
 static void destroy_subscriber(trace_dispatch *d) {
-  if (!d->destroyed) {
-    d->destroyed = 1;
-    if (d->vt.destroy)
-      d->vt.destroy(d->self);
+  if (d->destroyed)
+    return;
+  d->destroyed = 1;
+  /* Newest first: a callback registered later may depend on what an earlier one forgets. */
+  while (d->on_destroy) {
+    trace__destroy_cb *cb = d->on_destroy;
+    d->on_destroy = cb->next;
+    cb->fn(cb->arg);
+    trace__free(cb);
   }
+  if (d->vt.destroy)
+    d->vt.destroy(d->self);
+}
+
+int trace_dispatch_on_destroy(trace_dispatch *d, void (*fn)(void *arg), void *arg) {
+  if (!d || !fn)
+    return TRACE_EINVAL;
+  int saved = errno;
+  trace__destroy_cb *cb = trace__malloc(sizeof *cb);
+  int rc = cb ? 0 : TRACE_ENOMEM;
+  if (cb) {
+    cb->fn = fn;
+    cb->arg = arg;
+    trace__core_init();
+    trace__mutex_lock(&trace__dispatch_lock);
+    if (d->destroyed) {
+      rc = TRACE_EINVAL;
+    } else {
+      cb->next = d->on_destroy;
+      d->on_destroy = cb;
+      cb = NULL;
+    }
+    trace__mutex_unlock(&trace__dispatch_lock);
+    trace__free(cb);
+  }
+  errno = saved;
+  return rc;
 }
 
 trace_dispatch *trace_dispatch_ref(trace_dispatch *d) {
@@ -197,14 +228,9 @@ void trace_shutdown(void) {
   TRACE__STORE_REL(&d->alive, 0);
   trace__live_remove(d);
   trace__rebuild_locked();
-  void (*hook)(void) = trace__shutdown_hook;
   trace__mutex_unlock(&trace__dispatch_lock);
   if (t)
     trace__thread_leave(t);
-  /* Before the destruction: what the hook forgets (trace_init's handles) must not be found
-   * pointing at freed memory. */
-  if (hook)
-    hook();
   /* Wait for every thread still inside the subscriber, then destroy it. */
   trace__synchronize();
   trace__mutex_lock(&trace__dispatch_lock);

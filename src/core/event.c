@@ -4,7 +4,6 @@
 #include "../common/alloc.h"
 #include "../text/printf.h"
 #include "core.h"
-#include "event.h"
 
 void trace__resolve_parent(trace_dispatch *d, int parent_kind, const trace_span *parent,
                            uint32_t *kind, uint64_t *id) {
@@ -48,14 +47,16 @@ void trace__event(trace_callsite *cs, const trace_value *values, int parent_kind
   trace__errno_set(t, saved);
 }
 
-void trace__event_format_message(const trace_event *ev, trace__buf *b, trace__escape_mode mode,
-                                 bool escape) {
-  if (!ev->meta->message || !ev->args_)
-    return;
-  va_list ap;
-  va_copy(ap, *ev->args_);
-  trace__vformat(b, ev->meta->message, ap, mode, escape, trace__tls.event_errno);
-  va_end(ap);
+bool trace_event_va_copy(const trace_event *ev, va_list *out) {
+  if (!ev || !ev->meta || !ev->meta->message || !ev->args_ || !out)
+    return false;
+  va_copy(*out, *ev->args_);
+  return true;
+}
+
+int trace_event_errno(const trace_event *ev) {
+  (void)ev; /* kept per thread: the callback runs on the thread that emitted ev */
+  return trace__tls.event_errno;
 }
 
 size_t trace_event_message(const trace_event *ev, char *buf, size_t cap) {
@@ -67,7 +68,11 @@ size_t trace_event_message(const trace_event *ev, char *buf, size_t cap) {
   int saved = errno;
   trace__buf b;
   trace__buf_init_snprintf(&b, buf, cap);
-  trace__event_format_message(ev, &b, TRACE__ESC_TEXT, false);
+  va_list ap;
+  if (trace_event_va_copy(ev, &ap)) {
+    trace__vformat(&b, ev->meta->message, ap, TRACE__ESC_TEXT, false, trace_event_errno(ev));
+    va_end(ap);
+  }
   errno = saved;
   return trace__buf_finish_snprintf(&b);
 }

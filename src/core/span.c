@@ -7,7 +7,6 @@
 
 #include "../common/alloc.h"
 #include "core.h"
-#include "event.h"
 
 trace_span trace__span_new(trace_callsite *cs, const trace_value *values, int parent_kind,
                            const trace_span *parent) {

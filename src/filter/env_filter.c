@@ -17,7 +17,6 @@
 #include "../common/compiler.h"
 #include "../common/mutex.h"
 #include "../common/thread.h"
-#include "../registry/filter_hint.h"
 #include "directive.h"
 
 /* Per-callsite decisions: one 64-bit word per callsite id, (generation << 32) | bits. */
@@ -304,7 +303,7 @@ trace_filter *trace_env_filter_as_filter(trace_env_filter *f) {
     b->f = trace_env_filter_ref(f);
     filter = trace_filter_new(&vt, b); /* on failure it ran ef_destroy */
     /* Without span directives enter/exit track nothing: the registry may skip the calls. */
-    trace__filter_set_scope_idle(filter, &f->no_dynamic);
+    trace_filter_set_scope_idle(filter, &f->no_dynamic);
   }
   errno = saved;
   return filter;

@@ -74,7 +74,7 @@ static void fill(fmt_layer *l, fmt_ext *e, const trace_span_ref *s) {
     scratch->len = 0;
     scratch->truncated = false;
     fmt_values_arg arg = {l, scratch};
-    trace__span_ref_values(s, fmt_format_values, &arg);
+    trace_span_ref_values(s, fmt_format_values, &arg);
     store(e, scratch->data ? scratch->data : "", scratch->len);
     trace__buf_free(&big);
     TRACE__STORE(&e->ready, 1);

@@ -5,8 +5,6 @@
 #include <string.h>
 
 #include "../common/alloc.h"
-#include "../common/thread.h"
-#include "../core/event.h"
 #include "../text/fmt_text.h"
 #include "../text/number.h"
 #include "internal.h"
@@ -35,9 +33,13 @@ void fmt_put_text(trace__buf *b, const char *s, size_t len, trace__escape_mode m
 void fmt_put_message(trace__buf *b, const trace_event *ev, const fmt_site *site,
                      trace__escape_mode mode, size_t max) {
   trace__buf_mark m = trace__buf_limit_push(b, max);
-  if (site && site->nops && ev->args_) {
-    va_list ap;
-    va_copy(ap, *ev->args_);
+  va_list ap;
+  if (!trace_event_va_copy(ev, &ap)) {
+    trace__buf_limit_pop(b, m);
+    return;
+  }
+  int errno_value = trace_event_errno(ev);
+  if (site && site->nops) {
     /* A local cursor for the common parts, as in fmt_put_site_fields (an index: the data
      * pointer may be NULL while there is no room); b->len is brought up to date before anything
      * else touches the buffer. */
@@ -75,17 +77,17 @@ void fmt_put_message(trace__buf *b, const trace_event *ev, const fmt_site *site,
         trace__buf_i64(b, v);
       } else {
         b->len = len;
-        trace__printf_conv(b, &op->spec, &ap, mode, true, trace__tls.event_errno);
+        trace__printf_conv(b, &op->spec, &ap, mode, true, errno_value);
       }
       data = b->data;
       len = b->len;
       cap = b->cap;
     }
     b->len = len;
-    va_end(ap);
   } else {
-    trace__event_format_message(ev, b, mode, true);
+    trace__vformat(b, ev->meta->message, ap, mode, true, errno_value);
   }
+  va_end(ap);
   bool cut = trace__buf_limit_pop(b, m);
   if (cut)
     trace__buf_put_whole(b, "...[truncated]", 14);

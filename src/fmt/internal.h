@@ -140,8 +140,4 @@ fmt_thread *fmt_thread_state(fmt_layer *l);
 /* writer.c: a whole line ending with '\n', without the public entry's checks. */
 int trace__writer_put_line(trace_writer *w, const char *line, size_t len);
 
-/* Reading a span's stored values (registry internals, under the span's lock). */
-void trace__span_ref_values(const trace_span_ref *span,
-                            void (*fn)(void *arg, const trace_valueset *vs), void *arg);
-
 #endif

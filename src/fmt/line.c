@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../common/thread.h"
 #include "../text/number.h"
 #include "internal.h"
 
@@ -61,7 +60,7 @@ static inline void put_str(trace__buf *b, const char *s) {
 static size_t longest_thread_name;
 
 static void put_thread_name(trace__buf *b) {
-  const char *name = trace__thread_name();
+  const char *name = trace_thread_name();
   size_t len = strlen(name);
   size_t max = TRACE__LOAD(&longest_thread_name);
   while (len > max && !__atomic_compare_exchange_n(&longest_thread_name, &max, len, 0,
@@ -74,7 +73,7 @@ static void put_thread_name(trace__buf *b) {
 
 static void put_thread_id(trace__buf *b, bool pad) {
   char tmp[32];
-  int n = snprintf(tmp, sizeof tmp, pad ? "ThreadId(%02u)" : "ThreadId(%u)", trace__thread_number());
+  int n = snprintf(tmp, sizeof tmp, pad ? "ThreadId(%02u)" : "ThreadId(%u)", trace_thread_id());
   trace__buf_put(b, tmp, (size_t)n);
 }
 
@@ -290,7 +289,7 @@ static void format_pretty(trace__buf *b, fmt_layer *l, fmt_thread *t, const trac
     dim(b, ansi, "on", 2);
     trace__buf_putc(b, ' ');
     if (l->o.show_thread_names) {
-      put_str(b, trace__thread_name());
+      put_str(b, trace_thread_name());
       if (l->o.show_thread_ids)
         trace__buf_putc(b, ' ');
     }
@@ -423,7 +422,7 @@ static void format_json(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_
   }
   if (l->o.show_thread_names) {
     trace__buf_putc(b, ',');
-    json_string(b, "threadName", trace__thread_name());
+    json_string(b, "threadName", trace_thread_name());
   }
   if (l->o.show_thread_ids) {
     trace__buf_put(b, ",\"threadId\":\"", 13);

@@ -11,7 +11,7 @@
 struct trace_filter {
   trace_filter_vtable vt; /* normalised */
   void *self;
-  const uint8_t *scope_idle; /* see trace__filter_set_scope_idle; NULL: never idle */
+  const uint8_t *scope_idle; /* see trace_filter_set_scope_idle; NULL: never idle */
 };
 
 /* Whether the filter's on_enter/on_exit may have something to do now (registry.c). */
