@@ -18,6 +18,8 @@
 __thread trace__thread trace__tls __attribute__((tls_model("initial-exec")));
 int trace__fence_mode;
 int trace__fence_word; /* the RMW target of TRACE__FULL_FENCE under TSan */
+uint8_t trace__leave_pending;
+void (*trace__leave_work)(void);
 
 /* Registered threads, for synchronize and for deleting locals; and the local keys' destructors. */
 static trace__mutex threads_lock;

@@ -70,10 +70,12 @@ static TRACE__INLINE trace__thread *trace__thread_enter_guarded(void) {
   return trace__thread_enter();
 }
 
-/* A rebuild of callsite interest asked for from inside a callback, done when that thread leaves
- * libtrace (core/callsite.c). */
-extern uint8_t trace__rebuild_pending;
-void trace__rebuild_deferred(void);
+/* Work that cannot be done inside a callback (an interest rebuild asked for there), run as soon as
+ * a thread leaves libtrace: the module that owns the work sets trace__leave_work once, then
+ * raises trace__leave_pending (atomic) whenever there is some. common/ only runs it: the
+ * dependency points down (core -> common), never up. */
+extern uint8_t trace__leave_pending;
+extern void (*trace__leave_work)(void);
 
 /* Leaves without running deferred work: for callers that may hold the dispatch lock (a
  * subscriber destroyed by trace_shutdown); the next ordinary leave does it. */
@@ -86,8 +88,9 @@ static TRACE__INLINE void trace__thread_leave_quiet(trace__thread *t) {
 
 static TRACE__INLINE void trace__thread_leave(trace__thread *t) {
   trace__thread_leave_quiet(t);
-  if (t->depth == 0 && TRACE__UNLIKELY(TRACE__LOAD(&trace__rebuild_pending)))
-    trace__rebuild_deferred();
+  /* Acquire (a plain load on x86): trace__leave_work was set before the flag was raised. */
+  if (t->depth == 0 && TRACE__UNLIKELY(TRACE__LOAD_ACQ(&trace__leave_pending)))
+    trace__leave_work();
 }
 
 /* Waits until every thread that might still use something unpublished before this call has

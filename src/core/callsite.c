@@ -144,18 +144,18 @@ void trace__rebuild_locked(void) {
     TRACE__STORE_REL(&cs->interest, (uint8_t)compute_interest_locked(&cs->meta));
 }
 
-uint8_t trace__rebuild_pending;
-
 int trace_rebuild_interest(void) {
   trace__thread *t = trace__thread_enter_guarded();
   if (!t) {
     /* Inside a callback the registration lock may be held up the stack: the rebuild happens as
      * soon as this thread leaves libtrace. */
-    if (trace__tls.depth != 0)
-      TRACE__STORE(&trace__rebuild_pending, 1);
+    if (trace__tls.depth != 0) {
+      trace__core_init(); /* it set trace__leave_work */
+      TRACE__STORE_REL(&trace__leave_pending, 1);
+    }
     return TRACE_EBUSY;
   }
-  TRACE__STORE(&trace__rebuild_pending, 0);
+  TRACE__STORE(&trace__leave_pending, 0);
   int saved = errno;
   trace__core_init();
   trace__mutex_lock(&trace__dispatch_lock);
@@ -167,7 +167,7 @@ int trace_rebuild_interest(void) {
 }
 
 void trace__rebuild_deferred(void) {
-  if (__atomic_exchange_n(&trace__rebuild_pending, 0, __ATOMIC_ACQ_REL))
+  if (__atomic_exchange_n(&trace__leave_pending, 0, __ATOMIC_ACQ_REL))
     trace_rebuild_interest();
 }
 

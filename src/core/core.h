@@ -35,6 +35,7 @@ extern trace_dispatch *trace__live_head;
 void trace__live_add(trace_dispatch *d);    /* under dispatch_lock */
 void trace__live_remove(trace_dispatch *d); /* under dispatch_lock */
 void trace__rebuild_locked(void);           /* under dispatch_lock, depth > 0 */
+void trace__rebuild_deferred(void);         /* trace__leave_work: a rebuild asked for in a callback */
 
 extern trace_dispatch *trace__global;  /* atomic */
 extern uint8_t trace__max_level;       /* atomic: the max of every installed dispatcher's hint */

@@ -43,7 +43,10 @@ static trace_dispatch none_dispatch = {
     .pinned = 1,
 };
 
-static void core_init_once(void) { trace__mutex_init(&trace__dispatch_lock, TRACE__MUTEX_OUTER); }
+static void core_init_once(void) {
+  trace__mutex_init(&trace__dispatch_lock, TRACE__MUTEX_OUTER);
+  trace__leave_work = trace__rebuild_deferred;
+}
 void trace__core_init(void) { pthread_once(&core_once, core_init_once); }
 
 trace_dispatch *trace_dispatch_new(const trace_subscriber_vtable *vtable, void *self) {
