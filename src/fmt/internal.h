@@ -49,6 +49,8 @@ typedef struct fmt_layer {
 } fmt_layer;
 
 const fmt_site *fmt_site_get(fmt_layer *l, const trace_metadata *m);
+/* The location part of a line ("target: file:line: ", or JSON's keys), as the options say. */
+void fmt_put_location(trace__buf *b, const fmt_layer *l, const trace_metadata *m);
 void fmt_sites_free(fmt_layer *l);
 void fmt_put_site_fields(trace__buf *b, const fmt_layer *l, const fmt_site *site,
                          const trace_valueset *vs, bool first);
@@ -100,12 +102,14 @@ struct fmt_site;
 void fmt_put_message(trace__buf *b, const trace_event *ev, const struct fmt_site *site,
                      trace__escape_mode mode, size_t max);
 
-/* ext.c: the fields of span s (whose extension is e) as text, formatted now if stale. */
-uint32_t fmt_ext_len(fmt_layer *l, fmt_ext *e, const trace_span_ref *s);
-void fmt_ext_copy(trace__buf *b, fmt_layer *l, fmt_ext *e, const trace_span_ref *s);
+/* ext.c: the fields of span s (whose extension is e) as text, formatted now (through scratch) if
+ * stale. */
+uint32_t fmt_ext_len(fmt_layer *l, fmt_ext *e, const trace_span_ref *s, trace__buf *scratch);
+void fmt_ext_copy(trace__buf *b, fmt_layer *l, fmt_ext *e, const trace_span_ref *s,
+                  trace__buf *scratch);
 void fmt_ext_invalidate(fmt_ext *e);
 void fmt_ext_release(fmt_ext *e);
-/* layer.c: a span's fields in the layer's style; arg is a fmt_values_arg. */
+/* site.c: a span's fields in the layer's style; arg is a fmt_values_arg. */
 typedef struct fmt_values_arg {
   fmt_layer *l;
   trace__buf *b;
@@ -135,9 +139,5 @@ typedef struct fmt_line {
 } fmt_line;
 void fmt_format_line(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
                      const fmt_line *line);
-fmt_thread *fmt_thread_state(fmt_layer *l);
-
-/* writer.c: a whole line ending with '\n', without the public entry's checks. */
-int trace__writer_put_line(trace_writer *w, const char *line, size_t len);
 
 #endif

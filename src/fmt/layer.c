@@ -17,7 +17,7 @@ static void thread_free(void *p) {
   trace__free_lines(t);
 }
 
-fmt_thread *fmt_thread_state(fmt_layer *l) {
+static fmt_thread *fmt_thread_state(fmt_layer *l) {
   fmt_thread *t = trace__local_get(l->key);
   if (TRACE__LIKELY(t != NULL))
     return t;
@@ -42,13 +42,16 @@ static void emit(fmt_layer *l, const trace_ctx *ctx, const fmt_line *line) {
   if (TRACE__UNLIKELY(!t)) {
     memset(&fallback, 0, sizeof fallback);
     trace__buf_init_fixed(&fallback.line, stack, sizeof stack);
+    trace__buf_init_growable(&fallback.scratch, FMT_LINE_MAX);
     t = &fallback;
   }
   trace__buf *b = &t->line;
   b->len = 0;
   b->truncated = false;
   fmt_format_line(b, l, t, ctx, line);
-  trace__writer_put_line(l->writer, b->data, b->len);
+  trace_writer_write(l->writer, b->data, b->len); /* ends with its newline */
+  if (TRACE__UNLIKELY(t == &fallback))
+    trace__buf_free(&fallback.scratch);
 }
 
 /* tracing's TimingDisplay: three significant digits, ns/µs/ms/s. */
@@ -94,18 +97,6 @@ static void fmt_on_event(void *self, const trace_event *ev, const trace_ctx *ctx
   fmt_line line = {ev->meta, ev, NULL, trace_ctx_event_span(ctx, ev), NULL, NULL,
                    fmt_site_get(l, ev->meta)};
   emit(l, ctx, &line);
-}
-
-/* A span's fields in the layer's style (the registry's copy of the values, under its lock). */
-void fmt_format_values(void *p, const trace_valueset *vs) {
-  fmt_values_arg *a = p;
-  const fmt_site *site = vs->index ? NULL : fmt_site_get(a->l, vs->meta);
-  if (site)
-    fmt_put_site_fields(a->b, a->l, site, vs, true);
-  else
-    fmt_put_fields(a->b, vs, a->l->style, a->l->o.max_value_len, true,
-                   a->l->ansi && a->l->style != STYLE_JSON,
-                   a->l->style == STYLE_JSON ? "name" : NULL);
 }
 
 /* The fields are formatted when an event first needs them (see fmt_ext): nothing to do here

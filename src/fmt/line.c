@@ -100,43 +100,14 @@ static TRACE__INLINE void put_prefix(trace__buf *b, const fmt_layer *l, fmt_thre
   }
 }
 
-/* "target: file:line: " as configured. */
+/* "target: file:line: " as configured: the callsite's pieces, or made now (site.c). */
 static TRACE__INLINE void put_location(trace__buf *b, const fmt_layer *l, const fmt_line *line) {
-  const trace_metadata *m = line->meta;
-  bool ansi = l->ansi;
   if (TRACE__LIKELY(line->site != NULL)) {
     trace__buf_put_padded(b, line->site->text + line->site->pieces[0].off,
                           line->site->pieces[0].len);
     return;
   }
-  if (l->o.show_target) {
-    if (ansi)
-      trace__buf_put(b, ANSI_DIM, 4);
-    put_str(b, m->target);
-    trace__buf_putc(b, ':');
-    if (ansi)
-      trace__buf_put(b, ANSI_RESET, 4);
-    trace__buf_putc(b, ' ');
-  }
-  if (l->o.show_file && m->file) {
-    if (ansi)
-      trace__buf_put(b, ANSI_DIM, 4);
-    put_str(b, m->file);
-    trace__buf_putc(b, ':');
-    if (ansi)
-      trace__buf_put(b, ANSI_RESET, 4);
-    if (!l->o.show_line)
-      trace__buf_putc(b, ' ');
-  }
-  if (l->o.show_line) {
-    if (ansi)
-      trace__buf_put(b, ANSI_DIM, 4);
-    trace__buf_u64(b, m->line);
-    trace__buf_putc(b, ':');
-    if (ansi)
-      trace__buf_put(b, ANSI_RESET, 4);
-    trace__buf_putc(b, ' ');
-  }
+  fmt_put_location(b, l, line->meta);
 }
 
 /* The event's message and fields, or a span event's message and extra fields. */
@@ -182,6 +153,7 @@ static fmt_ext *ext_of(const trace_span_ref *s, const trace_ctx *ctx) {
 
 static TRACE__INLINE void format_full(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
                         const fmt_line *line) {
+  trace__buf *scratch = &t->scratch;
   bool ansi = l->ansi;
   put_prefix(b, l, t, line->meta->level);
   const trace_span_ref *spans[FMT_SCOPE_MAX];
@@ -191,11 +163,11 @@ static TRACE__INLINE void format_full(trace__buf *b, fmt_layer *l, fmt_thread *t
       trace__buf_put(b, ANSI_BOLD, 4);
     put_str(b, trace_span_ref_meta(spans[i])->name);
     fmt_ext *e = ext_of(spans[i], ctx);
-    if (fmt_ext_len(l, e, spans[i]) > 0) {
+    if (fmt_ext_len(l, e, spans[i], scratch) > 0) {
       trace__buf_putc(b, '{');
       if (ansi)
         trace__buf_put(b, ANSI_RESET, 4);
-      fmt_ext_copy(b, l, e, spans[i]);
+      fmt_ext_copy(b, l, e, spans[i], scratch);
       if (ansi)
         trace__buf_put(b, ANSI_BOLD, 4);
       trace__buf_putc(b, '}');
@@ -213,6 +185,7 @@ static TRACE__INLINE void format_full(trace__buf *b, fmt_layer *l, fmt_thread *t
 
 static void format_compact(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
                            const fmt_line *line) {
+  trace__buf *scratch = &t->scratch;
   bool ansi = l->ansi;
   put_prefix(b, l, t, line->meta->level);
   const trace_span_ref *spans[FMT_SCOPE_MAX];
@@ -231,11 +204,11 @@ static void format_compact(trace__buf *b, fmt_layer *l, fmt_thread *t, const tra
   put_event_fields(b, l, line);
   for (size_t i = 0; i < n; i++) {
     fmt_ext *e = ext_of(spans[i], ctx);
-    if (fmt_ext_len(l, e, spans[i]) > 0) {
+    if (fmt_ext_len(l, e, spans[i], scratch) > 0) {
       trace__buf_putc(b, ' ');
       if (ansi)
         trace__buf_put(b, ANSI_DIM, 4);
-      fmt_ext_copy(b, l, e, spans[i]);
+      fmt_ext_copy(b, l, e, spans[i], scratch);
       if (ansi)
         trace__buf_put(b, ANSI_RESET, 4);
     }
@@ -245,6 +218,7 @@ static void format_compact(trace__buf *b, fmt_layer *l, fmt_thread *t, const tra
 
 static void format_pretty(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
                           const fmt_line *line) {
+  trace__buf *scratch = &t->scratch;
   bool ansi = l->ansi;
   const trace_metadata *m = line->meta;
   trace__buf_put(b, "  ", 2);
@@ -314,22 +288,23 @@ static void format_pretty(trace__buf *b, fmt_layer *l, fmt_thread *t, const trac
     if (ansi)
       trace__buf_put(b, ANSI_RESET, 4);
     fmt_ext *e = ext_of(spans[i], ctx);
-    if (fmt_ext_len(l, e, spans[i]) > 0) {
+    if (fmt_ext_len(l, e, spans[i], scratch) > 0) {
       trace__buf_putc(b, ' ');
       dim(b, ansi, "with", 4);
       trace__buf_putc(b, ' ');
-      fmt_ext_copy(b, l, e, spans[i]);
+      fmt_ext_copy(b, l, e, spans[i], scratch);
     }
     trace__buf_putc(b, '\n');
   }
   trace__buf_putc(b, '\n');
 }
 
-static void json_span(trace__buf *b, fmt_layer *l, const trace_span_ref *s, const trace_ctx *ctx) {
+static void json_span(trace__buf *b, fmt_layer *l, const trace_span_ref *s, const trace_ctx *ctx,
+                      trace__buf *scratch) {
   trace__buf_putc(b, '{');
   fmt_ext *e = ext_of(s, ctx);
-  if (fmt_ext_len(l, e, s) > 0) {
-    fmt_ext_copy(b, l, e, s);
+  if (fmt_ext_len(l, e, s, scratch) > 0) {
+    fmt_ext_copy(b, l, e, s, scratch);
     trace__buf_putc(b, ',');
   }
   trace__buf_put(b, "\"name\":\"", 8);
@@ -389,34 +364,19 @@ static void format_json(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_
     }
   }
   trace__buf_putc(b, '}');
-  if (site) {
-    trace__buf_put(b, site->text + site->pieces[0].off, site->pieces[0].len);
-  } else {
-    if (l->o.show_target) {
-      trace__buf_putc(b, ',');
-      json_string(b, "target", m->target);
-    }
-    if (l->o.show_file && m->file) {
-      trace__buf_putc(b, ',');
-      json_string(b, "filename", m->file);
-    }
-    if (l->o.show_line) {
-      trace__buf_put(b, ",\"line_number\":", 15);
-      trace__buf_u64(b, m->line);
-    }
-  }
+  put_location(b, l, line);
   const trace_span_ref *spans[FMT_SCOPE_MAX];
   size_t n = scope_of(ctx, line, spans);
   if (n && l->o.json_current_span) {
     trace__buf_put(b, ",\"span\":", 8);
-    json_span(b, l, spans[n - 1], ctx);
+    json_span(b, l, spans[n - 1], ctx, &t->scratch);
   }
   if (n && l->o.json_span_list) {
     trace__buf_put(b, ",\"spans\":[", 10);
     for (size_t i = 0; i < n; i++) {
       if (i)
         trace__buf_putc(b, ',');
-      json_span(b, l, spans[i], ctx);
+      json_span(b, l, spans[i], ctx, &t->scratch);
     }
     trace__buf_putc(b, ']');
   }

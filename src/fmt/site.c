@@ -15,7 +15,7 @@ static void piece_end(trace__buf *b, fmt_piece *p, size_t start) {
 }
 
 /* The location: Full and Compact "target: file:line: "; JSON ,"target":...,"line_number":N. */
-static void build_location(trace__buf *b, const fmt_layer *l, const trace_metadata *m) {
+void fmt_put_location(trace__buf *b, const fmt_layer *l, const trace_metadata *m) {
   bool ansi = l->ansi;
   if (l->style == STYLE_JSON) {
     if (l->o.show_target) {
@@ -150,7 +150,7 @@ static fmt_site *build(const fmt_layer *l, const trace_metadata *m) {
     return NULL;
   }
   size_t start = b.len;
-  build_location(&b, l, m);
+  fmt_put_location(&b, l, m);
   piece_end(&b, &pieces[0], start);
   /* JSON keys: unique within the object, the reserved key excluded ("message" in an event's
    * fields when it has a message, "name" in a span's object). */
@@ -343,4 +343,16 @@ void fmt_put_site_fields(trace__buf *b, const fmt_layer *l, const fmt_site *site
     cap = b->cap;
   }
   b->len = len;
+}
+
+/* A span's fields in the layer's style (the registry's copy of the values, under its lock). */
+void fmt_format_values(void *p, const trace_valueset *vs) {
+  fmt_values_arg *a = p;
+  const fmt_site *site = vs->index ? NULL : fmt_site_get(a->l, vs->meta);
+  if (site)
+    fmt_put_site_fields(a->b, a->l, site, vs, true);
+  else
+    fmt_put_fields(a->b, vs, a->l->style, a->l->o.max_value_len, true,
+                   a->l->ansi && a->l->style != STYLE_JSON,
+                   a->l->style == STYLE_JSON ? "name" : NULL);
 }
