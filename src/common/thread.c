@@ -1,4 +1,5 @@
 #include "thread.h"
+#include "guard.h"
 #include "spin.h"
 
 #include <errno.h>
@@ -64,10 +65,9 @@ static void init(void) {
 bool trace__thread_register(trace__thread *t) {
   if (t->state == TRACE__THREAD_DEAD)
     return false;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   pthread_once(&init_once, init);
   if (pthread_setspecific(exit_key, t) != 0) {
-    errno = saved;
     return false;
   }
   trace__mutex_lock(&threads_lock);
@@ -79,7 +79,6 @@ bool trace__thread_register(trace__thread *t) {
   t->errno_at = &errno;
   t->state = TRACE__THREAD_LIVE;
   trace__mutex_unlock(&threads_lock);
-  errno = saved;
   return true;
 }
 
@@ -210,7 +209,7 @@ uint32_t trace_thread_id(void) {
 const char *trace_thread_name(void) {
   trace__thread *t = &trace__tls;
   if (TRACE__UNLIKELY(!t->named)) {
-    int saved = errno;
+    TRACE__KEEP_ERRNO();
     if (is_main_thread()) {
       strcpy(t->name, "main");
     } else {
@@ -220,7 +219,6 @@ const char *trace_thread_name(void) {
       memcpy(t->name, name, sizeof name);
     }
     t->named = 1;
-    errno = saved;
   }
   return t->name;
 }
@@ -235,12 +233,11 @@ int trace_thread_set_name(const char *name) {
   memcpy(t->name, name, n);
   t->name[n] = '\0';
   t->named = 1;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   char os[16];
   size_t m = n < sizeof os - 1 ? n : sizeof os - 1;
   memcpy(os, name, m);
   os[m] = '\0';
   pthread_setname_np(pthread_self(), os);
-  errno = saved;
   return 0;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../common/alloc.h"
+#include "../common/guard.h"
 #include "core.h"
 
 trace__mutex trace__dispatch_lock;
@@ -85,7 +86,7 @@ static void destroy_subscriber(trace_dispatch *d) {
 int trace_dispatch_on_destroy(trace_dispatch *d, void (*fn)(void *arg), void *arg) {
   if (!d || !fn)
     return TRACE_EINVAL;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   trace__destroy_cb *cb = trace__malloc(sizeof *cb);
   int rc = cb ? 0 : TRACE_ENOMEM;
   if (cb) {
@@ -103,7 +104,6 @@ int trace_dispatch_on_destroy(trace_dispatch *d, void (*fn)(void *arg), void *ar
     trace__mutex_unlock(&trace__dispatch_lock);
     trace__free(cb);
   }
-  errno = saved;
   return rc;
 }
 
@@ -120,10 +120,9 @@ void trace_dispatch_release(trace_dispatch *d) {
     return;
   if (TRACE__LOAD_ACQ(&d->pinned))
     return; /* the global default's struct outlives every reference */
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   destroy_subscriber(d);
   trace__free_lines(d);
-  errno = saved;
 }
 
 void trace__dispatch_span_ref(trace_dispatch *d) {
@@ -142,14 +141,12 @@ void trace__dispatch_span_unref(trace_dispatch *d) {
 void *trace_dispatch_self(const trace_dispatch *d) { return d ? d->self : NULL; }
 
 void trace_dispatch_flush(trace_dispatch *d) {
-  trace__thread *t = trace__thread_enter();
-  if (!t)
+  trace__guard g = trace__guard_enter(TRACE__GUARD_NESTED);
+  if (!g.t)
     return;
-  int saved = errno;
   if (trace__dispatch_alive(d) && d->vt.flush)
     d->vt.flush(d->self);
-  trace__thread_leave(t);
-  errno = saved;
+  trace__guard_leave(&g);
 }
 
 void trace__live_add(trace_dispatch *d) {
@@ -174,10 +171,9 @@ void trace__live_remove(trace_dispatch *d) {
 int trace_set_global_default(trace_dispatch *d) {
   if (!d)
     return TRACE_EINVAL;
-  trace__thread *t = trace__thread_enter_guarded();
-  if (!t)
+  trace__guard g = trace__guard_enter(TRACE__GUARD_OUTER);
+  if (!g.t)
     return TRACE_EBUSY;
-  int saved = errno;
   int rc = 0;
   trace__core_init();
   trace__mutex_lock(&trace__dispatch_lock);
@@ -193,8 +189,7 @@ int trace_set_global_default(trace_dispatch *d) {
     trace__rebuild_locked();
   }
   trace__mutex_unlock(&trace__dispatch_lock);
-  trace__thread_leave(t);
-  errno = saved;
+  trace__guard_leave(&g);
   return rc;
 }
 
@@ -210,11 +205,10 @@ void trace_shutdown(void) {
   trace__thread *self = &trace__tls;
   if (self->depth != 0)
     return; /* from inside a subscriber callback: cannot wait for ourselves */
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   trace__core_init();
   trace_dispatch *d = TRACE__LOAD_ACQ(&trace__global);
   if (!d) {
-    errno = saved;
     return;
   }
   trace_dispatch_flush(d);
@@ -224,7 +218,6 @@ void trace_shutdown(void) {
     trace__mutex_unlock(&trace__dispatch_lock);
     if (t)
       trace__thread_leave(t);
-    errno = saved;
     return;
   }
   TRACE__STORE_REL(&trace__global, NULL);
@@ -241,7 +234,6 @@ void trace_shutdown(void) {
   d->next_retired = retired;
   retired = d;
   trace__mutex_unlock(&trace__dispatch_lock);
-  errno = saved;
 }
 
 trace_default_guard trace_set_default(trace_dispatch *d) {
@@ -251,7 +243,7 @@ trace_default_guard trace_set_default(trace_dispatch *d) {
   trace__thread *t = &trace__tls;
   if (t->depth != 0 || (t->state != TRACE__THREAD_LIVE && !trace__thread_register(t)))
     return g; /* inside a callback, or no thread state: an inactive guard, restoring is a no-op */
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   trace__core_init();
   if (!d)
     d = &none_dispatch;
@@ -270,7 +262,6 @@ trace_default_guard trace_set_default(trace_dispatch *d) {
   trace__mutex_unlock(&trace__dispatch_lock);
   if (in)
     trace__thread_leave(in);
-  errno = saved;
   return g;
 }
 
@@ -278,7 +269,7 @@ void trace_default_guard_restore(trace_default_guard *g) {
   if (!g || !g->active_)
     return;
   trace__thread *t = &trace__tls;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   bool prev_scoped = g->active_ == 2;
   g->active_ = 0;
   t->scoped = prev_scoped ? g->prev : NULL;
@@ -296,5 +287,4 @@ void trace_default_guard_restore(trace_default_guard *g) {
     trace__thread_leave(in);
   trace_dispatch_release(g->installed);
   g->installed = NULL;
-  errno = saved;
 }

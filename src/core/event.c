@@ -2,6 +2,7 @@
 #include <errno.h>
 
 #include "../common/alloc.h"
+#include "../common/guard.h"
 #include "../text/printf.h"
 #include "core.h"
 
@@ -22,11 +23,10 @@ void trace__resolve_parent(trace_dispatch *d, int parent_kind, const trace_span 
 
 void trace__event(trace_callsite *cs, const trace_value *values, int parent_kind,
                   const trace_span *parent, ...) {
-  trace__thread *t = trace__thread_enter_guarded();
-  if (!t)
+  trace__guard g = trace__guard_enter(TRACE__GUARD_OUTER);
+  if (!g.t)
     return;
-  int saved = trace__errno_get(t);
-  trace_dispatch *d = trace__current_dispatch(t);
+  trace_dispatch *d = trace__current_dispatch(g.t);
   if (trace__dispatch_alive(d) && d->vt.event) {
     va_list ap;
     va_start(ap, parent);
@@ -38,13 +38,12 @@ void trace__event(trace_callsite *cs, const trace_value *values, int parent_kind
     ev.fields.count = cs->meta.field_count;
     trace__resolve_parent(d, parent_kind, parent, &ev.parent_kind, &ev.parent_id);
     ev.args_ = &ap;
-    t->event_errno = saved;
+    g.t->event_errno = g.saved_errno;
     if (!d->vt.event_enabled || d->vt.event_enabled(d->self, &ev))
       d->vt.event(d->self, &ev);
     va_end(ap);
   }
-  trace__thread_leave(t);
-  trace__errno_set(t, saved);
+  trace__guard_leave(&g);
 }
 
 bool trace_event_va_copy(const trace_event *ev, va_list *out) {
@@ -65,7 +64,7 @@ size_t trace_event_message(const trace_event *ev, char *buf, size_t cap) {
       buf[0] = '\0';
     return 0;
   }
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   trace__buf b;
   trace__buf_init_snprintf(&b, buf, cap);
   va_list ap;
@@ -73,6 +72,5 @@ size_t trace_event_message(const trace_event *ev, char *buf, size_t cap) {
     trace__vformat(&b, ev->meta->message, ap, TRACE__ESC_TEXT, false, trace_event_errno(ev));
     va_end(ap);
   }
-  errno = saved;
   return trace__buf_finish_snprintf(&b);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../common/alloc.h"
+#include "../common/guard.h"
 #include "../text/buf.h"
 #include "../text/number.h"
 #include "core.h"
@@ -41,11 +42,10 @@ static void value_text(trace__buf *b, const trace_value *v) {
 size_t trace_value_text(const trace_value *v, char *buf, size_t cap) {
   if (!v)
     return 0;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   trace__buf b;
   trace__buf_init_snprintf(&b, buf, cap);
   value_text(&b, v);
-  errno = saved;
   return trace__buf_finish_snprintf(&b);
 }
 

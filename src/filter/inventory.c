@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../common/alloc.h"
+#include "../common/guard.h"
 #include "../text/buf.h"
 #include "../text/escape.h"
 #include "../text/number.h"
@@ -86,7 +87,7 @@ static int by_place(const void *pa, const void *pb) {
 }
 
 size_t trace_callsites_format(char *buf, size_t cap) {
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   inventory inv;
   memset(&inv, 0, sizeof inv);
   trace__buf_init_growable(&inv.text, (size_t)1 << 30);
@@ -102,6 +103,5 @@ size_t trace_callsites_format(char *buf, size_t cap) {
   size_t n = trace__buf_finish_snprintf(&o);
   trace__free(inv.lines);
   trace__buf_free(&inv.text);
-  errno = saved;
   return n;
 }

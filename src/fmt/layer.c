@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../common/alloc.h"
+#include "../common/guard.h"
 #include "../common/clock.h"
 #include "../common/thread.h"
 #include "internal.h"
@@ -221,7 +222,7 @@ trace_layer *trace_fmt_layer_new(const trace_fmt_options *opts) {
       .flush = fmt_flush,
       .destroy = fmt_destroy,
   };
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   trace_fmt_options o;
   trace_fmt_options_init(&o);
   if (opts) {
@@ -231,7 +232,6 @@ trace_layer *trace_fmt_layer_new(const trace_fmt_options *opts) {
         opts->color > TRACE_FMT_COLOR_ALWAYS) {
       if (opts->struct_size == sizeof o)
         trace_writer_free(opts->writer);
-      errno = saved;
       return NULL;
     }
     o = *opts;
@@ -243,7 +243,6 @@ trace_layer *trace_fmt_layer_new(const trace_fmt_options *opts) {
   if (!l || !w) {
     trace__free_lines(l);
     trace_writer_free(w);
-    errno = saved;
     return NULL;
   }
   l->o = o;
@@ -255,7 +254,6 @@ trace_layer *trace_fmt_layer_new(const trace_fmt_options *opts) {
   if (l->key < 0) {
     trace_writer_free(w);
     trace__free_lines(l);
-    errno = saved;
     return NULL;
   }
   /* fmt_ext_release leaves the extension as a new span needs it: the registry need not clear it.
@@ -268,6 +266,5 @@ trace_layer *trace_fmt_layer_new(const trace_fmt_options *opts) {
     flags |= TRACE_LAYER_CLOSE_IF_EXT_USED;
   const trace_layer_vtable *v = o.span_events ? &vt_spans : &vt;
   trace_layer *layer = trace_layer_new(v, l, sizeof(fmt_ext), flags);
-  errno = saved;
   return layer;
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../common/alloc.h"
+#include "../common/guard.h"
 #include "../common/compiler.h"
 #include "../common/warn.h"
 #include "../text/buf.h"
@@ -87,11 +88,10 @@ int trace_init(void) {
 int trace_init_with(const trace_init_options *o) {
   if (!o || o->struct_size != sizeof *o)
     return TRACE_EINVAL;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   trace_writer *writer = o->fmt.writer;
   if (trace_global_default()) {
     trace_writer_free(writer);
-    errno = saved;
     return TRACE_EEXIST;
   }
   const char *spec = o->filter;
@@ -105,14 +105,12 @@ int trace_init_with(const trace_init_options *o) {
     int rc = trace_env_filter_parse(spec, &f, o->filter_error);
     if (rc != 0) {
       trace_writer_free(writer);
-      errno = saved;
       return rc;
     }
   } else {
     f = trace_env_filter_parse_lossy(spec);
     if (!f) {
       trace_writer_free(writer);
-      errno = saved;
       return TRACE_ENOMEM;
     }
   }
@@ -130,7 +128,6 @@ int trace_init_with(const trace_init_options *o) {
     /* Without its fmt layer there would be a subscriber that prints nothing: refuse instead. */
     trace_layer_free(layer);
     trace_env_filter_release(f);
-    errno = saved;
     return valid ? TRACE_ENOMEM : TRACE_EINVAL;
   }
   trace_registry_set_filter(r, trace_env_filter_as_filter(f));
@@ -139,13 +136,11 @@ int trace_init_with(const trace_init_options *o) {
   if (!st) {
     trace_registry_free(r);
     trace_env_filter_release(f);
-    errno = saved;
     return rc ? rc : TRACE_ENOMEM;
   }
   st->filter = f;
   st->writer = writer;
   rc = install(r, st);
-  errno = saved;
   return rc;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../common/alloc.h"
+#include "../common/guard.h"
 #include "../common/clock.h"
 #include "internal.h"
 
@@ -575,7 +576,7 @@ static void close_open_spans(trace_registry *r) {
 void trace_registry_free(trace_registry *r) {
   if (!r)
     return;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   /* The layers' last callbacks run inside libtrace (what they log is not dispatched, and a
    * callsite they hit first is not registered: trace_shutdown may hold the dispatch lock here),
    * and leave without running deferred work for the same reason. */
@@ -595,7 +596,6 @@ void trace_registry_free(trace_registry *r) {
   reg_cs_destroy(r);
   trace__mutex_destroy(&r->lock);
   trace__free_lines(r);
-  errno = saved;
 }
 
 static void reg_destroy(void *self) { trace_registry_free(self); }
