@@ -15,13 +15,12 @@
 
 #include "../common/alloc.h"
 #include "../common/compiler.h"
+#include "../common/idtable.h"
 #include "../common/mutex.h"
 #include "../common/thread.h"
 #include "directive.h"
 
 /* Per-callsite decisions: one 64-bit word per callsite id, (generation << 32) | bits. */
-#define CACHE_PAGE_BITS 10
-#define CACHE_PAGES 4096
 enum {
   DECIDED = 1,  /* the word holds a decision (a generation may wrap to 0) */
   STATIC_ON = 2, /* the most specific static directive enables the callsite */
@@ -35,7 +34,7 @@ struct trace_env_filter {
   trace__mutex lock;          /* reloads, the retire list, spec */
   uint32_t generation;        /* under lock */
   trace__directive_set *retired; /* under lock */
-  uint64_t *cache[CACHE_PAGES]; /* pages published with a CAS, freed with the filter */
+  trace__idtable cache;        /* of uint64_t words, freed with the filter */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -57,29 +56,9 @@ static unsigned compute(const trace__directive_set *s, const trace_metadata *met
   return bits;
 }
 
-/* The word for a callsite id, allocating its page if need be; NULL if it cannot be cached. */
-static uint64_t *cache_word(trace_env_filter *f, uint32_t id) {
-  uint32_t page = id >> CACHE_PAGE_BITS;
-  if (id == 0 || page >= CACHE_PAGES)
-    return NULL;
-  uint64_t *p = TRACE__LOAD_ACQ(&f->cache[page]);
-  if (TRACE__UNLIKELY(!p)) {
-    uint64_t *fresh = trace__alloc_lines(((size_t)1 << CACHE_PAGE_BITS) * sizeof *fresh);
-    if (!fresh)
-      return NULL;
-    if (__atomic_compare_exchange_n(&f->cache[page], &p, fresh, false, __ATOMIC_ACQ_REL,
-                                    __ATOMIC_ACQUIRE)) {
-      p = fresh;
-    } else {
-      trace__free_lines(fresh); /* another thread published its page first */
-    }
-  }
-  return &p[id & ((1u << CACHE_PAGE_BITS) - 1)];
-}
-
 static unsigned decide(trace_env_filter *f, const trace__directive_set *s,
                        const trace_metadata *meta) {
-  uint64_t *w = cache_word(f, meta->callsite_id);
+  uint64_t *w = trace__idtable_get(&f->cache, meta->callsite_id, sizeof *w);
   if (TRACE__LIKELY(w != NULL)) {
     uint64_t v = TRACE__LOAD(w);
     if (TRACE__LIKELY((uint32_t)(v >> 32) == s->generation && (v & DECIDED)))
@@ -433,8 +412,7 @@ void trace_env_filter_release(trace_env_filter *f) {
     trace__directive_set_free(f->retired);
     f->retired = next;
   }
-  for (size_t p = 0; p < CACHE_PAGES; p++)
-    trace__free_lines(f->cache[p]);
+  trace__idtable_free(&f->cache);
   trace__mutex_destroy(&f->lock);
   trace__free_lines(f);
   errno = saved;

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "../common/compiler.h"
+#include "../common/idtable.h"
 #include "../text/buf.h"
 #include "../text/escape.h"
 #include "../text/printf.h"
@@ -35,8 +36,6 @@ typedef struct fmt_site {
   fmt_op *ops;
   char *text;
 } fmt_site;
-#define FMT_SITE_PAGE_BITS 10
-#define FMT_SITE_PAGES 4096
 
 typedef struct fmt_layer {
   trace_fmt_options o;
@@ -45,7 +44,7 @@ typedef struct fmt_layer {
   bool ansi;
   int key; /* per-thread state */
   uint64_t start_ns;
-  fmt_site **sites[FMT_SITE_PAGES]; /* by callsite id; read without a lock */
+  trace__idtable sites; /* of fmt_site *, by callsite id; read without a lock */
 } fmt_layer;
 
 const fmt_site *fmt_site_get(fmt_layer *l, const trace_metadata *m);

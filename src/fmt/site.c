@@ -222,24 +222,13 @@ static fmt_site *build(const fmt_layer *l, const trace_metadata *m) {
 }
 
 const fmt_site *fmt_site_get(fmt_layer *l, const trace_metadata *m) {
-  uint32_t id = m->callsite_id;
-  if (TRACE__UNLIKELY(id == 0 || (id >> FMT_SITE_PAGE_BITS) >= FMT_SITE_PAGES))
-    return NULL; /* not a registered callsite: formatted the slow way */
-  fmt_site **page = TRACE__LOAD_ACQ(&l->sites[id >> FMT_SITE_PAGE_BITS]);
-  if (TRACE__UNLIKELY(!page)) {
-    fmt_site **fresh = trace__alloc_lines(((size_t)1 << FMT_SITE_PAGE_BITS) * sizeof *fresh);
-    if (!fresh)
+  fmt_site **slot = trace__idtable_find(&l->sites, m->callsite_id, sizeof *slot);
+  if (TRACE__UNLIKELY(!slot)) {
+    /* A callsite id 0 (not registered) is formatted the slow way. */
+    slot = trace__idtable_get(&l->sites, m->callsite_id, sizeof *slot);
+    if (!slot)
       return NULL;
-    fmt_site **expected = NULL;
-    if (__atomic_compare_exchange_n(&l->sites[id >> FMT_SITE_PAGE_BITS], &expected, fresh, 0,
-                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-      page = fresh;
-    } else {
-      trace__free_lines(fresh);
-      page = expected;
-    }
   }
-  fmt_site **slot = &page[id & ((1u << FMT_SITE_PAGE_BITS) - 1)];
   fmt_site *s = TRACE__LOAD_ACQ(slot);
   if (TRACE__LIKELY(s != NULL))
     return s;
@@ -253,15 +242,11 @@ const fmt_site *fmt_site_get(fmt_layer *l, const trace_metadata *m) {
   return expected;
 }
 
+static void free_site(void *entry) { trace__free_lines(*(fmt_site **)entry); }
+
 void fmt_sites_free(fmt_layer *l) {
-  for (size_t p = 0; p < FMT_SITE_PAGES; p++) {
-    fmt_site **page = l->sites[p];
-    if (!page)
-      continue;
-    for (size_t i = 0; i < ((size_t)1 << FMT_SITE_PAGE_BITS); i++)
-      trace__free_lines(page[i]);
-    trace__free_lines(page);
-  }
+  trace__idtable_each(&l->sites, sizeof(fmt_site *), free_site);
+  trace__idtable_free(&l->sites);
 }
 
 /* The common value types inline; the rest through fmt_put_value. */
