@@ -196,6 +196,23 @@ bool trace__local_set(int key, void *value) {
   return true;
 }
 
+void *trace__local_make(int key, size_t size, void (*prepare)(void *value, void *arg), void *arg) {
+  void *v = trace__alloc_lines(size);
+  if (!v)
+    return NULL;
+  if (prepare)
+    prepare(v, arg);
+  if (!trace__local_set(key, v)) {
+    void (*dtor)(void *) = key_dtors[key];
+    if (dtor)
+      dtor(v);
+    else
+      trace__free_lines(v);
+    return NULL;
+  }
+  return v;
+}
+
 static bool is_main_thread(void) { return syscall(SYS_gettid) == getpid(); }
 
 /* The main thread is 1; a thread's OS name is read once and cached (see trace.h). */

@@ -11,6 +11,7 @@
 #define TRACE_COMMON_THREAD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "compiler.h"
@@ -106,5 +107,17 @@ static inline void *trace__local_get(int key) {
   return l ? l[key] : 0;
 }
 bool trace__local_set(int key, void *value);
+
+/* This thread's value for key, made on first use: size zeroed bytes of their own cache lines
+ * (trace__alloc_lines), prepared by prepare(value, arg) when it is not NULL, then stored; the
+ * key's destructor frees them at thread exit. NULL when they cannot be made or stored (out of
+ * memory, an exiting thread): nothing is kept then (the destructor ran on what was made). The
+ * one way registries, filters and layers get their per-thread state. */
+void *trace__local_make(int key, size_t size, void (*prepare)(void *value, void *arg), void *arg);
+static TRACE__INLINE void *trace__local_lazy(int key, size_t size,
+                                             void (*prepare)(void *value, void *arg), void *arg) {
+  void *v = trace__local_get(key);
+  return TRACE__LIKELY(v != NULL) ? v : trace__local_make(key, size, prepare, arg);
+}
 
 #endif

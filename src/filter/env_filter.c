@@ -114,20 +114,15 @@ typedef struct binding {
   uint32_t records; /* atomic: records of spans seen, the per-thread span levels' validity */
 } binding;
 
-static scope *scope_get(const binding *b) {
-  scope *sc = trace__local_get(b->key);
-  if (TRACE__LIKELY(sc != NULL))
-    return sc;
-  sc = trace__alloc_lines(sizeof *sc);
-  if (!sc)
-    return NULL;
+static void scope_init(void *p, void *arg) {
+  scope *sc = p;
+  (void)arg;
   sc->entries = sc->inline_entries;
   sc->cap = TRACE__ARRAY_LEN(sc->inline_entries);
-  if (!trace__local_set(b->key, sc)) {
-    scope_free(sc);
-    return NULL;
-  }
-  return sc;
+}
+
+static scope *scope_get(const binding *b) {
+  return trace__local_lazy(b->key, sizeof(scope), scope_init, NULL);
 }
 
 static bool scope_push(scope *sc, uint64_t id, int level) {

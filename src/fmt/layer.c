@@ -18,20 +18,15 @@ static void thread_free(void *p) {
   trace__free_lines(t);
 }
 
-static fmt_thread *fmt_thread_state(fmt_layer *l) {
-  fmt_thread *t = trace__local_get(l->key);
-  if (TRACE__LIKELY(t != NULL))
-    return t;
-  t = trace__alloc_lines(sizeof *t);
-  if (!t)
-    return NULL;
+static void thread_init(void *p, void *arg) {
+  fmt_thread *t = p;
+  (void)arg;
   trace__buf_init_growable(&t->line, FMT_LINE_MAX);
   trace__buf_init_growable(&t->scratch, FMT_LINE_MAX);
-  if (!trace__local_set(l->key, t)) {
-    thread_free(t);
-    return NULL;
-  }
-  return t;
+}
+
+static inline fmt_thread *fmt_thread_state(fmt_layer *l) {
+  return trace__local_lazy(l->key, sizeof(fmt_thread), thread_init, NULL);
 }
 
 /* Formats and writes one line. Without per-thread state (out of memory, or a thread that is

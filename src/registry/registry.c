@@ -32,18 +32,15 @@ static void thread_dtor(void *p) {
   trace__free_lines(ts);
 }
 
-reg_thread *reg_thread_get_slow(trace_registry *r) {
-  reg_thread *ts = trace__alloc_lines(sizeof *ts);
-  if (!ts)
-    return NULL;
+static void thread_init(void *p, void *r) {
+  reg_thread *ts = p;
   ts->r = r;
   ts->stack = ts->inline_stack;
   ts->stack_cap = TRACE__ARRAY_LEN(ts->inline_stack);
-  if (!trace__local_set(r->local_key, ts)) {
-    trace__free_lines(ts);
-    return NULL;
-  }
-  return ts;
+}
+
+reg_thread *reg_thread_get_slow(trace_registry *r) {
+  return trace__local_make(r->local_key, sizeof(reg_thread), thread_init, r);
 }
 
 static bool stack_push(reg_thread *ts, slot *s, uint64_t id) {
