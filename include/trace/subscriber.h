@@ -21,9 +21,9 @@ extern "C" {
  * NEVER skips it without a call, ALWAYS dispatches without asking, SOMETIMES calls enabled()
  * on every hit. With several subscribers installed, different answers combine to SOMETIMES. */
 typedef enum trace_interest {
-  TRACE_INTEREST_NEVER = 1,
-  TRACE_INTEREST_SOMETIMES = 2,
-  TRACE_INTEREST_ALWAYS = 3
+  TRACE_INTEREST_NEVER = TRACE_I_INTEREST_NEVER, /* 1: the macros compare with these numbers */
+  TRACE_INTEREST_SOMETIMES = TRACE_I_INTEREST_SOMETIMES,
+  TRACE_INTEREST_ALWAYS = TRACE_I_INTEREST_ALWAYS
 } trace_interest;
 
 /* Where a new span or event hangs in the tree. */
