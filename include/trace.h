@@ -400,6 +400,11 @@ TRACE_API const char *trace_thread_name(void);
  *   TRACE_SCOPE(level, "name", fields...);  creates and enters a span that is exited and closed
  *                                            when the enclosing block ends (any exit path).
  *   TRACE_FN(level, fields...);             the same, named after the function (#[instrument]).
+ *   TRACE_SCOPE_NAMED(var, level, "name", fields...);
+ *   TRACE_FN_NAMED(var, level, fields...);  the same, with the span in a variable var of the
+ *                                            block, for TRACE_RECORD(&var, ...): when the span is
+ *                                            disabled var is none and the record does nothing
+ *                                            (trace_span_current() would find the caller's span).
  *   TRACE_IN_SPAN(&s) { ... }               runs the block inside s; break, continue, return
  *                                            and goto out of the block all exit the span.
  *   TRACE_RECORD(&s, name, value)            trace_span_record with TF's typing; value is not
@@ -422,6 +427,9 @@ TRACE_API const char *trace_thread_name(void);
   trace_span var TRACE_I_CLEANUP(trace_i_scope_end) __attribute__((unused)) =                        \
       trace_i_scope_begin(TRACE_SPAN(level, __VA_ARGS__))
 #define TRACE_FN(...) TRACE_SCOPE(TRACE_I_FIRST_(__VA_ARGS__, ~), __func__ TRACE_I_REST(__VA_ARGS__))
+#define TRACE_SCOPE_NAMED(var, ...) TRACE_I_SCOPE_(var, __VA_ARGS__)
+#define TRACE_FN_NAMED(var, ...)                                                                   \
+  TRACE_I_SCOPE_(var, TRACE_I_FIRST_(__VA_ARGS__, ~), __func__ TRACE_I_REST(__VA_ARGS__))
 
 #define TRACE_IN_SPAN(span) TRACE_I_IN_SPAN_(TRACE_I_UNIQ(trace_i_in_), span)
 #define TRACE_I_IN_SPAN_(g, span)                                                                  \

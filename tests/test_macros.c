@@ -230,6 +230,36 @@ static int in_span_return(const trace_span *s) {
   return 0;
 }
 
+/* A named scope's TRACE_RECORD reaches its own span, or nothing when that span is disabled; never
+ * the caller's span (which trace_span_current() would have found). */
+static int record_on_named_scope(int total) {
+  TRACE_FN_NAMED(self, TRACE_LEVEL_DEBUG, TF(total, TRACE_EMPTY));
+  return TRACE_RECORD(&self, total, total);
+}
+
+static void named_scopes(void **state) {
+  (void)state;
+  trace_span outer = TRACE_INFO_SPAN("outer", TF(total, TRACE_EMPTY));
+  TRACE_IN_SPAN(&outer) { assert_int_equal(record_on_named_scope(3), 0); }
+  trace_span_close(&outer);
+  assert_text_contains(trace_capture_log(cap), "new 2 record_on_named_scope parent=1\n");
+  assert_text_contains(trace_capture_log(cap), "record 2 total=3\n");
+
+  /* The same with the function's DEBUG span disabled: the record goes nowhere. */
+  trace_capture *info = trace_capture_new(TRACE_LEVEL_INFO);
+  TRACE_WITH_DEFAULT(trace_capture_dispatch(info)) {
+    trace_span o = TRACE_INFO_SPAN("outer", TF(total, TRACE_EMPTY));
+    TRACE_IN_SPAN(&o) { assert_int_equal(record_on_named_scope(4), TRACE_ECLOSED); }
+    trace_span_close(&o);
+  }
+  assert_null(strstr(trace_capture_log(info), "record"));
+  assert_null(strstr(trace_capture_log(info), "does not declare"));
+  trace_capture_free(info);
+
+  TRACE_SCOPE_NAMED(here, TRACE_LEVEL_INFO, "here", TF(done, TRACE_EMPTY));
+  assert_int_equal(TRACE_RECORD(&here, done, (bool)true), 0);
+}
+
 static void in_span_block(void **state) {
   (void)state;
   trace_span s = TRACE_INFO_SPAN("s");
@@ -327,6 +357,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(span_forms, setup, teardown),
       cmocka_unit_test_setup_teardown(scope_and_fn, setup, teardown),
       cmocka_unit_test_setup_teardown(in_span_block, setup, teardown),
+      cmocka_unit_test_setup_teardown(named_scopes, setup, teardown),
       cmocka_unit_test_setup_teardown(record_forms, setup, teardown),
       cmocka_unit_test_setup_teardown(message_formatting, setup, teardown),
       cmocka_unit_test_setup_teardown(errno_preserved, setup, teardown),
