@@ -38,33 +38,6 @@ static sink *sink_new(void) {
   return s;
 }
 
-/* Captures what is written to stderr (fd 2) between begin and end, into out (NUL-terminated). */
-typedef struct stderr_capture {
-  int saved, read_end;
-} stderr_capture;
-
-static stderr_capture stderr_capture_begin(void) {
-  stderr_capture c;
-  int p[2];
-  assert_int_equal(pipe(p), 0);
-  c.saved = dup(2);
-  c.read_end = p[0];
-  dup2(p[1], 2);
-  close(p[1]);
-  return c;
-}
-
-static void stderr_capture_end(stderr_capture *c, char *out, size_t cap) {
-  dup2(c->saved, 2); /* the pipe's last write end goes: the read below ends */
-  close(c->saved);
-  size_t len = 0;
-  ssize_t n;
-  while (len + 1 < cap && (n = read(c->read_end, out + len, cap - 1 - len)) > 0)
-    len += (size_t)n;
-  out[len] = '\0';
-  close(c->read_end);
-}
-
 static trace_init_options options_into(sink *s) {
   trace_init_options o;
   trace_init_options_init(&o);

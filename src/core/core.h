@@ -58,6 +58,10 @@ void trace__dispatch_span_unref(trace_dispatch *d);
 
 trace_interest trace__dispatch_register(trace_dispatch *d, const trace_metadata *meta);
 
+/* trace__event with the message arguments as a va_list (events made at run time: dynamic.c). */
+void trace__event_va(trace_callsite *cs, const trace_value *values, int parent_kind,
+                     const trace_span *parent, va_list *ap);
+
 /* Where a new span or event hangs: the parent kind and id the subscriber sees. */
 void trace__resolve_parent(struct trace_dispatch *d, int parent_kind, const trace_span *parent,
                            uint32_t *kind, uint64_t *id);

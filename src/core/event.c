@@ -23,13 +23,19 @@ void trace__resolve_parent(trace_dispatch *d, int parent_kind, const trace_span 
 
 void trace__event(trace_callsite *cs, const trace_value *values, int parent_kind,
                   const trace_span *parent, ...) {
+  va_list ap;
+  va_start(ap, parent);
+  trace__event_va(cs, values, parent_kind, parent, &ap);
+  va_end(ap);
+}
+
+void trace__event_va(trace_callsite *cs, const trace_value *values, int parent_kind,
+                     const trace_span *parent, va_list *ap) {
   trace__guard g = trace__guard_enter(TRACE__GUARD_OUTER);
   if (!g.t)
     return;
   trace_dispatch *d = trace__current_dispatch(g.t);
   if (trace__dispatch_alive(d) && d->vt.event) {
-    va_list ap;
-    va_start(ap, parent);
     trace_event ev;
     ev.meta = &cs->meta;
     ev.fields.meta = &cs->meta;
@@ -37,11 +43,10 @@ void trace__event(trace_callsite *cs, const trace_value *values, int parent_kind
     ev.fields.index = NULL;
     ev.fields.count = cs->meta.field_count;
     trace__resolve_parent(d, parent_kind, parent, &ev.parent_kind, &ev.parent_id);
-    ev.args_ = &ap;
+    ev.args_ = ap;
     g.t->event_errno = g.saved_errno;
     if (!d->vt.event_enabled || d->vt.event_enabled(d->self, &ev))
       d->vt.event(d->self, &ev);
-    va_end(ap);
   }
   trace__guard_leave(&g);
 }

@@ -237,7 +237,7 @@ static void format_pretty(trace__buf *b, fmt_layer *l, fmt_thread *t, const trac
     if (ansi)
       trace__buf_put(b, ANSI_RESET, 4);
     trace__buf_putc(b, ':');
-    if (l->o.show_line && !l->o.show_file) {
+    if (l->o.show_line && m->line && !l->o.show_file) {
       trace__buf_u64(b, m->line);
       trace__buf_putc(b, ':');
     }
@@ -251,7 +251,7 @@ static void format_pretty(trace__buf *b, fmt_layer *l, fmt_thread *t, const trac
     dim(b, ansi, "at", 2);
     trace__buf_putc(b, ' ');
     put_str(b, m->file);
-    if (l->o.show_line) {
+    if (l->o.show_line && m->line) {
       trace__buf_putc(b, ':');
       trace__buf_u64(b, m->line);
     }

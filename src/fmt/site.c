@@ -28,7 +28,7 @@ void fmt_put_location(trace__buf *b, const fmt_layer *l, const trace_metadata *m
       trace__escape(b, m->file, strlen(m->file), TRACE__ESC_JSON);
       trace__buf_putc(b, '"');
     }
-    if (l->o.show_line) {
+    if (l->o.show_line && m->line) { /* 0: no line (events made at run time) */
       trace__buf_puts(b, ",\"line_number\":");
       trace__buf_u64(b, m->line);
     }
@@ -50,10 +50,10 @@ void fmt_put_location(trace__buf *b, const fmt_layer *l, const trace_metadata *m
     trace__buf_putc(b, ':');
     if (ansi)
       trace__buf_put(b, ANSI_RESET, 4);
-    if (!l->o.show_line)
+    if (!l->o.show_line || !m->line)
       trace__buf_putc(b, ' ');
   }
-  if (l->o.show_line) {
+  if (l->o.show_line && m->line) {
     if (ansi)
       trace__buf_put(b, ANSI_DIM, 4);
     trace__buf_u64(b, m->line);
