@@ -25,28 +25,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() {
-  echo "FAIL: $*" >&2
-  if [ -f "$out" ]; then
-    echo "--- last lines of the program's output:" >&2
-    tail -n 40 "$out" >&2
-  fi
-  exit 1
-}
-
-# Polls a shell condition every 0.1 s for up to $1 seconds; fails at once if the program died.
-wait_for() {
-  local limit=$1
-  shift
-  local deadline=$((SECONDS + limit))
-  until eval "$@"; do
-    [ $SECONDS -lt $deadline ] || return 1
-    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
-      fail "the program exited early"
-    fi
-    sleep 0.1
-  done
-}
+# fail, wait_for
+# shellcheck source=tests/helpers.bash
+. "$(dirname "$0")/helpers.bash"
 
 # curl with a time-out; prints "<status> <body>" (the body with its newline removed).
 http() {

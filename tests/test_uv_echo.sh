@@ -30,28 +30,10 @@ cleanup() {
 trap cleanup EXIT
 
 log=$work/log
-fail() {
-  echo "FAIL: $*" >&2
-  if [ -f "$log" ]; then
-    echo "--- last lines of the server's log:" >&2
-    tail -n 40 "$log" >&2
-  fi
-  exit 1
-}
-
-# Polls a shell condition every 0.05 s for up to $1 seconds.
-wait_for() {
-  local limit=$1
-  shift
-  local deadline=$((SECONDS + limit))
-  until eval "$@"; do
-    [ $SECONDS -lt $deadline ] || return 1
-    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
-      fail "the server exited early"
-    fi
-    sleep 0.05
-  done
-}
+out=$log
+# fail, wait_for
+# shellcheck source=tests/helpers.bash
+. "$(dirname "$0")/helpers.bash"
 
 TRACE_FILTER=debug "$bin" > "$work/stdout" 2> "$log" &
 pid=$!
