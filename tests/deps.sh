@@ -12,6 +12,8 @@ if [ "${1:-build}" = test ]; then
   # packaging (tests/check_package.sh): dpkg-shlibdeps computes the DEB package's dependencies;
   # uv_echo (examples/uv_echo) needs libuv.
   need="$need dpkg-dev libuv1-dev"
+  # GLib: the trace_glib bridge (src/glib) and its test.
+  need="$need libglib2.0-dev"
 fi
 # valgrind's callgrind counts the instructions of a disabled callsite (benchmarks/compare).
 [ "${1:-build}" = bench ] && need="$need valgrind"
