@@ -81,6 +81,7 @@ static void filtered_per_target_and_level(void **state) {
 }
 
 /* A vsyslog-shaped function: the va_list entry point. */
+static void my_vlog(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void my_vlog(int level, const char *fmt, va_list ap) {
   trace_log_record r = {sizeof r, level, "sys", NULL, 0, NULL, NULL, NULL, 0};
   trace_log_vemit(&r, fmt, ap);
