@@ -350,7 +350,7 @@ static void limits_bound_the_work(void **state) {
   strcpy(big + len, "}]");
   assert_int_equal(parse_rc(big, &err), TRACE_EPARSE);
   assert_string_equal(err.message, "bad regular expression: parentheses are too deeply nested at 69");
-  strcpy(big + 4 + 64, big + 4 + 65); /* 64 deep */
+  memmove(big + 4 + 64, big + 4 + 65, strlen(big + 4 + 65) + 1); /* 64 deep */
   strcpy(big + 4 + 64 + 64, "}]");
   assert_int_equal(parse_rc(big, &err), 0);
   /* Nesting. */

@@ -1,4 +1,4 @@
-//! The tracing side of the env-filter differential test (see ../README.md and ../diff_filters.c,
+//! The tracing side of the env-filter differential test (see ../run.sh and ../diff_filters.c,
 //! which runs the same scenario under libtrace). Reads filters from stdin, one per line; for each
 //! one prints a line: "E<bits> S<bits>" (the events and the spans of the scenario that the filter
 //! let through, '1' or '0' each, in scenario order) or "ERR <reason>" when
