@@ -15,6 +15,19 @@ if [ "${1:-build}" = test ]; then
   # GLib: the trace_glib bridge (src/glib) and its test.
   need="$need libglib2.0-dev"
 fi
+# ---- env-filter (filters branch) ----
+# libpcre2-dev: pcre2.h, to build the env-filter's regular expressions (PCRE2 itself is loaded at
+# run time from libpcre2-8-0, which it depends on) and the differential test's driver. The
+# differential test (tests/differential) builds its tracing side offline from Debian's crates
+# (librust-tracing-subscriber-dev puts them in /usr/share/cargo/registry) with any cargo from
+# Debian 12's (0.66, rustc 1.63) on: one already there (on PATH or rustup's ~/.cargo/bin) is
+# used, Debian's is installed otherwise.
+need="$need libpcre2-dev"
+if [ "${1:-build}" = test ]; then
+  need="$need librust-tracing-subscriber-dev"
+  command -v cargo >/dev/null 2>&1 || [ -x "${HOME:-/root}/.cargo/bin/cargo" ] || need="$need cargo"
+fi
+# ---- end of the env-filter block ----
 # valgrind's callgrind counts the instructions of a disabled callsite (benchmarks/compare).
 [ "${1:-build}" = bench ] && need="$need valgrind"
 

@@ -234,9 +234,10 @@ static const row rows[] = {
     {"2", "*=W spans=-", NULL},
     {"[request]=debug", "*=O req/*=D spans=request", NULL},
     {"app[request]=trace", "*=O req/*=T spans=request", NULL},
-    /* ours: a static field-name directive applies to spans that declare the field too (tracing
-     * checks field names for events only, and would enable conn here). */
-    {"[{user_id}]=debug", "*=O fields=D spans=request", NULL},
+    /* As tracing-subscriber 0.3: a field-name directive is static for events that declare the
+     * field, static for every span (field names are checked for events only), and dynamic
+     * inside spans that declare it (regression: inside request only the fields events were). */
+    {"[{user_id}]=debug", "*=O fields=D req/*=D spans=conn,request", NULL},
     {"[{user_id=42}]=trace", "*=O req/*=T spans=request", NULL},
     {"[conn{peer=10\\.0\\..*}]=trace", "*=O conn/*=T req/*=T spans=conn,request", NULL},
     /* Precedence. */
@@ -256,13 +257,13 @@ static const row rows[] = {
     {"INFO,App=debug", "*=I spans=conn,request", NULL}, /* targets are case-sensitive */
     {" warn , app = debug ", "*=W app=D app::net=D app.net=D app/net=D spans=conn,request", NULL},
     /* A longer target beats more field names; with equal targets more field names win. */
-    {"info,fields=warn,[{user_id}]=trace", "*=I fields=W spans=conn,request", NULL},
+    {"info,fields=warn,[{user_id}]=trace", "*=I fields=W req/*=T spans=conn,request", NULL},
     {"fields=trace,fields[{user_id}]=warn", "*=O fields=W spans=-", NULL},
     {"fields[{user_id}]=warn,fields=trace", "*=O fields=W spans=-", NULL},
-    {"fields[{user_id}]=error,[{user_id}]=trace", "*=O fields=E spans=request", NULL},
-    /* ours: equally specific, the later one in the text decides (tracing: lexical order). */
-    {"[{user_id}]=warn,[{team}]=debug", "*=O fields=D spans=-", NULL},
-    {"[{team}]=debug,[{user_id}]=warn", "*=O fields=W spans=-", NULL},
+    {"fields[{user_id}]=error,[{user_id}]=trace", "*=O fields=E req/*=T spans=conn,request", NULL},
+    /* Equally specific: as tracing, the greater field name decides, whatever the order. */
+    {"[{user_id}]=warn,[{team}]=debug", "*=O fields=W req/*=W spans=request", NULL},
+    {"[{team}]=debug,[{user_id}]=warn", "*=O fields=W req/*=W spans=request", NULL},
     /* Dynamic: name, name and target. */
     {"db[request]=trace", "*=O spans=-", NULL},
     {"app.net[request]=debug", "*=O spans=-", NULL}, /* app.net is not above app::net */

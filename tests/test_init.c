@@ -65,6 +65,48 @@ static void defaults_to_info(void **state) {
   free(s);
 }
 
+/* The default filter applies when TRACE_FILTER is unset or empty, never over it; RUST_LOG is
+ * not read. */
+static void default_filter_when_the_variable_is_unset(void **state) {
+  (void)state;
+  static const struct {
+    const char *trace_filter; /* NULL: unset */
+    const char *rust_log;     /* NULL: unset */
+    const char *want_spec;
+    const char *want_output;
+  } cases[] = {
+      {NULL, NULL, "warn,test_init=debug", "DEBUG test_init: debug\n"},
+      {"", NULL, "warn,test_init=debug", "DEBUG test_init: debug\n"},
+      {NULL, "trace", "warn,test_init=debug", "DEBUG test_init: debug\n"},
+      {"error", NULL, "error", ""},
+      {"error", "trace", "error", ""},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    if (cases[i].trace_filter)
+      setenv("TRACE_FILTER", cases[i].trace_filter, 1);
+    else
+      unsetenv("TRACE_FILTER");
+    if (cases[i].rust_log)
+      setenv("RUST_LOG", cases[i].rust_log, 1);
+    else
+      unsetenv("RUST_LOG");
+    sink *s = sink_new();
+    trace_init_options o = options_into(s);
+    o.default_filter = "warn,test_init=debug";
+    assert_int_equal(trace_init_with(&o), 0);
+    TRACE_DEBUG("debug");
+    TRACE_TRACE("trace");
+    char spec[64];
+    trace_env_filter_spec(trace_init_filter(), spec, sizeof spec);
+    assert_string_equal(spec, cases[i].want_spec);
+    trace_shutdown();
+    assert_text_equal(s->data, cases[i].want_output);
+    free(s);
+  }
+  unsetenv("TRACE_FILTER");
+  unsetenv("RUST_LOG");
+}
+
 static void filter_and_format_from_environment(void **state) {
   (void)state;
   setenv("TRACE_FILTER", "warn,test_init=debug", 1);
@@ -304,6 +346,7 @@ int main(void) {
       cmocka_unit_test(fork_while_threads_log),
       cmocka_unit_test(defaults_to_info),
       cmocka_unit_test(filter_and_format_from_environment),
+      cmocka_unit_test(default_filter_when_the_variable_is_unset),
       cmocka_unit_test(errors_never_crash),
       cmocka_unit_test(plain_trace_init),
   };

@@ -100,7 +100,10 @@ TRACE_API int trace_init(void);
 
 typedef struct trace_init_options {
   uint32_t struct_size; /* sizeof(trace_init_options), set by trace_init_options_init */
-  const char *filter;   /* directives; NULL: TRACE_FILTER, else "info" */
+  const char *filter;   /* directives; NULL: TRACE_FILTER, else default_filter */
+  const char *default_filter; /* used when filter is NULL and TRACE_FILTER unset or empty (as
+                                 EnvFilter::try_from_default_env().unwrap_or_else(...)); NULL:
+                                 "info". RUST_LOG is never read. */
   bool strict_filter;   /* a bad directive fails trace_init_with (TRACE_EPARSE) instead of
                            being skipped with a warning */
   trace_filter_error *filter_error; /* where to describe a strict failure; may be NULL */

@@ -80,7 +80,7 @@ typedef struct scope_entry {
 
 /* What a span's dynamic directives gave it, remembered by the thread that entered it: event
  * loops and pools enter the same spans again and again, and matching field values means reading
- * them under the span's lock and running regexec (which locks the compiled expression). Valid
+ * them under the span's lock and running regular expressions over them. Valid
  * while the directive set (generation) and the filter's record count are those it was made with. */
 typedef struct span_level {
   uint64_t id; /* 0: empty */

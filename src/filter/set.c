@@ -15,8 +15,7 @@ void trace__directive_clear(trace__directive *d) {
   for (uint32_t i = 0; i < d->nfields; i++) {
     trace__free(d->fields[i].name);
     trace__free(d->fields[i].text);
-    if (d->fields[i].compiled)
-      regfree(&d->fields[i].re);
+    trace__regex_free(d->fields[i].re);
   }
   trace__free(d->fields);
   memset(d, 0, sizeof *d);
@@ -62,8 +61,11 @@ static bool same_selector(const trace__directive *a, const trace__directive *b) 
   return true;
 }
 
-/* Most specific first: a longer target (any target before none), then more field names, then the
- * later directive. */
+/* Most specific first, as tracing-subscriber orders its static directives: a longer target (any
+ * target before none), then more field names, then (equally specific) the greater target and the
+ * greater list of field names. Two directives that cover one callsite with targets of the same
+ * length have the same target, so of the tie-breaks only the field names can decide:
+ * "[{a}]=warn,[{b}]=debug" gives DEBUG to a span, whatever the order in the text. */
 static int specificity(const void *pa, const void *pb) {
   const trace__directive *a = *(const trace__directive *const *)pa;
   const trace__directive *b = *(const trace__directive *const *)pb;
@@ -72,6 +74,11 @@ static int specificity(const void *pa, const void *pb) {
     return ta > tb ? -1 : 1;
   if (a->nfields != b->nfields)
     return a->nfields > b->nfields ? -1 : 1;
+  int c = a->target && b->target ? strcmp(a->target, b->target) : 0;
+  for (uint32_t i = 0; c == 0 && i < a->nfields; i++)
+    c = strcmp(a->fields[i].name, b->fields[i].name);
+  if (c != 0)
+    return c > 0 ? -1 : 1;
   return a->order > b->order ? -1 : a->order < b->order;
 }
 
@@ -102,16 +109,20 @@ int trace__directive_set_new(trace__directive *dirs, size_t n, trace__directive_
   s->dyn_max = TRACE_LEVEL_OFF;
   for (size_t i = 0; i < n; i++) {
     const trace__directive *d = &dirs[i];
+    /* As in tracing, the maximum levels count replaced directives too: "[job]=warn,[job]=off"
+     * keeps WARN as the most verbose level, so job spans (always enabled while a dynamic
+     * directive covers them) still exist. */
+    max = TRACE__MAX(max, d->level);
+    if (d->dynamic)
+      s->dyn_max = TRACE__MAX(s->dyn_max, d->level);
     if (d->replaced)
       continue;
     if (d->dynamic) {
       s->dynamics[s->ndynamic++] = d;
-      s->dyn_max = TRACE__MAX(s->dyn_max, d->level);
       values = values || d->value_mask != 0;
-    } else {
-      s->statics[s->nstatic++] = d;
     }
-    max = TRACE__MAX(max, d->level);
+    if (d->is_static)
+      s->statics[s->nstatic++] = d;
   }
   qsort(s->statics, s->nstatic, sizeof *s->statics, specificity);
   /* As tracing: with field values to match, spans of any level may have to exist to be

@@ -98,7 +98,7 @@ int trace_init_with(const trace_init_options *o) {
   if (!spec) {
     spec = getenv("TRACE_FILTER");
     if (!spec || !*spec)
-      spec = "info"; /* ours: INFO when unset or empty (tracing's default would be ERROR) */
+      spec = o->default_filter ? o->default_filter : "info"; /* tracing's would be ERROR */
   }
   trace_env_filter *f = NULL;
   if (o->strict_filter) {
