@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/guard.h"
 #include "../common/alloc.h"
 #include "../common/compiler.h"
 #include "../common/idtable.h"
@@ -263,7 +264,7 @@ trace_filter *trace_env_filter_as_filter(trace_env_filter *f) {
   };
   if (!f)
     return NULL;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   trace_filter *filter = NULL;
   binding *b = trace__alloc_lines(sizeof *b);
   if (b) {
@@ -279,7 +280,6 @@ trace_filter *trace_env_filter_as_filter(trace_env_filter *f) {
     /* Without span directives enter/exit track nothing: the registry may skip the calls. */
     trace_filter_set_scope_idle(filter, &f->no_dynamic);
   }
-  errno = saved;
   return filter;
 }
 
@@ -306,22 +306,20 @@ int trace_env_filter_parse(const char *spec, trace_env_filter **out, trace_filte
     *out = NULL;
   if (!spec || !out)
     return TRACE_EINVAL;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   trace__directive_set *s;
   int rc = trace__filter_parse(spec, false, &s, err);
   if (rc == 0 && !(*out = make(s)))
     rc = TRACE_ENOMEM;
-  errno = saved;
   return rc;
 }
 
 trace_env_filter *trace_env_filter_parse_lossy(const char *spec) {
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   trace__directive_set *s;
   trace_env_filter *f = NULL;
   if (trace__filter_parse(spec ? spec : "", true, &s, NULL) == 0)
     f = make(s);
-  errno = saved;
   return f;
 }
 
@@ -335,11 +333,10 @@ trace_env_filter *trace_env_filter_from_env(const char *var, const char *default
 int trace_env_filter_reload(trace_env_filter *f, const char *spec, trace_filter_error *err) {
   if (!f || !spec)
     return TRACE_EINVAL;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   trace__directive_set *fresh;
   int rc = trace__filter_parse(spec, false, &fresh, err);
   if (rc != 0) {
-    errno = saved;
     return rc;
   }
   trace__mutex_lock(&f->lock);
@@ -374,19 +371,17 @@ int trace_env_filter_reload(trace_env_filter *f, const char *spec, trace_filter_
    * generation-tagged decisions judge callsites that reach the filter by the new set, and the
    * others keep the old set's answer, whole, never a mix. */
   trace_rebuild_interest();
-  errno = saved;
   return 0;
 }
 
 size_t trace_env_filter_spec(trace_env_filter *f, char *buf, size_t cap) {
   if (!f)
     return trace__directive_set_format(&(trace__directive_set){0}, buf, cap);
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   /* Under the lock: no reload can unpublish (and later free) the set while it is printed. */
   trace__mutex_lock(&f->lock);
   size_t n = trace__directive_set_format(f->set, buf, cap);
   trace__mutex_unlock(&f->lock);
-  errno = saved;
   return n;
 }
 
@@ -399,7 +394,7 @@ trace_env_filter *trace_env_filter_ref(trace_env_filter *f) {
 void trace_env_filter_release(trace_env_filter *f) {
   if (!f || __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) != 0)
     return;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   /* The last reference: no binding is left, so no reader either. */
   trace__directive_set_free(f->set);
   while (f->retired) {
@@ -410,5 +405,4 @@ void trace_env_filter_release(trace_env_filter *f) {
   trace__idtable_free(&f->cache);
   trace__mutex_destroy(&f->lock);
   trace__free_lines(f);
-  errno = saved;
 }
