@@ -62,6 +62,13 @@ trace_interest trace__dispatch_register(trace_dispatch *d, const trace_metadata 
 void trace__event_va(trace_callsite *cs, const trace_value *values, int parent_kind,
                      const trace_span *parent, va_list *ap);
 
+/* The value set of a new span or event: every declared field of cs, in order. */
+static inline trace_valueset trace__declared_values(const trace_callsite *cs,
+                                                    const trace_value *values) {
+  trace_valueset vs = {&cs->meta, values, NULL, cs->meta.field_count};
+  return vs;
+}
+
 /* Where a new span or event hangs: the parent kind and id the subscriber sees. */
 void trace__resolve_parent(struct trace_dispatch *d, int parent_kind, const trace_span *parent,
                            uint32_t *kind, uint64_t *id);

@@ -38,10 +38,7 @@ void trace__event_va(trace_callsite *cs, const trace_value *values, int parent_k
   if (trace__dispatch_alive(d) && d->vt.event) {
     trace_event ev;
     ev.meta = &cs->meta;
-    ev.fields.meta = &cs->meta;
-    ev.fields.values = values;
-    ev.fields.index = NULL;
-    ev.fields.count = cs->meta.field_count;
+    ev.fields = trace__declared_values(cs, values);
     trace__resolve_parent(d, parent_kind, parent, &ev.parent_kind, &ev.parent_id);
     ev.args_ = ap;
     g.t->event_errno = g.saved_errno;

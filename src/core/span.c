@@ -19,10 +19,7 @@ trace_span trace__span_new(trace_callsite *cs, const trace_value *values, int pa
   if (trace__dispatch_alive(d) && d->vt.new_span) {
     trace_span_attrs attrs;
     attrs.meta = &cs->meta;
-    attrs.fields.meta = &cs->meta;
-    attrs.fields.values = values;
-    attrs.fields.index = NULL;
-    attrs.fields.count = cs->meta.field_count;
+    attrs.fields = trace__declared_values(cs, values);
     trace__resolve_parent(d, parent_kind, parent, &attrs.parent_kind, &attrs.parent_id);
     uint64_t id = d->vt.new_span(d->self, &attrs);
     if (id) {
@@ -39,29 +36,25 @@ trace_span trace__span_new(trace_callsite *cs, const trace_value *values, int pa
 /* A handle with an id but no dispatcher was not made by libtrace: treat it as none. */
 static inline bool usable(const trace_span *s) { return !trace_span_is_none(s) && s->dispatch; }
 
-void trace_span_enter(const trace_span *s) {
+typedef void (*span_fn)(void *self, uint64_t id);
+
+/* Enter and exit: the vtable entry at offset `entry` (a constant once inlined) with s's id. */
+static TRACE__INLINE void notify(const trace_span *s, size_t entry) {
   if (!usable(s))
     return;
   trace__guard g = trace__guard_enter(TRACE__GUARD_NESTED);
   if (!g.t)
     return;
   trace_dispatch *d = s->dispatch;
-  if (trace__dispatch_alive(d) && d->vt.enter)
-    d->vt.enter(d->self, s->id);
+  span_fn fn;
+  memcpy(&fn, (const char *)&d->vt + entry, sizeof fn);
+  if (trace__dispatch_alive(d) && fn)
+    fn(d->self, s->id);
   trace__guard_leave(&g);
 }
 
-void trace_span_exit(const trace_span *s) {
-  if (!usable(s))
-    return;
-  trace__guard g = trace__guard_enter(TRACE__GUARD_NESTED);
-  if (!g.t)
-    return;
-  trace_dispatch *d = s->dispatch;
-  if (trace__dispatch_alive(d) && d->vt.exit)
-    d->vt.exit(d->self, s->id);
-  trace__guard_leave(&g);
-}
+void trace_span_enter(const trace_span *s) { notify(s, offsetof(trace_subscriber_vtable, enter)); }
+void trace_span_exit(const trace_span *s) { notify(s, offsetof(trace_subscriber_vtable, exit)); }
 
 void trace_span_close(trace_span *s) {
   if (!usable(s)) {
