@@ -111,7 +111,10 @@ TRACE_API const char *trace_level_name(int level);
  * The name is the literal text of the first argument, dots allowed: TF(req.path, p).
  * In C11 the literals true and false are ints (1 and 0): TF(ok, false) is an i64 0; pass a bool
  * variable or write TF(ok, (bool)false) for a bool.
- * Strings are not copied by the macro: they must live until the macro returns. */
+ * In C++ also: std::string, std::string_view and any class with char data() and size() ->
+ * string; enum class -> its underlying integer (docs/cxx.md).
+ * Strings are not copied by the macro: they must live until the macro returns (in C++,
+ * temporaries in a field do: they live until the event or span is made). */
 
 typedef enum trace_value_type {
   TRACE_VALUE_EMPTY = 0, /* declared, not recorded (yet) */
@@ -359,7 +362,11 @@ TRACE_API const char *trace_thread_name(void);
 #endif
 
 #ifndef TRACE_TARGET
+#ifdef __cplusplus
+#define TRACE_TARGET nullptr /* C++ checks that targets are literals: the default is exempt */
+#else
 #define TRACE_TARGET ((const char *)0)
+#endif
 #endif
 
 /* ---------------------------------------------------------------------------------------- */

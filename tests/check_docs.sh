@@ -8,13 +8,15 @@
 #   ```c file=NAME   the same, and the block is also saved as NAME in the page's scratch
 #                    directory, for the shell blocks below it to build ("Saved as NAME").
 #   ```c fragment    part of a larger program: highlighted as C, not compiled.
+#   ```cpp           the same as ```c, as C++17 (-Wall -Wextra -Werror, linked with -pthread),
+#                    by the C++ compiler CXX; ```cpp file=NAME and ```cpp fragment too.
 #   ```sh run        run with sh -e in the page's scratch directory; must exit with 0.
 #   ```console run   a transcript: each line starting with "$ " is a command, run there with sh,
 #                    and the lines up to the next command are what it prints (stdout and stderr
 #                    together; the exit status is not checked, the output is).
-#   ```text output   what the run block just before it (a C program or ```sh run) prints.
+#   ```text output   what the run block just before it (a C or C++ program, ```sh run) prints.
 #
-# Other blocks (```sh, ```text, ```cmake, ```cpp, ...) are shown, not run: commands that need
+# Other blocks (```sh, ```text, ```cmake, ...) are shown, not run: commands that need
 # root, a network service or a long time are not marked run. Printed output is compared after
 # RFC 3339 timestamps are replaced by one placeholder on both sides; an expected line "..."
 # stands for any number of lines. Everything runs with TRACE_FILTER, TRACE_FORMAT and NO_COLOR
@@ -23,9 +25,9 @@
 # `build/examples/...` works as it does from the source tree).
 #
 # Usage: check_docs.sh [--update] <source dir> <libtrace.so> <work dir> [<build dir>]
-#   (CC picks the compiler of the C blocks.) --update rewrites the expected output of every
-#   block that differs with what was printed (keeping a "..." cut where there was one): the way to
-#   regenerate a sample after a change, to be reviewed with git diff.
+#   (CC and CXX pick the compilers of the C and C++ blocks.) --update rewrites the expected output
+#   of every block that differs with what was printed (keeping a "..." cut where there was one):
+#   the way to regenerate a sample after a change, to be reviewed with git diff.
 set -eu
 update=0
 if [ "${1:-}" = --update ]; then
@@ -37,6 +39,7 @@ lib=$2
 work=$3
 build=${4:+$(cd "$4" && pwd -P)}
 cc=${CC:-cc}
+cxx=${CXX:-c++}
 libdir=$(cd "$(dirname "$lib")" && pwd -P)
 rm -rf "$work"
 mkdir -p "$work"
@@ -194,6 +197,7 @@ for md in "$src/README.md" "$src"/docs/*.md; do
     kind=shown
     case $lang in
       c) case $flags in *' fragment '*) ;; *) kind=c ;; esac ;;
+      cpp) case $flags in *' fragment '*) ;; *) kind=cpp ;; esac ;;
       sh) case $flags in *' run '*) kind=script ;; esac ;;
       console) case $flags in *' run '*) kind=console ;; esac ;;
       text) case $flags in *' output '*) kind=output ;; esac ;;
@@ -201,17 +205,23 @@ for md in "$src/README.md" "$src"/docs/*.md; do
     prev_pending=$pending
     pending=""
     case $kind in
-      c)
+      c|cpp)
         count=$((count + 1))
         name=${page}_$first
-        csrc=$dir/$name.c
+        if [ $kind = c ]; then
+          compile="$cc -std=c11"
+          csrc=$dir/$name.c
+        else
+          compile="$cxx -std=c++17 -pthread"
+          csrc=$dir/$name.cpp
+        fi
         for f in $flags; do
           case $f in file=*) csrc=$dir/${f#file=} ;; esac
         done
         # (Compiled under its file name when it has one: the default target comes from it.)
         cp "$block" "$csrc"
         if grep -Eq '^int main\(' "$block"; then
-          if ! $cc -std=c11 -Wall -Wextra -Werror -I"$src/include" "$csrc" -o "$dir/$name" \
+          if ! $compile -Wall -Wextra -Werror -I"$src/include" "$csrc" -o "$dir/$name" \
                "$lib" -lpthread -lm -Wl,-rpath,"$libdir" 2> "$dir/$name.log"; then
             report "$where" "does not compile and link"; cat "$dir/$name.log"; continue
           fi
@@ -219,7 +229,7 @@ for md in "$src/README.md" "$src"/docs/*.md; do
             report "$where" "the program does not exit with 0"; cat "$dir/$name.out"; continue
           fi
           pending=$dir/$name.out
-        elif ! $cc -std=c11 -Wall -Wextra -Werror -I"$src/include" -c "$csrc" \
+        elif ! $compile -Wall -Wextra -Werror -I"$src/include" -c "$csrc" \
                -o "$dir/$name.o" 2> "$dir/$name.log"; then
           report "$where" "does not compile"; cat "$dir/$name.log"; continue
         fi

@@ -135,28 +135,9 @@ __attribute__((destructor, unused)) static void trace_i_unregister_section(void)
 } /* extern "C" */
 #endif
 
-/* Value construction: _Generic in C, overloads in C++. */
+/* Value construction: _Generic in C, overloads in C++ (detail/cxx.h). */
 #ifdef __cplusplus
-static inline trace_value trace_i_make_value(bool x) { return trace_value_bool(x); }
-static inline trace_value trace_i_make_value(char x) { return trace_value_i64(x); }
-static inline trace_value trace_i_make_value(signed char x) { return trace_value_i64(x); }
-static inline trace_value trace_i_make_value(short x) { return trace_value_i64(x); }
-static inline trace_value trace_i_make_value(int x) { return trace_value_i64(x); }
-static inline trace_value trace_i_make_value(long x) { return trace_value_i64(x); }
-static inline trace_value trace_i_make_value(long long x) { return trace_value_i64(x); }
-static inline trace_value trace_i_make_value(unsigned char x) { return trace_value_u64(x); }
-static inline trace_value trace_i_make_value(unsigned short x) { return trace_value_u64(x); }
-static inline trace_value trace_i_make_value(unsigned x) { return trace_value_u64(x); }
-static inline trace_value trace_i_make_value(unsigned long x) { return trace_value_u64(x); }
-static inline trace_value trace_i_make_value(unsigned long long x) { return trace_value_u64(x); }
-static inline trace_value trace_i_make_value(float x) { return trace_value_f64(x); }
-static inline trace_value trace_i_make_value(double x) { return trace_value_f64(x); }
-static inline trace_value trace_i_make_value(long double x) { return trace_value_f64((double)x); }
-static inline trace_value trace_i_make_value(const char *x) { return trace_value_str(x); }
-static inline trace_value trace_i_make_value(const void *x) { return trace_value_ptr(x); }
-static inline trace_value trace_i_make_value(decltype(nullptr)) { return trace_value_ptr(0); }
-static inline trace_value trace_i_make_value(trace_empty_t) { return trace_value_empty(); }
-static inline trace_value trace_i_make_value(trace_value v) { return v; }
+#include "cxx.h"
 #define TRACE_I_VALUE(x) trace_i_make_value(x)
 #else
 /* char is i64 here: log a character as a string with TF_STR(name, &c, 1). */
@@ -182,6 +163,34 @@ static inline trace_value trace_i_make_value(trace_value v) { return v; }
       trace_empty_t: trace_i_v_empty,                                                              \
       trace_value: trace_i_v_self,                                                                 \
       default: trace_i_v_ptr)(x)
+#endif
+
+/* Callsite metadata and values, where C and C++ differ (detail/cxx.h says why).
+ *   TRACE_I_LITERAL(what, x)         C++: asserts that x (what: format, span_name or target) is a
+ *                                    literal and copies it into a constexpr pointer
+ *   TRACE_I_LITERAL_USE(what, x)     what the callsite stores: that pointer in C++, x in C
+ *   TRACE_I_LITERAL_CHECK(what, x)   C++: the assertion alone, for compiled-out callsites
+ *   TRACE_I_VALUES_DECL / _ARG(all)  the values array: a local in C (the cheapest), a temporary
+ *                                    of the call expression in C++ */
+#ifdef __cplusplus
+#define TRACE_I_LITERAL(what, x)                                                                   \
+  TRACE_I_LITERAL_CHECK(what, x)                                                                   \
+  static constexpr const char *trace_i_##what##_must_be_a_literal =                                \
+      trace_i_is_##what<decltype((x))>::value ? trace_i_literal_ptr(x) : nullptr;
+#define TRACE_I_LITERAL_USE(what, x) trace_i_##what##_must_be_a_literal
+#define TRACE_I_LITERAL_CHECK(what, x)                                                             \
+  static_assert(trace_i_is_##what<decltype((x))>::value, TRACE_I_MSG_##what);
+#define TRACE_I_VALUES_DECL(all)
+#define TRACE_I_VALUES_ARG(all)                                                                    \
+  trace_i_values({TRACE_I_MAP(TRACE_I_M_VAL, TRACE_I_STRIP all) trace_value_empty()})
+#else
+#define TRACE_I_LITERAL(what, x)
+#define TRACE_I_LITERAL_USE(what, x) x
+#define TRACE_I_LITERAL_CHECK(what, x)
+#define TRACE_I_VALUES_DECL(all)                                                                   \
+  const trace_value trace_i_vals[] = {                                                             \
+      TRACE_I_MAP(TRACE_I_M_VAL, TRACE_I_STRIP all) trace_value_empty()};
+#define TRACE_I_VALUES_ARG(all) trace_i_vals
 #endif
 
 /* ---------------------------------------------------------------------------------------- */
@@ -270,48 +279,59 @@ static inline trace_value trace_i_make_value(trace_value v) { return v; }
 #define TRACE_I_EVENT_N(tgt, lvl, pk, parent, all, tilde)                                          \
   TRACE_I_EVENT_BODY(tgt, lvl, pk, parent, all, 0, , (void)0)
 #define TRACE_I_EVENT_F(tgt, lvl, pk, parent, all, tilde, fmt)                                     \
-  TRACE_I_EVENT_BODY(tgt, lvl, pk, parent, all, fmt, ,                                             \
-                     TRACE_I_CHECK_NOT_EMPTY(fmt); (void)sizeof(trace_i_printf_check(fmt)))
+  TRACE_I_EVENT_BODY(tgt, lvl, pk, parent, all, TRACE_I_LITERAL_USE(format, fmt), ,                \
+                     TRACE_I_CHECK_NOT_EMPTY(fmt);                                                 \
+                     TRACE_I_LITERAL(format, fmt)                                                  \
+                     (void)sizeof(trace_i_printf_check(fmt)))
 #define TRACE_I_EVENT_A(tgt, lvl, pk, parent, all, tilde, fmt, ...)                                \
-  TRACE_I_EVENT_BODY(tgt, lvl, pk, parent, all, fmt, TRACE_I_COMMA_ARGS(__VA_ARGS__),              \
+  TRACE_I_EVENT_BODY(tgt, lvl, pk, parent, all, TRACE_I_LITERAL_USE(format, fmt),                  \
+                     TRACE_I_COMMA_ARGS(__VA_ARGS__),                                              \
+                     TRACE_I_LITERAL(format, fmt)                                                  \
                      (void)sizeof(trace_i_printf_check(fmt, __VA_ARGS__)))
 #define TRACE_I_COMMA_ARGS(...) , __VA_ARGS__
 
 #define TRACE_I_EVENT_BODY(tgt, lvl, pk, parent, all, fmt, args, check)                            \
   do {                                                                                             \
     check;                                                                                         \
+    TRACE_I_LITERAL(target, tgt)                                                                   \
     static const char *const trace_i_names[] = {                                                 \
         TRACE_I_MAP(TRACE_I_M_NAME, TRACE_I_STRIP all)(const char *)0};                            \
     static trace_callsite trace_i_cs TRACE_I_CALLSITE_ATTRS = TRACE_I_CALLSITE_INIT(               \
-        "event " __FILE__ ":" TRACE_I_STR(__LINE__), tgt, lvl, TRACE_KIND_EVENT, trace_i_names,    \
-        TRACE_I_FIELD_COUNT(TRACE_I_STRIP all), fmt);                                              \
+        "event " __FILE__ ":" TRACE_I_STR(__LINE__), TRACE_I_LITERAL_USE(target, tgt), lvl,        \
+        TRACE_KIND_EVENT, trace_i_names, TRACE_I_FIELD_COUNT(TRACE_I_STRIP all), fmt);             \
     if (TRACE_I_UNLIKELY(trace_i_not_never(&trace_i_cs)) && trace_i_callsite_enabled(&trace_i_cs)) { \
-      const trace_value trace_i_vals[] = {                                                         \
-          TRACE_I_MAP(TRACE_I_M_VAL, TRACE_I_STRIP all) trace_value_empty()};                      \
-      trace__event(&trace_i_cs, trace_i_vals, pk, parent args);                                    \
+      TRACE_I_VALUES_DECL(all)                                                                     \
+      trace__event(&trace_i_cs, TRACE_I_VALUES_ARG(all), pk, parent args);                         \
     }                                                                                              \
   } while (0)
 
 /* A removed event: nothing is emitted, but formats are checked and variables count as used. */
 #define TRACE_I_EVENT_OFF(tgt, lvl, pk, parent, ...)                                               \
-  TRACE_I_UCAT(TRACE_I_EVENT_OFF_, TRACE_I_FITS(__VA_ARGS__))(__VA_ARGS__)
+  TRACE_I_UCAT(TRACE_I_EVENT_OFF_, TRACE_I_FITS(__VA_ARGS__))(tgt, __VA_ARGS__)
 #define TRACE_I_EVENT_OFF_TOO_MANY(...) TRACE_I_EVENT_TOO_MANY(, , , , )
-#define TRACE_I_EVENT_OFF_FIT(...) TRACE_I_EVENT_OFF_X((__VA_ARGS__), TRACE_I_MSGLIST(__VA_ARGS__))
-#define TRACE_I_EVENT_OFF_X(all, ...)                                                              \
-  TRACE_I_EVENT_OFF_Y(TRACE_I_KCAT(TRACE_I_MSGK_, TRACE_I_NARGS(__VA_ARGS__)), all, __VA_ARGS__)
+#define TRACE_I_EVENT_OFF_FIT(tgt, ...)                                                            \
+  TRACE_I_EVENT_OFF_X(tgt, (__VA_ARGS__), TRACE_I_MSGLIST(__VA_ARGS__))
+#define TRACE_I_EVENT_OFF_X(tgt, all, ...)                                                         \
+  TRACE_I_EVENT_OFF_Y(TRACE_I_KCAT(TRACE_I_MSGK_, TRACE_I_NARGS(__VA_ARGS__)), tgt, all,           \
+                      __VA_ARGS__)
 #define TRACE_I_EVENT_OFF_Y(kind, ...) TRACE_I_KCAT2(TRACE_I_EVENT_OFF_, kind)(__VA_ARGS__)
-#define TRACE_I_EVENT_OFF_N(all, tilde)                                                            \
+#define TRACE_I_EVENT_OFF_N(tgt, all, tilde)                                                       \
   do {                                                                                             \
+    TRACE_I_LITERAL_CHECK(target, tgt)                                                             \
     (void)sizeof(TRACE_I_MAP(TRACE_I_M_USE, TRACE_I_STRIP all) 0);                                 \
   } while (0)
-#define TRACE_I_EVENT_OFF_F(all, tilde, fmt)                                                       \
+#define TRACE_I_EVENT_OFF_F(tgt, all, tilde, fmt)                                                  \
   do {                                                                                             \
     TRACE_I_CHECK_NOT_EMPTY(fmt);                                                                  \
+    TRACE_I_LITERAL_CHECK(format, fmt)                                                             \
+    TRACE_I_LITERAL_CHECK(target, tgt)                                                             \
     (void)sizeof(TRACE_I_MAP(TRACE_I_M_USE, TRACE_I_STRIP all) 0);                                 \
     (void)sizeof(trace_i_printf_check(fmt));                                                       \
   } while (0)
-#define TRACE_I_EVENT_OFF_A(all, tilde, fmt, ...)                                                  \
+#define TRACE_I_EVENT_OFF_A(tgt, all, tilde, fmt, ...)                                             \
   do {                                                                                             \
+    TRACE_I_LITERAL_CHECK(format, fmt)                                                             \
+    TRACE_I_LITERAL_CHECK(target, tgt)                                                             \
     (void)sizeof(TRACE_I_MAP(TRACE_I_M_USE, TRACE_I_STRIP all) 0);                                 \
     (void)sizeof(trace_i_printf_check(fmt, __VA_ARGS__));                                          \
   } while (0)
@@ -344,15 +364,16 @@ static inline trace_value trace_i_make_value(trace_value v) { return v; }
 #define TRACE_I_SPAN_F(tgt, lvl, pk, parent, all, tilde, name)                                     \
   __extension__({                                                                                  \
     trace_span trace_i_sp = TRACE_SPAN_NONE_INIT;                                                  \
+    TRACE_I_LITERAL(span_name, name)                                                               \
+    TRACE_I_LITERAL(target, tgt)                                                                   \
     static const char *const trace_i_names[] = {                                                 \
         TRACE_I_MAP(TRACE_I_M_NAME, TRACE_I_STRIP all)(const char *)0};                            \
-    static trace_callsite trace_i_cs TRACE_I_CALLSITE_ATTRS =                                      \
-        TRACE_I_CALLSITE_INIT(name, tgt, lvl, TRACE_KIND_SPAN, trace_i_names,                      \
-                              TRACE_I_FIELD_COUNT(TRACE_I_STRIP all), 0);                          \
+    static trace_callsite trace_i_cs TRACE_I_CALLSITE_ATTRS = TRACE_I_CALLSITE_INIT(               \
+        TRACE_I_LITERAL_USE(span_name, name), TRACE_I_LITERAL_USE(target, tgt), lvl,               \
+        TRACE_KIND_SPAN, trace_i_names, TRACE_I_FIELD_COUNT(TRACE_I_STRIP all), 0);                \
     if (TRACE_I_UNLIKELY(trace_i_not_never(&trace_i_cs)) && trace_i_callsite_enabled(&trace_i_cs)) { \
-      const trace_value trace_i_vals[] = {                                                         \
-          TRACE_I_MAP(TRACE_I_M_VAL, TRACE_I_STRIP all) trace_value_empty()};                      \
-      trace_i_sp = trace__span_new(&trace_i_cs, trace_i_vals, pk, parent);                         \
+      TRACE_I_VALUES_DECL(all)                                                                     \
+      trace_i_sp = trace__span_new(&trace_i_cs, TRACE_I_VALUES_ARG(all), pk, parent);              \
     }                                                                                              \
     trace_i_sp;                                                                                    \
   })
@@ -360,7 +381,19 @@ static inline trace_value trace_i_make_value(trace_value v) { return v; }
  * through a function by value, and a compiled-out scope must leave no call (the enabled form of
  * the same line warns when its result is dropped). */
 #define TRACE_I_SPAN_OFF(tgt, lvl, pk, parent, ...)                                                \
-  ((void)sizeof(TRACE_I_MAP(TRACE_I_M_USE, __VA_ARGS__) 0), (void)sizeof(parent), trace_span_none())
+  ((void)sizeof(TRACE_I_MAP(TRACE_I_M_USE, __VA_ARGS__) 0), (void)sizeof(parent),                  \
+   TRACE_I_SPAN_OFF_CHECKS(tgt, __VA_ARGS__) trace_span_none())
+/* C++: the name and the target are literals, as in the enabled form. */
+#ifdef __cplusplus
+#define TRACE_I_SPAN_OFF_CHECKS(tgt, ...)                                                          \
+  (void)sizeof(trace_i_check_target<decltype((tgt))>),                                             \
+      TRACE_I_MAP(TRACE_I_M_CHECK_NAME, __VA_ARGS__)
+#define TRACE_I_M_CHECK_NAME(x) TRACE_I_IFCAT(TRACE_I_M_CHECK_NAME_, TRACE_I_IS_TF(x))(x)
+#define TRACE_I_M_CHECK_NAME_1(x)
+#define TRACE_I_M_CHECK_NAME_0(x) (void)sizeof(trace_i_check_name<decltype((x))>),
+#else
+#define TRACE_I_SPAN_OFF_CHECKS(tgt, ...)
+#endif
 
 
 #endif /* TRACE_DETAIL_MACROS_H */
