@@ -69,15 +69,9 @@ size_t trace_event_message(const trace_event *ev, char *buf, size_t cap) {
   trace__buf b;
   trace__buf_init_fixed(&b, buf && cap ? buf : small, buf && cap ? cap - 1 : 0);
   trace__event_format_message(ev, &b, TRACE__ESC_TEXT, false);
-  size_t len = b.len;
-  if (b.truncated) {
-    /* snprintf semantics: report the full length. */
-    trace__buf full;
-    trace__buf_init_growable(&full, (size_t)1 << 30);
-    trace__event_format_message(ev, &full, TRACE__ESC_TEXT, false);
-    len = full.len;
-    trace__buf_free(&full);
-  }
+  /* snprintf semantics: the full length, counted (not formatted again into memory: a message
+   * can ask for a billion digits). */
+  size_t len = b.len + b.dropped;
   if (buf && cap)
     buf[b.len] = '\0';
   errno = saved;

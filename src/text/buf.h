@@ -20,6 +20,9 @@ typedef struct trace__buf {
   size_t limit; /* never grows past this */
   bool truncated;
   bool growable; /* data came from trace__malloc and may be reallocated */
+  /* Bytes refused since init: with len, the length the text would have had without the limit
+   * (exact for plain appends; escaping stops at the cut and counts only the piece it tried). */
+  size_t dropped;
 } trace__buf;
 
 /* Makes room for n more bytes if the limit allows; returns the room available (may be < n). */
@@ -93,6 +96,7 @@ static TRACE__INLINE void trace__buf_put_padded(trace__buf *b, const char *s, si
 static TRACE__INLINE void trace__buf_put_whole(trace__buf *b, const char *s, size_t n) {
   if (TRACE__UNLIKELY(trace__buf_room(b, n) < n)) {
     b->truncated = true;
+    b->dropped += n;
     return;
   }
   memcpy(b->data + b->len, s, n);
@@ -100,10 +104,12 @@ static TRACE__INLINE void trace__buf_put_whole(trace__buf *b, const char *s, siz
 }
 
 static TRACE__INLINE void trace__buf_putc(trace__buf *b, char c) {
-  if (TRACE__LIKELY(b->len < b->cap) || trace__buf_grow(b, 1))
+  if (TRACE__LIKELY(b->len < b->cap) || trace__buf_grow(b, 1)) {
     b->data[b->len++] = c;
-  else
+  } else {
     b->truncated = true;
+    b->dropped++;
+  }
 }
 
 static inline void trace__buf_puts(trace__buf *b, const char *s) { trace__buf_put(b, s, strlen(s)); }
@@ -111,10 +117,12 @@ static inline void trace__buf_puts(trace__buf *b, const char *s) { trace__buf_pu
 static inline void trace__buf_fill(trace__buf *b, char c, size_t n) {
   size_t room = trace__buf_room(b, n);
   if (room < n) {
+    b->dropped += n - room;
     n = room;
     b->truncated = true;
   }
-  memset(b->data + b->len, c, n);
+  if (n) /* the data pointer is NULL when a growable buffer could not allocate */
+    memset(b->data + b->len, c, n);
   b->len += n;
 }
 
@@ -125,6 +133,7 @@ static inline void trace__buf_init_fixed(trace__buf *b, char *data, size_t cap) 
   b->cap = b->alloc = b->limit = cap;
   b->truncated = false;
   b->growable = false;
+  b->dropped = 0;
 }
 
 void trace__buf_init_growable(trace__buf *b, size_t limit);
