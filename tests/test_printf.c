@@ -132,6 +132,7 @@ static void deliberate_differences(void **state) {
   assert_string_equal(ours("[%.4ls][%6.4ls][%-6.3ls]", L"a\u00e9\u20ac", L"a\u00e9\u20ac", L"a\u00e9\u20ac"),
                       "[a\xc3\xa9][   a\xc3\xa9][a\xc3\xa9   ]");
   assert_string_equal(ours("%ls", (const wchar_t *)NULL), "(null)");
+  assert_string_equal(ours("%lc|%c|%-3lc|", (wint_t)0, 0, (wint_t)0), "\\0|\\0|\\0  |");
   assert_string_equal(ours("%ls", L"a\nb"), "a\\nb"); /* escaped like %s */
 }
 

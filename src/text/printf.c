@@ -17,12 +17,19 @@ enum { LEN_NONE, LEN_HH, LEN_H, LEN_L, LEN_LL, LEN_J, LEN_Z, LEN_T, LEN_BIGL };
 typedef trace__fmt_spec spec;
 typedef trace__printf_arg arg;
 
+/* Pieces of a conversion are often empty (no sign, no digits): a buffer without storage yet
+ * (growable, NULL data) must then see no pointer formed into it. */
+static inline void put_raw(trace__buf *b, const char *s, size_t n) {
+  if (n)
+    trace__buf_put(b, s, n);
+}
+
 static inline void put_text(trace__buf *b, const char *s, size_t n, trace__escape_mode mode,
                             bool escape) {
   if (escape)
     trace__escape(b, s, n, mode);
   else
-    trace__buf_put(b, s, n);
+    put_raw(b, s, n);
 }
 
 /* Padding to a width: trace__buf_fill writes only what the buffer has room for and counts the
@@ -45,9 +52,9 @@ static void put_number_field(trace__buf *b, const spec *sp, const char *prefix, 
   }
   if (!sp->left)
     pad(b, sp->width, body);
-  trace__buf_put(b, prefix, np);
+  put_raw(b, prefix, np);
   trace__buf_fill(b, '0', zeros);
-  trace__buf_put(b, digits, nd);
+  put_raw(b, digits, nd);
   if (sp->left)
     pad(b, sp->width, body);
 }
@@ -189,12 +196,12 @@ static void put_float(trace__buf *b, const spec *sp, const arg *a) {
   bool zero_pad = sp->zero && !sp->left && finite;
   if (!sp->left && !zero_pad)
     trace__buf_fill(b, ' ', fill);
-  trace__buf_put(b, text, np);
+  put_raw(b, text, np);
   if (zero_pad)
     trace__buf_fill(b, '0', fill);
-  trace__buf_put(b, text + np, at - np);
+  put_raw(b, text + np, at - np);
   trace__buf_fill(b, '0', zeros);
-  trace__buf_put(b, text + at, len - at);
+  put_raw(b, text + at, len - at);
   if (sp->left)
     trace__buf_fill(b, ' ', fill);
   if (text != small)
@@ -227,20 +234,6 @@ static size_t utf8_of(uint32_t c, char *out) {
   out[2] = (char)(0x80 | (c >> 6 & 0x3F));
   out[3] = (char)(0x80 | (c & 0x3F));
   return 4;
-}
-
-static void put_wide_char(trace__buf *b, const spec *sp, wint_t wc, trace__escape_mode mode,
-                          bool escape) {
-  char u[4];
-  size_t n = utf8_of((uint32_t)wc, u);
-  if (!sp->left)
-    pad(b, sp->width, n);
-  if (escape)
-    trace__escape(b, u, n, mode);
-  else
-    trace__buf_put_whole(b, u, n); /* a character is not cut */
-  if (sp->left)
-    pad(b, sp->width, n);
 }
 
 /* %ls: the precision counts bytes of output, and no character is cut. Converted in pieces that
@@ -279,6 +272,22 @@ static void put_wide_string(trace__buf *b, const spec *sp, const wchar_t *ws,
   put_text(b, piece, used, mode, escape);
   if (sp->width > 0 && sp->left)
     pad(b, sp->width, total);
+}
+
+/* %lc: a string of one character (a NUL is written as %c writes it). */
+static void put_wide_char(trace__buf *b, spec *sp, wint_t wc, trace__escape_mode mode,
+                          bool escape) {
+  if (wc == 0) {
+    if (!sp->left)
+      pad(b, sp->width, 1);
+    put_text(b, "", 1, mode, escape);
+    if (sp->left)
+      pad(b, sp->width, 1);
+    return;
+  }
+  const wchar_t ws[2] = {(wchar_t)wc, 0};
+  sp->precision = -1; /* a precision does not apply to %lc */
+  put_wide_string(b, sp, ws, mode, escape);
 }
 
 /* ---- one conversion from its value ---- */
