@@ -865,6 +865,67 @@ static void message_conversions_are_bounded(void **state) {
 }
 #pragma GCC diagnostic pop
 
+/* ---- a span chain deeper than the 64 spans shown (issue 12, item 12) ---- */
+
+/* 70 nested spans s{i=0} .. s{i=69}: the 64 innermost are shown, and the cut says so in every
+ * format (it was silent). */
+static void deep_chain(trace_fmt_options *o, const char *want) {
+  setup s = begin(o, NULL);
+  trace_span spans[70];
+  for (int i = 0; i < 70; i++) {
+    spans[i] = TRACE_INFO_SPAN("s", TF(i, i));
+    trace_span_enter(&spans[i]);
+  }
+  TRACE_INFO("deep");
+  for (int i = 70; i-- > 0;) {
+    trace_span_exit(&spans[i]);
+    trace_span_close(&spans[i]);
+  }
+  assert_text_equal(s.out->data, want);
+  end(&s);
+}
+
+static void deep_span_chains_are_marked(void **state) {
+  (void)state;
+  char full[4096] = " INFO \xe2\x80\xa6:", compact[4096] = " INFO \xe2\x80\xa6:", tail[2048] = "";
+  char pretty[8192] = "   INFO test_fmt: deep\n", json[8192] = "";
+  char one[128];
+  for (int i = 6; i < 70; i++) {
+    snprintf(one, sizeof one, "s{i=%d}:", i);
+    strcat(full, one);
+    strcat(compact, "s:");
+    snprintf(one, sizeof one, " i=%d", i);
+    strcat(tail, one);
+  }
+  strcat(full, " test_fmt: deep\n");
+  strcat(compact, " test_fmt: deep");
+  strcat(compact, tail);
+  strcat(compact, "\n");
+  for (int i = 69; i >= 6; i--) {
+    snprintf(one, sizeof one, "    in test_fmt::s with i: %d\n", i);
+    strcat(pretty, one);
+  }
+  strcat(pretty, "    in \xe2\x80\xa6 6 more spans\n\n");
+  strcat(json, "{\"level\":\"INFO\",\"fields\":{\"message\":\"deep\"},\"target\":\"test_fmt\","
+               "\"span\":{\"i\":69,\"name\":\"s\"},\"spans\":[");
+  for (int i = 6; i < 70; i++) {
+    snprintf(one, sizeof one, "%s{\"i\":%d,\"name\":\"s\"}", i > 6 ? "," : "", i);
+    strcat(json, one);
+  }
+  strcat(json, "],\"spans_omitted\":6}\n");
+  trace_fmt_options o;
+  trace_fmt_options_init(&o);
+  deep_chain(&o, full);
+  o.format = TRACE_FMT_COMPACT;
+  deep_chain(&o, compact);
+  o.format = TRACE_FMT_PRETTY;
+  o.show_file = o.show_line = false;
+  deep_chain(&o, pretty);
+  o.format = TRACE_FMT_JSON;
+  deep_chain(&o, json);
+  assert_int_equal(parse_json_lines(json), 1);
+}
+
 int main(void) {
   if (install_counting_allocator() != 0)
     return 1;
@@ -891,6 +952,7 @@ int main(void) {
       cmocka_unit_test(timestamps),
       cmocka_unit_test(options_from_env),
       cmocka_unit_test(message_conversions_are_bounded),
+      cmocka_unit_test(deep_span_chains_are_marked),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
