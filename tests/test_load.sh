@@ -60,6 +60,15 @@ expect() {
   [ "$got" = "$want" ] || fail "$what: expected '$want', got '$got'"
 }
 
+# SIGTERM to the program, which must exit with 0; $1 says which run.
+stop_program() {
+  kill -TERM "$pid"
+  local status=0
+  wait "$pid" || status=$?
+  pid=
+  [ "$status" -eq 0 ] || fail "exit status $status$1"
+}
+
 # --- start ----------------------------------------------------------------------------------
 # The program's own lines (stdout) and its log (stderr) in one file, in the order written: stdout
 # is line-buffered, and both descriptors share one file offset.
@@ -209,11 +218,7 @@ others=$(sed -n "$((marker + 1)),${end}p" "$out" | grep -vc 'req.path="/z"' || t
 expect "200 info" "$(http -X PUT $adm/filter -d info)" "PUT /filter info"
 
 # --- shutdown: SIGTERM, exit 0, every line complete -----------------------------------------
-kill -TERM "$pid"
-status=0
-wait "$pid" || status=$?
-pid=
-[ "$status" -eq 0 ] || fail "exit status $status"
+stop_program ""
 [ "$(tail -n 1 "$out")" = "load: done" ] || fail "the last line is not 'load: done'"
 tail -n 4 "$out" | grep -q ' INFO load: shutting down reason=Terminated' ||
   fail "no 'shutting down' line"
@@ -253,9 +258,5 @@ reply=$(timeout 10 cat <&"${idle[9]}" | head -n 1 | tr -d '\r')
 expect "HTTP/1.1 408 Request Timeout" "$reply" "what an idle client reads"
 for fd in "${idle[@]}"; do exec {fd}>&-; done
 expect "200 debug" "$(TIMEOUT=3 http $adm/filter)" "admin request after the read timeout"
-kill -TERM "$pid"
-status=0
-wait "$pid" || status=$?
-pid=
-[ "$status" -eq 0 ] || fail "exit status $status (second run)"
+stop_program " (second run)"
 echo "load: all checks passed ($lines + $(wc -l <"$out") lines of output)"
