@@ -30,6 +30,7 @@ typedef struct fmt_site {
   uint16_t nfields;
   uint8_t sep; /* bytes of separator at the start of each field piece */
   bool static_message;
+  bool rare_fields; /* bare or order below: the fields are written one by one */
   uint16_t nops; /* compiled message; 0: format it at run time */
   fmt_piece *pieces; /* [0] location, [1..n] field prefixes, [n+1] static message */
   fmt_op *ops;

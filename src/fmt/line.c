@@ -172,14 +172,12 @@ static TRACE__INLINE void put_event_fields(trace__buf *b, const fmt_layer *l, co
   }
 }
 
-/* The spans of the line's scope, root first, at most the FMT_SCOPE_MAX nearest the event;
- * *hidden: how many outer spans did not fit. A cut chain is marked, never silent: "…:" before
+/* The spans of the line's scope, root first, at most the FMT_SCOPE_MAX nearest the event in
+ * spans; returns how many there are in all. A cut chain is marked, never silent: "…:" before
  * the spans (Full, Compact), "in … N more spans" after them (Pretty), "spans_omitted" (JSON). */
-static size_t scope_of(const trace_ctx *ctx, const fmt_line *line, const trace_span_ref **spans,
-                       size_t *hidden) {
-  size_t n = trace_ctx_scope(ctx, line->leaf, spans, FMT_SCOPE_MAX);
-  *hidden = n > FMT_SCOPE_MAX ? n - FMT_SCOPE_MAX : 0;
-  return n < FMT_SCOPE_MAX ? n : FMT_SCOPE_MAX;
+static TRACE__INLINE size_t scope_of(const trace_ctx *ctx, const fmt_line *line,
+                                     const trace_span_ref **spans) {
+  return trace_ctx_scope(ctx, line->leaf, spans, FMT_SCOPE_MAX);
 }
 
 #define ELLIPSIS "\xe2\x80\xa6"
@@ -193,9 +191,9 @@ static TRACE__INLINE void format_full(trace__buf *b, fmt_layer *l, fmt_thread *t
   bool ansi = l->ansi;
   put_prefix(b, l, t, line->meta->level);
   const trace_span_ref *spans[FMT_SCOPE_MAX];
-  size_t hidden;
-  size_t n = scope_of(ctx, line, spans, &hidden);
-  if (TRACE__UNLIKELY(hidden)) {
+  size_t n = scope_of(ctx, line, spans);
+  if (TRACE__UNLIKELY(n > FMT_SCOPE_MAX)) {
+    n = FMT_SCOPE_MAX;
     trace__buf_put(b, ELLIPSIS, 3);
     dim(b, ansi, ":", 1);
   }
@@ -229,10 +227,11 @@ static void format_compact(trace__buf *b, fmt_layer *l, fmt_thread *t, const tra
   bool ansi = l->ansi;
   put_prefix(b, l, t, line->meta->level);
   const trace_span_ref *spans[FMT_SCOPE_MAX];
-  size_t hidden;
-  size_t n = scope_of(ctx, line, spans, &hidden);
-  if (TRACE__UNLIKELY(hidden))
+  size_t n = scope_of(ctx, line, spans);
+  if (TRACE__UNLIKELY(n > FMT_SCOPE_MAX)) {
+    n = FMT_SCOPE_MAX;
     trace__buf_put(b, ELLIPSIS ":", 4);
+  }
   for (size_t i = 0; i < n; i++) {
     if (ansi)
       trace__buf_put(b, ANSI_BOLD, 4);
@@ -314,8 +313,11 @@ static void format_pretty(trace__buf *b, fmt_layer *l, fmt_thread *t, const trac
     trace__buf_putc(b, '\n');
   }
   const trace_span_ref *spans[FMT_SCOPE_MAX];
-  size_t hidden;
-  size_t n = scope_of(ctx, line, spans, &hidden);
+  size_t n = scope_of(ctx, line, spans), hidden = 0;
+  if (TRACE__UNLIKELY(n > FMT_SCOPE_MAX)) {
+    hidden = n - FMT_SCOPE_MAX;
+    n = FMT_SCOPE_MAX;
+  }
   for (size_t i = n; i-- > 0;) { /* innermost first */
     const trace_metadata *sm = trace_span_ref_meta(spans[i]);
     trace__buf_put(b, "    ", 4);
@@ -430,8 +432,11 @@ static void format_json(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_
     }
   }
   const trace_span_ref *spans[FMT_SCOPE_MAX];
-  size_t hidden;
-  size_t n = scope_of(ctx, line, spans, &hidden);
+  size_t n = scope_of(ctx, line, spans), hidden = 0;
+  if (TRACE__UNLIKELY(n > FMT_SCOPE_MAX)) {
+    hidden = n - FMT_SCOPE_MAX;
+    n = FMT_SCOPE_MAX;
+  }
   if (n && l->o.json_current_span) {
     trace__buf_put(b, ",\"span\":", 8);
     json_span(b, l, spans[n - 1], ctx);

@@ -235,6 +235,7 @@ static fmt_site *build(const fmt_layer *l, const trace_metadata *m) {
       fmt_sort_by_name(m->field_names, order, norder);
     s->order = norder ? order : NULL;
     s->bare = bare_mask;
+    s->rare_fields = bare_mask || norder;
     s->text = (char *)(order + norder);
     memcpy(s->text, b.data, b.len);
     memset(s->text + b.len, 0, TRACE__BUF_PAD); /* pieces are copied in whole blocks */
@@ -341,7 +342,7 @@ static void put_site_fields_in_order(trace__buf *b, const fmt_layer *l, const fm
 
 void fmt_put_site_fields(trace__buf *b, const fmt_layer *l, const fmt_site *site,
                          const trace_valueset *vs, bool first) {
-  if (TRACE__UNLIKELY(site->bare || site->order)) {
+  if (TRACE__UNLIKELY(site->rare_fields)) {
     put_site_fields_in_order(b, l, site, vs, first);
     return;
   }
