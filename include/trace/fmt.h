@@ -80,9 +80,13 @@ typedef struct trace_fmt_options {
 
 /* The defaults above. */
 TRACE_API void trace_fmt_options_init(trace_fmt_options *o);
-/* Applies the environment on top of o: TRACE_FORMAT=full|compact|pretty|json (any case) and
- * NO_COLOR (set and non-empty: colours off). Returns 0, or TRACE_EINVAL for an unknown
- * TRACE_FORMAT (o unchanged for that variable). */
+/* tracing-subscriber's .pretty(): format TRACE_FMT_PRETTY with show_file and show_line on, so
+ * that each event has its "at file:line" line. (Setting format alone keeps the other options as
+ * they are.) o NULL: nothing. */
+TRACE_API void trace_fmt_options_pretty(trace_fmt_options *o);
+/* Applies the environment on top of o: TRACE_FORMAT=full|compact|pretty|json (any case; pretty
+ * as trace_fmt_options_pretty) and NO_COLOR (set and non-empty: colours off). Returns 0, or
+ * TRACE_EINVAL for an unknown TRACE_FORMAT (o unchanged for that variable). */
 TRACE_API int trace_fmt_options_from_env(trace_fmt_options *o);
 
 /* A fmt layer for a registry (trace_registry_add_layer). o NULL: defaults. The writer in o, if

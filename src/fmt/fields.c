@@ -206,16 +206,60 @@ static void put_json_key(trace__buf *b, json_keys *k, const char *name, uint32_t
   trace__buf_put(b, "\":", 2);
 }
 
+bool fmt_is_bare_message(const trace_valueset *vs, uint32_t i, field_style style) {
+  return style != STYLE_JSON && vs->meta && !vs->meta->message &&
+         strcmp(trace_valueset_name(vs, i), "message") == 0;
+}
+
+void fmt_sort_by_name(const char *const *names, uint16_t *order, size_t n) {
+  for (size_t i = 0; i < n; i++) { /* insertion sort: a callsite has a few fields */
+    size_t j = i;
+    while (j > 0 && strcmp(names[order[j - 1]], names[i]) > 0) {
+      order[j] = order[j - 1];
+      j--;
+    }
+    order[j] = (uint16_t)i;
+  }
+}
+
+/* The order fmt_put_fields writes a set in: a span's fields sorted by name in JSON (up to 64 of
+ * them; a larger set keeps its order), otherwise as they come. Returns order or NULL. */
+static const uint16_t *field_order(const trace_valueset *vs, field_style style, uint16_t *order) {
+  if (style != STYLE_JSON || !vs->meta || vs->meta->kind != TRACE_KIND_SPAN || vs->count < 2 ||
+      vs->count > 64)
+    return NULL;
+  const char *names[64];
+  for (uint32_t i = 0; i < vs->count; i++)
+    names[i] = trace_valueset_name(vs, i);
+  fmt_sort_by_name(names, order, vs->count);
+  return order;
+}
+
 bool fmt_put_fields(trace__buf *b, const trace_valueset *vs, field_style style, size_t max,
                     bool first, bool ansi, const char *reserved) {
   bool any = false;
   json_keys keys;
   keys.n = keys.used = 0;
-  for (uint32_t i = 0; i < vs->count; i++) {
+  uint16_t order_store[64];
+  const uint16_t *order = field_order(vs, style, order_store);
+  for (uint32_t k = 0; k < vs->count; k++) {
+    uint32_t i = order ? order[k] : k;
     const trace_value *v = &vs->values[i];
     if (v->type == TRACE_VALUE_EMPTY)
       continue;
     const char *name = trace_valueset_name(vs, i);
+    if (fmt_is_bare_message(vs, i, style)) {
+      /* The message, as tracing prints it: no name, a string unquoted. */
+      if (!first)
+        trace__buf_puts(b, style == STYLE_PRETTY ? ", " : " ");
+      if (v->type == TRACE_VALUE_STR && v->as.str.ptr)
+        fmt_put_text(b, v->as.str.ptr, v->as.str.len, TRACE__ESC_TEXT, max);
+      else
+        fmt_put_value(b, v, style, max);
+      first = false;
+      any = true;
+      continue;
+    }
     switch (style) {
     case STYLE_JSON:
       if (!first)

@@ -31,10 +31,16 @@ typedef struct fmt_site {
   uint16_t nfields;
   uint8_t sep; /* bytes of separator at the start of each field piece */
   bool static_message;
+  bool rare_fields; /* bare or order below: the fields are written one by one */
   uint16_t nops; /* compiled message; 0: format it at run time */
   fmt_piece *pieces; /* [0] location, [1..n] field prefixes, [n+1] static message */
   fmt_op *ops;
   char *text;
+  /* Rare layouts, as tracing writes them (site.c): fields called "message" that are printed
+   * bare, as the message (bit i: field i; text styles, callsites without a format), and the
+   * order of a span's fields in JSON (sorted by name; NULL: declaration order). */
+  uint64_t bare;
+  const uint16_t *order;
 } fmt_site;
 
 typedef struct fmt_layer {
@@ -93,6 +99,12 @@ void fmt_put_value(trace__buf *b, const trace_value *v, field_style style, size_
  * fields when there is a message), or NULL. */
 bool fmt_put_fields(trace__buf *b, const trace_valueset *vs, field_style style, size_t max,
                     bool first, bool ansi, const char *reserved);
+/* Whether field i of the set is a "message" field printed bare, as tracing prints the message:
+ * in the text styles, when the callsite has no format (the field is the message then). */
+bool fmt_is_bare_message(const trace_valueset *vs, uint32_t i, field_style style);
+/* tracing writes a span's fields in JSON sorted by name (its JSON layer keeps them in a map
+ * ordered by key): order[] gets 0..n-1 sorted by names[], by byte value, stable. */
+void fmt_sort_by_name(const char *const *names, uint16_t *order, size_t n);
 /* Text truncated to max bytes with the marker, escaped for mode. */
 void fmt_put_text(trace__buf *b, const char *s, size_t len, trace__escape_mode mode, size_t max);
 /* The event's message, escaped, cut at max with a marker; through the site's compiled format

@@ -162,6 +162,14 @@ void trace_fmt_options_init(trace_fmt_options *o) {
   o->max_value_len = FMT_DEFAULT_VALUE_MAX;
 }
 
+void trace_fmt_options_pretty(trace_fmt_options *o) {
+  if (!o)
+    return;
+  o->format = TRACE_FMT_PRETTY;
+  o->show_file = true;
+  o->show_line = true;
+}
+
 static bool env_is(const char *v, const char *want) { return strcasecmp(v, want) == 0; }
 
 int trace_fmt_options_from_env(trace_fmt_options *o) {
@@ -175,7 +183,7 @@ int trace_fmt_options_from_env(trace_fmt_options *o) {
     else if (env_is(f, "compact"))
       o->format = TRACE_FMT_COMPACT;
     else if (env_is(f, "pretty"))
-      o->format = TRACE_FMT_PRETTY;
+      trace_fmt_options_pretty(o);
     else if (env_is(f, "json"))
       o->format = TRACE_FMT_JSON;
     else

@@ -142,10 +142,15 @@ static TRACE__INLINE void put_event_fields(trace__buf *b, const fmt_layer *l, co
   }
 }
 
-static size_t scope_of(const trace_ctx *ctx, const fmt_line *line, const trace_span_ref **spans) {
-  size_t n = trace_ctx_scope(ctx, line->leaf, spans, FMT_SCOPE_MAX);
-  return n < FMT_SCOPE_MAX ? n : FMT_SCOPE_MAX;
+/* The spans of the line's scope, root first, at most the FMT_SCOPE_MAX nearest the event in
+ * spans; returns how many there are in all. A cut chain is marked, never silent: "…:" before
+ * the spans (Full, Compact), "in … N more spans" after them (Pretty), "spans_omitted" (JSON). */
+static TRACE__INLINE size_t scope_of(const trace_ctx *ctx, const fmt_line *line,
+                                     const trace_span_ref **spans) {
+  return trace_ctx_scope(ctx, line->leaf, spans, FMT_SCOPE_MAX);
 }
+
+#define ELLIPSIS "\xe2\x80\xa6"
 
 static fmt_ext *ext_of(const trace_span_ref *s, const trace_ctx *ctx) {
   return trace_span_ref_ext(s, ctx);
@@ -158,6 +163,11 @@ static TRACE__INLINE void format_full(trace__buf *b, fmt_layer *l, fmt_thread *t
   put_prefix(b, l, t, line->meta->level);
   const trace_span_ref *spans[FMT_SCOPE_MAX];
   size_t n = scope_of(ctx, line, spans);
+  if (TRACE__UNLIKELY(n > FMT_SCOPE_MAX)) {
+    n = FMT_SCOPE_MAX;
+    trace__buf_put(b, ELLIPSIS, 3);
+    dim(b, ansi, ":", 1);
+  }
   for (size_t i = 0; i < n; i++) {
     if (ansi)
       trace__buf_put(b, ANSI_BOLD, 4);
@@ -190,6 +200,10 @@ static void format_compact(trace__buf *b, fmt_layer *l, fmt_thread *t, const tra
   put_prefix(b, l, t, line->meta->level);
   const trace_span_ref *spans[FMT_SCOPE_MAX];
   size_t n = scope_of(ctx, line, spans);
+  if (TRACE__UNLIKELY(n > FMT_SCOPE_MAX)) {
+    n = FMT_SCOPE_MAX;
+    trace__buf_put(b, ELLIPSIS ":", 4);
+  }
   for (size_t i = 0; i < n; i++) {
     if (ansi)
       trace__buf_put(b, ANSI_BOLD, 4);
@@ -272,7 +286,11 @@ static void format_pretty(trace__buf *b, fmt_layer *l, fmt_thread *t, const trac
     trace__buf_putc(b, '\n');
   }
   const trace_span_ref *spans[FMT_SCOPE_MAX];
-  size_t n = scope_of(ctx, line, spans);
+  size_t n = scope_of(ctx, line, spans), hidden = 0;
+  if (TRACE__UNLIKELY(n > FMT_SCOPE_MAX)) {
+    hidden = n - FMT_SCOPE_MAX;
+    n = FMT_SCOPE_MAX;
+  }
   for (size_t i = n; i-- > 0;) { /* innermost first */
     const trace_metadata *sm = trace_span_ref_meta(spans[i]);
     trace__buf_put(b, "    ", 4);
@@ -295,6 +313,13 @@ static void format_pretty(trace__buf *b, fmt_layer *l, fmt_thread *t, const trac
       fmt_ext_copy(b, l, e, spans[i], scratch);
     }
     trace__buf_putc(b, '\n');
+  }
+  if (TRACE__UNLIKELY(hidden)) {
+    trace__buf_put(b, "    ", 4);
+    dim(b, ansi, "in", 2);
+    trace__buf_put(b, " " ELLIPSIS " ", 5);
+    trace__buf_u64(b, hidden);
+    trace__buf_puts(b, hidden == 1 ? " more span\n" : " more spans\n");
   }
   trace__buf_putc(b, '\n');
 }
@@ -366,7 +391,11 @@ static void format_json(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_
   trace__buf_putc(b, '}');
   put_location(b, l, line);
   const trace_span_ref *spans[FMT_SCOPE_MAX];
-  size_t n = scope_of(ctx, line, spans);
+  size_t n = scope_of(ctx, line, spans), hidden = 0;
+  if (TRACE__UNLIKELY(n > FMT_SCOPE_MAX)) {
+    hidden = n - FMT_SCOPE_MAX;
+    n = FMT_SCOPE_MAX;
+  }
   if (n && l->o.json_current_span) {
     trace__buf_put(b, ",\"span\":", 8);
     json_span(b, l, spans[n - 1], ctx, &t->scratch);
@@ -379,6 +408,10 @@ static void format_json(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_
       json_span(b, l, spans[i], ctx, &t->scratch);
     }
     trace__buf_putc(b, ']');
+    if (TRACE__UNLIKELY(hidden)) {
+      trace__buf_puts(b, ",\"spans_omitted\":");
+      trace__buf_u64(b, hidden);
+    }
   }
   if (l->o.show_thread_names) {
     trace__buf_putc(b, ',');

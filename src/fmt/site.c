@@ -64,8 +64,13 @@ void fmt_put_location(trace__buf *b, const fmt_layer *l, const trace_metadata *m
   }
 }
 
-/* One field's prefix, separator first: ' name=' (text), ', name: ' (pretty), ',"key":' (JSON). */
-static void build_field(trace__buf *b, const fmt_layer *l, const char *key) {
+/* One field's prefix, separator first: ' name=' (text), ', name: ' (pretty), ',"key":' (JSON);
+ * only the separator for a field printed bare. */
+static void build_field(trace__buf *b, const fmt_layer *l, const char *key, bool bare) {
+  if (bare) {
+    trace__buf_puts(b, l->style == STYLE_PRETTY ? ", " : " ");
+    return;
+  }
   switch (l->style) {
   case STYLE_JSON:
     trace__buf_put(b, ",\"", 2);
@@ -156,6 +161,7 @@ static fmt_site *build(const fmt_layer *l, const trace_metadata *m) {
    * fields when it has a message, "name" in a span's object). */
   const char *reserved = m->kind == TRACE_KIND_SPAN ? "name" : m->message ? "message" : NULL;
   char alt[160];
+  uint64_t bare_mask = 0;
   for (size_t i = 0; i < n; i++) {
     const char *key = m->field_names[i];
     char *owned = NULL;
@@ -176,7 +182,11 @@ static fmt_site *build(const fmt_layer *l, const trace_metadata *m) {
     }
     keys[i] = key;
     start = b.len;
-    build_field(&b, l, key);
+    bool bare = i < 64 && fmt_is_bare_message(&(trace_valueset){m, NULL, NULL, (uint32_t)n},
+                                              (uint32_t)i, l->style);
+    if (bare)
+      bare_mask |= (uint64_t)1 << i;
+    build_field(&b, l, key, bare);
     piece_end(&b, &pieces[i + 1], start);
     (void)owned; /* freed below with the other keys that are copies */
   }
@@ -199,10 +209,18 @@ static fmt_site *build(const fmt_layer *l, const trace_metadata *m) {
   size_t nops = m->message && !static_message
                     ? compile_message(&b, l, m->message, ops, TRACE__ARRAY_LEN(ops))
                     : 0;
+  /* A span's fields in JSON: sorted by name, as tracing writes them. */
+  size_t norder = 0;
+  if (l->style == STYLE_JSON && m->kind == TRACE_KIND_SPAN && n <= UINT16_MAX) {
+    bool sorted = true; /* declared in order already: no order array */
+    for (size_t i = 1; i < n && sorted; i++)
+      sorted = strcmp(m->field_names[i - 1], m->field_names[i]) <= 0;
+    norder = sorted ? 0 : n;
+  }
   fmt_site *s = NULL;
   if (!b.truncated && b.len < UINT32_MAX)
-    s = trace__alloc_lines(sizeof *s + nops * sizeof *ops + (n + 2) * sizeof *pieces + b.len +
-                            TRACE__BUF_PAD);
+    s = trace__alloc_lines(sizeof *s + nops * sizeof *ops + (n + 2) * sizeof *pieces +
+                           norder * sizeof(uint16_t) + b.len + TRACE__BUF_PAD);
   if (s) {
     s->nfields = (uint16_t)n;
     s->sep = l->style == STYLE_PRETTY ? 2 : 1;
@@ -212,7 +230,13 @@ static fmt_site *build(const fmt_layer *l, const trace_metadata *m) {
     memcpy(s->ops, ops, nops * sizeof *ops);
     s->pieces = (fmt_piece *)(void *)(s->ops + nops);
     memcpy(s->pieces, pieces, (n + 2) * sizeof *pieces);
-    s->text = (char *)(s->pieces + n + 2);
+    uint16_t *order = (uint16_t *)(void *)(s->pieces + n + 2);
+    if (norder)
+      fmt_sort_by_name(m->field_names, order, norder);
+    s->order = norder ? order : NULL;
+    s->bare = bare_mask;
+    s->rare_fields = bare_mask || norder;
+    s->text = (char *)(order + norder);
     memcpy(s->text, b.data, b.len);
     memset(s->text + b.len, 0, TRACE__BUF_PAD); /* pieces are copied in whole blocks */
   }
@@ -280,8 +304,33 @@ static inline void put_value_fast(trace__buf *b, const fmt_layer *l, const trace
  * goes through the buffer's functions, with b->len brought up to date first. The cursor is an
  * index, not a pointer: a buffer without storage yet has a NULL data pointer and no room, and
  * the fast path, which needs room, never forms a pointer from it. */
+/* fmt_put_site_fields for the rare sites with bare or sorted fields: one field at a time. */
+static void put_site_fields_in_order(trace__buf *b, const fmt_layer *l, const fmt_site *site,
+                                     const trace_valueset *vs, bool first) {
+  uint32_t n = vs->count < site->nfields ? vs->count : site->nfields;
+  for (uint32_t k = 0; k < site->nfields; k++) {
+    uint32_t i = site->order ? site->order[k] : k;
+    if (i >= n || vs->values[i].type == TRACE_VALUE_EMPTY)
+      continue;
+    const trace_value *v = &vs->values[i];
+    const fmt_piece *pc = &site->pieces[i + 1];
+    uint32_t skip = first ? site->sep : 0;
+    if (pc->len > skip)
+      trace__buf_put(b, site->text + pc->off + skip, pc->len - skip);
+    first = false;
+    if (i < 64 && (site->bare >> i & 1) && v->type == TRACE_VALUE_STR && v->as.str.ptr)
+      fmt_put_text(b, v->as.str.ptr, v->as.str.len, TRACE__ESC_TEXT, l->o.max_value_len);
+    else
+      put_value_fast(b, l, v);
+  }
+}
+
 void fmt_put_site_fields(trace__buf *b, const fmt_layer *l, const fmt_site *site,
                          const trace_valueset *vs, bool first) {
+  if (TRACE__UNLIKELY(site->rare_fields)) {
+    put_site_fields_in_order(b, l, site, vs, first);
+    return;
+  }
   uint32_t n = vs->count < site->nfields ? vs->count : site->nfields;
   trace__escape_mode str_mode = l->style == STYLE_JSON ? TRACE__ESC_JSON : TRACE__ESC_QUOTED;
   size_t max = l->o.max_value_len;

@@ -27,7 +27,7 @@ size_t trace__buf_grow(trace__buf *b, size_t n) {
 void trace__buf_put_cut(trace__buf *b, const char *s, size_t n) {
   size_t room = trace__buf_room(b, n);
   if (room < n) {
-    b->over += n - room;
+    b->dropped += n - room;
     n = room;
     b->truncated = true;
   }
@@ -42,9 +42,9 @@ void trace__buf_init_growable(trace__buf *b, size_t limit) {
   b->cap = 0;
   b->alloc = 0;
   b->limit = limit;
-  b->over = 0;
   b->truncated = false;
   b->growable = true;
+  b->dropped = 0;
 }
 
 void trace__buf_free(trace__buf *b) {

@@ -20,9 +20,11 @@ typedef struct trace__buf {
   size_t cap;   /* writable end: min(alloc, limit) */
   size_t alloc; /* allocated bytes */
   size_t limit; /* never grows past this */
-  size_t over;  /* bytes dropped by appends that did not fit (the full length is len + over) */
   bool truncated;
   bool growable; /* data came from trace__malloc and may be reallocated */
+  /* Bytes refused since init: with len, the length the text would have had without the limit
+   * (exact for plain appends; escaping stops at the cut and counts only the piece it tried). */
+  size_t dropped;
 } trace__buf;
 
 /* Makes room for n more bytes if the limit allows; returns the room available (may be < n). */
@@ -96,7 +98,7 @@ static TRACE__INLINE void trace__buf_put_padded(trace__buf *b, const char *s, si
 static TRACE__INLINE void trace__buf_put_whole(trace__buf *b, const char *s, size_t n) {
   if (TRACE__UNLIKELY(trace__buf_room(b, n) < n)) {
     b->truncated = true;
-    b->over += n;
+    b->dropped += n;
     return;
   }
   memcpy(b->data + b->len, s, n);
@@ -108,7 +110,7 @@ static TRACE__INLINE void trace__buf_putc(trace__buf *b, char c) {
     b->data[b->len++] = c;
   } else {
     b->truncated = true;
-    b->over++;
+    b->dropped++;
   }
 }
 
@@ -117,11 +119,11 @@ static inline void trace__buf_puts(trace__buf *b, const char *s) { trace__buf_pu
 static inline void trace__buf_fill(trace__buf *b, char c, size_t n) {
   size_t room = trace__buf_room(b, n);
   if (room < n) {
-    b->over += n - room;
+    b->dropped += n - room;
     n = room;
     b->truncated = true;
   }
-  if (n) /* no storage at all in a zero-sized snprintf buffer */
+  if (n) /* the data pointer is NULL when a growable buffer could not allocate */
     memset(b->data + b->len, c, n);
   b->len += n;
 }
@@ -131,9 +133,9 @@ static inline void trace__buf_init_fixed(trace__buf *b, char *data, size_t cap) 
   b->data = data;
   b->len = 0;
   b->cap = b->alloc = b->limit = cap;
-  b->over = 0;
   b->truncated = false;
   b->growable = false;
+  b->dropped = 0;
 }
 
 /* snprintf-style output into a caller's buffer of cap bytes (buf may be NULL when cap is 0): at
@@ -145,7 +147,7 @@ static inline void trace__buf_init_snprintf(trace__buf *b, char *buf, size_t cap
 static inline size_t trace__buf_finish_snprintf(trace__buf *b) {
   if (b->data)
     b->data[b->len] = '\0';
-  return b->len + b->over;
+  return b->len + b->dropped;
 }
 
 void trace__buf_init_growable(trace__buf *b, size_t limit);
