@@ -97,8 +97,8 @@ col_thread *trace__col_thread_new(col *c) {
     t->string_bytes = c->string_bytes;
     t->mask = t->size - 1;
     t->clock = c->clock.kind;
-    t->number = trace__thread_number();
-    const char *name = trace__thread_name();
+    t->number = trace_thread_id();
+    const char *name = trace_thread_name();
     strncpy(t->name, name, sizeof t->name - 1);
     thread_reset(t);
     t->next = c->threads;
@@ -212,7 +212,7 @@ uint64_t *trace__col_reserve_slow(col_thread *t, uint32_t size) {
     goto drop;
   trace__col_reporter_ensure(c); /* a forked child's first page */
   /* A thread renamed since its last page: the reporter and dumps see the new name. */
-  const char *name = trace__thread_name();
+  const char *name = trace_thread_name();
   if (TRACE__UNLIKELY(strncmp(name, t->name, sizeof t->name - 1) != 0)) {
     trace__mutex_lock(&c->lock);
     strncpy(t->name, name, sizeof t->name - 1);
