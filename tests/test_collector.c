@@ -956,6 +956,17 @@ static void flight_dump_on_request_and_signal(void **state) {
   json_decref(t);
   signal(SIGUSR2, SIG_DFL);
   trace_shutdown();
+  /* A recorder made later does not answer the requests made before it existed (it once dumped
+   * them all as soon as its reporter started). */
+  trace_collector_options o;
+  trace_collector_options_init(&o);
+  o.mode = TRACE_COLLECTOR_FLIGHT;
+  o.request_path = path_in("stale-%n.json");
+  c = new_collector(&o);
+  assert_int_equal(trace_collector_install(c), 0);
+  nested_work(1);
+  trace_shutdown(); /* the reporter's last round has looked at the requests */
+  assert_int_equal(access(path_in("stale-1.json"), F_OK), -1);
 }
 
 /* fork: the child's recorder starts empty, and records. */

@@ -127,6 +127,9 @@ int trace_collector_new(const trace_collector_options *o, trace_collector **out)
   rc = trace__col_open_outputs(c);
   if (rc != 0)
     goto fail;
+  /* Requests made before this collector existed were for another one (or for none): only the
+   * ones made from now on are ours. */
+  c->requests_seen = __atomic_load_n(&trace__col_flight_requests, __ATOMIC_ACQUIRE);
   rc = trace__col_reporter_start(c);
   if (rc != 0)
     goto fail;
