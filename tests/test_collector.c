@@ -351,6 +351,74 @@ static void folded_wall_with_threads(void **state) {
   free(folded);
 }
 
+/* The sum of the numbers of the folded lines whose stack is exactly stack (the writer may give
+ * a stack one line per reporting round; the tools add them up, and so does this). */
+static unsigned long long folded_sum(const char *folded, const char *stack) {
+  unsigned long long sum = 0;
+  size_t n = strlen(stack);
+  for (const char *line = folded; *line;) {
+    const char *eol = strchr(line, '\n');
+    assert_non_null(eol);
+    if (strncmp(line, stack, n) == 0 && line[n] == ' ')
+      sum += strtoull(line + n + 1, NULL, 10);
+    line = eol + 1;
+  }
+  return sum;
+}
+
+/* A clock the test moves by hand: every timestamp of the collector is known. */
+static uint64_t stepped_now;
+static uint64_t stepped_clock(void *arg) {
+  (void)arg;
+  return __atomic_load_n(&stepped_now, __ATOMIC_RELAXED);
+}
+
+/* Busy and wall time of the same two spans, with every timestamp chosen:
+ *
+ *   t:     1000  2000  3000  4000        7000  7500        9000        12000
+ *   a:     new   enter                                     exit        close
+ *   b:                 new   enter       exit  close
+ *
+ * busy: a is entered 2000..9000 less b's 4000..7000 = 4000, b 3000;
+ * wall: a lives 1000..12000 less b's 3000..7500 = 6500, b 4500. */
+static void folded_busy_and_wall_differ(void **state) {
+  (void)state;
+  const unsigned long long want[2][2] = {{4000, 3000}, {6500, 4500}}; /* [busy|wall][a|a;b] */
+  for (int wall = 0; wall < 2; wall++) {
+    trace_collector_options o;
+    trace_collector_options_init(&o);
+    o.folded_path = path_in(wall ? "bw-wall.folded" : "bw-busy.folded");
+    o.folded_time = wall ? TRACE_FOLDED_WALL : TRACE_FOLDED_BUSY;
+    o.clock = TRACE_COLLECTOR_CLOCK_CUSTOM;
+    o.clock_fn = stepped_clock;
+    o.flags = TRACE_COLLECTOR_EXACT_LIFETIMES;
+    trace_collector *c = new_collector(&o);
+    assert_int_equal(trace_collector_install(c), 0);
+    stepped_now = 1000;
+    trace_span a = TRACE_INFO_SPAN("a");
+    stepped_now = 2000;
+    trace_span_enter(&a);
+    stepped_now = 3000;
+    trace_span b = TRACE_INFO_SPAN("b");
+    stepped_now = 4000;
+    trace_span_enter(&b);
+    stepped_now = 7000;
+    trace_span_exit(&b);
+    stepped_now = 7500;
+    trace_span_close(&b);
+    stepped_now = 9000;
+    trace_span_exit(&a);
+    stepped_now = 12000;
+    trace_span_close(&a);
+    trace_shutdown();
+    char *folded = read_all(o.folded_path, NULL);
+    assert_non_null(folded);
+    assert_int_equal(folded_sum(folded, "a"), want[wall][0]);
+    assert_int_equal(folded_sum(folded, "a;b"), want[wall][1]);
+    free(folded);
+  }
+}
+
 static void as_a_layer_with_fmt_and_filters(void **state) {
   (void)state;
   trace_collector *c = stream_to(path_in("l.json"), NULL);
@@ -1112,6 +1180,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(stream_chrome_and_folded),
       cmocka_unit_test(folded_wall_with_threads),
+      cmocka_unit_test(folded_busy_and_wall_differ),
       cmocka_unit_test(as_a_layer_with_fmt_and_filters),
       cmocka_unit_test(next_to_fmt_with_trace_init),
       cmocka_unit_test(values_of_every_kind),
