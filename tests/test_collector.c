@@ -827,6 +827,56 @@ static void size_limit(void **state) {
  * thread, though none filled a buffer. */
 enum { MANY_THREADS = 300 };
 
+/* The reporter falls behind: its output is a pipe nobody reads yet, so it blocks in write(2)
+ * while the recording thread goes on. The thread never waits: what its ring cannot hold is
+ * dropped and counted, and what the reader finally gets is still a whole trace. */
+typedef struct drain {
+  int fd;
+  bytes out;
+} drain;
+static void *drain_pipe(void *arg) {
+  drain *d = arg;
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(d->fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0)
+      collect(&d->out, buf, (size_t)n);
+  return NULL;
+}
+
+static void reporter_falls_behind(void **state) {
+  (void)state;
+  const char *fifo = path_in("slow.fifo");
+  assert_int_equal(mkfifo(fifo, 0600), 0);
+  int rd = open(fifo, O_RDONLY | O_NONBLOCK); /* so that the collector's open does not block */
+  assert_true(rd >= 0);
+  trace_collector_options o;
+  trace_collector_options_init(&o);
+  o.chrome_path = fifo;
+  o.thread_buffer_bytes = 16384;
+  trace_collector *c = new_collector(&o);
+  assert_int_equal(trace_collector_install(c), 0);
+  for (int i = 0; i < 200; i++)
+    nested_work(50); /* megabytes of JSON: far past the pipe's 64 KiB */
+  trace_collector_stats st = trace_collector_get_stats(c);
+  assert_true(st.records_dropped > 0);
+  int flags = fcntl(rd, F_GETFL);
+  assert_int_equal(fcntl(rd, F_SETFL, flags & ~O_NONBLOCK), 0);
+  drain d = {rd, {NULL, 0}};
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, drain_pipe, &d), 0);
+  trace_shutdown();
+  pthread_join(th, NULL);
+  close(rd);
+  assert_non_null(d.out.data);
+  json_t *t = parse_trace(d.out.data, false, NULL);
+  assert_non_null(t);
+  check_trace(t);
+  assert_true(count(t, "X", "inner") < 200 * 50);
+  json_decref(t);
+  free(d.out.data);
+}
+
 static void *short_lived(void *arg) {
   int i = (int)(intptr_t)arg;
   trace_span s = TRACE_INFO_SPAN("short_lived", TF(i, i));
@@ -1193,6 +1243,7 @@ int main(void) {
       cmocka_unit_test(disk_fills_up_mid_file),
       cmocka_unit_test(size_limit),
       cmocka_unit_test(many_threads_exiting),
+      cmocka_unit_test(reporter_falls_behind),
       cmocka_unit_test(killed_mid_run),
       cmocka_unit_test(flight_dump_keeps_the_last_records),
       cmocka_unit_test(flight_dumps_while_recording),
