@@ -1194,6 +1194,11 @@ static void bad_options_and_arguments(void **state) {
   assert_int_equal(trace_collector_dump(c, path_in("n.json"), 0), TRACE_ENOTSUP);
   assert_int_equal(trace_collector_dump(c, NULL, 0), TRACE_EINVAL);
   assert_int_equal(trace_collector_dump_to(c, NULL, NULL, 0), TRACE_EINVAL);
+  /* The caller's errno is kept. */
+  errno = EDOM;
+  assert_int_equal(trace_collector_dump_to(c, collect, NULL, 0), TRACE_ENOTSUP);
+  assert_int_equal(trace_collector_flush(c), 0);
+  assert_int_equal(errno, EDOM);
   trace_collector_free(c);
   /* Given to a layer, it cannot be given again. */
   c = new_collector(&o);

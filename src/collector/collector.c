@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../common/alloc.h"
+#include "../common/guard.h"
 #include "../common/spin.h"
 #include "../common/thread.h"
 #include "record.h"
@@ -177,10 +178,8 @@ int trace_collector_flush(trace_collector *c) {
     return TRACE_EINVAL;
   if (trace__tls.depth != 0)
     return TRACE_EBUSY;
-  int saved = errno;
-  int rc = trace__col_flush(c);
-  errno = saved;
-  return rc;
+  TRACE__KEEP_ERRNO();
+  return trace__col_flush(c);
 }
 
 trace_collector_stats trace_collector_get_stats(trace_collector *c) {
@@ -247,21 +246,18 @@ int trace_flight_dump_request(void) {
 
 static void on_dump_signal(int signo) {
   (void)signo;
-  int saved = errno;
+  TRACE__KEEP_ERRNO(); /* a handler must leave errno as it found it */
   (void)trace_flight_dump_request();
-  errno = saved;
 }
 
 int trace_flight_dump_on_signal(int signo) {
   if (signo <= 0 || signo >= NSIG || signo == SIGKILL || signo == SIGSTOP)
     return TRACE_EINVAL;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_dump_signal;
   sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
-  int rc = sigaction(signo, &sa, NULL) == 0 ? 0 : TRACE_EINVAL;
-  errno = saved;
-  return rc;
+  return sigaction(signo, &sa, NULL) == 0 ? 0 : TRACE_EINVAL;
 }

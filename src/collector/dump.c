@@ -14,6 +14,7 @@
 
 #include "../common/alloc.h"
 #include "../common/clock.h"
+#include "../common/guard.h"
 #include "model.h"
 #include "output.h"
 
@@ -203,17 +204,14 @@ int trace_collector_dump_to(trace_collector *c, trace_collector_write_fn fn, voi
                             uint64_t last_ns) {
   if (!fn)
     return TRACE_EINVAL;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   c = pick(c);
-  if (!c) {
-    errno = saved;
+  if (!c)
     return TRACE_ENOTSUP;
-  }
   int rc = c->mode == TRACE_COLLECTOR_FLIGHT
                ? dump(c, trace__col_chrome_stream(fn, arg, c->o.process_name), last_ns)
                : TRACE_ENOTSUP;
   trace__mutex_unlock(&trace__col_list_lock);
-  errno = saved;
   return rc;
 }
 
