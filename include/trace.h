@@ -370,6 +370,12 @@ TRACE_API void trace_shutdown(void);
  * the OS. Without it, a thread's name is "main" for the main thread and the OS name otherwise.
  * The name is copied (up to 31 bytes). TRACE_EINVAL for NULL. */
 TRACE_API int trace_thread_set_name(const char *name);
+/* The calling thread's number in diagnostics: 1 for the main thread, then 2, 3... in the order
+ * threads first ask (fmt's ThreadId(NN), an exporter's thread.id). Never 0. */
+TRACE_API uint32_t trace_thread_id(void);
+/* The calling thread's name as trace_thread_set_name left it, else "main" for the main thread
+ * and the OS name otherwise (possibly ""). Valid until the thread exits or renames itself. */
+TRACE_API const char *trace_thread_name(void);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Macro internals. Exported because the macros call them; not API. */
@@ -380,6 +386,9 @@ TRACE_API void trace__event(trace_callsite *cs, const trace_value *values, int p
                             const trace_span *parent, ...);
 TRACE_API trace_span trace__span_new(trace_callsite *cs, const trace_value *values,
                                      int parent_kind, const trace_span *parent);
+struct trace_context;
+TRACE_API trace_span trace__span_new_remote(trace_callsite *cs, const trace_value *values,
+                                            const struct trace_context *remote);
 TRACE_API void trace__register_callsites(trace_callsite *start, trace_callsite *stop);
 TRACE_API void trace__unregister_callsites(trace_callsite *start, trace_callsite *stop);
 
@@ -576,6 +585,11 @@ static inline trace_value trace_i_make_value(trace_value v) { return v; }
  *   trace_span s = TRACE_SPAN(level, "name", [fields...]);
  *   TRACE_SPAN_AT(target, level, "name", ...), TRACE_SPAN_IN(parent_or_TRACE_ROOT, level, ...)
  *   TRACE_ERROR_SPAN("name", ...) ... TRACE_TRACE_SPAN(...)
+ *   TRACE_SPAN_FROM(remote, level, "name", ...)   the parent is a span of another process:
+ *       remote is a const trace_context * (<trace/context.h>, e.g. from a traceparent header);
+ *       the span continues that trace and is a local root. NULL or a context with a zero id:
+ *       an ordinary root. TRACE_INFO_SPAN_FROM(remote, "name", ...) etc. remote is not
+ *       evaluated when the span is disabled.
  *
  * The parent is the span this thread is in, unless given. Returns none when disabled. The name
  * is a string literal (or __func__). Declare fields to record later with TF(name, TRACE_EMPTY).
@@ -594,6 +608,13 @@ static inline trace_value trace_i_make_value(trace_value v) { return v; }
   TRACE_I_LCAT(TRACE_I_SP_, level)(target, level, TRACE_I_PK_CURRENT, 0, __VA_ARGS__)
 #define TRACE_SPAN_IN(parent, level, ...)                                                          \
   TRACE_I_LCAT(TRACE_I_SP_, level)(TRACE_TARGET, level, TRACE_I_PK_EXPLICIT, parent, __VA_ARGS__)
+#define TRACE_SPAN_FROM(remote, level, ...)                                                        \
+  TRACE_I_LCAT(TRACE_I_SPR_, level)(TRACE_TARGET, level, 0, remote, __VA_ARGS__)
+#define TRACE_ERROR_SPAN_FROM(remote, ...) TRACE_SPAN_FROM(remote, TRACE_LEVEL_ERROR, __VA_ARGS__)
+#define TRACE_WARN_SPAN_FROM(remote, ...) TRACE_SPAN_FROM(remote, TRACE_LEVEL_WARN, __VA_ARGS__)
+#define TRACE_INFO_SPAN_FROM(remote, ...) TRACE_SPAN_FROM(remote, TRACE_LEVEL_INFO, __VA_ARGS__)
+#define TRACE_DEBUG_SPAN_FROM(remote, ...) TRACE_SPAN_FROM(remote, TRACE_LEVEL_DEBUG, __VA_ARGS__)
+#define TRACE_TRACE_SPAN_FROM(remote, ...) TRACE_SPAN_FROM(remote, TRACE_LEVEL_TRACE, __VA_ARGS__)
 #define TRACE_ERROR_SPAN(...) TRACE_SPAN(TRACE_LEVEL_ERROR, __VA_ARGS__)
 #define TRACE_WARN_SPAN(...) TRACE_SPAN(TRACE_LEVEL_WARN, __VA_ARGS__)
 #define TRACE_INFO_SPAN(...) TRACE_SPAN(TRACE_LEVEL_INFO, __VA_ARGS__)
@@ -761,5 +782,65 @@ static inline trace_value trace_i_make_value(trace_value v) { return v; }
   })
 #define TRACE_I_SPAN_OFF(tgt, lvl, pk, parent, ...)                                                \
   ((void)sizeof(TRACE_I_MAP(TRACE_I_M_USE, __VA_ARGS__) 0), (void)sizeof(parent), trace_span_none())
+
+/* ---------------------------------------------------------------------------------------- */
+/* TRACE_SPAN_FROM: the span forms of above with a remote parent. TRACE_I_SPR_<level> is the
+ * enabled or the removed form; the removed one is TRACE_I_SPAN_OFF, which leaves nothing. */
+
+#define TRACE_I_SPR_TRACE_LEVEL_ERROR TRACE_I_SPR_1
+#define TRACE_I_SPR_TRACE_LEVEL_WARN TRACE_I_SPR_2
+#define TRACE_I_SPR_TRACE_LEVEL_INFO TRACE_I_SPR_3
+#define TRACE_I_SPR_TRACE_LEVEL_DEBUG TRACE_I_SPR_4
+#define TRACE_I_SPR_TRACE_LEVEL_TRACE TRACE_I_SPR_5
+#if TRACE_STATIC_MAX_LEVEL >= 1
+#define TRACE_I_SPR_1 TRACE_I_SPAN_REMOTE
+#else
+#define TRACE_I_SPR_1 TRACE_I_SPAN_OFF
+#endif
+#if TRACE_STATIC_MAX_LEVEL >= 2
+#define TRACE_I_SPR_2 TRACE_I_SPAN_REMOTE
+#else
+#define TRACE_I_SPR_2 TRACE_I_SPAN_OFF
+#endif
+#if TRACE_STATIC_MAX_LEVEL >= 3
+#define TRACE_I_SPR_3 TRACE_I_SPAN_REMOTE
+#else
+#define TRACE_I_SPR_3 TRACE_I_SPAN_OFF
+#endif
+#if TRACE_STATIC_MAX_LEVEL >= 4
+#define TRACE_I_SPR_4 TRACE_I_SPAN_REMOTE
+#else
+#define TRACE_I_SPR_4 TRACE_I_SPAN_OFF
+#endif
+#if TRACE_STATIC_MAX_LEVEL >= 5
+#define TRACE_I_SPR_5 TRACE_I_SPAN_REMOTE
+#else
+#define TRACE_I_SPR_5 TRACE_I_SPAN_OFF
+#endif
+
+#define TRACE_I_SPAN_REMOTE(tgt, lvl, pk, remote, ...)                                             \
+  TRACE_I_SPAN_REMOTE_X(tgt, lvl, remote, (__VA_ARGS__), TRACE_I_MSGLIST(__VA_ARGS__))
+#define TRACE_I_SPAN_REMOTE_X(tgt, lvl, remote, all, ...)                                          \
+  TRACE_I_SPAN_REMOTE_Y(TRACE_I_KCAT(TRACE_I_MSGK_, TRACE_I_NARGS(__VA_ARGS__)), tgt, lvl, remote, \
+                        all, __VA_ARGS__)
+#define TRACE_I_SPAN_REMOTE_Y(kind, ...) TRACE_I_KCAT2(TRACE_I_SPAN_REMOTE_, kind)(__VA_ARGS__)
+#define TRACE_I_SPAN_REMOTE_N(tgt, lvl, remote, all, tilde) TRACE_I_SPAN_N(tgt, lvl, 0, remote, all, tilde)
+#define TRACE_I_SPAN_REMOTE_A(tgt, lvl, remote, all, tilde, ...)                                   \
+  TRACE_I_SPAN_A(tgt, lvl, 0, remote, all, tilde, __VA_ARGS__)
+#define TRACE_I_SPAN_REMOTE_F(tgt, lvl, remote, all, tilde, name)                                  \
+  __extension__({                                                                                  \
+    trace_span trace_i_sp = TRACE_SPAN_NONE_INIT;                                                  \
+    static const char *const trace_i_names[] = {                                                   \
+        TRACE_I_MAP(TRACE_I_M_NAME, TRACE_I_STRIP all)(const char *)0};                            \
+    static trace_callsite trace_i_cs TRACE_I_CALLSITE_ATTRS =                                      \
+        TRACE_I_CALLSITE_INIT(name, tgt, lvl, TRACE_KIND_SPAN, trace_i_names,                      \
+                              TRACE_I_FIELD_COUNT(TRACE_I_STRIP all), 0);                          \
+    if (TRACE_I_UNLIKELY(trace_i_not_never(&trace_i_cs)) && trace_i_callsite_enabled(&trace_i_cs)) { \
+      const trace_value trace_i_vals[] = {                                                         \
+          TRACE_I_MAP(TRACE_I_M_VAL, TRACE_I_STRIP all) trace_value_empty()};                      \
+      trace_i_sp = trace__span_new_remote(&trace_i_cs, trace_i_vals, (remote));                  \
+    }                                                                                              \
+    trace_i_sp;                                                                                    \
+  })
 
 #endif /* TRACE_H */

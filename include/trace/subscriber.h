@@ -30,8 +30,14 @@ typedef enum trace_interest {
 typedef enum trace_parent_kind {
   TRACE_PARENT_CURRENT = 0,  /* the span the thread is in (the subscriber knows which) */
   TRACE_PARENT_EXPLICIT = 1, /* parent_id */
-  TRACE_PARENT_ROOT = 2      /* no parent */
+  TRACE_PARENT_ROOT = 2,     /* no parent */
+  /* No local parent: the parent is a span of another process, remote_parent (TRACE_SPAN_FROM).
+   * Subscribers that do not know this kind may treat it as ROOT. */
+  TRACE_PARENT_REMOTE = 3
 } trace_parent_kind;
+
+/* A span's identity in a distributed trace: <trace/context.h>. */
+typedef struct trace_context trace_context;
 
 /* A set of field values. Either the values of every declared field in order (index == NULL,
  * count == meta->field_count, as for new spans and events), or count (index, value) pairs (a
@@ -55,6 +61,7 @@ typedef struct trace_span_attrs {
   trace_valueset fields;
   uint32_t parent_kind; /* trace_parent_kind */
   uint64_t parent_id;   /* when parent_kind is EXPLICIT */
+  const trace_context *remote_parent; /* when parent_kind is REMOTE (valid ids), else NULL */
 } trace_span_attrs;
 
 /* An event. The message, if the callsite has one, is formatted on demand with
@@ -133,6 +140,10 @@ typedef struct trace_subscriber_vtable {
   void (*flush)(void *self);
   /* Free self. Called once, after the last use. NULL: self is not freed. */
   void (*destroy)(void *self);
+  /* The trace context of span id, for trace_span_context() (<trace/context.h>): fill *out and
+   * return 0, or return TRACE_ENOTSUP if the span has none, TRACE_ECLOSED if id is unknown.
+   * NULL: TRACE_ENOTSUP. */
+  int (*span_context)(void *self, uint64_t id, trace_context *out);
 } trace_subscriber_vtable;
 
 /* A dispatcher: a subscriber (vtable + self) with a reference count. */

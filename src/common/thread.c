@@ -241,3 +241,7 @@ int trace_thread_set_name(const char *name) {
   errno = saved;
   return 0;
 }
+
+uint32_t trace_thread_id(void) { return trace__thread_number(); }
+
+const char *trace_thread_name(void) { return trace__thread_name(); }

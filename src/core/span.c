@@ -7,10 +7,12 @@
 
 #include "../common/alloc.h"
 #include "core.h"
+#include "trace/context.h"
 #include "event.h"
 
-trace_span trace__span_new(trace_callsite *cs, const trace_value *values, int parent_kind,
-                           const trace_span *parent) {
+/* parent_kind is TRACE_I_PK_* for local parents; remote, when not NULL, makes it REMOTE. */
+static trace_span span_new(trace_callsite *cs, const trace_value *values, int parent_kind,
+                           const trace_span *parent, const trace_context *remote) {
   trace_span s = trace_span_none();
   trace__thread *t = trace__thread_enter_guarded();
   if (!t)
@@ -25,6 +27,11 @@ trace_span trace__span_new(trace_callsite *cs, const trace_value *values, int pa
     attrs.fields.index = NULL;
     attrs.fields.count = cs->meta.field_count;
     trace__resolve_parent(d, parent_kind, parent, &attrs.parent_kind, &attrs.parent_id);
+    attrs.remote_parent = NULL;
+    if (remote) {
+      attrs.parent_kind = TRACE_PARENT_REMOTE;
+      attrs.remote_parent = remote;
+    }
     uint64_t id = d->vt.new_span(d->self, &attrs);
     if (id) {
       s.id = id;
@@ -36,6 +43,31 @@ trace_span trace__span_new(trace_callsite *cs, const trace_value *values, int pa
   trace__thread_leave(t);
   trace__errno_set(t, saved);
   return s;
+}
+
+trace_span trace__span_new(trace_callsite *cs, const trace_value *values, int parent_kind,
+                           const trace_span *parent) {
+  return span_new(cs, values, parent_kind, parent, NULL);
+}
+
+/* Both ids non-zero (written here: the context module is above the core). */
+static bool remote_usable(const trace_context *c) {
+  if (!c)
+    return false;
+  uint8_t t = 0, p = 0;
+  for (int i = 0; i < 16; i++)
+    t |= c->trace_id[i];
+  for (int i = 0; i < 8; i++)
+    p |= c->span_id[i];
+  return t && p;
+}
+
+trace_span trace__span_new_remote(trace_callsite *cs, const trace_value *values,
+                                  const trace_context *remote) {
+  /* A context that could not be a parent (NULL, zero ids) makes an ordinary root. */
+  if (!remote_usable(remote))
+    return span_new(cs, values, TRACE_I_PK_EXPLICIT, TRACE_ROOT, NULL);
+  return span_new(cs, values, TRACE_I_PK_EXPLICIT, TRACE_ROOT, remote);
 }
 
 /* A handle with an id but no dispatcher was not made by libtrace: treat it as none. */
@@ -137,6 +169,29 @@ trace_span trace_span_current(void) {
   trace__thread_leave(t);
   trace__errno_set(t, saved);
   return c;
+}
+
+int trace_span_context(const trace_span *s, trace_context *out) {
+  if (!out)
+    return TRACE_EINVAL;
+  memset(out, 0, offsetof(trace_context, tracestate) + 1);
+  if (!usable(s))
+    return TRACE_ECLOSED;
+  trace__thread *t = trace__thread_enter();
+  if (!t)
+    return TRACE_ENOTSUP;
+  int saved = trace__errno_get(t);
+  trace_dispatch *d = s->dispatch;
+  int rc = TRACE_ENOTSUP;
+  if (!trace__dispatch_alive(d))
+    rc = TRACE_ECLOSED;
+  else if (d->vt.span_context)
+    rc = d->vt.span_context(d->self, s->id, out);
+  if (rc != 0)
+    memset(out, 0, offsetof(trace_context, tracestate) + 1);
+  trace__thread_leave(t);
+  trace__errno_set(t, saved);
+  return rc;
 }
 
 int trace_span_follows_from(const trace_span *s, const trace_span *cause) {
