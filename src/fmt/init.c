@@ -10,6 +10,7 @@
 #include "../common/warn.h"
 #include "../text/escape.h"
 #include "../core/core.h"
+#include "../init/extensions.h"
 #include "internal.h"
 
 /* The filter trace_init installed, for trace_init_filter(); a reference, dropped at shutdown. */
@@ -101,6 +102,8 @@ int trace_init_with(const trace_init_options *o) {
   }
   trace_registry_set_filter(r, trace_env_filter_as_filter(f));
   int rc = trace_registry_add_layer(r, layer, NULL);
+  if (rc == 0)
+    rc = trace__init_extension_layers(r); /* e.g. OTLP, when libtrace_otlp is linked */
   if (rc == 0)
     rc = trace_registry_install(r);
   else
