@@ -249,6 +249,34 @@ static inline int log_count(json_t *reqs) {
   return n;
 }
 
+static inline void collect_fn(json_t *item, json_t *req, void *arg) {
+  (void)req;
+  json_array_append(arg, item);
+}
+/* Every log record (or span) of the requests, in order, as a new array. */
+static inline json_t *all_logs(json_t *reqs) {
+  json_t *a = json_array();
+  each_log(reqs, collect_fn, a);
+  return a;
+}
+static inline json_t *all_spans(json_t *reqs) {
+  json_t *a = json_array();
+  each_span(reqs, collect_fn, a);
+  return a;
+}
+
+/* Requests to path (/v1/traces or /v1/logs), as a new array. */
+static inline json_t *requests_to(json_t *reqs, const char *path) {
+  json_t *a = json_array();
+  size_t i;
+  json_t *req;
+  json_array_foreach(reqs, i, req) {
+    if (strcmp(json_string_value(json_object_get(req, "path")), path) == 0)
+      json_array_append(a, req);
+  }
+  return a;
+}
+
 /* Every request decoded without a schema error (prints the errors otherwise). */
 static inline bool all_valid(json_t *reqs) {
   size_t i;
