@@ -439,6 +439,8 @@ def main():
     server.allow_reuse_address = True
     server.server_bind()
     server.state = State(out, parse_script(args.responses))
+    if not args.listen_when:
+        server.server_activate()  # listening before the port is announced
     print("PORT %d" % server.server_address[1], flush=True)
 
     def stop(*_):
@@ -451,7 +453,7 @@ def main():
         # Bound but not listening: connections are refused, as when the collector is down.
         while not os.path.exists(args.listen_when) and not server.state.stopping.is_set():
             time.sleep(0.02)
-    server.server_activate()
+        server.server_activate()
     server.serve_forever(poll_interval=0.05)
 
 
