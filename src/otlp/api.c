@@ -170,12 +170,10 @@ static trace_layer *init_factory(void *arg) {
   return layer;
 }
 
-/* Referenced with -Wl,--undefined by static links (CMake's trace::otlp_static, the pkg-config
- * file's static flags), so that this object, and its constructor, is linked in even though the
- * application calls nothing of the library. */
-int trace__otlp_autoload;
-
+/* Linking the library is what enables it. Its CMake targets and pkg-config file see that the
+ * link keeps it though the application calls nothing of it: the shared library is linked
+ * without --as-needed, and static links reference trace_otlp_installed (in this file, so this
+ * constructor comes along). */
 __attribute__((constructor)) static void register_with_init(void) {
-  trace__otlp_autoload = 1;
   trace_init_add_layer_factory("otlp", init_factory, NULL);
 }
