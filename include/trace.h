@@ -585,11 +585,12 @@ static inline trace_value trace_i_make_value(trace_value v) { return v; }
  *   trace_span s = TRACE_SPAN(level, "name", [fields...]);
  *   TRACE_SPAN_AT(target, level, "name", ...), TRACE_SPAN_IN(parent_or_TRACE_ROOT, level, ...)
  *   TRACE_ERROR_SPAN("name", ...) ... TRACE_TRACE_SPAN(...)
- *   TRACE_SPAN_FROM(remote, level, "name", ...)   the parent is a span of another process:
- *       remote is a const trace_context * (<trace/context.h>, e.g. from a traceparent header);
- *       the span continues that trace and is a local root. NULL or a context with a zero id:
- *       an ordinary root. TRACE_INFO_SPAN_FROM(remote, "name", ...) etc. remote is not
- *       evaluated when the span is disabled.
+ *   TRACE_SPAN_FROM(remote, level, "name", ...)   continues a trace of another process:
+ *       remote is a const trace_context * (<trace/context.h>, e.g. from a traceparent header),
+ *       the span's parent in that trace (exporters take its trace id and parent). Locally the
+ *       span is where TRACE_SPAN would put it (under the current span: fmt's scope and the
+ *       filters see it there). NULL or a context with a zero id: an ordinary TRACE_SPAN.
+ *       TRACE_INFO_SPAN_FROM(remote, "name", ...) etc. remote is not evaluated when disabled.
  *
  * The parent is the span this thread is in, unless given. Returns none when disabled. The name
  * is a string literal (or __func__). Declare fields to record later with TF(name, TRACE_EMPTY).

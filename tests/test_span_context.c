@@ -14,6 +14,7 @@ typedef struct seen {
   trace_context c;
   uint8_t parent[8];
   bool has;
+  int kind;
 } seen;
 
 typedef struct ctx_layer {
@@ -31,7 +32,8 @@ static void on_new(void *self, const trace_span_attrs *a, uint64_t id, const tra
   pthread_mutex_lock(&l->lock);
   seen *s = &l->spans[l->n++];
   snprintf(s->name, sizeof s->name, "%s", a->meta->name);
-  s->has = trace_span_ref_context(ref, ctx, &s->c, s->parent);
+  s->kind = trace_span_ref_context(ref, ctx, &s->c, s->parent);
+  s->has = s->kind != TRACE_SPAN_CONTEXT_NONE;
   pthread_mutex_unlock(&l->lock);
 }
 
@@ -200,7 +202,8 @@ static void remote_parent(void **state) {
   trace_span outer = TRACE_INFO_SPAN("outer");
   trace_span_enter(&outer);
   int calls = 0;
-  /* The remote parent wins over the current span: the request continues the caller's trace. */
+  /* The remote parent wins over the current span in the trace: the request continues the
+   * caller's trace. Locally it stays under outer. */
   trace_span req = TRACE_INFO_SPAN_FROM(counted(&remote, &calls), "request", TF(path, "/a"));
   assert_int_equal(calls, 1);
   trace_span_enter(&req);
@@ -211,6 +214,9 @@ static void remote_parent(void **state) {
   const seen *r = find(f.l, "request"), *i = find(f.l, "inner"), *o = find(f.l, "outer");
   assert_memory_equal(r->c.trace_id, remote.trace_id, 16);
   assert_memory_equal(r->parent, remote.span_id, 8);
+  assert_int_equal(r->kind, TRACE_SPAN_CONTEXT_REMOTE_PARENT);
+  assert_int_equal(find(f.l, "inner")->kind, TRACE_SPAN_CONTEXT_LOCAL);
+  assert_int_equal(find(f.l, "outer")->kind, TRACE_SPAN_CONTEXT_LOCAL);
   assert_memory_not_equal(r->c.span_id, remote.span_id, 8);
   assert_memory_not_equal(r->c.trace_id, o->c.trace_id, 16);
   assert_memory_equal(i->c.trace_id, remote.trace_id, 16);
@@ -359,9 +365,15 @@ static void without_contexts(void **state) {
   TRACE_WITH_DEFAULT(trace_capture_dispatch(cap)) {
     trace_span c = TRACE_INFO_SPAN_FROM(&remote, "c");
     assert_int_equal(trace_span_context(&c, &out), TRACE_ENOTSUP);
+    /* Locally, a span with a remote parent is where TRACE_SPAN would put it. */
+    trace_span_enter(&c);
+    trace_span d = TRACE_INFO_SPAN_FROM(&remote, "d");
+    trace_span_close(&d);
+    trace_span_exit(&c);
     trace_span_close(&c);
   }
   assert_text_contains(trace_capture_log(cap), "new 1 c parent=-\n");
+  assert_text_contains(trace_capture_log(cap), "new 2 d parent=1\n");
   trace_capture_free(cap);
   trace_span none = trace_span_none();
   assert_int_equal(trace_span_context(&none, &out), TRACE_ECLOSED);

@@ -80,11 +80,17 @@ TRACE_API size_t trace_span_ref_follows(const trace_span_ref *span, uint64_t *ou
 /* The span's trace context, for layers with TRACE_LAYER_CONTEXT (<trace/context.h>): its trace
  * id, its own span id, its flags (sampled) and the tracestate it continues into *out, and, when
  * parent_span_id is not NULL, its parent's span id there (the remote parent's for a span made
- * with TRACE_SPAN_FROM, the nearest ancestor with a context otherwise; zeros for a root). Returns
- * false (and leaves *out alone) when the span has no context: no layer with TRACE_LAYER_CONTEXT
- * enabled it. */
-TRACE_API bool trace_span_ref_context(const trace_span_ref *span, const trace_ctx *ctx,
-                                      trace_context *out, uint8_t parent_span_id[8]);
+ * with TRACE_SPAN_FROM, the nearest ancestor with a context otherwise; zeros for a root).
+ * Returns TRACE_SPAN_CONTEXT_LOCAL (a root, or a local parent), TRACE_SPAN_CONTEXT_REMOTE_PARENT
+ * (the parent is in another process), or TRACE_SPAN_CONTEXT_NONE (0, *out left alone) when the
+ * span has no context: no layer with TRACE_LAYER_CONTEXT enabled it. */
+enum {
+  TRACE_SPAN_CONTEXT_NONE = 0,
+  TRACE_SPAN_CONTEXT_LOCAL = 1,
+  TRACE_SPAN_CONTEXT_REMOTE_PARENT = 2
+};
+TRACE_API int trace_span_ref_context(const trace_span_ref *span, const trace_ctx *ctx,
+                                     trace_context *out, uint8_t parent_span_id[8]);
 
 typedef struct trace_span_timing {
   uint64_t created_ns; /* CLOCK_MONOTONIC at creation */

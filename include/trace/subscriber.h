@@ -30,10 +30,7 @@ typedef enum trace_interest {
 typedef enum trace_parent_kind {
   TRACE_PARENT_CURRENT = 0,  /* the span the thread is in (the subscriber knows which) */
   TRACE_PARENT_EXPLICIT = 1, /* parent_id */
-  TRACE_PARENT_ROOT = 2,     /* no parent */
-  /* No local parent: the parent is a span of another process, remote_parent (TRACE_SPAN_FROM).
-   * Subscribers that do not know this kind may treat it as ROOT. */
-  TRACE_PARENT_REMOTE = 3
+  TRACE_PARENT_ROOT = 2      /* no parent */
 } trace_parent_kind;
 
 /* A span's identity in a distributed trace: <trace/context.h>. */
@@ -61,7 +58,10 @@ typedef struct trace_span_attrs {
   trace_valueset fields;
   uint32_t parent_kind; /* trace_parent_kind */
   uint64_t parent_id;   /* when parent_kind is EXPLICIT */
-  const trace_context *remote_parent; /* when parent_kind is REMOTE (valid ids), else NULL */
+  /* TRACE_SPAN_FROM: the span continues this trace of another process (valid ids), whose span
+   * is its parent in the trace: exporters take its trace id and make its span id the parent's.
+   * The local parent above is unchanged, for local layers (fmt's scope, filters). NULL: none. */
+  const trace_context *remote_parent;
 } trace_span_attrs;
 
 /* An event. The message, if the callsite has one, is formatted on demand with

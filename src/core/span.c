@@ -10,7 +10,7 @@
 #include "trace/context.h"
 #include "event.h"
 
-/* parent_kind is TRACE_I_PK_* for local parents; remote, when not NULL, makes it REMOTE. */
+/* parent_kind and parent: the local parent; remote: the parent in a trace of another process. */
 static trace_span span_new(trace_callsite *cs, const trace_value *values, int parent_kind,
                            const trace_span *parent, const trace_context *remote) {
   trace_span s = trace_span_none();
@@ -27,11 +27,7 @@ static trace_span span_new(trace_callsite *cs, const trace_value *values, int pa
     attrs.fields.index = NULL;
     attrs.fields.count = cs->meta.field_count;
     trace__resolve_parent(d, parent_kind, parent, &attrs.parent_kind, &attrs.parent_id);
-    attrs.remote_parent = NULL;
-    if (remote) {
-      attrs.parent_kind = TRACE_PARENT_REMOTE;
-      attrs.remote_parent = remote;
-    }
+    attrs.remote_parent = remote;
     uint64_t id = d->vt.new_span(d->self, &attrs);
     if (id) {
       s.id = id;
@@ -64,10 +60,8 @@ static bool remote_usable(const trace_context *c) {
 
 trace_span trace__span_new_remote(trace_callsite *cs, const trace_value *values,
                                   const trace_context *remote) {
-  /* A context that could not be a parent (NULL, zero ids) makes an ordinary root. */
-  if (!remote_usable(remote))
-    return span_new(cs, values, TRACE_I_PK_EXPLICIT, TRACE_ROOT, NULL);
-  return span_new(cs, values, TRACE_I_PK_EXPLICIT, TRACE_ROOT, remote);
+  /* A context that could not be a parent (NULL, zero ids) makes an ordinary span. */
+  return span_new(cs, values, TRACE_I_PK_CURRENT, NULL, remote_usable(remote) ? remote : NULL);
 }
 
 /* A handle with an id but no dispatcher was not made by libtrace: treat it as none. */

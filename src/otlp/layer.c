@@ -240,7 +240,8 @@ static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
     return;
   trace_context tc;
   uint8_t parent[8];
-  if (!trace_span_ref_context(ref, ctx, &tc, parent) || !(tc.flags & TRACE_CONTEXT_SAMPLED))
+  int kind = trace_span_ref_context(ref, ctx, &tc, parent);
+  if (kind == TRACE_SPAN_CONTEXT_NONE || !(tc.flags & TRACE_CONTEXT_SAMPLED))
     return; /* not sampled: not exported */
   check_fork(x);
   const trace_metadata *meta = trace_span_ref_meta(ref);
@@ -282,10 +283,7 @@ static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
     s->busy_ns = s->idle_ns = 0;
   }
   /* Span.flags: the trace flags, "whether the parent is remote is known", and whether it is. */
-  bool remote_parent = ctx && trace_span_ref_parent(ref, ctx) == NULL &&
-                       (parent[0] | parent[1] | parent[2] | parent[3] | parent[4] | parent[5] |
-                        parent[6] | parent[7]) != 0;
-  s->flags = tc.flags | 0x100u | (remote_parent ? 0x200u : 0);
+  s->flags = tc.flags | 0x100u | (kind == TRACE_SPAN_CONTEXT_REMOTE_PARENT ? 0x200u : 0);
   s->tracestate_len = tc.tracestate_len;
   if (tc.tracestate_len)
     memcpy(p + sizeof *s, tc.tracestate, tc.tracestate_len);
@@ -370,7 +368,7 @@ static void on_event(void *self, const trace_event *ev, const trace_ctx *ctx) {
   check_fork(x);
   const trace_span_ref *span = trace_ctx_event_span(ctx, ev);
   trace_context tc;
-  bool in_span = span && trace_span_ref_context(span, ctx, &tc, NULL);
+  bool in_span = span && trace_span_ref_context(span, ctx, &tc, NULL) != TRACE_SPAN_CONTEXT_NONE;
   if (span && ev->meta->level == TRACE_LEVEL_ERROR) {
     span_ext *e = trace_span_ref_ext(span, ctx);
     if (e)

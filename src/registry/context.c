@@ -15,8 +15,8 @@ static slot *with_context(const trace_registry *r, slot *s) {
   return s;
 }
 
-/* The tracestate s's trace carries: that of the local root whose parent was remote. Spans with a
- * remote parent are local roots, so the walk ends there or at a local root without one. */
+/* The tracestate s's trace carries: that of the nearest span up from s whose parent is remote
+ * (the span where this process joined the trace), if any. */
 static const reg_span_ctx *tracestate_owner(const trace_registry *r, slot *s) {
   for (; s; s = reg_slot_parent(s)) {
     const reg_span_ctx *c = reg_slot_ctx(r, s);
@@ -50,19 +50,21 @@ void reg_context_new_span(trace_registry *r, slot *s, slot *parent, const trace_
     return;
   }
   int parent_flags = -1;
-  slot *p = with_context(r, parent);
-  if (p) {
-    const reg_span_ctx *pc = reg_slot_ctx(r, p);
-    memcpy(c->trace_id, pc->trace_id, sizeof c->trace_id);
-    memcpy(c->parent_span_id, pc->span_id, sizeof c->parent_span_id);
-    parent_flags = pc->flags;
-  } else if (a->parent_kind == TRACE_PARENT_REMOTE && a->remote_parent) {
+  slot *p;
+  if (a->remote_parent) {
+    /* The remote parent wins over the local one, which stays the span's place in the local
+     * tree only. */
     const trace_context *rp = a->remote_parent;
     memcpy(c->trace_id, rp->trace_id, sizeof c->trace_id);
     memcpy(c->parent_span_id, rp->span_id, sizeof c->parent_span_id);
     parent_flags = rp->flags;
     c->remote = 1;
     keep_tracestate(c, rp);
+  } else if ((p = with_context(r, parent))) {
+    const reg_span_ctx *pc = reg_slot_ctx(r, p);
+    memcpy(c->trace_id, pc->trace_id, sizeof c->trace_id);
+    memcpy(c->parent_span_id, pc->span_id, sizeof c->parent_span_id);
+    parent_flags = pc->flags;
   } else {
     trace__id_trace(c->trace_id);
     memset(c->parent_span_id, 0, sizeof c->parent_span_id);
@@ -94,18 +96,18 @@ static void fill(const trace_registry *r, slot *s, const reg_span_ctx *c, trace_
   out->tracestate_len = (uint16_t)n;
 }
 
-bool trace_span_ref_context(const trace_span_ref *span, const trace_ctx *ctx, trace_context *out,
-                            uint8_t parent_span_id[8]) {
+int trace_span_ref_context(const trace_span_ref *span, const trace_ctx *ctx, trace_context *out,
+                           uint8_t parent_span_id[8]) {
   if (!span || !ctx || !out || !ctx->r->context_layers)
-    return false;
+    return TRACE_SPAN_CONTEXT_NONE;
   slot *s = (slot *)(uintptr_t)(const void *)span;
   const reg_span_ctx *c = reg_slot_ctx(ctx->r, s);
   if (!c->has)
-    return false;
+    return TRACE_SPAN_CONTEXT_NONE;
   fill(ctx->r, s, c, out, 0xff);
   if (parent_span_id)
     memcpy(parent_span_id, c->parent_span_id, 8);
-  return true;
+  return c->remote ? TRACE_SPAN_CONTEXT_REMOTE_PARENT : TRACE_SPAN_CONTEXT_LOCAL;
 }
 
 int reg_span_context(void *self, uint64_t id, trace_context *out) {

@@ -40,7 +40,7 @@ const trace_span_ref *trace_ctx_current(const trace_ctx *ctx) {
 }
 
 static const trace_span_ref *resolve(const trace_ctx *ctx, uint32_t kind, uint64_t id) {
-  if (kind == TRACE_PARENT_ROOT || kind == TRACE_PARENT_REMOTE)
+  if (kind == TRACE_PARENT_ROOT)
     return NULL;
   if (kind == TRACE_PARENT_EXPLICIT) {
     const slot *s = reg_lookup(ctx->r, id);
