@@ -587,10 +587,12 @@ static inline trace_value trace_i_make_value(trace_value v) { return v; }
  *   TRACE_ERROR_SPAN("name", ...) ... TRACE_TRACE_SPAN(...)
  *   TRACE_SPAN_FROM(remote, level, "name", ...)   continues a trace of another process:
  *       remote is a const trace_context * (<trace/context.h>, e.g. from a traceparent header),
- *       the span's parent in that trace (exporters take its trace id and parent). Locally the
- *       span is where TRACE_SPAN would put it (under the current span: fmt's scope and the
- *       filters see it there). NULL or a context with a zero id: an ordinary TRACE_SPAN.
- *       TRACE_INFO_SPAN_FROM(remote, "name", ...) etc. remote is not evaluated when disabled.
+ *       the span's parent in that trace (exporters take its trace id and parent). A context
+ *       with a zero id (TRACE_NEW_TRACE, or what a failed parse left) starts a new trace
+ *       instead; NULL makes an ordinary span of the current trace. Locally the span is always
+ *       where TRACE_SPAN would put it (under the current span: fmt's scope and the filters see
+ *       it there). TRACE_INFO_SPAN_FROM(remote, "name", ...) etc. remote is not evaluated when
+ *       the span is disabled.
  *
  * The parent is the span this thread is in, unless given. Returns none when disabled. The name
  * is a string literal (or __func__). Declare fields to record later with TF(name, TRACE_EMPTY).

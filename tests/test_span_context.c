@@ -230,15 +230,25 @@ static void remote_parent(void **state) {
   assert_string_equal(out.tracestate, "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
   assert_memory_equal(out.span_id, i->c.span_id, 8);
 
-  /* NULL and a context with zero ids make ordinary roots. */
+  /* NULL: an ordinary span of the current trace. Zero ids: a new trace, though nested. */
   trace_context blank;
-  memset(&blank, 0, sizeof blank);
+  assert_int_equal(trace_traceparent_parse("bad", 3, &blank, NULL), TRACE_EPARSE);
+  trace_span_enter(&outer);
   trace_span a = TRACE_INFO_SPAN_FROM(NULL, "from_null");
   trace_span b = TRACE_INFO_SPAN_FROM(&blank, "from_blank");
-  const seen *sa = find(f.l, "from_null"), *sb = find(f.l, "from_blank");
-  assert_true(zero(sa->parent, 8) && zero(sb->parent, 8));
-  assert_true(trace_context_is_valid(&sa->c) && trace_context_is_valid(&sb->c));
-  assert_memory_not_equal(sa->c.trace_id, sb->c.trace_id, 16);
+  trace_span n = TRACE_INFO_SPAN_FROM(TRACE_NEW_TRACE, "new_trace");
+  trace_span_exit(&outer);
+  const seen *sa = find(f.l, "from_null"), *sb = find(f.l, "from_blank"),
+             *sn = find(f.l, "new_trace");
+  assert_memory_equal(sa->c.trace_id, o->c.trace_id, 16);
+  assert_memory_equal(sa->parent, o->c.span_id, 8);
+  assert_true(zero(sb->parent, 8) && zero(sn->parent, 8));
+  assert_true(trace_context_is_valid(&sb->c) && trace_context_is_valid(&sn->c));
+  assert_memory_not_equal(sb->c.trace_id, o->c.trace_id, 16);
+  assert_memory_not_equal(sn->c.trace_id, o->c.trace_id, 16);
+  assert_memory_not_equal(sb->c.trace_id, sn->c.trace_id, 16);
+  assert_int_equal(sn->kind, TRACE_SPAN_CONTEXT_LOCAL);
+  trace_span_close(&n);
 
   /* Disabled: the remote expression is not evaluated, and the span is none. */
   calls = 0;

@@ -17,15 +17,15 @@
  *     if (c.tracestate_len) add_header("tracestate", c.tracestate);
  *   }
  *
- * The server side: parse what came in and make it the parent of the request's span.
+ * The server side: parse what came in and make it the parent of the request's span. A missing
+ * or malformed header leaves remote zeroed, and the request then starts a trace of its own.
  *
  *   trace_context remote;
- *   const trace_context *parent = NULL;
- *   if (trace_traceparent_parse(tp, strlen(tp), &remote, NULL) == 0) {
- *     trace_tracestate_parse(ts, ts_len, &remote, NULL);     // optional; never affects remote's ids
- *     parent = &remote;
- *   }
- *   trace_span s = TRACE_SPAN_FROM(parent, TRACE_LEVEL_INFO, "request", TF(path, p));
+ *   if (trace_traceparent_parse(tp, strlen(tp), &remote, NULL) == 0)
+ *     trace_tracestate_parse(ts, ts_len, &remote, NULL);     // optional; never affects the ids
+ *   trace_span s = TRACE_SPAN_FROM(&remote, TRACE_LEVEL_INFO, "request", TF(path, p));
+ *
+ * (trace_context_extract does both from a list of headers.)
  *
  * Sampling: the sampled flag (bit 0 of flags) says whether the trace is recorded. A span whose
  * remote parent is not sampled is still created, entered and seen by every local layer (fmt
@@ -68,6 +68,12 @@ struct trace_context {
   char tracestate[TRACE_TRACESTATE_MAX + 1];
 };
 typedef struct trace_context trace_context;
+
+/* A context with zero ids: given to TRACE_SPAN_FROM, the span starts a new trace (a root in
+ * the trace, new trace id) while it stays under the current span locally: a request of a
+ * long-lived worker, a message a consumer takes off a queue. */
+TRACE_API extern const trace_context trace_context_none;
+#define TRACE_NEW_TRACE (&trace_context_none)
 
 /* Whether both ids are non-zero (a context that can be a parent or be sent). NULL: false. */
 TRACE_API bool trace_context_is_valid(const trace_context *c);

@@ -58,9 +58,10 @@ typedef struct trace_span_attrs {
   trace_valueset fields;
   uint32_t parent_kind; /* trace_parent_kind */
   uint64_t parent_id;   /* when parent_kind is EXPLICIT */
-  /* TRACE_SPAN_FROM: the span continues this trace of another process (valid ids), whose span
-   * is its parent in the trace: exporters take its trace id and make its span id the parent's.
-   * The local parent above is unchanged, for local layers (fmt's scope, filters). NULL: none. */
+  /* TRACE_SPAN_FROM: with valid ids, the span continues this trace of another process, whose
+   * span is its parent in the trace (exporters take its trace id and make its span id the
+   * parent's); with a zero id, the span starts a new trace. Either way the local parent above
+   * is unchanged, for local layers (fmt's scope, filters). NULL: an ordinary span. */
   const trace_context *remote_parent;
 } trace_span_attrs;
 

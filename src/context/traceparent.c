@@ -7,6 +7,8 @@
 
 static const char hex_digits[] = "0123456789abcdef";
 
+const trace_context trace_context_none;
+
 /* Value of a lowercase hex digit, or -1 (uppercase is not allowed: HEXDIGLC). */
 static inline int hexval(char c) {
   if (c >= '0' && c <= '9')

@@ -46,22 +46,11 @@ trace_span trace__span_new(trace_callsite *cs, const trace_value *values, int pa
   return span_new(cs, values, parent_kind, parent, NULL);
 }
 
-/* Both ids non-zero (written here: the context module is above the core). */
-static bool remote_usable(const trace_context *c) {
-  if (!c)
-    return false;
-  uint8_t t = 0, p = 0;
-  for (int i = 0; i < 16; i++)
-    t |= c->trace_id[i];
-  for (int i = 0; i < 8; i++)
-    p |= c->span_id[i];
-  return t && p;
-}
-
 trace_span trace__span_new_remote(trace_callsite *cs, const trace_value *values,
                                   const trace_context *remote) {
-  /* A context that could not be a parent (NULL, zero ids) makes an ordinary span. */
-  return span_new(cs, values, TRACE_I_PK_CURRENT, NULL, remote_usable(remote) ? remote : NULL);
+  /* NULL: an ordinary span. A context with a zero id starts a new trace: the subscriber sees
+   * it as it is. */
+  return span_new(cs, values, TRACE_I_PK_CURRENT, NULL, remote);
 }
 
 /* A handle with an id but no dispatcher was not made by libtrace: treat it as none. */

@@ -51,7 +51,12 @@ void reg_context_new_span(trace_registry *r, slot *s, slot *parent, const trace_
   }
   int parent_flags = -1;
   slot *p;
-  if (a->remote_parent) {
+  if (a->remote_parent && !trace_context_is_valid(a->remote_parent)) {
+    /* A new trace (TRACE_NEW_TRACE, or what a failed parse left): a root, whatever the local
+     * parent. */
+    trace__id_trace(c->trace_id);
+    memset(c->parent_span_id, 0, sizeof c->parent_span_id);
+  } else if (a->remote_parent) {
     /* The remote parent wins over the local one, which stays the span's place in the local
      * tree only. */
     const trace_context *rp = a->remote_parent;
