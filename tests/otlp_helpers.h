@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,36 +42,36 @@ static inline bool receiver_start(receiver *r, const char *responses, bool gated
   snprintf(r->out, sizeof r->out, "%s/requests.jsonl", r->dir);
   snprintf(r->gate, sizeof r->gate, "%s/gate", r->dir);
   int in[2], out[2];
-  if (pipe(in) != 0 || pipe(out) != 0)
+  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0)
     return false;
-  pid_t pid = fork();
-  if (pid < 0)
-    return false;
-  if (pid == 0) {
-    dup2(in[0], 0);
-    dup2(out[1], 1);
-    close(in[1]);
-    close(out[0]);
-    const char *argv[10];
-    int n = 0;
-    argv[n++] = "python3";
-    argv[n++] = TRACE_OTLP_RECEIVER;
-    argv[n++] = "--out";
-    argv[n++] = r->out;
-    if (responses) {
-      argv[n++] = "--responses";
-      argv[n++] = responses;
-    }
-    if (gated) {
-      argv[n++] = "--listen-when";
-      argv[n++] = r->gate;
-    }
-    argv[n] = NULL;
-    execvp("python3", (char *const *)(uintptr_t)argv);
-    _exit(127);
+  const char *argv[10];
+  int n = 0;
+  argv[n++] = "python3";
+  argv[n++] = TRACE_OTLP_RECEIVER;
+  argv[n++] = "--out";
+  argv[n++] = r->out;
+  if (responses) {
+    argv[n++] = "--responses";
+    argv[n++] = responses;
   }
+  if (gated) {
+    argv[n++] = "--listen-when";
+    argv[n++] = r->gate;
+  }
+  argv[n] = NULL;
+  /* posix_spawn, not fork: the test process's fork handlers (libtrace's) are not involved. */
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  pid_t pid;
+  extern char **environ;
+  int rc = posix_spawnp(&pid, "python3", &fa, NULL, (char *const *)(uintptr_t)argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
   close(in[0]);
   close(out[1]);
+  if (rc != 0)
+    return false;
   r->pid = pid;
   r->stdin_fd = in[1];
   char line[64];

@@ -21,14 +21,21 @@ static inline size_t pb_varint_len(uint64_t v) {
 }
 
 static inline void pb_raw_varint(trace__buf *b, uint64_t v) {
-  char tmp[10];
-  size_t n = 0;
-  while (v >= 0x80) {
-    tmp[n++] = (char)(v | 0x80);
+  if (TRACE__LIKELY(trace__buf_room(b, 10) >= 10)) {
+    char *p = b->data + b->len;
+    while (v >= 0x80) {
+      *p++ = (char)(v | 0x80);
+      v >>= 7;
+    }
+    *p++ = (char)v;
+    b->len = (size_t)(p - b->data);
+    return;
+  }
+  while (v >= 0x80) { /* near the limit: byte by byte, cut where it must be */
+    trace__buf_putc(b, (char)(v | 0x80));
     v >>= 7;
   }
-  tmp[n++] = (char)v;
-  trace__buf_put(b, tmp, n);
+  trace__buf_putc(b, (char)v);
 }
 
 static inline void pb_tag(trace__buf *b, unsigned field, unsigned wire) {
