@@ -28,6 +28,7 @@ static trace_otlp_options options(int protocol) {
   o.retry_initial_ms = 20;
   o.retry_max_ms = 100;
   o.headers = "X-Test=yes";
+  o.track_inactivity = true;
   return o;
 }
 
@@ -194,7 +195,12 @@ static void check_scenario(json_t *reqs, bool json) {
   assert_string_equal(attr_str(root, "thread.name"), "main");
   assert_string_equal(attr_str(w, "thread.name"), "worker-1");
   assert_true(attr_int(w, "thread.id") > 1);
-  assert_true(attr_int(root, "busy_ns") >= 0 && attr_int(root, "idle_ns") >= 0);
+  /* Busy and idle time: both measured, together the span's duration (within the clock
+   * conversion's rounding). */
+  long long busy = attr_int(root, "busy_ns"), idle = attr_int(root, "idle_ns");
+  assert_true(busy > 0 && idle >= 0);
+  assert_true(busy + idle <= (end - start) + (end - start) / 100 + 1000);
+  assert_true(busy + idle >= (end - start) - (end - start) / 100 - 1000);
   /* Events inside spans. */
   json_t *evs = json_object_get(db, "events");
   assert_int_equal(json_array_size(evs), 2);
@@ -245,6 +251,7 @@ static const char remote_tp[] = "00-0012e2d6c8b3f5a1d5b1f0c4b6e8a7d9-00a1b2c3d4e
 static void remote_parent_and_logs(void **state) {
   (void)state;
   trace_otlp_options o = options(TRACE_OTLP_HTTP_PROTOBUF);
+  o.track_inactivity = false;
   install(&o);
   trace_header h[] = {{"traceparent", remote_tp}, {"tracestate", "congo=t61rcWkgMzE"}};
   trace_context remote;
@@ -274,6 +281,7 @@ static void remote_parent_and_logs(void **state) {
   assert_string_equal(str_of(sp, "parentSpanId"), "00a1b2c3d4e5f607");
   assert_string_equal(str_of(sp, "traceState"), "congo=t61rcWkgMzE");
   assert_int_equal(json_integer_value(json_object_get(sp, "flags")), 0x301); /* remote parent */
+  assert_int_equal(attr_int(sp, "busy_ns"), -1); /* not tracked: not there */
   json_t *logs = all_logs(reqs);
   assert_int_equal(json_array_size(logs), 3);
   json_t *in = json_array_get(logs, 0), *out = json_array_get(logs, 1),

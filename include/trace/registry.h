@@ -74,6 +74,14 @@ TRACE_API void *trace_span_ref_ext(const trace_span_ref *span, const trace_ctx *
  * the same span from the visitor. FMT values were formatted when recorded and appear as text. */
 TRACE_API void trace_span_ref_visit(const trace_span_ref *span, const trace_visitor *visitor,
                                     void *visitor_ctx);
+/* The span's stored field values as one value set (index NULL, in declaration order, empty
+ * values for fields without one), passed to fn under the span's lock: the same values as
+ * trace_span_ref_visit, without a call per value. Strings are the registry's copies and FMT
+ * values their recorded text (DISPLAY); all valid only during fn. Do not record into the span
+ * from fn. */
+TRACE_API void trace_span_ref_values(const trace_span_ref *span,
+                                     void (*fn)(void *arg, const trace_valueset *values),
+                                     void *arg);
 /* Up to cap ids of spans this span follows from, into out; returns how many there are. */
 TRACE_API size_t trace_span_ref_follows(const trace_span_ref *span, uint64_t *out, size_t cap);
 

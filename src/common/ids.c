@@ -9,13 +9,14 @@
 
 #include "compiler.h"
 
-/* SplitMix64 over a per-thread counter: the mix is a bijection, so one thread never repeats an
- * id before 2^64 of them; threads start at independent random points, so two threads (or two
- * processes) collide only by chance, as random 64-bit ids do. */
+/* xorshift64* per thread: the state walks every non-zero 64-bit value once per 2^64 - 1 steps
+ * and the output is the state times an odd constant (a bijection), so one thread never repeats
+ * an id, and never returns zero; threads start at independent random states, so two threads (or
+ * two processes) collide only by chance, as random 64-bit ids do. Four cheap instructions and a
+ * multiply per id: span ids are drawn for every exported span. */
 typedef struct id_state {
-  uint64_t counter;
-  uint64_t step;   /* odd: every counter value is visited once per 2^64 steps */
-  uint32_t forks;  /* the value of fork_count when this thread last seeded */
+  uint64_t x;     /* never 0 once seeded */
+  uint32_t forks; /* the value of fork_count when this thread last seeded */
   uint8_t seeded;
 } id_state;
 
@@ -46,28 +47,37 @@ static TRACE__NOINLINE void seed(id_state *s) {
     r[0] ^= mix((uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 32);
     r[1] ^= mix((uint64_t)syscall(SYS_gettid) << 32 ^ (uint64_t)getpid() ^ (uintptr_t)s);
   }
-  s->counter = r[0];
-  s->step = (r[1] | 1) * 0x9e3779b97f4a7c15ull | 1;
+  s->x = mix(r[0] ^ mix(r[1]));
+  if (s->x == 0)
+    s->x = 0x9e3779b97f4a7c15ull;
   s->forks = __atomic_load_n(&fork_count, __ATOMIC_RELAXED);
   s->seeded = 1;
   errno = saved;
 }
 
-uint64_t trace__id_next(void) {
+/* This thread's generator, reseeded when new or after a fork. */
+static TRACE__INLINE id_state *state(void) {
   id_state *s = &ids;
   if (TRACE__UNLIKELY(!s->seeded || s->forks != __atomic_load_n(&fork_count, __ATOMIC_RELAXED)))
     seed(s);
-  for (;;) {
-    s->counter += s->step;
-    uint64_t v = mix(s->counter);
-    if (TRACE__LIKELY(v != 0))
-      return v;
-  }
+  return s;
 }
+
+static TRACE__INLINE uint64_t next(id_state *s) {
+  uint64_t x = s->x;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  s->x = x;
+  return x * 0x2545f4914f6cdd1dull;
+}
+
+uint64_t trace__id_next(void) { return next(state()); }
 
 void trace__id_trace(uint8_t out[16]) {
-  trace__id_store64(out, trace__id_next());
-  trace__id_store64(out + 8, trace__id_next());
+  id_state *s = state();
+  trace__id_store64(out, next(s));
+  trace__id_store64(out + 8, next(s));
 }
 
-void trace__id_span(uint8_t out[8]) { trace__id_store64(out, trace__id_next()); }
+void trace__id_span(uint8_t out[8]) { trace__id_store64(out, next(state())); }

@@ -16,10 +16,10 @@ void trace__id_span(uint8_t out[8]);
 
 /* Stores v in 8 bytes, most significant first (the order of an id's hex form). */
 static inline void trace__id_store64(uint8_t *out, uint64_t v) {
-  for (int i = 7; i >= 0; i--) {
-    out[i] = (uint8_t)v;
-    v >>= 8;
-  }
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  v = __builtin_bswap64(v);
+#endif
+  __builtin_memcpy(out, &v, 8);
 }
 
 static inline uint64_t trace__id_load64(const uint8_t *in) {

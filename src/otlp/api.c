@@ -58,6 +58,9 @@ trace_layer *trace_otlp_layer_new(const trace_otlp_options *o, trace_otlp **expo
     return fail(error, rc);
   }
   x->refs = 1;
+  x->conf.tsc = trace__otlp_tsc_usable();
+  x->clock.tsc = x->conf.tsc;
+  trace__otlp_clock_init(&x->clock);
   trace__mutex_init(&x->sites_lock, TRACE__MUTEX_INNER);
   trace__mutex_init(&x->rings_lock, TRACE__MUTEX_INNER);
   trace__mutex_init(&x->lock, TRACE__MUTEX_INNER);

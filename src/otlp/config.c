@@ -50,7 +50,7 @@ void trace_otlp_options_init(trace_otlp_options *o) {
   o->export_timeout_ms = 30000;
   o->max_queue_size = 2048;
   o->max_export_batch_size = 512;
-  o->track_inactivity = true;
+  o->track_inactivity = false;
   o->retry_initial_ms = 1000;
   o->retry_max_ms = 30000;
   o->shutdown_timeout_ms = 5000;

@@ -171,10 +171,12 @@ static void field_attrs(trace__buf *b, bool *first, const otlp_site *site, const
   }
 }
 
-static void thread_attrs(trace__buf *b, bool *first, const rec_head *h) {
+static void thread_attrs(trace__buf *b, const trace_otlp *x, bool *first, const rec_head *h) {
   kv_int(b, first, "thread.id", h->thread_id);
-  if (h->thread_name_len)
-    kv_str(b, first, "thread.name", h->thread_name, h->thread_name_len);
+  size_t len;
+  const char *name = trace__otlp_thread_name(x, h->thread_id, &len);
+  if (len)
+    kv_str(b, first, "thread.name", name, len);
 }
 
 static void resource_and_scope_open(trace__buf *b, const trace_otlp *x, const char *top,
@@ -270,7 +272,7 @@ static void span(trace__buf *b, const trace_otlp *x, const span_item *it, bool *
   kv_str(b, &first, "code.namespace", site->target, strlen(site->target));
   kv_str(b, &first, "code.filepath", site->file, strlen(site->file));
   kv_int(b, &first, "code.lineno", site->line);
-  thread_attrs(b, &first, &s->h);
+  thread_attrs(b, x, &first, &s->h);
   if (s->timing) {
     kv_int(b, &first, "busy_ns", (int64_t)s->busy_ns);
     kv_int(b, &first, "idle_ns", (int64_t)s->idle_ns);
@@ -345,7 +347,7 @@ static void log_record(trace__buf *b, const trace_otlp *x, const rec_event *e, b
   kv_str(b, &first, "code.namespace", site->target, strlen(site->target));
   kv_str(b, &first, "code.filepath", site->file, strlen(site->file));
   kv_int(b, &first, "code.lineno", site->line);
-  thread_attrs(b, &first, &e->h);
+  thread_attrs(b, x, &first, &e->h);
   trace__buf_putc(b, ']');
   if (e->h.dropped_values) {
     trace__buf_puts(b, ",\"droppedAttributesCount\":");

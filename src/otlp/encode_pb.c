@@ -100,10 +100,12 @@ static void field_attrs(trace__buf *b, unsigned field, const otlp_site *site, co
   }
 }
 
-static void thread_attrs(trace__buf *b, unsigned field, const rec_head *h) {
+static void thread_attrs(trace__buf *b, const trace_otlp *x, unsigned field, const rec_head *h) {
   kv_int(b, field, "thread.id", h->thread_id);
-  if (h->thread_name_len)
-    kv_str(b, field, "thread.name", h->thread_name, h->thread_name_len);
+  size_t len;
+  const char *name = trace__otlp_thread_name(x, h->thread_id, &len);
+  if (len)
+    kv_str(b, field, "thread.name", name, len);
 }
 
 /* Resource (resource.proto): attributes = 1. InstrumentationScope: name = 1, version = 2. */
@@ -178,7 +180,7 @@ static void span(trace__buf *b, const trace_otlp *x, const span_item *it) {
   kv_str(b, 9, "code.namespace", site->target, strlen(site->target));
   kv_str(b, 9, "code.filepath", site->file, strlen(site->file));
   kv_int(b, 9, "code.lineno", site->line);
-  thread_attrs(b, 9, &s->h);
+  thread_attrs(b, x, 9, &s->h);
   if (s->timing) {
     kv_int(b, 9, "busy_ns", (int64_t)s->busy_ns);
     kv_int(b, 9, "idle_ns", (int64_t)s->idle_ns);
@@ -233,7 +235,7 @@ static void log_record(trace__buf *b, const trace_otlp *x, const rec_event *e) {
   kv_str(b, 6, "code.namespace", site->target, strlen(site->target));
   kv_str(b, 6, "code.filepath", site->file, strlen(site->file));
   kv_int(b, 6, "code.lineno", site->line);
-  thread_attrs(b, 6, &e->h);
+  thread_attrs(b, x, 6, &e->h);
   if (e->h.dropped_values)
     pb_uint(b, 7, e->h.dropped_values);
   if (nonzero(e->h.span_id, 8)) {

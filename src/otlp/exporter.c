@@ -77,10 +77,90 @@ static bool span_sampled_event(const rec_event *e) {
   return acc && (e->trace_flags & TRACE_CONTEXT_SAMPLED);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Thread names. */
+
+static size_t thread_slot(const trace_otlp *x, uint32_t id) {
+  uint32_t h = id * 2654435761u;
+  return (size_t)h & (x->threads_cap - 1);
+}
+
+static void thread_remember(trace_otlp *x, const rec_name *n) {
+  if (!x->threads) {
+    x->threads_cap = 64;
+    x->threads = trace__calloc(x->threads_cap, sizeof *x->threads);
+    if (!x->threads)
+      return;
+  }
+  size_t used = 0;
+  for (size_t i = 0; i < x->threads_cap; i++)
+    used += x->threads[i].id != 0;
+  if (used * 2 >= x->threads_cap && x->threads_cap < 4096) {
+    struct thread_entry *old = x->threads;
+    size_t old_cap = x->threads_cap;
+    struct thread_entry *t = trace__calloc(old_cap * 2, sizeof *t);
+    if (t) {
+      x->threads = t;
+      x->threads_cap = old_cap * 2;
+      for (size_t i = 0; i < old_cap; i++) {
+        if (!old[i].id)
+          continue;
+        size_t k = thread_slot(x, old[i].id);
+        while (x->threads[k].id)
+          k = (k + 1) & (x->threads_cap - 1);
+        x->threads[k] = old[i];
+      }
+      trace__free(old);
+    }
+  }
+  size_t k = thread_slot(x, n->thread_id);
+  for (size_t probes = 0; probes < x->threads_cap; probes++, k = (k + 1) & (x->threads_cap - 1))
+    if (x->threads[k].id == n->thread_id || !x->threads[k].id)
+      break;
+  /* Full (4096 threads): overwrite where the probe ended. */
+  struct thread_entry *e = &x->threads[k];
+  e->id = n->thread_id;
+  e->len = (uint8_t)TRACE__MIN(n->len, sizeof e->name);
+  memcpy(e->name, n->name, sizeof e->name);
+}
+
+const char *trace__otlp_thread_name(const trace_otlp *x, uint32_t id, size_t *len) {
+  *len = 0;
+  if (!x->threads)
+    return "";
+  size_t k = thread_slot(x, id);
+  for (size_t probes = 0; probes < x->threads_cap; probes++, k = (k + 1) & (x->threads_cap - 1)) {
+    if (x->threads[k].id == id) {
+      *len = x->threads[k].len;
+      return x->threads[k].name;
+    }
+    if (!x->threads[k].id)
+      break;
+  }
+  return "";
+}
+
+/* Clock ticks of a record just copied into a pending list, into Unix ns and ns. */
+static void convert_times(const trace_otlp *x, rec_head *h) {
+  const otlp_clock *c = &x->clock;
+  h->time_ns = trace__otlp_clock_unix_ns(c, h->time_ns);
+  if (h->kind == REC_SPAN) {
+    rec_span *s = (rec_span *)(void *)h;
+    uint64_t end = trace__otlp_clock_unix_ns(c, s->end_ns);
+    s->end_ns = end > h->time_ns ? end : h->time_ns;
+    s->busy_ns = trace__otlp_clock_ns(c, s->busy_ns);
+    s->idle_ns = trace__otlp_clock_ns(c, s->idle_ns);
+  }
+}
+
 static bool drain_record(void *arg, const ring *r, const rec_head *h) {
   (void)r;
   trace_otlp *x = arg;
   uint64_t now = trace__otlp_now_mono_ns();
+  if (h->kind == REC_NAME) {
+    thread_remember(x, (const rec_name *)(const void *)h);
+    return true;
+  }
   if (x->conf.discard) {
     if (h->kind == REC_SPAN)
       OTLP_STAT_ADD(x, spans_exported, 1);
@@ -93,6 +173,7 @@ static bool drain_record(void *arg, const ring *r, const rec_head *h) {
       return false; /* the queue is full: the record waits in its ring */
     if (!list_push(&x->spans, h))
       return false;
+    convert_times(x, (rec_head *)(void *)(x->spans.data + x->spans.offs[x->spans.n - 1]));
     if (x->spans.n == 1)
       x->oldest_span_ns = now;
     return true;
@@ -106,11 +187,23 @@ static bool drain_record(void *arg, const ring *r, const rec_head *h) {
   if (as_log) {
     if (!list_push(&x->logs, h))
       return false;
+    e = (const rec_event *)(const void *)(x->logs.data + x->logs.offs[x->logs.n - 1]);
+    convert_times(x, (rec_head *)(uintptr_t)e);
     if (x->logs.n == 1)
       x->oldest_log_ns = now;
   }
   if (x->conf.traces.url && span_sampled_event(e)) {
+    rec_event *copy = NULL;
+    if (!as_log) { /* not converted yet: convert a copy's time */
+      copy = trace__malloc(h->size);
+      if (!copy)
+        return true;
+      memcpy(copy, h, h->size);
+      convert_times(x, &copy->h);
+      e = copy;
+    }
     size_t lost = trace__otlp_held_add(&x->held, e);
+    trace__free(copy);
     if (lost)
       OTLP_STAT_ADD(x, span_events_dropped, lost);
   }
@@ -118,6 +211,12 @@ static bool drain_record(void *arg, const ring *r, const rec_head *h) {
 }
 
 static void drain_all(trace_otlp *x) {
+  /* Ticks are converted with a rate measured over 20 ms at least: in the exporter's first
+   * 20 ms, it waits for that first. */
+  while (!trace__otlp_clock_update(&x->clock)) {
+    struct timespec ts = {0, 2000000};
+    nanosleep(&ts, NULL);
+  }
   /* What came in earlier passes may be joined with its events now. */
   x->settled = x->spans.n;
   trace__mutex_lock(&x->rings_lock);
@@ -408,6 +507,8 @@ void trace__otlp_shutdown(trace_otlp *x) {
     trace__otlp_held_destroy(&x->held);
     trace__otlp_http_free(x->http);
     trace__buf_free(&x->body);
+    trace__free(x->threads);
+    x->threads = NULL;
   } else {
     /* The parent's exporter thread may have been half way through changing these: leave them. */
     trace__otlp_http_abandon(x->http);
@@ -435,6 +536,8 @@ void trace__otlp_restart_after_fork(trace_otlp *x) {
   memset(&x->spans, 0, sizeof x->spans);
   memset(&x->logs, 0, sizeof x->logs);
   x->settled = 0;
+  x->threads = NULL; /* the parent's names: this process's threads have others */
+  x->threads_cap = 0;
   trace__otlp_held_init(&x->held, (size_t)x->conf.max_queue_size * 4);
   trace__otlp_http_abandon(x->http);
   x->http = trace__otlp_http_new();

@@ -27,7 +27,7 @@
  * starts with a rec_head; its values (rec_value, each followed by its string bytes padded to 8)
  * come last. */
 
-enum { REC_PAD = 1, REC_SPAN = 2, REC_EVENT = 3 };
+enum { REC_PAD = 1, REC_SPAN = 2, REC_EVENT = 3, REC_NAME = 4 };
 #define REC_ALIGN(n) (((n) + 7u) & ~(size_t)7u)
 
 typedef struct rec_head {
@@ -36,22 +36,34 @@ typedef struct rec_head {
   uint8_t level; /* trace_level */
   uint16_t nvalues;
   uint32_t site;      /* the callsite id (sites.c has its metadata) */
-  uint32_t thread_id; /* span: the thread that created it; event: where it happened */
-  uint64_t time_ns;   /* Unix ns: a span's start, an event's time */
+  uint32_t thread_id; /* span: the thread that created it; event: where it happened (its name:
+                         REC_NAME records, kept by the exporter) */
+  uint64_t time_ns;   /* a span's start, an event's time: clock ticks in the ring (see
+                         otlp_clock), Unix ns once the exporter has drained it */
   uint8_t trace_id[16];
   uint8_t span_id[8]; /* a span's own; an event's span (zeros: none) */
-  char thread_name[32];
-  uint8_t thread_name_len;
-  uint8_t truncated; /* values were cut or dropped for room */
+  uint8_t truncated;  /* values were cut or dropped for room */
+  uint8_t reserved_;
   uint16_t dropped_values;
-  uint32_t reserved_;
+  uint32_t reserved2_;
 } rec_head;
+
+/* A thread's name, written to its ring before its first record and again when it changes. */
+typedef struct rec_name {
+  uint32_t size;
+  uint8_t kind; /* REC_NAME */
+  uint8_t len;
+  uint16_t reserved_;
+  uint32_t thread_id;
+  char name[32];
+  uint32_t reserved2_;
+} rec_name;
 
 typedef struct rec_span {
   rec_head h;
   uint8_t parent_span_id[8]; /* zeros for a root */
-  uint64_t end_ns;
-  uint64_t busy_ns, idle_ns;
+  uint64_t end_ns;            /* ticks, then Unix ns, as h.time_ns */
+  uint64_t busy_ns, idle_ns;  /* ticks, then ns */
   uint32_t flags; /* OTLP Span.flags: trace flags, "is remote known" and "parent is remote" */
   uint8_t error;  /* an ERROR event happened in the span */
   uint8_t timing; /* busy_ns and idle_ns are measured */
@@ -83,6 +95,7 @@ _Static_assert(sizeof(rec_head) % 8 == 0, "records are 8-aligned");
 _Static_assert(sizeof(rec_span) % 8 == 0, "records are 8-aligned");
 _Static_assert(sizeof(rec_event) % 8 == 0, "records are 8-aligned");
 _Static_assert(sizeof(rec_value) == 16, "values are 16 bytes");
+_Static_assert(sizeof(rec_name) % 8 == 0, "records are 8-aligned");
 
 static inline const char *rec_after(const void *p, size_t n) { return (const char *)p + n; }
 
@@ -112,6 +125,37 @@ static inline const char *rec_event_values(const rec_event *e) {
   return rec_after(e, sizeof *e + REC_ALIGN(e->message_len));
 }
 
+/* Clocks. Records carry clock ticks, read on instrumented threads: the time stamp counter where
+ * it is usable (x86-64 with an invariant TSC that the kernel's clock itself is based on: an
+ * instruction, a third of a clock_gettime here), Unix ns otherwise. The exporter turns ticks
+ * into Unix ns when it drains a record (clock.c). */
+typedef struct otlp_clock {
+  bool tsc;
+  /* Anchors (exporter thread): ticks, CLOCK_MONOTONIC and CLOCK_REALTIME read together, at the
+   * start and at the latest pass; the rate comes from the monotonic clock, which is never
+   * stepped. */
+  uint64_t t0, m0;
+  uint64_t t1, m1, r1;
+  double ns_per_tick;
+} otlp_clock;
+uint64_t trace__otlp_now_unix_ns(void);
+uint64_t trace__otlp_now_mono_ns(void);
+bool trace__otlp_tsc_usable(void);
+static TRACE__INLINE uint64_t otlp_ticks(bool tsc) {
+#if defined(__x86_64__)
+  if (TRACE__LIKELY(tsc))
+    return __builtin_ia32_rdtsc();
+#else
+  (void)tsc;
+#endif
+  return trace__otlp_now_unix_ns();
+}
+void trace__otlp_clock_init(otlp_clock *c);
+/* A new anchor; returns whether ticks can be converted precisely yet (20 ms of calibration). */
+bool trace__otlp_clock_update(otlp_clock *c);
+uint64_t trace__otlp_clock_unix_ns(const otlp_clock *c, uint64_t ticks);
+uint64_t trace__otlp_clock_ns(const otlp_clock *c, uint64_t ticks); /* a duration */
+
 /* ---------------------------------------------------------------------------------------- */
 /* Callsites, copied the first time one is seen (sites.c): records carry only the id, and the
  * exporter never reads metadata a module being unloaded could take away. */
@@ -137,10 +181,11 @@ typedef struct ring {
   uint32_t cap;      /* bytes, a multiple of 8 */
   uint64_t head;     /* bytes written since the start; atomic (release by the producer) */
   uint64_t tail_seen; /* the producer's last look at tail */
+  uint64_t wake_check; /* head past which the producer looks whether to wake the exporter */
   uint64_t dropped_spans, dropped_events; /* atomic, relaxed */
   uint32_t thread_id;
   uint8_t name_len;
-  char name[32];
+  char name[32]; /* as last written in a REC_NAME record */
   int os_tid;
   /* The consumer's line. */
   uint64_t tail __attribute__((aligned(64))); /* atomic (release by the exporter) */
@@ -177,6 +222,7 @@ typedef struct otlp_conf {
   size_t thread_buffer_size;
   bool track_inactivity;
   bool discard;
+  bool tsc; /* records carry TSC ticks (see otlp_clock) */
 } otlp_conf;
 
 int trace__otlp_conf_resolve(otlp_conf *c, const trace_otlp_options *o);
@@ -259,6 +305,15 @@ struct trace_otlp {
   held_map held;
   otlp_http *http;
   trace__buf body;
+  otlp_clock clock;
+  /* Thread names by thread id, from REC_NAME records: open addressing, at most 4096 (then the
+   * oldest name is overwritten: a thread.name may then be missing, never wrong). */
+  struct thread_entry {
+    uint32_t id;
+    uint8_t len;
+    char name[32];
+  } *threads;
+  size_t threads_cap;
   const char *warned_url; /* the last failure reported, to report each kind once */
   long warned_key;
   /* Statistics (atomic, relaxed). */
@@ -320,6 +375,8 @@ typedef struct span_item {
   held_event *events;
   uint32_t nevents, dropped_events;
 } span_item;
+/* The name of thread id as the exporter knows it ("" if not). */
+const char *trace__otlp_thread_name(const trace_otlp *x, uint32_t id, size_t *len);
 void trace__otlp_encode_spans_pb(trace__buf *b, const trace_otlp *x, const span_item *items,
                                  size_t n);
 void trace__otlp_encode_logs_pb(trace__buf *b, const trace_otlp *x, const rec_event *const *logs,
@@ -363,10 +420,6 @@ void trace__otlp_http_free(otlp_http *h);
 void trace__otlp_http_abandon(otlp_http *h); /* after fork: close its sockets, forget it */
 void trace__otlp_http_post(otlp_http *h, const otlp_signal *sig, const char *body, size_t len,
                            uint64_t deadline_ns, const uint8_t *abort_flag, otlp_response *out);
-
-/* Clocks. */
-uint64_t trace__otlp_now_unix_ns(void);
-uint64_t trace__otlp_now_mono_ns(void);
 
 /* Warnings: "trace: otlp: ..." on stderr, escaped. */
 void trace__otlp_warn(const char *fmt, ...) TRACE__PRINTF(1, 2);

@@ -9,26 +9,17 @@
 #include "internal.h"
 
 /* Per span, in the registry's extension for this layer. */
+/* Per span, in the registry's extension for this layer. Times in clock ticks (otlp_clock). */
 typedef struct span_ext {
-  uint64_t start_ns;
-  uint64_t last_ns; /* the last enter or exit (Unix ns), for busy and idle time */
-  uint64_t busy_ns, idle_ns;
+  uint64_t start;
+  uint64_t last; /* the last enter or exit, for busy and idle time */
+  uint64_t busy, idle;
   uint32_t entered; /* under lock */
   uint32_t lock;    /* a spin lock for the four fields above */
   uint32_t thread_id;
-  uint8_t thread_name_len;
   uint8_t error; /* atomic: an ERROR event happened in it */
   uint8_t live;  /* on_new_span ran for it */
-  char thread_name[32];
 } span_ext;
-
-uint64_t trace__otlp_now_unix_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t trace__otlp_now_mono_ns(void) { return trace__monotonic_ns(); }
 
 static inline void ext_lock(span_ext *e) {
   while (__atomic_exchange_n(&e->lock, 1, __ATOMIC_ACQUIRE))
@@ -54,48 +45,42 @@ static void on_new_span(void *self, const trace_span_attrs *a, uint64_t id, cons
   span_ext *e = ext_of(id, ctx);
   if (!e)
     return;
+  /* The ring, made now if this thread has none yet, announces the creating thread's name. */
   ring *r = trace__otlp_ring(x);
-  uint64_t now = trace__otlp_now_unix_ns();
-  e->start_ns = e->last_ns = now;
-  e->busy_ns = e->idle_ns = 0;
+  uint64_t now = otlp_ticks(x->conf.tsc);
+  e->start = e->last = now;
+  e->busy = e->idle = 0;
   e->entered = 0;
   e->lock = 0;
   e->error = 0;
   e->live = 1;
-  if (TRACE__LIKELY(r != NULL)) {
-    e->thread_id = r->thread_id;
-    e->thread_name_len = r->name_len;
-    memcpy(e->thread_name, r->name, sizeof e->thread_name);
-  } else {
-    e->thread_id = trace_thread_id();
-    e->thread_name_len = 0;
-  }
+  e->thread_id = TRACE__LIKELY(r != NULL) ? r->thread_id : trace_thread_id();
 }
 
 static void on_enter(void *self, uint64_t id, const trace_ctx *ctx) {
-  (void)self;
+  trace_otlp *x = self;
   span_ext *e = ext_of(id, ctx);
   if (!e || !e->live)
     return;
-  uint64_t now = trace__otlp_now_unix_ns();
+  uint64_t now = otlp_ticks(x->conf.tsc);
   ext_lock(e);
   if (e->entered++ == 0) {
-    e->idle_ns += now > e->last_ns ? now - e->last_ns : 0;
-    e->last_ns = now;
+    e->idle += now > e->last ? now - e->last : 0;
+    e->last = now;
   }
   ext_unlock(e);
 }
 
 static void on_exit(void *self, uint64_t id, const trace_ctx *ctx) {
-  (void)self;
+  trace_otlp *x = self;
   span_ext *e = ext_of(id, ctx);
   if (!e || !e->live)
     return;
-  uint64_t now = trace__otlp_now_unix_ns();
+  uint64_t now = otlp_ticks(x->conf.tsc);
   ext_lock(e);
   if (e->entered > 0 && --e->entered == 0) {
-    e->busy_ns += now > e->last_ns ? now - e->last_ns : 0;
-    e->last_ns = now;
+    e->busy += now > e->last ? now - e->last : 0;
+    e->last = now;
   }
   ext_unlock(e);
 }
@@ -110,16 +95,6 @@ typedef struct vwriter {
   uint16_t n, dropped;
   uint8_t truncated;
 } vwriter;
-
-static inline int field_index(const trace_metadata *m, const char *name) {
-  for (int i = 0; i < m->field_count; i++)
-    if (m->field_names[i] == name)
-      return i;
-  for (int i = 0; i < m->field_count; i++)
-    if (strcmp(m->field_names[i], name) == 0)
-      return i;
-  return -1;
-}
 
 static rec_value *put_value(vwriter *w, int field, uint8_t type) {
   if (field < 0 || (size_t)(w->end - w->p) < sizeof(rec_value)) {
@@ -154,58 +129,10 @@ static void put_str(vwriter *w, rec_value *v, const char *s, size_t len) {
   w->p += REC_ALIGN(n);
 }
 
-static void w_i64(void *c, const char *name, int64_t x) {
-  vwriter *w = c;
-  rec_value *v = put_value(w, field_index(w->meta, name), TRACE_VALUE_I64);
-  if (v)
-    v->as.i64 = x;
-}
-static void w_u64(void *c, const char *name, uint64_t x) {
-  vwriter *w = c;
-  rec_value *v = put_value(w, field_index(w->meta, name), TRACE_VALUE_U64);
-  if (v)
-    v->as.u64 = x;
-}
-static void w_f64(void *c, const char *name, double x) {
-  vwriter *w = c;
-  rec_value *v = put_value(w, field_index(w->meta, name), TRACE_VALUE_F64);
-  if (v)
-    v->as.f64 = x;
-}
-static void w_bool(void *c, const char *name, bool x) {
-  vwriter *w = c;
-  rec_value *v = put_value(w, field_index(w->meta, name), TRACE_VALUE_BOOL);
-  if (v)
-    v->as.b = x;
-}
-static void w_str(void *c, const char *name, const char *s, size_t len) {
-  vwriter *w = c;
-  rec_value *v = put_value(w, field_index(w->meta, name), TRACE_VALUE_STR);
-  if (v) {
-    if (!s) {
-      s = "null";
-      len = 4;
-      v->type = TRACE_VALUE_DISPLAY;
-    }
-    put_str(w, v, s, len);
-  }
-}
-static void w_ptr(void *c, const char *name, const void *p) {
-  vwriter *w = c;
-  rec_value *v = put_value(w, field_index(w->meta, name), TRACE_VALUE_PTR);
-  if (v)
-    v->as.u64 = (uint64_t)(uintptr_t)p;
-}
-static void w_text(void *c, const char *name, const char *text, size_t len) {
-  vwriter *w = c;
-  rec_value *v = put_value(w, field_index(w->meta, name), TRACE_VALUE_DISPLAY);
-  if (v)
-    put_str(w, v, text, len);
-}
+static void put_values(vwriter *w, const trace_valueset *vs);
 
-static const trace_visitor span_visitor = {
-    sizeof(trace_visitor), w_i64, w_u64, w_f64, w_bool, w_str, w_ptr, w_text,
-};
+/* trace_span_ref_values' callback: the span's stored values into the record. */
+static void span_values(void *arg, const trace_valueset *vs) { put_values(arg, vs); }
 
 /* The space a record of n fields wants: every scalar, and room for strings; at least the
  * scalars. Records stay under a quarter of the ring so that a full lap always fits some. */
@@ -251,7 +178,7 @@ static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
     drop(x, true);
     return;
   }
-  uint64_t end = trace__otlp_now_unix_ns();
+  uint64_t end = otlp_ticks(x->conf.tsc);
   size_t fixed = sizeof(rec_span) + REC_ALIGN(tc.tracestate_len), want, at_least, got;
   record_space(x, fixed, meta->field_count, &want, &at_least);
   char *p = trace__otlp_ring_reserve(x, r, want, at_least, &got);
@@ -264,20 +191,19 @@ static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
   s->h.level = meta->level;
   s->h.site = meta->callsite_id;
   s->h.thread_id = e->thread_id;
-  s->h.time_ns = e->start_ns;
+  s->h.time_ns = e->start;
   memcpy(s->h.trace_id, tc.trace_id, 16);
   memcpy(s->h.span_id, tc.span_id, 8);
-  memcpy(s->h.thread_name, e->thread_name, sizeof s->h.thread_name);
-  s->h.thread_name_len = e->thread_name_len;
   s->h.reserved_ = 0;
+  s->h.reserved2_ = 0;
   memcpy(s->parent_span_id, parent, 8);
   s->end_ns = end;
   s->error = __atomic_load_n(&e->error, __ATOMIC_RELAXED);
   s->timing = x->conf.track_inactivity;
   if (s->timing) {
     ext_lock(e);
-    s->busy_ns = e->busy_ns;
-    s->idle_ns = e->idle_ns + (end > e->last_ns && !e->entered ? end - e->last_ns : 0);
+    s->busy_ns = e->busy;
+    s->idle_ns = e->idle + (end > e->last && !e->entered ? end - e->last : 0);
     ext_unlock(e);
   } else {
     s->busy_ns = s->idle_ns = 0;
@@ -288,7 +214,7 @@ static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
   if (tc.tracestate_len)
     memcpy(p + sizeof *s, tc.tracestate, tc.tracestate_len);
   vwriter w = {p + fixed, p + got, meta, x->conf.max_value_len, 0, 0, 0};
-  trace_span_ref_visit(ref, &span_visitor, &w);
+  trace_span_ref_values(ref, span_values, &w);
   s->h.nvalues = w.n;
   s->h.dropped_values = w.dropped;
   s->h.truncated = w.truncated;
@@ -363,6 +289,11 @@ static void event_value(vwriter *w, int field, const trace_value *v) {
   }
 }
 
+static void put_values(vwriter *w, const trace_valueset *vs) {
+  for (uint32_t i = 0; i < vs->count; i++)
+    event_value(w, vs->index ? vs->index[i] : (int)i, &vs->values[i]);
+}
+
 static void on_event(void *self, const trace_event *ev, const trace_ctx *ctx) {
   trace_otlp *x = self;
   check_fork(x);
@@ -398,10 +329,9 @@ static void on_event(void *self, const trace_event *ev, const trace_ctx *ctx) {
   re->h.level = meta->level;
   re->h.site = meta->callsite_id;
   re->h.thread_id = r->thread_id;
-  re->h.time_ns = trace__otlp_now_unix_ns();
-  re->h.thread_name_len = r->name_len;
+  re->h.time_ns = otlp_ticks(x->conf.tsc);
   re->h.reserved_ = 0;
-  memcpy(re->h.thread_name, r->name, sizeof re->h.thread_name);
+  re->h.reserved2_ = 0;
   if (in_span) {
     memcpy(re->h.trace_id, tc.trace_id, 16);
     memcpy(re->h.span_id, tc.span_id, 8);
@@ -424,8 +354,7 @@ static void on_event(void *self, const trace_event *ev, const trace_ctx *ctx) {
     q += REC_ALIGN(n);
   }
   vwriter w = {q, p + got, meta, x->conf.max_value_len, 0, 0, truncated};
-  for (uint32_t i = 0; i < ev->fields.count; i++)
-    event_value(&w, ev->fields.index ? ev->fields.index[i] : (int)i, &ev->fields.values[i]);
+  put_values(&w, &ev->fields);
   re->h.nvalues = w.n;
   re->h.dropped_values = w.dropped;
   re->h.truncated = w.truncated;

@@ -74,14 +74,28 @@ void trace__otlp_exporters_unregister(trace_otlp *x) {
   trace__mutex_unlock(&live_lock);
 }
 
-static void copy_name(ring *r) {
+/* Whether the thread's name differs from the one its ring last announced. */
+static bool name_changed(const ring *r) {
   const char *name = trace_thread_name();
-  size_t n = name ? strlen(name) : 0;
-  if (n > sizeof r->name - 1)
-    n = sizeof r->name - 1;
+  size_t n = name ? strnlen(name, sizeof r->name - 1) : 0;
+  return n != r->name_len || memcmp(name, r->name, n) != 0;
+}
+
+/* Announces the thread's name to the exporter: a REC_NAME record at position head. */
+static size_t write_name(ring *r, char *at) {
+  const char *name = trace_thread_name();
+  size_t n = name ? strnlen(name, sizeof r->name - 1) : 0;
   memset(r->name, 0, sizeof r->name);
   memcpy(r->name, name, n);
   r->name_len = (uint8_t)n;
+  rec_name *rn = (rec_name *)(void *)at;
+  memset(rn, 0, sizeof *rn);
+  rn->size = sizeof *rn;
+  rn->kind = REC_NAME;
+  rn->len = (uint8_t)n;
+  rn->thread_id = r->thread_id;
+  memcpy(rn->name, r->name, sizeof rn->name);
+  return sizeof *rn;
 }
 
 TRACE__NOINLINE ring *trace__otlp_ring_slow(trace_otlp *x) {
@@ -117,7 +131,8 @@ TRACE__NOINLINE ring *trace__otlp_ring_slow(trace_otlp *x) {
     r->cap = (uint32_t)x->conf.thread_buffer_size;
     r->thread_id = trace_thread_id();
     r->os_tid = (int)syscall(SYS_gettid);
-    copy_name(r);
+    r->head = write_name(r, r->buf); /* published with the ring, under the lock below */
+    r->wake_check = r->cap / 8;
     trace__mutex_lock(&x->rings_lock);
     r->next = x->rings;
     x->rings = r;
@@ -157,7 +172,6 @@ char *trace__otlp_ring_reserve(trace_otlp *x, ring *r, size_t want, size_t at_le
     pad->kind = REC_PAD;
     r->pad = (uint32_t)contig;
     free -= contig;
-    copy_name(r); /* once per lap: a thread renamed late is seen soon */
     *got = TRACE__MIN(want, TRACE__MIN(free, cap));
     return r->buf;
   }
@@ -171,9 +185,23 @@ void trace__otlp_ring_commit(trace_otlp *x, ring *r, size_t size) {
   uint64_t head = r->head + r->pad + size;
   r->pad = 0;
   TRACE__STORE_REL(&r->head, head);
-  /* A quarter full: the exporter should drain it soon (cheap when it was asked already). */
-  if (TRACE__UNLIKELY(head - r->tail_seen > r->cap / 4))
-    trace__otlp_wake(x);
+  /* Every eighth of the ring written, a look at how full it is: a quarter full, the exporter
+   * should drain it soon. Between looks the producer reads nothing the exporter writes. */
+  if (TRACE__UNLIKELY(head >= r->wake_check)) {
+    r->wake_check = head + r->cap / 8;
+    r->tail_seen = TRACE__LOAD_ACQ(&r->tail);
+    if (head - r->tail_seen > r->cap / 4)
+      trace__otlp_wake(x);
+    /* A thread renamed since its last record is seen with its new name soon. */
+    size_t got;
+    char *at;
+    if (name_changed(r) && (at = trace__otlp_ring_reserve(x, r, sizeof(rec_name),
+                                                          sizeof(rec_name), &got))) {
+      size_t n = write_name(r, at);
+      TRACE__STORE_REL(&r->head, r->head + r->pad + n);
+      r->pad = 0;
+    }
+  }
 }
 
 void trace__otlp_ring_drain(ring *r, ring_fn fn, void *arg) {

@@ -161,3 +161,9 @@ void trace__span_ref_values(const trace_span_ref *span,
   fn(arg, &vs);
   reg_slot_unlock(s);
 }
+
+void trace_span_ref_values(const trace_span_ref *span,
+                           void (*fn)(void *arg, const trace_valueset *vs), void *arg) {
+  if (span && fn)
+    trace__span_ref_values(span, fn, arg);
+}
