@@ -43,22 +43,34 @@ static bool list_push(rec_list *l, const rec_head *h) {
   return true;
 }
 
+static size_t list_count(const rec_list *l) { return l->n - l->head; }
+
+/* The i-th pending record. */
 static const rec_head *list_at(const rec_list *l, size_t i) {
-  return (const rec_head *)(const void *)(l->data + l->offs[i]);
+  return (const rec_head *)(const void *)(l->data + l->offs[l->head + i]);
 }
 
-/* Removes the first k records. */
+static rec_head *list_last(rec_list *l) {
+  return (rec_head *)(void *)(l->data + l->offs[l->n - 1]);
+}
+
+/* Removes the first k pending records: moves what remains to the front only once the removed
+ * part is the larger (moving it at every batch made a long queue quadratic). */
 static void list_shift(rec_list *l, size_t k) {
-  if (k >= l->n) {
-    l->n = l->len = 0;
+  l->head += TRACE__MIN(k, list_count(l));
+  if (l->head == l->n) {
+    l->head = l->n = l->len = 0;
     return;
   }
-  size_t from = l->offs[k];
+  if (l->head * 2 < l->n)
+    return;
+  size_t from = l->offs[l->head];
   memmove(l->data, l->data + from, l->len - from);
   l->len -= from;
-  for (size_t i = k; i < l->n; i++)
-    l->offs[i - k] = l->offs[i] - (uint32_t)from;
-  l->n -= k;
+  for (size_t i = l->head; i < l->n; i++)
+    l->offs[i - l->head] = l->offs[i] - (uint32_t)from;
+  l->n -= l->head;
+  l->head = 0;
 }
 
 static void list_free(rec_list *l) {
@@ -169,12 +181,12 @@ static bool drain_record(void *arg, const ring *r, const rec_head *h) {
     return true;
   }
   if (h->kind == REC_SPAN) {
-    if (x->spans.n >= x->conf.max_queue_size)
+    if (list_count(&x->spans) >= x->conf.max_queue_size)
       return false; /* the queue is full: the record waits in its ring */
     if (!list_push(&x->spans, h))
       return false;
-    convert_times(x, (rec_head *)(void *)(x->spans.data + x->spans.offs[x->spans.n - 1]));
-    if (x->spans.n == 1)
+    convert_times(x, list_last(&x->spans));
+    if (list_count(&x->spans) == 1)
       x->oldest_span_ns = now;
     return true;
   }
@@ -182,14 +194,15 @@ static bool drain_record(void *arg, const ring *r, const rec_head *h) {
     return true;
   const rec_event *e = (const rec_event *)(const void *)h;
   bool as_log = x->conf.logs.url != NULL;
-  if (as_log && x->logs.n >= x->conf.max_queue_size)
+  if (as_log && list_count(&x->logs) >= x->conf.max_queue_size)
     return false;
   if (as_log) {
     if (!list_push(&x->logs, h))
       return false;
-    e = (const rec_event *)(const void *)(x->logs.data + x->logs.offs[x->logs.n - 1]);
-    convert_times(x, (rec_head *)(uintptr_t)e);
-    if (x->logs.n == 1)
+    rec_head *last = list_last(&x->logs);
+    convert_times(x, last);
+    e = (const rec_event *)(const void *)last;
+    if (list_count(&x->logs) == 1)
       x->oldest_log_ns = now;
   }
   if (x->conf.traces.url && span_sampled_event(e)) {
@@ -218,7 +231,7 @@ static void drain_all(trace_otlp *x) {
     nanosleep(&ts, NULL);
   }
   /* What came in earlier passes may be joined with its events now. */
-  x->settled = x->spans.n;
+  x->settled = list_count(&x->spans);
   trace__mutex_lock(&x->rings_lock);
   for (ring *r = x->rings; r; r = r->next)
     trace__otlp_ring_drain(r, drain_record, x);
@@ -362,7 +375,7 @@ static void export_due(trace_otlp *x, bool force) {
   size_t batch = x->conf.max_export_batch_size;
   uint64_t delay = (uint64_t)x->conf.schedule_delay_ms * 1000000u;
   for (;;) {
-    size_t ready = force ? x->spans.n : x->settled;
+    size_t ready = force ? list_count(&x->spans) : x->settled;
     bool old = ready > 0 && trace__otlp_now_mono_ns() - x->oldest_span_ns >= delay;
     if (ready == 0 || (ready < batch && !old && !force))
       break;
@@ -373,7 +386,7 @@ static void export_due(trace_otlp *x, bool force) {
     x->oldest_span_ns = trace__otlp_now_mono_ns();
   }
   for (;;) {
-    size_t ready = x->logs.n;
+    size_t ready = list_count(&x->logs);
     bool old = ready > 0 && trace__otlp_now_mono_ns() - x->oldest_log_ns >= delay;
     if (ready == 0 || (ready < batch && !old && !force))
       break;
@@ -395,9 +408,9 @@ static void *thread_main(void *arg) {
     uint64_t delay = (uint64_t)x->conf.schedule_delay_ms * 1000000u;
     /* Sleep at most the schedule delay: the rings are looked at that often anyway. */
     uint64_t until = now + (delay ? delay : 1000000u);
-    if (x->spans.n && x->oldest_span_ns + delay < until)
+    if (list_count(&x->spans) && x->oldest_span_ns + delay < until)
       until = x->oldest_span_ns + delay;
-    if (x->logs.n && x->oldest_log_ns + delay < until)
+    if (list_count(&x->logs) && x->oldest_log_ns + delay < until)
       until = x->oldest_log_ns + delay;
     while (!x->stop && !TRACE__LOAD_ACQ(&x->wake_pending) && x->flush_requested == x->flush_done &&
            now < until) {
@@ -500,8 +513,8 @@ void trace__otlp_shutdown(trace_otlp *x) {
   trace__otlp_exporters_unregister(x);
   /* What could not be sent in time is lost now: counted as failed. */
   if (!forked) {
-    OTLP_STAT_ADD(x, spans_failed, x->spans.n);
-    OTLP_STAT_ADD(x, logs_failed, x->logs.n);
+    OTLP_STAT_ADD(x, spans_failed, list_count(&x->spans));
+    OTLP_STAT_ADD(x, logs_failed, list_count(&x->logs));
     list_free(&x->spans);
     list_free(&x->logs);
     trace__otlp_held_destroy(&x->held);

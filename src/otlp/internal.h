@@ -237,7 +237,7 @@ typedef struct rec_list {
   char *data;
   size_t len, cap;
   uint32_t *offs;
-  size_t n, cap_n;
+  size_t head, n, cap_n; /* entries [head, n) are pending */
 } rec_list;
 
 /* Events waiting for their span (held.c). */
