@@ -9,7 +9,12 @@ if [ "${1:-build}" = test ]; then
   # parser the fmt tests read our JSON back with; pkg-config checks the installed package; curl is
   # the HTTP client of the load example's integration test.
   need="$need g++ libcmocka-dev libjansson-dev binutils pkg-config clang libclang-rt-14-dev curl"
+  # libtrace_otlp (issue 13): libcurl and zlib to build it; its tests decode what they receive
+  # with protoc --decode_raw (protobuf-compiler) in a Python receiver.
+  need="$need libcurl4-openssl-dev zlib1g-dev protobuf-compiler python3"
 fi
+# The OTLP workloads of the benchmark need libtrace_otlp built.
+[ "${1:-build}" = bench ] && need="$need libcurl4-openssl-dev zlib1g-dev"
 # valgrind's callgrind counts the instructions of a disabled callsite (benchmarks/compare).
 [ "${1:-build}" = bench ] && need="$need valgrind"
 
