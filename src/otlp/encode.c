@@ -37,6 +37,20 @@ void trace__otlp_put_utf8(trace__buf *b, const char *s, size_t len) {
   }
 }
 
+void trace__otlp_each_attr(const otlp_site *site, const rec_head *h, const char *values,
+                           bool skip_special, otlp_attr_fn fn, void *arg) {
+  rec_iter it = rec_values(h, values);
+  const char *str;
+  for (const rec_value *v; (v = rec_value_next(&it, &str));) {
+    if (v->field >= site->nfields)
+      continue;
+    const char *key = site->fields[v->field];
+    if (skip_special && trace__otlp_special_field(key))
+      continue;
+    fn(arg, key, v, str);
+  }
+}
+
 bool trace__otlp_special_field(const char *name) {
   return strncmp(name, "otel.", 5) == 0 &&
          (strcmp(name + 5, "name") == 0 || strcmp(name + 5, "kind") == 0 ||

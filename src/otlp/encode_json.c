@@ -155,20 +155,22 @@ static void any_value(trace__buf *b, const rec_value *v, const char *str) {
   }
 }
 
+typedef struct attr_out {
+  trace__buf *b;
+  bool *first;
+} attr_out;
+
+static void field_attr(void *arg, const char *key, const rec_value *v, const char *str) {
+  attr_out *o = arg;
+  kv_open(o->b, o->first, key, strlen(key));
+  any_value(o->b, v, str);
+  trace__buf_puts(o->b, "}}");
+}
+
 static void field_attrs(trace__buf *b, bool *first, const otlp_site *site, const rec_head *h,
                         const char *values, bool skip_special) {
-  rec_iter it = rec_values(h, values);
-  const char *str;
-  for (const rec_value *v; (v = rec_value_next(&it, &str));) {
-    if (v->field >= site->nfields)
-      continue;
-    const char *k = site->fields[v->field];
-    if (skip_special && trace__otlp_special_field(k))
-      continue;
-    kv_open(b, first, k, strlen(k));
-    any_value(b, v, str);
-    trace__buf_puts(b, "}}");
-  }
+  attr_out o = {b, first};
+  trace__otlp_each_attr(site, h, values, skip_special, field_attr, &o);
 }
 
 static void thread_attrs(trace__buf *b, const trace_otlp *x, bool *first, const rec_head *h) {

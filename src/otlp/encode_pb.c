@@ -82,22 +82,24 @@ static void any_value(trace__buf *b, const rec_value *v, const char *str) {
 }
 
 /* The record's fields as attributes (the otel.* ones that name the span excepted). */
+typedef struct attr_out {
+  trace__buf *b;
+  unsigned field;
+} attr_out;
+
+static void field_attr(void *arg, const char *key, const rec_value *v, const char *str) {
+  attr_out *o = arg;
+  size_t m = kv_begin(o->b, o->field, key, strlen(key));
+  size_t a = pb_begin(o->b, 2);
+  any_value(o->b, v, str);
+  pb_end(o->b, a);
+  pb_end(o->b, m);
+}
+
 static void field_attrs(trace__buf *b, unsigned field, const otlp_site *site, const rec_head *h,
                         const char *values, bool skip_special) {
-  rec_iter it = rec_values(h, values);
-  const char *str;
-  for (const rec_value *v; (v = rec_value_next(&it, &str));) {
-    if (v->field >= site->nfields)
-      continue;
-    const char *key = site->fields[v->field];
-    if (skip_special && trace__otlp_special_field(key))
-      continue;
-    size_t m = kv_begin(b, field, key, strlen(key));
-    size_t a = pb_begin(b, 2);
-    any_value(b, v, str);
-    pb_end(b, a);
-    pb_end(b, m);
-  }
+  attr_out o = {b, field};
+  trace__otlp_each_attr(site, h, values, skip_special, field_attr, &o);
 }
 
 static void thread_attrs(trace__buf *b, const trace_otlp *x, unsigned field, const rec_head *h) {

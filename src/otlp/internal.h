@@ -397,6 +397,11 @@ typedef struct span_meta {
 } span_meta;
 void trace__otlp_span_meta(const trace_otlp *x, const rec_span *s, const otlp_site *site,
                            span_meta *out);
+/* Calls fn for each of a record's values that is an attribute, in order (the otel.* fields that
+ * name a span left out when skip_special): its key, the value, its string bytes. */
+typedef void (*otlp_attr_fn)(void *arg, const char *key, const rec_value *v, const char *str);
+void trace__otlp_each_attr(const otlp_site *site, const rec_head *h, const char *values,
+                           bool skip_special, otlp_attr_fn fn, void *arg);
 /* Whether a field is one of the otel.* fields that are not attributes. */
 bool trace__otlp_special_field(const char *name);
 /* SeverityNumber and text of a level. */

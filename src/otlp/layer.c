@@ -156,6 +156,25 @@ static void drop(trace_otlp *x, bool span) {
                      span ? "spans" : "events");
 }
 
+/* Reserves a record of kind for a callsite with fixed bytes before its values and fills the
+ * head's common part; NULL (the record is dropped and counted) when the ring is full. */
+static rec_head *begin_record(trace_otlp *x, ring *r, uint8_t kind, const trace_metadata *meta,
+                              size_t fixed, size_t *got) {
+  size_t want, at_least;
+  record_space(x, fixed, meta->field_count, &want, &at_least);
+  rec_head *h = (rec_head *)(void *)trace__otlp_ring_reserve(x, r, want, at_least, got);
+  if (TRACE__UNLIKELY(!h)) {
+    drop(x, kind == REC_SPAN);
+    return NULL;
+  }
+  h->kind = kind;
+  h->level = meta->level;
+  h->site = meta->callsite_id;
+  h->reserved_ = 0;
+  h->reserved2_ = 0;
+  return h;
+}
+
 static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
   trace_otlp *x = self;
   const trace_span_ref *ref = trace_ctx_span(ctx, id);
@@ -179,23 +198,15 @@ static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
     return;
   }
   uint64_t end = otlp_ticks(x->conf.tsc);
-  size_t fixed = sizeof(rec_span) + REC_ALIGN(tc.tracestate_len), want, at_least, got;
-  record_space(x, fixed, meta->field_count, &want, &at_least);
-  char *p = trace__otlp_ring_reserve(x, r, want, at_least, &got);
-  if (TRACE__UNLIKELY(!p)) {
-    drop(x, true);
+  size_t fixed = sizeof(rec_span) + REC_ALIGN(tc.tracestate_len), got;
+  rec_span *s = (rec_span *)(void *)begin_record(x, r, REC_SPAN, meta, fixed, &got);
+  if (!s)
     return;
-  }
-  rec_span *s = (rec_span *)(void *)p;
-  s->h.kind = REC_SPAN;
-  s->h.level = meta->level;
-  s->h.site = meta->callsite_id;
+  char *p = (char *)s;
   s->h.thread_id = e->thread_id;
   s->h.time_ns = e->start;
   memcpy(s->h.trace_id, tc.trace_id, 16);
   memcpy(s->h.span_id, tc.span_id, 8);
-  s->h.reserved_ = 0;
-  s->h.reserved2_ = 0;
   memcpy(s->parent_span_id, parent, 8);
   s->end_ns = end;
   s->error = __atomic_load_n(&e->error, __ATOMIC_RELAXED);
@@ -228,34 +239,20 @@ static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
 static void event_value(vwriter *w, int field, const trace_value *v) {
   switch (v->type) {
   case TRACE_VALUE_EMPTY: return;
-  case TRACE_VALUE_I64: {
-    rec_value *r = put_value(w, field, TRACE_VALUE_I64);
-    if (r)
-      r->as.i64 = v->as.i64;
-    return;
-  }
-  case TRACE_VALUE_U64: {
-    rec_value *r = put_value(w, field, TRACE_VALUE_U64);
-    if (r)
-      r->as.u64 = v->as.u64;
-    return;
-  }
-  case TRACE_VALUE_F64: {
-    rec_value *r = put_value(w, field, TRACE_VALUE_F64);
-    if (r)
-      r->as.f64 = v->as.f64;
-    return;
-  }
-  case TRACE_VALUE_BOOL: {
-    rec_value *r = put_value(w, field, TRACE_VALUE_BOOL);
-    if (r)
-      r->as.b = v->as.b;
-    return;
-  }
+  case TRACE_VALUE_I64:
+  case TRACE_VALUE_U64:
+  case TRACE_VALUE_F64:
+  case TRACE_VALUE_BOOL:
   case TRACE_VALUE_PTR: {
-    rec_value *r = put_value(w, field, TRACE_VALUE_PTR);
-    if (r)
+    rec_value *r = put_value(w, field, (uint8_t)v->type);
+    if (!r)
+      return;
+    if (v->type == TRACE_VALUE_BOOL)
+      r->as.b = v->as.b;
+    else if (v->type == TRACE_VALUE_PTR)
       r->as.u64 = (uint64_t)(uintptr_t)v->as.ptr;
+    else
+      memcpy(&r->as, &v->as, 8); /* i64, u64 and f64 alike */
     return;
   }
   case TRACE_VALUE_STR:
@@ -317,21 +314,14 @@ static void on_event(void *self, const trace_event *ev, const trace_ctx *ctx) {
     return;
   }
   size_t msg_room = meta->message ? TRACE__MIN((size_t)x->conf.max_value_len, 1024u) + 8 : 0;
-  size_t want, at_least, got;
-  record_space(x, sizeof(rec_event) + msg_room, meta->field_count, &want, &at_least);
-  char *p = trace__otlp_ring_reserve(x, r, want, at_least, &got);
-  if (TRACE__UNLIKELY(!p)) {
-    drop(x, false);
+  size_t got;
+  rec_event *re =
+      (rec_event *)(void *)begin_record(x, r, REC_EVENT, meta, sizeof(rec_event) + msg_room, &got);
+  if (!re)
     return;
-  }
-  rec_event *re = (rec_event *)(void *)p;
-  re->h.kind = REC_EVENT;
-  re->h.level = meta->level;
-  re->h.site = meta->callsite_id;
+  char *p = (char *)re;
   re->h.thread_id = r->thread_id;
   re->h.time_ns = otlp_ticks(x->conf.tsc);
-  re->h.reserved_ = 0;
-  re->h.reserved2_ = 0;
   if (in_span) {
     memcpy(re->h.trace_id, tc.trace_id, 16);
     memcpy(re->h.span_id, tc.span_id, 8);
