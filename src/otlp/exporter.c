@@ -499,8 +499,10 @@ void trace__otlp_shutdown(trace_otlp *x) {
   bool join = x->running && !forked;
   if (join) {
     x->stop = true;
-    x->stop_deadline_ns =
-        trace__otlp_now_mono_ns() + (uint64_t)x->conf.shutdown_timeout_ms * 1000000u;
+    uint64_t grace = __atomic_load_n(&x->flush_gave_up, __ATOMIC_RELAXED)
+                         ? 0
+                         : (uint64_t)x->conf.shutdown_timeout_ms * 1000000u;
+    x->stop_deadline_ns = trace__otlp_now_mono_ns() + grace;
     pthread_cond_broadcast(&x->cond);
   }
   trace__mutex_unlock(&x->lock);

@@ -298,6 +298,7 @@ struct trace_otlp {
   uint8_t shut;                         /* atomic: the layer was destroyed */
   uint32_t fork_gen;                    /* atomic: otlp_fork_gen when the thread was started */
   bool warned_drop;                     /* atomic-ish: one warning on the first drop */
+  bool flush_gave_up;                   /* atomic: the layer's last flush timed out */
   /* The exporter thread's own state. */
   rec_list spans, logs;
   size_t settled; /* spans[0, settled) were drained before the last pass: safe to join */

@@ -385,9 +385,12 @@ static bool sample(void *self, const trace_span_attrs *a, const uint8_t trace_id
 
 /* ---------------------------------------------------------------------------------------- */
 
+/* trace_flush, and the registry's last flush before it destroys the layer: the shutdown that
+ * follows then gives the export no second period of grace when this one ran out. */
 static void flush(void *self) {
   trace_otlp *x = self;
-  trace__otlp_flush_wait(x, x->conf.shutdown_timeout_ms);
+  int rc = trace__otlp_flush_wait(x, x->conf.shutdown_timeout_ms);
+  __atomic_store_n(&x->flush_gave_up, rc == TRACE_EBUSY, __ATOMIC_RELAXED);
 }
 
 static void destroy(void *self) {
