@@ -98,6 +98,30 @@ static void sdk_disabled(void **state) {
   json_decref(reqs);
 }
 
+/* The registration API itself: a second factory of the same name is refused, bad arguments
+ * too, and a factory's layer is added by trace_init (here one that counts spans). */
+static int counted_spans;
+static void count_span(void *self, const trace_span_attrs *a, uint64_t id, const trace_ctx *ctx) {
+  (void)self, (void)a, (void)id, (void)ctx;
+  counted_spans++;
+}
+static trace_layer *counting_factory(void *arg) {
+  static const trace_layer_vtable vt = {.struct_size = sizeof vt, .on_new_span = count_span};
+  return trace_layer_new(&vt, arg, 0, 0);
+}
+
+static void factory_api(void **state) {
+  (void)state;
+  assert_int_equal(trace_init_add_layer_factory("otlp", counting_factory, NULL), TRACE_EEXIST);
+  assert_int_equal(trace_init_add_layer_factory(NULL, counting_factory, NULL), TRACE_EINVAL);
+  assert_int_equal(trace_init_add_layer_factory("counting", NULL, NULL), TRACE_EINVAL);
+  assert_int_equal(trace_init_add_layer_factory("counting", counting_factory, NULL), 0);
+  assert_int_equal(trace_init_add_layer_factory("counting", counting_factory, NULL), TRACE_EEXIST);
+  run();
+  trace_shutdown();
+  assert_int_equal(counted_spans, 1);
+}
+
 int main(void) {
   unsetenv("http_proxy");
   unsetenv("HTTP_PROXY");
@@ -108,6 +132,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(with_endpoint, setup, teardown),
       cmocka_unit_test_setup_teardown(without_endpoint, setup, teardown),
       cmocka_unit_test_setup_teardown(sdk_disabled, setup, teardown),
+      cmocka_unit_test_setup_teardown(factory_api, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

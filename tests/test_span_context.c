@@ -389,11 +389,88 @@ static void without_contexts(void **state) {
   assert_int_equal(trace_span_context(&none, &out), TRACE_ECLOSED);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* The doors this work added for layers outside libtrace: a span's values as one value set,
+ * and the calling thread's number and name. */
+
+typedef struct values_seen {
+  int calls;
+  uint32_t count;
+  int64_t id;
+  char method[16];
+  bool status_empty;
+} values_seen;
+
+static void collect_values(void *arg, const trace_valueset *vs) {
+  values_seen *v = arg;
+  v->calls++;
+  v->count = vs->count;
+  assert_null(vs->index);
+  assert_string_equal(trace_valueset_name(vs, 0), "method");
+  snprintf(v->method, sizeof v->method, "%.*s", (int)vs->values[0].as.str.len,
+           vs->values[0].as.str.ptr);
+  v->id = vs->values[1].as.i64;
+  v->status_empty = vs->values[2].type == TRACE_VALUE_EMPTY;
+}
+
+static values_seen closing_values;
+static void on_close_values(void *self, uint64_t id, const trace_ctx *ctx) {
+  (void)self;
+  trace_span_ref_values(trace_ctx_span(ctx, id), collect_values, &closing_values);
+}
+
+static void span_ref_values(void **state) {
+  (void)state;
+  static const trace_layer_vtable vt = {.struct_size = sizeof vt, .on_close = on_close_values};
+  trace_registry *r = trace_registry_new();
+  assert_int_equal(trace_registry_add_layer(r, trace_layer_new(&vt, NULL, 0, 0), NULL), 0);
+  trace_dispatch *d = trace_registry_dispatch(r);
+  TRACE_WITH_DEFAULT(d) {
+    char method[8] = "GET";
+    trace_span s = TRACE_INFO_SPAN("req", TF(method, (const char *)method), TF(id, 7),
+                                   TF(status, TRACE_EMPTY), TF(later, TRACE_EMPTY));
+    strcpy(method, "XXX"); /* the registry keeps its own copy */
+    TRACE_RECORD(&s, id, 9);
+    trace_span_close(&s);
+  }
+  trace_dispatch_release(d);
+  assert_int_equal(closing_values.calls, 1);
+  assert_int_equal(closing_values.count, 4);
+  assert_string_equal(closing_values.method, "GET");
+  assert_int_equal(closing_values.id, 9);
+  assert_true(closing_values.status_empty);
+  trace_span_ref_values(NULL, collect_values, &closing_values); /* no-ops */
+  assert_int_equal(closing_values.calls, 1);
+}
+
+static void *thread_identity(void *arg) {
+  uint32_t *out = arg;
+  out[0] = trace_thread_id();
+  trace_thread_set_name("named-one");
+  out[1] = strcmp(trace_thread_name(), "named-one") == 0;
+  out[2] = trace_thread_id() == out[0];
+  return NULL;
+}
+
+static void thread_identity_doors(void **state) {
+  (void)state;
+  assert_int_equal(trace_thread_id(), 1); /* the main thread */
+  assert_string_equal(trace_thread_name(), "main");
+  uint32_t got[3];
+  pthread_t t;
+  pthread_create(&t, NULL, thread_identity, got);
+  pthread_join(t, NULL);
+  assert_true(got[0] > 1);
+  assert_true(got[1]);
+  assert_true(got[2]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(ids_and_inheritance), cmocka_unit_test(remote_parent),
       cmocka_unit_test(remote_not_sampled),  cmocka_unit_test(sampler_decides),
       cmocka_unit_test(skipped_ancestor),    cmocka_unit_test(without_contexts),
+      cmocka_unit_test(span_ref_values),     cmocka_unit_test(thread_identity_doors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

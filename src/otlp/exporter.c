@@ -168,18 +168,18 @@ static void convert_times(const trace_otlp *x, rec_head *h) {
 static bool drain_record(void *arg, const ring *r, const rec_head *h) {
   (void)r;
   trace_otlp *x = arg;
-  uint64_t now = trace__otlp_now_mono_ns();
   if (h->kind == REC_NAME) {
     thread_remember(x, (const rec_name *)(const void *)h);
     return true;
   }
-  if (x->conf.discard) {
+  if (x->conf.discard) { /* counted per pass (drain_all) */
     if (h->kind == REC_SPAN)
-      OTLP_STAT_ADD(x, spans_exported, 1);
+      x->discarded_spans++;
     else
-      OTLP_STAT_ADD(x, logs_exported, 1);
+      x->discarded_logs++;
     return true;
   }
+  uint64_t now = x->pass_ns;
   if (h->kind == REC_SPAN) {
     if (list_count(&x->spans) >= x->conf.max_queue_size)
       return false; /* the queue is full: the record waits in its ring */
@@ -232,10 +232,27 @@ static void drain_all(trace_otlp *x) {
   }
   /* What came in earlier passes may be joined with its events now. */
   x->settled = list_count(&x->spans);
+  x->pass_ns = trace__otlp_now_mono_ns();
   trace__mutex_lock(&x->rings_lock);
   for (ring *r = x->rings; r; r = r->next)
     trace__otlp_ring_drain(r, drain_record, x);
   trace__mutex_unlock(&x->rings_lock);
+  if (x->discarded_spans || x->discarded_logs) {
+    OTLP_STAT_ADD(x, spans_exported, x->discarded_spans);
+    OTLP_STAT_ADD(x, logs_exported, x->discarded_logs);
+    x->discarded_spans = x->discarded_logs = 0;
+  }
+}
+
+/* Whether a ring is still more than a quarter full after a pass: the threads write faster than
+ * the exporter slept, and it should pass again at once. */
+static bool rings_busy(trace_otlp *x) {
+  bool busy = false;
+  trace__mutex_lock(&x->rings_lock);
+  for (ring *r = x->rings; r && !busy; r = r->next)
+    busy = TRACE__LOAD_ACQ(&r->head) - r->tail > r->cap / 4;
+  trace__mutex_unlock(&x->rings_lock);
+  return busy;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -412,8 +429,9 @@ static void *thread_main(void *arg) {
       until = x->oldest_span_ns + delay;
     if (list_count(&x->logs) && x->oldest_log_ns + delay < until)
       until = x->oldest_log_ns + delay;
-    while (!x->stop && !TRACE__LOAD_ACQ(&x->wake_pending) && x->flush_requested == x->flush_done &&
-           now < until) {
+    bool busy = rings_busy(x);
+    while (!busy && !x->stop && !TRACE__LOAD_ACQ(&x->wake_pending) &&
+           x->flush_requested == x->flush_done && now < until) {
       struct timespec ts = {(time_t)(until / 1000000000u), (long)(until % 1000000000u)};
       pthread_cond_timedwait(&x->cond, &x->lock.m, &ts);
       now = trace__otlp_now_mono_ns();

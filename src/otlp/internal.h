@@ -302,6 +302,8 @@ struct trace_otlp {
   /* The exporter thread's own state. */
   rec_list spans, logs;
   size_t settled; /* spans[0, settled) were drained before the last pass: safe to join */
+  uint64_t pass_ns; /* monotonic time the current pass began */
+  uint64_t discarded_spans, discarded_logs; /* discard mode: this pass's counts */
   uint64_t oldest_span_ns, oldest_log_ns; /* monotonic time the oldest pending came */
   held_map held;
   otlp_http *http;
