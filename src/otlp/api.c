@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../common/alloc.h"
+#include "../common/guard.h"
 #include "internal.h"
 #include "trace/fmt.h"
 
@@ -22,10 +23,9 @@ static void destroy_exporter(trace_otlp *x) {
 void trace_otlp_release(trace_otlp *x) {
   if (!x)
     return;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   if (__atomic_sub_fetch(&x->refs, 1, __ATOMIC_ACQ_REL) == 0)
     destroy_exporter(x);
-  errno = saved;
 }
 
 static trace_layer *fail(int *error, int rc) {
@@ -41,10 +41,9 @@ trace_layer *trace_otlp_layer_new(const trace_otlp_options *o, trace_otlp **expo
     *error = 0;
   if (!o || o->struct_size != sizeof *o)
     return fail(error, TRACE_EINVAL);
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   trace_otlp *x = trace__alloc_lines(sizeof *x);
   if (!x) {
-    errno = saved;
     return fail(error, TRACE_ENOMEM);
   }
   int rc = trace__otlp_conf_resolve(&x->conf, o);
@@ -54,7 +53,6 @@ trace_layer *trace_otlp_layer_new(const trace_otlp_options *o, trace_otlp **expo
     else if (rc == TRACE_EINVAL)
       trace__otlp_warn("invalid options: no exporter made");
     trace__free_lines(x);
-    errno = saved;
     return fail(error, rc);
   }
   x->refs = 1;
@@ -76,7 +74,6 @@ trace_layer *trace_otlp_layer_new(const trace_otlp_options *o, trace_otlp **expo
     trace__otlp_warn("libcurl could not be initialised: no exporter made");
     trace__buf_free(&x->body);
     destroy_exporter(x);
-    errno = saved;
     return fail(error, TRACE_ENOMEM);
   }
   trace__otlp_exporters_register(x);
@@ -87,19 +84,16 @@ trace_layer *trace_otlp_layer_new(const trace_otlp_options *o, trace_otlp **expo
     trace__otlp_http_free(x->http);
     trace__buf_free(&x->body);
     destroy_exporter(x);
-    errno = saved;
     return fail(error, TRACE_EIO);
   }
   trace_layer *layer = trace__otlp_layer(x); /* on failure its destroy released x */
   if (!layer) {
-    errno = saved;
     return fail(error, TRACE_ENOMEM);
   }
   if (exporter) {
     __atomic_add_fetch(&x->refs, 1, __ATOMIC_RELAXED);
     *exporter = x;
   }
-  errno = saved;
   return layer;
 }
 
@@ -128,9 +122,8 @@ int trace_otlp_flush(trace_otlp *x, uint32_t timeout_ms) {
     return TRACE_EINVAL;
   if (__atomic_load_n(&x->shut, __ATOMIC_ACQUIRE))
     return TRACE_ECLOSED;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   int rc = trace__otlp_flush_wait(x, timeout_ms);
-  errno = saved;
   return rc;
 }
 

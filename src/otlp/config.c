@@ -10,12 +10,13 @@
 #include <strings.h>
 
 #include "../common/alloc.h"
+#include "../common/guard.h"
 #include "../common/warn.h"
 #include "../text/escape.h"
 #include "internal.h"
 
 void trace__otlp_warn(const char *fmt, ...) {
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   char raw[768];
   va_list ap;
   va_start(ap, fmt);
@@ -33,7 +34,6 @@ void trace__otlp_warn(const char *fmt, ...) {
   trace__escape(&b, raw, (size_t)n, TRACE__ESC_TEXT);
   line[b.len] = '\n';
   trace__warn(line, b.len + 1);
-  errno = saved;
 }
 
 void trace_otlp_options_init(trace_otlp_options *o) {
@@ -191,7 +191,7 @@ static void read_sampler(trace_otlp_options *o, int *bads) {
 int trace_otlp_options_from_env(trace_otlp_options *o) {
   if (!o || o->struct_size != sizeof *o)
     return TRACE_EINVAL;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   int bads = 0;
   const char *v;
   if ((v = env("OTEL_SDK_DISABLED"))) {
@@ -267,7 +267,6 @@ int trace_otlp_options_from_env(trace_otlp_options *o) {
     o->max_export_batch_size = o->max_queue_size;
     bads++;
   }
-  errno = saved;
   return bads;
 }
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../common/alloc.h"
+#include "../common/guard.h"
 #include "internal.h"
 
 __thread otlp_tls_ring *trace__otlp_tls __attribute__((tls_model("initial-exec")));
@@ -99,7 +100,7 @@ static size_t write_name(ring *r, char *at) {
 }
 
 TRACE__NOINLINE ring *trace__otlp_ring_slow(trace_otlp *x) {
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   /* Known already (another exporter was used last), dropping entries of exporters gone. */
   trace__mutex_lock(&live_lock);
   otlp_tls_ring **p = &trace__otlp_tls, *found = NULL;
@@ -123,7 +124,6 @@ TRACE__NOINLINE ring *trace__otlp_ring_slow(trace_otlp *x) {
     if (!found) {
       trace__free(buf);
       trace__free(r);
-      errno = saved;
       pthread_setspecific(exit_key, trace__otlp_tls);
       return NULL;
     }
@@ -143,7 +143,6 @@ TRACE__NOINLINE ring *trace__otlp_ring_slow(trace_otlp *x) {
   found->next = trace__otlp_tls;
   trace__otlp_tls = found;
   pthread_setspecific(exit_key, found);
-  errno = saved;
   return found->r;
 }
 
