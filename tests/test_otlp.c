@@ -306,6 +306,33 @@ static void remote_parent_and_logs(void **state) {
   json_decref(reqs);
 }
 
+/* stderr into a fresh temporary file (tests of this file run concurrently in several builds)
+ * and back; stderr_back returns what was written meanwhile. */
+static char capture_path[64];
+static int stderr_to(void) {
+  fflush(stderr);
+  snprintf(capture_path, sizeof capture_path, "/tmp/trace-otlp-stderr-XXXXXX");
+  int fd = mkstemp(capture_path);
+  assert_true(fd >= 0);
+  int saved = dup(2);
+  dup2(fd, 2);
+  close(fd);
+  return saved;
+}
+static char *stderr_back(int saved) {
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  FILE *f = fopen(capture_path, "r");
+  static char text[8192];
+  size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+  text[n] = '\0';
+  if (f)
+    fclose(f);
+  unlink(capture_path);
+  return text;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Retries. */
 
@@ -435,6 +462,7 @@ static void hanging_receiver(void **state) {
   o.thread_buffer_size = 8192;
   o.shutdown_timeout_ms = 1000;
   install(&o);
+  int saved = stderr_to();
   /* The exporter is stuck in a request that never ends; this loop is not: the buffer fills and
    * spans are dropped, never waited for (a blocking caller would hang the test). */
   enum { N = 3000 };
@@ -444,7 +472,18 @@ static void hanging_receiver(void **state) {
   trace_otlp *x = exporter;
   exporter = NULL;
   trace_shutdown();
+  char *text = stderr_back(saved);
   st = trace_otlp_get_stats(x);
+  /* The drops are reported: the first at once (once), the totals at shutdown. */
+  const char *first = "trace: otlp: dropping spans: a thread's buffer is full";
+  assert_text_contains(text, first);
+  assert_null(strstr(strstr(text, first) + 1, first));
+  char totals[200];
+  snprintf(totals, sizeof totals,
+           "trace: otlp: exported 0 spans and 0 logs; lost %d spans (%llu buffers full, %llu "
+           "failed exports)",
+           N, (unsigned long long)st.spans_dropped, (unsigned long long)st.spans_failed);
+  assert_text_contains(text, totals);
   assert_int_equal(st.spans_exported, 0);
   assert_true(st.spans_failed > 0);
   assert_int_equal(st.spans_exported + st.spans_dropped + st.spans_failed, N);
@@ -552,6 +591,11 @@ static void event_limit(void **state) {
   json_t *reqs = receiver_requests(&rcv);
   assert_true(all_valid(reqs));
   json_t *sp = find_span(reqs, "chatty", NULL);
+  /* Logs export is off: the events are span events only, nothing went to /v1/logs. */
+  assert_int_equal(log_count(reqs), 0);
+  size_t i;
+  json_t *req;
+  json_array_foreach(reqs, i, req) assert_string_equal(str_of(req, "path"), "/v1/traces");
   assert_int_equal(json_array_size(json_object_get(sp, "events")), 3);
   assert_int_equal(json_integer_value(json_object_get(sp, "droppedEventsCount")), 2);
   assert_int_equal(attr_int(json_array_get(json_object_get(sp, "events"), 2), "i"), 2);
@@ -560,28 +604,6 @@ static void event_limit(void **state) {
 
 /* ---------------------------------------------------------------------------------------- */
 /* Configuration. */
-
-static int stderr_to(const char *path) {
-  fflush(stderr);
-  int saved = dup(2);
-  int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
-  dup2(fd, 2);
-  close(fd);
-  return saved;
-}
-static char *stderr_back(int saved, const char *path) {
-  fflush(stderr);
-  dup2(saved, 2);
-  close(saved);
-  FILE *f = fopen(path, "r");
-  static char text[8192];
-  size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
-  text[n] = '\0';
-  if (f)
-    fclose(f);
-  unlink(path);
-  return text;
-}
 
 static const char *const otel_vars[] = {
     "OTEL_SDK_DISABLED", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
@@ -622,9 +644,9 @@ static void env_good_values(void **state) {
   setenv("OTEL_LOGS_EXPORTER", "none", 1);
   trace_otlp_options o;
   trace_otlp_options_init(&o);
-  int saved = stderr_to("/tmp/trace-otlp-env-good.txt");
+  int saved = stderr_to();
   int bads = trace_otlp_options_from_env(&o);
-  char *text = stderr_back(saved, "/tmp/trace-otlp-env-good.txt");
+  char *text = stderr_back(saved);
   assert_int_equal(bads, 0);
   assert_string_equal(text, "");
   assert_string_equal(o.endpoint, "http://collector:4318/");
@@ -665,9 +687,9 @@ static void env_bad_values(void **state) {
   trace_otlp_options o, defaults;
   trace_otlp_options_init(&o);
   trace_otlp_options_init(&defaults);
-  int saved = stderr_to("/tmp/trace-otlp-env-bad.txt");
+  int saved = stderr_to();
   int bads = trace_otlp_options_from_env(&o);
-  char *text = stderr_back(saved, "/tmp/trace-otlp-env-bad.txt");
+  char *text = stderr_back(saved);
   assert_int_equal(bads, 11);
   static const char *const expect[] = {
       "OTEL_EXPORTER_OTLP_PROTOCOL=grpc is not supported by libtrace (it exports OTLP over HTTP, port 4318); using http/protobuf\n",
@@ -710,7 +732,7 @@ static void layer_refusals(void **state) {
   trace_otlp_options o;
   trace_otlp_options_init(&o);
   int err = 0;
-  int saved = stderr_to("/tmp/trace-otlp-refusals.txt");
+  int saved = stderr_to();
   assert_null(trace_otlp_layer_new(&o, NULL, &err)); /* no endpoint */
   assert_int_equal(err, TRACE_EINVAL);
   o.endpoint = "ftp://x";
@@ -734,7 +756,7 @@ static void layer_refusals(void **state) {
   assert_null(trace_otlp_layer_new(&o, NULL, &err));
   assert_int_equal(err, TRACE_EINVAL);
   assert_null(trace_otlp_layer_new(NULL, NULL, NULL));
-  char *text = stderr_back(saved, "/tmp/trace-otlp-refusals.txt");
+  char *text = stderr_back(saved);
   assert_text_contains(text, "trace: otlp: no endpoint: set OTEL_EXPORTER_OTLP_ENDPOINT");
   assert_text_contains(text, "is not an http:// or https:// URL");
   assert_text_contains(text, "the grpc protocol is not supported by libtrace");
