@@ -13,6 +13,7 @@
 #include "../common/warn.h"
 #include "../text/buf.h"
 #include "../text/escape.h"
+#include "extensions.h"
 #include "trace/fmt.h"
 
 /* What trace_init installed, for trace_init_filter() and trace_init_writer_stats(): the filter
@@ -141,6 +142,8 @@ int trace_init_with(const trace_init_options *o) {
     int rc2 = trace_registry_add_layer(r, extra, NULL); /* owns it, also on error */
     rc = rc ? rc : rc2;
   }
+  if (rc == 0)
+    rc = trace__init_extension_layers(r); /* e.g. OTLP, when libtrace_otlp is linked */
   installed *st = rc == 0 ? trace__malloc(sizeof *st) : NULL;
   if (!st) {
     trace_registry_free(r);
