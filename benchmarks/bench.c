@@ -5,6 +5,7 @@
  *
  *   bench WORKLOAD [--iters-scale X]     one workload (each runs in its own process, like the peer)
  *   bench --allocs                       heap allocations per event / per span in steady state
+ *   bench flight_dump_pause              what flight dumps cost a recording thread (issue 14)
  *   bench --insn-loop LOOP N             a loop callgrind counts (see benchmarks/compare):
  *                                        empty, disabled (no subscriber), disabled_by_level,
  *                                        disabled_by_target (the benchmark's subscriber installed)
@@ -23,6 +24,7 @@
 #include <time.h>
 
 #include <trace.h>
+#include <trace/collector.h>
 #include <trace/fmt.h>
 
 /* ---------------------------------------------------------------------------------------- */
@@ -471,6 +473,145 @@ static void dynamic_request(unsigned long k) {
 }
 /* ---- end of the env-filter block ---------------------------------------------------------- */
 
+/* ---------------------------------------------------------------------------------------- */
+/* Issue 14: span collection. spans_100 is one root span and 99 children, nested three deep and
+ * sequential (33 times a span, its child and its grandchild), two fields each, every span
+ * created, entered, exited and closed; the collector alone is installed (FLIGHT mode: records
+ * kept in the thread's ring, nothing written), the peer's registry has one layer that keeps
+ * span timings. ns per 100 spans. spans_100_layer is the same with the collector as a layer of
+ * the registry: the difference is what the registry's generic fan-out costs. */
+
+static void spans_100(unsigned long k) {
+  for (unsigned long i = 0; i < k; i++) {
+    trace_span root = TRACE_INFO_SPAN("root", TF(i, i), TF(kind, "bench"));
+    trace_span_enter(&root);
+    for (int g = 0; g < 33; g++) {
+      trace_span a = TRACE_INFO_SPAN("a", TF(g, g), TF(kind, "outer"));
+      trace_span_enter(&a);
+      trace_span b = TRACE_INFO_SPAN("b", TF(g, g), TF(kind, "middle"));
+      trace_span_enter(&b);
+      trace_span c = TRACE_INFO_SPAN("c", TF(g, g), TF(kind, "inner"));
+      trace_span_enter(&c);
+      trace_span_exit(&c);
+      trace_span_close(&c);
+      trace_span_exit(&b);
+      trace_span_close(&b);
+      trace_span_exit(&a);
+      trace_span_close(&a);
+    }
+    trace_span_exit(&root);
+    trace_span_close(&root);
+  }
+}
+
+static trace_collector *new_flight_collector(void) {
+  trace_collector_options o;
+  trace_collector_options_init(&o);
+  o.mode = TRACE_COLLECTOR_FLIGHT;
+  trace_collector *c = NULL;
+  if (trace_collector_new(&o, &c) != 0) {
+    fprintf(stderr, "bench: could not create the collector\n");
+    exit(1);
+  }
+  return c;
+}
+
+static void install_collector(bool as_layer) {
+  trace_collector *c = new_flight_collector();
+  int rc;
+  if (as_layer) {
+    trace_registry *r = trace_registry_new();
+    trace_registry_add_layer(r, trace_collector_layer(c), NULL);
+    rc = trace_registry_install(r);
+  } else {
+    rc = trace_collector_install(c);
+  }
+  if (rc != 0) {
+    fprintf(stderr, "bench: could not install the collector\n");
+    exit(1);
+  }
+}
+
+/* flight_dump_pause: what a flight dump costs the threads that record. A thread runs spans_100
+ * in a loop and times each iteration, first alone, then while the main thread dumps the flight
+ * recorder again and again (to a callback that drops the bytes). Prints the iterations' median,
+ * 99.9th percentile and maximum in both phases, and what the dumps took. The recording thread is
+ * never made to wait (dump.c); what a dump can cost it is cache misses on its ring. */
+enum { PAUSE_SAMPLES = 400000 };
+static double *pause_samples;
+static size_t pause_count;
+static int pause_phase; /* atomic: 0 run, 1 stop */
+
+static void *pause_recorder(void *arg) {
+  (void)arg;
+  trace_thread_set_name("recorder");
+  pause_count = 0;
+  while (!__atomic_load_n(&pause_phase, __ATOMIC_ACQUIRE) && pause_count < PAUSE_SAMPLES) {
+    double t = now_ns();
+    spans_100(1);
+    pause_samples[pause_count++] = now_ns() - t;
+  }
+  return NULL;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static int drop_bytes(void *arg, const char *data, size_t len) {
+  *(size_t *)arg += len;
+  black_box(data);
+  return 0;
+}
+
+static void pause_phase_run(const char *label, bool dump) {
+  pthread_t th;
+  __atomic_store_n(&pause_phase, 0, __ATOMIC_RELEASE);
+  pthread_create(&th, NULL, pause_recorder, NULL);
+  double start = now_ns(), longest = 0;
+  unsigned dumps = 0;
+  size_t bytes = 0;
+  while (now_ns() - start < 2e9 * scale) {
+    if (dump) {
+      double t = now_ns();
+      if (trace_collector_dump_to(NULL, drop_bytes, &bytes, 0) == 0)
+        dumps++;
+      double d = now_ns() - t;
+      if (d > longest)
+        longest = d;
+    } else {
+      struct timespec ts = {0, 10000000};
+      nanosleep(&ts, NULL);
+    }
+  }
+  __atomic_store_n(&pause_phase, 1, __ATOMIC_RELEASE);
+  pthread_join(th, NULL);
+  qsort(pause_samples, pause_count, sizeof *pause_samples, cmp_double);
+  size_t n = pause_count ? pause_count : 1;
+  printf("flight_dump_pause[%s] spans_100 iterations %zu: median %.0f ns, p99.9 %.0f ns, max %.0f ns",
+         label, pause_count, pause_samples[n / 2], pause_samples[n * 999 / 1000],
+         pause_samples[n - 1]);
+  if (dump)
+    printf("; %u dumps, %.1f MiB each, the longest %.1f ms", dumps,
+           dumps ? (double)bytes / dumps / 1048576.0 : 0.0, longest / 1e6);
+  printf("\n");
+}
+
+static void flight_dump_pause(void) {
+  trace_collector *c = new_flight_collector();
+  if (trace_collector_install(c) != 0)
+    exit(1);
+  pause_samples = malloc(PAUSE_SAMPLES * sizeof *pause_samples);
+  spans_100(20000); /* fills the ring: a dump copies all of it */
+  pause_phase_run("alone", false);
+  pause_phase_run("dumping", true);
+  trace_collector_stats st = trace_collector_get_stats(c);
+  printf("flight_dump_pause: longest copy of one ring %.1f us\n", (double)st.dump_copy_ns_max / 1e3);
+  free(pause_samples);
+  trace_shutdown();
+}
+
 /* Heap allocations per operation once warm. */
 static int report_allocs(void) {
   unsigned long start = __atomic_load_n(&allocations, __ATOMIC_RELAXED);
@@ -495,6 +636,16 @@ static int report_allocs(void) {
   printf("allocs_per_span %.4f\n", (double)(after - mid) / (double)n);
   printf("allocs_per_event_in_3_spans %.4f\n", (double)(last - after) / (double)n);
   trace_shutdown();
+  /* The collector alone, then as a layer: spans_100 once warm. */
+  for (int layer = 0; layer < 2; layer++) {
+    install_collector(layer);
+    spans_100(100);
+    unsigned long b = __atomic_load_n(&allocations, __ATOMIC_RELAXED);
+    spans_100(1000);
+    unsigned long a = __atomic_load_n(&allocations, __ATOMIC_RELAXED);
+    printf("allocs_per_span[spans_100%s] %.4f\n", layer ? "_layer" : "", (double)(a - b) / 1e5);
+    trace_shutdown();
+  }
   report_allocs_otlp();
   return 0;
 }
@@ -541,6 +692,16 @@ int main(int argc, char **argv) {
   }
   if (strcmp(w, "disabled_no_subscriber") == 0) {
     timed(w, n, disabled);
+    return 0;
+  }
+  if (strcmp(w, "flight_dump_pause") == 0) {
+    flight_dump_pause();
+    return 0;
+  }
+  if (strcmp(w, "spans_100") == 0 || strcmp(w, "spans_100_layer") == 0) {
+    install_collector(strcmp(w, "spans_100_layer") == 0);
+    timed(w, 20000, spans_100);
+    trace_shutdown();
     return 0;
   }
   /* env-filter dynamic directives (filters branch). */

@@ -102,6 +102,15 @@ grep -Eq 'examples/load/server\.c:[0-9]+ event ERROR load event .* (never|someti
 grep -Eq 'examples/load/server\.c:[0-9]+ span INFO load request ' "$work/callsites" ||
   fail "GET /callsites lacks the request span"
 
+# --- the flight recorder (issue 14): the last seconds as a Chrome trace -------------------------
+curl -sS --max-time 20 -o "$work/trace.json" "$adm/trace?seconds=2" || fail "GET /trace?seconds=2"
+[ "$(head -c 1 "$work/trace.json")" = "[" ] || fail "GET /trace: not a JSON array"
+tail -c 3 "$work/trace.json" | grep -q ']' || fail "GET /trace: not a complete document"
+grep -q '"name":"request","cat":"load","ph":"X"' "$work/trace.json" ||
+  fail "GET /trace: no request span"
+grep -q '"name":"thread_name","ph":"M"' "$work/trace.json" || fail "GET /trace: no thread names"
+expect "405" "$(http -X PUT $adm/trace -d x | cut -d' ' -f1)" "PUT /trace"
+
 # --- hostile clients: none may stall either port --------------------------------------------
 # Both ports must answer quickly while the attackers below are active.
 both_answer() {

@@ -5,6 +5,8 @@
  *   PUT /filter      the body is the new filter: 200 and its normal form, or 400 and the parse
  *                    error (the old filter stays)
  *   GET /callsites   every callsite of the program, hit or not, and its current interest
+ *   GET /trace?seconds=N   the flight recorder's last N seconds (all it holds without N) as a
+ *                    Chrome trace, for ui.perfetto.dev, chrome://tracing or speedscope
  *
  * It is a service of the same epoll loop as the repetition service, on its own listener with
  * its own connection limit (8, --admin-max-conns). A thread of its own would buy nothing: no
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <trace/collector.h>
 #include <trace/env_filter.h>
 #include <trace/fmt.h>
 
@@ -107,6 +110,47 @@ static void put_filter(trace_env_filter *f, const char *body, size_t body_len,
   printf("load: filter reloaded: %.*s\n", (int)(rsp->body_len - 1), rsp->body);
 }
 
+/* GET /trace[?seconds=N]: a flight dump into the response. The recording threads go on while it
+ * is made (see docs/timeline.md); it takes this loop a few milliseconds per MiB. */
+typedef struct dump_buf {
+  char *data;
+  size_t len, cap;
+} dump_buf;
+
+static int dump_append(void *arg, const char *data, size_t len) {
+  dump_buf *b = arg;
+  if (b->len + len > b->cap) {
+    size_t cap = b->cap ? b->cap : 1 << 16;
+    while (cap < b->len + len)
+      cap *= 2;
+    char *p = realloc(b->data, cap);
+    if (!p)
+      return -1;
+    b->data = p;
+    b->cap = cap;
+  }
+  memcpy(b->data + b->len, data, len);
+  b->len += len;
+  return 0;
+}
+
+static void get_trace(const char *query, http_response *rsp) {
+  unsigned long seconds = 0;
+  const char *s = query ? strstr(query, "seconds=") : NULL;
+  if (s)
+    seconds = strtoul(s + 8, NULL, 10);
+  dump_buf b = {NULL, 0, 0};
+  int rc = trace_collector_dump_to(NULL, dump_append, &b, (uint64_t)seconds * 1000000000u);
+  if (rc != 0) {
+    free(b.data);
+    TRACE_WARN(TF(rsp.status, 503), TF_DISPLAY(rsp.error, trace_strerror(rc)));
+    http_response_text(rsp, 503, "no flight recorder: run load with --flight MIB\n");
+    return;
+  }
+  TRACE_INFO(TF(seconds, seconds), TF(bytes, b.len), "flight recorder dumped");
+  http_response_owned(rsp, 200, b.data, b.len);
+}
+
 static void method_not_allowed(http_response *rsp, const char *allow) {
   TRACE_WARN(TF(rsp.status, 405));
   http_response_text(rsp, 405, "method not allowed\n");
@@ -129,6 +173,12 @@ static void admin_handle(const http_request *req, const char *body, size_t body_
     } else {
       method_not_allowed(rsp, "Allow: GET, PUT\r\n");
     }
+  } else if (strncmp(req->target, "/trace", 6) == 0 &&
+             (req->target[6] == '\0' || req->target[6] == '?')) {
+    if (get)
+      get_trace(req->target[6] ? req->target + 7 : NULL, rsp);
+    else
+      method_not_allowed(rsp, "Allow: GET\r\n");
   } else if (strcmp(req->target, "/callsites") == 0) {
     if (get)
       respond_text(rsp, 200, callsites_text, NULL);

@@ -21,8 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <trace.h>
+#include <trace/collector.h>
 #include <trace/fmt.h>
 #ifdef LOAD_HAVE_OTLP
 #include <trace/otlp.h>
@@ -35,6 +37,7 @@ typedef struct options {
   unsigned long read_timeout_ms;
   bool duration_given;
   int time;
+  unsigned long flight_mib; /* the flight recorder's memory (0: none) */
   const char *otlp; /* --otlp URL */
 } options;
 
@@ -55,6 +58,9 @@ static void usage(FILE *out) {
         "  --read-timeout MS  a connection has MS ms from its acceptance to send its request\n"
         "                    (default 5000); one still idle or incomplete then gets 408 and is closed\n"
         "  --time KIND       timestamps: none (default, like the blog post), uptime, utc, local\n"
+        "  --flight MIB      keep the last MIB MiB of spans and events in memory (default 16; 0:\n"
+        "                    off), dumped as a Chrome trace by GET /trace?seconds=N on the admin\n"
+        "                    port, or by SIGUSR2 to load-trace-<pid>-<n>.json\n"
         "  --otlp URL        also send spans and events to an OpenTelemetry collector at URL\n"
         "                    (e.g. http://localhost:4318), one trace per request from the\n"
         "                    generator into the server (W3C traceparent); the same as setting\n"
@@ -73,7 +79,8 @@ static void usage(FILE *out) {
         "closed): idle clients cannot lock the operator out of the admin endpoint, whose\n"
         "connections are counted apart from the service's.\n"
         "\n"
-        "Admin endpoint: GET /filter, PUT /filter (the body is the new filter), GET /callsites.\n"
+        "Admin endpoint: GET /filter, PUT /filter (the body is the new filter), GET /callsites,\n"
+        "GET /trace?seconds=N (the last N seconds as a Chrome trace: ui.perfetto.dev).\n"
         "  curl -X PUT localhost:3001/filter -d 'gen=debug'\n"
         "  curl -X PUT localhost:3001/filter -d '[{req.path=\"/z\"}]=trace'\n",
         out);
@@ -98,6 +105,7 @@ static int parse_options(int argc, char **argv, options *o) {
       {"time", required_argument, NULL, 'T'},     {"help", no_argument, NULL, 'h'},
       {"admin-max-conns", required_argument, NULL, 'M'},
       {"read-timeout", required_argument, NULL, 'R'},
+      {"flight", required_argument, NULL, 'F'},
       {"otlp", required_argument, NULL, 'O'},
       {NULL, 0, NULL, 0}};
   int opt;
@@ -131,6 +139,7 @@ static int parse_options(int argc, char **argv, options *o) {
       else
         ok = false;
       break;
+    case 'F': ok = parse_number(optarg, 4096, &o->flight_mib); break;
     case 'O': o->otlp = optarg; break;
     case 'h': usage(stdout); return 2;
     default: usage(stderr); return 1;
@@ -173,6 +182,20 @@ static int init_tracing(const options *o) {
   const char *env = getenv("TRACE_FILTER");
   init.filter = env && *env ? env : "debug";
   init.fmt.time = o->time;
+  /* The flight recorder: a collector layer next to fmt, under the same filter. */
+  if (o->flight_mib) {
+    trace_collector_options co;
+    trace_collector_options_init(&co);
+    co.mode = TRACE_COLLECTOR_FLIGHT;
+    co.flight_bytes = (size_t)o->flight_mib << 20;
+    co.request_path = "load-trace-%p-%n.json";
+    trace_collector *c = NULL;
+    int crc = trace_collector_new(&co, &c);
+    if (crc != 0)
+      fprintf(stderr, "load: no flight recorder: %s\n", trace_strerror(crc));
+    else
+      init.layer = trace_collector_layer(c);
+  }
   int rc = trace_init_with(&init);
   if (rc != 0)
     fprintf(stderr, "load: cannot set up tracing: %s\n", trace_strerror(rc));
@@ -196,7 +219,8 @@ static void *server_main(void *arg) {
 }
 
 /* Waits for the end of the run: the duration (0: none), SIGINT or SIGTERM, or SIGUSR1 from a
- * failed server thread. Returns the signal, or 0 when the time is up. */
+ * failed server thread. Returns the signal, or 0 when the time is up. SIGUSR2 asks the flight
+ * recorder for a dump and the wait goes on. */
 static int wait_for_end(const sigset_t *signals, unsigned long duration) {
   struct timespec end;
   clock_gettime(CLOCK_MONOTONIC, &end);
@@ -218,6 +242,13 @@ static int wait_for_end(const sigset_t *signals, unsigned long duration) {
       }
       sig = sigtimedwait(signals, NULL, &left);
     }
+    if (sig == SIGUSR2) {
+      /* Taken by sigwait, not by a handler: any call is fine here. */
+      if (trace_flight_dump_request() == 0)
+        printf("load: SIGUSR2: the flight recorder is being dumped to load-trace-%ld-<n>.json\n",
+               (long)getpid());
+      continue;
+    }
     if (sig > 0)
       return sig;
     /* EINTR (a signal outside the set, e.g. a stopped and continued process) or EAGAIN (time
@@ -230,7 +261,7 @@ int main(int argc, char **argv) {
    * stderr, so that TRACE_FORMAT=json ./load 2>log.jsonl stays pure JSON. Errors that stop the
    * program before a run go to stderr. */
   setvbuf(stdout, NULL, _IOLBF, 0);
-  options o = {3000, 3001, 10, 3, 100, 256, 8, 5000, false, TRACE_FMT_TIME_NONE, NULL};
+  options o = {3000, 3001, 10, 3, 100, 256, 8, 5000, false, TRACE_FMT_TIME_NONE, 16, NULL};
   int rc = parse_options(argc, argv, &o);
   if (rc)
     return rc == 2 ? 0 : 2;
@@ -246,6 +277,7 @@ int main(int argc, char **argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGUSR1);
+  sigaddset(&signals, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &signals, NULL);
   signal(SIGPIPE, SIG_IGN);
 
@@ -277,6 +309,10 @@ int main(int argc, char **argv) {
          "\"[{req.path=\\\"/z\\\"}]=trace\"\n"
          "load: or see it: curl localhost:%d/filter; the callsites: curl localhost:%d/callsites\n",
          admin_port, admin_port, admin_port);
+  if (o.flight_mib)
+    printf("load: the last seconds as a Chrome trace (ui.perfetto.dev): curl -o trace.json "
+           "'localhost:%d/trace?seconds=5'\n",
+           admin_port);
   if (o.duration)
     printf("load: running for %lu s (LOAD_FOREVER=1 or --duration 0: until Ctrl-C)\n",
            o.duration);

@@ -112,11 +112,14 @@ typedef struct trace_init_options {
                            being skipped with a warning */
   trace_filter_error *filter_error; /* where to describe a strict failure; may be NULL */
   trace_fmt_options fmt; /* defaults + environment after trace_init_options_init */
+  /* Another layer of the registry, after fmt (trace_collector_layer: a flight recorder next to
+   * the log), with the registry's filter. Owned from now on, also on failure. NULL: none. */
+  trace_layer *layer;
 } trace_init_options;
 TRACE_API void trace_init_options_init(trace_init_options *o);
-/* Like trace_init with options. The writer in o->fmt is owned by libtrace from now on, also on
- * failure -- except for TRACE_EINVAL from a NULL o or a struct_size that is not ours (o cannot be
- * read then). Returns 0, TRACE_EEXIST, TRACE_EPARSE, TRACE_EINVAL, TRACE_ENOMEM. */
+/* Like trace_init with options. The writer in o->fmt and o->layer are owned by libtrace from now
+ * on, also on failure -- except for TRACE_EINVAL from a NULL o or a struct_size that is not ours
+ * (o cannot be read then). Returns 0, TRACE_EEXIST, TRACE_EPARSE, TRACE_EINVAL, TRACE_ENOMEM. */
 TRACE_API int trace_init_with(const trace_init_options *o);
 
 /* The env-filter that trace_init installed (a borrowed handle, valid until trace_shutdown), or

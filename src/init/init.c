@@ -91,8 +91,10 @@ int trace_init_with(const trace_init_options *o) {
     return TRACE_EINVAL;
   TRACE__KEEP_ERRNO();
   trace_writer *writer = o->fmt.writer;
+  trace_layer *extra = o->layer;
   if (trace_global_default()) {
     trace_writer_free(writer);
+    trace_layer_free(extra);
     return TRACE_EEXIST;
   }
   const char *spec = o->filter;
@@ -106,12 +108,14 @@ int trace_init_with(const trace_init_options *o) {
     int rc = trace_env_filter_parse(spec, &f, o->filter_error);
     if (rc != 0) {
       trace_writer_free(writer);
+      trace_layer_free(extra);
       return rc;
     }
   } else {
     f = trace_env_filter_parse_lossy(spec);
     if (!f) {
       trace_writer_free(writer);
+      trace_layer_free(extra);
       return TRACE_ENOMEM;
     }
   }
@@ -128,11 +132,16 @@ int trace_init_with(const trace_init_options *o) {
   if (!r) {
     /* Without its fmt layer there would be a subscriber that prints nothing: refuse instead. */
     trace_layer_free(layer);
+    trace_layer_free(extra);
     trace_env_filter_release(f);
     return valid ? TRACE_ENOMEM : TRACE_EINVAL;
   }
   trace_registry_set_filter(r, trace_env_filter_as_filter(f));
   int rc = trace_registry_add_layer(r, layer, NULL);
+  if (extra) {
+    int rc2 = trace_registry_add_layer(r, extra, NULL); /* owns it, also on error */
+    rc = rc ? rc : rc2;
+  }
   if (rc == 0)
     rc = trace__init_extension_layers(r); /* e.g. OTLP, when libtrace_otlp is linked */
   installed *st = rc == 0 ? trace__malloc(sizeof *st) : NULL;

@@ -1,0 +1,916 @@
+/* The model of spans the reporter and dumps build from records (see model.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "../common/alloc.h"
+#include "../text/escape.h"
+#include "../text/number.h"
+#include "model.h"
+#include "output.h"
+
+/* ---------------------------------------------------------------------------------------- */
+/* Decoding. */
+
+int trace__col_decode(const uint64_t *p, uint32_t avail, col_rec *r) {
+  uint64_t w0 = p[0];
+  unsigned kind = col_w0_kind(w0);
+  if (kind == COL_PAD)
+    return 0;
+  static const uint8_t min_words[] = {0, 5, 4, 3, 3, 5, 4, 4};
+  uint32_t words = col_w0_words(w0);
+  if (kind > COL_FOLLOWS || words < min_words[kind] || words * 8 > avail)
+    return -1;
+  r->kind = kind;
+  r->nfields = col_w0_nfields(w0);
+  r->id = p[1];
+  r->ticks = p[2];
+  bool has_meta = kind == COL_NEW || kind == COL_ENTER || kind == COL_EVENT || kind == COL_RECORD;
+  r->meta = has_meta ? (const trace_metadata *)(uintptr_t)p[3] : NULL;
+  r->w = p;
+  r->nwords = words;
+  /* The fields must fit in the record: a torn record is not read past its end. */
+  uint32_t at = kind == COL_RECORD ? 4 : 5;
+  if (r->nfields && at + 2 * r->nfields > r->nwords)
+    return -1;
+  return (int)(words * 8);
+}
+
+/* A field of a record (strings point into the record) or of a stored span (into its copy). */
+typedef struct m_field {
+  uint16_t index;
+  uint8_t type;
+  uint8_t flags;
+  uint32_t len;
+  uint64_t value; /* numbers; for strings the full length */
+  const char *str;
+} m_field;
+
+/* The fields of record r, from word at; returns how many were read into out (cap of them). */
+static uint32_t decode_fields(const col_rec *r, uint32_t at, m_field *out, uint32_t cap) {
+  uint32_t n = r->nfields < cap ? r->nfields : cap;
+  uint32_t strings = at + 2 * r->nfields;
+  uint32_t kept = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    uint64_t a = r->w[at + 2 * i];
+    m_field *f = &out[kept];
+    f->type = (uint8_t)(a & 0xff);
+    f->flags = (uint8_t)(a >> 8 & 0xff);
+    f->index = (uint16_t)(a >> 16);
+    f->len = (uint32_t)(a >> 32 & 0xffff);
+    uint32_t words = (uint32_t)(a >> 48);
+    f->value = r->w[at + 2 * i + 1];
+    f->str = NULL;
+    if (words) {
+      if (strings + words > r->nwords || f->len > words * 8)
+        break; /* torn: the rest is not trusted */
+      f->str = (const char *)(r->w + strings);
+      strings += words;
+    }
+    if (f->type == TRACE_VALUE_EMPTY || (r->meta && f->index >= r->meta->field_count))
+      continue;
+    kept++;
+  }
+  return kept;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Spans, threads and the model. */
+
+typedef struct m_span {
+  uint64_t id;
+  const trace_metadata *meta;
+  uint64_t parent_id;
+  struct m_span *parent;
+  uint32_t refs; /* its own until closed, each child's, each frame or pending entry holding it */
+  uint32_t nfields;
+  m_field *fields; /* strings in one allocation with the array */
+  uint64_t t_new, t_close, t_first_enter;
+  uint32_t new_thread, run_thread;
+  uint8_t known;    /* its creation record was read */
+  uint8_t closed;
+  uint8_t new_pending; /* created without a timestamp, waiting for its thread's next one */
+  uint8_t entered;
+  uint8_t async;    /* crossed threads or overlapped: shown as an async pair */
+  uint8_t blocked;  /* closed and childless, waiting for an ancestor's creation record */
+  uint8_t blocked_rounds;
+  uint64_t busy_self;
+  uint64_t wall_children;
+  uint64_t follows[4];
+  uint32_t nfollows;
+  struct m_span *next_blocked;
+} m_span;
+
+typedef struct m_frame {
+  m_span *span;
+  uint64_t start;
+} m_frame;
+
+typedef struct m_thread {
+  uint32_t number;
+  char name[32];
+  char shown[32]; /* the name the output has (a thread_name event was written) */
+  bool named;
+  m_frame *stack;
+  uint32_t depth, cap;
+  uint64_t last_ns;        /* its latest timestamp (times never go back within a thread) */
+  uint64_t last_transition; /* its latest enter or exit */
+  m_span **pending;         /* created without a timestamp */
+  uint32_t npending, cap_pending;
+} m_thread;
+
+struct col_model {
+  col_model_config cfg;
+  col_timemap map;
+  m_span **table; /* open addressing on the id, linear probing */
+  uint32_t table_cap, table_used;
+  m_thread **threads; /* by thread number */
+  uint32_t threads_cap;
+  m_thread *cur;
+  m_span *blocked;
+  trace__buf ev;
+  uint32_t pid;
+  bool finishing;
+};
+
+static inline uint32_t id_hash(uint64_t id, uint32_t cap) {
+  return (uint32_t)((id * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
+}
+
+static m_span *span_find(col_model *m, uint64_t id) {
+  if (!m->table_cap)
+    return NULL;
+  for (uint32_t i = id_hash(id, m->table_cap);; i = (i + 1) & (m->table_cap - 1)) {
+    m_span *s = m->table[i];
+    if (!s)
+      return NULL;
+    if (s->id == id)
+      return s;
+  }
+}
+
+static bool table_put(col_model *m, m_span *s) {
+  if ((m->table_used + 1) * 2 > m->table_cap) {
+    uint32_t cap = m->table_cap ? m->table_cap * 2 : 1024;
+    m_span **t = trace__calloc(cap, sizeof *t);
+    if (!t)
+      return false;
+    for (uint32_t i = 0; i < m->table_cap; i++) {
+      m_span *o = m->table[i];
+      if (!o)
+        continue;
+      uint32_t j = id_hash(o->id, cap);
+      while (t[j])
+        j = (j + 1) & (cap - 1);
+      t[j] = o;
+    }
+    trace__free(m->table);
+    m->table = t;
+    m->table_cap = cap;
+  }
+  uint32_t i = id_hash(s->id, m->table_cap);
+  while (m->table[i])
+    i = (i + 1) & (m->table_cap - 1);
+  m->table[i] = s;
+  m->table_used++;
+  return true;
+}
+
+static void table_remove(col_model *m, m_span *s) {
+  uint32_t mask = m->table_cap - 1;
+  uint32_t i = id_hash(s->id, m->table_cap);
+  while (m->table[i] != s)
+    i = (i + 1) & mask;
+  /* Backward shift: later entries of the probe run move up so that no lookup stops early. */
+  for (uint32_t j = (i + 1) & mask; m->table[j]; j = (j + 1) & mask) {
+    uint32_t home = id_hash(m->table[j]->id, m->table_cap);
+    if (((j - home) & mask) >= ((j - i) & mask)) {
+      m->table[i] = m->table[j];
+      i = j;
+    }
+  }
+  m->table[i] = NULL;
+  m->table_used--;
+}
+
+/* The span with this id, created as a placeholder (its creation not read yet) if needed. */
+static m_span *span_get(col_model *m, uint64_t id, const trace_metadata *meta) {
+  m_span *s = span_find(m, id);
+  if (s) {
+    if (!s->meta)
+      s->meta = meta;
+    return s;
+  }
+  s = trace__calloc(1, sizeof *s);
+  if (!s)
+    return NULL;
+  s->id = id;
+  s->meta = meta;
+  s->refs = 1;
+  if (!table_put(m, s)) {
+    trace__free(s);
+    return NULL;
+  }
+  return s;
+}
+
+static m_thread *thread_get(col_model *m, uint32_t number) {
+  if (number >= m->threads_cap) {
+    uint32_t cap = m->threads_cap ? m->threads_cap : 16;
+    while (cap <= number)
+      cap *= 2;
+    m_thread **t = trace__realloc(m->threads, cap * sizeof *t);
+    if (!t)
+      return NULL;
+    memset(t + m->threads_cap, 0, (cap - m->threads_cap) * sizeof *t);
+    m->threads = t;
+    m->threads_cap = cap;
+  }
+  if (!m->threads[number]) {
+    m_thread *t = trace__calloc(1, sizeof *t);
+    if (!t)
+      return NULL;
+    t->number = number;
+    m->threads[number] = t;
+  }
+  return m->threads[number];
+}
+
+col_model *trace__col_model_new(const col_model_config *cfg) {
+  col_model *m = trace__calloc(1, sizeof *m);
+  if (!m)
+    return NULL;
+  m->cfg = *cfg;
+  m->map.kind = COL_CLOCK_MONO;
+  m->map.scale = 1.0;
+  m->pid = (uint32_t)getpid();
+  trace__buf_init_growable(&m->ev, (size_t)1 << 20);
+  return m;
+}
+
+void trace__col_model_set_time(col_model *m, const col_timemap *map) { m->map = *map; }
+
+/* ---------------------------------------------------------------------------------------- */
+/* Chrome events. */
+
+static void put_us(trace__buf *b, uint64_t ns) {
+  /* Microseconds with three decimals: exact, where a double would round. */
+  char digits[3];
+  trace__buf_u64(b, ns / 1000);
+  unsigned frac = (unsigned)(ns % 1000);
+  digits[0] = (char)('0' + frac / 100);
+  digits[1] = (char)('0' + frac / 10 % 10);
+  digits[2] = (char)('0' + frac % 10);
+  trace__buf_putc(b, '.');
+  trace__buf_put(b, digits, 3);
+}
+
+static void put_json_str(trace__buf *b, const char *s, size_t len) {
+  trace__buf_putc(b, '"');
+  trace__escape(b, s, len, TRACE__ESC_JSON);
+  trace__buf_putc(b, '"');
+}
+
+static void put_json_cstr(trace__buf *b, const char *s) { put_json_str(b, s ? s : "", s ? strlen(s) : 0); }
+
+static void put_hex_id(trace__buf *b, uint64_t id) {
+  static const char hex[] = "0123456789abcdef";
+  char tmp[20];
+  char *q = tmp + sizeof tmp;
+  do {
+    *--q = hex[id & 0xf];
+    id >>= 4;
+  } while (id);
+  *--q = 'x';
+  *--q = '0';
+  trace__buf_putc(b, '"');
+  trace__buf_put(b, q, (size_t)(tmp + sizeof tmp - q));
+  trace__buf_putc(b, '"');
+}
+
+/* A cut string ends on a whole UTF-8 sequence, then shows that it was cut. */
+static size_t whole_utf8(const char *s, size_t len) {
+  size_t back = 0;
+  while (back < 3 && back < len && ((unsigned char)s[len - 1 - back] & 0xC0) == 0x80)
+    back++;
+  if (back < len) {
+    unsigned char lead = (unsigned char)s[len - 1 - back];
+    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    if (need > back + 1)
+      return len - 1 - back;
+  }
+  return len;
+}
+
+static void put_value(trace__buf *b, const m_field *f) {
+  switch (f->type) {
+  case TRACE_VALUE_I64: trace__buf_i64(b, (int64_t)f->value); break;
+  case TRACE_VALUE_U64: trace__buf_u64(b, f->value); break;
+  case TRACE_VALUE_F64: {
+    double d;
+    memcpy(&d, &f->value, 8);
+    trace__buf_f64(b, d, true);
+    break;
+  }
+  case TRACE_VALUE_BOOL: trace__buf_puts(b, f->value & 1 ? "true" : "false"); break;
+  case TRACE_VALUE_PTR: {
+    trace__buf_putc(b, '"');
+    trace__buf_ptr(b, (const void *)(uintptr_t)f->value);
+    trace__buf_putc(b, '"');
+    break;
+  }
+  default:
+    if (f->flags & COL_FIELD_NULL) {
+      trace__buf_puts(b, "null");
+    } else if (f->flags & COL_FIELD_CUT) {
+      trace__buf_putc(b, '"');
+      trace__escape(b, f->str, whole_utf8(f->str, f->len), TRACE__ESC_JSON);
+      trace__buf_puts(b, "\xE2\x80\xA6\""); /* an ellipsis */
+    } else {
+      put_json_str(b, f->str ? f->str : "", f->str ? f->len : 0);
+    }
+  }
+}
+
+/* Keys of one args object, so that none repeats: a field named like one of ours, or twice in a
+ * callsite, becomes field.<name> (and field.<name>.2, ... if that is taken too), as fmt's JSON
+ * does. */
+typedef struct keys {
+  const char *k[COL_FIELDS_MAX + 8];
+  unsigned n;
+} keys;
+
+static bool key_taken(const keys *ks, const char *k, size_t len) {
+  for (unsigned i = 0; i < ks->n; i++)
+    if (strncmp(ks->k[i], k, len) == 0 && ks->k[i][len] == '\0')
+      return true;
+  return false;
+}
+
+static void put_key(trace__buf *b, keys *ks, const char *name) {
+  char alt[160];
+  const char *k = name;
+  if (key_taken(ks, name, strlen(name))) {
+    for (unsigned n = 1;; n++) {
+      int len = n == 1 ? snprintf(alt, sizeof alt, "field.%s", name)
+                       : snprintf(alt, sizeof alt, "field.%s.%u", name, n);
+      if (len < 0 || (size_t)len >= sizeof alt || !key_taken(ks, alt, (size_t)len))
+        break;
+    }
+    k = alt;
+  }
+  if (b->len && b->data[b->len - 1] != '{')
+    trace__buf_putc(b, ',');
+  put_json_cstr(b, k);
+  trace__buf_putc(b, ':');
+  if (ks->n < TRACE__ARRAY_LEN(ks->k))
+    ks->k[ks->n++] = k == alt ? "" : name; /* an alternative name is not a name of a field */
+}
+
+static void put_fields(trace__buf *b, keys *ks, const trace_metadata *meta, const m_field *f,
+                       uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) {
+    const char *name = meta && f[i].index < meta->field_count ? meta->field_names[f[i].index] : "?";
+    put_key(b, ks, name);
+    put_value(b, &f[i]);
+  }
+}
+
+static const char *target_of(const trace_metadata *meta) {
+  return meta && meta->target ? meta->target : "";
+}
+
+static const char *name_of(const m_span *s) {
+  return s->meta && s->meta->name ? s->meta->name : "(unknown span)";
+}
+
+static void emit(col_model *m) {
+  if (m->ev.truncated) {
+    /* Bounded by the writer; an event that could not even be built is not written. */
+    m->ev.len = 0;
+    m->ev.truncated = false;
+    return;
+  }
+  trace__col_chrome_event(m->cfg.chrome, m->ev.data, m->ev.len);
+  m->ev.len = 0;
+}
+
+/* The start of an event: name (cut: it ends with an ellipsis), cat, ph, ts, pid, tid. */
+static void event_head(col_model *m, const char *name, size_t name_len, bool cut, const char *cat,
+                       char ph, uint64_t ts, uint32_t tid) {
+  trace__buf *b = &m->ev;
+  b->len = 0;
+  trace__buf_puts(b, "{\"name\":\"");
+  trace__escape(b, name, name_len, TRACE__ESC_JSON);
+  trace__buf_puts(b, cut ? "\xE2\x80\xA6\"" : "\"");
+  trace__buf_puts(b, ",\"cat\":");
+  put_json_cstr(b, cat);
+  trace__buf_puts(b, ",\"ph\":\"");
+  trace__buf_putc(b, ph);
+  trace__buf_puts(b, "\",\"ts\":");
+  put_us(b, ts);
+  trace__buf_puts(b, ",\"pid\":");
+  trace__buf_u64(b, m->pid);
+  trace__buf_puts(b, ",\"tid\":");
+  trace__buf_u64(b, tid);
+}
+
+static void thread_name_event(col_model *m, m_thread *t) {
+  if (!m->cfg.chrome || (t->named && strcmp(t->shown, t->name) == 0))
+    return;
+  trace__buf *b = &m->ev;
+  b->len = 0;
+  trace__buf_puts(b, "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":");
+  trace__buf_u64(b, m->pid);
+  trace__buf_puts(b, ",\"tid\":");
+  trace__buf_u64(b, t->number);
+  trace__buf_puts(b, ",\"args\":{\"name\":");
+  put_json_cstr(b, t->name[0] ? t->name : "thread");
+  trace__buf_puts(b, "}}");
+  emit(m);
+  memcpy(t->shown, t->name, sizeof t->shown);
+  t->named = true;
+}
+
+static bool in_window(const col_model *m, uint64_t end) {
+  return end >= m->cfg.window_start_ns;
+}
+
+/* A complete event for one interval a span was entered on thread t. */
+static void emit_interval(col_model *m, m_thread *t, m_span *s, uint64_t start, uint64_t end,
+                          bool open) {
+  if (!m->cfg.chrome || !in_window(m, end))
+    return;
+  thread_name_event(m, t);
+  const char *name = name_of(s);
+  event_head(m, name, strlen(name), false, target_of(s->meta), 'X', start, t->number);
+  trace__buf *b = &m->ev;
+  trace__buf_puts(b, ",\"dur\":");
+  put_us(b, end - start);
+  trace__buf_puts(b, ",\"args\":{");
+  keys ks = {{0}, 0};
+  if (open) {
+    put_key(b, &ks, "open");
+    trace__buf_puts(b, "true");
+  }
+  put_fields(b, &ks, s->meta, s->fields, s->nfields);
+  trace__buf_puts(b, "}}");
+  emit(m);
+}
+
+/* An async pair (b and e, matched by id) for a span's whole life. */
+static void emit_async(col_model *m, m_span *s, bool open) {
+  if (!m->cfg.chrome || !in_window(m, s->t_close))
+    return;
+  uint32_t tid = s->new_thread ? s->new_thread : s->run_thread;
+  m_thread *t = thread_get(m, tid);
+  if (t)
+    thread_name_event(m, t);
+  const char *name = name_of(s);
+  for (int end = 0; end < 2; end++) {
+    event_head(m, name, strlen(name), false, target_of(s->meta), end ? 'e' : 'b',
+               end ? s->t_close : s->t_new, tid);
+    trace__buf *b = &m->ev;
+    trace__buf_puts(b, ",\"id\":");
+    put_hex_id(b, s->id);
+    if (!end) {
+      trace__buf_puts(b, ",\"args\":{");
+      keys ks = {{0}, 0};
+      if (open) {
+        put_key(b, &ks, "open");
+        trace__buf_puts(b, "true");
+      }
+      if (s->nfollows) {
+        put_key(b, &ks, "follows_from");
+        trace__buf_putc(b, '[');
+        for (uint32_t i = 0; i < s->nfollows; i++) {
+          if (i)
+            trace__buf_putc(b, ',');
+          put_hex_id(b, s->follows[i]);
+        }
+        trace__buf_putc(b, ']');
+      }
+      put_fields(b, &ks, s->meta, s->fields, s->nfields);
+      trace__buf_putc(b, '}');
+    }
+    trace__buf_putc(b, '}');
+    emit(m);
+  }
+}
+
+static void emit_instant(col_model *m, m_thread *t, const col_rec *r, uint64_t ts) {
+  if (!m->cfg.chrome || !in_window(m, ts))
+    return;
+  thread_name_event(m, t);
+  m_field f[COL_FIELDS_MAX];
+  uint32_t n = decode_fields(r, 5, f, COL_FIELDS_MAX);
+  /* The message, after the strings: its length is in word 4. */
+  uint32_t msg_len = (uint32_t)r->w[4];
+  bool msg_cut = (r->w[4] >> 32) != 0;
+  uint32_t strings = 5 + 2 * r->nfields;
+  for (uint32_t i = 0; i < r->nfields; i++)
+    strings += (uint32_t)(r->w[5 + 2 * i] >> 48);
+  const char *msg = NULL;
+  if (msg_len && strings * 8 + msg_len <= r->nwords * 8)
+    msg = (const char *)(r->w + strings);
+  const char *name = msg ? msg : r->meta->name;
+  size_t name_len = msg ? (msg_cut ? whole_utf8(msg, msg_len) : msg_len) : strlen(name);
+  event_head(m, name, name_len, msg && msg_cut, target_of(r->meta), 'i', ts, t->number);
+  trace__buf *b = &m->ev;
+  trace__buf_puts(b, ",\"s\":\"t\",\"args\":{");
+  keys ks = {{0}, 0};
+  put_key(b, &ks, "level");
+  put_json_cstr(b, trace_level_name(r->meta->level));
+  if (r->id) {
+    put_key(b, &ks, "span");
+    put_hex_id(b, r->id);
+  }
+  put_fields(b, &ks, r->meta, f, n);
+  trace__buf_puts(b, "}}");
+  emit(m);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Folded stacks: a span is counted once it is closed and its children are gone (for wall
+ * time, what the children took is then known), with the names of its ancestors. */
+
+static bool ancestry_known(const m_span *s) {
+  for (const m_span *p = s->parent; p; p = p->parent)
+    if (!p->known)
+      return false;
+  return true;
+}
+
+/* Rounds a span waits for an ancestor's creation record: one read in a later round than the
+ * span's own records comes within a round or two; one that was dropped never comes, and the
+ * span is then counted with the ancestry that is known. */
+#define BLOCKED_ROUNDS_MAX 3
+
+static void count_folded(col_model *m, m_span *s) {
+  if (!m->cfg.folded)
+    return;
+  uint64_t value;
+  if (m->cfg.folded_time == TRACE_FOLDED_WALL) {
+    uint64_t wall = s->t_close > s->t_new ? s->t_close - s->t_new : 0;
+    value = wall > s->wall_children ? wall - s->wall_children : 0;
+  } else {
+    value = s->busy_self;
+  }
+  if (!value)
+    return;
+  const char *names[256];
+  unsigned n = 0;
+  for (const m_span *p = s; p && n < TRACE__ARRAY_LEN(names); p = p->parent)
+    names[n++] = name_of(p);
+  const char *thread = NULL;
+  if (m->cfg.folded_threads) {
+    uint32_t tid = s->run_thread ? s->run_thread : s->new_thread;
+    m_thread *t = tid < m->threads_cap ? m->threads[tid] : NULL;
+    thread = t && t->name[0] ? t->name : "thread";
+  }
+  trace__col_folded_add(m->cfg.folded, thread, names, n, value);
+}
+
+static void span_release(col_model *m, m_span *s);
+
+static void span_unref(col_model *m, m_span *s) {
+  if (--s->refs == 0)
+    span_release(m, s);
+}
+
+/* The last reference: counted in the folded stacks (unless an ancestor's creation is still to
+ * come: then it waits for the next round) and freed. */
+static void span_release(col_model *m, m_span *s) {
+  if (!m->finishing && s->blocked_rounds < BLOCKED_ROUNDS_MAX && !ancestry_known(s)) {
+    if (!s->blocked) {
+      s->blocked = 1;
+      s->blocked_rounds++;
+      s->refs++;
+      s->next_blocked = m->blocked;
+      m->blocked = s;
+    }
+    return;
+  }
+  count_folded(m, s);
+  if (s->parent) {
+    uint64_t wall = s->t_close > s->t_new ? s->t_close - s->t_new : 0;
+    s->parent->wall_children += wall;
+  }
+  table_remove(m, s);
+  m_span *parent = s->parent;
+  trace__free(s->fields);
+  trace__free(s);
+  if (parent)
+    span_unref(m, parent);
+}
+
+/* Closed: the span's life is known; an async pair is written if it crossed threads, overlapped
+ * another span on a thread, or was never entered. */
+static void span_close(col_model *m, m_span *s, uint64_t t_close, bool open) {
+  if (s->closed)
+    return;
+  s->closed = 1;
+  s->t_close = t_close;
+  if (!s->known && s->t_first_enter)
+    s->t_new = s->t_first_enter;
+  if (s->new_pending || s->t_new > s->t_close) {
+    s->new_pending = 0; /* its thread's pending list lets go of it when it is resolved */
+    s->t_new = s->t_close;
+  }
+  /* A span still alive at a dump or at the end is shown with its whole life, open. One whose
+   * creation and enters were not read (a flight dump's window begins after them) has nothing to
+   * show. */
+  if ((s->known || s->entered) &&
+      (open || s->async || !s->entered || (s->known && s->run_thread != s->new_thread)))
+    emit_async(m, s, open);
+  span_unref(m, s);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Feeding. */
+
+void trace__col_model_thread(col_model *m, uint32_t number, const char *name) {
+  m->cur = thread_get(m, number);
+  if (m->cur && name)
+    strncpy(m->cur->name, name, sizeof m->cur->name - 1);
+}
+
+/* Copies a record's fields into s (replacing those with the same index). */
+static void store_fields(m_span *s, const col_rec *r, uint32_t at) {
+  m_field f[COL_FIELDS_MAX];
+  uint32_t n = decode_fields(r, at, f, COL_FIELDS_MAX);
+  if (!n)
+    return;
+  /* The merged set: the old values whose index is not recorded again, then the new ones. */
+  m_field merged[2 * COL_FIELDS_MAX];
+  uint32_t count = 0;
+  size_t bytes = 0;
+  for (uint32_t i = 0; i < s->nfields; i++) {
+    bool replaced = false;
+    for (uint32_t j = 0; j < n; j++)
+      replaced |= f[j].index == s->fields[i].index;
+    if (!replaced) {
+      merged[count++] = s->fields[i];
+      bytes += s->fields[i].str ? s->fields[i].len : 0;
+    }
+  }
+  for (uint32_t j = 0; j < n; j++) {
+    merged[count++] = f[j];
+    bytes += f[j].str ? f[j].len : 0;
+  }
+  m_field *copy = trace__malloc(count * sizeof *copy + bytes);
+  if (!copy)
+    return; /* the old values stay */
+  char *text = (char *)(copy + count);
+  for (uint32_t i = 0; i < count; i++) {
+    copy[i] = merged[i];
+    if (merged[i].str) {
+      memcpy(text, merged[i].str, merged[i].len);
+      copy[i].str = text;
+      text += merged[i].len;
+    }
+  }
+  trace__free(s->fields);
+  s->fields = copy;
+  s->nfields = count;
+}
+
+void trace__col_model_feed_new(col_model *m, const col_rec *r) {
+  if (!m->cur || r->kind != COL_NEW)
+    return;
+  m_span *s = span_get(m, r->id, r->meta);
+  if (!s || s->known)
+    return;
+  s->known = 1;
+  s->meta = r->meta;
+  s->new_thread = m->cur->number;
+  s->parent_id = r->w[4];
+  if (s->parent_id) {
+    m_span *p = span_get(m, s->parent_id, NULL);
+    if (p) {
+      s->parent = p;
+      p->refs++;
+    }
+  }
+  store_fields(s, r, 5);
+}
+
+static void resolve_pending(col_model *m, m_thread *t, uint64_t ts) {
+  for (uint32_t i = 0; i < t->npending; i++) {
+    m_span *s = t->pending[i];
+    if (s->new_pending) {
+      s->new_pending = 0;
+      s->t_new = ts;
+    }
+    span_unref(m, s);
+  }
+  t->npending = 0;
+}
+
+static void frame_push(m_thread *t, m_span *s, uint64_t ts) {
+  if (t->depth == t->cap) {
+    uint32_t cap = t->cap ? t->cap * 2 : 16;
+    m_frame *f = trace__realloc(t->stack, cap * sizeof *f);
+    if (!f)
+      return;
+    t->stack = f;
+    t->cap = cap;
+  }
+  s->refs++;
+  t->stack[t->depth++] = (m_frame){s, ts};
+}
+
+/* Busy time: what passed since the thread's last enter or exit belongs to its innermost span. */
+static void attribute(m_thread *t, uint64_t ts) {
+  if (t->depth && ts > t->last_transition)
+    t->stack[t->depth - 1].span->busy_self += ts - t->last_transition;
+  t->last_transition = ts;
+}
+
+void trace__col_model_feed(col_model *m, const col_rec *r) {
+  m_thread *t = m->cur;
+  if (!t)
+    return;
+  uint64_t ts = 0;
+  if (r->ticks) {
+    ts = trace__col_map_ns(&m->map, r->ticks);
+    if (ts < t->last_ns) {
+      /* A clock that went back (a custom clock, a TSC out of step between CPUs): the thread's
+       * times stay ordered, so its intervals still nest. */
+      if (m->cfg.clock_backwards)
+        __atomic_add_fetch(m->cfg.clock_backwards, 1, __ATOMIC_RELAXED);
+      ts = t->last_ns;
+    }
+    t->last_ns = ts;
+    if (t->npending)
+      resolve_pending(m, t, ts);
+  }
+  switch (r->kind) {
+  case COL_NEW: {
+    m_span *s = span_find(m, r->id);
+    if (!s || s->closed)
+      return;
+    if (ts) {
+      s->t_new = ts;
+    } else if (!s->new_pending) {
+      /* Its time is that of the thread's next timestamp (docs/timeline.md). */
+      if (t->npending == t->cap_pending) {
+        uint32_t cap = t->cap_pending ? t->cap_pending * 2 : 16;
+        m_span **p = trace__realloc(t->pending, cap * sizeof *p);
+        if (!p) {
+          s->t_new = t->last_ns;
+          return;
+        }
+        t->pending = p;
+        t->cap_pending = cap;
+      }
+      s->new_pending = 1;
+      s->refs++;
+      t->pending[t->npending++] = s;
+    }
+    return;
+  }
+  case COL_ENTER: {
+    m_span *s = span_get(m, r->id, r->meta);
+    if (!s)
+      return;
+    attribute(t, ts);
+    if (!s->entered) {
+      s->entered = 1;
+      s->run_thread = t->number;
+      s->t_first_enter = ts;
+    } else if (s->run_thread != t->number) {
+      s->async = 1; /* entered on several threads */
+    }
+    frame_push(t, s, ts);
+    return;
+  }
+  case COL_EXIT: {
+    for (uint32_t i = t->depth; i-- > 0;) {
+      m_span *s = t->stack[i].span;
+      if (s->id != r->id)
+        continue;
+      attribute(t, ts);
+      if (i == t->depth - 1) {
+        emit_interval(m, t, s, t->stack[i].start, ts, false);
+      } else {
+        /* Exited before spans entered after it: the intervals do not nest, so the span is an
+         * async pair rather than a complete event. */
+        s->async = 1;
+        memmove(&t->stack[i], &t->stack[i + 1], (t->depth - 1 - i) * sizeof t->stack[0]);
+      }
+      t->depth--;
+      span_unref(m, s);
+      return;
+    }
+    return; /* its enter was not read (dropped, or overwritten before a dump) */
+  }
+  case COL_CLOSE: {
+    m_span *s = span_get(m, r->id, r->meta);
+    if (!s)
+      return;
+    if (!s->new_thread && !s->run_thread)
+      s->new_thread = t->number; /* its creation and enters were not read */
+    span_close(m, s, ts ? ts : t->last_ns, false);
+    return;
+  }
+  case COL_EVENT:
+    emit_instant(m, t, r, ts);
+    return;
+  case COL_RECORD: {
+    m_span *s = span_find(m, r->id);
+    if (s && !s->closed)
+      store_fields(s, r, 4);
+    return;
+  }
+  case COL_FOLLOWS: {
+    m_span *s = span_find(m, r->id);
+    if (s && s->nfollows < TRACE__ARRAY_LEN(s->follows))
+      s->follows[s->nfollows++] = r->w[3];
+    return;
+  }
+  default: return;
+  }
+}
+
+void trace__col_model_round_end(col_model *m) {
+  m_span *list = m->blocked;
+  m->blocked = NULL;
+  while (list) {
+    m_span *s = list;
+    list = s->next_blocked;
+    s->blocked = 0;
+    span_unref(m, s); /* released again, or blocked again */
+  }
+  if (m->cfg.folded)
+    trace__col_folded_commit(m->cfg.folded);
+  if (m->cfg.chrome)
+    trace__col_chrome_commit(m->cfg.chrome);
+}
+
+void trace__col_model_finish(col_model *m, uint64_t end_ns) {
+  m->finishing = true;
+  /* Spans still entered: their open interval, innermost first (what nests stays nested). */
+  for (uint32_t n = 0; n < m->threads_cap; n++) {
+    m_thread *t = m->threads[n];
+    if (!t)
+      continue;
+    uint64_t end = end_ns > t->last_ns ? end_ns : t->last_ns;
+    attribute(t, end);
+    while (t->depth) {
+      m_frame f = t->stack[--t->depth];
+      emit_interval(m, t, f.span, f.start, end, true);
+      span_unref(m, f.span);
+    }
+    if (t->npending)
+      resolve_pending(m, t, end);
+  }
+  /* Spans never closed: shown open, ending now. Each is held while the others are closed (one
+   * closing may free another). */
+  m_span **open = m->table_used ? trace__malloc(m->table_used * sizeof *open) : NULL;
+  uint32_t nopen = 0;
+  for (uint32_t i = 0; open && i < m->table_cap; i++) {
+    m_span *s = m->table[i];
+    if (s && !s->closed) {
+      s->refs++;
+      open[nopen++] = s;
+    }
+  }
+  for (uint32_t i = 0; i < nopen; i++) {
+    m_span *s = open[i];
+    if (!s->known && !s->entered) {
+      /* Only heard of as a parent: it has no life of its own to show. */
+      s->closed = 1;
+      s->t_new = s->t_close = end_ns;
+      span_unref(m, s);
+    } else if (!s->closed) {
+      span_close(m, s, end_ns > s->t_new ? end_ns : s->t_new, true);
+    }
+  }
+  for (uint32_t i = 0; i < nopen; i++)
+    span_unref(m, open[i]);
+  trace__free(open);
+  trace__col_model_round_end(m);
+}
+
+void trace__col_model_free(col_model *m) {
+  if (!m)
+    return;
+  for (uint32_t i = 0; i < m->table_cap; i++) {
+    if (m->table[i]) {
+      trace__free(m->table[i]->fields);
+      trace__free(m->table[i]);
+    }
+  }
+  trace__free(m->table);
+  for (uint32_t n = 0; n < m->threads_cap; n++) {
+    if (m->threads[n]) {
+      trace__free(m->threads[n]->stack);
+      trace__free(m->threads[n]->pending);
+      trace__free(m->threads[n]);
+    }
+  }
+  trace__free(m->threads);
+  trace__buf_free(&m->ev);
+  trace__free(m);
+}

@@ -1,0 +1,160 @@
+/* Records: their layout, and the inline parts of writing them (the span lifecycle's records are
+ * on the fastest path libtrace has).
+ *
+ * A record is a whole number of 8-byte words in its thread's ring. Word 0 is
+ *
+ *   kind (8 bits) | size in words (16 bits) | field count (8 bits) | 0 (32 bits)
+ *
+ * and the others depend on the kind (ts: clock ticks, 0 when not read, see "Timestamps" in
+ * docs/timeline.md; meta: the callsite's metadata):
+ *
+ *   ENTER    id, ts, meta
+ *   EXIT     id, ts
+ *   CLOSE    id, ts
+ *   NEW      id, ts, meta, parent id, fields
+ *   EVENT    parent id (0: none), ts, meta, message length | cut << 32, fields, message
+ *   RECORD   id, ts, meta, fields
+ *   FOLLOWS  id, ts, the id it follows from
+ *
+ * Fields are 16-byte slots (type | flags | field index | kept length | words of bytes, and the
+ * value: the number, or a string's full length) followed by the strings' bytes, each padded to a
+ * word. Records never straddle a 4 KiB page of the ring (the rest of a page a record did not fit
+ * in starts with a PAD word), so a reader can start at any page boundary: a flight dump does,
+ * in a ring that is being overwritten while it is read. */
+#ifndef TRACE_COLLECTOR_RECORD_H
+#define TRACE_COLLECTOR_RECORD_H
+
+#include "internal.h"
+
+enum col_kind {
+  COL_PAD = 0, /* the rest of the page is empty */
+  COL_NEW = 1,
+  COL_ENTER = 2,
+  COL_EXIT = 3,
+  COL_CLOSE = 4,
+  COL_EVENT = 5,
+  COL_RECORD = 6,
+  COL_FOLLOWS = 7
+};
+
+/* Field slot flags. */
+enum { COL_FIELD_CUT = 1, COL_FIELD_NULL = 2 };
+
+static TRACE__INLINE uint64_t col_w0(unsigned kind, unsigned words, unsigned nfields) {
+  return (uint64_t)kind | (uint64_t)words << 8 | (uint64_t)nfields << 24;
+}
+static inline unsigned col_w0_kind(uint64_t w) { return (unsigned)(w & 0xff); }
+static inline unsigned col_w0_words(uint64_t w) { return (unsigned)(w >> 8 & 0xffff); }
+static inline unsigned col_w0_nfields(uint64_t w) { return (unsigned)(w >> 24 & 0xff); }
+
+static TRACE__INLINE uint64_t col_slot_word(uint32_t type, uint32_t flags, uint32_t index,
+                                            uint32_t len, uint32_t words) {
+  return (uint64_t)type | (uint64_t)flags << 8 | (uint64_t)index << 16 | (uint64_t)len << 32 |
+         (uint64_t)words << 48;
+}
+
+/* The first n < 8 bytes of s as a word, the rest zero, without reading past s + n. */
+static TRACE__INLINE uint64_t col_tail_word(const char *s, uint32_t n) {
+  if (n >= 4) {
+    uint32_t a, b;
+    memcpy(&a, s, 4);
+    memcpy(&b, s + n - 4, 4);
+    return (uint64_t)a | (uint64_t)b << (8 * (n - 4));
+  }
+  uint64_t w = 0;
+  if (n > 0)
+    w = (unsigned char)s[0];
+  if (n > 1)
+    w |= (uint64_t)(unsigned char)s[1] << 8;
+  if (n > 2)
+    w |= (uint64_t)(unsigned char)s[2] << 16;
+  return w;
+}
+
+/* Copies n bytes into the ring as whole words (the last one zero-padded). */
+static TRACE__INLINE void col_put_bytes(uint64_t *p, const char *s, uint32_t n) {
+  for (; n >= 8; n -= 8, s += 8) {
+    uint64_t w;
+    memcpy(&w, s, 8);
+    COL_PUT(p++, w);
+  }
+  if (n)
+    COL_PUT(p, col_tail_word(s, n));
+}
+
+/* A record of three or four words: ENTER (with meta), EXIT and CLOSE (meta NULL). */
+static TRACE__INLINE void col_record_small(col_thread *t, unsigned kind, uint64_t id,
+                                           const trace_metadata *meta, uint64_t ts) {
+  uint32_t words = meta ? 4 : 3;
+  uint64_t *p = col_reserve(t, words * 8);
+  if (TRACE__UNLIKELY(!p))
+    return;
+  COL_PUT(&p[0], col_w0(kind, words, 0));
+  COL_PUT(&p[1], id);
+  COL_PUT(&p[2], ts);
+  if (meta)
+    COL_PUT(&p[3], (uint64_t)(uintptr_t)meta);
+  col_commit(t, words * 8);
+}
+
+void trace__col_record_new_slow(col_thread *t, uint64_t id, uint64_t parent,
+                                const trace_span_attrs *attrs, uint64_t ts);
+void trace__col_record_event(col_thread *t, uint64_t parent, const trace_event *ev);
+void trace__col_record_values(col_thread *t, uint64_t id, const trace_metadata *meta,
+                              const trace_valueset *vs);
+void trace__col_record_follows(col_thread *t, uint64_t id, uint64_t follows);
+
+/* A new span's record in one pass, written straight into the rest of the page: a slot for
+ * every value (EMPTY ones too, which readers skip), strings at most at the bound. Returns false,
+ * with nothing published, when it does not fit in the page or has an FMT value: the general
+ * path (trace__col_record_new_slow) then writes it. */
+static TRACE__INLINE bool col_record_new_fast(col_thread *t, uint64_t id, uint64_t parent,
+                                              const trace_span_attrs *attrs, uint64_t ts) {
+  const trace_value *v = attrs->fields.values;
+  uint32_t count = attrs->fields.count;
+  uint64_t pos = t->pos;
+  uint64_t *p = (uint64_t *)(void *)(t->data + (pos & t->mask));
+  /* Room for the header, the slots and every string at its full length, within the bound: the
+   * rest (long strings, FMT values, the end of a page) takes the general path. */
+  size_t room = (size_t)(t->limit - pos) / 8 - 5 - 2 * (size_t)count;
+  if (TRACE__UNLIKELY((size_t)(t->limit - pos) / 8 < 5 + 2 * (size_t)count || attrs->fields.index))
+    return false;
+  uint64_t *slot = p + 5, *bytes = slot + 2 * (size_t)count;
+  for (uint32_t i = 0; i < count; i++, slot += 2) {
+    uint32_t type = v[i].type;
+    uint64_t value = v[i].as.u64, word = (uint64_t)type | (uint64_t)i << 16;
+    if (type == TRACE_VALUE_STR || type == TRACE_VALUE_DISPLAY) {
+      size_t len = v[i].as.str.len; /* 0 for a null string */
+      size_t w = (len + 7) / 8;
+      if (TRACE__UNLIKELY(len > t->string_bytes || w > room))
+        return false;
+      room -= w;
+      col_put_bytes(bytes, (const char *)(uintptr_t)value, (uint32_t)len);
+      bytes += w;
+      word |= (uint64_t)len << 32 | (uint64_t)w << 48 | (value ? 0 : (uint64_t)COL_FIELD_NULL << 8);
+      value = len;
+    } else if (TRACE__UNLIKELY(type == TRACE_VALUE_FMT)) {
+      return false;
+    } else if (type == TRACE_VALUE_BOOL) {
+      value = v[i].as.b; /* one byte of the union is the bool's */
+    }
+    COL_PUT(&slot[0], word);
+    COL_PUT(&slot[1], value);
+  }
+  uint32_t words = (uint32_t)(bytes - p);
+  COL_PUT(&p[0], col_w0(COL_NEW, words, count));
+  COL_PUT(&p[1], id);
+  COL_PUT(&p[2], ts);
+  COL_PUT(&p[3], (uint64_t)(uintptr_t)attrs->meta);
+  COL_PUT(&p[4], parent);
+  __atomic_store_n(&t->pos, pos + words * 8, __ATOMIC_RELEASE);
+  return true;
+}
+
+static TRACE__INLINE void col_record_new(col_thread *t, uint64_t id, uint64_t parent,
+                                         const trace_span_attrs *attrs, uint64_t ts) {
+  if (!col_record_new_fast(t, id, parent, attrs, ts))
+    trace__col_record_new_slow(t, id, parent, attrs, ts);
+}
+
+#endif
