@@ -1,25 +1,53 @@
 #include "mutex.h"
 
+#include <sched.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "compiler.h"
 
 /* The list of every trace__mutex, itself protected by list_lock (a plain mutex: it is taken
- * last in the fork handler and never while calling out). */
+ * after a trace__mutex, never while calling out; the fork handler only tries the others). */
 static pthread_mutex_t list_lock = PTHREAD_MUTEX_INITIALIZER;
 static trace__mutex *list_head;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
-static void lock_all(int order) {
-  for (trace__mutex *m = list_head; m; m = m->next)
-    if (m->order == order)
-      pthread_mutex_lock(&m->m);
+/* Walks every trace__mutex, OUTER ones first: locks them with trylock (unlock false), stopping
+ * at the first busy one, or unlocks the first `upto` (unlock true). Returns how many it locked
+ * before a busy one, or SIZE_MAX when it took them all. The list is stable: list_lock is held. */
+static size_t walk_all(size_t upto, bool unlock) {
+  static const int orders[2] = {TRACE__MUTEX_OUTER, TRACE__MUTEX_INNER};
+  size_t i = 0;
+  for (int o = 0; o < 2; o++)
+    for (trace__mutex *m = list_head; m; m = m->next) {
+      if (m->order != orders[o])
+        continue;
+      if (i == upto)
+        return i;
+      if (unlock)
+        pthread_mutex_unlock(&m->m);
+      else if (pthread_mutex_trylock(&m->m) != 0)
+        return i;
+      i++;
+    }
+  return SIZE_MAX;
 }
 
+/* Before fork every lock is taken, so the child inherits none in the middle of an update. The
+ * lock order elsewhere is "a trace__mutex, then list_lock" (trace_shutdown destroys a
+ * subscriber's mutexes while it holds the dispatch lock), and this walk needs list_lock first:
+ * so it only tries each lock and, on a busy one, gives everything back and starts again, letting
+ * the holder finish. A blocking walk deadlocked a fork racing trace_shutdown. */
 static void prepare(void) {
-  pthread_mutex_lock(&list_lock);
-  lock_all(TRACE__MUTEX_OUTER);
-  lock_all(TRACE__MUTEX_INNER);
+  for (;;) {
+    pthread_mutex_lock(&list_lock);
+    size_t locked = walk_all(SIZE_MAX, false);
+    if (locked == SIZE_MAX)
+      return;
+    walk_all(locked, true);
+    pthread_mutex_unlock(&list_lock);
+    sched_yield();
+  }
 }
 
 static void parent(void) {
