@@ -111,6 +111,10 @@ size_t trace__fd_write_units(trace_writer *w, int fd, int kind, const struct iov
  * write to a pipe needs no guard, only a SIGPIPE it raised consumed. */
 extern __thread bool trace__sigpipe_blocked_here;
 
+/* The rolling writer's clock (CLOCK_REALTIME_COARSE seconds); tests of internals replace it to
+ * cross period boundaries without waiting for them. */
+extern int64_t (*trace__rolling_clock)(void);
+
 /* Creates the directories of path up to its last '/', mode 0755. 0 or an errno value. */
 int trace__mkdirs(const char *dir);
 

@@ -47,11 +47,15 @@ typedef struct rolling_writer {
   char path[PATH_MAX];
 } rolling_writer;
 
-static int64_t coarse_now_s(void) {
+static int64_t real_now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME_COARSE, &ts);
   return (int64_t)ts.tv_sec;
 }
+
+int64_t (*trace__rolling_clock)(void) = real_now_s;
+
+static int64_t coarse_now_s(void) { return trace__rolling_clock(); }
 
 /* The period that contains t, as text, and the second at which it ends. */
 static int64_t period_of(const rolling_writer *w, int64_t t, char *out, size_t cap) {
@@ -547,7 +551,7 @@ int trace_writer_rolling(const trace_rolling_options *o, trace_writer **out) {
       /* The coarse clock may lag the precise one by a tick: name the file by the precise one. */
       struct timespec ts;
       clock_gettime(CLOCK_REALTIME, &ts);
-      if ((int64_t)ts.tv_sec > now)
+      if ((int64_t)ts.tv_sec > now && trace__rolling_clock == real_now_s)
         now = (int64_t)ts.tv_sec;
       w->next_roll = period_of(w, now, period, sizeof period);
       unsigned index = newest_index(w, period);
