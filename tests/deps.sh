@@ -9,6 +9,8 @@ if [ "${1:-build}" = test ]; then
   # parser the fmt tests read our JSON back with; pkg-config checks the installed package; curl is
   # the HTTP client of the load example's integration test.
   need="$need g++ libcmocka-dev libjansson-dev binutils pkg-config clang libclang-rt-14-dev curl"
+  # writers: the syslog writer's test stores its messages through a real rsyslogd.
+  need="$need rsyslog"
 fi
 # valgrind's callgrind counts the instructions of a disabled callsite (benchmarks/compare).
 [ "${1:-build}" = bench ] && need="$need valgrind"

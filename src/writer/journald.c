@@ -168,11 +168,9 @@ static int socket_fd(journald_writer *w) {
   trace__wlock_lock(&w->lock);
   fd = w->fd;
   if (fd < 0) {
+    /* The default send buffer bounds a datagram (about 200 KiB): bigger records take the memfd
+     * path, as sd_journal_send does. */
     fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    /* journald reads big datagrams; ask for a send buffer to match (capped by the system). */
-    int size = 8 << 20;
-    if (fd >= 0)
-      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
     __atomic_store_n(&w->fd, fd, __ATOMIC_RELEASE);
   }
   trace__wlock_unlock(&w->lock);

@@ -128,9 +128,12 @@ static bool parse_name(const rolling_writer *w, const char *name, char *period, 
     ml -= pl + 1;
   }
   if (sl) {
-    if (ml < sl + 1 || strcmp(mid + ml - sl, w->suffix) != 0 || mid[ml - sl - 1] != '.')
+    if (ml == sl && strcmp(mid, w->suffix) == 0) /* "prefix.suffix": nothing between */
+      ml = 0;
+    else if (ml < sl + 1 || strcmp(mid + ml - sl, w->suffix) != 0 || mid[ml - sl - 1] != '.')
       return false;
-    ml -= sl + 1;
+    else
+      ml -= sl + 1;
   }
   /* mid[0..ml) is "period", "period.N", "N" or "" (NEVER). */
   /* %Y-%m-%d is 10 characters, each further field 3. */
