@@ -12,21 +12,27 @@
  * The thread takes every published line from the tail, writes them with one writev (up to
  * IOV_MAX lines), then frees their slots. When it finds nothing, it naps for a millisecond ten
  * times (a caller never pays to wake it during a burst), then says it sleeps and waits on a
- * futex: the next caller that publishes sees the flag and wakes it (the flag store and the
- * publication are sequentially consistent, so one of the two always sees the other). */
+ * futex: the next caller that publishes sees the flag and wakes it. That is Dekker's pattern
+ * (store, then load the other's flag), which needs a full fence on both sides; the caller's side
+ * is the hot one, so the thread pays for both with membarrier() (an asymmetric fence, as
+ * trace__synchronize uses): after it, a caller either sees the flag or its line is seen. Where
+ * membarrier is unavailable, callers publish with a sequentially consistent store instead. */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <linux/membarrier.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../common/alloc.h"
 #include "internal.h"
 
-#define SLOT 128u
+#define SLOT 64u /* a typical line (50 to 120 bytes) takes one or two */
 #define BATCH_IOV 1024 /* IOV_MAX on Linux */
 #define BATCH_BYTES ((size_t)4 << 20)
 #define NAPS 10
@@ -119,6 +125,22 @@ static void live_remove(nb_writer *w) {
 
 /* ---------------------------------------------------------------------------------------- */
 /* The thread. */
+
+/* membarrier(PRIVATE_EXPEDITED) works in this process: callers need no fence of their own. */
+static int asym_fence;
+static pthread_once_t fence_once = PTHREAD_ONCE_INIT;
+static void fence_init(void) {
+  int ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+  __atomic_store_n(&asym_fence, ok, __ATOMIC_RELEASE);
+}
+
+/* The thread's side of the sleep handshake: a full fence on every thread of the process. */
+static void heavy_fence(void) {
+  if (__atomic_load_n(&asym_fence, __ATOMIC_ACQUIRE) &&
+      syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+    return;
+  TRACE__FULL_FENCE();
+}
 
 static const char *const no_fields[] = {NULL};
 static const trace_metadata drop_meta = {
@@ -217,6 +239,7 @@ static void *run(void *arg) {
         continue;
       }
       __atomic_store_n(&w->sleeping, 1, __ATOMIC_SEQ_CST);
+      heavy_fence();
       if (__atomic_load_n(&w->hdr[tail & w->mask].seq, __ATOMIC_SEQ_CST) != tail + 1 &&
           !__atomic_load_n(&w->stop, __ATOMIC_SEQ_CST))
         trace__futex_wait(&w->sleeping, 1, 0);
@@ -354,8 +377,13 @@ static int nb_put(trace_writer *base, const char *p, size_t n) {
   nb_hdr *h = &w->hdr[pos & w->mask];
   h->len = (uint32_t)n;
   h->span = (uint32_t)k;
-  __atomic_store_n(&h->seq, pos + 1, __ATOMIC_SEQ_CST);
-  if (TRACE__UNLIKELY(__atomic_load_n(&w->sleeping, __ATOMIC_SEQ_CST)))
+  if (TRACE__LIKELY(__atomic_load_n(&asym_fence, __ATOMIC_RELAXED))) {
+    __atomic_store_n(&h->seq, pos + 1, __ATOMIC_RELEASE);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST); /* the thread's membarrier does the rest */
+  } else {
+    __atomic_store_n(&h->seq, pos + 1, __ATOMIC_SEQ_CST);
+  }
+  if (TRACE__UNLIKELY(__atomic_load_n(&w->sleeping, __ATOMIC_RELAXED)))
     wake(w);
   return 0;
 }
@@ -517,6 +545,7 @@ trace_writer *trace_writer_nonblocking(trace_writer *inner, const trace_nonblock
   for (uint64_t i = 0; i < w->nslots; i++)
     w->hdr[i].seq = i;
   w->epoch = __atomic_load_n(&trace__writer_epoch, __ATOMIC_RELAXED);
+  pthread_once(&fence_once, fence_init);
   if (!start(w))
     goto fail;
   live_add(w);
