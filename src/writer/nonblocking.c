@@ -41,8 +41,8 @@
 
 typedef struct nb_hdr {
   uint64_t seq;  /* atomic: position when free for it, position + 1 when a line starts here */
-  uint32_t len;  /* the line's bytes */
-  uint32_t span; /* its slots */
+  uint32_t len;  /* atomic (relaxed; published by seq): the line's bytes */
+  uint32_t span; /* atomic (relaxed; published by seq): its slots */
 } nb_hdr;
 
 typedef struct nb_writer {
@@ -217,7 +217,8 @@ static void *run(void *arg) {
     size_t niov = 0, nu = 0, bytes = 0;
     while (niov + 2 <= BATCH_IOV && bytes < BATCH_BYTES && published(w, pos)) {
       const nb_hdr *h = &w->hdr[pos & w->mask];
-      size_t off = (size_t)((pos & w->mask) * SLOT), len = h->len;
+      size_t off = (size_t)((pos & w->mask) * SLOT);
+      size_t len = __atomic_load_n(&h->len, __ATOMIC_RELAXED);
       if (off + len <= total) {
         iov[niov++] = (struct iovec){w->data + off, len};
         units[nu++] = 1;
@@ -226,7 +227,7 @@ static void *run(void *arg) {
         iov[niov++] = (struct iovec){w->data, len - (total - off)};
         units[nu++] = 2;
       }
-      pos += h->span;
+      pos += __atomic_load_n(&h->span, __ATOMIC_RELAXED);
       bytes += len;
     }
     if (nu == 0) {
@@ -257,7 +258,7 @@ static void *run(void *arg) {
       put_each(w->inner, iov, units, nu);
     /* Free the slots, reading each line's span before its header can be reused. */
     for (uint64_t p = tail; p < pos;) {
-      uint32_t span = w->hdr[p & w->mask].span;
+      uint32_t span = __atomic_load_n(&w->hdr[p & w->mask].span, __ATOMIC_RELAXED);
       for (uint32_t j = span; j-- > 0;)
         __atomic_store_n(&w->hdr[(p + j) & w->mask].seq, p + j + w->nslots, __ATOMIC_RELEASE);
       p += span;
@@ -375,8 +376,8 @@ static int nb_put(trace_writer *base, const char *p, size_t n) {
     memcpy(w->data, p + (total - off), n - (total - off));
   }
   nb_hdr *h = &w->hdr[pos & w->mask];
-  h->len = (uint32_t)n;
-  h->span = (uint32_t)k;
+  __atomic_store_n(&h->len, (uint32_t)n, __ATOMIC_RELAXED);
+  __atomic_store_n(&h->span, (uint32_t)k, __ATOMIC_RELAXED);
   if (TRACE__LIKELY(__atomic_load_n(&asym_fence, __ATOMIC_RELAXED))) {
     __atomic_store_n(&h->seq, pos + 1, __ATOMIC_RELEASE);
     __atomic_signal_fence(__ATOMIC_SEQ_CST); /* the thread's membarrier does the rest */
@@ -393,7 +394,9 @@ static size_t lines_between(nb_writer *w, uint64_t from, uint64_t to) {
   size_t n = 0;
   for (uint64_t p = from; p < to; n++) {
     const nb_hdr *h = &w->hdr[p & w->mask];
-    uint32_t span = __atomic_load_n(&h->seq, __ATOMIC_ACQUIRE) == p + 1 ? h->span : 1;
+    uint32_t span = __atomic_load_n(&h->seq, __ATOMIC_ACQUIRE) == p + 1
+                        ? __atomic_load_n(&h->span, __ATOMIC_RELAXED)
+                        : 1;
     p += span ? span : 1;
   }
   return n;

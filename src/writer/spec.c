@@ -283,7 +283,7 @@ int trace_writer_from_spec(const char *spec, trace_writer **out, char *err, size
   } else {
     for (char *c = text; *c; c++)
       *c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
-    snprintf(p.kind, sizeof p.kind, "%s", text);
+    memcpy(p.kind, text, strlen(text) + 1); /* shorter than p.kind: checked above */
     if (strcmp(p.kind, "rolling") == 0) {
       if (!p.arg || !*p.arg)
         rc = fail(&e, "rolling: expected rolling:DIR/PREFIX.SUFFIX");
