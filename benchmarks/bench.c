@@ -97,6 +97,9 @@ static int discard(void *arg, const char *line, size_t len) {
 enum { MODE_FULL, MODE_TIME, MODE_JSON };
 static trace_writer *install_writer; /* writers workloads: the writer to install instead */
 
+/* The benchmark's filter; the dynamic-directive workloads set their own before install(). */
+static const char *bench_filter = "info,bench::quiet=off";
+
 static void install(int mode) {
   trace_fmt_options o;
   trace_fmt_options_init(&o);
@@ -106,7 +109,7 @@ static void install(int mode) {
   o.writer = install_writer ? install_writer : trace_writer_callback(discard, NULL, NULL, NULL);
   trace_env_filter *f = NULL;
   trace_filter_error err;
-  if (trace_env_filter_parse("info,bench::quiet=off", &f, &err) != 0) {
+  if (trace_env_filter_parse(bench_filter, &f, &err) != 0) {
     fprintf(stderr, "bench: filter: %s\n", err.message);
     exit(1);
   }
@@ -203,6 +206,26 @@ static void event_2threads(unsigned long k) {
   for (int i = 0; i < 2; i++)
     pthread_join(t[i], NULL);
 }
+
+/* ---- env-filter dynamic directives (filters branch) ------------------------------------- */
+/* A request span per iteration whose path a field-value directive matches with a regular
+ * expression, and a DEBUG event inside it that only that directive enables: the cost of judging
+ * a new span's values at its first enter (not remembered: every span is new). The filter is
+ * DYNAMIC_FILTER; span_in_dynamic_filter is the same loop under a span-name directive, which
+ * judges no value. */
+#define DYNAMIC_FILTER "info,[request{path=/api/.*}]=debug"
+#define SPAN_NAME_FILTER "info,[request]=debug"
+
+static void dynamic_request(unsigned long k) {
+  for (unsigned long i = 0; i < k; i++) {
+    trace_span s = TRACE_INFO_SPAN("request", TF(path, "/api/v1/users/42"), TF(i, i));
+    trace_span_enter(&s);
+    TRACE_DEBUG(TF(i, i), "inside");
+    trace_span_exit(&s);
+    trace_span_close(&s);
+  }
+}
+/* ---- end of the env-filter block ---------------------------------------------------------- */
 
 /* Heap allocations per operation once warm. */
 static int report_allocs(void) {
@@ -405,6 +428,14 @@ int main(int argc, char **argv) {
   if (strncmp(w, "event_fmt_devnull", 17) == 0 || strncmp(w, "event_fmt_file", 14) == 0 ||
       strcmp(w, "file_throughput_2threads") == 0)
     return writer_workload(w, m / 5);
+  /* env-filter dynamic directives (filters branch). */
+  if (strcmp(w, "request_regex_directive") == 0 || strcmp(w, "request_span_directive") == 0) {
+    bench_filter = strcmp(w, "request_regex_directive") == 0 ? DYNAMIC_FILTER : SPAN_NAME_FILTER;
+    install(MODE_FULL);
+    timed(w, m, dynamic_request);
+    trace_shutdown();
+    return 0;
+  }
   int mode = strcmp(w, "event_fmt_time_sink") == 0 ? MODE_TIME
              : strcmp(w, "event_json_sink") == 0   ? MODE_JSON
                                                    : MODE_FULL;

@@ -1,4 +1,5 @@
 #include "warn.h"
+#include "guard.h"
 
 #include <errno.h>
 #include <unistd.h>
@@ -6,7 +7,7 @@
 #include "sigpipe.h"
 
 void trace__warn(const char *line, size_t len) {
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   /* stderr may be a pipe whose reader is gone (`prog 2>&1 | head`): a warning must not be what
    * kills the program. Warnings are rare; the guard's two calls do not matter here. */
   trace__sigpipe_guard g;
@@ -24,5 +25,4 @@ void trace__warn(const char *line, size_t len) {
     len -= (size_t)n;
   }
   trace__sigpipe_restore(&g, epipe);
-  errno = saved;
 }
