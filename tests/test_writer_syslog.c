@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -73,6 +75,20 @@ static int udp_port_of(pid_t pid) {
   return port;
 }
 
+/* Whether something accepts TCP connections on 127.0.0.1:port. imtcp writes its port file before
+ * it listens, so the file alone does not say the daemon is ready (a refused first connection made
+ * the TCP test flaky under load). */
+static bool tcp_accepts(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return false;
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+  close(fd);
+  return ok;
+}
+
 static void start_rsyslogd(void) {
   char conf[128], sock[128], portfile[128], out[128], pidfile[128];
   path_in(conf, sizeof conf, "rsyslog.conf");
@@ -118,7 +134,7 @@ static void start_rsyslogd(void) {
       fclose(pf);
     }
     udp_port = udp_port_of(rsyslogd);
-    if (stat(sock, &st) == 0 && tcp_port > 0 && udp_port > 0)
+    if (stat(sock, &st) == 0 && tcp_port > 0 && udp_port > 0 && tcp_accepts(tcp_port))
       return;
     int status;
     if (waitpid(rsyslogd, &status, WNOHANG) == rsyslogd) {
