@@ -27,6 +27,7 @@
 #include "../common/alloc.h"
 #include "../common/sigpipe.h"
 #include "internal.h"
+#include "../common/guard.h"
 
 #define RECHECK_NS (10u * 1000000u)    /* look at the descriptor again after 10 ms */
 #define PATH_CHECK_NS (1000000000u)    /* look at a path writer's file name once a second */
@@ -291,7 +292,7 @@ static bool path_is_ours(const fd_writer *w) {
 }
 
 static void fd_look_again(fd_writer *w, uint64_t now) {
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   __atomic_store_n(&w->checked, now, __ATOMIC_RELAXED);
   uint32_t gen = __atomic_load_n(&trace__writer_reopen_gen, __ATOMIC_RELAXED);
   bool asked = gen != __atomic_load_n(&w->reopen_gen, __ATOMIC_RELAXED);
@@ -310,12 +311,11 @@ static void fd_look_again(fd_writer *w, uint64_t now) {
   } else {
     __atomic_store_n(&w->kind, trace__fd_kind(w->fd), __ATOMIC_RELAXED);
   }
-  errno = saved;
 }
 
 /* Everything but a whole single write to a quiet descriptor: under the lock. */
 static TRACE__NOINLINE int fd_put_slow(fd_writer *w, const char *p, size_t n, size_t done) {
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   int kind = __atomic_load_n(&w->kind, __ATOMIC_RELAXED);
   bool locked = kind != FD_DGRAM;
   if (locked)
@@ -349,7 +349,6 @@ static TRACE__NOINLINE int fd_put_slow(fd_writer *w, const char *p, size_t n, si
     else
       trace__writer_failed(&w->base, err);
   }
-  errno = saved;
   return err;
 }
 
@@ -362,12 +361,11 @@ static int fd_put(trace_writer *base, const char *p, size_t n) {
     fd_look_again(w, now);
   if (TRACE__LIKELY(__atomic_load_n(&w->kind, __ATOMIC_RELAXED) == FD_QUIET &&
                     !__atomic_load_n(&w->dangling, __ATOMIC_RELAXED))) {
-    int saved = errno;
+    TRACE__KEEP_ERRNO();
     ssize_t k = write(w->fd, p, n);
     if (TRACE__LIKELY(k == (ssize_t)n))
       return 0;
     int err = errno;
-    errno = saved;
     if (k < 0 && err != EINTR && err != EAGAIN && err != EWOULDBLOCK) {
       trace__writer_failed(base, err); /* nothing written: lost whole */
       return err;
@@ -386,7 +384,7 @@ static size_t fd_put_batch(trace_writer *base, const struct iovec *iov, const ui
       __atomic_load_n(&trace__writer_reopen_gen, __ATOMIC_RELAXED) !=
           __atomic_load_n(&w->reopen_gen, __ATOMIC_RELAXED))
     fd_look_again(w, now);
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   int kind = __atomic_load_n(&w->kind, __ATOMIC_RELAXED);
   bool locked = kind == FD_PIPE || kind == FD_STREAM;
   if (locked)
@@ -405,13 +403,12 @@ static size_t fd_put_batch(trace_writer *base, const struct iovec *iov, const ui
     trace__sigpipe_consume();
   if (locked)
     trace__wlock_unlock(&w->lock);
-  errno = saved;
   return lost;
 }
 
 static int fd_reopen(trace_writer *base) {
   fd_writer *w = (fd_writer *)base;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   int err = 0;
   __atomic_store_n(&w->checked, trace__coarse_ns(), __ATOMIC_RELAXED);
   if (w->path) {
@@ -423,7 +420,6 @@ static int fd_reopen(trace_writer *base) {
   } else {
     __atomic_store_n(&w->kind, trace__fd_kind(w->fd), __ATOMIC_RELAXED);
   }
-  errno = saved;
   return err;
 }
 
@@ -458,11 +454,10 @@ static fd_writer *fd_writer_new(int fd, bool close_on_free, const char *label) {
 }
 
 trace_writer *trace_writer_fd(int fd, bool close_on_free) {
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   char label[32];
   snprintf(label, sizeof label, fd == 2 ? "stderr" : fd == 1 ? "stdout" : "fd %d", fd);
   fd_writer *w = fd_writer_new(fd, close_on_free, label);
-  errno = saved;
   return w ? &w->base : NULL;
 }
 
@@ -476,14 +471,13 @@ int trace_writer_open(const char *path, trace_writer **out) {
   int fd = open_path(path);
   if (fd < 0)
     return TRACE_EIO;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   fd_writer *w = fd_writer_new(fd, true, path);
   char *copy = w ? trace__strdup(path) : NULL;
   if (!copy) {
     if (w)
       trace__free_lines(w);
     close(fd);
-    errno = saved;
     return TRACE_ENOMEM;
   }
   w->path = copy;
@@ -494,6 +488,5 @@ int trace_writer_open(const char *path, trace_writer **out) {
     w->ino = st.st_ino;
   }
   *out = &w->base;
-  errno = saved;
   return 0;
 }

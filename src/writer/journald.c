@@ -16,6 +16,7 @@
 
 #include "../common/alloc.h"
 #include "internal.h"
+#include "../common/guard.h"
 
 #define NAME_MAX_J 64 /* journald ignores longer field names */
 
@@ -237,7 +238,7 @@ static int send_memfd(journald_writer *w, int fd, const char *p, size_t n) {
 
 static int journald_put(trace_writer *base, const char *p, size_t n) {
   journald_writer *w = (journald_writer *)base;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   int fd = socket_fd(w);
   int err;
   if (fd < 0) {
@@ -254,7 +255,6 @@ static int journald_put(trace_writer *base, const char *p, size_t n) {
     if (err == EMSGSIZE || err == ENOBUFS)
       err = send_memfd(w, fd, p, n);
   }
-  errno = saved;
   if (err)
     trace__writer_failed(base, err);
   return err;
@@ -292,7 +292,7 @@ int trace_writer_journald(const trace_journald_options *o, trace_writer **out) {
   journald_writer *w = NULL;
   if (path[0] != '/' || strlen(path) >= sizeof w->addr.sun_path)
     return TRACE_EINVAL;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   w = trace__alloc_lines(sizeof *w);
   if (!w)
     return TRACE_ENOMEM;
@@ -314,6 +314,5 @@ int trace_writer_journald(const trace_journald_options *o, trace_writer **out) {
   w->timeout_ns = (uint64_t)(o->timeout_ms ? o->timeout_ms : 1000) * 1000000u;
   w->fd = -1;
   *out = &w->base;
-  errno = saved;
   return 0;
 }

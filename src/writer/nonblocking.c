@@ -31,6 +31,7 @@
 
 #include "../common/alloc.h"
 #include "internal.h"
+#include "../common/guard.h"
 
 #define SLOT 64u /* a typical line (50 to 120 bytes) takes one or two */
 #define BATCH_IOV 1024 /* IOV_MAX on Linux */
@@ -291,7 +292,7 @@ static void wake(nb_writer *w) {
 /* In the child of a fork: the parent's queued lines are the parent's to write. Start empty, with
  * a thread of our own. */
 static TRACE__NOINLINE void after_fork(nb_writer *w) {
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   trace__wlock_lock(&w->fork_lock);
   uint32_t now = __atomic_load_n(&trace__writer_epoch, __ATOMIC_RELAXED);
   if (__atomic_load_n(&w->epoch, __ATOMIC_RELAXED) != now) {
@@ -306,7 +307,6 @@ static TRACE__NOINLINE void after_fork(nb_writer *w) {
     __atomic_store_n(&w->epoch, now, __ATOMIC_RELEASE);
   }
   trace__wlock_unlock(&w->fork_lock);
-  errno = saved;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -325,7 +325,7 @@ static TRACE__NOINLINE bool wait_for_room(nb_writer *w, uint64_t *deadline, uint
     *deadline = now + w->block_timeout_ns;
   if (now >= *deadline)
     return false;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   __atomic_add_fetch(&w->waiters, 1, __ATOMIC_SEQ_CST);
   uint32_t seen = __atomic_load_n(&w->progress, __ATOMIC_SEQ_CST);
   wake(w);
@@ -334,7 +334,6 @@ static TRACE__NOINLINE bool wait_for_room(nb_writer *w, uint64_t *deadline, uint
     trace__futex_wait(&w->progress, seen, left < 10000000u ? left : 10000000u);
   }
   __atomic_sub_fetch(&w->waiters, 1, __ATOMIC_RELAXED);
-  errno = saved;
   return true;
 }
 
@@ -515,7 +514,7 @@ void trace_nonblocking_options_init(trace_nonblocking_options *o) {
 trace_writer *trace_writer_nonblocking(trace_writer *inner, const trace_nonblocking_options *opts) {
   if (!inner)
     return NULL;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   trace_nonblocking_options o;
   trace_nonblocking_options_init(&o);
   if (opts)
@@ -552,7 +551,6 @@ trace_writer *trace_writer_nonblocking(trace_writer *inner, const trace_nonblock
   if (!start(w))
     goto fail;
   live_add(w);
-  errno = saved;
   return &w->base;
 fail:
   if (w) {
@@ -561,6 +559,5 @@ fail:
     trace__free_lines(w);
   }
   trace_writer_free(inner);
-  errno = saved;
   return NULL;
 }

@@ -17,6 +17,7 @@
 
 #include "../common/alloc.h"
 #include "internal.h"
+#include "../common/guard.h"
 
 #define RETRY_NS 1000000000u      /* a failed roll is tried again after a second */
 #define PATH_CHECK_NS 1000000000u /* is the file still under its name? once a second */
@@ -292,7 +293,7 @@ static void roll_failed(rolling_writer *w, const char *period, unsigned index, i
 
 /* Rolls if the period is over, and reopens if asked to or if the file left its name. */
 static TRACE__NOINLINE void maintain(rolling_writer *w, int64_t now_s, uint64_t now_ns) {
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   trace__wlock_lock(&w->lock);
   uint32_t rgen = __atomic_load_n(&trace__writer_reopen_gen, __ATOMIC_RELAXED);
   bool reopen = rgen != __atomic_load_n(&w->reopen_gen, __ATOMIC_RELAXED);
@@ -323,7 +324,6 @@ static TRACE__NOINLINE void maintain(rolling_writer *w, int64_t now_s, uint64_t 
       roll_failed(w, period, w->index, err);
   }
   trace__wlock_unlock(&w->lock);
-  errno = saved;
 }
 
 static bool due(rolling_writer *w, int64_t *now_s, uint64_t *now_ns) {
@@ -338,7 +338,7 @@ static bool due(rolling_writer *w, int64_t *now_s, uint64_t *now_ns) {
 /* Rolls to the next index, unless another thread did since gen. Returns whether the current
  * file is a new one (false: the roll failed or waits for its retry). */
 static bool roll_for_size(rolling_writer *w, uint32_t gen) {
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   trace__wlock_lock(&w->lock);
   if (__atomic_load_n(&w->gen, __ATOMIC_RELAXED) == gen &&
       trace__coarse_ns() >= __atomic_load_n(&w->retry_at, __ATOMIC_RELAXED)) {
@@ -350,7 +350,6 @@ static bool roll_for_size(rolling_writer *w, uint32_t gen) {
   }
   bool rolled = __atomic_load_n(&w->gen, __ATOMIC_RELAXED) != gen;
   trace__wlock_unlock(&w->lock);
-  errno = saved;
   return rolled;
 }
 
@@ -373,14 +372,13 @@ static int rolling_put(trace_writer *base, const char *p, size_t n) {
     maintain(w, now_s, now_ns);
   if (w->max_size)
     count_bytes(w, n);
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   if (TRACE__LIKELY(!__atomic_load_n(&w->dangling, __ATOMIC_RELAXED))) {
     ssize_t k = write(w->fd, p, n);
     if (TRACE__LIKELY(k == (ssize_t)n))
       return 0;
     if (k < 0 && errno != EINTR && errno != EAGAIN) {
       int err = errno;
-      errno = saved;
       trace__writer_failed(base, err);
       return err;
     }
@@ -390,7 +388,6 @@ static int rolling_put(trace_writer *base, const char *p, size_t n) {
     bool cut;
     int err = trace__fd_write_unit(w->fd, FD_QUIET, p + done, n - done, &w->dangling, &cut);
     trace__wlock_unlock(&w->lock);
-    errno = saved;
     if (err)
       trace__writer_cut(base, err);
     return err;
@@ -399,7 +396,6 @@ static int rolling_put(trace_writer *base, const char *p, size_t n) {
   bool cut;
   int err = trace__fd_write_unit(w->fd, FD_QUIET, p, n, &w->dangling, &cut);
   trace__wlock_unlock(&w->lock);
-  errno = saved;
   if (err) {
     if (cut)
       trace__writer_cut(base, err);
@@ -452,7 +448,7 @@ static size_t rolling_put_batch(trace_writer *base, const struct iovec *iov, con
 
 static int rolling_reopen(trace_writer *base) {
   rolling_writer *w = (rolling_writer *)base;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   trace__wlock_lock(&w->lock);
   char period[32];
   snprintf(period, sizeof period, "%s", w->period);
@@ -460,7 +456,6 @@ static int rolling_reopen(trace_writer *base) {
   if (err)
     roll_failed(w, period, w->index, err);
   trace__wlock_unlock(&w->lock);
-  errno = saved;
   return err;
 }
 
@@ -524,10 +519,14 @@ int trace_writer_rolling(const trace_rolling_options *o, trace_writer **out) {
   if ((!prefix[0] && !suffix[0] && o->rotation == TRACE_ROLL_NEVER) || strchr(prefix, '/') ||
       strchr(suffix, '/'))
     return TRACE_EINVAL; /* no name at all, or a name that is a path */
+  /* errno by hand, not TRACE__KEEP_ERRNO: a file that cannot be opened leaves its errno for the
+   * caller (writer.h), which a restore at scope exit would undo. */
   int saved = errno;
   rolling_writer *w = trace__alloc_lines(sizeof *w);
-  if (!w)
+  if (!w) {
+    errno = saved;
     return TRACE_ENOMEM;
+  }
   char label[128];
   snprintf(label, sizeof label, "%s/%s*%s", o->directory, prefix, suffix);
   trace__writer_init(&w->base, &rolling_ops, label);

@@ -9,6 +9,7 @@
 #include "../common/warn.h"
 #include "../text/escape.h"
 #include "internal.h"
+#include "../common/guard.h"
 
 #define SPEC_MAX 4096
 
@@ -255,10 +256,9 @@ int trace_writer_from_spec(const char *spec, trace_writer **out, char *err, size
     fail(&e, "no writer given");
     return TRACE_EINVAL;
   }
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   char text[SPEC_MAX];
   if (strlen(spec) >= sizeof text) {
-    errno = saved;
     return fail(&e, "the text is longer than %d bytes", SPEC_MAX - 1);
   }
   strcpy(text, spec);
@@ -301,7 +301,6 @@ int trace_writer_from_spec(const char *spec, trace_writer **out, char *err, size
   }
   if (rc == 0)
     rc = make(&p, out, &e);
-  errno = saved;
   return rc;
 }
 

@@ -6,6 +6,7 @@
 #include "../common/alloc.h"
 #include "../common/sigpipe.h"
 #include "internal.h"
+#include "../common/guard.h"
 
 #define RECHECK_NS (10u * 1000000u)
 
@@ -19,7 +20,7 @@ typedef struct file_writer {
 
 static int file_put(trace_writer *base, const char *p, size_t n) {
   file_writer *w = (file_writer *)base;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   uint64_t now = trace__coarse_ns();
   if (w->fd >= 0 && now - __atomic_load_n(&w->checked, __ATOMIC_RELAXED) >= RECHECK_NS) {
     __atomic_store_n(&w->checked, now, __ATOMIC_RELAXED);
@@ -45,7 +46,6 @@ static int file_put(trace_writer *base, const char *p, size_t n) {
     trace__sigpipe_consume();
   if (err)
     trace__writer_failed(base, err);
-  errno = saved;
   return err;
 }
 
@@ -62,7 +62,7 @@ static const writer_ops file_ops = {
 trace_writer *trace_writer_file(FILE *file) {
   if (!file)
     return NULL;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   file_writer *w = trace__alloc_lines(sizeof *w);
   if (w) {
     trace__writer_init(&w->base, &file_ops, "a FILE stream");
@@ -73,7 +73,6 @@ trace_writer *trace_writer_file(FILE *file) {
     w->base.terminal = w->fd >= 0 && isatty(w->fd);
     w->base.quiet_reports = w->fd == 2;
   }
-  errno = saved;
   return w ? &w->base : NULL;
 }
 
@@ -116,12 +115,11 @@ trace_writer *trace_writer_callback(trace_write_fn write_fn, void (*flush)(void 
                                     void (*destroy)(void *arg), void *arg) {
   if (!write_fn)
     return NULL;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   callback_writer *w = trace__alloc_lines(sizeof *w);
   if (!w) {
     if (destroy)
       destroy(arg);
-    errno = saved;
     return NULL;
   }
   trace__writer_init(&w->base, &callback_ops, "a callback");
@@ -129,6 +127,5 @@ trace_writer *trace_writer_callback(trace_write_fn write_fn, void (*flush)(void 
   w->flush_fn = flush;
   w->destroy_fn = destroy;
   w->arg = arg;
-  errno = saved;
   return &w->base;
 }

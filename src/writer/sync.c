@@ -9,6 +9,7 @@
 
 #include "../common/spin.h"
 #include "internal.h"
+#include "../common/guard.h"
 
 uint32_t trace__writer_epoch;
 uint32_t trace__writer_reopen_gen;
@@ -24,15 +25,13 @@ void trace__writer_fork_init(void) { pthread_once(&fork_once, register_fork_hand
 
 void trace__futex_wait(uint32_t *word, uint32_t expected, uint64_t timeout_ns) {
   struct timespec ts = {(time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u)};
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, timeout_ns ? &ts : NULL, NULL, 0);
-  errno = saved;
 }
 
 void trace__futex_wake(uint32_t *word, int n) {
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
-  errno = saved;
 }
 
 /* The word: 0 is free; otherwise bit 0 says held, bit 1 that someone may sleep on it, and the

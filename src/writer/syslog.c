@@ -18,6 +18,7 @@
 #include "../common/alloc.h"
 #include "../text/escape.h"
 #include "internal.h"
+#include "../common/guard.h"
 
 #define RETRY_NS 1000000000u /* a failed connection is tried again after a second */
 
@@ -317,7 +318,7 @@ static int send_locked(syslog_writer *w, const char *p, size_t n, uint64_t deadl
 
 static int syslog_put(trace_writer *base, const char *p, size_t n) {
   syslog_writer *w = (syslog_writer *)base;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   uint64_t deadline = trace__mono_ns() + w->timeout_ns;
   trace__wlock_lock(&w->lock);
   int err = 0;
@@ -332,7 +333,6 @@ static int syslog_put(trace_writer *base, const char *p, size_t n) {
       break;
   }
   trace__wlock_unlock(&w->lock);
-  errno = saved;
   if (err)
     trace__writer_failed(base, err);
   return err;
@@ -414,7 +414,7 @@ int trace_writer_syslog(const trace_syslog_options *o, trace_writer **out) {
   if (!o || o->struct_size != sizeof *o || o->facility < 0 || o->facility > 23 ||
       o->format < -1 || o->format > TRACE_SYSLOG_RFC3164)
     return TRACE_EINVAL;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   syslog_writer *w = trace__alloc_lines(sizeof *w);
   if (!w)
     return TRACE_ENOMEM;
@@ -438,7 +438,6 @@ int trace_writer_syslog(const trace_syslog_options *o, trace_writer **out) {
   }
   if (rc) {
     trace__free_lines(w);
-    errno = saved;
     return rc;
   }
   char label[160];
@@ -471,6 +470,5 @@ int trace_writer_syslog(const trace_syslog_options *o, trace_writer **out) {
     dst[i][k] = '\0';
   }
   *out = &w->base;
-  errno = saved;
   return 0;
 }

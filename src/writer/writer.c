@@ -8,6 +8,7 @@
 #include "../common/warn.h"
 #include "../text/escape.h"
 #include "internal.h"
+#include "../common/guard.h"
 
 void trace__writer_init(trace_writer *w, const writer_ops *ops, const char *label) {
   trace__writer_fork_init();
@@ -60,11 +61,10 @@ static const trace_metadata line_meta = {"line", "trace_writer_write", __FILE__,
 static int write_line_as_record(trace_writer *w, const char *line, size_t len) {
   if (len > 0 && line[len - 1] == '\n')
     len--;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   char small[4096];
   char *copy = len < sizeof small ? small : trace__malloc(len + 1);
   if (!copy) {
-    errno = saved;
     return TRACE_ENOMEM;
   }
   if (len)
@@ -74,7 +74,6 @@ static int write_line_as_record(trace_writer *w, const char *line, size_t len) {
   int rc = trace_writer_write_record(w, &rec);
   if (copy != small)
     trace__free(copy);
-  errno = saved;
   return rc;
 }
 
@@ -86,11 +85,10 @@ int trace_writer_write(trace_writer *w, const char *line, size_t len) {
   if (len > 0 && line[len - 1] == '\n')
     return trace__writer_put_line(w, line, len);
   /* Add the newline: the line must still go out in one write. */
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   char small[4096];
   char *copy = len < sizeof small ? small : trace__malloc(len + 1);
   if (!copy) {
-    errno = saved;
     return TRACE_ENOMEM;
   }
   if (len)
@@ -99,7 +97,6 @@ int trace_writer_write(trace_writer *w, const char *line, size_t len) {
   int rc = trace__writer_put_line(w, copy, len + 1);
   if (copy != small)
     trace__free(copy);
-  errno = saved;
   return rc;
 }
 
@@ -125,7 +122,7 @@ int trace_writer_write_record(trace_writer *w, const trace_record *rec) {
     return TRACE_EINVAL;
   if (!w->ops->encode && rec->line)
     return trace_writer_write(w, rec->line, rec->line_len);
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   char stack[8192];
   trace__buf b;
   trace__buf_init_fixed(&b, stack, sizeof stack);
@@ -160,47 +157,42 @@ int trace_writer_write_record(trace_writer *w, const trace_record *rec) {
   }
   if (b.data != stack)
     trace__buf_free(&b);
-  errno = saved;
   return rc;
 }
 
 void trace_writer_free(trace_writer *w) {
   if (!w)
     return;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   trace_writer_flush(w);
   w->ops->destroy(w);
-  errno = saved;
 }
 
 void trace_writer_flush(trace_writer *w) {
   if (!w)
     return;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   if (w->ops->flush)
     w->ops->flush(w);
-  errno = saved;
 }
 
 size_t trace_writer_flush_timeout(trace_writer *w, uint32_t timeout_ms) {
   if (!w)
     return 0;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   size_t left = 0;
   if (w->ops->flush_timeout)
     left = w->ops->flush_timeout(w, timeout_ms);
   else if (w->ops->flush)
     w->ops->flush(w);
-  errno = saved;
   return left;
 }
 
 int trace_writer_reopen(trace_writer *w) {
   if (!w)
     return TRACE_EINVAL;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   int err = w->ops->reopen ? w->ops->reopen(w) : 0;
-  errno = saved;
   return err ? TRACE_EIO : 0;
 }
 
