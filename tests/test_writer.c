@@ -2,11 +2,16 @@
  * (EPIPE with SIGPIPE at its default, ENOSPC, EBADF) counted without harm to the process. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -450,6 +455,113 @@ static void sigpipe_never_kills(void **state) {
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* Issue 17.0: a line to a regular file, a terminal or /dev/null costs one system call, the
+ * write: no SIGPIPE guard (two rt_sigprocmask per line made an event to /dev/null cost 3.5 us).
+ * In a child, after a first line, rt_sigprocmask is made fatal (seccomp) and the thread's write
+ * calls are counted (/proc/thread-self/io, syscw): N events must be exactly N writes, and the
+ * child must live. */
+
+/* The thread's write system calls so far (-1 if the kernel does not say). */
+static long long thread_syscw(void) {
+  FILE *f = fopen("/proc/thread-self/io", "r");
+  if (!f)
+    return -1;
+  char key[64];
+  long long v, found = -1;
+  while (fscanf(f, "%63[^:]: %lld\n", key, &v) == 2)
+    if (strcmp(key, "syscw") == 0)
+      found = v;
+  fclose(f);
+  return found;
+}
+
+/* From here on, rt_sigprocmask kills this thread's process (SIGSYS). */
+static bool forbid_sigprocmask(void) {
+  struct sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_rt_sigprocmask, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog prog = {(unsigned short)(sizeof code / sizeof code[0]), code};
+  return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+         prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
+}
+
+#define QUIET_EVENTS 200
+static int quiet_fds[3]; /* /dev/null, a regular file, a terminal */
+
+static void child_one_syscall_per_line(void) {
+  trace_writer *w[3];
+  for (int k = 0; k < 3; k++)
+    CHILD_CHECK((w[k] = trace_writer_fd(quiet_fds[k], false)) != NULL, 2);
+  trace_fmt_options o;
+  trace_fmt_options_init(&o);
+  o.time = TRACE_FMT_TIME_NONE;
+  o.color = TRACE_FMT_COLOR_NEVER;
+  trace_registry *r = trace_registry_new();
+  for (int k = 0; k < 3; k++) {
+    o.writer = w[k];
+    CHILD_CHECK(trace_registry_add_layer(r, trace_fmt_layer_new(&o), NULL) == 0, 3);
+  }
+  CHILD_CHECK(trace_registry_install(r) == 0, 4);
+  TRACE_INFO(TF(answer, 42), "first"); /* the thread's state is made here */
+  long long before = thread_syscw();
+  CHILD_CHECK(before >= 0, 5);
+  CHILD_CHECK(forbid_sigprocmask(), 6);
+  for (int i = 0; i < QUIET_EVENTS; i++)
+    TRACE_INFO(TF(answer, i), "hello");
+  long long after = thread_syscw();
+  /* Three writers: three writes per event, nothing else that writes. */
+  CHILD_CHECK(after - before == 3LL * QUIET_EVENTS, 7);
+  for (int k = 0; k < 3; k++)
+    CHILD_CHECK(trace_writer_get_stats(w[k]).lost == 0, 8);
+  _exit(0); /* before trace_shutdown: the test is over, and exit paths may use sigprocmask */
+}
+
+static void one_syscall_per_line(void **state) {
+  (void)state;
+  char path[] = "/tmp/trace-quiet-XXXXXX";
+  quiet_fds[0] = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  quiet_fds[1] = mkstemp(path);
+  int master = posix_openpt(O_RDWR | O_NOCTTY);
+  assert_true(quiet_fds[0] >= 0 && quiet_fds[1] >= 0 && master >= 0);
+  assert_int_equal(grantpt(master), 0);
+  assert_int_equal(unlockpt(master), 0);
+  quiet_fds[2] = open(ptsname(master), O_WRONLY | O_NOCTTY);
+  assert_true(quiet_fds[2] >= 0);
+  assert_true(isatty(quiet_fds[2]));
+  /* The terminal's reader: the child's lines must not fill the pty and block it. */
+  drain *d = drain_start(master, 0);
+  expect_child_survives(child_one_syscall_per_line);
+  /* The file holds every line, whole. */
+  char *text = NULL;
+  size_t cap = 0;
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  int lines = 0;
+  while (getline(&text, &cap, f) > 0) {
+    char want[64];
+    snprintf(want, sizeof want, " INFO test_writer: %s answer=%d\n", lines ? "hello" : "first",
+             lines ? lines - 1 : 42);
+    assert_string_equal(text, want);
+    lines++;
+  }
+  fclose(f);
+  free(text);
+  assert_int_equal(lines, QUIET_EVENTS + 1);
+  unlink(path);
+  close(quiet_fds[0]);
+  close(quiet_fds[1]);
+  close(quiet_fds[2]); /* the drain sees the end (EIO on the master) */
+  drain_finish(d);
+  /* The terminal got the same lines (its line discipline may turn \n into \r\n). */
+  assert_non_null(strstr(d->data, "INFO test_writer: hello answer=199"));
+  free(d->data);
+  free(d);
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* Issue 12.8: long lines from eight threads on one pipe and on one stream socket stay whole. */
 
 #define LONG_LEN 10000
@@ -673,6 +785,7 @@ int main(void) {
       cmocka_unit_test(concurrent_lines_stay_whole),
       cmocka_unit_test(closed_pipe),
       cmocka_unit_test(sigpipe_never_kills),
+      cmocka_unit_test(one_syscall_per_line),
       cmocka_unit_test(long_lines_stay_whole),
       cmocka_unit_test(eagain_whole_or_nothing),
       cmocka_unit_test(eagain_cut_line_is_closed),
