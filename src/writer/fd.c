@@ -151,7 +151,7 @@ int trace__fd_write_unit(int fd, int kind, const char *p, size_t n, uint8_t *dan
 size_t trace__fd_write_units(trace_writer *w, int fd, int kind, const struct iovec *iov,
                              const uint32_t *units, size_t n, uint8_t *dangling) {
   size_t lost = 0;
-  bool cut;
+  bool cut = false;
   if (kind == FD_DGRAM || __atomic_load_n(dangling, __ATOMIC_RELAXED)) {
     /* One datagram per unit; and after a cut line, the careful path restores the newline. */
     for (size_t u = 0, i = 0; u < n; i += units[u], u++) {
@@ -208,6 +208,7 @@ size_t trace__fd_write_units(trace_writer *w, int fd, int kind, const struct iov
         continue;
       }
       int err;
+      cut = false; /* whatever the unit before did: this one starts untouched */
       if (first_err && first_err != EINTR && first_err != EAGAIN && done == 0) {
         err = first_err; /* a hard error (EBADF, ENOSPC, EPIPE): the rest fails the same */
       } else {
