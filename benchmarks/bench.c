@@ -17,11 +17,13 @@
  * a reassuring zero. */
 #define TRACE_TARGET "bench"
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <trace.h>
 #include <trace/collector.h>
@@ -95,6 +97,7 @@ static int discard(void *arg, const char *line, size_t len) {
 }
 
 enum { MODE_FULL, MODE_TIME, MODE_JSON };
+static trace_writer *install_writer; /* writers workloads: the writer to install instead */
 
 /* The benchmark's filter; the dynamic-directive workloads set their own before install(). */
 static const char *bench_filter = "info,bench::quiet=off";
@@ -105,7 +108,7 @@ static void install(int mode) {
   o.color = TRACE_FMT_COLOR_NEVER;
   o.time = mode == MODE_TIME ? TRACE_FMT_TIME_UTC : TRACE_FMT_TIME_NONE;
   o.format = mode == MODE_JSON ? TRACE_FMT_JSON : TRACE_FMT_FULL;
-  o.writer = trace_writer_callback(discard, NULL, NULL, NULL);
+  o.writer = install_writer ? install_writer : trace_writer_callback(discard, NULL, NULL, NULL);
   trace_env_filter *f = NULL;
   trace_filter_error err;
   if (trace_env_filter_parse(bench_filter, &f, &err) != 0) {
@@ -661,6 +664,133 @@ __attribute__((noinline)) void insn_empty(unsigned long k) {
     black_box(i);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Writers (issue 17): the same event, through real writers instead of the discarding one.
+ *
+ *   event_fmt_devnull                   the fd writer on /dev/null (one write(2) per line)
+ *   event_fmt_file                      trace_writer_open on a file in /tmp
+ *   event_fmt_file_nonblocking          the same behind the non-blocking writer: the caller's
+ *                                       cost in bursts of 20,000 events, which the default queue
+ *                                       holds (best of 25 bursts; each burst's lines are written
+ *                                       out, untimed, before the next); drops on stderr
+ *   event_fmt_file_nonblocking_latency  each call timed alone (rdtsc): "p50 p99 p99.9" in ns
+ *   file_throughput_2threads            two threads as fast as they can through the non-blocking
+ *                                       writer to a file: "lines/s dropped" until all is written */
+
+static char bench_file[64];
+#define BURST 20000ul
+
+static trace_writer *open_bench_file(void) {
+  snprintf(bench_file, sizeof bench_file, "/tmp/trace-bench-%d.log", (int)getpid());
+  unlink(bench_file);
+  trace_writer *wr = NULL;
+  if (trace_writer_open(bench_file, &wr) != 0) {
+    perror(bench_file);
+    exit(1);
+  }
+  return wr;
+}
+
+static double tsc_ns_per_tick(void) {
+  double t0 = now_ns();
+  uint64_t c0 = __builtin_ia32_rdtsc();
+  struct timespec pause = {0, 50000000};
+  nanosleep(&pause, NULL);
+  return (now_ns() - t0) / (double)(__builtin_ia32_rdtsc() - c0);
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void *throughput_thread(void *arg) {
+  event((unsigned long)(uintptr_t)arg);
+  return NULL;
+}
+
+static int writer_workload(const char *w, unsigned long iters) {
+  iters = (unsigned long)((double)iters * scale);
+  if (iters < 10)
+    iters = 10;
+  bool nonblocking = strstr(w, "nonblocking") || strcmp(w, "file_throughput_2threads") == 0;
+  if (strcmp(w, "event_fmt_devnull") == 0) {
+    install_writer = trace_writer_fd(open("/dev/null", O_WRONLY | O_CLOEXEC), true);
+  } else {
+    install_writer = open_bench_file();
+    if (nonblocking)
+      install_writer = trace_writer_nonblocking(install_writer, NULL);
+  }
+  trace_writer *wr = install_writer;
+  install(MODE_FULL);
+  int rc = 0;
+  if (strcmp(w, "event_fmt_devnull") == 0 || strcmp(w, "event_fmt_file") == 0) {
+    timed(w, iters, event);
+  } else if (strcmp(w, "event_fmt_file_nonblocking") == 0) {
+    unsigned long burst = iters < BURST ? iters : BURST;
+    for (int b = 0; b < 4; b++) { /* warm-up: every page of the queue touched */
+      event(burst);
+      trace_writer_flush_timeout(wr, 60000);
+    }
+    uint64_t dropped0 = trace_writer_get_stats(wr).dropped;
+    double best = 1e300;
+    for (int b = 0; b < 25; b++) {
+      double t = now_ns();
+      event(burst);
+      double ns = (now_ns() - t) / (double)burst;
+      if (ns < best)
+        best = ns;
+      trace_writer_flush_timeout(wr, 60000);
+    }
+    printf("%s %.2f\n", w, best);
+    fprintf(stderr, "%s: dropped %llu of %lu lines\n", w,
+            (unsigned long long)(trace_writer_get_stats(wr).dropped - dropped0), burst * 25);
+  } else if (strcmp(w, "event_fmt_file_nonblocking_latency") == 0) {
+    double tick = tsc_ns_per_tick();
+    uint64_t *lat = malloc(iters * sizeof *lat);
+    for (int b = 0; b < 4; b++) {
+      event(BURST);
+      trace_writer_flush_timeout(wr, 60000);
+    }
+    for (unsigned long i = 0; i < iters; i++) {
+      if (i % BURST == 0)
+        trace_writer_flush_timeout(wr, 60000); /* bursts the queue holds, as above */
+      uint64_t c0 = __builtin_ia32_rdtsc();
+      TRACE_INFO(TF(answer, 42), TF(user, "ferris"), TF(i, i), "hello %s", "world");
+      lat[i] = __builtin_ia32_rdtsc() - c0;
+    }
+    trace_writer_flush_timeout(wr, 60000);
+    qsort(lat, iters, sizeof *lat, cmp_u64);
+    printf("%s %.0f %.0f %.0f\n", w, (double)lat[iters / 2] * tick,
+           (double)lat[iters * 99 / 100] * tick, (double)lat[iters * 999 / 1000] * tick);
+    fprintf(stderr, "%s: dropped %llu\n", w,
+            (unsigned long long)trace_writer_get_stats(wr).dropped);
+    free(lat);
+  } else if (strcmp(w, "file_throughput_2threads") == 0) {
+    unsigned long per = iters * 5;
+    event(iters / 10);
+    trace_writer_flush_timeout(wr, 60000);
+    uint64_t dropped0 = trace_writer_get_stats(wr).dropped;
+    double t = now_ns();
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+      pthread_create(&th[i], NULL, throughput_thread, (void *)(uintptr_t)per);
+    for (int i = 0; i < 2; i++)
+      pthread_join(th[i], NULL);
+    trace_writer_flush_timeout(wr, 60000); /* until the file has every line kept */
+    double s = (now_ns() - t) / 1e9;
+    uint64_t dropped = trace_writer_get_stats(wr).dropped - dropped0;
+    printf("%s %.0f %llu\n", w, (double)(2 * per - dropped) / s, (unsigned long long)dropped);
+  } else {
+    fprintf(stderr, "bench: unknown workload %s\n", w);
+    rc = 2;
+  }
+  trace_shutdown();
+  if (bench_file[0])
+    unlink(bench_file);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: bench WORKLOAD [--iters-scale X] | --allocs | --insn-loop LOOP N\n");
@@ -704,6 +834,9 @@ int main(int argc, char **argv) {
     trace_shutdown();
     return 0;
   }
+  if (strncmp(w, "event_fmt_devnull", 17) == 0 || strncmp(w, "event_fmt_file", 14) == 0 ||
+      strcmp(w, "file_throughput_2threads") == 0)
+    return writer_workload(w, m / 5);
   /* env-filter dynamic directives (filters branch). */
   if (strcmp(w, "request_regex_directive") == 0 || strcmp(w, "request_span_directive") == 0) {
     bench_filter = strcmp(w, "request_regex_directive") == 0 ? DYNAMIC_FILTER : SPAN_NAME_FILTER;

@@ -14,6 +14,8 @@ if [ "${1:-build}" = test ]; then
   need="$need dpkg-dev libuv1-dev"
   # GLib: the trace_glib bridge (src/glib) and its test.
   need="$need libglib2.0-dev"
+  # writers: the syslog writer's test stores its messages through a real rsyslogd.
+  need="$need rsyslog"
 fi
 # ---- env-filter (filters branch) ----
 # libpcre2-dev: pcre2.h, to build the env-filter's regular expressions (PCRE2 itself is loaded at

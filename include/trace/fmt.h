@@ -97,8 +97,9 @@ TRACE_API trace_layer *trace_fmt_layer_new(const trace_fmt_options *o);
 
 /* ---------------------------------------------------------------------------------------- */
 /* The one-line start: a registry, an env-filter from TRACE_FILTER (INFO when unset or empty; bad
- * directives are reported on stderr and skipped), and a fmt layer writing to stderr configured
- * from the environment, installed as the global default. Returns 0; TRACE_EEXIST if a global
+ * directives are reported on stderr and skipped), and a fmt layer configured from the
+ * environment, writing to stderr or to the writer TRACE_WRITER names (trace_writer_from_env in
+ * <trace/writer.h>), installed as the global default. Returns 0; TRACE_EEXIST if a global
  * default is set already; TRACE_ENOMEM. Never exits or aborts. */
 TRACE_API int trace_init(void);
 

@@ -46,6 +46,7 @@ typedef struct fmt_site {
 typedef struct fmt_layer {
   trace_fmt_options o;
   trace_writer *writer;
+  bool records; /* the writer wants structured records (syslog, journald), not lines */
   field_style style;
   bool ansi;
   int key; /* per-thread state */

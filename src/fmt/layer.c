@@ -32,6 +32,12 @@ static inline fmt_thread *fmt_thread_state(fmt_layer *l) {
 /* Formats and writes one line. Without per-thread state (out of memory, or a thread that is
  * exiting) a stack buffer does: shorter lines, but nothing is lost silently. */
 static void emit(fmt_layer *l, const trace_ctx *ctx, const fmt_line *line) {
+  if (TRACE__UNLIKELY(l->records)) {
+    /* syslog, journald: they encode the event themselves; a text line would be wasted work. */
+    trace_record rec = {sizeof rec, line->meta, line->ev, line->message, ctx, line->leaf, NULL, 0};
+    trace_writer_write_record(l->writer, &rec);
+    return;
+  }
   fmt_thread *t = fmt_thread_state(l);
   fmt_thread fallback;
   char stack[2048];
@@ -250,6 +256,7 @@ trace_layer *trace_fmt_layer_new(const trace_fmt_options *opts) {
   }
   l->o = o;
   l->writer = w;
+  l->records = trace_writer_wants_records(w);
   l->style = o.format == TRACE_FMT_JSON ? STYLE_JSON : o.format == TRACE_FMT_PRETTY ? STYLE_PRETTY : STYLE_TEXT;
   l->ansi = ansi_wanted(&o, w);
   l->start_ns = trace__monotonic_ns();

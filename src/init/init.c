@@ -121,7 +121,7 @@ int trace_init_with(const trace_init_options *o) {
   }
   trace_fmt_options fmt = o->fmt;
   if (!fmt.writer)
-    fmt.writer = trace_writer_stderr(); /* made here to be known here (NULL: the layer fails) */
+    fmt.writer = trace_writer_from_env(); /* TRACE_WRITER, else stderr (NULL: the layer fails) */
   writer = fmt.writer;
   bool valid = fmt.struct_size == sizeof fmt && fmt.format >= TRACE_FMT_FULL &&
                fmt.format <= TRACE_FMT_JSON && fmt.time >= TRACE_FMT_TIME_UTC &&

@@ -1,0 +1,335 @@
+/* The non-blocking writer: order and wholeness from many threads, the two full-queue policies
+ * and the drop report, flush with a deadline, the exit flush, and fork. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "trace/fmt.h"
+
+/* An inner writer that appends to a file descriptor, and can be held shut (a stuck output). */
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static int gate_open = 1;
+
+static void gate_set(int open_) {
+  pthread_mutex_lock(&gate_lock);
+  gate_open = open_;
+  pthread_cond_broadcast(&gate_cv);
+  pthread_mutex_unlock(&gate_lock);
+}
+
+static int gated_write(void *arg, const char *line, size_t len) {
+  pthread_mutex_lock(&gate_lock);
+  while (!gate_open)
+    pthread_cond_wait(&gate_cv, &gate_lock);
+  pthread_mutex_unlock(&gate_lock);
+  int fd = (int)(intptr_t)arg;
+  return write(fd, line, len) == (ssize_t)len ? 0 : -1;
+}
+
+static int temp_file(char *path) {
+  strcpy(path, "/tmp/trace-nb-XXXXXX");
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+  return open(path, O_WRONLY | O_APPEND | O_TRUNC);
+}
+
+static char *read_all(const char *path, size_t *len) {
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *buf = malloc((size_t)n + 1);
+  assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+  buf[n] = '\0';
+  fclose(f);
+  *len = (size_t)n;
+  return buf;
+}
+
+static size_t count_lines(const char *s) {
+  size_t n = 0;
+  for (; *s; s++)
+    n += *s == '\n';
+  return n;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+#define THREADS 4
+#define LINES 20000
+typedef struct producer {
+  trace_writer *w;
+  int t;
+} producer;
+
+static void *produce(void *arg) {
+  producer *p = arg;
+  char line[3100];
+  for (int i = 0; i < LINES; i++) {
+    /* Mostly short lines, every 97th one long (several slots, sometimes wrapping the array). */
+    size_t pad = i % 97 == 0 ? 3000 : (size_t)(i % 50);
+    int n = snprintf(line, sizeof line, "t=%d i=%d ", p->t, i);
+    memset(line + n, 'a' + p->t, pad);
+    line[(size_t)n + pad] = '\n';
+    assert_int_equal(trace_writer_write(p->w, line, (size_t)n + pad + 1), 0);
+  }
+  return NULL;
+}
+
+static void order_and_wholeness(void **state) {
+  (void)state;
+  char path[32];
+  int fd = temp_file(path);
+  trace_nonblocking_options o;
+  trace_nonblocking_options_init(&o);
+  o.policy = TRACE_NONBLOCKING_BLOCKING; /* nothing may be dropped here */
+  o.block_timeout_ms = 60000;
+  o.queue_bytes = 2u << 20;
+  trace_writer *w = trace_writer_nonblocking(trace_writer_fd(fd, true), &o);
+  assert_non_null(w);
+  pthread_t th[THREADS];
+  producer ps[THREADS];
+  for (int t = 0; t < THREADS; t++) {
+    ps[t] = (producer){w, t};
+    pthread_create(&th[t], NULL, produce, &ps[t]);
+  }
+  for (int t = 0; t < THREADS; t++)
+    pthread_join(th[t], NULL);
+  assert_int_equal(trace_writer_flush_timeout(w, 30000), 0);
+  trace_writer_stats st = trace_writer_get_stats(w);
+  assert_int_equal(st.dropped, 0);
+  assert_int_equal(st.lost, 0);
+  trace_writer_free(w);
+  size_t len;
+  char *data = read_all(path, &len);
+  int next[THREADS] = {0};
+  size_t lines = 0;
+  for (char *line = data; *line; lines++) {
+    char *eol = strchr(line, '\n');
+    assert_non_null(eol);
+    int t, i, n;
+    assert_int_equal(sscanf(line, "t=%d i=%d%n", &t, &i, &n), 2);
+    n++; /* the space */
+    assert_true(t >= 0 && t < THREADS);
+    assert_int_equal(i, next[t]); /* each thread's lines in its order */
+    next[t]++;
+    size_t pad = i % 97 == 0 ? 3000 : (size_t)(i % 50);
+    assert_int_equal((size_t)(eol - line), (size_t)n + pad);
+    for (char *c = line + n; c < eol; c++)
+      assert_int_equal(*c, 'a' + t);
+    line = eol + 1;
+  }
+  assert_int_equal(lines, (size_t)THREADS * LINES);
+  free(data);
+  unlink(path);
+}
+
+/* LOSSY: a full queue drops, and the next batch starts with one line saying how many. */
+static void lossy_drops_are_reported(void **state) {
+  (void)state;
+  for (int json = 0; json < 2; json++) {
+    char path[32];
+    int fd = temp_file(path);
+    trace_nonblocking_options o;
+    trace_nonblocking_options_init(&o);
+    o.queue_bytes = 2u << 20;
+    trace_writer *w = trace_writer_nonblocking(
+        trace_writer_callback(gated_write, NULL, NULL, (void *)(intptr_t)fd), &o);
+    gate_set(0);
+    char line[1000];
+    memset(line, 'z', sizeof line);
+    if (json)
+      line[0] = '{', line[sizeof line - 2] = '}';
+    line[sizeof line - 1] = '\n';
+    int failed = 0;
+    for (int i = 0; i < 5000; i++)
+      failed += trace_writer_write(w, line, sizeof line) != 0;
+    trace_writer_stats st = trace_writer_get_stats(w);
+    assert_true(st.dropped > 0);
+    assert_int_equal(st.dropped, (uint64_t)failed);
+    gate_set(1);
+    assert_int_equal(trace_writer_flush_timeout(w, 30000), 0);
+    assert_int_equal(trace_writer_write(w, line, sizeof line), 0); /* the next batch */
+    trace_writer_free(w);
+    close(fd);
+    size_t len;
+    char *data = read_all(path, &len);
+    char expect[128];
+    snprintf(expect, sizeof expect,
+             json ? "\"message\":\"%llu lines dropped: the non-blocking writer's queue was full\""
+                  : " WARN trace::writer: %llu lines dropped: the non-blocking writer's queue was "
+                    "full dropped=",
+             (unsigned long long)st.dropped);
+    assert_text_contains(data, expect);
+    char *notice = strstr(data, expect);
+    assert_null(strstr(notice + strlen(expect), "lines dropped")); /* one line, not one per drop */
+    assert_int_equal(count_lines(data), 5000 - st.dropped + 1 + 1);
+    free(data);
+    unlink(path);
+  }
+}
+
+/* BLOCKING: the caller waits for room at most block_timeout_ms, then the line is dropped. */
+static void blocking_waits_boundedly(void **state) {
+  (void)state;
+  char path[32];
+  int fd = temp_file(path);
+  trace_nonblocking_options o;
+  trace_nonblocking_options_init(&o);
+  o.policy = TRACE_NONBLOCKING_BLOCKING;
+  o.block_timeout_ms = 20;
+  o.queue_bytes = 2u << 20;
+  trace_writer *w = trace_writer_nonblocking(
+      trace_writer_callback(gated_write, NULL, NULL, (void *)(intptr_t)fd), &o);
+  gate_set(0);
+  char line[1000];
+  memset(line, 'b', sizeof line);
+  line[sizeof line - 1] = '\n';
+  int failed = 0;
+  for (int i = 0; i < 2100; i++)
+    failed += trace_writer_write(w, line, sizeof line) == TRACE_EIO;
+  assert_true(failed > 0); /* it returned: the wait is bounded */
+  assert_int_equal(trace_writer_get_stats(w).dropped, (uint64_t)failed);
+  /* flush with a deadline says what is still waiting while the output is stuck. */
+  assert_true(trace_writer_flush_timeout(w, 50) > 0);
+  gate_set(1);
+  assert_int_equal(trace_writer_flush_timeout(w, 30000), 0);
+  trace_writer_free(w);
+  close(fd);
+  unlink(path);
+}
+
+/* exit() from another thread, and a return from main, write what is queued. */
+static int exit_fd;
+static void *exit_from_thread(void *arg) {
+  (void)arg;
+  exit(0);
+}
+
+static void exit_flushes(void **state) {
+  (void)state;
+  for (int how = 0; how < 2; how++) {
+    char path[32];
+    int fd = temp_file(path);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+      exit_fd = fd;
+      gate_set(0); /* the output is slow: everything is still queued at exit */
+      trace_writer *w = trace_writer_nonblocking(
+          trace_writer_callback(gated_write, NULL, NULL, (void *)(intptr_t)fd), NULL);
+      for (int i = 0; i < 1000; i++)
+        trace_writer_write(w, "queued at exit\n", 15);
+      gate_set(1);
+      if (how == 0) {
+        pthread_t t;
+        pthread_create(&t, NULL, exit_from_thread, NULL);
+        pthread_join(t, NULL);
+      }
+      exit(0); /* what returning from main does */
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    size_t len;
+    char *data = read_all(path, &len);
+    assert_int_equal(count_lines(data), 1000);
+    free(data);
+    close(fd);
+    unlink(path);
+  }
+}
+
+/* After fork the child writes its own lines with its own thread, never the parent's queued ones. */
+static void fork_child_has_its_own_queue(void **state) {
+  (void)state;
+  char path[32];
+  int fd = temp_file(path);
+  trace_writer *w = trace_writer_nonblocking(
+      trace_writer_callback(gated_write, NULL, NULL, (void *)(intptr_t)fd), NULL);
+  gate_set(0);
+  for (int i = 0; i < 100; i++)
+    trace_writer_write(w, "parent\n", 7);
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) {
+    gate_set(1);
+    for (int i = 0; i < 10; i++)
+      trace_writer_write(w, "child\n", 6);
+    int ok = trace_writer_flush_timeout(w, 10000) == 0;
+    _exit(ok ? 0 : 1);
+  }
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  gate_set(1);
+  trace_writer_free(w);
+  close(fd);
+  size_t len;
+  char *data = read_all(path, &len);
+  size_t parent = 0, child = 0;
+  for (char *p = data; (p = strstr(p, "parent\n")); p++)
+    parent++;
+  for (char *p = data; (p = strstr(p, "child\n")); p++)
+    child++;
+  assert_int_equal(parent, 100);
+  assert_int_equal(child, 10);
+  free(data);
+  unlink(path);
+}
+
+/* Through the fmt layer: the caller formats and queues; shutdown writes everything. */
+static void with_the_fmt_layer(void **state) {
+  (void)state;
+  char path[32];
+  int fd = temp_file(path);
+  trace_fmt_options o;
+  trace_fmt_options_init(&o);
+  o.time = TRACE_FMT_TIME_NONE;
+  o.writer = trace_writer_nonblocking(trace_writer_fd(fd, true), NULL);
+  trace_registry *r = trace_registry_new();
+  trace_registry_add_layer(r, trace_fmt_layer_new(&o), NULL);
+  assert_int_equal(trace_registry_install(r), 0);
+  for (int i = 0; i < 1000; i++)
+    TRACE_INFO(TF(i, i), "queued");
+  trace_shutdown();
+  size_t len;
+  char *data = read_all(path, &len);
+  assert_int_equal(count_lines(data), 1000);
+  assert_text_contains(data, " INFO test_writer_nonblocking: queued i=999\n");
+  free(data);
+  unlink(path);
+}
+
+static void bad_arguments(void **state) {
+  (void)state;
+  assert_null(trace_writer_nonblocking(NULL, NULL));
+  trace_nonblocking_options o;
+  trace_nonblocking_options_init(&o);
+  o.policy = 7;
+  assert_null(trace_writer_nonblocking(trace_writer_stderr(), &o)); /* the inner is freed */
+  o.policy = TRACE_NONBLOCKING_LOSSY;
+  o.struct_size = 1;
+  assert_null(trace_writer_nonblocking(trace_writer_stderr(), &o));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(order_and_wholeness),
+      cmocka_unit_test(lossy_drops_are_reported),
+      cmocka_unit_test(blocking_waits_boundedly),
+      cmocka_unit_test(exit_flushes),
+      cmocka_unit_test(fork_child_has_its_own_queue),
+      cmocka_unit_test(with_the_fmt_layer),
+      cmocka_unit_test(bad_arguments),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
