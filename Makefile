@@ -53,9 +53,11 @@ test: deps
 	cd $(BUILD)-tsan && ctest --output-on-failure -j$(JOBS) -L concurrency
 	@echo "make test: all passed (plain, ASan+UBSan, TSan)"
 
+# bench needs neither the tests nor their packages (cmocka, jansson): off, as demo does, so that
+# make bench works on a machine where only tests/deps.sh bench has run.
 bench:
 	@sh tests/deps.sh bench
-	$(CMAKE) -S . -B $(BUILD) -DTRACE_WERROR=ON $(ALL_ON)
+	$(CMAKE) -S . -B $(BUILD) -DTRACE_WERROR=ON -DTRACE_BUILD_TESTS=OFF -DTRACE_BUILD_BENCHMARKS=ON
 	$(CMAKE) --build $(BUILD) -j$(JOBS) --target bench
 	benchmarks/compare --bench $(BUILD)/benchmarks/bench $(BENCH_ARGS)
 
