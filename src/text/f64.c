@@ -283,45 +283,39 @@ trace__f64_decimal trace__f64_to_decimal(double v, unsigned flags) {
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* Layout, as Rust's {:?} writes a double (and the ryu crate, for JSON). */
+/* Layout, as Rust's {:?} writes a double (and the ryu crate, for JSON).
+ *
+ * The digits stay in registers from the first to the last step, and the text is put together
+ * with stores only: reading back bytes just stored in pieces of other sizes (to count zeros, or
+ * to move the digits after the point) stalls the processor for longer than the rest takes. */
 
-/* Writes the 8 decimal digits of v < 10^8, leading zeros included. On little-endian machines all
- * at once: the two halves of four digits, then the four pairs, then the eight digits, each in lanes
- * of one 64-bit word, divided by 100 and by 10 with a multiplication and a shift (exact for
- * numbers below 43699 and 179: these are below 10000 and 100) that no lane carries out of. */
-static TRACE__INLINE void put8(char *p, uint32_t v) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* The 8 decimal digits of v < 10^8 as the bytes of a word, the first digit in the lowest byte
+ * (values 0 to 9, not yet characters). The two halves of four digits, then the four pairs, then
+ * the eight digits, each in lanes of one word, divided by 100 and by 10 with a multiplication
+ * and a shift (exact below 43699 and 179: these are below 10000 and 100) that no lane carries
+ * out of. */
+static TRACE__INLINE uint64_t digits8(uint32_t v) {
   uint64_t halves = (v / 10000) | (uint64_t)(v % 10000) << 32; /* 2 x 32 bits */
   uint64_t hundreds = ((halves * 5243) >> 19) & UINT64_C(0x000000FF000000FF);
   uint64_t pairs = hundreds | (halves - hundreds * 100) << 16; /* 4 x 16 bits */
   uint64_t tens = ((pairs * 103) >> 10) & UINT64_C(0x000F000F000F000F);
-  uint64_t digits = tens | (pairs - tens * 10) << 8; /* 8 x 8 bits */
-  digits += UINT64_C(0x3030303030303030);
-  memcpy(p, &digits, 8);
-#else
-  uint32_t hi = v / 10000, lo = v % 10000;
-  memcpy(p, trace__digit_pairs + 2 * (hi / 100), 2);
-  memcpy(p + 2, trace__digit_pairs + 2 * (hi % 100), 2);
-  memcpy(p + 4, trace__digit_pairs + 2 * (lo / 100), 2);
-  memcpy(p + 6, trace__digit_pairs + 2 * (lo % 100), 2);
-#endif
+  return tens | (pairs - tens * 10) << 8; /* 8 x 8 bits */
 }
 
-/* How many of the 8 characters at p are '0', counted from the first (end = false) or from the
- * last (end = true). */
-static TRACE__INLINE int zeros_at(const char *p, bool end) {
-  uint64_t w;
-  memcpy(&w, p, 8);
-  w ^= UINT64_C(0x3030303030303030);
-  if (w == 0)
-    return 8;
+/* Stores 8 characters, the one in the lowest byte of w first. */
+static TRACE__INLINE void store8(char *p, uint64_t w) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  end = !end;
+  w = __builtin_bswap64(w);
 #endif
-  return (end ? __builtin_clzll(w) : __builtin_ctzll(w)) / 8;
+  memcpy(p, &w, 8);
 }
 
-/* The text is written with fixed-size moves that may run past its end: the room it needs. */
+#define ZEROS8 UINT64_C(0x3030303030303030) /* "00000000" */
+
+/* How many of the digits in w (as from digits8) are zeros at its end: 8 when w is 0. */
+static TRACE__INLINE int zeros_at_end(uint64_t w) { return w ? __builtin_clzll(w) / 8 : 8; }
+
+/* The text is written with fixed-size stores that may run past its end: the room it needs. */
 enum { F64_TEXT_ROOM = 48 };
 
 /* Writes the text of a finite, positive v that is not an integer below 1e16 into p (which has
@@ -329,28 +323,32 @@ enum { F64_TEXT_ROOM = 48 };
  * outside [1e-5, 1e16), plain decimals inside, with ".0" after an integer. */
 static size_t f64_digits_text(char *p, double v, unsigned flags) {
   trace__f64_decimal d = trace__f64_to_decimal(v, flags);
-  /* All 17 places, right-aligned in dig[0..17); the 24 bytes after them are there for the
-   * fixed-size moves below to read. Then the zeros at the end are dropped. */
-  char dig[17 + 24];
-  memset(dig + 17, '0', 24);
-  uint64_t top = d.digits / 100000000; /* below 10^9: digits are below 10^17 */
-  put8(dig + 9, (uint32_t)(d.digits - top * 100000000));
-  put8(dig + 1, (uint32_t)top % 100000000);
-  dig[0] = (char)('0' + (uint32_t)top / 100000000);
-  int zeros = zeros_at(dig + 9, true);
-  if (zeros == 8)
-    zeros += zeros_at(dig + 1, true);
-  int lead = zeros_at(dig, false);
-  if (lead == 8)
-    lead += zeros_at(dig + 8, false);
-  const char *f = dig + lead;  /* the first digit */
-  int n = 17 - lead - zeros;   /* digits */
-  int e = d.exp10 + 16 - lead; /* the exponent of the first digit */
+  /* Scaled to exactly 17 digits, so the first one is always in the same place. Normal doubles
+   * have 15 to 17 (the interval is about 10^k wide); only subnormals have fewer. */
+  uint64_t x = d.digits;
+  int e = d.exp10 + 16; /* the exponent of the first digit, once x has 17 */
+  if (TRACE__LIKELY(x >= UINT64_C(100000000000000))) {
+    int up = (x < UINT64_C(10000000000000000)) + (x < UINT64_C(1000000000000000));
+    x *= up == 2 ? 100 : up == 1 ? 10 : 1;
+    e -= up;
+  } else {
+    for (; x < UINT64_C(10000000000000000); x *= 10)
+      e--;
+  }
+  char top = (char)('0' + x / UINT64_C(10000000000000000));
+  uint64_t rest = x % UINT64_C(10000000000000000);
+  uint64_t a = digits8((uint32_t)(rest / 100000000)), b = digits8((uint32_t)(rest % 100000000));
+  int zeros = zeros_at_end(b);
+  zeros += zeros == 8 ? zeros_at_end(a) : 0;
+  int n = 17 - zeros; /* significant digits */
+  a += ZEROS8;
+  b += ZEROS8;
   char *start = p;
   if (e < ((flags & TRACE__F64_RYU) ? -5 : -4) || e >= 16) {
-    p[0] = f[0];
+    p[0] = top;
     p[1] = '.';
-    memcpy(p + 2, f + 1, 16);
+    store8(p + 2, a);
+    store8(p + 10, b);
     p += n > 1 ? n + 1 : 1;
     *p++ = 'e';
     if (e < 0) {
@@ -359,18 +357,38 @@ static size_t f64_digits_text(char *p, double v, unsigned flags) {
     }
     p += trace__u64_dec(p, (uint64_t)e);
   } else if (e < 0) {
-    memcpy(p, "0.00000", 8); /* "0." and up to five zeros */
-    memcpy(p + 1 - e, f, 24);
-    p += 1 - e + n;
-  } else if (n <= e + 1) {
-    memcpy(p, f, 16);
-    memset(p + n, '0', 16);
+    store8(p, ZEROS8);
+    p[1] = '.'; /* "0.000000": "0." and up to five zeros */
+    p += 1 - e;
+    *p = top;
+    store8(p + 1, a);
+    store8(p + 9, b);
+    p += n;
+  } else if (n <= e + 1) { /* an integer (not one below 1e16: those never come here) */
+    *p = top;
+    store8(p + 1, a);
+    store8(p + 9, b);
+    store8(p + n, ZEROS8);
+    store8(p + n + 8, ZEROS8);
     memcpy(p + e + 1, ".0", 2);
     p += e + 3;
   } else {
-    memcpy(p, f, 16);
+    /* The digits up to the point, the point, and the rest: digits e + 1 on, the 16 bytes of a
+     * and b shifted down by e bytes. */
+    *p = top;
+    store8(p + 1, a);
+    store8(p + 9, b);
     p[e + 1] = '.';
-    memcpy(p + e + 2, f + e + 1, 16);
+    uint64_t lo = a, hi = b;
+    if (e >= 8) {
+      lo = b >> (8 * (e - 8));
+      hi = 0;
+    } else if (e > 0) {
+      lo = a >> (8 * e) | b << (64 - 8 * e);
+      hi = b >> (8 * e);
+    }
+    store8(p + e + 2, lo);
+    store8(p + e + 10, hi);
     p += n + 1;
   }
   return (size_t)(p - start);
