@@ -94,6 +94,9 @@ static int discard(void *arg, const char *line, size_t len) {
 
 enum { MODE_FULL, MODE_TIME, MODE_JSON };
 
+/* The benchmark's filter; the dynamic-directive workloads set their own before install(). */
+static const char *bench_filter = "info,bench::quiet=off";
+
 static void install(int mode) {
   trace_fmt_options o;
   trace_fmt_options_init(&o);
@@ -103,7 +106,7 @@ static void install(int mode) {
   o.writer = trace_writer_callback(discard, NULL, NULL, NULL);
   trace_env_filter *f = NULL;
   trace_filter_error err;
-  if (trace_env_filter_parse("info,bench::quiet=off", &f, &err) != 0) {
+  if (trace_env_filter_parse(bench_filter, &f, &err) != 0) {
     fprintf(stderr, "bench: filter: %s\n", err.message);
     exit(1);
   }
@@ -216,6 +219,26 @@ static void event_2threads(unsigned long k) {
     pthread_join(t[i], NULL);
 }
 
+/* ---- env-filter dynamic directives (filters branch) ------------------------------------- */
+/* A request span per iteration whose path a field-value directive matches with a regular
+ * expression, and a DEBUG event inside it that only that directive enables: the cost of judging
+ * a new span's values at its first enter (not remembered: every span is new). The filter is
+ * DYNAMIC_FILTER; span_in_dynamic_filter is the same loop under a span-name directive, which
+ * judges no value. */
+#define DYNAMIC_FILTER "info,[request{path=/api/.*}]=debug"
+#define SPAN_NAME_FILTER "info,[request]=debug"
+
+static void dynamic_request(unsigned long k) {
+  for (unsigned long i = 0; i < k; i++) {
+    trace_span s = TRACE_INFO_SPAN("request", TF(path, "/api/v1/users/42"), TF(i, i));
+    trace_span_enter(&s);
+    TRACE_DEBUG(TF(i, i), "inside");
+    trace_span_exit(&s);
+    trace_span_close(&s);
+  }
+}
+/* ---- end of the env-filter block ---------------------------------------------------------- */
+
 /* Heap allocations per operation once warm. */
 static int report_allocs(void) {
   unsigned long start = __atomic_load_n(&allocations, __ATOMIC_RELAXED);
@@ -285,6 +308,14 @@ int main(int argc, char **argv) {
   }
   if (strcmp(w, "disabled_no_subscriber") == 0) {
     timed(w, n, disabled);
+    return 0;
+  }
+  /* env-filter dynamic directives (filters branch). */
+  if (strcmp(w, "request_regex_directive") == 0 || strcmp(w, "request_span_directive") == 0) {
+    bench_filter = strcmp(w, "request_regex_directive") == 0 ? DYNAMIC_FILTER : SPAN_NAME_FILTER;
+    install(MODE_FULL);
+    timed(w, m, dynamic_request);
+    trace_shutdown();
     return 0;
   }
   int mode = strcmp(w, "event_fmt_time_sink") == 0 ? MODE_TIME

@@ -40,7 +40,6 @@
 #include <string.h>
 
 #include "trace/version.h"
-#include "trace/detail/pp.h"
 
 #ifndef TRACE_API
 #define TRACE_API __attribute__((visibility("default")))
@@ -100,41 +99,7 @@ TRACE_API const char *trace_level_name(int level);
  * Format strings of removed callsites are still type-checked. Use the numeric form if your
  * build defines macros named like a level (DEBUG=1 is common): such a macro would be expanded
  * before libtrace can read the name. */
-#define TRACE_I_LVL_OFF 1
-#define TRACE_I_LVL_ERROR 2
-#define TRACE_I_LVL_WARN 3
-#define TRACE_I_LVL_INFO 4
-#define TRACE_I_LVL_DEBUG 5
-#define TRACE_I_LVL_TRACE 6
-#define TRACE_I_LVL_off 1
-#define TRACE_I_LVL_error 2
-#define TRACE_I_LVL_warn 3
-#define TRACE_I_LVL_info 4
-#define TRACE_I_LVL_debug 5
-#define TRACE_I_LVL_trace 6
-#define TRACE_I_LVL_0 1
-#define TRACE_I_LVL_1 2
-#define TRACE_I_LVL_2 3
-#define TRACE_I_LVL_3 4
-#define TRACE_I_LVL_4 5
-#define TRACE_I_LVL_5 6
-#define TRACE_I_LVL_TRACE_LEVEL_OFF 1
-#define TRACE_I_LVL_TRACE_LEVEL_ERROR 2
-#define TRACE_I_LVL_TRACE_LEVEL_WARN 3
-#define TRACE_I_LVL_TRACE_LEVEL_INFO 4
-#define TRACE_I_LVL_TRACE_LEVEL_DEBUG 5
-#define TRACE_I_LVL_TRACE_LEVEL_TRACE 6
-
-#if defined(NDEBUG) && defined(TRACE_RELEASE_MAX_LEVEL)
-#define TRACE_I_SML TRACE_I_LCAT(TRACE_I_LVL_, TRACE_RELEASE_MAX_LEVEL)
-#elif defined(TRACE_MAX_LEVEL)
-#define TRACE_I_SML TRACE_I_LCAT(TRACE_I_LVL_, TRACE_MAX_LEVEL)
-#else
-#define TRACE_I_SML 6
-#endif
-#if !defined(TRACE_I_SML) || (TRACE_I_SML) < 1 || (TRACE_I_SML) > 6
-#error "TRACE_MAX_LEVEL / TRACE_RELEASE_MAX_LEVEL must be OFF, ERROR, WARN, INFO, DEBUG, TRACE or 0..5"
-#endif
+#include "trace/detail/levels.h"
 /* The compile-time maximum level, usable in #if. */
 #define TRACE_STATIC_MAX_LEVEL (TRACE_I_SML - 1)
 
@@ -146,7 +111,10 @@ TRACE_API const char *trace_level_name(int level);
  * The name is the literal text of the first argument, dots allowed: TF(req.path, p).
  * In C11 the literals true and false are ints (1 and 0): TF(ok, false) is an i64 0; pass a bool
  * variable or write TF(ok, (bool)false) for a bool.
- * Strings are not copied by the macro: they must live until the macro returns. */
+ * In C++ also: std::string, std::string_view and any class with char data() and size() ->
+ * string; enum class -> its underlying integer (docs/cxx.md).
+ * Strings are not copied by the macro: they must live until the macro returns (in C++,
+ * temporaries in a field do: they live until the event or span is made). */
 
 typedef enum trace_value_type {
   TRACE_VALUE_EMPTY = 0, /* declared, not recorded (yet) */
@@ -253,17 +221,11 @@ static inline trace_value trace_value_empty(void) {
 typedef struct trace_empty_t {
   char unused_;
 } trace_empty_t;
-static inline trace_value trace_i_v_empty(trace_empty_t e) {
-  (void)e;
-  return trace_value_empty();
-}
-static inline trace_value trace_i_v_self(trace_value v) { return v; }
-static inline trace_value trace_i_v_str(const char *s) { return trace_value_str(s); }
-static inline trace_value trace_i_v_i64(int64_t x) { return trace_value_i64(x); }
-static inline trace_value trace_i_v_u64(uint64_t x) { return trace_value_u64(x); }
-static inline trace_value trace_i_v_f64(double x) { return trace_value_f64(x); }
-static inline trace_value trace_i_v_bool(bool x) { return trace_value_bool(x); }
-static inline trace_value trace_i_v_ptr(const void *p) { return trace_value_ptr(p); }
+#ifdef __cplusplus
+#define TRACE_EMPTY (trace_empty_t{})
+#else
+#define TRACE_EMPTY ((trace_empty_t){0})
+#endif
 
 /* ---------------------------------------------------------------------------------------- */
 /* Callsite metadata. One static trace_callsite per macro use, created by the macros; never
@@ -316,8 +278,7 @@ typedef struct trace_span {
 #define TRACE_ROOT ((const trace_span *)0)
 
 static inline trace_span trace_span_none(void) {
-  trace_span s;
-  memset(&s, 0, sizeof s);
+  trace_span s = TRACE_SPAN_NONE_INIT; /* not memset: Clang then folds the checks of a none span */
   return s;
 }
 static inline bool trace_span_is_none(const trace_span *s) { return s == 0 || s->id == 0; }
@@ -370,156 +331,15 @@ TRACE_API void trace_shutdown(void);
  * the OS. Without it, a thread's name is "main" for the main thread and the OS name otherwise.
  * The name is copied (up to 31 bytes). TRACE_EINVAL for NULL. */
 TRACE_API int trace_thread_set_name(const char *name);
-
-/* ---------------------------------------------------------------------------------------- */
-/* Macro internals. Exported because the macros call them; not API. */
-
-enum { TRACE_I_PK_CURRENT = 0, TRACE_I_PK_EXPLICIT = 1 };
-TRACE_API bool trace__callsite_check(trace_callsite *cs);
-TRACE_API void trace__event(trace_callsite *cs, const trace_value *values, int parent_kind,
-                            const trace_span *parent, ...);
-TRACE_API trace_span trace__span_new(trace_callsite *cs, const trace_value *values,
-                                     int parent_kind, const trace_span *parent);
-TRACE_API void trace__register_callsites(trace_callsite *start, trace_callsite *stop);
-TRACE_API void trace__unregister_callsites(trace_callsite *start, trace_callsite *stop);
-
-#ifdef __cplusplus
-#define TRACE_I_STATIC_ASSERT(c, msg) static_assert(c, msg)
-#else
-#define TRACE_I_STATIC_ASSERT(c, msg) _Static_assert(c, msg)
-#endif
-#define TRACE_I_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define TRACE_I_CLEANUP(fn) __attribute__((cleanup(fn)))
-
-/* The disabled path: one relaxed load of the callsite's own cached interest and one predicted
- * branch. The interest folds in the global maximum level (a callsite more verbose than every
- * subscriber wants is NEVER), so this one check covers "no subscriber", "level too verbose" and
- * "target filtered out" alike. A callsite not hit before (interest 0) takes the unlikely branch
- * once, registers, and from then on is cached. */
-static inline bool trace_i_not_never(const trace_callsite *cs) {
-  return __atomic_load_n(&cs->interest, __ATOMIC_RELAXED) != 1 /* never */;
-}
-static inline bool trace_i_callsite_enabled(trace_callsite *cs) {
-  /* Acquire: the metadata a subscriber reads was completed before the interest was published
-   * (free on x86; the disabled path above is the relaxed level load alone). */
-  uint8_t interest = __atomic_load_n(&cs->interest, __ATOMIC_ACQUIRE);
-  if (interest == 3 /* always */)
-    return true;
-  if (interest == 1 /* never */)
-    return false;
-  return trace__callsite_check(cs);
-}
-
-static inline int trace_i_printf_check(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static inline int trace_i_printf_check(const char *fmt, ...) {
-  (void)fmt;
-  return 0;
-}
-
-/* The id checks are inline so that a disabled or compiled-out scope leaves no call at all. */
-static inline trace_span trace_i_scope_begin(trace_span s) {
-  if (s.id) {
-    /* Entered through a copy: were s's own address passed on, Clang could no longer fold the
-     * checks of a none span (a compiled-out scope) and would leave the calls in. */
-    trace_span entered = s;
-    trace_span_enter(&entered);
-  }
-  return s;
-}
-static inline void trace_i_scope_end(trace_span *s) {
-  if (s->id) {
-    trace_span_exit(s);
-    trace_span_close(s);
-  }
-}
-typedef struct trace_i_in_span_guard {
-  const trace_span *span;
-  int once;
-} trace_i_in_span_guard;
-static inline trace_i_in_span_guard trace_i_in_span_begin(const trace_span *s) {
-  trace_i_in_span_guard g;
-  if (s && s->id)
-    trace_span_enter(s);
-  g.span = s;
-  g.once = 1;
-  return g;
-}
-static inline void trace_i_in_span_end(trace_i_in_span_guard *g) {
-  if (g->span && g->span->id)
-    trace_span_exit(g->span);
-}
-
-/* Callsites live in an ELF section so that the inventory can list those never hit yet. The
- * explicit alignment stops the compiler from padding them apart (the section is walked as an
- * array). Elsewhere they are listed once hit. */
-#if defined(__ELF__) && !defined(TRACE_NO_CALLSITE_SECTION)
-#define TRACE_I_CALLSITE_ATTRS __attribute__((section("trace_callsites"), used, aligned(8)))
-extern trace_callsite __start_trace_callsites[] __attribute__((weak, visibility("hidden")));
-extern trace_callsite __stop_trace_callsites[] __attribute__((weak, visibility("hidden")));
-__attribute__((constructor, unused)) static void trace_i_register_section(void) {
-  trace__register_callsites(__start_trace_callsites, __stop_trace_callsites);
-}
-/* At dlclose (and exit) the module's callsites leave libtrace's lists before they vanish. */
-__attribute__((destructor, unused)) static void trace_i_unregister_section(void) {
-  trace__unregister_callsites(__start_trace_callsites, __stop_trace_callsites);
-}
-#else
-#define TRACE_I_CALLSITE_ATTRS
-#endif
+/* A small number that identifies the calling thread in diagnostics: 1 for the main thread, then
+ * 2, 3, ... in the order threads first ask (fmt's ThreadId(NN)). Never 0. */
+TRACE_API uint32_t trace_thread_id(void);
+/* The calling thread's diagnostic name (see trace_thread_set_name), NUL-terminated; the pointer
+ * is the thread's own and stays valid until the thread exits or renames itself. */
+TRACE_API const char *trace_thread_name(void);
 
 #ifdef __cplusplus
 } /* extern "C" */
-#endif
-
-/* Value construction: _Generic in C, overloads in C++. */
-#ifdef __cplusplus
-static inline trace_value trace_i_make_value(bool x) { return trace_value_bool(x); }
-static inline trace_value trace_i_make_value(char x) { return trace_value_i64(x); }
-static inline trace_value trace_i_make_value(signed char x) { return trace_value_i64(x); }
-static inline trace_value trace_i_make_value(short x) { return trace_value_i64(x); }
-static inline trace_value trace_i_make_value(int x) { return trace_value_i64(x); }
-static inline trace_value trace_i_make_value(long x) { return trace_value_i64(x); }
-static inline trace_value trace_i_make_value(long long x) { return trace_value_i64(x); }
-static inline trace_value trace_i_make_value(unsigned char x) { return trace_value_u64(x); }
-static inline trace_value trace_i_make_value(unsigned short x) { return trace_value_u64(x); }
-static inline trace_value trace_i_make_value(unsigned x) { return trace_value_u64(x); }
-static inline trace_value trace_i_make_value(unsigned long x) { return trace_value_u64(x); }
-static inline trace_value trace_i_make_value(unsigned long long x) { return trace_value_u64(x); }
-static inline trace_value trace_i_make_value(float x) { return trace_value_f64(x); }
-static inline trace_value trace_i_make_value(double x) { return trace_value_f64(x); }
-static inline trace_value trace_i_make_value(long double x) { return trace_value_f64((double)x); }
-static inline trace_value trace_i_make_value(const char *x) { return trace_value_str(x); }
-static inline trace_value trace_i_make_value(const void *x) { return trace_value_ptr(x); }
-static inline trace_value trace_i_make_value(decltype(nullptr)) { return trace_value_ptr(0); }
-static inline trace_value trace_i_make_value(trace_empty_t) { return trace_value_empty(); }
-static inline trace_value trace_i_make_value(trace_value v) { return v; }
-#define TRACE_I_VALUE(x) trace_i_make_value(x)
-#define TRACE_EMPTY (trace_empty_t{})
-#else
-/* char is i64 here: log a character as a string with TF_STR(name, &c, 1). */
-#define TRACE_I_VALUE(x)                                                                           \
-  _Generic((x),                                                                                    \
-      _Bool: trace_i_v_bool,                                                                       \
-      char: trace_i_v_i64,                                                                         \
-      signed char: trace_i_v_i64,                                                                  \
-      short: trace_i_v_i64,                                                                        \
-      int: trace_i_v_i64,                                                                          \
-      long: trace_i_v_i64,                                                                         \
-      long long: trace_i_v_i64,                                                                    \
-      unsigned char: trace_i_v_u64,                                                                \
-      unsigned short: trace_i_v_u64,                                                               \
-      unsigned: trace_i_v_u64,                                                                     \
-      unsigned long: trace_i_v_u64,                                                                \
-      unsigned long long: trace_i_v_u64,                                                           \
-      float: trace_i_v_f64,                                                                        \
-      double: trace_i_v_f64,                                                                       \
-      long double: trace_i_v_f64,                                                                  \
-      char *: trace_i_v_str,                                                                       \
-      const char *: trace_i_v_str,                                                                 \
-      trace_empty_t: trace_i_v_empty,                                                              \
-      trace_value: trace_i_v_self,                                                                 \
-      default: trace_i_v_ptr)(x)
-#define TRACE_EMPTY ((trace_empty_t){0})
 #endif
 
 /* ---------------------------------------------------------------------------------------- */
@@ -542,7 +362,11 @@ static inline trace_value trace_i_make_value(trace_value v) { return v; }
 #endif
 
 #ifndef TRACE_TARGET
+#ifdef __cplusplus
+#define TRACE_TARGET nullptr /* C++ checks that targets are literals: the default is exempt */
+#else
 #define TRACE_TARGET ((const char *)0)
+#endif
 #endif
 
 /* ---------------------------------------------------------------------------------------- */
@@ -583,6 +407,11 @@ static inline trace_value trace_i_make_value(trace_value v) { return v; }
  *   TRACE_SCOPE(level, "name", fields...);  creates and enters a span that is exited and closed
  *                                            when the enclosing block ends (any exit path).
  *   TRACE_FN(level, fields...);             the same, named after the function (#[instrument]).
+ *   TRACE_SCOPE_NAMED(var, level, "name", fields...);
+ *   TRACE_FN_NAMED(var, level, fields...);  the same, with the span in a variable var of the
+ *                                            block, for TRACE_RECORD(&var, ...): when the span is
+ *                                            disabled var is none and the record does nothing
+ *                                            (trace_span_current() would find the caller's span).
  *   TRACE_IN_SPAN(&s) { ... }               runs the block inside s; break, continue, return
  *                                            and goto out of the block all exit the span.
  *   TRACE_RECORD(&s, name, value)            trace_span_record with TF's typing; value is not
@@ -605,6 +434,9 @@ static inline trace_value trace_i_make_value(trace_value v) { return v; }
   trace_span var TRACE_I_CLEANUP(trace_i_scope_end) __attribute__((unused)) =                        \
       trace_i_scope_begin(TRACE_SPAN(level, __VA_ARGS__))
 #define TRACE_FN(...) TRACE_SCOPE(TRACE_I_FIRST_(__VA_ARGS__, ~), __func__ TRACE_I_REST(__VA_ARGS__))
+#define TRACE_SCOPE_NAMED(var, ...) TRACE_I_SCOPE_(var, __VA_ARGS__)
+#define TRACE_FN_NAMED(var, ...)                                                                   \
+  TRACE_I_SCOPE_(var, TRACE_I_FIRST_(__VA_ARGS__, ~), __func__ TRACE_I_REST(__VA_ARGS__))
 
 #define TRACE_IN_SPAN(span) TRACE_I_IN_SPAN_(TRACE_I_UNIQ(trace_i_in_), span)
 #define TRACE_I_IN_SPAN_(g, span)                                                                  \
@@ -618,148 +450,6 @@ static inline trace_value trace_i_make_value(trace_value v) { return v; }
                                    : trace_span_record(trace_i_rs, #name, TRACE_I_VALUE(value));   \
   })
 
-/* ---------------------------------------------------------------------------------------- */
-/* Compile-time gating: TRACE_I_EV_<level> / TRACE_I_SP_<level> are the enabled or the
- * removed form of the macro, chosen by the preprocessor so that removed levels leave nothing. */
-
-#define TRACE_I_EV_TRACE_LEVEL_ERROR TRACE_I_EV_1
-#define TRACE_I_EV_TRACE_LEVEL_WARN TRACE_I_EV_2
-#define TRACE_I_EV_TRACE_LEVEL_INFO TRACE_I_EV_3
-#define TRACE_I_EV_TRACE_LEVEL_DEBUG TRACE_I_EV_4
-#define TRACE_I_EV_TRACE_LEVEL_TRACE TRACE_I_EV_5
-#define TRACE_I_SP_TRACE_LEVEL_ERROR TRACE_I_SP_1
-#define TRACE_I_SP_TRACE_LEVEL_WARN TRACE_I_SP_2
-#define TRACE_I_SP_TRACE_LEVEL_INFO TRACE_I_SP_3
-#define TRACE_I_SP_TRACE_LEVEL_DEBUG TRACE_I_SP_4
-#define TRACE_I_SP_TRACE_LEVEL_TRACE TRACE_I_SP_5
-
-#if TRACE_STATIC_MAX_LEVEL >= 1
-#define TRACE_I_EV_1 TRACE_I_EVENT
-#define TRACE_I_SP_1 TRACE_I_SPAN
-#else
-#define TRACE_I_EV_1 TRACE_I_EVENT_OFF
-#define TRACE_I_SP_1 TRACE_I_SPAN_OFF
-#endif
-#if TRACE_STATIC_MAX_LEVEL >= 2
-#define TRACE_I_EV_2 TRACE_I_EVENT
-#define TRACE_I_SP_2 TRACE_I_SPAN
-#else
-#define TRACE_I_EV_2 TRACE_I_EVENT_OFF
-#define TRACE_I_SP_2 TRACE_I_SPAN_OFF
-#endif
-#if TRACE_STATIC_MAX_LEVEL >= 3
-#define TRACE_I_EV_3 TRACE_I_EVENT
-#define TRACE_I_SP_3 TRACE_I_SPAN
-#else
-#define TRACE_I_EV_3 TRACE_I_EVENT_OFF
-#define TRACE_I_SP_3 TRACE_I_SPAN_OFF
-#endif
-#if TRACE_STATIC_MAX_LEVEL >= 4
-#define TRACE_I_EV_4 TRACE_I_EVENT
-#define TRACE_I_SP_4 TRACE_I_SPAN
-#else
-#define TRACE_I_EV_4 TRACE_I_EVENT_OFF
-#define TRACE_I_SP_4 TRACE_I_SPAN_OFF
-#endif
-#if TRACE_STATIC_MAX_LEVEL >= 5
-#define TRACE_I_EV_5 TRACE_I_EVENT
-#define TRACE_I_SP_5 TRACE_I_SPAN
-#else
-#define TRACE_I_EV_5 TRACE_I_EVENT_OFF
-#define TRACE_I_SP_5 TRACE_I_SPAN_OFF
-#endif
-
-#define TRACE_I_CALLSITE_INIT(name, target, level, kind, names, count, message)                    \
-  {{(name), (target), __FILE__, __func__, (names), (message), __LINE__, (uint16_t)(count),         \
-    (uint8_t)(level), (uint8_t)(kind), 0, 0},                                                      \
-   0, 0, {0, 0, 0, 0, 0, 0}, 0}
-
-/* Events: split the arguments into fields and message, then pick the form by message kind
- * (N: none, F: format only, A: format and arguments). */
-#define TRACE_I_EVENT(tgt, lvl, pk, parent, ...)                                                   \
-  TRACE_I_EVENT_X(tgt, lvl, pk, parent, (__VA_ARGS__), TRACE_I_MSGLIST(__VA_ARGS__))
-#define TRACE_I_EVENT_X(tgt, lvl, pk, parent, all, ...)                                            \
-  TRACE_I_EVENT_Y(TRACE_I_KCAT(TRACE_I_MSGK_, TRACE_I_NARGS(__VA_ARGS__)), tgt, lvl, pk, parent,   \
-                  all, __VA_ARGS__)
-#define TRACE_I_EVENT_Y(kind, ...) TRACE_I_KCAT2(TRACE_I_EVENT_, kind)(__VA_ARGS__)
-#define TRACE_I_EVENT_N(tgt, lvl, pk, parent, all, tilde)                                          \
-  TRACE_I_EVENT_BODY(tgt, lvl, pk, parent, all, 0, , (void)0)
-#define TRACE_I_EVENT_F(tgt, lvl, pk, parent, all, tilde, fmt)                                     \
-  TRACE_I_EVENT_BODY(tgt, lvl, pk, parent, all, fmt, , (void)sizeof(trace_i_printf_check(fmt)))
-#define TRACE_I_EVENT_A(tgt, lvl, pk, parent, all, tilde, fmt, ...)                                \
-  TRACE_I_EVENT_BODY(tgt, lvl, pk, parent, all, fmt, TRACE_I_COMMA_ARGS(__VA_ARGS__),              \
-                     (void)sizeof(trace_i_printf_check(fmt, __VA_ARGS__)))
-#define TRACE_I_COMMA_ARGS(...) , __VA_ARGS__
-
-#define TRACE_I_EVENT_BODY(tgt, lvl, pk, parent, all, fmt, args, check)                            \
-  do {                                                                                             \
-    static const char *const trace_i_names[] = {                                                 \
-        TRACE_I_MAP(TRACE_I_M_NAME, TRACE_I_STRIP all)(const char *)0};                            \
-    static trace_callsite trace_i_cs TRACE_I_CALLSITE_ATTRS = TRACE_I_CALLSITE_INIT(               \
-        "event " __FILE__ ":" TRACE_I_STR(__LINE__), tgt, lvl, TRACE_KIND_EVENT, trace_i_names,    \
-        TRACE_I_FIELD_COUNT(TRACE_I_STRIP all), fmt);                                              \
-    check;                                                                                         \
-    if (TRACE_I_UNLIKELY(trace_i_not_never(&trace_i_cs)) && trace_i_callsite_enabled(&trace_i_cs)) { \
-      const trace_value trace_i_vals[] = {                                                         \
-          TRACE_I_MAP(TRACE_I_M_VAL, TRACE_I_STRIP all) trace_value_empty()};                      \
-      trace__event(&trace_i_cs, trace_i_vals, pk, parent args);                                    \
-    }                                                                                              \
-  } while (0)
-
-/* A removed event: nothing is emitted, but formats are checked and variables count as used. */
-#define TRACE_I_EVENT_OFF(tgt, lvl, pk, parent, ...)                                               \
-  TRACE_I_EVENT_OFF_X((__VA_ARGS__), TRACE_I_MSGLIST(__VA_ARGS__))
-#define TRACE_I_EVENT_OFF_X(all, ...)                                                              \
-  TRACE_I_EVENT_OFF_Y(TRACE_I_KCAT(TRACE_I_MSGK_, TRACE_I_NARGS(__VA_ARGS__)), all, __VA_ARGS__)
-#define TRACE_I_EVENT_OFF_Y(kind, ...) TRACE_I_KCAT2(TRACE_I_EVENT_OFF_, kind)(__VA_ARGS__)
-#define TRACE_I_EVENT_OFF_N(all, tilde)                                                            \
-  do {                                                                                             \
-    (void)sizeof(TRACE_I_MAP(TRACE_I_M_USE, TRACE_I_STRIP all) 0);                                 \
-  } while (0)
-#define TRACE_I_EVENT_OFF_F(all, tilde, fmt)                                                       \
-  do {                                                                                             \
-    (void)sizeof(TRACE_I_MAP(TRACE_I_M_USE, TRACE_I_STRIP all) 0);                                 \
-    (void)sizeof(trace_i_printf_check(fmt));                                                       \
-  } while (0)
-#define TRACE_I_EVENT_OFF_A(all, tilde, fmt, ...)                                                  \
-  do {                                                                                             \
-    (void)sizeof(TRACE_I_MAP(TRACE_I_M_USE, TRACE_I_STRIP all) 0);                                 \
-    (void)sizeof(trace_i_printf_check(fmt, __VA_ARGS__));                                          \
-  } while (0)
-
-/* Spans: the one non-field argument is the name. */
-#define TRACE_I_SPAN(tgt, lvl, pk, parent, ...)                                                    \
-  TRACE_I_SPAN_X(tgt, lvl, pk, parent, (__VA_ARGS__), TRACE_I_MSGLIST(__VA_ARGS__))
-#define TRACE_I_SPAN_X(tgt, lvl, pk, parent, all, ...)                                             \
-  TRACE_I_SPAN_Y(TRACE_I_KCAT(TRACE_I_MSGK_, TRACE_I_NARGS(__VA_ARGS__)), tgt, lvl, pk, parent,    \
-                 all, __VA_ARGS__)
-#define TRACE_I_SPAN_Y(kind, ...) TRACE_I_KCAT2(TRACE_I_SPAN_, kind)(__VA_ARGS__)
-#define TRACE_I_SPAN_N(tgt, lvl, pk, parent, all, tilde)                                           \
-  __extension__({                                                                                  \
-    TRACE_I_STATIC_ASSERT(0, "a span needs a name: TRACE_SPAN(level, \"name\", fields...)");              \
-    trace_span_none();                                                                             \
-  })
-#define TRACE_I_SPAN_A(tgt, lvl, pk, parent, all, tilde, ...)                                      \
-  __extension__({                                                                                  \
-    TRACE_I_STATIC_ASSERT(0, "a span takes one name and TF() fields, nothing else");                      \
-    trace_span_none();                                                                             \
-  })
-#define TRACE_I_SPAN_F(tgt, lvl, pk, parent, all, tilde, name)                                     \
-  __extension__({                                                                                  \
-    trace_span trace_i_sp = TRACE_SPAN_NONE_INIT;                                                  \
-    static const char *const trace_i_names[] = {                                                 \
-        TRACE_I_MAP(TRACE_I_M_NAME, TRACE_I_STRIP all)(const char *)0};                            \
-    static trace_callsite trace_i_cs TRACE_I_CALLSITE_ATTRS =                                      \
-        TRACE_I_CALLSITE_INIT(name, tgt, lvl, TRACE_KIND_SPAN, trace_i_names,                      \
-                              TRACE_I_FIELD_COUNT(TRACE_I_STRIP all), 0);                          \
-    if (TRACE_I_UNLIKELY(trace_i_not_never(&trace_i_cs)) && trace_i_callsite_enabled(&trace_i_cs)) { \
-      const trace_value trace_i_vals[] = {                                                         \
-          TRACE_I_MAP(TRACE_I_M_VAL, TRACE_I_STRIP all) trace_value_empty()};                      \
-      trace_i_sp = trace__span_new(&trace_i_cs, trace_i_vals, pk, parent);                         \
-    }                                                                                              \
-    trace_i_sp;                                                                                    \
-  })
-#define TRACE_I_SPAN_OFF(tgt, lvl, pk, parent, ...)                                                \
-  ((void)sizeof(TRACE_I_MAP(TRACE_I_M_USE, __VA_ARGS__) 0), (void)sizeof(parent), trace_span_none())
+#include "trace/detail/macros.h"
 
 #endif /* TRACE_H */

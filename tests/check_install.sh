@@ -42,4 +42,25 @@ flags=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --cflags --libs trace)
 # shellcheck disable=SC2086
 cc -std=c11 "$work/src/main.c" -o "$work/pc_consumer" $flags
 LD_LIBRARY_PATH="$work/prefix/lib:$work/prefix/lib64:${LD_LIBRARY_PATH:-}" "$work/pc_consumer" 2>/dev/null
-echo "install: ok (find_package shared and static, pkg-config)"
+# C++: trace.hpp and the C++ plumbing it includes are installed too.
+cat > "$work/src/main.cpp" <<'CPP'
+#include <string>
+#include <trace.hpp>
+#include <trace/fmt.h>
+int main() {
+  if (trace_init() != 0)
+    return 1;
+  {
+    trace::entered_span g = TRACE_INFO_SPAN("cxx");
+    TRACE_INFO(TF(s, std::string("ok")), "consumer");
+  }
+  trace_shutdown();
+}
+CPP
+# shellcheck disable=SC2086
+c++ -std=c++17 "$work/src/main.cpp" -o "$work/pc_consumer_cxx" $flags
+LD_LIBRARY_PATH="$work/prefix/lib:$work/prefix/lib64:${LD_LIBRARY_PATH:-}" "$work/pc_consumer_cxx" \
+  2>"$work/out_cxx.txt"
+grep -q 'INFO cxx: main: consumer s="ok"' "$work/out_cxx.txt" || {
+  echo "FAIL: C++ consumer output"; cat "$work/out_cxx.txt"; exit 1; }
+echo "install: ok (find_package shared and static, pkg-config, C++)"

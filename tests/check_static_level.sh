@@ -7,7 +7,8 @@ set -eu
 src=$1
 work=$2
 # With the build's compiler, and with Clang too when it is here: the two fold differently (Clang
-# once kept the calls of a compiled-out TRACE_SCOPE that GCC removed).
+# once kept the calls of a compiled-out TRACE_SCOPE that GCC removed). Then the same sources as
+# C++17 with g++ and clang++, whose expansion differs (detail/cxx.h).
 if [ -z "${TRACE_STATIC_LEVEL_ONE:-}" ]; then
   rc=0
   TRACE_STATIC_LEVEL_ONE=1 sh "$0" "$src" "$work/cc" || rc=1
@@ -15,9 +16,16 @@ if [ -z "${TRACE_STATIC_LEVEL_ONE:-}" ]; then
     echo "with clang:"
     TRACE_STATIC_LEVEL_ONE=1 CC=clang sh "$0" "$src" "$work/clang" || rc=1
   fi
+  for cxx in g++ clang++; do
+    command -v $cxx >/dev/null 2>&1 || continue
+    echo "with $cxx (C++17):"
+    TRACE_STATIC_LEVEL_ONE=1 CC="$cxx -x c++" TRACE_STATIC_LEVEL_STD=c++17 sh "$0" "$src" \
+      "$work/$cxx" || rc=1
+  done
   exit $rc
 fi
 cc=${CC:-cc}
+std=-std=${TRACE_STATIC_LEVEL_STD:-c11}
 mkdir -p "$work"
 cat > "$work/sample.c" <<'C'
 #include <trace.h>
@@ -39,14 +47,14 @@ cat > "$work/one.c" <<'C'
 void one(int n);
 void one(int n) { TRACE_INFO("kept-info-message %d", n); }
 C
-$cc -std=c11 -O2 -I"$src/include" -c "$work/one.c" -o "$work/one.o"
+$cc $std -O2 -I"$src/include" -c "$work/one.c" -o "$work/one.o"
 one_size=$(objdump -h "$work/one.o" | awk '$2=="trace_callsites"{print $3}')
 fail=0
 for opt in -O0 -O2; do
   for flags in "-DTRACE_MAX_LEVEL=INFO" "-DTRACE_MAX_LEVEL=3" "-DNDEBUG -DTRACE_RELEASE_MAX_LEVEL=info"; do
     obj="$work/sample$opt.o"
     # shellcheck disable=SC2086
-    $cc -std=c11 -Wall -Wextra -Wpedantic -Werror $opt $flags -I"$src/include" -c "$work/sample.c" -o "$obj"
+    $cc $std -Wall -Wextra -Wpedantic -Werror $opt $flags -I"$src/include" -c "$work/sample.c" -o "$obj"
     if ! strings "$obj" | grep -q kept-info-message; then
       echo "FAIL ($opt $flags): the INFO message is missing"; fail=1
     fi
@@ -68,7 +76,7 @@ for opt in -O0 -O2; do
   done
 done
 # Everything on: all five callsites are there.
-$cc -std=c11 -O2 -I"$src/include" -c "$work/sample.c" -o "$work/all.o"
+$cc $std -O2 -I"$src/include" -c "$work/sample.c" -o "$work/all.o"
 strings "$work/all.o" | grep -q removed-debug-message || { echo "FAIL: DEBUG missing without a limit"; fail=1; }
 # A removed callsite's format is still checked.
 cat > "$work/bad.c" <<'C'
@@ -76,7 +84,7 @@ cat > "$work/bad.c" <<'C'
 void bad(void);
 void bad(void) { TRACE_TRACE("%s needs a string", 42); }
 C
-if $cc -std=c11 -Wall -Werror -DTRACE_MAX_LEVEL=OFF -I"$src/include" -c "$work/bad.c" -o "$work/bad.o" 2>/dev/null; then
+if $cc $std -Wall -Werror -DTRACE_MAX_LEVEL=OFF -I"$src/include" -c "$work/bad.c" -o "$work/bad.o" 2>/dev/null; then
   echo "FAIL: a removed callsite's bad format was accepted"; fail=1
 fi
 # Scopes of a removed level leave no call at all once optimised (the guards' id checks fold).
@@ -91,7 +99,7 @@ int scoped(int n) {
   return n;
 }
 C
-$cc -std=c11 -Wall -Wextra -Werror -O2 -DTRACE_MAX_LEVEL=INFO -I"$src/include" -c "$work/scopes.c" \
+$cc $std -Wall -Wextra -Werror -O2 -DTRACE_MAX_LEVEL=INFO -I"$src/include" -c "$work/scopes.c" \
   -o "$work/scopes.o"
 if nm "$work/scopes.o" | grep -q ' U trace_span_'; then
   echo "FAIL: removed scopes still call:"; nm "$work/scopes.o" | grep ' U trace_span_'; fail=1

@@ -9,7 +9,25 @@ if [ "${1:-build}" = test ]; then
   # parser the fmt tests read our JSON back with; pkg-config checks the installed package; curl is
   # the HTTP client of the load example's integration test.
   need="$need g++ libcmocka-dev libjansson-dev binutils pkg-config clang libclang-rt-14-dev curl"
+  # packaging (tests/check_package.sh): dpkg-shlibdeps computes the DEB package's dependencies;
+  # uv_echo (examples/uv_echo) needs libuv.
+  need="$need dpkg-dev libuv1-dev"
+  # GLib: the trace_glib bridge (src/glib) and its test.
+  need="$need libglib2.0-dev"
 fi
+# ---- env-filter (filters branch) ----
+# libpcre2-dev: pcre2.h, to build the env-filter's regular expressions (PCRE2 itself is loaded at
+# run time from libpcre2-8-0, which it depends on) and the differential test's driver. The
+# differential test (tests/differential) builds its tracing side offline from Debian's crates
+# (librust-tracing-subscriber-dev puts them in /usr/share/cargo/registry) with any cargo from
+# Debian 12's (0.66, rustc 1.63) on: one already there (on PATH or rustup's ~/.cargo/bin) is
+# used, Debian's is installed otherwise.
+need="$need libpcre2-dev"
+if [ "${1:-build}" = test ]; then
+  need="$need librust-tracing-subscriber-dev"
+  command -v cargo >/dev/null 2>&1 || [ -x "${HOME:-/root}/.cargo/bin/cargo" ] || need="$need cargo"
+fi
+# ---- end of the env-filter block ----
 # valgrind's callgrind counts the instructions of a disabled callsite (benchmarks/compare).
 [ "${1:-build}" = bench ] && need="$need valgrind"
 # The tracing peer (benchmarks/peers/rust-tracing) is built offline from Debian's crates:

@@ -389,8 +389,98 @@ static void small_vtable_is_accepted(void **state) {
   assert_false(c.destroyed); /* destroy is past struct_size */
 }
 
+/* trace_dispatch_on_destroy: callbacks run once, newest first, before the subscriber's destroy,
+ * both for a dispatcher released by its last reference and for the global default at shutdown. */
+typedef struct destroy_log {
+  char order[8];
+  int n;
+  counter *c; /* its destroyed flag must still be 0 when the callbacks run */
+  int subscriber_destroyed_first;
+} destroy_log;
+
+static void note_a(void *arg) {
+  destroy_log *l = arg;
+  l->order[l->n++] = 'a';
+  if (l->c->destroyed)
+    l->subscriber_destroyed_first = 1;
+}
+static void note_b(void *arg) {
+  destroy_log *l = arg;
+  l->order[l->n++] = 'b';
+}
+
+static void destroy_callbacks(void **state) {
+  (void)state;
+  counter c = {0};
+  destroy_log log = {{0}, 0, &c, 0};
+  trace_dispatch *d = trace_dispatch_new(&counter_vtable, &c);
+  assert_int_equal(trace_dispatch_on_destroy(d, note_a, &log), 0);
+  assert_int_equal(trace_dispatch_on_destroy(d, note_b, &log), 0);
+  assert_int_equal(trace_dispatch_on_destroy(d, NULL, &log), TRACE_EINVAL);
+  assert_int_equal(trace_dispatch_on_destroy(NULL, note_a, &log), TRACE_EINVAL);
+  trace_dispatch_release(d);
+  assert_string_equal(log.order, "ba");
+  assert_false(log.subscriber_destroyed_first);
+  assert_true(c.destroyed);
+
+  counter g = {0};
+  destroy_log glog = {{0}, 0, &g, 0};
+  d = trace_dispatch_new(&counter_vtable, &g);
+  assert_int_equal(trace_dispatch_on_destroy(d, note_a, &glog), 0);
+  assert_int_equal(trace_set_global_default(d), 0);
+  trace_dispatch_release(d);
+  assert_int_equal(glog.n, 0); /* the global default holds it */
+  trace_shutdown();
+  assert_string_equal(glog.order, "a");
+  assert_false(glog.subscriber_destroyed_first);
+  assert_int_equal(trace_dispatch_on_destroy(d, note_b, &glog), TRACE_EINVAL); /* too late */
+}
+
+/* The doors for subscribers that format messages themselves: the arguments and errno. */
+typedef struct message_seen {
+  char text[64];
+  int err;
+  bool had_args;
+} message_seen;
+
+static void message_event(void *self, const trace_event *ev) {
+  message_seen *m = self;
+  va_list ap;
+  m->had_args = trace_event_va_copy(ev, &ap);
+  if (m->had_args) {
+    vsnprintf(m->text, sizeof m->text, "%s=%d", ap); /* the callsite's format is "%s=%d" */
+    va_end(ap);
+  }
+  m->err = trace_event_errno(ev);
+  errno = 0; /* and the emitter's errno is restored anyway */
+}
+
+static void event_args_and_errno(void **state) {
+  (void)state;
+  message_seen m = {{0}, 0, false};
+  static const trace_subscriber_vtable vt = {
+      .struct_size = sizeof(trace_subscriber_vtable),
+      .event = message_event,
+  };
+  trace_dispatch *d = trace_dispatch_new(&vt, &m);
+  TRACE_WITH_DEFAULT(d) {
+    errno = ENOENT;
+    TRACE_INFO("%s=%d", "answer", 42);
+    assert_int_equal(errno, ENOENT);
+    assert_true(m.had_args);
+    assert_string_equal(m.text, "answer=42");
+    assert_int_equal(m.err, ENOENT);
+    TRACE_INFO(TF(only, 1)); /* no message: no arguments */
+    assert_false(m.had_args);
+  }
+  trace_dispatch_release(d);
+  assert_false(trace_event_va_copy(NULL, NULL));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(destroy_callbacks),
+      cmocka_unit_test(event_args_and_errno),
       cmocka_unit_test(before_any_subscriber),
       cmocka_unit_test(global_default_once),
       cmocka_unit_test(dispatch_new_errors),

@@ -38,33 +38,6 @@ static sink *sink_new(void) {
   return s;
 }
 
-/* Captures what is written to stderr (fd 2) between begin and end, into out (NUL-terminated). */
-typedef struct stderr_capture {
-  int saved, read_end;
-} stderr_capture;
-
-static stderr_capture stderr_capture_begin(void) {
-  stderr_capture c;
-  int p[2];
-  assert_int_equal(pipe(p), 0);
-  c.saved = dup(2);
-  c.read_end = p[0];
-  dup2(p[1], 2);
-  close(p[1]);
-  return c;
-}
-
-static void stderr_capture_end(stderr_capture *c, char *out, size_t cap) {
-  dup2(c->saved, 2); /* the pipe's last write end goes: the read below ends */
-  close(c->saved);
-  size_t len = 0;
-  ssize_t n;
-  while (len + 1 < cap && (n = read(c->read_end, out + len, cap - 1 - len)) > 0)
-    len += (size_t)n;
-  out[len] = '\0';
-  close(c->read_end);
-}
-
 static trace_init_options options_into(sink *s) {
   trace_init_options o;
   trace_init_options_init(&o);
@@ -90,6 +63,48 @@ static void defaults_to_info(void **state) {
   assert_true(s->destroyed);
   assert_text_equal(s->data, " INFO test_init: shown\n");
   free(s);
+}
+
+/* The default filter applies when TRACE_FILTER is unset or empty, never over it; RUST_LOG is
+ * not read. */
+static void default_filter_when_the_variable_is_unset(void **state) {
+  (void)state;
+  static const struct {
+    const char *trace_filter; /* NULL: unset */
+    const char *rust_log;     /* NULL: unset */
+    const char *want_spec;
+    const char *want_output;
+  } cases[] = {
+      {NULL, NULL, "warn,test_init=debug", "DEBUG test_init: debug\n"},
+      {"", NULL, "warn,test_init=debug", "DEBUG test_init: debug\n"},
+      {NULL, "trace", "warn,test_init=debug", "DEBUG test_init: debug\n"},
+      {"error", NULL, "error", ""},
+      {"error", "trace", "error", ""},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    if (cases[i].trace_filter)
+      setenv("TRACE_FILTER", cases[i].trace_filter, 1);
+    else
+      unsetenv("TRACE_FILTER");
+    if (cases[i].rust_log)
+      setenv("RUST_LOG", cases[i].rust_log, 1);
+    else
+      unsetenv("RUST_LOG");
+    sink *s = sink_new();
+    trace_init_options o = options_into(s);
+    o.default_filter = "warn,test_init=debug";
+    assert_int_equal(trace_init_with(&o), 0);
+    TRACE_DEBUG("debug");
+    TRACE_TRACE("trace");
+    char spec[64];
+    trace_env_filter_spec(trace_init_filter(), spec, sizeof spec);
+    assert_string_equal(spec, cases[i].want_spec);
+    trace_shutdown();
+    assert_text_equal(s->data, cases[i].want_output);
+    free(s);
+  }
+  unsetenv("TRACE_FILTER");
+  unsetenv("RUST_LOG");
 }
 
 static void filter_and_format_from_environment(void **state) {
@@ -331,6 +346,7 @@ int main(void) {
       cmocka_unit_test(fork_while_threads_log),
       cmocka_unit_test(defaults_to_info),
       cmocka_unit_test(filter_and_format_from_environment),
+      cmocka_unit_test(default_filter_when_the_variable_is_unset),
       cmocka_unit_test(errors_never_crash),
       cmocka_unit_test(plain_trace_init),
   };

@@ -25,6 +25,31 @@ static void *set_local_while_waited_for(void *arg) {
   return ok && seen ? arg : NULL;
 }
 
+/* The public identity of threads: the main thread is 1 and "main"; others get the next numbers
+ * and their OS name until they set one. */
+static void *identity_of_a_thread(void *arg) {
+  char *out = arg;
+  uint32_t id = trace_thread_id();
+  snprintf(out, 64, "%s/%d", trace_thread_name(), id > 1 && id == trace_thread_id());
+  trace_thread_set_name("worker-7");
+  strncat(out, "/", 63 - strlen(out));
+  strncat(out, trace_thread_name(), 63 - strlen(out));
+  return NULL;
+}
+
+static void thread_identity(void **state) {
+  (void)state;
+  assert_int_equal(trace_thread_id(), 1);
+  assert_string_equal(trace_thread_name(), "main");
+  char seen[64] = "";
+  pthread_t t;
+  pthread_create(&t, NULL, identity_of_a_thread, seen);
+  pthread_setname_np(t, "osname");
+  pthread_join(t, NULL);
+  /* The OS name may be read before or after pthread_setname_np: either is right. */
+  assert_true(strstr(seen, "/1/worker-7") != NULL);
+}
+
 static int freed;
 static void count_free(void *v) {
   (void)v;
@@ -119,6 +144,7 @@ static void synchronize_orders_frees_after_reads(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(thread_identity),
       cmocka_unit_test(local_set_while_synchronizing),
       cmocka_unit_test(synchronize_refuses_inside_a_dispatch),
       cmocka_unit_test(key_delete_destroys_values),

@@ -7,9 +7,12 @@
  *   GET /callsites   every callsite of the program, hit or not, and its current interest
  *
  * It is a service of the same epoll loop as the repetition service, on its own listener with
- * its own connection limit. A thread of its own would buy nothing: no request here blocks (a
- * reload takes microseconds), the loop never waits on a slow client, and a flood of the main
- * port cannot take the admin port's connection slots. */
+ * its own connection limit (8, --admin-max-conns). A thread of its own would buy nothing: no
+ * request here blocks (a reload takes microseconds), the loop never waits on a slow client, and
+ * a flood of the main port cannot take the admin port's connection slots. Nor can idle clients
+ * of the admin port itself: a full port closes the connection that has waited longest for its
+ * request to let a new one in, and every connection must send its request within the read
+ * timeout (5 s, --read-timeout). */
 #define TRACE_TARGET "load::admin"
 
 #include <stdio.h>

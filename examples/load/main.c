@@ -28,7 +28,8 @@
 #include "load.h"
 
 typedef struct options {
-  unsigned long port, admin_port, duration, threads, pause_ms, max_conns;
+  unsigned long port, admin_port, duration, threads, pause_ms, max_conns, admin_max_conns;
+  unsigned long read_timeout_ms;
   bool duration_given;
   int time;
 } options;
@@ -45,7 +46,10 @@ static void usage(FILE *out) {
         "  --threads N       load generator threads (default 3; 0: none)\n"
         "  --pause MS        each generator thread pauses a random 0..MS ms between requests\n"
         "                    (default 100)\n"
-        "  --max-conns N     connections the service holds at once; more are dropped (default 256)\n"
+        "  --max-conns N     connections the service holds at once (default 256)\n"
+        "  --admin-max-conns N  connections the admin endpoint holds at once (default 8)\n"
+        "  --read-timeout MS  a connection has MS ms from its acceptance to send its request\n"
+        "                    (default 5000); one still idle or incomplete then gets 408 and is closed\n"
         "  --time KIND       timestamps: none (default, like the blog post), uptime, utc, local\n"
         "  -h, --help        this text\n"
         "\n"
@@ -54,6 +58,11 @@ static void usage(FILE *out) {
         "\n"
         "Output: the log on stderr; the program's own lines (\"load: listening on 127.0.0.1:3000,\n"
         "admin on 127.0.0.1:3001\" first, \"load: done\" last) on stdout.\n"
+        "\n"
+        "A full port makes room for a new connection by closing the one that has waited longest\n"
+        "for its request (only when every connection is busy with a response is the new one\n"
+        "closed): idle clients cannot lock the operator out of the admin endpoint, whose\n"
+        "connections are counted apart from the service's.\n"
         "\n"
         "Admin endpoint: GET /filter, PUT /filter (the body is the new filter), GET /callsites.\n"
         "  curl -X PUT localhost:3001/filter -d 'gen=debug'\n"
@@ -78,6 +87,8 @@ static int parse_options(int argc, char **argv, options *o) {
       {"duration", required_argument, NULL, 'd'}, {"threads", required_argument, NULL, 't'},
       {"pause", required_argument, NULL, 'P'},    {"max-conns", required_argument, NULL, 'm'},
       {"time", required_argument, NULL, 'T'},     {"help", no_argument, NULL, 'h'},
+      {"admin-max-conns", required_argument, NULL, 'M'},
+      {"read-timeout", required_argument, NULL, 'R'},
       {NULL, 0, NULL, 0}};
   int opt;
   while ((opt = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
@@ -92,6 +103,12 @@ static int parse_options(int argc, char **argv, options *o) {
     case 't': ok = parse_number(optarg, 64, &o->threads); break;
     case 'P': ok = parse_number(optarg, 60000, &o->pause_ms); break;
     case 'm': ok = parse_number(optarg, 65536, &o->max_conns) && o->max_conns > 0; break;
+    case 'M':
+      ok = parse_number(optarg, 65536, &o->admin_max_conns) && o->admin_max_conns > 0;
+      break;
+    case 'R':
+      ok = parse_number(optarg, 3600000, &o->read_timeout_ms) && o->read_timeout_ms > 0;
+      break;
     case 'T':
       if (strcmp(optarg, "none") == 0)
         o->time = TRACE_FMT_TIME_NONE;
@@ -192,7 +209,7 @@ int main(int argc, char **argv) {
    * stderr, so that TRACE_FORMAT=json ./load 2>log.jsonl stays pure JSON. Errors that stop the
    * program before a run go to stderr. */
   setvbuf(stdout, NULL, _IOLBF, 0);
-  options o = {3000, 3001, 10, 3, 100, 256, false, TRACE_FMT_TIME_NONE};
+  options o = {3000, 3001, 10, 3, 100, 256, 8, 5000, false, TRACE_FMT_TIME_NONE};
   int rc = parse_options(argc, argv, &o);
   if (rc)
     return rc == 2 ? 0 : 2;
@@ -219,12 +236,14 @@ int main(int argc, char **argv) {
     return 1;
   }
   /* The admin endpoint needs few connections; its own limit keeps a flood of the service's
-   * port from locking the operator out. */
+   * port from locking the operator out, and idle clients of its own port are closed to make
+   * room (server.h). */
+  server_set_read_timeout(st.srv, (unsigned)o.read_timeout_ms);
   int port = server_listen(st.srv, &load_repeat_service, (uint16_t)o.port, o.max_conns, local,
                            sizeof local);
   int admin_port = port < 0 ? port
                             : server_listen(st.srv, &load_admin_service, (uint16_t)o.admin_port,
-                                            8, admin_local, sizeof admin_local);
+                                            o.admin_max_conns, admin_local, sizeof admin_local);
   if (port < 0 || admin_port < 0) {
     fprintf(stderr, "load: cannot listen on 127.0.0.1:%lu: %s (try --port 0 --admin-port 0)\n",
             port < 0 ? o.port : o.admin_port, strerror(port < 0 ? -port : -admin_port));

@@ -7,9 +7,12 @@
  * exits them before returning to epoll_wait, so whatever it logs lands in the right context.
  *
  * Robustness: every socket is non-blocking and every callback does a bounded amount of work, so
- * no client can stall the loop. A connection's request must arrive within READ_TIMEOUT_MS and
- * fit in HTTP_REQUEST_MAX bytes; its response must be taken within WRITE_TIMEOUT_MS; a listener
- * holds at most max_conns connections. Memory is therefore bounded by max_conns buffers. */
+ * no client can stall the loop. A connection's request must arrive within the read timeout
+ * (server_set_read_timeout, READ_TIMEOUT_MS by default) and fit in HTTP_REQUEST_MAX bytes; its
+ * response must be taken within WRITE_TIMEOUT_MS; a listener holds at most max_conns
+ * connections. Memory is therefore bounded by max_conns buffers. A full listener makes room for
+ * a new connection by closing the one that has waited longest for its request: idle clients
+ * (or slow ones) cannot lock anybody out, not even for the read timeout. */
 #define TRACE_TARGET "load"
 
 #include "server.h"
@@ -55,8 +58,6 @@ typedef enum phase {
   PHASE_COUNT
 } phase;
 
-static const uint64_t phase_timeout_ms[PHASE_COUNT] = {READ_TIMEOUT_MS, WRITE_TIMEOUT_MS,
-                                                       LINGER_TIMEOUT_MS};
 
 typedef struct conn conn;
 typedef struct conn_list {
@@ -71,6 +72,7 @@ typedef struct listener {
   size_t conns, max_conns;
   uint64_t paused_until;  /* 0: accepting */
   uint64_t dropped;       /* connections dropped since the last report */
+  uint64_t evicted;       /* waiting connections closed to make room, since the last report */
   uint64_t last_drop_report;
 } listener;
 
@@ -102,6 +104,7 @@ struct server {
   listener listeners[MAX_LISTENERS];
   size_t nlisteners;
   conn_list phases[PHASE_COUNT];
+  uint64_t phase_timeout_ms[PHASE_COUNT];
 };
 
 static uint64_t now_ms(void) {
@@ -144,7 +147,7 @@ static void list_append(conn_list *list, conn *c) {
 static void conn_set_phase(server *s, conn *c, phase ph, uint64_t now) {
   list_remove(&s->phases[c->ph], c);
   c->ph = ph;
-  c->deadline = now + phase_timeout_ms[ph];
+  c->deadline = now + s->phase_timeout_ms[ph];
   list_append(&s->phases[ph], c);
 }
 
@@ -352,10 +355,28 @@ static void conn_timeout(server *s, conn *c, uint64_t now) {
 /* ---- listeners ----------------------------------------------------------------------------- */
 
 static void report_drops(listener *l, uint64_t now) {
-  TRACE_WARN(TF(dropped, l->dropped), TF(max_conns, l->max_conns),
-             "connection limit reached; dropped connections");
-  l->dropped = 0;
+  TRACE_WARN(TF(evicted, l->evicted), TF(dropped, l->dropped), TF(max_conns, l->max_conns),
+             "connection limit reached; closed the longest-waiting connections (evicted) or new "
+             "ones (dropped)");
+  l->dropped = l->evicted = 0;
   l->last_drop_report = now;
+}
+
+/* The listener is full: closes its connection that has waited longest for its request, if one
+ * is still reading it (the read list is in order of acceptance). Connections under way with a
+ * response are left alone. Returns whether there is room now. */
+static bool evict_oldest_waiting(server *s, listener *l) {
+  conn *c = s->phases[PHASE_READ].head;
+  while (c && c->l != l)
+    c = c->next;
+  if (!c)
+    return false;
+  conn_enter(c);
+  TRACE_DEBUG(TF(received, c->in_len), TF(max_conns, l->max_conns),
+              "connection limit reached; closing the connection that has waited longest");
+  conn_destroy(s, c);
+  l->evicted++;
+  return true;
 }
 
 static void listener_pause(server *s, listener *l, uint64_t now) {
@@ -378,13 +399,14 @@ static void listener_resume(server *s, listener *l) {
 
 static void accept_one(server *s, listener *l, int fd, const struct sockaddr_in *peer,
                        uint64_t now) {
-  if (l->conns >= l->max_conns) {
+  if (l->conns >= l->max_conns && !evict_oldest_waiting(s, l)) {
     close(fd);
     l->dropped++;
-    if (now - l->last_drop_report >= DROP_REPORT_MS)
-      report_drops(l, now);
-    return;
   }
+  if ((l->dropped || l->evicted) && now - l->last_drop_report >= DROP_REPORT_MS)
+    report_drops(l, now);
+  if (l->conns >= l->max_conns)
+    return;
   conn *c = calloc(1, sizeof *c);
   char *in = c ? malloc(HTTP_REQUEST_MAX + 1) : NULL;
   struct epoll_event ev;
@@ -404,7 +426,7 @@ static void accept_one(server *s, listener *l, int fd, const struct sockaddr_in 
   c->in = in;
   c->events = EPOLLIN;
   c->ph = PHASE_READ;
-  c->deadline = now + READ_TIMEOUT_MS;
+  c->deadline = now + s->phase_timeout_ms[PHASE_READ];
   list_append(&s->phases[PHASE_READ], c);
   l->conns++;
   format_addr(peer, c->remote, sizeof c->remote);
@@ -447,6 +469,9 @@ server *server_new(void) {
   if (!s)
     return NULL;
   s->wake_kind = HANDLER_WAKE;
+  s->phase_timeout_ms[PHASE_READ] = READ_TIMEOUT_MS;
+  s->phase_timeout_ms[PHASE_WRITE] = WRITE_TIMEOUT_MS;
+  s->phase_timeout_ms[PHASE_LINGER] = LINGER_TIMEOUT_MS;
   s->ep = epoll_create1(EPOLL_CLOEXEC);
   s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   struct epoll_event ev;
@@ -501,6 +526,10 @@ int server_listen(server *s, const service *svc, uint16_t port, size_t max_conns
   return ntohs(sa.sin_port);
 }
 
+void server_set_read_timeout(server *s, unsigned ms) {
+  s->phase_timeout_ms[PHASE_READ] = ms;
+}
+
 /* The epoll_wait timeout: until the earliest deadline of a connection or listener. */
 static int next_timeout(const server *s, uint64_t now) {
   uint64_t next = UINT64_MAX;
@@ -511,7 +540,7 @@ static int next_timeout(const server *s, uint64_t now) {
     const listener *l = &s->listeners[i];
     if (l->paused_until && l->paused_until < next)
       next = l->paused_until;
-    if (l->dropped && l->last_drop_report + DROP_REPORT_MS < next)
+    if ((l->dropped || l->evicted) && l->last_drop_report + DROP_REPORT_MS < next)
       next = l->last_drop_report + DROP_REPORT_MS;
   }
   if (next == UINT64_MAX)
@@ -529,7 +558,7 @@ static void run_timers(server *s, uint64_t now) {
     listener *l = &s->listeners[i];
     if (l->paused_until && l->paused_until <= now)
       listener_resume(s, l);
-    if (l->dropped && now - l->last_drop_report >= DROP_REPORT_MS) {
+    if ((l->dropped || l->evicted) && now - l->last_drop_report >= DROP_REPORT_MS) {
       trace_span_enter(&l->span);
       report_drops(l, now);
       trace_span_exit(&l->span);

@@ -29,10 +29,15 @@ typedef struct server server;
 /* An event loop with no listener yet. NULL with errno set on failure. */
 server *server_new(void);
 /* Listens on 127.0.0.1:port (0: a free port) for svc, with at most max_conns connections at a
- * time (more are accepted and closed at once). Writes the address into local (at least 32 bytes).
- * Returns the port listened on, or a negative errno value. Before server_run only. */
+ * time: a new one past the limit takes the place of the connection that has waited longest for
+ * its request, or, if none is waiting (all are busy with a response), is closed at once. Writes
+ * the address into local (at least 32 bytes). Returns the port listened on, or a negative errno
+ * value. Before server_run only. */
 int server_listen(server *s, const service *svc, uint16_t port, size_t max_conns, char *local,
                   size_t local_cap);
+/* How long a connection may take, from its acceptance, to send its whole request (default 5000
+ * ms); a connection still idle or incomplete then gets 408 and is closed. Before server_run. */
+void server_set_read_timeout(server *s, unsigned ms);
 /* Runs the loop on the calling thread until server_stop, then closes every connection and
  * listener. Returns 0, or -1 if the loop itself failed (reported as an ERROR event). */
 int server_run(server *s);

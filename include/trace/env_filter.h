@@ -17,9 +17,14 @@
  * Dynamic directives (a span name and/or field values) enable, while a matching span is entered
  * on a thread, every event and span of any target at or below their level; they only ever enable.
  * Field values: true/false, integers and floats match exactly by type; a "quoted" value matches
- * that exact string; any other value is a POSIX extended regular expression that must match the
- * whole string ([conn{peer=10\.0\..*}]). A field name alone matches spans/events with that field.
- * See docs/filtering.md for every rule with examples. */
+ * that exact string; any other value is a regular expression in Rust's syntax (\d, \w, (?i), lazy
+ * repetitions) that must match the whole string ([conn{peer=10\.0\..*}]), run by PCRE2, which is
+ * loaded at run time (dlopen of libpcre2-8.so.0) the first time a filter holds one; without it
+ * such a directive is a parse error. A match gives up (no match) after 100000 backtracking steps.
+ * A field name alone ([{user_id}]) enables events that declare it, everything inside spans that
+ * declare it, and every span, up to its level (as tracing-subscriber).
+ * See docs/filtering.md for every rule with examples, and its table of differences from
+ * tracing-subscriber. */
 #ifndef TRACE_ENV_FILTER_H
 #define TRACE_ENV_FILTER_H
 
@@ -44,7 +49,8 @@ typedef struct trace_filter_error {
 /* Strict parse: 0 and a new filter in *out, or TRACE_EPARSE (with *err filled if err is not
  * NULL, and *out NULL) for the first bad directive; TRACE_ENOMEM; TRACE_EINVAL for NULL spec/out.
  * Any input is safe: huge, binary, unbalanced, bad regular expressions; parse time is bounded
- * (inputs over 64 KiB are rejected). */
+ * (inputs over 64 KiB are rejected). A regular expression without PCRE2 (not built with pcre2.h,
+ * or libpcre2-8.so.0 not loadable) is TRACE_EPARSE with a message saying so. */
 TRACE_API int trace_env_filter_parse(const char *spec, trace_env_filter **out,
                                      trace_filter_error *err);
 

@@ -80,9 +80,13 @@ typedef struct trace_fmt_options {
 
 /* The defaults above. */
 TRACE_API void trace_fmt_options_init(trace_fmt_options *o);
-/* Applies the environment on top of o: TRACE_FORMAT=full|compact|pretty|json (any case) and
- * NO_COLOR (set and non-empty: colours off). Returns 0, or TRACE_EINVAL for an unknown
- * TRACE_FORMAT (o unchanged for that variable). */
+/* tracing-subscriber's .pretty(): format TRACE_FMT_PRETTY with show_file and show_line on, so
+ * that each event has its "at file:line" line. (Setting format alone keeps the other options as
+ * they are.) o NULL: nothing. */
+TRACE_API void trace_fmt_options_pretty(trace_fmt_options *o);
+/* Applies the environment on top of o: TRACE_FORMAT=full|compact|pretty|json (any case; pretty
+ * as trace_fmt_options_pretty) and NO_COLOR (set and non-empty: colours off). Returns 0, or
+ * TRACE_EINVAL for an unknown TRACE_FORMAT (o unchanged for that variable). */
 TRACE_API int trace_fmt_options_from_env(trace_fmt_options *o);
 
 /* A fmt layer for a registry (trace_registry_add_layer). o NULL: defaults. The writer in o, if
@@ -100,7 +104,10 @@ TRACE_API int trace_init(void);
 
 typedef struct trace_init_options {
   uint32_t struct_size; /* sizeof(trace_init_options), set by trace_init_options_init */
-  const char *filter;   /* directives; NULL: TRACE_FILTER, else "info" */
+  const char *filter;   /* directives; NULL: TRACE_FILTER, else default_filter */
+  const char *default_filter; /* used when filter is NULL and TRACE_FILTER unset or empty (as
+                                 EnvFilter::try_from_default_env().unwrap_or_else(...)); NULL:
+                                 "info". RUST_LOG is never read. */
   bool strict_filter;   /* a bad directive fails trace_init_with (TRACE_EPARSE) instead of
                            being skipped with a warning */
   trace_filter_error *filter_error; /* where to describe a strict failure; may be NULL */

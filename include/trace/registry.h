@@ -74,6 +74,14 @@ TRACE_API void *trace_span_ref_ext(const trace_span_ref *span, const trace_ctx *
  * the same span from the visitor. FMT values were formatted when recorded and appear as text. */
 TRACE_API void trace_span_ref_visit(const trace_span_ref *span, const trace_visitor *visitor,
                                     void *visitor_ctx);
+/* Calls fn with the span's stored field values as one value set (every declared field in order;
+ * fields without a value are TRACE_VALUE_EMPTY), holding the span's lock against a concurrent
+ * record, so fn sees each field once with its latest value: fn must not record into the same
+ * span. The values are the registry's copies (FMT values as their text, DISPLAY), valid during
+ * fn. Nothing happens for a NULL span or fn. */
+TRACE_API void trace_span_ref_values(const trace_span_ref *span,
+                                     void (*fn)(void *arg, const trace_valueset *values),
+                                     void *arg);
 /* Up to cap ids of spans this span follows from, into out; returns how many there are. */
 TRACE_API size_t trace_span_ref_follows(const trace_span_ref *span, uint64_t *out, size_t cap);
 
@@ -116,6 +124,13 @@ typedef struct trace_filter_vtable {
 TRACE_API trace_filter *trace_filter_new(const trace_filter_vtable *vtable, void *self);
 /* Frees a filter that was not given to a registry or layer. NULL is a no-op. */
 TRACE_API void trace_filter_free(trace_filter *filter);
+/* A hint for the registry, from filters whose on_enter/on_exit only track spans some of the time
+ * (the env-filter tracks entered spans only while it has span directives): while *idle is
+ * nonzero, the registry does not call the filter's on_enter and on_exit at all. idle is read on
+ * every enter and exit without a lock, so the filter must keep it valid as long as the filter
+ * lives, and both callbacks must stay correct whether they are called or not around a change
+ * (an exit without the matching enter must be harmless). NULL idle removes the hint. */
+TRACE_API void trace_filter_set_scope_idle(trace_filter *filter, const uint8_t *idle);
 
 /* Everything at max_level or more severe. */
 TRACE_API trace_filter *trace_filter_level(int max_level);

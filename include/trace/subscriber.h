@@ -21,9 +21,9 @@ extern "C" {
  * NEVER skips it without a call, ALWAYS dispatches without asking, SOMETIMES calls enabled()
  * on every hit. With several subscribers installed, different answers combine to SOMETIMES. */
 typedef enum trace_interest {
-  TRACE_INTEREST_NEVER = 1,
-  TRACE_INTEREST_SOMETIMES = 2,
-  TRACE_INTEREST_ALWAYS = 3
+  TRACE_INTEREST_NEVER = TRACE_I_INTEREST_NEVER, /* 1: the macros compare with these numbers */
+  TRACE_INTEREST_SOMETIMES = TRACE_I_INTEREST_SOMETIMES,
+  TRACE_INTEREST_ALWAYS = TRACE_I_INTEREST_ALWAYS
 } trace_interest;
 
 /* Where a new span or event hangs in the tree. */
@@ -71,6 +71,16 @@ typedef struct trace_event {
  * and returns its full length, like snprintf; 0 if the event has no message. May be called any
  * number of times during the callback that received ev. */
 TRACE_API size_t trace_event_message(const trace_event *ev, char *buf, size_t cap);
+
+/* For a subscriber that formats the message itself (its own printf engine, or one that keeps the
+ * arguments): va_copy's the message's arguments into *out and returns true; the caller va_end's
+ * *out. false (and *out untouched) when the event has no message. Call it during the callback
+ * that received ev, as often as needed. */
+TRACE_API bool trace_event_va_copy(const trace_event *ev, va_list *out);
+
+/* errno as it was when the event was emitted: what %m in the message prints. Call it during the
+ * callback that received ev, on the thread that emitted it (where callbacks run). */
+TRACE_API int trace_event_errno(const trace_event *ev);
 
 /* Typed callbacks for the values of a set; a NULL callback falls back to on_text with the
  * value's text form (numbers in decimal, bools as true/false, pointers as 0x..., strings as
@@ -150,6 +160,11 @@ TRACE_API void trace_dispatch_release(trace_dispatch *d);
 TRACE_API void *trace_dispatch_self(const trace_dispatch *d);
 /* Calls the subscriber's flush. */
 TRACE_API void trace_dispatch_flush(trace_dispatch *d);
+/* Runs fn(arg) once, when the subscriber behind d is destroyed, right before its destroy
+ * callback: for whoever keeps pointers into the subscriber (trace_init forgets its filter and
+ * writer handles this way). Several callbacks run in the reverse order of registration.
+ * Returns 0; TRACE_EINVAL for NULL d or fn, or once d is destroyed; TRACE_ENOMEM. */
+TRACE_API int trace_dispatch_on_destroy(trace_dispatch *d, void (*fn)(void *arg), void *arg);
 
 /* Installs d as the process-wide default, for every thread without a scoped default. Takes
  * its own reference (release yours when you like). Once only: returns TRACE_EEXIST (and changes

@@ -1,4 +1,5 @@
 #include "alloc.h"
+#include "guard.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -61,9 +62,8 @@ void *trace__realloc(void *p, size_t size) {
 void trace__free(void *p) {
   if (!p)
     return;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   trace__allocator.free_fn(p);
-  errno = saved;
 }
 
 char *trace__strndup(const char *s, size_t len) {

@@ -1,4 +1,5 @@
 #include "thread.h"
+#include "guard.h"
 #include "spin.h"
 
 #include <errno.h>
@@ -18,6 +19,8 @@
 __thread trace__thread trace__tls __attribute__((tls_model("initial-exec")));
 int trace__fence_mode;
 int trace__fence_word; /* the RMW target of TRACE__FULL_FENCE under TSan */
+uint8_t trace__leave_pending;
+void (*trace__leave_work)(void);
 
 /* Registered threads, for synchronize and for deleting locals; and the local keys' destructors. */
 static trace__mutex threads_lock;
@@ -62,10 +65,9 @@ static void init(void) {
 bool trace__thread_register(trace__thread *t) {
   if (t->state == TRACE__THREAD_DEAD)
     return false;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   pthread_once(&init_once, init);
   if (pthread_setspecific(exit_key, t) != 0) {
-    errno = saved;
     return false;
   }
   trace__mutex_lock(&threads_lock);
@@ -77,7 +79,6 @@ bool trace__thread_register(trace__thread *t) {
   t->errno_at = &errno;
   t->state = TRACE__THREAD_LIVE;
   trace__mutex_unlock(&threads_lock);
-  errno = saved;
   return true;
 }
 
@@ -195,19 +196,37 @@ bool trace__local_set(int key, void *value) {
   return true;
 }
 
+void *trace__local_make(int key, size_t size, void (*prepare)(void *value, void *arg), void *arg) {
+  void *v = trace__alloc_lines(size);
+  if (!v)
+    return NULL;
+  if (prepare)
+    prepare(v, arg);
+  if (!trace__local_set(key, v)) {
+    void (*dtor)(void *) = key_dtors[key];
+    if (dtor)
+      dtor(v);
+    else
+      trace__free_lines(v);
+    return NULL;
+  }
+  return v;
+}
+
 static bool is_main_thread(void) { return syscall(SYS_gettid) == getpid(); }
 
-uint32_t trace__thread_number(void) {
+/* The main thread is 1; a thread's OS name is read once and cached (see trace.h). */
+uint32_t trace_thread_id(void) {
   trace__thread *t = &trace__tls;
   if (TRACE__UNLIKELY(t->number == 0))
     t->number = is_main_thread() ? 1 : __atomic_fetch_add(&next_number, 1, __ATOMIC_RELAXED);
   return t->number;
 }
 
-const char *trace__thread_name(void) {
+const char *trace_thread_name(void) {
   trace__thread *t = &trace__tls;
   if (TRACE__UNLIKELY(!t->named)) {
-    int saved = errno;
+    TRACE__KEEP_ERRNO();
     if (is_main_thread()) {
       strcpy(t->name, "main");
     } else {
@@ -217,7 +236,6 @@ const char *trace__thread_name(void) {
       memcpy(t->name, name, sizeof name);
     }
     t->named = 1;
-    errno = saved;
   }
   return t->name;
 }
@@ -232,12 +250,11 @@ int trace_thread_set_name(const char *name) {
   memcpy(t->name, name, n);
   t->name[n] = '\0';
   t->named = 1;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   char os[16];
   size_t m = n < sizeof os - 1 ? n : sizeof os - 1;
   memcpy(os, name, m);
   os[m] = '\0';
   pthread_setname_np(pthread_self(), os);
-  errno = saved;
   return 0;
 }

@@ -11,6 +11,7 @@
 #define TRACE_COMMON_THREAD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "compiler.h"
@@ -70,10 +71,12 @@ static TRACE__INLINE trace__thread *trace__thread_enter_guarded(void) {
   return trace__thread_enter();
 }
 
-/* A rebuild of callsite interest asked for from inside a callback, done when that thread leaves
- * libtrace (core/callsite.c). */
-extern uint8_t trace__rebuild_pending;
-void trace__rebuild_deferred(void);
+/* Work that cannot be done inside a callback (an interest rebuild asked for there), run as soon as
+ * a thread leaves libtrace: the module that owns the work sets trace__leave_work once, then
+ * raises trace__leave_pending (atomic) whenever there is some. common/ only runs it: the
+ * dependency points down (core -> common), never up. */
+extern uint8_t trace__leave_pending;
+extern void (*trace__leave_work)(void);
 
 /* Leaves without running deferred work: for callers that may hold the dispatch lock (a
  * subscriber destroyed by trace_shutdown); the next ordinary leave does it. */
@@ -86,8 +89,9 @@ static TRACE__INLINE void trace__thread_leave_quiet(trace__thread *t) {
 
 static TRACE__INLINE void trace__thread_leave(trace__thread *t) {
   trace__thread_leave_quiet(t);
-  if (t->depth == 0 && TRACE__UNLIKELY(TRACE__LOAD(&trace__rebuild_pending)))
-    trace__rebuild_deferred();
+  /* Acquire (a plain load on x86): trace__leave_work was set before the flag was raised. */
+  if (t->depth == 0 && TRACE__UNLIKELY(TRACE__LOAD_ACQ(&trace__leave_pending)))
+    trace__leave_work();
 }
 
 /* Waits until every thread that might still use something unpublished before this call has
@@ -104,9 +108,16 @@ static inline void *trace__local_get(int key) {
 }
 bool trace__local_set(int key, void *value);
 
-/* Diagnostics: a small sequential number (the main thread is 1) and the thread's name ("main"
- * for the main thread; the OS name otherwise, read once and cached). */
-uint32_t trace__thread_number(void);
-const char *trace__thread_name(void);
+/* This thread's value for key, made on first use: size zeroed bytes of their own cache lines
+ * (trace__alloc_lines), prepared by prepare(value, arg) when it is not NULL, then stored; the
+ * key's destructor frees them at thread exit. NULL when they cannot be made or stored (out of
+ * memory, an exiting thread): nothing is kept then (the destructor ran on what was made). The
+ * one way registries, filters and layers get their per-thread state. */
+void *trace__local_make(int key, size_t size, void (*prepare)(void *value, void *arg), void *arg);
+static TRACE__INLINE void *trace__local_lazy(int key, size_t size,
+                                             void (*prepare)(void *value, void *arg), void *arg) {
+  void *v = trace__local_get(key);
+  return TRACE__LIKELY(v != NULL) ? v : trace__local_make(key, size, prepare, arg);
+}
 
 #endif

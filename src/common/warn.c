@@ -1,10 +1,11 @@
 #include "warn.h"
+#include "guard.h"
 
 #include <errno.h>
 #include <unistd.h>
 
 void trace__warn(const char *line, size_t len) {
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   while (len > 0) {
     ssize_t n = write(STDERR_FILENO, line, len);
     if (n < 0 && errno == EINTR)
@@ -14,5 +15,4 @@ void trace__warn(const char *line, size_t len) {
     line += n;
     len -= (size_t)n;
   }
-  errno = saved;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../common/alloc.h"
+#include "../common/guard.h"
 #include "core.h"
 
 uint8_t trace__max_level; /* TRACE_LEVEL_OFF until a subscriber is installed */
@@ -108,10 +109,9 @@ static void register_callsite(trace_callsite *cs) {
 }
 
 bool trace__callsite_check(trace_callsite *cs) {
-  trace__thread *t = trace__thread_enter_guarded();
-  if (!t)
+  trace__guard g = trace__guard_enter(TRACE__GUARD_OUTER);
+  if (!g.t)
     return false;
-  int saved = errno;
   if (TRACE__UNLIKELY(TRACE__LOAD_ACQ(&cs->state) != CS_REGISTERED))
     register_callsite(cs);
   bool enabled = false;
@@ -119,12 +119,11 @@ bool trace__callsite_check(trace_callsite *cs) {
   if (interest == TRACE_INTEREST_ALWAYS) {
     enabled = true;
   } else if (interest == TRACE_INTEREST_SOMETIMES) {
-    trace_dispatch *d = trace__current_dispatch(t);
+    trace_dispatch *d = trace__current_dispatch(g.t);
     if (trace__dispatch_alive(d))
       enabled = !d->vt.enabled || d->vt.enabled(d->self, &cs->meta);
   }
-  trace__thread_leave(t);
-  errno = saved;
+  trace__guard_leave(&g);
   return enabled;
 }
 
@@ -144,30 +143,29 @@ void trace__rebuild_locked(void) {
     TRACE__STORE_REL(&cs->interest, (uint8_t)compute_interest_locked(&cs->meta));
 }
 
-uint8_t trace__rebuild_pending;
-
 int trace_rebuild_interest(void) {
   trace__thread *t = trace__thread_enter_guarded();
   if (!t) {
     /* Inside a callback the registration lock may be held up the stack: the rebuild happens as
      * soon as this thread leaves libtrace. */
-    if (trace__tls.depth != 0)
-      TRACE__STORE(&trace__rebuild_pending, 1);
+    if (trace__tls.depth != 0) {
+      trace__core_init(); /* it set trace__leave_work */
+      TRACE__STORE_REL(&trace__leave_pending, 1);
+    }
     return TRACE_EBUSY;
   }
-  TRACE__STORE(&trace__rebuild_pending, 0);
-  int saved = errno;
+  TRACE__STORE(&trace__leave_pending, 0);
+  TRACE__KEEP_ERRNO();
   trace__core_init();
   trace__mutex_lock(&trace__dispatch_lock);
   trace__rebuild_locked();
   trace__mutex_unlock(&trace__dispatch_lock);
   trace__thread_leave(t);
-  errno = saved;
   return 0;
 }
 
 void trace__rebuild_deferred(void) {
-  if (__atomic_exchange_n(&trace__rebuild_pending, 0, __ATOMIC_ACQ_REL))
+  if (__atomic_exchange_n(&trace__leave_pending, 0, __ATOMIC_ACQ_REL))
     trace_rebuild_interest();
 }
 
@@ -176,7 +174,7 @@ int trace_max_level(void) { return TRACE__LOAD(&trace__max_level); }
 void trace__register_callsites(trace_callsite *start, trace_callsite *stop) {
   if (!start || start >= stop)
     return;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   trace__core_init();
   trace__mutex_lock(&trace__dispatch_lock);
   section_range *r;
@@ -193,13 +191,12 @@ void trace__register_callsites(trace_callsite *start, trace_callsite *stop) {
     sections = r;
   }
   trace__mutex_unlock(&trace__dispatch_lock);
-  errno = saved;
 }
 
 void trace__unregister_callsites(trace_callsite *start, trace_callsite *stop) {
   if (!start || start >= stop)
     return;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   trace__core_init();
   trace__mutex_lock(&trace__dispatch_lock);
   section_range **link = &sections;
@@ -221,7 +218,6 @@ void trace__unregister_callsites(trace_callsite *start, trace_callsite *stop) {
     }
   }
   trace__mutex_unlock(&trace__dispatch_lock);
-  errno = saved;
 }
 
 /* Registers every not yet registered callsite of every known module, so that each has its
@@ -246,10 +242,9 @@ static void register_all_sections(void) {
 size_t trace_callsites_foreach(trace_callsite_fn fn, void *ctx) {
   if (!fn)
     return 0;
-  trace__thread *t = trace__thread_enter_guarded();
-  if (!t)
+  trace__guard g = trace__guard_enter(TRACE__GUARD_OUTER);
+  if (!g.t)
     return 0;
-  int saved = errno;
   trace__core_init();
   register_all_sections();
   size_t n = 0;
@@ -259,7 +254,6 @@ size_t trace_callsites_foreach(trace_callsite_fn fn, void *ctx) {
     n++;
   }
   trace__mutex_unlock(&trace__dispatch_lock);
-  trace__thread_leave(t);
-  errno = saved;
+  trace__guard_leave(&g);
   return n;
 }

@@ -17,7 +17,14 @@ struct trace_dispatch {
   uint32_t live_uses;            /* installed as global or scoped somewhere; under dispatch_lock */
   struct trace_dispatch *next_live; /* list of installed dispatchers; under dispatch_lock */
   struct trace_dispatch *next_retired;
+  struct trace__destroy_cb *on_destroy; /* trace_dispatch_on_destroy; under dispatch_lock */
 };
+
+typedef struct trace__destroy_cb {
+  void (*fn)(void *arg);
+  void *arg;
+  struct trace__destroy_cb *next;
+} trace__destroy_cb;
 
 /* The lock that orders dispatcher changes, registration and interest rebuilds (cold paths). */
 extern trace__mutex trace__dispatch_lock;
@@ -28,6 +35,7 @@ extern trace_dispatch *trace__live_head;
 void trace__live_add(trace_dispatch *d);    /* under dispatch_lock */
 void trace__live_remove(trace_dispatch *d); /* under dispatch_lock */
 void trace__rebuild_locked(void);           /* under dispatch_lock, depth > 0 */
+void trace__rebuild_deferred(void);         /* trace__leave_work: a rebuild asked for in a callback */
 
 extern trace_dispatch *trace__global;  /* atomic */
 extern uint8_t trace__max_level;       /* atomic: the max of every installed dispatcher's hint */
@@ -50,9 +58,20 @@ void trace__dispatch_span_unref(trace_dispatch *d);
 
 trace_interest trace__dispatch_register(trace_dispatch *d, const trace_metadata *meta);
 
-/* Run by trace_shutdown once the global default is unpublished, before it is destroyed, for what
- * trace_init set up (fmt/init.c). */
-extern void (*trace__shutdown_hook)(void);
+/* trace__event with the message arguments as a va_list (events made at run time: dynamic.c). */
+void trace__event_va(trace_callsite *cs, const trace_value *values, int parent_kind,
+                     const trace_span *parent, va_list *ap);
+
+/* The value set of a new span or event: every declared field of cs, in order. */
+static inline trace_valueset trace__declared_values(const trace_callsite *cs,
+                                                    const trace_value *values) {
+  trace_valueset vs = {&cs->meta, values, NULL, cs->meta.field_count};
+  return vs;
+}
+
+/* Where a new span or event hangs: the parent kind and id the subscriber sees. */
+void trace__resolve_parent(struct trace_dispatch *d, int parent_kind, const trace_span *parent,
+                           uint32_t *kind, uint64_t *id);
 
 /* Reports a record of an undeclared field (once per callsite and field). */
 void trace__report_undeclared(const trace_metadata *meta, const char *field, const trace_value *v);

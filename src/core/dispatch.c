@@ -4,13 +4,13 @@
 #include <string.h>
 
 #include "../common/alloc.h"
+#include "../common/guard.h"
 #include "core.h"
 
 trace__mutex trace__dispatch_lock;
 trace_dispatch *trace__live_head;
 trace_dispatch *trace__global;
 uint32_t trace__scoped_count;
-void (*trace__shutdown_hook)(void);
 
 /* Global dispatchers that were shut down. Span handles may still point at them, so they are
  * kept (small, and reachable for leak checkers) rather than freed. */
@@ -44,7 +44,10 @@ static trace_dispatch none_dispatch = {
     .pinned = 1,
 };
 
-static void core_init_once(void) { trace__mutex_init(&trace__dispatch_lock, TRACE__MUTEX_OUTER); }
+static void core_init_once(void) {
+  trace__mutex_init(&trace__dispatch_lock, TRACE__MUTEX_OUTER);
+  trace__leave_work = trace__rebuild_deferred;
+}
 void trace__core_init(void) { pthread_once(&core_once, core_init_once); }
 
 trace_dispatch *trace_dispatch_new(const trace_subscriber_vtable *vtable, void *self) {
@@ -66,11 +69,42 @@ trace_dispatch *trace_dispatch_new(const trace_subscriber_vtable *vtable, void *
 }
 
 static void destroy_subscriber(trace_dispatch *d) {
-  if (!d->destroyed) {
-    d->destroyed = 1;
-    if (d->vt.destroy)
-      d->vt.destroy(d->self);
+  if (d->destroyed)
+    return;
+  d->destroyed = 1;
+  /* Newest first: a callback registered later may depend on what an earlier one forgets. */
+  while (d->on_destroy) {
+    trace__destroy_cb *cb = d->on_destroy;
+    d->on_destroy = cb->next;
+    cb->fn(cb->arg);
+    trace__free(cb);
   }
+  if (d->vt.destroy)
+    d->vt.destroy(d->self);
+}
+
+int trace_dispatch_on_destroy(trace_dispatch *d, void (*fn)(void *arg), void *arg) {
+  if (!d || !fn)
+    return TRACE_EINVAL;
+  TRACE__KEEP_ERRNO();
+  trace__destroy_cb *cb = trace__malloc(sizeof *cb);
+  int rc = cb ? 0 : TRACE_ENOMEM;
+  if (cb) {
+    cb->fn = fn;
+    cb->arg = arg;
+    trace__core_init();
+    trace__mutex_lock(&trace__dispatch_lock);
+    if (d->destroyed) {
+      rc = TRACE_EINVAL;
+    } else {
+      cb->next = d->on_destroy;
+      d->on_destroy = cb;
+      cb = NULL;
+    }
+    trace__mutex_unlock(&trace__dispatch_lock);
+    trace__free(cb);
+  }
+  return rc;
 }
 
 trace_dispatch *trace_dispatch_ref(trace_dispatch *d) {
@@ -86,10 +120,9 @@ void trace_dispatch_release(trace_dispatch *d) {
     return;
   if (TRACE__LOAD_ACQ(&d->pinned))
     return; /* the global default's struct outlives every reference */
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   destroy_subscriber(d);
   trace__free_lines(d);
-  errno = saved;
 }
 
 void trace__dispatch_span_ref(trace_dispatch *d) {
@@ -108,14 +141,12 @@ void trace__dispatch_span_unref(trace_dispatch *d) {
 void *trace_dispatch_self(const trace_dispatch *d) { return d ? d->self : NULL; }
 
 void trace_dispatch_flush(trace_dispatch *d) {
-  trace__thread *t = trace__thread_enter();
-  if (!t)
+  trace__guard g = trace__guard_enter(TRACE__GUARD_NESTED);
+  if (!g.t)
     return;
-  int saved = errno;
   if (trace__dispatch_alive(d) && d->vt.flush)
     d->vt.flush(d->self);
-  trace__thread_leave(t);
-  errno = saved;
+  trace__guard_leave(&g);
 }
 
 void trace__live_add(trace_dispatch *d) {
@@ -140,10 +171,9 @@ void trace__live_remove(trace_dispatch *d) {
 int trace_set_global_default(trace_dispatch *d) {
   if (!d)
     return TRACE_EINVAL;
-  trace__thread *t = trace__thread_enter_guarded();
-  if (!t)
+  trace__guard g = trace__guard_enter(TRACE__GUARD_OUTER);
+  if (!g.t)
     return TRACE_EBUSY;
-  int saved = errno;
   int rc = 0;
   trace__core_init();
   trace__mutex_lock(&trace__dispatch_lock);
@@ -159,8 +189,7 @@ int trace_set_global_default(trace_dispatch *d) {
     trace__rebuild_locked();
   }
   trace__mutex_unlock(&trace__dispatch_lock);
-  trace__thread_leave(t);
-  errno = saved;
+  trace__guard_leave(&g);
   return rc;
 }
 
@@ -176,11 +205,10 @@ void trace_shutdown(void) {
   trace__thread *self = &trace__tls;
   if (self->depth != 0)
     return; /* from inside a subscriber callback: cannot wait for ourselves */
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   trace__core_init();
   trace_dispatch *d = TRACE__LOAD_ACQ(&trace__global);
   if (!d) {
-    errno = saved;
     return;
   }
   trace_dispatch_flush(d);
@@ -190,21 +218,15 @@ void trace_shutdown(void) {
     trace__mutex_unlock(&trace__dispatch_lock);
     if (t)
       trace__thread_leave(t);
-    errno = saved;
     return;
   }
   TRACE__STORE_REL(&trace__global, NULL);
   TRACE__STORE_REL(&d->alive, 0);
   trace__live_remove(d);
   trace__rebuild_locked();
-  void (*hook)(void) = trace__shutdown_hook;
   trace__mutex_unlock(&trace__dispatch_lock);
   if (t)
     trace__thread_leave(t);
-  /* Before the destruction: what the hook forgets (trace_init's handles) must not be found
-   * pointing at freed memory. */
-  if (hook)
-    hook();
   /* Wait for every thread still inside the subscriber, then destroy it. */
   trace__synchronize();
   trace__mutex_lock(&trace__dispatch_lock);
@@ -212,7 +234,6 @@ void trace_shutdown(void) {
   d->next_retired = retired;
   retired = d;
   trace__mutex_unlock(&trace__dispatch_lock);
-  errno = saved;
 }
 
 trace_default_guard trace_set_default(trace_dispatch *d) {
@@ -222,7 +243,7 @@ trace_default_guard trace_set_default(trace_dispatch *d) {
   trace__thread *t = &trace__tls;
   if (t->depth != 0 || (t->state != TRACE__THREAD_LIVE && !trace__thread_register(t)))
     return g; /* inside a callback, or no thread state: an inactive guard, restoring is a no-op */
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   trace__core_init();
   if (!d)
     d = &none_dispatch;
@@ -241,7 +262,6 @@ trace_default_guard trace_set_default(trace_dispatch *d) {
   trace__mutex_unlock(&trace__dispatch_lock);
   if (in)
     trace__thread_leave(in);
-  errno = saved;
   return g;
 }
 
@@ -249,7 +269,7 @@ void trace_default_guard_restore(trace_default_guard *g) {
   if (!g || !g->active_)
     return;
   trace__thread *t = &trace__tls;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   bool prev_scoped = g->active_ == 2;
   g->active_ = 0;
   t->scoped = prev_scoped ? g->prev : NULL;
@@ -267,5 +287,4 @@ void trace_default_guard_restore(trace_default_guard *g) {
     trace__thread_leave(in);
   trace_dispatch_release(g->installed);
   g->installed = NULL;
-  errno = saved;
 }

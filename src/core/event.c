@@ -2,9 +2,9 @@
 #include <errno.h>
 
 #include "../common/alloc.h"
+#include "../common/guard.h"
 #include "../text/printf.h"
 #include "core.h"
-#include "event.h"
 
 void trace__resolve_parent(trace_dispatch *d, int parent_kind, const trace_span *parent,
                            uint32_t *kind, uint64_t *id) {
@@ -23,39 +23,41 @@ void trace__resolve_parent(trace_dispatch *d, int parent_kind, const trace_span 
 
 void trace__event(trace_callsite *cs, const trace_value *values, int parent_kind,
                   const trace_span *parent, ...) {
-  trace__thread *t = trace__thread_enter_guarded();
-  if (!t)
-    return;
-  int saved = trace__errno_get(t);
-  trace_dispatch *d = trace__current_dispatch(t);
-  if (trace__dispatch_alive(d) && d->vt.event) {
-    va_list ap;
-    va_start(ap, parent);
-    trace_event ev;
-    ev.meta = &cs->meta;
-    ev.fields.meta = &cs->meta;
-    ev.fields.values = values;
-    ev.fields.index = NULL;
-    ev.fields.count = cs->meta.field_count;
-    trace__resolve_parent(d, parent_kind, parent, &ev.parent_kind, &ev.parent_id);
-    ev.args_ = &ap;
-    t->event_errno = saved;
-    if (!d->vt.event_enabled || d->vt.event_enabled(d->self, &ev))
-      d->vt.event(d->self, &ev);
-    va_end(ap);
-  }
-  trace__thread_leave(t);
-  trace__errno_set(t, saved);
+  va_list ap;
+  va_start(ap, parent);
+  trace__event_va(cs, values, parent_kind, parent, &ap);
+  va_end(ap);
 }
 
-void trace__event_format_message(const trace_event *ev, trace__buf *b, trace__escape_mode mode,
-                                 bool escape) {
-  if (!ev->meta->message || !ev->args_)
+void trace__event_va(trace_callsite *cs, const trace_value *values, int parent_kind,
+                     const trace_span *parent, va_list *ap) {
+  trace__guard g = trace__guard_enter(TRACE__GUARD_OUTER);
+  if (!g.t)
     return;
-  va_list ap;
-  va_copy(ap, *ev->args_);
-  trace__vformat(b, ev->meta->message, ap, mode, escape, trace__tls.event_errno);
-  va_end(ap);
+  trace_dispatch *d = trace__current_dispatch(g.t);
+  if (trace__dispatch_alive(d) && d->vt.event) {
+    trace_event ev;
+    ev.meta = &cs->meta;
+    ev.fields = trace__declared_values(cs, values);
+    trace__resolve_parent(d, parent_kind, parent, &ev.parent_kind, &ev.parent_id);
+    ev.args_ = ap;
+    g.t->event_errno = g.saved_errno;
+    if (!d->vt.event_enabled || d->vt.event_enabled(d->self, &ev))
+      d->vt.event(d->self, &ev);
+  }
+  trace__guard_leave(&g);
+}
+
+bool trace_event_va_copy(const trace_event *ev, va_list *out) {
+  if (!ev || !ev->meta || !ev->meta->message || !ev->args_ || !out)
+    return false;
+  va_copy(*out, *ev->args_);
+  return true;
+}
+
+int trace_event_errno(const trace_event *ev) {
+  (void)ev; /* kept per thread: the callback runs on the thread that emitted ev */
+  return trace__tls.event_errno;
 }
 
 size_t trace_event_message(const trace_event *ev, char *buf, size_t cap) {
@@ -64,22 +66,13 @@ size_t trace_event_message(const trace_event *ev, char *buf, size_t cap) {
       buf[0] = '\0';
     return 0;
   }
-  int saved = errno;
-  char small[1];
+  TRACE__KEEP_ERRNO();
   trace__buf b;
-  trace__buf_init_fixed(&b, buf && cap ? buf : small, buf && cap ? cap - 1 : 0);
-  trace__event_format_message(ev, &b, TRACE__ESC_TEXT, false);
-  size_t len = b.len;
-  if (b.truncated) {
-    /* snprintf semantics: report the full length. */
-    trace__buf full;
-    trace__buf_init_growable(&full, (size_t)1 << 30);
-    trace__event_format_message(ev, &full, TRACE__ESC_TEXT, false);
-    len = full.len;
-    trace__buf_free(&full);
+  trace__buf_init_snprintf(&b, buf, cap);
+  va_list ap;
+  if (trace_event_va_copy(ev, &ap)) {
+    trace__vformat(&b, ev->meta->message, ap, TRACE__ESC_TEXT, false, trace_event_errno(ev));
+    va_end(ap);
   }
-  if (buf && cap)
-    buf[b.len] = '\0';
-  errno = saved;
-  return len;
+  return trace__buf_finish_snprintf(&b);
 }

@@ -6,24 +6,20 @@
 #include <string.h>
 
 #include "../common/alloc.h"
+#include "../common/guard.h"
 #include "core.h"
-#include "event.h"
 
 trace_span trace__span_new(trace_callsite *cs, const trace_value *values, int parent_kind,
                            const trace_span *parent) {
   trace_span s = trace_span_none();
-  trace__thread *t = trace__thread_enter_guarded();
-  if (!t)
+  trace__guard g = trace__guard_enter(TRACE__GUARD_OUTER);
+  if (!g.t)
     return s;
-  int saved = trace__errno_get(t);
-  trace_dispatch *d = trace__current_dispatch(t);
+  trace_dispatch *d = trace__current_dispatch(g.t);
   if (trace__dispatch_alive(d) && d->vt.new_span) {
     trace_span_attrs attrs;
     attrs.meta = &cs->meta;
-    attrs.fields.meta = &cs->meta;
-    attrs.fields.values = values;
-    attrs.fields.index = NULL;
-    attrs.fields.count = cs->meta.field_count;
+    attrs.fields = trace__declared_values(cs, values);
     trace__resolve_parent(d, parent_kind, parent, &attrs.parent_kind, &attrs.parent_id);
     uint64_t id = d->vt.new_span(d->self, &attrs);
     if (id) {
@@ -33,41 +29,32 @@ trace_span trace__span_new(trace_callsite *cs, const trace_value *values, int pa
       trace__dispatch_span_ref(d);
     }
   }
-  trace__thread_leave(t);
-  trace__errno_set(t, saved);
+  trace__guard_leave(&g);
   return s;
 }
 
 /* A handle with an id but no dispatcher was not made by libtrace: treat it as none. */
 static inline bool usable(const trace_span *s) { return !trace_span_is_none(s) && s->dispatch; }
 
-void trace_span_enter(const trace_span *s) {
+typedef void (*span_fn)(void *self, uint64_t id);
+
+/* Enter and exit: the vtable entry at offset `entry` (a constant once inlined) with s's id. */
+static TRACE__INLINE void notify(const trace_span *s, size_t entry) {
   if (!usable(s))
     return;
-  trace__thread *t = trace__thread_enter();
-  if (!t)
+  trace__guard g = trace__guard_enter(TRACE__GUARD_NESTED);
+  if (!g.t)
     return;
-  int saved = trace__errno_get(t);
   trace_dispatch *d = s->dispatch;
-  if (trace__dispatch_alive(d) && d->vt.enter)
-    d->vt.enter(d->self, s->id);
-  trace__thread_leave(t);
-  trace__errno_set(t, saved);
+  span_fn fn;
+  memcpy(&fn, (const char *)&d->vt + entry, sizeof fn);
+  if (trace__dispatch_alive(d) && fn)
+    fn(d->self, s->id);
+  trace__guard_leave(&g);
 }
 
-void trace_span_exit(const trace_span *s) {
-  if (!usable(s))
-    return;
-  trace__thread *t = trace__thread_enter();
-  if (!t)
-    return;
-  int saved = trace__errno_get(t);
-  trace_dispatch *d = s->dispatch;
-  if (trace__dispatch_alive(d) && d->vt.exit)
-    d->vt.exit(d->self, s->id);
-  trace__thread_leave(t);
-  trace__errno_set(t, saved);
-}
+void trace_span_enter(const trace_span *s) { notify(s, offsetof(trace_subscriber_vtable, enter)); }
+void trace_span_exit(const trace_span *s) { notify(s, offsetof(trace_subscriber_vtable, exit)); }
 
 void trace_span_close(trace_span *s) {
   if (!usable(s)) {
@@ -96,10 +83,9 @@ trace_span trace_span_clone(const trace_span *s) {
   trace_span c = trace_span_none();
   if (!usable(s))
     return c;
-  trace__thread *t = trace__thread_enter();
-  if (!t)
+  trace__guard g = trace__guard_enter(TRACE__GUARD_NESTED);
+  if (!g.t)
     return c;
-  int saved = trace__errno_get(t);
   trace_dispatch *d = s->dispatch;
   if (trace__dispatch_alive(d)) {
     uint64_t id = d->vt.clone_span ? d->vt.clone_span(d->self, s->id) : s->id;
@@ -109,18 +95,16 @@ trace_span trace_span_clone(const trace_span *s) {
       trace__dispatch_span_ref(d);
     }
   }
-  trace__thread_leave(t);
-  trace__errno_set(t, saved);
+  trace__guard_leave(&g);
   return c;
 }
 
 trace_span trace_span_current(void) {
   trace_span c = trace_span_none();
-  trace__thread *t = trace__thread_enter_guarded();
-  if (!t)
+  trace__guard g = trace__guard_enter(TRACE__GUARD_OUTER);
+  if (!g.t)
     return c;
-  int saved = trace__errno_get(t);
-  trace_dispatch *d = trace__current_dispatch(t);
+  trace_dispatch *d = trace__current_dispatch(g.t);
   if (trace__dispatch_alive(d) && d->vt.current_span) {
     const trace_metadata *meta = NULL;
     uint64_t id = d->vt.current_span(d->self, &meta);
@@ -134,8 +118,7 @@ trace_span trace_span_current(void) {
       }
     }
   }
-  trace__thread_leave(t);
-  trace__errno_set(t, saved);
+  trace__guard_leave(&g);
   return c;
 }
 
@@ -144,15 +127,13 @@ int trace_span_follows_from(const trace_span *s, const trace_span *cause) {
     return TRACE_ECLOSED;
   if (s->dispatch != cause->dispatch)
     return TRACE_EINVAL;
-  trace__thread *t = trace__thread_enter();
-  if (!t)
+  trace__guard g = trace__guard_enter(TRACE__GUARD_NESTED);
+  if (!g.t)
     return 0;
-  int saved = trace__errno_get(t);
   trace_dispatch *d = s->dispatch;
   if (trace__dispatch_alive(d) && d->vt.record_follows_from)
     d->vt.record_follows_from(d->self, s->id, cause->id);
-  trace__thread_leave(t);
-  trace__errno_set(t, saved);
+  trace__guard_leave(&g);
   return 0;
 }
 
@@ -173,18 +154,16 @@ int trace_span_record(const trace_span *s, const char *field, trace_value v) {
     trace__report_undeclared(m, field, &v);
     return TRACE_ENOFIELD;
   }
-  trace__thread *t = trace__thread_enter();
-  if (!t)
+  trace__guard g = trace__guard_enter(TRACE__GUARD_NESTED);
+  if (!g.t)
     return 0;
-  int saved = trace__errno_get(t);
   trace_dispatch *d = s->dispatch;
   if (trace__dispatch_alive(d) && d->vt.record) {
     uint16_t ix = (uint16_t)index;
     trace_valueset vs = {m, &v, &ix, 1};
     d->vt.record(d->self, s->id, &vs);
   }
-  trace__thread_leave(t);
-  trace__errno_set(t, saved);
+  trace__guard_leave(&g);
   return 0;
 }
 
@@ -199,7 +178,7 @@ static reported *reported_head;
 void trace__report_undeclared(const trace_metadata *meta, const char *field, const trace_value *v) {
   if (trace__tls.depth != 0)
     return; /* inside a subscriber: the warning could not be delivered anyway */
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   trace__core_init();
   bool first = true;
   trace__mutex_lock(&trace__dispatch_lock);
@@ -221,5 +200,4 @@ void trace__report_undeclared(const trace_metadata *meta, const char *field, con
     TRACE_WARN(TF(span, meta->name), TF(field, field), TF(value, *v), TF(file, meta->file),
                TF(line, meta->line),
                "recorded a field the span does not declare; declare it with TF(name, TRACE_EMPTY)");
-  errno = saved;
 }

@@ -5,57 +5,11 @@
 #include <string.h>
 
 #include "../common/alloc.h"
+#include "../common/guard.h"
 #include "../text/buf.h"
 #include "../text/number.h"
 #include "core.h"
-#include "fmt_text.h"
-
-void trace__fmt_text_get(trace__fmt_text *t, const trace_value *v, size_t limit) {
-  t->ptr = t->small;
-  t->len = t->want = 0;
-  t->cut = false;
-  t->heap = NULL;
-  if (v->type != TRACE_VALUE_FMT || !v->as.fmt.fn)
-    return;
-  if (limit > TRACE__FMT_TEXT_MAX)
-    limit = TRACE__FMT_TEXT_MAX;
-  /* Zeroed, so that a callback that writes less than it claims shows nothing stale. */
-  memset(t->small, 0, sizeof t->small);
-  size_t need = v->as.fmt.fn(t->small, sizeof t->small, v->as.fmt.arg);
-  if (need == (size_t)-1) {
-    t->ptr = "<format error>";
-    t->len = t->want = strlen(t->ptr);
-    return;
-  }
-  t->small[sizeof t->small - 1] = '\0';
-  t->want = need;
-  if (need >= sizeof t->small && limit >= sizeof t->small) {
-    /* Long text: once more, into a buffer of the size asked for (up to the limit). */
-    size_t cap = TRACE__MIN(need, limit) + 1;
-    char *big = trace__malloc(cap);
-    if (big) {
-      memset(big, 0, cap);
-      size_t got = v->as.fmt.fn(big, cap, v->as.fmt.arg);
-      big[cap - 1] = '\0';
-      t->heap = big;
-      t->ptr = big;
-      t->len = strnlen(big, TRACE__MIN(got, cap - 1));
-      t->want = TRACE__MAX(got, t->len);
-    } else {
-      t->len = strnlen(t->small, sizeof t->small - 1); /* what fitted: better than nothing */
-    }
-  } else {
-    t->len = strnlen(t->small, TRACE__MIN(need, sizeof t->small - 1));
-  }
-  if (t->len > limit)
-    t->len = limit;
-  t->cut = t->want > t->len;
-}
-
-void trace__fmt_text_done(trace__fmt_text *t) {
-  trace__free(t->heap);
-  t->heap = NULL;
-}
+#include "../text/fmt_text.h"
 
 /* The text form into b; shared by trace_value_text and the visitor's fallback. */
 static void value_text(trace__buf *b, const trace_value *v) {
@@ -77,7 +31,7 @@ static void value_text(trace__buf *b, const trace_value *v) {
     trace__fmt_text_get(&t, v, TRACE__FMT_TEXT_MAX);
     trace__buf_put(b, t.ptr, t.len);
     if (t.cut)
-      b->truncated = true;
+      b->truncated = true; /* past TRACE__FMT_TEXT_MAX: the text is cut, never measured further */
     trace__fmt_text_done(&t);
     break;
   }
@@ -88,23 +42,11 @@ static void value_text(trace__buf *b, const trace_value *v) {
 size_t trace_value_text(const trace_value *v, char *buf, size_t cap) {
   if (!v)
     return 0;
-  int saved = errno;
-  char small[1];
+  TRACE__KEEP_ERRNO();
   trace__buf b;
-  trace__buf_init_fixed(&b, buf && cap ? buf : small, buf && cap ? cap - 1 : 0);
+  trace__buf_init_snprintf(&b, buf, cap);
   value_text(&b, v);
-  size_t len = b.len;
-  if (b.truncated) {
-    trace__buf full;
-    trace__buf_init_growable(&full, (size_t)1 << 30);
-    value_text(&full, v);
-    len = full.len;
-    trace__buf_free(&full);
-  }
-  if (buf && cap)
-    buf[b.len] = '\0';
-  errno = saved;
-  return len;
+  return trace__buf_finish_snprintf(&b);
 }
 
 void trace_valueset_visit(const trace_valueset *vs, const trace_visitor *vis, void *ctx) {

@@ -5,23 +5,19 @@
 #ifndef TRACE_FILTER_DIRECTIVE_H
 #define TRACE_FILTER_DIRECTIVE_H
 
-#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "regex.h"
 #include "trace/env_filter.h"
 
-/* Limits that bound parse time and the cost of regular expressions on any input. */
+/* Limits that bound parse time on any input (regular expressions have theirs in regex.h). */
 enum {
   TRACE__FILTER_MAX_INPUT = 65536,    /* bytes of filter text */
   TRACE__FILTER_MAX_DIRECTIVES = 1024,
   TRACE__FILTER_MAX_FIELDS = 32,      /* per directive (a uint32_t mask of matched fields) */
-  TRACE__FILTER_MAX_NESTING = 64,     /* [ { nesting in the filter text */
-  TRACE__FILTER_MAX_REGEX = 256,      /* bytes of one regular expression */
-  TRACE__FILTER_MAX_REPEAT = 100,     /* largest bound of a counted repetition {n,m} */
-  TRACE__FILTER_MAX_COUNTED = 4,      /* counted repetitions in one regular expression */
-  TRACE__FILTER_MAX_WEIGHT = 2000     /* estimated size of the compiled tree (see match.c) */
+  TRACE__FILTER_MAX_NESTING = 64      /* [ { nesting in the filter text */
 };
 
 typedef enum trace__match_kind {
@@ -31,7 +27,7 @@ typedef enum trace__match_kind {
   TRACE__MATCH_I64, /* negative numbers only: the others parse as u64 */
   TRACE__MATCH_F64,
   TRACE__MATCH_STR,  /* "quoted": exactly this string */
-  TRACE__MATCH_REGEX /* anything else: a POSIX ERE that must match the whole string */
+  TRACE__MATCH_REGEX /* anything else: a regular expression that must match the whole string */
 } trace__match_kind;
 
 typedef struct trace__field_match {
@@ -39,14 +35,13 @@ typedef struct trace__field_match {
   char *text;      /* STR: the unescaped string; REGEX: the pattern as written; else NULL */
   size_t text_len;
   uint8_t kind;    /* trace__match_kind */
-  bool compiled;   /* re holds a compiled expression (regfree it) */
   union {
     bool b;
     uint64_t u64;
     int64_t i64;
     double f64;
   } v;
-  regex_t re; /* anchored: ^(pattern)$ */
+  trace__regex *re; /* REGEX: the compiled expression (owned) */
 } trace__field_match;
 
 typedef struct trace__directive {
@@ -58,7 +53,11 @@ typedef struct trace__directive {
   uint32_t value_mask; /* bit i: fields[i] has a value; the others only need to be declared */
   uint32_t order;    /* position in the filter text, for "the later one wins" */
   int level;         /* trace_level */
-  bool dynamic;      /* a span name or a field value: judged per span instance */
+  /* As in tracing-subscriber, a directive is static when it has neither a span name nor a field
+   * value (decided once per callsite), dynamic when it has a span name or any field (judged per
+   * span instance), and a field-name-only directive ([{user_id}]) is both. */
+  bool is_static;
+  bool dynamic;
   bool replaced;     /* a later equal directive replaces this one */
 } trace__directive;
 
@@ -91,12 +90,9 @@ void trace__directive_clear(trace__directive *d);
 /* The set as normalised filter text, snprintf-style. */
 size_t trace__directive_set_format(const trace__directive_set *s, char *buf, size_t cap);
 
-/* match.c. Compiles pattern (len bytes, not NUL-terminated) into f as an anchored ERE after
- * checking it is cheap to compile and run. 0, TRACE_ENOMEM, or TRACE_EPARSE with a reason in why
- * and the offset of the problem within the pattern in *at. */
-int trace__regex_compile(trace__field_match *f, const char *pattern, size_t len, char *why,
-                         size_t why_cap, size_t *at);
-/* Whether d applies to the callsite: target, span name and declared field names. */
+/* match.c. */
+/* Whether the dynamic directive d applies to the callsite: target, span name and declared field
+ * names. */
 bool trace__directive_covers(const trace__directive *d, const trace_metadata *meta);
 /* The static directive that decides for meta (the most specific one that covers it), or NULL. */
 const trace__directive *trace__static_decider(const trace__directive_set *s,

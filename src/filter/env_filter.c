@@ -13,16 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/guard.h"
 #include "../common/alloc.h"
 #include "../common/compiler.h"
+#include "../common/idtable.h"
 #include "../common/mutex.h"
 #include "../common/thread.h"
-#include "../registry/filter_hint.h"
 #include "directive.h"
 
 /* Per-callsite decisions: one 64-bit word per callsite id, (generation << 32) | bits. */
-#define CACHE_PAGE_BITS 10
-#define CACHE_PAGES 4096
 enum {
   DECIDED = 1,  /* the word holds a decision (a generation may wrap to 0) */
   STATIC_ON = 2, /* the most specific static directive enables the callsite */
@@ -36,7 +35,7 @@ struct trace_env_filter {
   trace__mutex lock;          /* reloads, the retire list, spec */
   uint32_t generation;        /* under lock */
   trace__directive_set *retired; /* under lock */
-  uint64_t *cache[CACHE_PAGES]; /* pages published with a CAS, freed with the filter */
+  trace__idtable cache;        /* of uint64_t words, freed with the filter */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -58,29 +57,9 @@ static unsigned compute(const trace__directive_set *s, const trace_metadata *met
   return bits;
 }
 
-/* The word for a callsite id, allocating its page if need be; NULL if it cannot be cached. */
-static uint64_t *cache_word(trace_env_filter *f, uint32_t id) {
-  uint32_t page = id >> CACHE_PAGE_BITS;
-  if (id == 0 || page >= CACHE_PAGES)
-    return NULL;
-  uint64_t *p = TRACE__LOAD_ACQ(&f->cache[page]);
-  if (TRACE__UNLIKELY(!p)) {
-    uint64_t *fresh = trace__alloc_lines(((size_t)1 << CACHE_PAGE_BITS) * sizeof *fresh);
-    if (!fresh)
-      return NULL;
-    if (__atomic_compare_exchange_n(&f->cache[page], &p, fresh, false, __ATOMIC_ACQ_REL,
-                                    __ATOMIC_ACQUIRE)) {
-      p = fresh;
-    } else {
-      trace__free_lines(fresh); /* another thread published its page first */
-    }
-  }
-  return &p[id & ((1u << CACHE_PAGE_BITS) - 1)];
-}
-
 static unsigned decide(trace_env_filter *f, const trace__directive_set *s,
                        const trace_metadata *meta) {
-  uint64_t *w = cache_word(f, meta->callsite_id);
+  uint64_t *w = trace__idtable_get(&f->cache, meta->callsite_id, sizeof *w);
   if (TRACE__LIKELY(w != NULL)) {
     uint64_t v = TRACE__LOAD(w);
     if (TRACE__LIKELY((uint32_t)(v >> 32) == s->generation && (v & DECIDED)))
@@ -102,7 +81,7 @@ typedef struct scope_entry {
 
 /* What a span's dynamic directives gave it, remembered by the thread that entered it: event
  * loops and pools enter the same spans again and again, and matching field values means reading
- * them under the span's lock and running regexec (which locks the compiled expression). Valid
+ * them under the span's lock and running regular expressions over them. Valid
  * while the directive set (generation) and the filter's record count are those it was made with. */
 typedef struct span_level {
   uint64_t id; /* 0: empty */
@@ -136,20 +115,15 @@ typedef struct binding {
   uint32_t records; /* atomic: records of spans seen, the per-thread span levels' validity */
 } binding;
 
-static scope *scope_get(const binding *b) {
-  scope *sc = trace__local_get(b->key);
-  if (TRACE__LIKELY(sc != NULL))
-    return sc;
-  sc = trace__alloc_lines(sizeof *sc);
-  if (!sc)
-    return NULL;
+static void scope_init(void *p, void *arg) {
+  scope *sc = p;
+  (void)arg;
   sc->entries = sc->inline_entries;
   sc->cap = TRACE__ARRAY_LEN(sc->inline_entries);
-  if (!trace__local_set(b->key, sc)) {
-    scope_free(sc);
-    return NULL;
-  }
-  return sc;
+}
+
+static scope *scope_get(const binding *b) {
+  return trace__local_lazy(b->key, sizeof(scope), scope_init, NULL);
 }
 
 static bool scope_push(scope *sc, uint64_t id, int level) {
@@ -290,7 +264,7 @@ trace_filter *trace_env_filter_as_filter(trace_env_filter *f) {
   };
   if (!f)
     return NULL;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   trace_filter *filter = NULL;
   binding *b = trace__alloc_lines(sizeof *b);
   if (b) {
@@ -304,9 +278,8 @@ trace_filter *trace_env_filter_as_filter(trace_env_filter *f) {
     b->f = trace_env_filter_ref(f);
     filter = trace_filter_new(&vt, b); /* on failure it ran ef_destroy */
     /* Without span directives enter/exit track nothing: the registry may skip the calls. */
-    trace__filter_set_scope_idle(filter, &f->no_dynamic);
+    trace_filter_set_scope_idle(filter, &f->no_dynamic);
   }
-  errno = saved;
   return filter;
 }
 
@@ -333,22 +306,20 @@ int trace_env_filter_parse(const char *spec, trace_env_filter **out, trace_filte
     *out = NULL;
   if (!spec || !out)
     return TRACE_EINVAL;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   trace__directive_set *s;
   int rc = trace__filter_parse(spec, false, &s, err);
   if (rc == 0 && !(*out = make(s)))
     rc = TRACE_ENOMEM;
-  errno = saved;
   return rc;
 }
 
 trace_env_filter *trace_env_filter_parse_lossy(const char *spec) {
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   trace__directive_set *s;
   trace_env_filter *f = NULL;
   if (trace__filter_parse(spec ? spec : "", true, &s, NULL) == 0)
     f = make(s);
-  errno = saved;
   return f;
 }
 
@@ -362,11 +333,10 @@ trace_env_filter *trace_env_filter_from_env(const char *var, const char *default
 int trace_env_filter_reload(trace_env_filter *f, const char *spec, trace_filter_error *err) {
   if (!f || !spec)
     return TRACE_EINVAL;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   trace__directive_set *fresh;
   int rc = trace__filter_parse(spec, false, &fresh, err);
   if (rc != 0) {
-    errno = saved;
     return rc;
   }
   trace__mutex_lock(&f->lock);
@@ -401,19 +371,17 @@ int trace_env_filter_reload(trace_env_filter *f, const char *spec, trace_filter_
    * generation-tagged decisions judge callsites that reach the filter by the new set, and the
    * others keep the old set's answer, whole, never a mix. */
   trace_rebuild_interest();
-  errno = saved;
   return 0;
 }
 
 size_t trace_env_filter_spec(trace_env_filter *f, char *buf, size_t cap) {
   if (!f)
     return trace__directive_set_format(&(trace__directive_set){0}, buf, cap);
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   /* Under the lock: no reload can unpublish (and later free) the set while it is printed. */
   trace__mutex_lock(&f->lock);
   size_t n = trace__directive_set_format(f->set, buf, cap);
   trace__mutex_unlock(&f->lock);
-  errno = saved;
   return n;
 }
 
@@ -426,7 +394,7 @@ trace_env_filter *trace_env_filter_ref(trace_env_filter *f) {
 void trace_env_filter_release(trace_env_filter *f) {
   if (!f || __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) != 0)
     return;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   /* The last reference: no binding is left, so no reader either. */
   trace__directive_set_free(f->set);
   while (f->retired) {
@@ -434,9 +402,7 @@ void trace_env_filter_release(trace_env_filter *f) {
     trace__directive_set_free(f->retired);
     f->retired = next;
   }
-  for (size_t p = 0; p < CACHE_PAGES; p++)
-    trace__free_lines(f->cache[p]);
+  trace__idtable_free(&f->cache);
   trace__mutex_destroy(&f->lock);
   trace__free_lines(f);
-  errno = saved;
 }

@@ -6,10 +6,10 @@
 #include <string.h>
 
 #include "../common/alloc.h"
+#include "../common/guard.h"
 #include "../text/buf.h"
 #include "../text/escape.h"
 #include "../text/number.h"
-#include "../text/sink.h"
 #include "trace/env_filter.h"
 
 typedef struct line {
@@ -87,7 +87,7 @@ static int by_place(const void *pa, const void *pb) {
 }
 
 size_t trace_callsites_format(char *buf, size_t cap) {
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   inventory inv;
   memset(&inv, 0, sizeof inv);
   trace__buf_init_growable(&inv.text, (size_t)1 << 30);
@@ -96,12 +96,12 @@ size_t trace_callsites_format(char *buf, size_t cap) {
     inv.lines[i].text = inv.text.data + inv.lines[i].at;
   if (inv.n)
     qsort(inv.lines, inv.n, sizeof *inv.lines, by_place);
-  trace__sink o = trace__sink_make(buf, cap);
+  trace__buf o;
+  trace__buf_init_snprintf(&o, buf, cap);
   for (size_t i = 0; i < inv.n; i++)
-    trace__sink_put(&o, inv.lines[i].text, inv.lines[i].len);
-  size_t n = trace__sink_finish(&o);
+    trace__buf_put(&o, inv.lines[i].text, inv.lines[i].len);
+  size_t n = trace__buf_finish_snprintf(&o);
   trace__free(inv.lines);
   trace__buf_free(&inv.text);
-  errno = saved;
   return n;
 }

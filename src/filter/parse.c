@@ -8,7 +8,7 @@
  * Every problem is reported with its byte offset in the whole text: as the error of a strict
  * parse, or as one line on stderr per skipped directive for a lossy one. Any input is safe: the
  * text is bounded (64 KiB, 1024 directives, 32 fields, nesting 64), scanning is linear, and
- * regular expressions are vetted before regcomp (match.c). */
+ * regular expressions are PCRE2's, with limits (regex.c). */
 #include <errno.h>
 #include <locale.h>
 #include <math.h>
@@ -212,26 +212,10 @@ static size_t find_top(const parser *p, size_t from, size_t to, const char *char
   return to;
 }
 
-/* The index of the bracket or brace closing the one at open. */
+/* The index of the bracket or brace closing the one at open: the first closing one at the top
+ * level of what follows it. */
 static size_t find_close(const parser *p, size_t open, size_t to) {
-  size_t depth = 0;
-  for (size_t j = open; j < to;) {
-    char c = p->in[j];
-    if (c == '\\') {
-      j += 2;
-      continue;
-    }
-    if (c == '"') {
-      j = skip_quoted(p, j, to);
-      continue;
-    }
-    if (c == '[' || c == '{')
-      depth++;
-    else if ((c == ']' || c == '}') && --depth == 0)
-      return j;
-    j++;
-  }
-  return to;
+  return find_top(p, open + 1, to, "]}");
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -358,8 +342,7 @@ static size_t parse_quoted(parser *p, size_t a, size_t b, trace__field_match *f)
 static void field_clear(trace__field_match *f) {
   trace__free(f->name);
   trace__free(f->text);
-  if (f->compiled)
-    regfree(&f->re);
+  trace__regex_free(f->re);
   memset(f, 0, sizeof *f);
 }
 
@@ -420,7 +403,7 @@ static bool parse_field(parser *p, size_t ds, size_t de, size_t a, size_t b,
   if (!(f->text = copy(p, va, vb)))
     return false;
   f->text_len = vb - va;
-  int rc = trace__regex_compile(f, p->in + va, vb - va, why, sizeof why, &at);
+  int rc = trace__regex_compile(p->in + va, vb - va, &f->re, why, sizeof why, &at);
   if (rc == TRACE_ENOMEM)
     p->oom = true;
   else if (rc != 0)
@@ -589,6 +572,7 @@ static void parse_directive(parser *p, size_t ds, size_t de) {
     int level = parse_level(p->in + la, lb - la);
     if (level >= 0) { /* a bare level: everything at that level */
       d.level = level;
+      d.is_static = true;
       add(p, &d);
       return;
     }
@@ -597,7 +581,8 @@ static void parse_directive(parser *p, size_t ds, size_t de) {
     trace__directive_clear(&d);
     return;
   }
-  d.dynamic = d.span != NULL || d.value_mask != 0;
+  d.is_static = d.span == NULL && d.value_mask == 0;
+  d.dynamic = d.span != NULL || d.nfields != 0;
   add(p, &d);
 }
 
@@ -644,6 +629,7 @@ int trace__filter_parse(const char *spec, bool lossy, trace__directive_set **out
     trace__directive d; /* nothing usable: tracing's default, ERROR */
     memset(&d, 0, sizeof d);
     d.level = TRACE_LEVEL_ERROR;
+    d.is_static = true;
     add(&p, &d);
   }
   if (p.oom || p.failed) {

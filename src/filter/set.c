@@ -7,7 +7,6 @@
 #include "../common/compiler.h"
 #include "../text/buf.h"
 #include "../text/number.h"
-#include "../text/sink.h"
 #include "directive.h"
 
 void trace__directive_clear(trace__directive *d) {
@@ -16,8 +15,7 @@ void trace__directive_clear(trace__directive *d) {
   for (uint32_t i = 0; i < d->nfields; i++) {
     trace__free(d->fields[i].name);
     trace__free(d->fields[i].text);
-    if (d->fields[i].compiled)
-      regfree(&d->fields[i].re);
+    trace__regex_free(d->fields[i].re);
   }
   trace__free(d->fields);
   memset(d, 0, sizeof *d);
@@ -63,8 +61,11 @@ static bool same_selector(const trace__directive *a, const trace__directive *b) 
   return true;
 }
 
-/* Most specific first: a longer target (any target before none), then more field names, then the
- * later directive. */
+/* Most specific first, as tracing-subscriber orders its static directives: a longer target (any
+ * target before none), then more field names, then (equally specific) the greater target and the
+ * greater list of field names. Two directives that cover one callsite with targets of the same
+ * length have the same target, so of the tie-breaks only the field names can decide:
+ * "[{a}]=warn,[{b}]=debug" gives DEBUG to a span, whatever the order in the text. */
 static int specificity(const void *pa, const void *pb) {
   const trace__directive *a = *(const trace__directive *const *)pa;
   const trace__directive *b = *(const trace__directive *const *)pb;
@@ -73,6 +74,11 @@ static int specificity(const void *pa, const void *pb) {
     return ta > tb ? -1 : 1;
   if (a->nfields != b->nfields)
     return a->nfields > b->nfields ? -1 : 1;
+  int c = a->target && b->target ? strcmp(a->target, b->target) : 0;
+  for (uint32_t i = 0; c == 0 && i < a->nfields; i++)
+    c = strcmp(a->fields[i].name, b->fields[i].name);
+  if (c != 0)
+    return c > 0 ? -1 : 1;
   return a->order > b->order ? -1 : a->order < b->order;
 }
 
@@ -103,16 +109,20 @@ int trace__directive_set_new(trace__directive *dirs, size_t n, trace__directive_
   s->dyn_max = TRACE_LEVEL_OFF;
   for (size_t i = 0; i < n; i++) {
     const trace__directive *d = &dirs[i];
+    /* As in tracing, the maximum levels count replaced directives too: "[job]=warn,[job]=off"
+     * keeps WARN as the most verbose level, so job spans (always enabled while a dynamic
+     * directive covers them) still exist. */
+    max = TRACE__MAX(max, d->level);
+    if (d->dynamic)
+      s->dyn_max = TRACE__MAX(s->dyn_max, d->level);
     if (d->replaced)
       continue;
     if (d->dynamic) {
       s->dynamics[s->ndynamic++] = d;
-      s->dyn_max = TRACE__MAX(s->dyn_max, d->level);
       values = values || d->value_mask != 0;
-    } else {
-      s->statics[s->nstatic++] = d;
     }
-    max = TRACE__MAX(max, d->level);
+    if (d->is_static)
+      s->statics[s->nstatic++] = d;
   }
   qsort(s->statics, s->nstatic, sizeof *s->statics, specificity);
   /* As tracing: with field values to match, spans of any level may have to exist to be
@@ -125,76 +135,77 @@ int trace__directive_set_new(trace__directive *dirs, size_t n, trace__directive_
 /* ---------------------------------------------------------------------------------------- */
 /* Normalised text. */
 
-static void put_level(trace__sink *o, int level) {
+static void put_level(trace__buf *o, int level) {
   static const char *const names[] = {"off", "error", "warn", "info", "debug", "trace"};
-  trace__sink_puts(o, names[level]);
+  trace__buf_puts(o, names[level]);
 }
 
-static void put_value(trace__sink *o, const trace__field_match *f) {
+static void put_value(trace__buf *o, const trace__field_match *f) {
   char num[64];
   switch (f->kind) {
-  case TRACE__MATCH_BOOL: trace__sink_puts(o, f->v.b ? "true" : "false"); break;
-  case TRACE__MATCH_U64: trace__sink_put(o, num, trace__u64_dec(num, f->v.u64)); break;
-  case TRACE__MATCH_I64: trace__sink_put(o, num, trace__i64_dec(num, f->v.i64)); break;
+  case TRACE__MATCH_BOOL: trace__buf_puts(o, f->v.b ? "true" : "false"); break;
+  case TRACE__MATCH_U64: trace__buf_put(o, num, trace__u64_dec(num, f->v.u64)); break;
+  case TRACE__MATCH_I64: trace__buf_put(o, num, trace__i64_dec(num, f->v.i64)); break;
   case TRACE__MATCH_F64: {
     /* The shortest text that reads back to the same double; with a '.' or an exponent so that
      * it reads back as a float, not as an integer. */
     trace__buf b;
     trace__buf_init_fixed(&b, num, sizeof num);
     trace__buf_f64(&b, f->v.f64, false);
-    trace__sink_put(o, num, b.len);
+    trace__buf_put(o, num, b.len);
     if (!memchr(num, '.', b.len) && !memchr(num, 'e', b.len))
-      trace__sink_puts(o, ".0");
+      trace__buf_puts(o, ".0");
     break;
   }
   case TRACE__MATCH_STR:
-    trace__sink_putc(o, '"');
+    trace__buf_putc(o, '"');
     for (size_t i = 0; i < f->text_len; i++) {
       if (f->text[i] == '"' || f->text[i] == '\\')
-        trace__sink_putc(o, '\\');
-      trace__sink_putc(o, f->text[i]);
+        trace__buf_putc(o, '\\');
+      trace__buf_putc(o, f->text[i]);
     }
-    trace__sink_putc(o, '"');
+    trace__buf_putc(o, '"');
     break;
-  case TRACE__MATCH_REGEX: trace__sink_put(o, f->text, f->text_len); break;
+  case TRACE__MATCH_REGEX: trace__buf_put(o, f->text, f->text_len); break;
   default: break;
   }
 }
 
 size_t trace__directive_set_format(const trace__directive_set *s, char *buf, size_t cap) {
-  trace__sink o = trace__sink_make(buf, cap);
+  trace__buf o;
+  trace__buf_init_snprintf(&o, buf, cap);
   bool first = true;
   for (size_t i = 0; i < s->ndirs; i++) {
     const trace__directive *d = &s->dirs[i];
     if (d->replaced)
       continue;
     if (!first)
-      trace__sink_putc(&o, ',');
+      trace__buf_putc(&o, ',');
     first = false;
     if (d->target)
-      trace__sink_put(&o, d->target, d->target_len);
+      trace__buf_put(&o, d->target, d->target_len);
     if (d->span || d->nfields) {
-      trace__sink_putc(&o, '[');
+      trace__buf_putc(&o, '[');
       if (d->span)
-        trace__sink_puts(&o, d->span);
+        trace__buf_puts(&o, d->span);
       if (d->nfields) {
-        trace__sink_putc(&o, '{');
+        trace__buf_putc(&o, '{');
         for (uint32_t k = 0; k < d->nfields; k++) {
           if (k)
-            trace__sink_putc(&o, ',');
-          trace__sink_puts(&o, d->fields[k].name);
+            trace__buf_putc(&o, ',');
+          trace__buf_puts(&o, d->fields[k].name);
           if (d->fields[k].kind != TRACE__MATCH_PRESENT) {
-            trace__sink_putc(&o, '=');
+            trace__buf_putc(&o, '=');
             put_value(&o, &d->fields[k]);
           }
         }
-        trace__sink_putc(&o, '}');
+        trace__buf_putc(&o, '}');
       }
-      trace__sink_putc(&o, ']');
+      trace__buf_putc(&o, ']');
     }
     if (d->target || d->span || d->nfields)
-      trace__sink_putc(&o, '=');
+      trace__buf_putc(&o, '=');
     put_level(&o, d->level);
   }
-  return trace__sink_finish(&o);
+  return trace__buf_finish_snprintf(&o);
 }

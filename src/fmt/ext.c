@@ -63,32 +63,29 @@ static void store(fmt_ext *e, const char *text, size_t len) {
   TRACE__STORE(&e->len, (uint32_t)len);
 }
 
-/* Formats the span's current values into the extension, unless another thread just did. */
-static void fill(fmt_layer *l, fmt_ext *e, const trace_span_ref *s) {
+/* Formats the span's current values into the extension, through the caller's scratch buffer,
+ * unless another thread just did. */
+static void fill(fmt_layer *l, fmt_ext *e, const trace_span_ref *s, trace__buf *scratch) {
   lock(e);
   if (!TRACE__LOAD(&e->ready)) {
-    fmt_thread *t = fmt_thread_state(l);
-    trace__buf big;
-    trace__buf_init_growable(&big, FMT_LINE_MAX);
-    trace__buf *scratch = t ? &t->scratch : &big;
     scratch->len = 0;
     scratch->truncated = false;
     fmt_values_arg arg = {l, scratch};
-    trace__span_ref_values(s, fmt_format_values, &arg);
+    trace_span_ref_values(s, fmt_format_values, &arg);
     store(e, scratch->data ? scratch->data : "", scratch->len);
-    trace__buf_free(&big);
     TRACE__STORE(&e->ready, 1);
   }
   unlock(e);
 }
 
-uint32_t fmt_ext_len(fmt_layer *l, fmt_ext *e, const trace_span_ref *s) {
+uint32_t fmt_ext_len(fmt_layer *l, fmt_ext *e, const trace_span_ref *s, trace__buf *scratch) {
   if (TRACE__UNLIKELY(!TRACE__LOAD_ACQ(&e->ready)))
-    fill(l, e, s);
+    fill(l, e, s, scratch);
   return TRACE__LOAD(&e->len);
 }
 
-void fmt_ext_copy(trace__buf *b, fmt_layer *l, fmt_ext *e, const trace_span_ref *s) {
+void fmt_ext_copy(trace__buf *b, fmt_layer *l, fmt_ext *e, const trace_span_ref *s,
+                  trace__buf *scratch) {
   for (;;) {
     uint32_t s1 = TRACE__LOAD_ACQ(&e->seq);
     if (TRACE__UNLIKELY(s1 & 1)) {
@@ -101,7 +98,7 @@ void fmt_ext_copy(trace__buf *b, fmt_layer *l, fmt_ext *e, const trace_span_ref 
       continue;
     }
     if (TRACE__UNLIKELY(!TRACE__LOAD(&e->ready))) {
-      fill(l, e, s);
+      fill(l, e, s, scratch);
       continue;
     }
     uint32_t len = TRACE__LOAD(&e->len);

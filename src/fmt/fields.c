@@ -5,9 +5,7 @@
 #include <string.h>
 
 #include "../common/alloc.h"
-#include "../common/thread.h"
-#include "../core/event.h"
-#include "../core/fmt_text.h"
+#include "../text/fmt_text.h"
 #include "../text/number.h"
 #include "internal.h"
 
@@ -35,9 +33,13 @@ void fmt_put_text(trace__buf *b, const char *s, size_t len, trace__escape_mode m
 void fmt_put_message(trace__buf *b, const trace_event *ev, const fmt_site *site,
                      trace__escape_mode mode, size_t max) {
   trace__buf_mark m = trace__buf_limit_push(b, max);
-  if (site && site->nops && ev->args_) {
-    va_list ap;
-    va_copy(ap, *ev->args_);
+  va_list ap;
+  if (!trace_event_va_copy(ev, &ap)) {
+    trace__buf_limit_pop(b, m);
+    return;
+  }
+  int errno_value = trace_event_errno(ev);
+  if (site && site->nops) {
     /* A local cursor for the common parts, as in fmt_put_site_fields (an index: the data
      * pointer may be NULL while there is no room); b->len is brought up to date before anything
      * else touches the buffer. */
@@ -75,17 +77,17 @@ void fmt_put_message(trace__buf *b, const trace_event *ev, const fmt_site *site,
         trace__buf_i64(b, v);
       } else {
         b->len = len;
-        trace__printf_conv(b, &op->spec, &ap, mode, true, trace__tls.event_errno);
+        trace__printf_conv(b, &op->spec, &ap, mode, true, errno_value);
       }
       data = b->data;
       len = b->len;
       cap = b->cap;
     }
     b->len = len;
-    va_end(ap);
   } else {
-    trace__event_format_message(ev, b, mode, true);
+    trace__vformat(b, ev->meta->message, ap, mode, true, errno_value);
   }
+  va_end(ap);
   bool cut = trace__buf_limit_pop(b, m);
   if (cut)
     trace__buf_put_whole(b, "...[truncated]", 14);
@@ -204,16 +206,60 @@ static void put_json_key(trace__buf *b, json_keys *k, const char *name, uint32_t
   trace__buf_put(b, "\":", 2);
 }
 
+bool fmt_is_bare_message(const trace_valueset *vs, uint32_t i, field_style style) {
+  return style != STYLE_JSON && vs->meta && !vs->meta->message &&
+         strcmp(trace_valueset_name(vs, i), "message") == 0;
+}
+
+void fmt_sort_by_name(const char *const *names, uint16_t *order, size_t n) {
+  for (size_t i = 0; i < n; i++) { /* insertion sort: a callsite has a few fields */
+    size_t j = i;
+    while (j > 0 && strcmp(names[order[j - 1]], names[i]) > 0) {
+      order[j] = order[j - 1];
+      j--;
+    }
+    order[j] = (uint16_t)i;
+  }
+}
+
+/* The order fmt_put_fields writes a set in: a span's fields sorted by name in JSON (up to 64 of
+ * them; a larger set keeps its order), otherwise as they come. Returns order or NULL. */
+static const uint16_t *field_order(const trace_valueset *vs, field_style style, uint16_t *order) {
+  if (style != STYLE_JSON || !vs->meta || vs->meta->kind != TRACE_KIND_SPAN || vs->count < 2 ||
+      vs->count > 64)
+    return NULL;
+  const char *names[64];
+  for (uint32_t i = 0; i < vs->count; i++)
+    names[i] = trace_valueset_name(vs, i);
+  fmt_sort_by_name(names, order, vs->count);
+  return order;
+}
+
 bool fmt_put_fields(trace__buf *b, const trace_valueset *vs, field_style style, size_t max,
                     bool first, bool ansi, const char *reserved) {
   bool any = false;
   json_keys keys;
   keys.n = keys.used = 0;
-  for (uint32_t i = 0; i < vs->count; i++) {
+  uint16_t order_store[64];
+  const uint16_t *order = field_order(vs, style, order_store);
+  for (uint32_t k = 0; k < vs->count; k++) {
+    uint32_t i = order ? order[k] : k;
     const trace_value *v = &vs->values[i];
     if (v->type == TRACE_VALUE_EMPTY)
       continue;
     const char *name = trace_valueset_name(vs, i);
+    if (fmt_is_bare_message(vs, i, style)) {
+      /* The message, as tracing prints it: no name, a string unquoted. */
+      if (!first)
+        trace__buf_puts(b, style == STYLE_PRETTY ? ", " : " ");
+      if (v->type == TRACE_VALUE_STR && v->as.str.ptr)
+        fmt_put_text(b, v->as.str.ptr, v->as.str.len, TRACE__ESC_TEXT, max);
+      else
+        fmt_put_value(b, v, style, max);
+      first = false;
+      any = true;
+      continue;
+    }
     switch (style) {
     case STYLE_JSON:
       if (!first)

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "../common/compiler.h"
+#include "../common/idtable.h"
 #include "../text/buf.h"
 #include "../text/escape.h"
 #include "../text/printf.h"
@@ -30,13 +31,17 @@ typedef struct fmt_site {
   uint16_t nfields;
   uint8_t sep; /* bytes of separator at the start of each field piece */
   bool static_message;
+  bool rare_fields; /* bare or order below: the fields are written one by one */
   uint16_t nops; /* compiled message; 0: format it at run time */
   fmt_piece *pieces; /* [0] location, [1..n] field prefixes, [n+1] static message */
   fmt_op *ops;
   char *text;
+  /* Rare layouts, as tracing writes them (site.c): fields called "message" that are printed
+   * bare, as the message (bit i: field i; text styles, callsites without a format), and the
+   * order of a span's fields in JSON (sorted by name; NULL: declaration order). */
+  uint64_t bare;
+  const uint16_t *order;
 } fmt_site;
-#define FMT_SITE_PAGE_BITS 10
-#define FMT_SITE_PAGES 4096
 
 typedef struct fmt_layer {
   trace_fmt_options o;
@@ -45,10 +50,12 @@ typedef struct fmt_layer {
   bool ansi;
   int key; /* per-thread state */
   uint64_t start_ns;
-  fmt_site **sites[FMT_SITE_PAGES]; /* by callsite id; read without a lock */
+  trace__idtable sites; /* of fmt_site *, by callsite id; read without a lock */
 } fmt_layer;
 
 const fmt_site *fmt_site_get(fmt_layer *l, const trace_metadata *m);
+/* The location part of a line ("target: file:line: ", or JSON's keys), as the options say. */
+void fmt_put_location(trace__buf *b, const fmt_layer *l, const trace_metadata *m);
 void fmt_sites_free(fmt_layer *l);
 void fmt_put_site_fields(trace__buf *b, const fmt_layer *l, const fmt_site *site,
                          const trace_valueset *vs, bool first);
@@ -92,6 +99,12 @@ void fmt_put_value(trace__buf *b, const trace_value *v, field_style style, size_
  * fields when there is a message), or NULL. */
 bool fmt_put_fields(trace__buf *b, const trace_valueset *vs, field_style style, size_t max,
                     bool first, bool ansi, const char *reserved);
+/* Whether field i of the set is a "message" field printed bare, as tracing prints the message:
+ * in the text styles, when the callsite has no format (the field is the message then). */
+bool fmt_is_bare_message(const trace_valueset *vs, uint32_t i, field_style style);
+/* tracing writes a span's fields in JSON sorted by name (its JSON layer keeps them in a map
+ * ordered by key): order[] gets 0..n-1 sorted by names[], by byte value, stable. */
+void fmt_sort_by_name(const char *const *names, uint16_t *order, size_t n);
 /* Text truncated to max bytes with the marker, escaped for mode. */
 void fmt_put_text(trace__buf *b, const char *s, size_t len, trace__escape_mode mode, size_t max);
 /* The event's message, escaped, cut at max with a marker; through the site's compiled format
@@ -100,12 +113,14 @@ struct fmt_site;
 void fmt_put_message(trace__buf *b, const trace_event *ev, const struct fmt_site *site,
                      trace__escape_mode mode, size_t max);
 
-/* ext.c: the fields of span s (whose extension is e) as text, formatted now if stale. */
-uint32_t fmt_ext_len(fmt_layer *l, fmt_ext *e, const trace_span_ref *s);
-void fmt_ext_copy(trace__buf *b, fmt_layer *l, fmt_ext *e, const trace_span_ref *s);
+/* ext.c: the fields of span s (whose extension is e) as text, formatted now (through scratch) if
+ * stale. */
+uint32_t fmt_ext_len(fmt_layer *l, fmt_ext *e, const trace_span_ref *s, trace__buf *scratch);
+void fmt_ext_copy(trace__buf *b, fmt_layer *l, fmt_ext *e, const trace_span_ref *s,
+                  trace__buf *scratch);
 void fmt_ext_invalidate(fmt_ext *e);
 void fmt_ext_release(fmt_ext *e);
-/* layer.c: a span's fields in the layer's style; arg is a fmt_values_arg. */
+/* site.c: a span's fields in the layer's style; arg is a fmt_values_arg. */
 typedef struct fmt_values_arg {
   fmt_layer *l;
   trace__buf *b;
@@ -135,13 +150,5 @@ typedef struct fmt_line {
 } fmt_line;
 void fmt_format_line(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
                      const fmt_line *line);
-fmt_thread *fmt_thread_state(fmt_layer *l);
-
-/* writer.c: a whole line ending with '\n', without the public entry's checks. */
-int trace__writer_put_line(trace_writer *w, const char *line, size_t len);
-
-/* Reading a span's stored values (registry internals, under the span's lock). */
-void trace__span_ref_values(const trace_span_ref *span,
-                            void (*fn)(void *arg, const trace_valueset *vs), void *arg);
 
 #endif

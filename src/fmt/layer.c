@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../common/alloc.h"
+#include "../common/guard.h"
 #include "../common/clock.h"
 #include "../common/thread.h"
 #include "internal.h"
@@ -17,20 +18,15 @@ static void thread_free(void *p) {
   trace__free_lines(t);
 }
 
-fmt_thread *fmt_thread_state(fmt_layer *l) {
-  fmt_thread *t = trace__local_get(l->key);
-  if (TRACE__LIKELY(t != NULL))
-    return t;
-  t = trace__alloc_lines(sizeof *t);
-  if (!t)
-    return NULL;
+static void thread_init(void *p, void *arg) {
+  fmt_thread *t = p;
+  (void)arg;
   trace__buf_init_growable(&t->line, FMT_LINE_MAX);
   trace__buf_init_growable(&t->scratch, FMT_LINE_MAX);
-  if (!trace__local_set(l->key, t)) {
-    thread_free(t);
-    return NULL;
-  }
-  return t;
+}
+
+static inline fmt_thread *fmt_thread_state(fmt_layer *l) {
+  return trace__local_lazy(l->key, sizeof(fmt_thread), thread_init, NULL);
 }
 
 /* Formats and writes one line. Without per-thread state (out of memory, or a thread that is
@@ -42,13 +38,16 @@ static void emit(fmt_layer *l, const trace_ctx *ctx, const fmt_line *line) {
   if (TRACE__UNLIKELY(!t)) {
     memset(&fallback, 0, sizeof fallback);
     trace__buf_init_fixed(&fallback.line, stack, sizeof stack);
+    trace__buf_init_growable(&fallback.scratch, FMT_LINE_MAX);
     t = &fallback;
   }
   trace__buf *b = &t->line;
   b->len = 0;
   b->truncated = false;
   fmt_format_line(b, l, t, ctx, line);
-  trace__writer_put_line(l->writer, b->data, b->len);
+  trace_writer_write(l->writer, b->data, b->len); /* ends with its newline */
+  if (TRACE__UNLIKELY(t == &fallback))
+    trace__buf_free(&fallback.scratch);
 }
 
 /* tracing's TimingDisplay: three significant digits, ns/µs/ms/s. */
@@ -94,18 +93,6 @@ static void fmt_on_event(void *self, const trace_event *ev, const trace_ctx *ctx
   fmt_line line = {ev->meta, ev, NULL, trace_ctx_event_span(ctx, ev), NULL, NULL,
                    fmt_site_get(l, ev->meta)};
   emit(l, ctx, &line);
-}
-
-/* A span's fields in the layer's style (the registry's copy of the values, under its lock). */
-void fmt_format_values(void *p, const trace_valueset *vs) {
-  fmt_values_arg *a = p;
-  const fmt_site *site = vs->index ? NULL : fmt_site_get(a->l, vs->meta);
-  if (site)
-    fmt_put_site_fields(a->b, a->l, site, vs, true);
-  else
-    fmt_put_fields(a->b, vs, a->l->style, a->l->o.max_value_len, true,
-                   a->l->ansi && a->l->style != STYLE_JSON,
-                   a->l->style == STYLE_JSON ? "name" : NULL);
 }
 
 /* The fields are formatted when an event first needs them (see fmt_ext): nothing to do here
@@ -175,6 +162,14 @@ void trace_fmt_options_init(trace_fmt_options *o) {
   o->max_value_len = FMT_DEFAULT_VALUE_MAX;
 }
 
+void trace_fmt_options_pretty(trace_fmt_options *o) {
+  if (!o)
+    return;
+  o->format = TRACE_FMT_PRETTY;
+  o->show_file = true;
+  o->show_line = true;
+}
+
 static bool env_is(const char *v, const char *want) { return strcasecmp(v, want) == 0; }
 
 int trace_fmt_options_from_env(trace_fmt_options *o) {
@@ -188,7 +183,7 @@ int trace_fmt_options_from_env(trace_fmt_options *o) {
     else if (env_is(f, "compact"))
       o->format = TRACE_FMT_COMPACT;
     else if (env_is(f, "pretty"))
-      o->format = TRACE_FMT_PRETTY;
+      trace_fmt_options_pretty(o);
     else if (env_is(f, "json"))
       o->format = TRACE_FMT_JSON;
     else
@@ -230,7 +225,7 @@ trace_layer *trace_fmt_layer_new(const trace_fmt_options *opts) {
       .flush = fmt_flush,
       .destroy = fmt_destroy,
   };
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   trace_fmt_options o;
   trace_fmt_options_init(&o);
   if (opts) {
@@ -240,7 +235,6 @@ trace_layer *trace_fmt_layer_new(const trace_fmt_options *opts) {
         opts->color > TRACE_FMT_COLOR_ALWAYS) {
       if (opts->struct_size == sizeof o)
         trace_writer_free(opts->writer);
-      errno = saved;
       return NULL;
     }
     o = *opts;
@@ -252,7 +246,6 @@ trace_layer *trace_fmt_layer_new(const trace_fmt_options *opts) {
   if (!l || !w) {
     trace__free_lines(l);
     trace_writer_free(w);
-    errno = saved;
     return NULL;
   }
   l->o = o;
@@ -264,7 +257,6 @@ trace_layer *trace_fmt_layer_new(const trace_fmt_options *opts) {
   if (l->key < 0) {
     trace_writer_free(w);
     trace__free_lines(l);
-    errno = saved;
     return NULL;
   }
   /* fmt_ext_release leaves the extension as a new span needs it: the registry need not clear it.
@@ -277,6 +269,5 @@ trace_layer *trace_fmt_layer_new(const trace_fmt_options *opts) {
     flags |= TRACE_LAYER_CLOSE_IF_EXT_USED;
   const trace_layer_vtable *v = o.span_events ? &vt_spans : &vt;
   trace_layer *layer = trace_layer_new(v, l, sizeof(fmt_ext), flags);
-  errno = saved;
   return layer;
 }

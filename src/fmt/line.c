@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../common/thread.h"
 #include "../text/number.h"
 #include "internal.h"
 
@@ -61,7 +60,7 @@ static inline void put_str(trace__buf *b, const char *s) {
 static size_t longest_thread_name;
 
 static void put_thread_name(trace__buf *b) {
-  const char *name = trace__thread_name();
+  const char *name = trace_thread_name();
   size_t len = strlen(name);
   size_t max = TRACE__LOAD(&longest_thread_name);
   while (len > max && !__atomic_compare_exchange_n(&longest_thread_name, &max, len, 0,
@@ -74,7 +73,7 @@ static void put_thread_name(trace__buf *b) {
 
 static void put_thread_id(trace__buf *b, bool pad) {
   char tmp[32];
-  int n = snprintf(tmp, sizeof tmp, pad ? "ThreadId(%02u)" : "ThreadId(%u)", trace__thread_number());
+  int n = snprintf(tmp, sizeof tmp, pad ? "ThreadId(%02u)" : "ThreadId(%u)", trace_thread_id());
   trace__buf_put(b, tmp, (size_t)n);
 }
 
@@ -101,43 +100,14 @@ static TRACE__INLINE void put_prefix(trace__buf *b, const fmt_layer *l, fmt_thre
   }
 }
 
-/* "target: file:line: " as configured. */
+/* "target: file:line: " as configured: the callsite's pieces, or made now (site.c). */
 static TRACE__INLINE void put_location(trace__buf *b, const fmt_layer *l, const fmt_line *line) {
-  const trace_metadata *m = line->meta;
-  bool ansi = l->ansi;
   if (TRACE__LIKELY(line->site != NULL)) {
     trace__buf_put_padded(b, line->site->text + line->site->pieces[0].off,
                           line->site->pieces[0].len);
     return;
   }
-  if (l->o.show_target) {
-    if (ansi)
-      trace__buf_put(b, ANSI_DIM, 4);
-    put_str(b, m->target);
-    trace__buf_putc(b, ':');
-    if (ansi)
-      trace__buf_put(b, ANSI_RESET, 4);
-    trace__buf_putc(b, ' ');
-  }
-  if (l->o.show_file && m->file) {
-    if (ansi)
-      trace__buf_put(b, ANSI_DIM, 4);
-    put_str(b, m->file);
-    trace__buf_putc(b, ':');
-    if (ansi)
-      trace__buf_put(b, ANSI_RESET, 4);
-    if (!l->o.show_line)
-      trace__buf_putc(b, ' ');
-  }
-  if (l->o.show_line) {
-    if (ansi)
-      trace__buf_put(b, ANSI_DIM, 4);
-    trace__buf_u64(b, m->line);
-    trace__buf_putc(b, ':');
-    if (ansi)
-      trace__buf_put(b, ANSI_RESET, 4);
-    trace__buf_putc(b, ' ');
-  }
+  fmt_put_location(b, l, line->meta);
 }
 
 /* The event's message and fields, or a span event's message and extra fields. */
@@ -172,10 +142,15 @@ static TRACE__INLINE void put_event_fields(trace__buf *b, const fmt_layer *l, co
   }
 }
 
-static size_t scope_of(const trace_ctx *ctx, const fmt_line *line, const trace_span_ref **spans) {
-  size_t n = trace_ctx_scope(ctx, line->leaf, spans, FMT_SCOPE_MAX);
-  return n < FMT_SCOPE_MAX ? n : FMT_SCOPE_MAX;
+/* The spans of the line's scope, root first, at most the FMT_SCOPE_MAX nearest the event in
+ * spans; returns how many there are in all. A cut chain is marked, never silent: "…:" before
+ * the spans (Full, Compact), "in … N more spans" after them (Pretty), "spans_omitted" (JSON). */
+static TRACE__INLINE size_t scope_of(const trace_ctx *ctx, const fmt_line *line,
+                                     const trace_span_ref **spans) {
+  return trace_ctx_scope(ctx, line->leaf, spans, FMT_SCOPE_MAX);
 }
+
+#define ELLIPSIS "\xe2\x80\xa6"
 
 static fmt_ext *ext_of(const trace_span_ref *s, const trace_ctx *ctx) {
   return trace_span_ref_ext(s, ctx);
@@ -183,20 +158,26 @@ static fmt_ext *ext_of(const trace_span_ref *s, const trace_ctx *ctx) {
 
 static TRACE__INLINE void format_full(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
                         const fmt_line *line) {
+  trace__buf *scratch = &t->scratch;
   bool ansi = l->ansi;
   put_prefix(b, l, t, line->meta->level);
   const trace_span_ref *spans[FMT_SCOPE_MAX];
   size_t n = scope_of(ctx, line, spans);
+  if (TRACE__UNLIKELY(n > FMT_SCOPE_MAX)) {
+    n = FMT_SCOPE_MAX;
+    trace__buf_put(b, ELLIPSIS, 3);
+    dim(b, ansi, ":", 1);
+  }
   for (size_t i = 0; i < n; i++) {
     if (ansi)
       trace__buf_put(b, ANSI_BOLD, 4);
     put_str(b, trace_span_ref_meta(spans[i])->name);
     fmt_ext *e = ext_of(spans[i], ctx);
-    if (fmt_ext_len(l, e, spans[i]) > 0) {
+    if (fmt_ext_len(l, e, spans[i], scratch) > 0) {
       trace__buf_putc(b, '{');
       if (ansi)
         trace__buf_put(b, ANSI_RESET, 4);
-      fmt_ext_copy(b, l, e, spans[i]);
+      fmt_ext_copy(b, l, e, spans[i], scratch);
       if (ansi)
         trace__buf_put(b, ANSI_BOLD, 4);
       trace__buf_putc(b, '}');
@@ -214,10 +195,15 @@ static TRACE__INLINE void format_full(trace__buf *b, fmt_layer *l, fmt_thread *t
 
 static void format_compact(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
                            const fmt_line *line) {
+  trace__buf *scratch = &t->scratch;
   bool ansi = l->ansi;
   put_prefix(b, l, t, line->meta->level);
   const trace_span_ref *spans[FMT_SCOPE_MAX];
   size_t n = scope_of(ctx, line, spans);
+  if (TRACE__UNLIKELY(n > FMT_SCOPE_MAX)) {
+    n = FMT_SCOPE_MAX;
+    trace__buf_put(b, ELLIPSIS ":", 4);
+  }
   for (size_t i = 0; i < n; i++) {
     if (ansi)
       trace__buf_put(b, ANSI_BOLD, 4);
@@ -232,11 +218,11 @@ static void format_compact(trace__buf *b, fmt_layer *l, fmt_thread *t, const tra
   put_event_fields(b, l, line);
   for (size_t i = 0; i < n; i++) {
     fmt_ext *e = ext_of(spans[i], ctx);
-    if (fmt_ext_len(l, e, spans[i]) > 0) {
+    if (fmt_ext_len(l, e, spans[i], scratch) > 0) {
       trace__buf_putc(b, ' ');
       if (ansi)
         trace__buf_put(b, ANSI_DIM, 4);
-      fmt_ext_copy(b, l, e, spans[i]);
+      fmt_ext_copy(b, l, e, spans[i], scratch);
       if (ansi)
         trace__buf_put(b, ANSI_RESET, 4);
     }
@@ -246,6 +232,7 @@ static void format_compact(trace__buf *b, fmt_layer *l, fmt_thread *t, const tra
 
 static void format_pretty(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
                           const fmt_line *line) {
+  trace__buf *scratch = &t->scratch;
   bool ansi = l->ansi;
   const trace_metadata *m = line->meta;
   trace__buf_put(b, "  ", 2);
@@ -264,7 +251,7 @@ static void format_pretty(trace__buf *b, fmt_layer *l, fmt_thread *t, const trac
     if (ansi)
       trace__buf_put(b, ANSI_RESET, 4);
     trace__buf_putc(b, ':');
-    if (l->o.show_line && !l->o.show_file) {
+    if (l->o.show_line && m->line && !l->o.show_file) {
       trace__buf_u64(b, m->line);
       trace__buf_putc(b, ':');
     }
@@ -278,7 +265,7 @@ static void format_pretty(trace__buf *b, fmt_layer *l, fmt_thread *t, const trac
     dim(b, ansi, "at", 2);
     trace__buf_putc(b, ' ');
     put_str(b, m->file);
-    if (l->o.show_line) {
+    if (l->o.show_line && m->line) {
       trace__buf_putc(b, ':');
       trace__buf_u64(b, m->line);
     }
@@ -290,7 +277,7 @@ static void format_pretty(trace__buf *b, fmt_layer *l, fmt_thread *t, const trac
     dim(b, ansi, "on", 2);
     trace__buf_putc(b, ' ');
     if (l->o.show_thread_names) {
-      put_str(b, trace__thread_name());
+      put_str(b, trace_thread_name());
       if (l->o.show_thread_ids)
         trace__buf_putc(b, ' ');
     }
@@ -299,7 +286,11 @@ static void format_pretty(trace__buf *b, fmt_layer *l, fmt_thread *t, const trac
     trace__buf_putc(b, '\n');
   }
   const trace_span_ref *spans[FMT_SCOPE_MAX];
-  size_t n = scope_of(ctx, line, spans);
+  size_t n = scope_of(ctx, line, spans), hidden = 0;
+  if (TRACE__UNLIKELY(n > FMT_SCOPE_MAX)) {
+    hidden = n - FMT_SCOPE_MAX;
+    n = FMT_SCOPE_MAX;
+  }
   for (size_t i = n; i-- > 0;) { /* innermost first */
     const trace_metadata *sm = trace_span_ref_meta(spans[i]);
     trace__buf_put(b, "    ", 4);
@@ -315,22 +306,30 @@ static void format_pretty(trace__buf *b, fmt_layer *l, fmt_thread *t, const trac
     if (ansi)
       trace__buf_put(b, ANSI_RESET, 4);
     fmt_ext *e = ext_of(spans[i], ctx);
-    if (fmt_ext_len(l, e, spans[i]) > 0) {
+    if (fmt_ext_len(l, e, spans[i], scratch) > 0) {
       trace__buf_putc(b, ' ');
       dim(b, ansi, "with", 4);
       trace__buf_putc(b, ' ');
-      fmt_ext_copy(b, l, e, spans[i]);
+      fmt_ext_copy(b, l, e, spans[i], scratch);
     }
     trace__buf_putc(b, '\n');
+  }
+  if (TRACE__UNLIKELY(hidden)) {
+    trace__buf_put(b, "    ", 4);
+    dim(b, ansi, "in", 2);
+    trace__buf_put(b, " " ELLIPSIS " ", 5);
+    trace__buf_u64(b, hidden);
+    trace__buf_puts(b, hidden == 1 ? " more span\n" : " more spans\n");
   }
   trace__buf_putc(b, '\n');
 }
 
-static void json_span(trace__buf *b, fmt_layer *l, const trace_span_ref *s, const trace_ctx *ctx) {
+static void json_span(trace__buf *b, fmt_layer *l, const trace_span_ref *s, const trace_ctx *ctx,
+                      trace__buf *scratch) {
   trace__buf_putc(b, '{');
   fmt_ext *e = ext_of(s, ctx);
-  if (fmt_ext_len(l, e, s) > 0) {
-    fmt_ext_copy(b, l, e, s);
+  if (fmt_ext_len(l, e, s, scratch) > 0) {
+    fmt_ext_copy(b, l, e, s, scratch);
     trace__buf_putc(b, ',');
   }
   trace__buf_put(b, "\"name\":\"", 8);
@@ -390,40 +389,33 @@ static void format_json(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_
     }
   }
   trace__buf_putc(b, '}');
-  if (site) {
-    trace__buf_put(b, site->text + site->pieces[0].off, site->pieces[0].len);
-  } else {
-    if (l->o.show_target) {
-      trace__buf_putc(b, ',');
-      json_string(b, "target", m->target);
-    }
-    if (l->o.show_file && m->file) {
-      trace__buf_putc(b, ',');
-      json_string(b, "filename", m->file);
-    }
-    if (l->o.show_line) {
-      trace__buf_put(b, ",\"line_number\":", 15);
-      trace__buf_u64(b, m->line);
-    }
-  }
+  put_location(b, l, line);
   const trace_span_ref *spans[FMT_SCOPE_MAX];
-  size_t n = scope_of(ctx, line, spans);
+  size_t n = scope_of(ctx, line, spans), hidden = 0;
+  if (TRACE__UNLIKELY(n > FMT_SCOPE_MAX)) {
+    hidden = n - FMT_SCOPE_MAX;
+    n = FMT_SCOPE_MAX;
+  }
   if (n && l->o.json_current_span) {
     trace__buf_put(b, ",\"span\":", 8);
-    json_span(b, l, spans[n - 1], ctx);
+    json_span(b, l, spans[n - 1], ctx, &t->scratch);
   }
   if (n && l->o.json_span_list) {
     trace__buf_put(b, ",\"spans\":[", 10);
     for (size_t i = 0; i < n; i++) {
       if (i)
         trace__buf_putc(b, ',');
-      json_span(b, l, spans[i], ctx);
+      json_span(b, l, spans[i], ctx, &t->scratch);
     }
     trace__buf_putc(b, ']');
+    if (TRACE__UNLIKELY(hidden)) {
+      trace__buf_puts(b, ",\"spans_omitted\":");
+      trace__buf_u64(b, hidden);
+    }
   }
   if (l->o.show_thread_names) {
     trace__buf_putc(b, ',');
-    json_string(b, "threadName", trace__thread_name());
+    json_string(b, "threadName", trace_thread_name());
   }
   if (l->o.show_thread_ids) {
     trace__buf_put(b, ",\"threadId\":\"", 13);

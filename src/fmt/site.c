@@ -15,7 +15,7 @@ static void piece_end(trace__buf *b, fmt_piece *p, size_t start) {
 }
 
 /* The location: Full and Compact "target: file:line: "; JSON ,"target":...,"line_number":N. */
-static void build_location(trace__buf *b, const fmt_layer *l, const trace_metadata *m) {
+void fmt_put_location(trace__buf *b, const fmt_layer *l, const trace_metadata *m) {
   bool ansi = l->ansi;
   if (l->style == STYLE_JSON) {
     if (l->o.show_target) {
@@ -28,7 +28,7 @@ static void build_location(trace__buf *b, const fmt_layer *l, const trace_metada
       trace__escape(b, m->file, strlen(m->file), TRACE__ESC_JSON);
       trace__buf_putc(b, '"');
     }
-    if (l->o.show_line) {
+    if (l->o.show_line && m->line) { /* 0: no line (events made at run time) */
       trace__buf_puts(b, ",\"line_number\":");
       trace__buf_u64(b, m->line);
     }
@@ -50,10 +50,10 @@ static void build_location(trace__buf *b, const fmt_layer *l, const trace_metada
     trace__buf_putc(b, ':');
     if (ansi)
       trace__buf_put(b, ANSI_RESET, 4);
-    if (!l->o.show_line)
+    if (!l->o.show_line || !m->line)
       trace__buf_putc(b, ' ');
   }
-  if (l->o.show_line) {
+  if (l->o.show_line && m->line) {
     if (ansi)
       trace__buf_put(b, ANSI_DIM, 4);
     trace__buf_u64(b, m->line);
@@ -64,8 +64,13 @@ static void build_location(trace__buf *b, const fmt_layer *l, const trace_metada
   }
 }
 
-/* One field's prefix, separator first: ' name=' (text), ', name: ' (pretty), ',"key":' (JSON). */
-static void build_field(trace__buf *b, const fmt_layer *l, const char *key) {
+/* One field's prefix, separator first: ' name=' (text), ', name: ' (pretty), ',"key":' (JSON);
+ * only the separator for a field printed bare. */
+static void build_field(trace__buf *b, const fmt_layer *l, const char *key, bool bare) {
+  if (bare) {
+    trace__buf_puts(b, l->style == STYLE_PRETTY ? ", " : " ");
+    return;
+  }
   switch (l->style) {
   case STYLE_JSON:
     trace__buf_put(b, ",\"", 2);
@@ -150,12 +155,13 @@ static fmt_site *build(const fmt_layer *l, const trace_metadata *m) {
     return NULL;
   }
   size_t start = b.len;
-  build_location(&b, l, m);
+  fmt_put_location(&b, l, m);
   piece_end(&b, &pieces[0], start);
   /* JSON keys: unique within the object, the reserved key excluded ("message" in an event's
    * fields when it has a message, "name" in a span's object). */
   const char *reserved = m->kind == TRACE_KIND_SPAN ? "name" : m->message ? "message" : NULL;
   char alt[160];
+  uint64_t bare_mask = 0;
   for (size_t i = 0; i < n; i++) {
     const char *key = m->field_names[i];
     char *owned = NULL;
@@ -176,7 +182,11 @@ static fmt_site *build(const fmt_layer *l, const trace_metadata *m) {
     }
     keys[i] = key;
     start = b.len;
-    build_field(&b, l, key);
+    bool bare = i < 64 && fmt_is_bare_message(&(trace_valueset){m, NULL, NULL, (uint32_t)n},
+                                              (uint32_t)i, l->style);
+    if (bare)
+      bare_mask |= (uint64_t)1 << i;
+    build_field(&b, l, key, bare);
     piece_end(&b, &pieces[i + 1], start);
     (void)owned; /* freed below with the other keys that are copies */
   }
@@ -199,10 +209,18 @@ static fmt_site *build(const fmt_layer *l, const trace_metadata *m) {
   size_t nops = m->message && !static_message
                     ? compile_message(&b, l, m->message, ops, TRACE__ARRAY_LEN(ops))
                     : 0;
+  /* A span's fields in JSON: sorted by name, as tracing writes them. */
+  size_t norder = 0;
+  if (l->style == STYLE_JSON && m->kind == TRACE_KIND_SPAN && n <= UINT16_MAX) {
+    bool sorted = true; /* declared in order already: no order array */
+    for (size_t i = 1; i < n && sorted; i++)
+      sorted = strcmp(m->field_names[i - 1], m->field_names[i]) <= 0;
+    norder = sorted ? 0 : n;
+  }
   fmt_site *s = NULL;
   if (!b.truncated && b.len < UINT32_MAX)
-    s = trace__alloc_lines(sizeof *s + nops * sizeof *ops + (n + 2) * sizeof *pieces + b.len +
-                            TRACE__BUF_PAD);
+    s = trace__alloc_lines(sizeof *s + nops * sizeof *ops + (n + 2) * sizeof *pieces +
+                           norder * sizeof(uint16_t) + b.len + TRACE__BUF_PAD);
   if (s) {
     s->nfields = (uint16_t)n;
     s->sep = l->style == STYLE_PRETTY ? 2 : 1;
@@ -212,7 +230,13 @@ static fmt_site *build(const fmt_layer *l, const trace_metadata *m) {
     memcpy(s->ops, ops, nops * sizeof *ops);
     s->pieces = (fmt_piece *)(void *)(s->ops + nops);
     memcpy(s->pieces, pieces, (n + 2) * sizeof *pieces);
-    s->text = (char *)(s->pieces + n + 2);
+    uint16_t *order = (uint16_t *)(void *)(s->pieces + n + 2);
+    if (norder)
+      fmt_sort_by_name(m->field_names, order, norder);
+    s->order = norder ? order : NULL;
+    s->bare = bare_mask;
+    s->rare_fields = bare_mask || norder;
+    s->text = (char *)(order + norder);
     memcpy(s->text, b.data, b.len);
     memset(s->text + b.len, 0, TRACE__BUF_PAD); /* pieces are copied in whole blocks */
   }
@@ -222,24 +246,13 @@ static fmt_site *build(const fmt_layer *l, const trace_metadata *m) {
 }
 
 const fmt_site *fmt_site_get(fmt_layer *l, const trace_metadata *m) {
-  uint32_t id = m->callsite_id;
-  if (TRACE__UNLIKELY(id == 0 || (id >> FMT_SITE_PAGE_BITS) >= FMT_SITE_PAGES))
-    return NULL; /* not a registered callsite: formatted the slow way */
-  fmt_site **page = TRACE__LOAD_ACQ(&l->sites[id >> FMT_SITE_PAGE_BITS]);
-  if (TRACE__UNLIKELY(!page)) {
-    fmt_site **fresh = trace__alloc_lines(((size_t)1 << FMT_SITE_PAGE_BITS) * sizeof *fresh);
-    if (!fresh)
+  fmt_site **slot = trace__idtable_find(&l->sites, m->callsite_id, sizeof *slot);
+  if (TRACE__UNLIKELY(!slot)) {
+    /* A callsite id 0 (not registered) is formatted the slow way. */
+    slot = trace__idtable_get(&l->sites, m->callsite_id, sizeof *slot);
+    if (!slot)
       return NULL;
-    fmt_site **expected = NULL;
-    if (__atomic_compare_exchange_n(&l->sites[id >> FMT_SITE_PAGE_BITS], &expected, fresh, 0,
-                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-      page = fresh;
-    } else {
-      trace__free_lines(fresh);
-      page = expected;
-    }
   }
-  fmt_site **slot = &page[id & ((1u << FMT_SITE_PAGE_BITS) - 1)];
   fmt_site *s = TRACE__LOAD_ACQ(slot);
   if (TRACE__LIKELY(s != NULL))
     return s;
@@ -253,15 +266,11 @@ const fmt_site *fmt_site_get(fmt_layer *l, const trace_metadata *m) {
   return expected;
 }
 
+static void free_site(void *entry) { trace__free_lines(*(fmt_site **)entry); }
+
 void fmt_sites_free(fmt_layer *l) {
-  for (size_t p = 0; p < FMT_SITE_PAGES; p++) {
-    fmt_site **page = l->sites[p];
-    if (!page)
-      continue;
-    for (size_t i = 0; i < ((size_t)1 << FMT_SITE_PAGE_BITS); i++)
-      trace__free_lines(page[i]);
-    trace__free_lines(page);
-  }
+  trace__idtable_each(&l->sites, sizeof(fmt_site *), free_site);
+  trace__idtable_free(&l->sites);
 }
 
 /* The common value types inline; the rest through fmt_put_value. */
@@ -295,8 +304,33 @@ static inline void put_value_fast(trace__buf *b, const fmt_layer *l, const trace
  * goes through the buffer's functions, with b->len brought up to date first. The cursor is an
  * index, not a pointer: a buffer without storage yet has a NULL data pointer and no room, and
  * the fast path, which needs room, never forms a pointer from it. */
+/* fmt_put_site_fields for the rare sites with bare or sorted fields: one field at a time. */
+static void put_site_fields_in_order(trace__buf *b, const fmt_layer *l, const fmt_site *site,
+                                     const trace_valueset *vs, bool first) {
+  uint32_t n = vs->count < site->nfields ? vs->count : site->nfields;
+  for (uint32_t k = 0; k < site->nfields; k++) {
+    uint32_t i = site->order ? site->order[k] : k;
+    if (i >= n || vs->values[i].type == TRACE_VALUE_EMPTY)
+      continue;
+    const trace_value *v = &vs->values[i];
+    const fmt_piece *pc = &site->pieces[i + 1];
+    uint32_t skip = first ? site->sep : 0;
+    if (pc->len > skip)
+      trace__buf_put(b, site->text + pc->off + skip, pc->len - skip);
+    first = false;
+    if (i < 64 && (site->bare >> i & 1) && v->type == TRACE_VALUE_STR && v->as.str.ptr)
+      fmt_put_text(b, v->as.str.ptr, v->as.str.len, TRACE__ESC_TEXT, l->o.max_value_len);
+    else
+      put_value_fast(b, l, v);
+  }
+}
+
 void fmt_put_site_fields(trace__buf *b, const fmt_layer *l, const fmt_site *site,
                          const trace_valueset *vs, bool first) {
+  if (TRACE__UNLIKELY(site->rare_fields)) {
+    put_site_fields_in_order(b, l, site, vs, first);
+    return;
+  }
   uint32_t n = vs->count < site->nfields ? vs->count : site->nfields;
   trace__escape_mode str_mode = l->style == STYLE_JSON ? TRACE__ESC_JSON : TRACE__ESC_QUOTED;
   size_t max = l->o.max_value_len;
@@ -343,4 +377,16 @@ void fmt_put_site_fields(trace__buf *b, const fmt_layer *l, const fmt_site *site
     cap = b->cap;
   }
   b->len = len;
+}
+
+/* A span's fields in the layer's style (the registry's copy of the values, under its lock). */
+void fmt_format_values(void *p, const trace_valueset *vs) {
+  fmt_values_arg *a = p;
+  const fmt_site *site = vs->index ? NULL : fmt_site_get(a->l, vs->meta);
+  if (site)
+    fmt_put_site_fields(a->b, a->l, site, vs, true);
+  else
+    fmt_put_fields(a->b, vs, a->l->style, a->l->o.max_value_len, true,
+                   a->l->ansi && a->l->style != STYLE_JSON,
+                   a->l->style == STYLE_JSON ? "name" : NULL);
 }

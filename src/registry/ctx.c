@@ -100,15 +100,33 @@ void *trace_span_ref_ext(const trace_span_ref *span, const trace_ctx *ctx) {
   return reg_slot_ext(s, l);
 }
 
-void trace_span_ref_visit(const trace_span_ref *span, const trace_visitor *visitor, void *vctx) {
-  if (!span || !visitor)
+void trace_span_ref_values(const trace_span_ref *span,
+                           void (*fn)(void *arg, const trace_valueset *vs), void *arg) {
+  if (!span || !fn)
     return;
   slot *s = (slot *)(uintptr_t)as_slot(span);
   reg_slot_lock(s);
   trace_valueset vs = {s->meta, s->values, NULL,
                        TRACE__MIN(s->meta->field_count, (uint32_t)s->values_cap)};
-  trace_valueset_visit(&vs, visitor, vctx);
+  fn(arg, &vs);
   reg_slot_unlock(s);
+}
+
+typedef struct visit_arg {
+  const trace_visitor *visitor;
+  void *ctx;
+} visit_arg;
+
+static void visit_values(void *arg, const trace_valueset *vs) {
+  const visit_arg *a = arg;
+  trace_valueset_visit(vs, a->visitor, a->ctx);
+}
+
+void trace_span_ref_visit(const trace_span_ref *span, const trace_visitor *visitor, void *vctx) {
+  if (!visitor)
+    return;
+  visit_arg a = {visitor, vctx};
+  trace_span_ref_values(span, visit_values, &a);
 }
 
 size_t trace_span_ref_follows(const trace_span_ref *span, uint64_t *out, size_t cap) {
@@ -147,17 +165,4 @@ bool trace_span_ref_timing(const trace_span_ref *span, trace_span_timing *out) {
   }
   reg_slot_unlock(s);
   return on;
-}
-
-/* For the fmt layer (internal): the span's stored values as a value set, under its lock. */
-void trace__span_ref_values(const trace_span_ref *span,
-                            void (*fn)(void *arg, const trace_valueset *vs), void *arg);
-void trace__span_ref_values(const trace_span_ref *span,
-                            void (*fn)(void *arg, const trace_valueset *vs), void *arg) {
-  slot *s = (slot *)(uintptr_t)as_slot(span);
-  reg_slot_lock(s);
-  trace_valueset vs = {s->meta, s->values, NULL,
-                       TRACE__MIN(s->meta->field_count, (uint32_t)s->values_cap)};
-  fn(arg, &vs);
-  reg_slot_unlock(s);
 }

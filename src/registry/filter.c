@@ -3,7 +3,6 @@
 
 #include "../common/alloc.h"
 #include "../common/target.h"
-#include "filter_hint.h"
 #include "internal.h"
 
 trace_filter *trace_filter_new(const trace_filter_vtable *vt, void *self) {
@@ -22,7 +21,7 @@ trace_filter *trace_filter_new(const trace_filter_vtable *vt, void *self) {
   return f;
 }
 
-void trace__filter_set_scope_idle(trace_filter *f, const uint8_t *idle) {
+void trace_filter_set_scope_idle(trace_filter *f, const uint8_t *idle) {
   if (f)
     f->scope_idle = idle;
 }

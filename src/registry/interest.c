@@ -37,22 +37,6 @@ static trace_interest layer_interest(const trace_layer *l, const trace_metadata 
   return both(own, ask_filter(l->filter, meta));
 }
 
-static cs_info *cs_slot(trace_registry *r, uint32_t id, bool create) {
-  uint32_t page = id >> CS_PAGE_BITS;
-  if (page >= CS_PAGES)
-    return NULL;
-  cs_info *p = TRACE__LOAD_ACQ(&r->cs_pages[page]);
-  if (!p) {
-    if (!create)
-      return NULL;
-    p = trace__alloc_lines(((size_t)1 << CS_PAGE_BITS) * sizeof *p);
-    if (!p)
-      return NULL;
-    TRACE__STORE_REL(&r->cs_pages[page], p);
-  }
-  return &p[id & ((1u << CS_PAGE_BITS) - 1)];
-}
-
 /* The layer masks of a callsite, computed now. */
 static void compute(trace_registry *r, const trace_metadata *meta, cs_info *out) {
   trace_interest g = ask_filter(r->filter, meta);
@@ -95,7 +79,7 @@ trace_interest reg_register_callsite(void *self, const trace_metadata *meta) {
   }
   cs_info info;
   compute(r, meta, &info);
-  cs_info *c = meta->callsite_id ? cs_slot(r, meta->callsite_id, true) : NULL;
+  cs_info *c = trace__idtable_get(&r->cs, meta->callsite_id, sizeof *c);
   if (c) {
     /* Writers are serialised by the core's registration lock. The release stores make a reader
      * that sees new data also see the odd sequence number, and retry. */
@@ -113,7 +97,7 @@ trace_interest reg_register_callsite(void *self, const trace_metadata *meta) {
  * (and the registry's filter) say yes now. */
 uint64_t reg_enabled_mask(trace_registry *r, reg_thread *ts, const trace_metadata *meta) {
   cs_info info;
-  cs_info *c = meta->callsite_id ? cs_slot(r, meta->callsite_id, false) : NULL;
+  const cs_info *c = trace__idtable_find(&r->cs, meta->callsite_id, sizeof *c);
   if (!c || !cs_read(c, &info))
     compute(r, meta, &info);
   uint64_t mask = info.always;
@@ -166,6 +150,5 @@ int reg_max_level_hint(void *self) {
 }
 
 void reg_cs_destroy(trace_registry *r) {
-  for (unsigned p = 0; p < CS_PAGES; p++)
-    trace__free_lines(r->cs_pages[p]);
+  trace__idtable_free(&r->cs);
 }

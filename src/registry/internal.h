@@ -3,6 +3,7 @@
 #define TRACE_REGISTRY_INTERNAL_H
 
 #include "../common/compiler.h"
+#include "../common/idtable.h"
 #include "../common/mutex.h"
 #include "../common/spin.h"
 #include "../common/thread.h"
@@ -11,7 +12,7 @@
 struct trace_filter {
   trace_filter_vtable vt; /* normalised */
   void *self;
-  const uint8_t *scope_idle; /* see trace__filter_set_scope_idle; NULL: never idle */
+  const uint8_t *scope_idle; /* see trace_filter_set_scope_idle; NULL: never idle */
 };
 
 /* Whether the filter's on_enter/on_exit may have something to do now (registry.c). */
@@ -73,8 +74,6 @@ typedef struct cs_info {
   uint64_t sometimes; /* layers whose filter must be asked on each hit */
 } cs_info;
 
-#define CS_PAGE_BITS 10
-#define CS_PAGES 4096
 #define SLOT_PAGE_BITS 9
 #define SLOT_PAGES 4096
 #define LOCAL_FREE_MAX 128
@@ -126,7 +125,7 @@ struct trace_registry {
   uint32_t *free_list;
   uint32_t nfree, free_cap;
   /* Per-callsite layer masks, indexed by callsite id. */
-  cs_info *cs_pages[CS_PAGES];
+  trace__idtable cs; /* of cs_info */
   /* Statistics (the others are counted from the slots) */
   uint64_t stale_ids; /* atomic */
 };
@@ -206,12 +205,9 @@ void reg_values_release(slot *s);
  * (no per-hit filter) gives its mask from the table; false sends the caller to
  * reg_enabled_mask. */
 static inline bool reg_cs_fixed_mask(trace_registry *r, uint32_t id, uint64_t *mask) {
-  if (TRACE__UNLIKELY(id == 0 || (id >> CS_PAGE_BITS) >= CS_PAGES))
+  const cs_info *c = trace__idtable_find(&r->cs, id, sizeof(cs_info));
+  if (TRACE__UNLIKELY(!c))
     return false;
-  cs_info *page = TRACE__LOAD_ACQ(&r->cs_pages[id >> CS_PAGE_BITS]);
-  if (TRACE__UNLIKELY(!page))
-    return false;
-  cs_info *c = &page[id & ((1u << CS_PAGE_BITS) - 1)];
   uint32_t s1 = TRACE__LOAD_ACQ(&c->seq);
   if (TRACE__UNLIKELY(s1 == 0 || (s1 & 1)))
     return false;

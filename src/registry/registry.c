@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../common/alloc.h"
+#include "../common/guard.h"
 #include "../common/clock.h"
 #include "internal.h"
 
@@ -31,18 +32,15 @@ static void thread_dtor(void *p) {
   trace__free_lines(ts);
 }
 
-reg_thread *reg_thread_get_slow(trace_registry *r) {
-  reg_thread *ts = trace__alloc_lines(sizeof *ts);
-  if (!ts)
-    return NULL;
+static void thread_init(void *p, void *r) {
+  reg_thread *ts = p;
   ts->r = r;
   ts->stack = ts->inline_stack;
   ts->stack_cap = TRACE__ARRAY_LEN(ts->inline_stack);
-  if (!trace__local_set(r->local_key, ts)) {
-    trace__free_lines(ts);
-    return NULL;
-  }
-  return ts;
+}
+
+reg_thread *reg_thread_get_slow(trace_registry *r) {
+  return trace__local_make(r->local_key, sizeof(reg_thread), thread_init, r);
 }
 
 static bool stack_push(reg_thread *ts, slot *s, uint64_t id) {
@@ -575,7 +573,7 @@ static void close_open_spans(trace_registry *r) {
 void trace_registry_free(trace_registry *r) {
   if (!r)
     return;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   /* The layers' last callbacks run inside libtrace (what they log is not dispatched, and a
    * callsite they hit first is not registered: trace_shutdown may hold the dispatch lock here),
    * and leave without running deferred work for the same reason. */
@@ -595,7 +593,6 @@ void trace_registry_free(trace_registry *r) {
   reg_cs_destroy(r);
   trace__mutex_destroy(&r->lock);
   trace__free_lines(r);
-  errno = saved;
 }
 
 static void reg_destroy(void *self) { trace_registry_free(self); }

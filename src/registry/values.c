@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "../common/alloc.h"
-#include "../core/fmt_text.h"
+#include "../text/fmt_text.h"
 #include "../text/buf.h"
 #include "internal.h"
 

@@ -10,7 +10,7 @@
 #include "../text/buf.h"
 #include "../text/escape.h"
 #include "../text/number.h"
-#include "../core/event.h"
+#include "../text/printf.h"
 #include "trace/testing.h"
 
 typedef struct cap_span {
@@ -185,7 +185,11 @@ static void cap_event(void *self, const trace_event *ev) {
   trace__buf_puts(b, ":");
   if (ev->meta->message) {
     trace__buf_putc(b, ' ');
-    trace__event_format_message(ev, b, TRACE__ESC_TEXT, true);
+    va_list ap;
+    if (trace_event_va_copy(ev, &ap)) {
+      trace__vformat(b, ev->meta->message, ap, TRACE__ESC_TEXT, true, trace_event_errno(ev));
+      va_end(ap);
+    }
   }
   put_values(b, &ev->fields);
   uint64_t parent = 0;

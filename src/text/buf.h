@@ -1,7 +1,9 @@
 /* An append-only text buffer with a hard size limit. Appends past the limit are dropped and
- * mark the buffer truncated, so a formatter can never overflow and can say that it cut. The
- * storage is caller-provided or grown with trace__realloc up to the limit. A temporary, lower
- * limit (trace__buf_limit_push/pop) bounds one part of the output, e.g. one value. */
+ * mark the buffer truncated, so a formatter can never overflow and can say that it cut; the bytes
+ * dropped are counted, so that a fixed buffer also serves the snprintf-style functions that
+ * return the full length (trace__buf_init_snprintf). The storage is caller-provided or grown with
+ * trace__alloc_lines up to the limit. A temporary, lower limit (trace__buf_limit_push/pop) bounds
+ * one part of the output, e.g. one value. */
 #ifndef TRACE_TEXT_BUF_H
 #define TRACE_TEXT_BUF_H
 
@@ -20,6 +22,9 @@ typedef struct trace__buf {
   size_t limit; /* never grows past this */
   bool truncated;
   bool growable; /* data came from trace__malloc and may be reallocated */
+  /* Bytes refused since init: with len, the length the text would have had without the limit
+   * (exact for plain appends; escaping stops at the cut and counts only the piece it tried). */
+  size_t dropped;
 } trace__buf;
 
 /* Makes room for n more bytes if the limit allows; returns the room available (may be < n). */
@@ -93,6 +98,7 @@ static TRACE__INLINE void trace__buf_put_padded(trace__buf *b, const char *s, si
 static TRACE__INLINE void trace__buf_put_whole(trace__buf *b, const char *s, size_t n) {
   if (TRACE__UNLIKELY(trace__buf_room(b, n) < n)) {
     b->truncated = true;
+    b->dropped += n;
     return;
   }
   memcpy(b->data + b->len, s, n);
@@ -100,21 +106,33 @@ static TRACE__INLINE void trace__buf_put_whole(trace__buf *b, const char *s, siz
 }
 
 static TRACE__INLINE void trace__buf_putc(trace__buf *b, char c) {
-  if (TRACE__LIKELY(b->len < b->cap) || trace__buf_grow(b, 1))
+  if (TRACE__LIKELY(b->len < b->cap) || trace__buf_grow(b, 1)) {
     b->data[b->len++] = c;
-  else
+  } else {
     b->truncated = true;
+    b->dropped++;
+  }
 }
 
 static inline void trace__buf_puts(trace__buf *b, const char *s) { trace__buf_put(b, s, strlen(s)); }
 
-static inline void trace__buf_fill(trace__buf *b, char c, size_t n) {
+/* How many of n bytes about to be written fit (room made first); the rest are counted dropped
+ * and the buffer marked truncated. The caller writes that many at data + len, then adds them to
+ * len (the data pointer is NULL when a growable buffer could not allocate: write only if > 0). */
+static inline size_t trace__buf_claim(trace__buf *b, size_t n) {
   size_t room = trace__buf_room(b, n);
   if (room < n) {
-    n = room;
+    b->dropped += n - room;
     b->truncated = true;
+    return room;
   }
-  memset(b->data + b->len, c, n);
+  return n;
+}
+
+static inline void trace__buf_fill(trace__buf *b, char c, size_t n) {
+  n = trace__buf_claim(b, n);
+  if (n)
+    memset(b->data + b->len, c, n);
   b->len += n;
 }
 
@@ -125,6 +143,19 @@ static inline void trace__buf_init_fixed(trace__buf *b, char *data, size_t cap) 
   b->cap = b->alloc = b->limit = cap;
   b->truncated = false;
   b->growable = false;
+  b->dropped = 0;
+}
+
+/* snprintf-style output into a caller's buffer of cap bytes (buf may be NULL when cap is 0): at
+ * most cap - 1 bytes of text and a NUL; what does not fit is counted, not stored. */
+static inline void trace__buf_init_snprintf(trace__buf *b, char *buf, size_t cap) {
+  trace__buf_init_fixed(b, buf && cap ? buf : (char *)0, buf && cap ? cap - 1 : 0);
+}
+/* Terminates the text of a trace__buf_init_snprintf buffer; returns the full length. */
+static inline size_t trace__buf_finish_snprintf(trace__buf *b) {
+  if (b->data)
+    b->data[b->len] = '\0';
+  return b->len + b->dropped;
 }
 
 void trace__buf_init_growable(trace__buf *b, size_t limit);

@@ -243,13 +243,13 @@ static void report_failure(trace_writer *w, int err) {
   trace__warn(msg, b.len);
 }
 
-int trace__writer_put_line(trace_writer *w, const char *line, size_t len);
+static int put_line(trace_writer *w, const char *line, size_t len);
 
 int trace_writer_write(trace_writer *w, const char *line, size_t len) {
   if (!w || (!line && len))
     return TRACE_EINVAL;
   if (len > 0 && line[len - 1] == '\n')
-    return trace__writer_put_line(w, line, len);
+    return put_line(w, line, len);
   /* Add the newline: the line must still go out in one write. */
   char small[4096];
   char *copy = len < sizeof small ? small : trace__malloc(len + 1);
@@ -257,14 +257,14 @@ int trace_writer_write(trace_writer *w, const char *line, size_t len) {
     return TRACE_ENOMEM;
   memcpy(copy, line, len);
   copy[len] = '\n';
-  int rc = trace__writer_put_line(w, copy, len + 1);
+  int rc = put_line(w, copy, len + 1);
   if (copy != small)
     trace__free(copy);
   return rc;
 }
 
 /* A whole line, ending with '\n' (the fmt layer's path: no checks). */
-int trace__writer_put_line(trace_writer *w, const char *line, size_t len) {
+static int put_line(trace_writer *w, const char *line, size_t len) {
   if (w->kind == W_CALLBACK && w->fd_type == FD_PLAIN) {
     /* Most common in benchmarks and tests: no errno dance needed, the callback owns that. */
     if (TRACE__LIKELY(w->fn(w->arg, line, len) >= 0))

@@ -1,6 +1,6 @@
 /* The text of a FMT value (a user callback), for every part of the library that needs it. */
-#ifndef TRACE_CORE_FMT_TEXT_H
-#define TRACE_CORE_FMT_TEXT_H
+#ifndef TRACE_TEXT_FMT_TEXT_H
+#define TRACE_TEXT_FMT_TEXT_H
 
 #include <stdbool.h>
 #include <stddef.h>

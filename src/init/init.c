@@ -1,26 +1,61 @@
 /* trace_init: a registry, an env-filter from TRACE_FILTER and a fmt layer on stderr, installed as
- * the global default in one call. */
+ * the global default in one call. A composition of public pieces: like any application's own
+ * set-up, it uses only the public headers (and the common/text helpers). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/alloc.h"
+#include "../common/guard.h"
 #include "../common/compiler.h"
 #include "../common/warn.h"
+#include "../text/buf.h"
 #include "../text/escape.h"
-#include "../core/core.h"
-#include "internal.h"
+#include "trace/fmt.h"
 
-/* The filter trace_init installed, for trace_init_filter(); a reference, dropped at shutdown. */
-static trace_env_filter *installed_filter;
-/* Its writer, for trace_init_writer_stats(); owned by the fmt layer, forgotten at shutdown. */
-static trace_writer *installed_writer;
+/* What trace_init installed, for trace_init_filter() and trace_init_writer_stats(): the filter
+ * (a reference of ours) and the writer (owned by the fmt layer). Published before the subscriber
+ * is installed and forgotten when it is destroyed (trace_dispatch_on_destroy), so neither
+ * outlives what it points into. */
+typedef struct installed {
+  trace_env_filter *filter;
+  trace_writer *writer;
+} installed;
+static installed *current;
 
-static void release_on_shutdown(void) {
-  __atomic_store_n(&installed_writer, NULL, __ATOMIC_RELEASE);
-  trace_env_filter *f = __atomic_exchange_n(&installed_filter, NULL, __ATOMIC_ACQ_REL);
-  trace_env_filter_release(f);
+static void forget(void *arg) {
+  installed *st = arg;
+  installed *expected = st;
+  __atomic_compare_exchange_n(&current, &expected, NULL, false, __ATOMIC_ACQ_REL,
+                              __ATOMIC_ACQUIRE);
+  trace_env_filter_release(st->filter);
+  trace__free(st);
+}
+
+/* Installs r as the global default with st published for it; the registry is consumed. */
+static int install(trace_registry *r, installed *st) {
+  trace_dispatch *d = trace_registry_dispatch(r); /* frees r on failure */
+  if (!d) {
+    forget(st);
+    return TRACE_ENOMEM;
+  }
+  installed *expected = NULL;
+  if (trace_dispatch_on_destroy(d, forget, st) != 0) {
+    forget(st);
+    trace_dispatch_release(d);
+    return TRACE_ENOMEM;
+  }
+  /* Another trace_init racing this one: the global default is or will be theirs. */
+  if (!__atomic_compare_exchange_n(&current, &expected, st, false, __ATOMIC_ACQ_REL,
+                                   __ATOMIC_ACQUIRE)) {
+    trace_dispatch_release(d); /* destroyed: forget(st) */
+    return TRACE_EEXIST;
+  }
+  int rc = trace_set_global_default(d);
+  trace_dispatch_release(d); /* on failure the last reference: destroyed, forget(st) runs */
+  return rc;
 }
 
 void trace_init_options_init(trace_init_options *o) {
@@ -53,32 +88,29 @@ int trace_init(void) {
 int trace_init_with(const trace_init_options *o) {
   if (!o || o->struct_size != sizeof *o)
     return TRACE_EINVAL;
-  int saved = errno;
+  TRACE__KEEP_ERRNO();
   trace_writer *writer = o->fmt.writer;
   if (trace_global_default()) {
     trace_writer_free(writer);
-    errno = saved;
     return TRACE_EEXIST;
   }
   const char *spec = o->filter;
   if (!spec) {
     spec = getenv("TRACE_FILTER");
     if (!spec || !*spec)
-      spec = "info"; /* ours: INFO when unset or empty (tracing's default would be ERROR) */
+      spec = o->default_filter ? o->default_filter : "info"; /* tracing's would be ERROR */
   }
   trace_env_filter *f = NULL;
   if (o->strict_filter) {
     int rc = trace_env_filter_parse(spec, &f, o->filter_error);
     if (rc != 0) {
       trace_writer_free(writer);
-      errno = saved;
       return rc;
     }
   } else {
     f = trace_env_filter_parse_lossy(spec);
     if (!f) {
       trace_writer_free(writer);
-      errno = saved;
       return TRACE_ENOMEM;
     }
   }
@@ -96,30 +128,28 @@ int trace_init_with(const trace_init_options *o) {
     /* Without its fmt layer there would be a subscriber that prints nothing: refuse instead. */
     trace_layer_free(layer);
     trace_env_filter_release(f);
-    errno = saved;
     return valid ? TRACE_ENOMEM : TRACE_EINVAL;
   }
   trace_registry_set_filter(r, trace_env_filter_as_filter(f));
   int rc = trace_registry_add_layer(r, layer, NULL);
-  if (rc == 0)
-    rc = trace_registry_install(r);
-  else
+  installed *st = rc == 0 ? trace__malloc(sizeof *st) : NULL;
+  if (!st) {
     trace_registry_free(r);
-  if (rc == 0) {
-    trace__shutdown_hook = release_on_shutdown;
-    __atomic_store_n(&installed_writer, writer, __ATOMIC_RELEASE);
-    trace_env_filter *old = __atomic_exchange_n(&installed_filter, f, __ATOMIC_ACQ_REL);
-    trace_env_filter_release(old);
-  } else {
     trace_env_filter_release(f);
+    return rc ? rc : TRACE_ENOMEM;
   }
-  errno = saved;
+  st->filter = f;
+  st->writer = writer;
+  rc = install(r, st);
   return rc;
 }
 
 trace_writer_stats trace_init_writer_stats(void) {
-  trace_writer *w = __atomic_load_n(&installed_writer, __ATOMIC_ACQUIRE);
-  return trace_writer_get_stats(w); /* NULL: zeros */
+  installed *st = __atomic_load_n(&current, __ATOMIC_ACQUIRE);
+  return trace_writer_get_stats(st ? st->writer : NULL); /* NULL: zeros */
 }
 
-trace_env_filter *trace_init_filter(void) { return __atomic_load_n(&installed_filter, __ATOMIC_ACQUIRE); }
+trace_env_filter *trace_init_filter(void) {
+  installed *st = __atomic_load_n(&current, __ATOMIC_ACQUIRE);
+  return st ? st->filter : NULL;
+}
