@@ -144,6 +144,21 @@ static void event(unsigned long k) {
     TRACE_INFO(TF(answer, 42), TF(user, "ferris"), TF(i, i), "hello %s", "world");
 }
 
+/* ---- issue 12 item 14: float fields (a value that changes every event, as measurements do). */
+
+static void event_float_field(unsigned long k) {
+  for (unsigned long i = 0; i < k; i++)
+    TRACE_INFO(TF(x, 0.1 * (double)i), "measured");
+}
+
+static void event_4_fields_mixed(unsigned long k) {
+  for (unsigned long i = 0; i < k; i++)
+    TRACE_INFO(TF(id, (int64_t)i), TF(secs, (double)i * 1e-6), TF(ok, (bool)(i % 2 == 0)),
+               TF(user, "ferris"), "request done");
+}
+
+/* ---- end of issue 12 item 14 */
+
 static void span_lifecycle(unsigned long k) {
   for (unsigned long i = 0; i < k; i++) {
     trace_span s = TRACE_INFO_SPAN("request", TF(method, "GET"), TF(i, i));
@@ -866,6 +881,10 @@ int main(int argc, char **argv) {
     timed(w, n, disabled_in_3_spans);
   else if (strcmp(w, "event_fmt_sink_2threads") == 0)
     timed(w, m, event_2threads);
+  else if (strcmp(w, "event_float_field") == 0)
+    timed(w, m, event_float_field);
+  else if (strcmp(w, "event_4_fields_mixed") == 0)
+    timed(w, m, event_4_fields_mixed);
   else {
     fprintf(stderr, "bench: unknown workload %s\n", w);
     return 2;

@@ -41,6 +41,15 @@ fi
 # ---- end of the OTLP block ----
 # valgrind's callgrind counts the instructions of a disabled callsite (benchmarks/compare).
 [ "${1:-build}" = bench ] && need="$need valgrind"
+# The tracing peer (benchmarks/peers/rust-tracing) is built offline from Debian's crates:
+# librust-tracing-subscriber-dev brings tracing, tracing-subscriber and every crate they use
+# (serde_json among them) to /usr/share/cargo/registry. It builds with any cargo from Debian 12's
+# (0.66, rustc 1.63) on; one already there (on PATH or rustup's ~/.cargo/bin) is used, Debian's is
+# installed otherwise.
+if [ "${1:-build}" = bench ]; then
+  need="$need librust-tracing-subscriber-dev librust-serde-json-dev"
+  command -v cargo >/dev/null 2>&1 || [ -x "${HOME:-/root}/.cargo/bin/cargo" ] || need="$need cargo"
+fi
 
 missing=""
 for p in $need; do

@@ -75,7 +75,8 @@ static inline void trace__buf_i64(trace__buf *b, int64_t v) {
 }
 /* 0x-prefixed lowercase hex, as Rust prints pointers. */
 void trace__buf_ptr(trace__buf *b, const void *p);
-/* Shortest round-trip form; NaN/inf as NaN, inf, -inf (json: false) or null (json: true). */
+/* The shortest form that reads back as v, as tracing writes it (src/text/f64.c): Rust's {:?} (json:
+ * false; NaN, inf, -inf) or serde_json's (json: true; null for NaN and infinities). */
 void trace__buf_f64(trace__buf *b, double v, bool json);
 
 #endif
