@@ -264,7 +264,12 @@ typedef struct trace_callsite {
  * close each reference exactly once (trace_span_close sets the handle to none, so closing the
  * same variable twice is harmless). trace_span_clone makes a second reference. A span lives
  * until its last reference is closed and its children are closed. Handles work on any thread.
- * A none span (disabled, closed, or TRACE_SPAN_NONE) accepts every operation as a no-op. */
+ * A none span (disabled, closed, or TRACE_SPAN_NONE) accepts every operation as a no-op.
+ * A span made by a callsite of a shared object must be closed before that object is dlclose'd
+ * (its metadata lives there): the registry then says so on stderr and shows the span as
+ * "(unloaded module)", exit and close stay safe, but trace_span_record on a handle to it reads
+ * the unloaded module (docs/concepts.md, Guarantees). A span never closed is reported by
+ * trace_shutdown. */
 
 struct trace_dispatch;
 typedef struct trace_span {
@@ -324,7 +329,9 @@ TRACE_API void trace_flush(void);
  * inside it. Afterwards every macro is a no-op again and a new global default may be set.
  * Spans created before stay valid handles: operations on them are no-ops. The registry closes
  * the spans still open then (children first), so its layers free what they kept for them; with
- * fmt's span events, their close lines are the last output. */
+ * fmt's span events, their close lines are the last output. Before that it writes one line on
+ * stderr if some spans were never closed: how many, and the three callsites with the most
+ * (spans this thread is in, such as a TRACE_SCOPE around the call, are not counted). */
 TRACE_API void trace_shutdown(void);
 
 /* Names the calling thread in diagnostics (fmt's thread names) and, truncated to 15 bytes, for

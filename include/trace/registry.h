@@ -204,7 +204,9 @@ enum {
   TRACE_LAYER_TIMING = 1,  /* the registry measures busy/idle time of spans for this layer */
   /* The extension is zero the first time a slot is used and afterwards holds whatever this
    * layer's on_close left in it: the registry does not clear it for each new span. For layers
-   * that leave it clean themselves (it saves clearing it on every span). */
+   * that leave it clean themselves (it saves clearing it on every span). It is zero again when
+   * the registry gave the slot's memory back (trace_registry_stats.slots_returned), so what
+   * on_close leaves there must own nothing: a pointer left in it would be lost. */
   TRACE_LAYER_EXT_KEPT = 2,
   /* on_close is called only for spans whose extension this layer obtained (trace_span_ref_ext,
    * from any of its callbacks): for layers whose on_close only cleans up what they put there.
@@ -259,8 +261,12 @@ TRACE_API void trace_registry_flush(trace_registry *r);
 typedef struct trace_registry_stats {
   uint64_t spans_live;    /* spans stored now */
   uint64_t spans_created; /* since creation */
-  uint64_t slots;         /* span slots allocated (memory high-water mark) */
+  uint64_t slots;         /* span slots ever made (the high-water mark of spans open at once) */
   uint64_t stale_ids;     /* operations on unknown, closed or stale ids, ignored */
+  /* Of those slots, how many hold no memory now: when more than 32 pages of 512 slots are
+   * free at once, the registry gives the memory of the others back to the system (Linux), and
+   * takes it again when spans need it. */
+  uint64_t slots_returned;
 } trace_registry_stats;
 TRACE_API trace_registry_stats trace_registry_get_stats(trace_registry *r);
 

@@ -155,6 +155,15 @@ typedef struct trace_subscriber_vtable {
    * return 0, or return TRACE_ENOTSUP if the span has none, TRACE_ECLOSED if id is unknown.
    * NULL: TRACE_ENOTSUP. */
   int (*span_context)(void *self, uint64_t id, trace_context *out);
+  /* A module is being unloaded (dlclose): the callsites in [start, stop) and the metadata in
+   * them (names, targets, files, field names) are unmapped as soon as this returns, so a
+   * subscriber that kept pointers to that metadata (open spans) must stop using them now. Called
+   * for every installed dispatcher (global and scoped), on the unloading thread, with libtrace's
+   * registration lock held: do not log or change defaults from here. Not called at process exit,
+   * where nothing is unmapped. Spans of the module used on another thread during the dlclose
+   * stay the caller's race (see "Modules unloaded" in docs/concepts.md). NULL: nothing kept.
+   * Last: older vtables (a smaller struct_size) simply lack it. */
+  void (*unload_callsites)(void *self, const trace_callsite *start, const trace_callsite *stop);
 } trace_subscriber_vtable;
 
 /* A dispatcher: a subscriber (vtable + self) with a reference count. */
@@ -222,7 +231,9 @@ TRACE_API int trace_max_level(void);
  * hit (on ELF platforms every callsite compiled into a loaded module is known; elsewhere only
  * those hit at least once). interest is the callsite's current cached interest: 0 = not
  * decided yet, else trace_interest. Returns the number of callsites visited. fn must not
- * emit events. */
+ * emit events, nor dlopen or dlclose. Safe while other threads dlopen and dlclose modules: the
+ * walk holds libtrace's registration lock, which a module's unloading waits for, so the modules
+ * walked stay mapped until it ends and a module unloaded before is not visited. */
 typedef void (*trace_callsite_fn)(void *ctx, const trace_metadata *meta, int interest);
 TRACE_API size_t trace_callsites_foreach(trace_callsite_fn fn, void *ctx);
 

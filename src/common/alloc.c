@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "compiler.h"
 #include "trace/subscriber.h"
@@ -97,4 +99,37 @@ void trace__free_lines(void *p) {
   char *raw;
   memcpy(&raw, (char *)p - sizeof raw, sizeof raw);
   trace__free(raw);
+}
+
+static size_t whole_pages(size_t size) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  if (page == 0 || page == (size_t)-1)
+    page = 4096;
+  return (size + page - 1) / page * page;
+}
+
+void *trace__pages_alloc(size_t size) {
+  if (size == 0 || size > SIZE_MAX / 2 || trace__alloc_should_fail())
+    return NULL;
+  TRACE__KEEP_ERRNO();
+  void *p = mmap(NULL, whole_pages(size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+void trace__pages_free(void *p, size_t size) {
+  if (!p)
+    return;
+  TRACE__KEEP_ERRNO();
+  munmap(p, whole_pages(size));
+}
+
+bool trace__pages_discard(void *p, size_t size) {
+#ifdef __linux__
+  TRACE__KEEP_ERRNO();
+  return p && madvise(p, whole_pages(size), MADV_DONTNEED) == 0;
+#else
+  (void)p;
+  (void)size;
+  return false; /* elsewhere DONTNEED is advice only: the memory need not read as zeros */
+#endif
 }

@@ -3,6 +3,7 @@
 #ifndef TRACE_COMMON_ALLOC_H
 #define TRACE_COMMON_ALLOC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 void *trace__malloc(size_t size);
@@ -19,5 +20,15 @@ char *trace__strndup(const char *s, size_t len);
 void *trace__alloc_lines(size_t size);
 void trace__free_lines(void *p);
 char *trace__strdup(const char *s);
+
+/* Memory mapped from the system in whole pages (not through the application's allocator), for
+ * large tables whose memory is to be given back while their addresses stay valid: other threads
+ * may still read an address (and must then read something harmless). Zeroed; NULL on failure
+ * or when a test makes allocations fail. trace__pages_discard gives the pages' memory back to
+ * the system and leaves the range mapped, reading as zeros again (Linux MADV_DONTNEED on private
+ * anonymous memory); it returns false, changing nothing, where that cannot be had. */
+void *trace__pages_alloc(size_t size);
+void trace__pages_free(void *p, size_t size);
+bool trace__pages_discard(void *p, size_t size);
 
 #endif

@@ -25,10 +25,15 @@ typedef struct section_range {
 } section_range;
 static section_range *sections;
 
-/* Targets derived from __FILE__, interned so every callsite of a file shares one string. */
+/* Targets derived from __FILE__, interned so every callsite of a file shares one string. The
+ * file name is copied, never kept by pointer: __FILE__ lives in the module that logged, and a
+ * dlclose'd module's strings are unmapped (comparing against one crashed the next registration).
+ * Each entry counts the registered callsites that use it; unloading a module gives those uses
+ * back and frees the entries nobody uses any more. Under dispatch_lock. */
 typedef struct derived_target {
-  const char *file;
   struct derived_target *next;
+  size_t uses;
+  const char *file; /* the copy, after target in the same block */
   char target[];
 } derived_target;
 static derived_target *derived_targets;
@@ -37,21 +42,40 @@ static const char *derive_target_locked(const char *file) {
   if (!file)
     return "unknown";
   for (derived_target *t = derived_targets; t; t = t->next)
-    if (t->file == file || strcmp(t->file, file) == 0)
+    if (strcmp(t->file, file) == 0) {
+      t->uses++;
       return t->target;
+    }
   const char *base = strrchr(file, '/');
   base = base ? base + 1 : file;
   const char *dot = strrchr(base, '.'); /* the extension: the part after the last dot */
   size_t len = dot && dot != base ? (size_t)(dot - base) : strlen(base);
-  derived_target *t = trace__malloc(sizeof *t + len + 1);
+  size_t file_len = strlen(file);
+  derived_target *t = trace__malloc(sizeof *t + len + 1 + file_len + 1);
   if (!t)
     return "unknown";
-  t->file = file;
   memcpy(t->target, base, len);
   t->target[len] = '\0';
+  memcpy(t->target + len + 1, file, file_len + 1);
+  t->file = t->target + len + 1;
+  t->uses = 1;
   t->next = derived_targets;
   derived_targets = t;
   return t->target;
+}
+
+/* cs is leaving (its module is unloaded): if its target was derived, give the use back. */
+static void release_target_locked(const trace_callsite *cs) {
+  for (derived_target **link = &derived_targets; *link; link = &(*link)->next) {
+    derived_target *t = *link;
+    if (t->target != cs->meta.target)
+      continue;
+    if (--t->uses == 0) {
+      *link = t->next;
+      trace__free(t);
+    }
+    return;
+  }
 }
 
 trace_interest trace__dispatch_register(trace_dispatch *d, const trace_metadata *meta) {
@@ -88,13 +112,9 @@ static trace_interest compute_interest_locked(const trace_metadata *meta) {
 /* Registers cs if nobody has; returns once it is registered. Everything happens under the
  * dispatch lock, which the fork handlers hold across fork(): a child can never inherit a
  * callsite half registered by a thread it does not have (it would wait for it forever). */
-static void register_callsite(trace_callsite *cs) {
-  trace__core_init();
-  trace__mutex_lock(&trace__dispatch_lock);
-  if (TRACE__LOAD_ACQ(&cs->state) == CS_REGISTERED) { /* another thread was first */
-    trace__mutex_unlock(&trace__dispatch_lock);
+static void register_locked(trace_callsite *cs) {
+  if (TRACE__LOAD_ACQ(&cs->state) == CS_REGISTERED) /* another thread was first */
     return;
-  }
   if (!cs->meta.target)
     cs->meta.target = derive_target_locked(cs->meta.file);
   cs->meta.callsite_id = __atomic_fetch_add(&next_callsite_id, 1, __ATOMIC_RELAXED);
@@ -105,6 +125,12 @@ static void register_callsite(trace_callsite *cs) {
                                         __ATOMIC_RELAXED));
   TRACE__STORE_REL(&cs->interest, (uint8_t)compute_interest_locked(&cs->meta));
   TRACE__STORE_REL(&cs->state, CS_REGISTERED);
+}
+
+static void register_callsite(trace_callsite *cs) {
+  trace__core_init();
+  trace__mutex_lock(&trace__dispatch_lock);
+  register_locked(cs);
   trace__mutex_unlock(&trace__dispatch_lock);
 }
 
@@ -207,36 +233,37 @@ void trace__unregister_callsites(trace_callsite *start, trace_callsite *stop) {
     *link = r->next;
     trace__free(r);
     /* The module is going away (dlclose or exit): its callsites must leave the list that
-     * rebuilds walk. Pushes happen under this lock too, so unlinking is safe. */
+     * rebuilds walk, and give back their derived targets. Pushes happen under this lock too,
+     * so unlinking is safe. */
     trace_callsite **p = &registered_head;
     while (*p) {
       trace_callsite *cs = *p;
-      if (cs >= start && cs < stop)
+      if (cs >= start && cs < stop) {
         *p = cs->next;
-      else
+        release_target_locked(cs);
+      } else {
         p = &cs->next;
+      }
     }
+    /* Subscribers that keep metadata pointers (the registry's open spans) let go of this
+     * module's now. At exit nothing is unmapped and the spans may still be used by later
+     * destructors, so they are left alone. */
+    if (!TRACE__LOAD(&trace__exiting))
+      for (trace_dispatch *d = trace__live_head; d; d = d->next_live)
+        if (trace__dispatch_alive(d) && d->vt.unload_callsites)
+          d->vt.unload_callsites(d->self, start, stop);
   }
   trace__mutex_unlock(&trace__dispatch_lock);
 }
 
 /* Registers every not yet registered callsite of every known module, so that each has its
- * target and an interest to show, whether or not it ever ran. */
-static void register_all_sections(void) {
-  trace__mutex_lock(&trace__dispatch_lock);
-  size_t n = 0;
+ * target and an interest to show, whether or not it ever ran. The walk holds dispatch_lock
+ * throughout: a module's destructor takes it before the module is unmapped, so no range can
+ * vanish under the walk (copying the ranges and walking them unlocked raced dlclose). */
+static void register_all_sections_locked(void) {
   for (section_range *r = sections; r; r = r->next)
-    n++;
-  section_range *copy = n ? trace__calloc(n, sizeof *copy) : NULL;
-  size_t i = 0;
-  for (section_range *r = sections; r && copy; r = r->next)
-    copy[i++] = *r;
-  trace__mutex_unlock(&trace__dispatch_lock);
-  for (i = 0; copy && i < n; i++)
-    for (trace_callsite *cs = copy[i].start; cs < copy[i].stop; cs++)
-      if (TRACE__LOAD_ACQ(&cs->state) != CS_REGISTERED)
-        register_callsite(cs);
-  trace__free(copy);
+    for (trace_callsite *cs = r->start; cs < r->stop; cs++)
+      register_locked(cs);
 }
 
 size_t trace_callsites_foreach(trace_callsite_fn fn, void *ctx) {
@@ -246,9 +273,9 @@ size_t trace_callsites_foreach(trace_callsite_fn fn, void *ctx) {
   if (!g.t)
     return 0;
   trace__core_init();
-  register_all_sections();
   size_t n = 0;
   trace__mutex_lock(&trace__dispatch_lock);
+  register_all_sections_locked();
   for (trace_callsite *cs = TRACE__LOAD_ACQ(&registered_head); cs; cs = cs->next) {
     fn(ctx, &cs->meta, TRACE__LOAD(&cs->interest));
     n++;

@@ -29,6 +29,8 @@ typedef struct trace__destroy_cb {
 /* The lock that orders dispatcher changes, registration and interest rebuilds (cold paths). */
 extern trace__mutex trace__dispatch_lock;
 void trace__core_init(void);
+/* Set (atomic) once exit() has begun: module destructors then mean the process is ending. */
+extern uint8_t trace__exiting;
 
 /* Installed dispatchers (global + scoped), for interest computation; under dispatch_lock. */
 extern trace_dispatch *trace__live_head;

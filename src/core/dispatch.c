@@ -1,6 +1,7 @@
 /* Dispatchers: wrapping a subscriber, the global default, thread-scoped defaults, shutdown. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../common/alloc.h"
@@ -44,8 +45,16 @@ static trace_dispatch none_dispatch = {
     .pinned = 1,
 };
 
+uint8_t trace__exiting;
+
+/* exit() runs the handlers registered with atexit before the ELF destructors of every module
+ * (glibc registers those first, so they run last): from here on a module's destructor is the
+ * process ending, not a dlclose. */
+static void mark_exiting(void) { TRACE__STORE(&trace__exiting, 1); }
+
 static void core_init_once(void) {
   trace__mutex_init(&trace__dispatch_lock, TRACE__MUTEX_OUTER);
+  atexit(mark_exiting);
   trace__leave_work = trace__rebuild_deferred;
 }
 void trace__core_init(void) { pthread_once(&core_once, core_init_once); }

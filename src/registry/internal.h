@@ -32,9 +32,10 @@ struct trace_layer {
   unsigned flags;
 };
 
-/* A stored span. trace_span_ref is this struct seen from outside. Slot memory is never freed
- * while the registry lives (slots are reused), so a stale id can be checked against the slot's
- * generation safely. */
+/* A stored span. trace_span_ref is this struct seen from outside. Slot memory stays mapped
+ * while the registry lives (slots are reused; a page of free slots may have its memory given
+ * back, and then reads as zeros), so a stale id can be checked against the slot's generation
+ * safely. */
 typedef struct slot {
   uint32_t gen;  /* atomic: part of the id; odd while the slot is free, even while it holds a
                     span (bumped at both changes), so an id can never name a free slot */
@@ -76,7 +77,12 @@ typedef struct cs_info {
 } cs_info;
 
 #define SLOT_PAGE_BITS 9
+#define SLOTS_PER_PAGE (1u << SLOT_PAGE_BITS)
 #define SLOT_PAGES 4096
+/* Pages whose every slot is free and in the shared list are kept up to this many (spans come
+ * back in bursts, and a kept page costs nothing to reuse); beyond it their memory goes back to
+ * the system (slab.c). */
+#define SLOT_PAGES_KEPT_FREE 32
 #define LOCAL_FREE_MAX 128
 #define LOCAL_FREE_BATCH 32
 
@@ -128,6 +134,15 @@ struct trace_registry {
   trace__mutex lock; /* slot pages and the shared free list (cold: batches only) */
   uint32_t *free_list;
   uint32_t nfree, free_cap;
+  /* Giving memory back (slab.c), under lock: per page, how many of its slots are in the shared
+   * list, whether its memory went back to the system, and the generation its slots restart
+   * from when it is used again (above every id it ever gave, so no stale id can match). */
+  uint16_t page_free[SLOT_PAGES];
+  uint8_t page_returned[SLOT_PAGES];
+  uint32_t page_gen_base[SLOT_PAGES];
+  uint32_t full_pages, returned_pages;
+  bool pages_stay; /* the system cannot take pages back (trace__pages_discard) */
+  uint64_t returned_created; /* spans created in slots whose page was given back */
   /* Per-callsite layer masks, indexed by callsite id. */
   trace__idtable cs; /* of cs_info */
   /* Statistics (the others are counted from the slots) */
@@ -154,12 +169,14 @@ static inline uint64_t reg_slot_id(const slot *s) { return ((uint64_t)s->gen << 
 /* The live slot for id, or NULL if the id is unknown, stale or forged. */
 static inline slot *reg_lookup(trace_registry *r, uint64_t id) {
   uint32_t index = (uint32_t)id - 1;
-  /* An odd generation is a free slot's: no span ever had that id (a forged one). */
-  if (TRACE__UNLIKELY((uint32_t)id == 0 || ((id >> 32) & 1) ||
+  /* An odd generation is a free slot's: no span ever had that id (a forged one). Nor did any
+   * span have generation 0, which is what the slots of a page given back to the system read. */
+  uint32_t gen = (uint32_t)(id >> 32);
+  if (TRACE__UNLIKELY((uint32_t)id == 0 || (gen & 1) || gen == 0 ||
                       index >= TRACE__LOAD_ACQ(&r->nslots)))
     return NULL;
   slot *s = reg_slot_at(r, index);
-  if (TRACE__UNLIKELY(!s || TRACE__LOAD_ACQ(&s->gen) != (uint32_t)(id >> 32)))
+  if (TRACE__UNLIKELY(!s || TRACE__LOAD_ACQ(&s->gen) != gen))
     return NULL;
   return s;
 }
@@ -196,6 +213,11 @@ slot *reg_slot_alloc(trace_registry *r, reg_thread *ts);
 void reg_slot_free(trace_registry *r, reg_thread *ts, slot *s);
 void reg_slots_destroy(trace_registry *r);
 void reg_thread_release_slots(trace_registry *r, reg_thread *ts);
+uint64_t reg_slots_created_locked(trace_registry *r); /* spans ever created; under r->lock */
+/* Spans left behind (orphans.c): a module unloaded under its open spans, and the report of the
+ * spans never closed when the registry goes. */
+void reg_unload_callsites(void *self, const trace_callsite *start, const trace_callsite *stop);
+void reg_report_unclosed(trace_registry *r);
 
 static inline void reg_slot_lock(slot *s) { trace__spin_lock(&s->lock); }
 static inline void reg_slot_unlock(slot *s) { trace__spin_unlock(&s->lock); }

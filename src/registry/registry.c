@@ -580,6 +580,7 @@ void trace_registry_free(trace_registry *r) {
    * callsite they hit first is not registered: trace_shutdown may hold the dispatch lock here),
    * and leave without running deferred work for the same reason. */
   trace__thread *t = trace__thread_enter();
+  reg_report_unclosed(r);
   close_open_spans(r);
   flush_layers(r);
   if (t)
@@ -617,6 +618,7 @@ static const trace_subscriber_vtable registry_vtable = {
     .flush = reg_flush,
     .destroy = reg_destroy,
     .span_context = reg_span_context,
+    .unload_callsites = reg_unload_callsites,
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -737,20 +739,20 @@ int trace_registry_install(trace_registry *r) {
 }
 
 trace_registry_stats trace_registry_get_stats(trace_registry *r) {
-  trace_registry_stats st = {0, 0, 0, 0};
+  trace_registry_stats st;
+  memset(&st, 0, sizeof st);
   if (!r)
     return st;
+  trace__mutex_lock(&r->lock);
   uint32_t n = TRACE__LOAD_ACQ(&r->nslots);
   for (uint32_t i = 0; i < n; i++) {
     slot *s = reg_slot_at(r, i);
-    if (!s)
-      continue;
-    if (TRACE__LOAD(&s->live))
+    if (s && TRACE__LOAD(&s->live))
       st.spans_live++;
-    /* A slot's generation goes up by two per span it held (odd: free, even: in use), so the
-     * spans ever created are counted with no counter on the span path. */
-    st.spans_created += TRACE__LOAD_ACQ(&s->gen) / 2;
   }
+  st.spans_created = reg_slots_created_locked(r);
+  st.slots_returned = (uint64_t)r->returned_pages * SLOTS_PER_PAGE;
+  trace__mutex_unlock(&r->lock);
   st.slots = n;
   st.stale_ids = TRACE__LOAD(&r->stale_ids);
   return st;
