@@ -18,6 +18,8 @@
  * the lock held by a thread it does not have. */
 typedef struct lines {
   long count, empty, unterminated, cut;
+  char text[4096]; /* the first lines, for tests that look for one (single-threaded ones) */
+  size_t len;
 } lines;
 
 static void count(long *c) { __atomic_add_fetch(c, 1, __ATOMIC_RELAXED); }
@@ -33,6 +35,10 @@ static int lines_write(void *arg, const char *line, size_t len) {
   }
   else if (memmem(line, len, "...[line truncated]\n", 20))
     count(&s->cut);
+  if (s->len + len < sizeof s->text) {
+    memcpy(s->text + s->len, line, len);
+    s->len += len;
+  }
   return 0;
 }
 
@@ -51,6 +57,17 @@ static trace_dispatch *fmt_to(lines *s, trace_writer **w) {
 }
 
 static trace_dispatch *oom_dispatch;
+
+/* The global default of the tests that need one (fork, signals): installed once, as a program
+ * would; the fork test, last, shuts it down. */
+static lines global_lines;
+static void install_global(void) {
+  static int done;
+  if (done++)
+    return;
+  trace_writer *w;
+  assert_int_equal(trace_set_global_default(fmt_to(&global_lines, &w)), 0);
+}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Out of memory. */
@@ -134,9 +151,8 @@ static void *fork_logger(void *arg) {
  * field buffer freed by its thread and, in the child, freed again by trace_shutdown. */
 static void fork_while_8_threads_log(void **state) {
   (void)state;
-  lines s = {0};
-  trace_writer *w;
-  assert_int_equal(trace_set_global_default(fmt_to(&s, &w)), 0);
+  install_global();
+  lines *s = &global_lines;
   fork_stop = 0;
   pthread_t th[FORK_THREADS];
   for (int k = 0; k < FORK_THREADS; k++)
@@ -153,7 +169,7 @@ static void fork_while_8_threads_log(void **state) {
       trace_span_exit(&c);
       trace_span_close(&c);
       trace_shutdown();
-      _exit(s.count > 0 ? 0 : 3);
+      _exit(s->count > 0 ? 0 : 3);
     }
     int st = 0;
     assert_int_equal(waitpid(p, &st, 0), p);
@@ -170,13 +186,172 @@ static void fork_while_8_threads_log(void **state) {
   assert_int_equal(failed, 0);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Signals. */
+
+/* An allocator that stands for malloc with its lock: a thread "inside malloc" holds alloc_lock,
+ * and an allocation that finds it held there is one that would deadlock in the C library
+ * (counted, and refused instead of waiting). Armed, the next allocation on the armed thread
+ * raises SIGUSR1 first: a handler interrupting libtrace while it makes a thread's state. */
+static pthread_mutex_t alloc_lock = PTHREAD_MUTEX_INITIALIZER;
+static long would_deadlock;
+static int raise_on_alloc;
+static pthread_t raise_thread;
+
+static void *locked_malloc(size_t n) {
+  if (__atomic_exchange_n(&raise_on_alloc, 0, __ATOMIC_RELAXED)) {
+    if (pthread_equal(pthread_self(), raise_thread))
+      raise(SIGUSR1);
+    else
+      __atomic_store_n(&raise_on_alloc, 1, __ATOMIC_RELAXED);
+  }
+  if (pthread_mutex_trylock(&alloc_lock) != 0) {
+    count(&would_deadlock);
+    return NULL;
+  }
+  void *p = malloc(n);
+  pthread_mutex_unlock(&alloc_lock);
+  return p;
+}
+static void *locked_realloc(void *p, size_t n) {
+  if (pthread_mutex_trylock(&alloc_lock) != 0) {
+    count(&would_deadlock);
+    return NULL;
+  }
+  void *q = realloc(p, n);
+  pthread_mutex_unlock(&alloc_lock);
+  return q;
+}
+
+static void on_signal(int sig) { TRACE_INFO(TF(sig, sig), "from a signal handler"); }
+
+/* Each signal test runs with the allocator above; the others with malloc (what it allocated is
+ * malloc's too). */
+static int signal_setup(void **state) {
+  (void)state;
+  install_global();
+  static const trace_allocator a = {sizeof(trace_allocator), locked_malloc, locked_realloc, free};
+  assert_int_equal(trace_set_allocator(&a), 0);
+  static int done;
+  if (done++)
+    return 0;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  assert_int_equal(sigaction(SIGUSR1, &sa, NULL), 0);
+  on_signal(0); /* the handler's callsite, reached once outside a handler */
+  return 0;
+}
+
+static int signal_teardown(void **state) {
+  (void)state;
+  static const trace_allocator plain = {sizeof(trace_allocator), malloc, realloc, free};
+  return trace_set_allocator(&plain);
+}
+
+static void *prepared_thread(void *arg) {
+  (void)arg;
+  assert_int_equal(trace_thread_prepare(), 0);
+  pthread_mutex_lock(&alloc_lock); /* this thread is inside malloc... */
+  raise(SIGUSR1);                  /* ...when the signal comes */
+  pthread_mutex_unlock(&alloc_lock);
+  return NULL;
+}
+
+/* A prepared thread's handler logs while the thread is inside malloc: the line is written, and
+ * libtrace allocated nothing (an allocation would have deadlocked). */
+static void signal_on_prepared_thread_logs(void **state) {
+  (void)state;
+  uint64_t dropped = trace_dropped_events();
+  global_lines.len = 0;
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, prepared_thread, NULL), 0);
+  pthread_join(th, NULL);
+  global_lines.text[global_lines.len] = '\0';
+  assert_text_contains(global_lines.text, "from a signal handler sig=10\n");
+  assert_int_equal(would_deadlock, 0);
+  assert_int_equal(trace_dropped_events(), dropped);
+}
+
+static void *unprepared_thread(void *arg) {
+  (void)arg;
+  raise_thread = pthread_self();
+  __atomic_store_n(&raise_on_alloc, 1, __ATOMIC_RELAXED);
+  TRACE_INFO("first event of an unprepared thread"); /* its state is allocated: the signal */
+  __atomic_store_n(&raise_on_alloc, 0, __ATOMIC_RELAXED);
+  return NULL;
+}
+
+/* On a thread that was not prepared, a handler that interrupts libtrace making the thread's
+ * state (an allocation for the first event): its event is dropped and counted, the
+ * interrupted event is written, nothing waits. */
+static void signal_during_thread_state_allocation_is_counted(void **state) {
+  (void)state;
+  uint64_t dropped = trace_dropped_events();
+  global_lines.len = 0;
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, unprepared_thread, NULL), 0);
+  pthread_join(th, NULL);
+  global_lines.text[global_lines.len] = '\0';
+  assert_text_contains(global_lines.text, "first event of an unprepared thread\n");
+  assert_null(strstr(global_lines.text, "from a signal handler"));
+  assert_int_equal(trace_dropped_events(), dropped + 1);
+  assert_int_equal(would_deadlock, 0);
+}
+
+static void raise_now(void) { raise(SIGUSR1); }
+
+static void *first_event_thread(void *arg) {
+  (void)arg;
+  TRACE_INFO("first event of an unprepared thread");
+  return NULL;
+}
+
+/* A handler that interrupts a thread registering with libtrace (its first call, with the thread
+ * list locked): dropped and counted, not a deadlock on that lock. In a child with an alarm, so
+ * that a regression fails instead of hanging the suite. */
+static void signal_during_thread_registration_is_counted(void **state) {
+  (void)state;
+  pid_t p = fork();
+  assert_true(p >= 0);
+  if (p == 0) {
+    alarm(10);
+    uint64_t dropped = trace_dropped_events();
+    global_lines.len = 0;
+    trace_testing_on_thread_setup(raise_now);
+    pthread_t th;
+    pthread_create(&th, NULL, first_event_thread, NULL);
+    pthread_join(th, NULL);
+    trace_testing_on_thread_setup(NULL);
+    global_lines.text[global_lines.len] = '\0';
+    bool ok = strstr(global_lines.text, "first event of an unprepared thread\n") &&
+              !strstr(global_lines.text, "from a signal handler") &&
+              trace_dropped_events() == dropped + 1;
+    if (!ok)
+      fprintf(stderr, "dropped %llu more; output:\n%s", (unsigned long long)(trace_dropped_events() - dropped),
+              global_lines.text);
+    _exit(ok ? 0 : 1);
+  }
+  int st = 0;
+  assert_int_equal(waitpid(p, &st, 0), p);
+  assert_true(WIFEXITED(st));
+  assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 /* An argument runs only the tests whose names match it (cmocka's filter, e.g. "fork*"). */
 int main(int argc, char **argv) {
   if (argc > 1)
     cmocka_set_test_filter(argv[1]);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(oom_every_event_is_a_line_or_counted),
-      cmocka_unit_test(fork_while_8_threads_log),
+      cmocka_unit_test_setup_teardown(signal_on_prepared_thread_logs, signal_setup,
+                                      signal_teardown),
+      cmocka_unit_test_setup_teardown(signal_during_thread_state_allocation_is_counted,
+                                      signal_setup, signal_teardown),
+      cmocka_unit_test_setup_teardown(signal_during_thread_registration_is_counted, signal_setup,
+                                      signal_teardown),
+      cmocka_unit_test(fork_while_8_threads_log), /* last: it shuts libtrace down */
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -269,7 +269,7 @@ trace_filter *trace_env_filter_as_filter(trace_env_filter *f) {
   trace_filter *filter = NULL;
   binding *b = trace__alloc_lines(sizeof *b);
   if (b) {
-    b->key = trace__local_key_create(scope_free);
+    b->key = trace__local_key_create_made(scope_free, sizeof(scope), scope_init, NULL);
     if (b->key < 0) {
       trace__free_lines(b);
       b = NULL;

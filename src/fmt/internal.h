@@ -16,6 +16,8 @@
  * stack, for the line and for span fields formatted meanwhile (docs/output.md). */
 #define FMT_STACK_LINE 2048
 #define FMT_STACK_SCRATCH 1024
+/* The line buffer each thread's state starts with (trace_thread_prepare: 4 KiB lines). */
+#define FMT_PREPARED_LINE 4096
 #define FMT_DEFAULT_VALUE_MAX 4096
 #define FMT_SCOPE_MAX 64 /* spans shown per event; deeper trees show the innermost 64 */
 

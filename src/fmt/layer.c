@@ -23,6 +23,9 @@ static void thread_init(void *p, void *arg) {
   (void)arg;
   trace__buf_init_growable(&t->line, FMT_LINE_MAX);
   trace__buf_init_growable(&t->scratch, FMT_LINE_MAX);
+  /* Most lines fit: made now, the buffer needs no allocation on a later event (the promise of
+   * trace_thread_prepare to signal handlers). Out of memory, it grows on first use instead. */
+  trace__buf_grow(&t->line, FMT_PREPARED_LINE);
 }
 
 static inline fmt_thread *fmt_thread_state(fmt_layer *l) {
@@ -265,7 +268,7 @@ trace_layer *trace_fmt_layer_new(const trace_fmt_options *opts) {
   l->style = o.format == TRACE_FMT_JSON ? STYLE_JSON : o.format == TRACE_FMT_PRETTY ? STYLE_PRETTY : STYLE_TEXT;
   l->ansi = ansi_wanted(&o, w);
   l->start_ns = trace__monotonic_ns();
-  l->key = trace__local_key_create(thread_free);
+  l->key = trace__local_key_create_made(thread_free, sizeof(fmt_thread), thread_init, NULL);
   if (l->key < 0) {
     trace_writer_free(w);
     trace__free_lines(l);

@@ -631,7 +631,7 @@ trace_registry *trace_registry_new(void) {
   trace_registry *r = trace__alloc_lines(sizeof *r);
   if (!r)
     return NULL;
-  r->local_key = trace__local_key_create(thread_dtor);
+  r->local_key = trace__local_key_create_made(thread_dtor, sizeof(reg_thread), thread_init, r);
   if (r->local_key < 0) {
     trace__free_lines(r);
     return NULL;
