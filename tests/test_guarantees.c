@@ -223,6 +223,15 @@ static void *locked_realloc(void *p, size_t n) {
   return q;
 }
 
+/* Runs fn on a new thread and waits for it; global_lines.text then holds what it wrote. */
+static void run_thread(void *(*fn)(void *)) {
+  global_lines.len = 0;
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, fn, NULL), 0);
+  pthread_join(th, NULL);
+  global_lines.text[global_lines.len] = '\0';
+}
+
 static void on_signal(int sig) { TRACE_INFO(TF(sig, sig), "from a signal handler"); }
 
 /* Each signal test runs with the allocator above; the others with malloc (what it allocated is
@@ -264,11 +273,7 @@ static void *prepared_thread(void *arg) {
 static void signal_on_prepared_thread_logs(void **state) {
   (void)state;
   uint64_t dropped = trace_dropped_events();
-  global_lines.len = 0;
-  pthread_t th;
-  assert_int_equal(pthread_create(&th, NULL, prepared_thread, NULL), 0);
-  pthread_join(th, NULL);
-  global_lines.text[global_lines.len] = '\0';
+  run_thread(prepared_thread);
   assert_text_contains(global_lines.text, "from a signal handler sig=10\n");
   assert_int_equal(would_deadlock, 0);
   assert_int_equal(trace_dropped_events(), dropped);
@@ -289,11 +294,7 @@ static void *unprepared_thread(void *arg) {
 static void signal_during_thread_state_allocation_is_counted(void **state) {
   (void)state;
   uint64_t dropped = trace_dropped_events();
-  global_lines.len = 0;
-  pthread_t th;
-  assert_int_equal(pthread_create(&th, NULL, unprepared_thread, NULL), 0);
-  pthread_join(th, NULL);
-  global_lines.text[global_lines.len] = '\0';
+  run_thread(unprepared_thread);
   assert_text_contains(global_lines.text, "first event of an unprepared thread\n");
   assert_null(strstr(global_lines.text, "from a signal handler"));
   assert_int_equal(trace_dropped_events(), dropped + 1);
@@ -318,13 +319,9 @@ static void signal_during_thread_registration_is_counted(void **state) {
   if (p == 0) {
     alarm(10);
     uint64_t dropped = trace_dropped_events();
-    global_lines.len = 0;
     trace_testing_on_thread_setup(raise_now);
-    pthread_t th;
-    pthread_create(&th, NULL, first_event_thread, NULL);
-    pthread_join(th, NULL);
+    run_thread(first_event_thread);
     trace_testing_on_thread_setup(NULL);
-    global_lines.text[global_lines.len] = '\0';
     bool ok = strstr(global_lines.text, "first event of an unprepared thread\n") &&
               !strstr(global_lines.text, "from a signal handler") &&
               trace_dropped_events() == dropped + 1;

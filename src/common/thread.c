@@ -201,6 +201,8 @@ int trace_thread_prepare(void) {
   if (!t)
     return TRACE_EINVAL; /* the thread is exiting */
   int rc = 0;
+  /* The thread's slot array, made by storing into a slot that has no value yet (no key has a
+   * value on a thread without the array). */
   if (!t->locals && !trace__local_set(0, NULL))
     rc = TRACE_ENOMEM;
   for (int k = 0; rc == 0 && k < TRACE__LOCALS_MAX; k++) {

@@ -91,9 +91,9 @@ typedef struct fmt_ext {
   uint32_t lock; /* the writers' spin lock (spin.h: a writer lost to fork() is replaced) */
   uint32_t len;
   uint32_t ready; /* the text matches the span's values */
-  uint32_t cut;   /* the text was cut (out of memory when it was made): lines say so */
   char *heap; /* NULL: the text is in inline_text */
   uint32_t heap_cap;
+  uint32_t cut; /* the text was cut (out of memory when it was made): lines say so */
   fmt_retired *retired;
   char inline_text[FMT_EXT_INLINE];
 } fmt_ext;
