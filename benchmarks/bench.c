@@ -204,6 +204,253 @@ static void event_2threads(unsigned long k) {
     pthread_join(t[i], NULL);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Trace context and OTLP export (issue 13). Ours only: the peer has no such workloads here; the
+ * bars are against our own span_lifecycle and tracing's (benchmarks/compare).
+ *
+ *   span_lifecycle_otlp     span_lifecycle's span (2 fields, enter, exit, close) through the
+ *                           registry's env-filter and the OTLP layer alone, with default options
+ *                           (busy/idle time off): the instrumented thread's side. The exporter
+ *                           drains and counts (discard): what an exporter thread costs is
+ *                           measured below, and a loaded machine's drops would make the
+ *                           caller's side look cheaper than it is (the count is checked).
+ *   traceparent_parse / traceparent_format
+ *   otlp_export_throughput  spans per second encoded (protobuf) and posted to a loopback HTTP
+ *                           receiver (a thread of this program), default batches of 512. */
+
+#include <trace/context.h>
+#ifdef BENCH_HAVE_OTLP
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <trace/otlp.h>
+
+static trace_otlp *bench_otlp;
+
+static void install_otlp(const trace_otlp_options *o) {
+  trace_env_filter *f = NULL;
+  if (trace_env_filter_parse("info,bench::quiet=off", &f, NULL) != 0)
+    exit(1);
+  trace_registry *r = trace_registry_new();
+  trace_registry_set_filter(r, trace_env_filter_as_filter(f));
+  trace_env_filter_release(f);
+  int err = 0;
+  trace_layer *layer = trace_otlp_layer_new(o, &bench_otlp, &err);
+  if (!layer || trace_registry_add_layer(r, layer, NULL) != 0 || trace_registry_install(r) != 0) {
+    fprintf(stderr, "bench: could not install the OTLP layer: %s\n", trace_strerror(err));
+    exit(1);
+  }
+}
+
+static void install_otlp_discard(void) {
+  trace_otlp_options o;
+  trace_otlp_options_init(&o);
+  o.discard = true;
+  o.schedule_delay_ms = 1;
+  /* Room for a few milliseconds of spans: on a loaded machine the exporter thread may wait
+   * that long for a core. */
+  o.thread_buffer_size = (size_t)32 << 20;
+  install_otlp(&o);
+}
+
+/* Shuts down, saying on stderr what share of the spans the exporter thread did not take in
+ * time (a dropped span costs its thread less than an exported one: the figure then flatters
+ * the caller's side; on a loaded machine the exporter may wait milliseconds for a core). */
+static void otlp_done(bool report_drops) {
+  trace_shutdown();
+  trace_otlp_stats st = trace_otlp_get_stats(bench_otlp);
+  trace_otlp_release(bench_otlp);
+  uint64_t all = st.spans_exported + st.spans_dropped;
+  if (report_drops && st.spans_dropped)
+    fprintf(stderr, "bench: %.2f%% of the spans were dropped (the exporter thread did not keep up)\n",
+            100.0 * (double)st.spans_dropped / (double)(all ? all : 1));
+}
+
+/* A loopback HTTP receiver that reads each request whole and answers 200: no decoding, so that
+ * the exporter's side is what is measured. */
+typedef struct sink {
+  int listen_fd;
+  uint16_t port;
+  pthread_t thread;
+} sink;
+
+static bool read_full(int fd, char *buf, size_t n) {
+  while (n > 0) {
+    ssize_t k = read(fd, buf, n);
+    if (k <= 0)
+      return false;
+    buf += k;
+    n -= (size_t)k;
+  }
+  return true;
+}
+
+static void *sink_main(void *arg) {
+  sink *s = arg;
+  static char buf[1 << 20];
+  for (;;) {
+    int fd = accept(s->listen_fd, NULL, NULL);
+    if (fd < 0)
+      return NULL;
+    size_t len = 0;
+    for (;;) {
+      char *end = len ? memmem(buf, len, "\r\n\r\n", 4) : NULL;
+      if (!end) {
+        ssize_t k = read(fd, buf + len, sizeof buf - len);
+        if (k <= 0)
+          break;
+        len += (size_t)k;
+        continue;
+      }
+      size_t head = (size_t)(end + 4 - buf);
+      unsigned long body = 0;
+      char *cl = strcasestr(buf, "content-length:");
+      if (cl && cl < end)
+        body = strtoul(cl + 15, NULL, 10);
+      size_t have = len - head;
+      while (have < body) { /* the rest of the body, a buffer at a time */
+        size_t want = body - have > sizeof buf - head ? sizeof buf - head : body - have;
+        if (!read_full(fd, buf + head, want))
+          goto closed;
+        have += want;
+      }
+      size_t extra = have > body ? have - body : 0; /* the start of the next request */
+      memmove(buf, buf + head + body, extra);
+      len = extra;
+      static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+      if (write(fd, ok, sizeof ok - 1) < 0)
+        break;
+    }
+  closed:
+    close(fd);
+  }
+}
+
+static void sink_start(sink *s) {
+  s->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t alen = sizeof a;
+  if (bind(s->listen_fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(s->listen_fd, 8) != 0 ||
+      getsockname(s->listen_fd, (struct sockaddr *)&a, &alen) != 0) {
+    perror("bench: sink");
+    exit(1);
+  }
+  s->port = ntohs(a.sin_port);
+  pthread_create(&s->thread, NULL, sink_main, s);
+}
+
+static void otlp_throughput(void) {
+  sink s;
+  sink_start(&s);
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)s.port);
+  unsigned long n = (unsigned long)(400000 * scale);
+  if (n < 2000)
+    n = 2000;
+  trace_otlp_options o;
+  trace_otlp_options_init(&o);
+  o.endpoint = url;
+  o.export_logs = false;
+  o.max_queue_size = (uint32_t)n; /* every span fits: the exporter's pace is measured */
+  o.thread_buffer_size = (size_t)256 << 20;
+  o.schedule_delay_ms = 1;
+  install_otlp(&o);
+  span_lifecycle(n / 100); /* warm: the connection, the callsite */
+  trace_otlp_flush(bench_otlp, 60000);
+  uint64_t before = trace_otlp_get_stats(bench_otlp).spans_exported;
+  double t0 = now_ns();
+  span_lifecycle(n);
+  trace_otlp_flush(bench_otlp, 600000);
+  double secs = (now_ns() - t0) / 1e9;
+  trace_otlp_stats st = trace_otlp_get_stats(bench_otlp);
+  if (st.spans_exported - before != n || st.spans_dropped || st.spans_failed) {
+    fprintf(stderr, "bench: exported %llu of %lu spans (%llu dropped, %llu failed)\n",
+            (unsigned long long)(st.spans_exported - before), n,
+            (unsigned long long)st.spans_dropped, (unsigned long long)st.spans_failed);
+    exit(1);
+  }
+  printf("otlp_export_throughput %.0f\n", (double)n / secs);
+  otlp_done(false);
+}
+#endif
+
+static const char bench_tp[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+static void traceparent_parse(unsigned long k) {
+  trace_context c;
+  for (unsigned long i = 0; i < k; i++) {
+    const char *p = bench_tp;
+    black_box(p);
+    if (trace_traceparent_parse(p, sizeof bench_tp - 1, &c, NULL) != 0)
+      abort();
+    black_box(c.span_id[7]);
+  }
+}
+
+static void traceparent_format(unsigned long k) {
+  trace_context c;
+  trace_traceparent_parse(bench_tp, sizeof bench_tp - 1, &c, NULL);
+  char out[TRACE_TRACEPARENT_SIZE];
+  for (unsigned long i = 0; i < k; i++) {
+    c.span_id[7] = (uint8_t)i;
+    black_box(&c);
+    trace_traceparent_format(&c, out, sizeof out);
+    black_box(out[54]);
+  }
+}
+
+/* Returns whether w was one of these workloads (and ran it). */
+static bool context_workload(const char *w, unsigned long m) {
+  if (strcmp(w, "traceparent_parse") == 0) {
+    timed(w, m * 10, traceparent_parse);
+    return true;
+  }
+  if (strcmp(w, "traceparent_format") == 0) {
+    timed(w, m * 10, traceparent_format);
+    return true;
+  }
+#ifdef BENCH_HAVE_OTLP
+  if (strcmp(w, "span_lifecycle_otlp") == 0) {
+    install_otlp_discard();
+    timed(w, m, span_lifecycle);
+    otlp_done(true);
+    return true;
+  }
+  if (strcmp(w, "otlp_export_throughput") == 0) {
+    otlp_throughput();
+    return true;
+  }
+#else
+  if (strcmp(w, "span_lifecycle_otlp") == 0 || strcmp(w, "otlp_export_throughput") == 0) {
+    printf("%s unavailable (built without libtrace_otlp)\n", w);
+    return true;
+  }
+#endif
+  return false;
+}
+
+/* Allocations per span through the OTLP layer once warm (the exporter thread drains and counts:
+ * it allocates nothing either). */
+static void report_allocs_otlp(void) {
+#ifdef BENCH_HAVE_OTLP
+  install_otlp_discard();
+  span_lifecycle(10000);
+  trace_otlp_flush(bench_otlp, 10000);
+  const unsigned long n = 100000;
+  unsigned long before = __atomic_load_n(&allocations, __ATOMIC_RELAXED);
+  span_lifecycle(n);
+  unsigned long after = __atomic_load_n(&allocations, __ATOMIC_RELAXED);
+  printf("allocs_per_span_otlp %.4f\n", (double)(after - before) / (double)n);
+  otlp_done(false);
+#endif
+}
+/* ---------------------------------------------------------------------------------------- */
+
 /* ---- env-filter dynamic directives (filters branch) ------------------------------------- */
 /* A request span per iteration whose path a field-value directive matches with a regular
  * expression, and a DEBUG event inside it that only that directive enables: the cost of judging
@@ -248,6 +495,7 @@ static int report_allocs(void) {
   printf("allocs_per_span %.4f\n", (double)(after - mid) / (double)n);
   printf("allocs_per_event_in_3_spans %.4f\n", (double)(last - after) / (double)n);
   trace_shutdown();
+  report_allocs_otlp();
   return 0;
 }
 
@@ -303,6 +551,8 @@ int main(int argc, char **argv) {
     trace_shutdown();
     return 0;
   }
+  if (context_workload(w, m))
+    return 0;
   int mode = strcmp(w, "event_fmt_time_sink") == 0 ? MODE_TIME
              : strcmp(w, "event_json_sink") == 0   ? MODE_JSON
                                                    : MODE_FULL;

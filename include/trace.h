@@ -424,6 +424,14 @@ TRACE_API uint64_t trace_dropped_events(void);
  *   trace_span s = TRACE_SPAN(level, "name", [fields...]);
  *   TRACE_SPAN_AT(target, level, "name", ...), TRACE_SPAN_IN(parent_or_TRACE_ROOT, level, ...)
  *   TRACE_ERROR_SPAN("name", ...) ... TRACE_TRACE_SPAN(...)
+ *   TRACE_SPAN_FROM(remote, level, "name", ...)   continues a trace of another process:
+ *       remote is a const trace_context * (<trace/context.h>, e.g. from a traceparent header),
+ *       the span's parent in that trace (exporters take its trace id and parent). A context
+ *       with a zero id (TRACE_NEW_TRACE, or what a failed parse left) starts a new trace
+ *       instead; NULL makes an ordinary span of the current trace. Locally the span is always
+ *       where TRACE_SPAN would put it (under the current span: fmt's scope and the filters see
+ *       it there). TRACE_INFO_SPAN_FROM(remote, "name", ...) etc. remote is not evaluated when
+ *       the span is disabled.
  *
  * The parent is the span this thread is in, unless given. Returns none when disabled. The name
  * is a string literal (or __func__). Declare fields to record later with TF(name, TRACE_EMPTY).
@@ -447,6 +455,13 @@ TRACE_API uint64_t trace_dropped_events(void);
   TRACE_I_LCAT(TRACE_I_SP_, level)(target, level, TRACE_I_PK_CURRENT, 0, __VA_ARGS__)
 #define TRACE_SPAN_IN(parent, level, ...)                                                          \
   TRACE_I_LCAT(TRACE_I_SP_, level)(TRACE_TARGET, level, TRACE_I_PK_EXPLICIT, parent, __VA_ARGS__)
+#define TRACE_SPAN_FROM(remote, level, ...)                                                        \
+  TRACE_I_LCAT(TRACE_I_SPR_, level)(TRACE_TARGET, level, 0, remote, __VA_ARGS__)
+#define TRACE_ERROR_SPAN_FROM(remote, ...) TRACE_SPAN_FROM(remote, TRACE_LEVEL_ERROR, __VA_ARGS__)
+#define TRACE_WARN_SPAN_FROM(remote, ...) TRACE_SPAN_FROM(remote, TRACE_LEVEL_WARN, __VA_ARGS__)
+#define TRACE_INFO_SPAN_FROM(remote, ...) TRACE_SPAN_FROM(remote, TRACE_LEVEL_INFO, __VA_ARGS__)
+#define TRACE_DEBUG_SPAN_FROM(remote, ...) TRACE_SPAN_FROM(remote, TRACE_LEVEL_DEBUG, __VA_ARGS__)
+#define TRACE_TRACE_SPAN_FROM(remote, ...) TRACE_SPAN_FROM(remote, TRACE_LEVEL_TRACE, __VA_ARGS__)
 #define TRACE_ERROR_SPAN(...) TRACE_SPAN(TRACE_LEVEL_ERROR, __VA_ARGS__)
 #define TRACE_WARN_SPAN(...) TRACE_SPAN(TRACE_LEVEL_WARN, __VA_ARGS__)
 #define TRACE_INFO_SPAN(...) TRACE_SPAN(TRACE_LEVEL_INFO, __VA_ARGS__)

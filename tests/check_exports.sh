@@ -7,7 +7,7 @@ if [ -n "$bad" ]; then
   echo "unexpected exported symbols:"; echo "$bad"; exit 1
 fi
 internal=$(nm -D --defined-only --extern-only "$1" | awk '{print $3}' | grep -E '^trace__' | sort | tr '\n' ' ')
-expected="trace__callsite_check trace__event trace__register_callsites trace__span_new trace__unregister_callsites "
+expected="trace__callsite_check trace__event trace__register_callsites trace__span_new trace__span_new_remote trace__unregister_callsites "
 if [ "$internal" != "$expected" ]; then
   echo "macro internals exported: $internal"; echo "expected: $expected"; exit 1
 fi

@@ -63,4 +63,51 @@ LD_LIBRARY_PATH="$work/prefix/lib:$work/prefix/lib64:${LD_LIBRARY_PATH:-}" "$wor
   2>"$work/out_cxx.txt"
 grep -q 'INFO cxx: main: consumer s="ok"' "$work/out_cxx.txt" || {
   echo "FAIL: C++ consumer output"; cat "$work/out_cxx.txt"; exit 1; }
+# --- libtrace_otlp, when it was built: its targets and its pkg-config file. The consumer calls
+# nothing of it: trace_init must still find it (it says so through trace_otlp_installed's
+# thread, checked by counting the process's threads: the exporter's makes two).
+if [ -n "$(find "$work/prefix" -name trace-otlp.pc | head -n 1)" ]; then
+  cat > "$work/src/otlp.c" <<'C'
+#include <trace.h>
+#include <trace/fmt.h>
+#include <dirent.h>
+#include <stdio.h>
+int main(void) {
+  if (trace_init() != 0)
+    return 1;
+  int threads = 0;
+  DIR *d = opendir("/proc/self/task");
+  while (d && readdir(d))
+    threads++;
+  if (d)
+    closedir(d);
+  TRACE_INFO("otlp consumer");
+  trace_shutdown();
+  printf("%d\n", threads - 2); /* minus . and .. */
+  return 0;
+}
+C
+  cat > "$work/src/CMakeLists.txt" <<'C'
+cmake_minimum_required(VERSION 3.20)
+project(consumer C)
+find_package(trace 0.1 REQUIRED)
+add_executable(otlp_shared otlp.c)
+target_link_libraries(otlp_shared PRIVATE trace::otlp)
+add_executable(otlp_static otlp.c)
+target_link_libraries(otlp_static PRIVATE trace::otlp_static)
+C
+  rm -rf "$work/build"
+  cmake -S "$work/src" -B "$work/build" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+  cmake --build "$work/build" >/dev/null
+  pc=$(find "$work/prefix" -name trace-otlp.pc | head -n 1)
+  # shellcheck disable=SC2086
+  cc -std=c11 "$work/src/otlp.c" -o "$work/otlp_pc" \
+    $(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --cflags --libs trace-otlp)
+  for b in "$work/build/otlp_shared" "$work/build/otlp_static" "$work/otlp_pc"; do
+    n=$(env OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:9 OTEL_LOGS_EXPORTER=none \
+      LD_LIBRARY_PATH="$work/prefix/lib:$work/prefix/lib64:${LD_LIBRARY_PATH:-}" "$b" 2>/dev/null)
+    [ "$n" = 2 ] || { echo "FAIL: $b: trace_init did not add the OTLP exporter ($n threads)"; exit 1; }
+  done
+  echo "install: libtrace_otlp ok (find_package shared and static, pkg-config)"
+fi
 echo "install: ok (find_package shared and static, pkg-config, C++)"

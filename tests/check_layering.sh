@@ -48,7 +48,7 @@ for dir in "$src"/*/; do
 done
 
 # 2. Symbols.
-macro_internals="trace__callsite_check trace__event trace__span_new trace__register_callsites trace__unregister_callsites"
+macro_internals="trace__callsite_check trace__event trace__span_new trace__span_new_remote trace__register_callsites trace__unregister_callsites"
 defined_in() { # MODULE: the trace symbols its objects define
   nm --defined-only "$objs/$1"/*.o 2>/dev/null | awk '$2 ~ /[TDBR]/ && $3 ~ /^trace_/ { print $3 }'
 }

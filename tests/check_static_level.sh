@@ -38,6 +38,8 @@ void sample(int n) {
   TRACE_EVENT(TRACE_LEVEL_DEBUG, "removed-event-debug");
   trace_span s = TRACE_DEBUG_SPAN("removed-debug-span", TF(n, n));
   trace_span_close(&s);
+  trace_span r = TRACE_DEBUG_SPAN_FROM((const struct trace_context *)0, "removed-remote-span", TF(n, n));
+  trace_span_close(&r);
   TRACE_SCOPE(TRACE_LEVEL_TRACE, "removed-trace-scope");
 }
 C
@@ -62,7 +64,7 @@ for opt in -O0 -O2; do
       echo "FAIL ($opt $flags): a removed level left strings:"; strings "$obj" | grep removed-; fail=1
     fi
     calls=$(nm "$obj" | grep -c ' U trace__event$' || true)
-    spans=$(nm "$obj" | grep -c ' U trace__span_new$' || true)
+    spans=$(nm "$obj" | grep -c ' U trace__span_new\(_remote\)\?$' || true)
     if [ "$spans" != 0 ]; then
       echo "FAIL ($opt $flags): removed spans still call trace__span_new"; fail=1
     fi

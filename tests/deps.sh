@@ -28,6 +28,15 @@ if [ "${1:-build}" = test ]; then
   command -v cargo >/dev/null 2>&1 || [ -x "${HOME:-/root}/.cargo/bin/cargo" ] || need="$need cargo"
 fi
 # ---- end of the env-filter block ----
+# ---- OTLP (issue 13) ----
+# libtrace_otlp: libcurl and zlib to build it; its tests decode what they receive with
+# protoc --decode_raw (protobuf-compiler) in a Python receiver. The benchmark's OTLP workloads
+# need the library built.
+if [ "${1:-build}" = test ]; then
+  need="$need libcurl4-openssl-dev zlib1g-dev protobuf-compiler python3"
+fi
+[ "${1:-build}" = bench ] && need="$need libcurl4-openssl-dev zlib1g-dev"
+# ---- end of the OTLP block ----
 # valgrind's callgrind counts the instructions of a disabled callsite (benchmarks/compare).
 [ "${1:-build}" = bench ] && need="$need valgrind"
 

@@ -3,6 +3,7 @@
 #ifndef TRACE_TESTS_HELPERS_H
 #define TRACE_TESTS_HELPERS_H
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -41,6 +42,66 @@
       fail();                                                                                      \
     }                                                                                              \
   } while (0)
+
+/* The cmocka fixture most tests start from: a capture subscriber at TRACE installed as this
+ * thread's default for one test (cmocka_unit_test_setup_teardown(t, capture_setup,
+ * capture_teardown)); the test reads it with captured(state). */
+typedef struct capture_fixture {
+  trace_capture *cap;
+  trace_default_guard guard;
+} capture_fixture;
+
+static inline int capture_setup(void **state) {
+  capture_fixture *f = calloc(1, sizeof *f);
+  if (!f || !(f->cap = trace_capture_new(TRACE_LEVEL_TRACE))) {
+    free(f);
+    return -1;
+  }
+  f->guard = trace_set_default(trace_capture_dispatch(f->cap));
+  *state = f;
+  return 0;
+}
+
+static inline int capture_teardown(void **state) {
+  capture_fixture *f = *state;
+  trace_default_guard_restore(&f->guard);
+  trace_capture_free(f->cap);
+  free(f);
+  return 0;
+}
+
+static inline trace_capture *captured(void **state) {
+  return ((capture_fixture *)*state)->cap;
+}
+
+/* A text log that layers of several threads append to: what does not fit is dropped (the tests'
+ * expected texts are far shorter). Embedded in the tests' recording layers. */
+typedef struct text_log {
+  pthread_mutex_t lock;
+  size_t len;
+  char text[65536];
+} text_log;
+
+static inline void text_log_init(text_log *l) {
+  pthread_mutex_init(&l->lock, NULL);
+  l->len = 0;
+  l->text[0] = '\0';
+}
+
+static inline void text_log_destroy(text_log *l) { pthread_mutex_destroy(&l->lock); }
+
+static inline void text_log_printf(text_log *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static inline void text_log_printf(text_log *l, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  pthread_mutex_lock(&l->lock);
+  int n = vsnprintf(l->text + l->len, sizeof l->text - l->len, fmt, ap);
+  if (n > 0 && (size_t)n < sizeof l->text - l->len)
+    l->len += (size_t)n;
+  pthread_mutex_unlock(&l->lock);
+  va_end(ap);
+}
 
 /* Captures what is written to stderr (fd 2) between begin and end, into out (NUL-terminated). */
 typedef struct stderr_capture {

@@ -15,6 +15,7 @@ extern "C" {
 }
 
 #include "trace.h"
+#include "trace/context.h"
 #include "trace/env_filter.h"
 #include "trace/fmt.h"
 #include "trace/registry.h"
@@ -43,6 +44,13 @@ static void cxx_macros(void **) {
     trace_span_close(&sp);
     { TRACE_SCOPE(TRACE_LEVEL_INFO, "scope"); }
     assert_int_equal(answer(1), 2);
+    trace_context remote;
+    const char *tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    assert_int_equal(trace_traceparent_parse(tp, std::strlen(tp), &remote, nullptr), 0);
+    trace_span from = TRACE_INFO_SPAN_FROM(&remote, "from", TF(k, 1));
+    trace_span_close(&from);
+    trace_span from_null = TRACE_INFO_SPAN_FROM(nullptr, "from_null");
+    trace_span_close(&from_null);
   }
   const char *expected = "event INFO test_cxx: hello c++ i=1 u=7 d=0.25 b=true s=\"str\"\n"
                          "event DEBUG test_cxx: p=0x0\n"
@@ -59,7 +67,11 @@ static void cxx_macros(void **) {
                          "new 3 answer parent=- x=1\n"
                          "enter 3\n"
                          "exit 3\n"
-                         "close 3\n";
+                         "close 3\n"
+                         "new 4 from parent=- k=1\n"
+                         "close 4\n"
+                         "new 5 from_null parent=-\n"
+                         "close 5\n";
   const char *log = trace_capture_log(cap);
   if (std::strcmp(log, expected) != 0) {
     print_error("--- expected ---\n%s--- actual ---\n%s", expected, log);

@@ -16,34 +16,21 @@
 /* A layer that logs "new <span>" and "<message> <target> <LEVEL>" lines. */
 
 typedef struct recorder {
-  pthread_mutex_t lock;
-  char log[32768];
-  size_t len;
+  text_log log;
 } recorder;
-
-static void rec_printf(recorder *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void rec_printf(recorder *r, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  pthread_mutex_lock(&r->lock);
-  int n = vsnprintf(r->log + r->len, sizeof r->log - r->len, fmt, ap);
-  if (n > 0 && (size_t)n < sizeof r->log - r->len)
-    r->len += (size_t)n;
-  pthread_mutex_unlock(&r->lock);
-  va_end(ap);
-}
 
 static void rec_new_span(void *self, const trace_span_attrs *a, uint64_t id, const trace_ctx *ctx) {
   (void)id;
   (void)ctx;
-  rec_printf(self, "new %s\n", a->meta->name);
+  text_log_printf(&((recorder *)self)->log, "new %s\n", a->meta->name);
 }
 
 static void rec_event(void *self, const trace_event *ev, const trace_ctx *ctx) {
   (void)ctx;
   char msg[64];
   trace_event_message(ev, msg, sizeof msg);
-  rec_printf(self, "%s %s %s\n", msg, ev->meta->target, trace_level_name(ev->meta->level));
+  text_log_printf(&((recorder *)self)->log, "%s %s %s\n", msg, ev->meta->target,
+                  trace_level_name(ev->meta->level));
 }
 
 static const trace_layer_vtable recorder_vtable = {
@@ -54,12 +41,12 @@ static const trace_layer_vtable recorder_vtable = {
 
 static recorder *recorder_new(void) {
   recorder *r = calloc(1, sizeof *r);
-  pthread_mutex_init(&r->lock, NULL);
+  text_log_init(&r->log);
   return r;
 }
 
 static void recorder_free(recorder *r) {
-  pthread_mutex_destroy(&r->lock);
+  text_log_destroy(&r->log);
   free(r);
 }
 
@@ -87,8 +74,8 @@ static trace_dispatch *install(trace_env_filter *f, recorder *rec, recorder *con
                                               trace_filter_level(TRACE_LEVEL_INFO)),
                      0);
   } else {
-    assert_int_equal(trace_registry_add_layer(reg, trace_layer_new(&recorder_vtable, rec, 0, 0), NULL),
-                     0);
+    assert_int_equal(
+        trace_registry_add_layer(reg, trace_layer_new(&recorder_vtable, rec, 0, 0), NULL), 0);
     assert_int_equal(trace_registry_set_filter(reg, trace_env_filter_as_filter(f)), 0);
   }
   trace_dispatch *d = trace_registry_dispatch(reg);
@@ -106,8 +93,8 @@ static void uninstall(trace_dispatch *d, trace_default_guard *g) {
 /* The scenario: events of every level for eight targets, at the root, inside conn, inside
  * conn>request, back in conn after request exits, and at the root again. */
 
-static const char *const targets[] = {"app", "app::net", "app.net", "app/net",
-                                      "app2", "db", "h2", "fields"};
+static const char *const targets[] = {"app",  "app::net", "app.net", "app/net",
+                                      "app2", "db",       "h2",      "fields"};
 static const char *const contexts[] = {"root", "conn", "req", "back", "after"};
 
 #define EMIT_AT(tgt, ctx)                                                                          \
@@ -228,7 +215,8 @@ static const row rows[] = {
     /* REFERENCE section 4, examples table. */
     {"info", "*=I spans=conn,request", NULL},
     {"warn,app=debug", "*=W app=D app::net=D app.net=D app/net=D spans=conn,request", NULL},
-    {"app::net=trace,app=info", "*=O app=I app::net=T app.net=I app/net=I spans=conn,request", NULL},
+    {"app::net=trace,app=info", "*=O app=I app::net=T app.net=I app/net=I spans=conn,request",
+     NULL},
     {"app", "*=O app=T app::net=T app.net=T app/net=T spans=conn,request", NULL},
     {"info,db=off", "*=I db=O spans=conn,request", NULL},
     {"2", "*=W spans=-", NULL},
@@ -276,8 +264,8 @@ static const row rows[] = {
     {"[{path=\"/z\"}]=debug", "*=O req/*=D spans=request", NULL},
     {"[{path=\"/\"}]=debug", "*=O spans=request", NULL},
     {"[{path=/.*}]=debug", "*=O req/*=D spans=request", NULL},
-    {"[{path=/}]=debug", "*=O spans=request", NULL},        /* anchored: the whole value */
-    {"[{path=\"/.*\"}]=debug", "*=O spans=request", NULL},  /* quoted: no regex */
+    {"[{path=/}]=debug", "*=O spans=request", NULL},         /* anchored: the whole value */
+    {"[{path=\"/.*\"}]=debug", "*=O spans=request", NULL},   /* quoted: no regex */
     {"[{user_id=\"42\"}]=debug", "*=O spans=request", NULL}, /* a string never matches a number */
     {"[{user_id=4.2e1}]=debug", "*=O spans=request", NULL},  /* nor a float an integer */
     {"[{user_id=-42}]=debug", "*=O spans=request", NULL},
@@ -289,8 +277,8 @@ static const row rows[] = {
     {"[conn{load=0.25}]=debug", "*=O spans=conn", NULL},
     {"[conn{peer=10\\.1\\..*}]=trace", "*=O spans=conn", NULL},
     {"[conn{peer=10\\.0}]=trace", "*=O spans=conn", NULL},
-    {"[conn{peer=\"10.0.0.7\",tls=true,port=8080}]=debug", "*=O conn/*=D req/*=D spans=conn,request",
-     NULL},
+    {"[conn{peer=\"10.0.0.7\",tls=true,port=8080}]=debug",
+     "*=O conn/*=D req/*=D spans=conn,request", NULL},
     {"[conn{peer=\"10.0.0.7\",tls=false}]=debug", "*=O spans=conn", NULL},
     /* Static and dynamic together: dynamic directives only ever enable. */
     {"warn,[request]=debug", "*=W req/*=D spans=request", NULL},
@@ -311,7 +299,8 @@ static const row rows[] = {
 };
 
 /* The first line where the log differs from the expectation, for a readable failure. */
-static void report_difference(const char *filter, bool as_layer, const char *got, const char *want) {
+static void report_difference(const char *filter, bool as_layer, const char *got,
+                              const char *want) {
   size_t line = 1, i = 0, start = 0;
   while (got[i] && got[i] == want[i]) {
     if (got[i] == '\n') {
@@ -337,13 +326,13 @@ static bool run_row(const row *r, bool as_layer) {
   trace_env_filter_release(f);
   static char want[32768];
   expected_log(as_layer && r->expect_layer ? r->expect_layer : r->expect, want, sizeof want);
-  bool ok = strcmp(rec->log, want) == 0;
+  bool ok = strcmp(rec->log.text, want) == 0;
   if (!ok)
-    report_difference(r->filter, as_layer, rec->log, want);
+    report_difference(r->filter, as_layer, rec->log.text, want);
   if (as_layer) {
     /* The console layer at INFO is not affected by its neighbour's filter. */
     expected_log("*=I spans=conn,request", want, sizeof want);
-    assert_text_equal(console->log, want);
+    assert_text_equal(console->log.text, want);
   }
   recorder_free(rec);
   recorder_free(console);
@@ -393,7 +382,7 @@ static void field_recorded_later_is_judged_at_next_enter(void **state) {
   trace_span_close(&job);
   uninstall(d, &g);
   trace_env_filter_release(f);
-  assert_text_equal(rec->log, "new job\n2 recorded 500 db DEBUG\n");
+  assert_text_equal(rec->log.text, "new job\n2 recorded 500 db DEBUG\n");
   recorder_free(rec);
 }
 
@@ -441,7 +430,7 @@ static void remembered_span_levels_follow_records_and_reloads(void **state) {
   trace_span_close(&job);
   uninstall(d, &g);
   trace_env_filter_release(f);
-  assert_text_equal(rec->log, "new job\n2 failed on another thread db DEBUG\n"
+  assert_text_equal(rec->log.text, "new job\n2 failed on another thread db DEBUG\n"
                               "2 failed on another thread db DEBUG\n");
   recorder_free(rec);
 }
@@ -473,7 +462,7 @@ static void nested_spans_and_out_of_order_exit(void **state) {
   trace_span_close(&outer);
   uninstall(d, &g);
   trace_env_filter_release(f);
-  assert_text_equal(rec->log, "new outer\nnew inner\n"
+  assert_text_equal(rec->log.text, "new outer\nnew inner\n"
                               "1 outer info x INFO\n2 inner trace x TRACE\n3 still inner x TRACE\n"
                               "4 inner without outer x TRACE\n5 static warn x WARN\n");
   recorder_free(rec);
@@ -509,7 +498,7 @@ static void scope_is_per_thread(void **state) {
   trace_span_close(&job);
   trace_shutdown();
   trace_env_filter_release(f);
-  assert_text_equal(rec->log, "new job\n1 this thread x DEBUG\n2 other thread, entered x DEBUG\n");
+  assert_text_equal(rec->log.text, "new job\n1 this thread x DEBUG\n2 other thread, entered x DEBUG\n");
   recorder_free(rec);
 }
 
@@ -546,7 +535,7 @@ static void reload_swaps_directives(void **state) {
   TRACE_EVENT_AT("z", TRACE_LEVEL_DEBUG, "4");
   uninstall(d, &g);
   trace_env_filter_release(f);
-  assert_text_equal(rec->log, "1 x INFO\n2 z DEBUG\n3 y TRACE\n4 z DEBUG\n");
+  assert_text_equal(rec->log.text, "1 x INFO\n2 z DEBUG\n3 y TRACE\n4 z DEBUG\n");
   recorder_free(rec);
 }
 
@@ -574,7 +563,7 @@ static void reload_rejudges_existing_spans_at_next_enter(void **state) {
   trace_span_close(&job);
   uninstall(d, &g);
   trace_env_filter_release(f);
-  assert_text_equal(rec->log, "new job\n1 entered again x DEBUG\n");
+  assert_text_equal(rec->log.text, "new job\n1 entered again x DEBUG\n");
   recorder_free(rec);
 }
 
@@ -609,7 +598,7 @@ static void reload_from_inside_a_callback(void **state) {
       .on_event = reloader_event,
   };
   reloader *r = calloc(1, sizeof *r);
-  pthread_mutex_init(&r->rec.lock, NULL);
+  text_log_init(&r->rec.log);
   r->f = must_parse("debug");
   r->rc = -100;
   trace_registry *reg = trace_registry_new();
@@ -637,11 +626,11 @@ static void reload_from_inside_a_callback(void **state) {
   emit_trace("4");
   trace_default_guard_restore(&g);
   trace_dispatch_release(d);
-  assert_text_equal(r->rec.log,
+  assert_text_equal(r->rec.log.text,
                     "1 x DEBUG\nswitch x INFO\nswitch x INFO\n2 x DEBUG\n3 x TRACE\n3b x TRACE\n"
                     "4 x TRACE\n");
   trace_env_filter_release(r->f);
-  pthread_mutex_destroy(&r->rec.lock);
+  text_log_destroy(&r->rec.log);
   free(r);
 }
 
@@ -677,9 +666,9 @@ static void references(void **state) {
 #define EMITTERS 4
 #define ROUNDS 40
 
-static uint32_t epoch;      /* atomic */
-static uint32_t stop;       /* atomic */
-static long violations;     /* atomic */
+static uint32_t epoch;  /* atomic */
+static uint32_t stop;   /* atomic */
+static long violations; /* atomic */
 static __thread int delivered_info, delivered_debug;
 
 typedef struct emitter_stats {
@@ -860,7 +849,8 @@ static void steady_state_does_not_allocate(void **state) {
     if (round == 1)
       before = allocations_so_far();
     for (int i = 0; i < 1000; i++) {
-      trace_span job = TRACE_SPAN_AT("app", TRACE_LEVEL_INFO, "job", TF(n, i % 2), TF(kind, "batch"));
+      trace_span job =
+          TRACE_SPAN_AT("app", TRACE_LEVEL_INFO, "job", TF(n, i % 2), TF(kind, "batch"));
       trace_span_enter(&job);
       TRACE_EVENT_AT("db", TRACE_LEVEL_DEBUG, "query");
       TRACE_EVENT_AT("app", TRACE_LEVEL_TRACE, "no");
@@ -892,8 +882,8 @@ static void out_of_memory_sweep(void **state) {
         trace_dispatch *d = trace_registry_dispatch(reg);
         if (d) {
           TRACE_WITH_DEFAULT(d) {
-            trace_span job = TRACE_SPAN_AT("app", TRACE_LEVEL_INFO, "job", TF(n, 1), TF(s, "x"),
-                                           TF(r, "abc"));
+            trace_span job =
+                TRACE_SPAN_AT("app", TRACE_LEVEL_INFO, "job", TF(n, 1), TF(s, "x"), TF(r, "abc"));
             trace_span_enter(&job);
             TRACE_EVENT_AT("db", TRACE_LEVEL_TRACE, "inside");
             rc = trace_env_filter_reload(f, "info,[job{r=b.*}]=debug", NULL);

@@ -11,26 +11,13 @@ static int count(int v) {
   return v;
 }
 
-static trace_capture *cap;
-static trace_default_guard guard;
-
 static int setup(void **state) {
-  (void)state;
-  cap = trace_capture_new(TRACE_LEVEL_TRACE);
-  guard = trace_set_default(trace_capture_dispatch(cap));
   evaluations = 0;
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  trace_default_guard_restore(&guard);
-  trace_capture_free(cap);
-  return 0;
+  return capture_setup(state);
 }
 
 static void event_forms(void **state) {
-  (void)state;
+  trace_capture *cap = captured(state);
   const char *who = "ferris";
   int n = 3;
   bool ok = true;
@@ -63,7 +50,7 @@ static size_t fmt_point(char *buf, size_t cap_, const void *arg) {
 }
 
 static void field_types(void **state) {
-  (void)state;
+  trace_capture *cap = captured(state);
   const char *null_str = NULL;
   char buf[] = "mutable";
   unsigned char small = 200;
@@ -91,7 +78,7 @@ static void field_types(void **state) {
 
 /* Both macros on this line must be distinct callsites with their own statics. */
 static void two_on_one_line(void **state) {
-  (void)state;
+  trace_capture *cap = captured(state);
   TRACE_INFO("first"); TRACE_INFO("second"); /* clang-format off */
   trace_span a = TRACE_INFO_SPAN("a"), b = TRACE_INFO_SPAN("b");
   trace_span_close(&a); trace_span_close(&b);
@@ -104,7 +91,7 @@ static void two_on_one_line(void **state) {
 }
 
 static void unbraced_if(void **state) {
-  (void)state;
+  trace_capture *cap = captured(state);
   for (int i = 0; i < 2; i++)
     if (i == 0)
       TRACE_INFO("zero");
@@ -146,7 +133,7 @@ static void not_evaluated_when_level_disabled(void **state) {
 }
 
 static void span_forms(void **state) {
-  (void)state;
+  trace_capture *cap = captured(state);
   trace_span s = TRACE_SPAN(TRACE_LEVEL_INFO, "request", TF(method, "GET"), TF(path, "/z"),
                             TF(status, TRACE_EMPTY));
   trace_span_enter(&s);
@@ -200,7 +187,7 @@ static int traced_function(int x) {
 static void plain_function(void) { TRACE_FN(TRACE_LEVEL_INFO); }
 
 static void scope_and_fn(void **state) {
-  (void)state;
+  trace_capture *cap = captured(state);
   scoped(0);
   scoped(1);
   assert_int_equal(traced_function(4), 8);
@@ -238,7 +225,7 @@ static int record_on_named_scope(int total) {
 }
 
 static void named_scopes(void **state) {
-  (void)state;
+  trace_capture *cap = captured(state);
   trace_span outer = TRACE_INFO_SPAN("outer", TF(total, TRACE_EMPTY));
   TRACE_IN_SPAN(&outer) { assert_int_equal(record_on_named_scope(3), 0); }
   trace_span_close(&outer);
@@ -261,7 +248,7 @@ static void named_scopes(void **state) {
 }
 
 static void in_span_block(void **state) {
-  (void)state;
+  trace_capture *cap = captured(state);
   trace_span s = TRACE_INFO_SPAN("s");
   TRACE_IN_SPAN(&s) { TRACE_INFO("a"); }
   TRACE_IN_SPAN(&s) {
@@ -292,7 +279,7 @@ out:
 }
 
 static void record_forms(void **state) {
-  (void)state;
+  trace_capture *cap = captured(state);
   trace_span s = TRACE_INFO_SPAN("s", TF(a, TRACE_EMPTY), TF(b.c, TRACE_EMPTY));
   assert_int_equal(TRACE_RECORD(&s, a, 1.5), 0);
   assert_int_equal(TRACE_RECORD(&s, b.c, "x"), 0);
@@ -311,7 +298,7 @@ static void record_forms(void **state) {
 }
 
 static void message_formatting(void **state) {
-  (void)state;
+  trace_capture *cap = captured(state);
   TRACE_INFO("%d|%5d|%-5d|%05d|%+d|%x|%#X|%o|%u", -1, 42, 42, 42, 7, 255u, 255u, 8u, 4000000000u);
   TRACE_INFO("%s|%.2s|%8s|%-4s|%c|%%|%ld|%zu|%lld", "abc", "abc", "r", "l", 'q', -5L, (size_t)9,
              -1LL);
@@ -348,19 +335,19 @@ static void errno_preserved(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(event_forms, setup, teardown),
-      cmocka_unit_test_setup_teardown(field_types, setup, teardown),
-      cmocka_unit_test_setup_teardown(two_on_one_line, setup, teardown),
-      cmocka_unit_test_setup_teardown(unbraced_if, setup, teardown),
-      cmocka_unit_test_setup_teardown(not_evaluated_without_subscriber, setup, teardown),
-      cmocka_unit_test_setup_teardown(not_evaluated_when_level_disabled, setup, teardown),
-      cmocka_unit_test_setup_teardown(span_forms, setup, teardown),
-      cmocka_unit_test_setup_teardown(scope_and_fn, setup, teardown),
-      cmocka_unit_test_setup_teardown(in_span_block, setup, teardown),
-      cmocka_unit_test_setup_teardown(named_scopes, setup, teardown),
-      cmocka_unit_test_setup_teardown(record_forms, setup, teardown),
-      cmocka_unit_test_setup_teardown(message_formatting, setup, teardown),
-      cmocka_unit_test_setup_teardown(errno_preserved, setup, teardown),
+      cmocka_unit_test_setup_teardown(event_forms, setup, capture_teardown),
+      cmocka_unit_test_setup_teardown(field_types, setup, capture_teardown),
+      cmocka_unit_test_setup_teardown(two_on_one_line, setup, capture_teardown),
+      cmocka_unit_test_setup_teardown(unbraced_if, setup, capture_teardown),
+      cmocka_unit_test_setup_teardown(not_evaluated_without_subscriber, setup, capture_teardown),
+      cmocka_unit_test_setup_teardown(not_evaluated_when_level_disabled, setup, capture_teardown),
+      cmocka_unit_test_setup_teardown(span_forms, setup, capture_teardown),
+      cmocka_unit_test_setup_teardown(scope_and_fn, setup, capture_teardown),
+      cmocka_unit_test_setup_teardown(in_span_block, setup, capture_teardown),
+      cmocka_unit_test_setup_teardown(named_scopes, setup, capture_teardown),
+      cmocka_unit_test_setup_teardown(record_forms, setup, capture_teardown),
+      cmocka_unit_test_setup_teardown(message_formatting, setup, capture_teardown),
+      cmocka_unit_test_setup_teardown(errno_preserved, setup, capture_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

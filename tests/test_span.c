@@ -4,25 +4,9 @@
 
 #include "helpers.h"
 
-static trace_capture *cap;
-static trace_default_guard guard;
-
-static int setup(void **state) {
-  (void)state;
-  cap = trace_capture_new(TRACE_LEVEL_TRACE);
-  guard = trace_set_default(trace_capture_dispatch(cap));
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  trace_default_guard_restore(&guard);
-  trace_capture_free(cap);
-  return 0;
-}
 
 static void clone_and_close(void **state) {
-  (void)state;
+  trace_capture *cap = captured(state);
   trace_span s = TRACE_INFO_SPAN("s");
   trace_span c = trace_span_clone(&s);
   assert_int_equal(c.id, s.id);
@@ -41,7 +25,7 @@ static void clone_and_close(void **state) {
 }
 
 static void current_span(void **state) {
-  (void)state;
+  trace_capture *cap = captured(state);
   trace_span cur = trace_span_current();
   assert_true(trace_span_is_none(&cur));
   trace_span s = TRACE_INFO_SPAN("outer");
@@ -57,7 +41,7 @@ static void current_span(void **state) {
 }
 
 static void follows_from(void **state) {
-  (void)state;
+  trace_capture *cap = captured(state);
   trace_span a = TRACE_INFO_SPAN("a");
   trace_span b = TRACE_INFO_SPAN("b");
   trace_span none = trace_span_none();
@@ -77,7 +61,7 @@ static void follows_from(void **state) {
 }
 
 static void record_undeclared_is_reported_once(void **state) {
-  (void)state;
+  trace_capture *cap = captured(state);
   trace_span s = TRACE_INFO_SPAN("request", TF(status, TRACE_EMPTY));
   assert_int_equal(TRACE_RECORD(&s, status, 200), 0);
   assert_int_equal(TRACE_RECORD(&s, stauts, 200), TRACE_ENOFIELD);
@@ -108,7 +92,7 @@ static void *close_elsewhere(void *arg) {
 }
 
 static void cross_thread(void **state) {
-  (void)state;
+  trace_capture *cap = captured(state);
   trace_span s = TRACE_INFO_SPAN("shared");
   pthread_t t;
   /* The worker threads have no scoped default: make the capture global for them. */
@@ -159,11 +143,11 @@ static void concurrent_spans(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(clone_and_close, setup, teardown),
-      cmocka_unit_test_setup_teardown(current_span, setup, teardown),
-      cmocka_unit_test_setup_teardown(follows_from, setup, teardown),
-      cmocka_unit_test_setup_teardown(record_undeclared_is_reported_once, setup, teardown),
-      cmocka_unit_test_setup_teardown(cross_thread, setup, teardown),
+      cmocka_unit_test_setup_teardown(clone_and_close, capture_setup, capture_teardown),
+      cmocka_unit_test_setup_teardown(current_span, capture_setup, capture_teardown),
+      cmocka_unit_test_setup_teardown(follows_from, capture_setup, capture_teardown),
+      cmocka_unit_test_setup_teardown(record_undeclared_is_reported_once, capture_setup, capture_teardown),
+      cmocka_unit_test_setup_teardown(cross_thread, capture_setup, capture_teardown),
       cmocka_unit_test(concurrent_spans),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -140,7 +140,7 @@ grep -F "uv_echo: accepted connection" "$log" | grep -q -v 'peer="127\.0\.0\.1:[
 
 # Each line client's data is read and echoed in exactly one connection, which carries nothing
 # else; all eight connections were open before the first read.
-first_read=$(grep -n -F "uv_echo: read bytes=" "$log" | head -n 1 | cut -d: -f1)
+first_read=$(grep -n -m 1 -F "uv_echo: read bytes=" "$log" | cut -d: -f1)
 last_accept=$(grep -n -F "uv_echo: accepted connection" "$log" | sed -n "${LINE_CLIENTS}p" | cut -d: -f1)
 [ "$last_accept" -lt "$first_read" ] || fail "a read before all line clients were accepted"
 declare -A owner

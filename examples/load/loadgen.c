@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <trace/context.h>
+
 #include "load.h"
 
 enum {
@@ -133,14 +135,30 @@ static void request_failed(loadgen *g, const char *what) {
   TRACE_WARN(TF_DISPLAY(error, strerror_r(errno, buf, sizeof buf)), "%s", what);
 }
 
+/* The request span's trace context as W3C headers (traceparent, and tracestate when the trace
+ * carries one), when a layer keeps trace contexts (OTLP export); "" otherwise. */
+static void context_headers(const trace_span *span, char *out, size_t cap) {
+  trace_context c;
+  out[0] = '\0';
+  if (trace_span_context(span, &c) != 0)
+    return;
+  char tp[TRACE_TRACEPARENT_SIZE];
+  trace_traceparent_format(&c, tp, sizeof tp);
+  snprintf(out, cap, "traceparent: %s\r\n%s%s%s", tp, c.tracestate_len ? "tracestate: " : "",
+           c.tracestate, c.tracestate_len ? "\r\n" : "");
+}
+
 /* One request, inside its request span. */
-static void send_request(worker *w, const char *path, unsigned n) {
+static void send_request(worker *w, const trace_span *span, const char *path, unsigned n) {
   loadgen *g = w->g;
   count(&g->requests);
   TRACE_TRACE("sending request...");
-  char req[128];
-  int len = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\ncontent-length: %u\r\nhost: %s\r\n\r\n",
-                     path, n, g->addr);
+  char context[TRACE_TRACEPARENT_SIZE + TRACE_TRACESTATE_MAX + 40];
+  context_headers(span, context, sizeof context);
+  char req[128 + sizeof context];
+  int len = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\ncontent-length: %u\r\nhost: %s\r\n%s\r\n", path, n,
+                     g->addr, context);
   int fd = connect_server(g);
   if (fd < 0) {
     request_failed(g, "could not connect");
@@ -201,10 +219,12 @@ static void *worker_main(void *arg) {
     else if (r % 100 >= 10)
       path[1] = 'z';
     unsigned n = (unsigned)((r >> 24) % COUNT_MAX);
-    trace_span req = TRACE_INFO_SPAN("request", TF_DISPLAY(req.method, "GET"),
-                                     TF(req.path, (const char *)path));
+    /* Each request is a trace of its own (the load_gen span lasts the whole run), still
+     * inside load_gen here, for the log's scope. */
+    trace_span req = TRACE_INFO_SPAN_FROM(TRACE_NEW_TRACE, "request", TF_DISPLAY(req.method, "GET"),
+                                          TF(req.path, (const char *)path));
     trace_span_enter(&req);
-    send_request(w, path, n);
+    send_request(w, &req, path, n);
     trace_span_exit(&req);
     trace_span_close(&req);
   } while (!pause_or_stop(g, (unsigned)(next_random(&w->rng) % (g->pause_ms + 1u))));

@@ -24,6 +24,9 @@
 
 #include <trace.h>
 #include <trace/fmt.h>
+#ifdef LOAD_HAVE_OTLP
+#include <trace/otlp.h>
+#endif
 
 #include "load.h"
 
@@ -32,6 +35,7 @@ typedef struct options {
   unsigned long read_timeout_ms;
   bool duration_given;
   int time;
+  const char *otlp; /* --otlp URL */
 } options;
 
 static void usage(FILE *out) {
@@ -51,10 +55,15 @@ static void usage(FILE *out) {
         "  --read-timeout MS  a connection has MS ms from its acceptance to send its request\n"
         "                    (default 5000); one still idle or incomplete then gets 408 and is closed\n"
         "  --time KIND       timestamps: none (default, like the blog post), uptime, utc, local\n"
+        "  --otlp URL        also send spans and events to an OpenTelemetry collector at URL\n"
+        "                    (e.g. http://localhost:4318), one trace per request from the\n"
+        "                    generator into the server (W3C traceparent); the same as setting\n"
+        "                    OTEL_EXPORTER_OTLP_ENDPOINT\n"
         "  -h, --help        this text\n"
         "\n"
         "Environment: LOAD_FOREVER=1 runs until Ctrl-C (unless --duration is given);\n"
-        "TRACE_FILTER (default here: debug), TRACE_FORMAT (full, compact, pretty, json), NO_COLOR.\n"
+        "TRACE_FILTER (default here: debug), TRACE_FORMAT (full, compact, pretty, json), NO_COLOR;\n"
+        "the OTEL_* variables of the OTLP exporter (OTEL_SERVICE_NAME defaults to load).\n"
         "\n"
         "Output: the log on stderr; the program's own lines (\"load: listening on 127.0.0.1:3000,\n"
         "admin on 127.0.0.1:3001\" first, \"load: done\" last) on stdout.\n"
@@ -89,6 +98,7 @@ static int parse_options(int argc, char **argv, options *o) {
       {"time", required_argument, NULL, 'T'},     {"help", no_argument, NULL, 'h'},
       {"admin-max-conns", required_argument, NULL, 'M'},
       {"read-timeout", required_argument, NULL, 'R'},
+      {"otlp", required_argument, NULL, 'O'},
       {NULL, 0, NULL, 0}};
   int opt;
   while ((opt = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
@@ -121,6 +131,7 @@ static int parse_options(int argc, char **argv, options *o) {
       else
         ok = false;
       break;
+    case 'O': o->otlp = optarg; break;
     case 'h': usage(stdout); return 2;
     default: usage(stderr); return 1;
     }
@@ -145,6 +156,16 @@ static int parse_options(int argc, char **argv, options *o) {
 }
 
 static int init_tracing(const options *o) {
+  /* With libtrace_otlp linked, trace_init adds the exporter when the endpoint is set. */
+  if (o->otlp) {
+#ifdef LOAD_HAVE_OTLP
+    setenv("OTEL_EXPORTER_OTLP_ENDPOINT", o->otlp, 1);
+#else
+    fprintf(stderr, "load: --otlp: this build has no OTLP exporter (libtrace_otlp needs libcurl)\n");
+    return -1;
+#endif
+  }
+  setenv("OTEL_SERVICE_NAME", "load", 0);
   trace_init_options init;
   trace_init_options_init(&init);
   /* debug shows what the blog post's first output shows: connections, requests, 404s and the
@@ -209,7 +230,7 @@ int main(int argc, char **argv) {
    * stderr, so that TRACE_FORMAT=json ./load 2>log.jsonl stays pure JSON. Errors that stop the
    * program before a run go to stderr. */
   setvbuf(stdout, NULL, _IOLBF, 0);
-  options o = {3000, 3001, 10, 3, 100, 256, 8, 5000, false, TRACE_FMT_TIME_NONE};
+  options o = {3000, 3001, 10, 3, 100, 256, 8, 5000, false, TRACE_FMT_TIME_NONE, NULL};
   int rc = parse_options(argc, argv, &o);
   if (rc)
     return rc == 2 ? 0 : 2;
@@ -287,6 +308,17 @@ int main(int argc, char **argv) {
   server_free(st.srv);
   TRACE_INFO(TF(exit_code, st.result ? 1 : 0), "stopped");
   trace_shutdown();
+#ifdef LOAD_HAVE_OTLP
+  trace_otlp *x = trace_otlp_installed();
+  if (x) {
+    trace_otlp_stats os = trace_otlp_get_stats(x);
+    printf("load: otlp: exported %llu spans and %llu events; lost %llu spans and %llu events\n",
+           (unsigned long long)os.spans_exported, (unsigned long long)os.logs_exported,
+           (unsigned long long)(os.spans_dropped + os.spans_failed),
+           (unsigned long long)(os.logs_dropped + os.logs_failed));
+    trace_otlp_release(x);
+  }
+#endif
   /* After trace_shutdown, which flushed every line above: the last line of a complete run. */
   printf("load: done\n");
   return st.result ? 1 : 0;

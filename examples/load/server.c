@@ -17,6 +17,8 @@
 
 #include "server.h"
 
+#include <trace/context.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
@@ -225,11 +227,22 @@ static bool begin_request(server *s, conn *c, uint64_t now) {
   int status = http_parse_head(c->in, c->head_len, &c->req, &error);
   if (status)
     return respond_error(s, c, status, error, now);
-  c->req_span = TRACE_INFO_SPAN("request", TF_DISPLAY(req.method, c->req.method),
-                                TF(req.path, c->req.target));
+  /* The caller's trace context (W3C traceparent and tracestate): the request continues its
+   * trace, or starts one of its own when there is none (remote is zeroed then). Locally the
+   * span stays inside the connection's. */
+  trace_context remote;
+  trace_header headers[HTTP_MAX_HEADERS];
+  for (size_t i = 0; i < c->req.header_count; i++)
+    headers[i] = (trace_header){c->req.headers[i].name, c->req.headers[i].value};
+  const char *why = NULL;
+  trace_context_extract(headers, c->req.header_count, &remote, &why);
+  c->req_span = TRACE_INFO_SPAN_FROM(&remote, "request", TF_DISPLAY(req.method, c->req.method),
+                                     TF(req.path, c->req.target));
   trace_span_enter(&c->req_span);
   TRACE_DEBUG(TF_FMT(req.headers, http_format_headers, &c->req),
               TF_DISPLAY(req.version, c->req.version), "received request.");
+  if (why && http_header_get(&c->req, "traceparent"))
+    TRACE_DEBUG(TF_DISPLAY(reason, why), "ignoring the trace context of the request");
   if (c->l->svc->reads_body) {
     uint64_t room = HTTP_REQUEST_MAX - c->head_len;
     if (c->req.content_length > room)

@@ -129,6 +129,17 @@ TRACE_API trace_env_filter *trace_init_filter(void);
  * trace_shutdown). */
 TRACE_API trace_writer_stats trace_init_writer_stats(void);
 
+/* Extensions of trace_init: a library that provides an output (libtrace_otlp does, see
+ * <trace/otlp.h>) registers a factory, normally from a constructor so that linking the library
+ * is enough. trace_init and trace_init_with call every registered factory after making the fmt
+ * layer and add each layer one returns (NULL: nothing to add, e.g. not configured) with no
+ * filter of its own, under the env-filter. name identifies the factory: registering a name twice
+ * returns TRACE_EEXIST and changes nothing; TRACE_EINVAL for NULL name or fn; TRACE_ERANGE past
+ * 8 factories. name must outlive the process (a literal). fn runs on the thread calling
+ * trace_init, not from inside a subscriber callback. */
+typedef trace_layer *(*trace_init_layer_fn)(void *arg);
+TRACE_API int trace_init_add_layer_factory(const char *name, trace_init_layer_fn fn, void *arg);
+
 #ifdef __cplusplus
 }
 #endif

@@ -85,6 +85,21 @@ TRACE_API void trace_span_ref_values(const trace_span_ref *span,
 /* Up to cap ids of spans this span follows from, into out; returns how many there are. */
 TRACE_API size_t trace_span_ref_follows(const trace_span_ref *span, uint64_t *out, size_t cap);
 
+/* The span's trace context, for layers with TRACE_LAYER_CONTEXT (<trace/context.h>): its trace
+ * id, its own span id, its flags (sampled) and the tracestate it continues into *out, and, when
+ * parent_span_id is not NULL, its parent's span id there (the remote parent's for a span made
+ * with TRACE_SPAN_FROM, the nearest ancestor with a context otherwise; zeros for a root).
+ * Returns TRACE_SPAN_CONTEXT_LOCAL (a root, or a local parent), TRACE_SPAN_CONTEXT_REMOTE_PARENT
+ * (the parent is in another process), or TRACE_SPAN_CONTEXT_NONE (0, *out left alone) when the
+ * span has no context: no layer with TRACE_LAYER_CONTEXT enabled it. */
+enum {
+  TRACE_SPAN_CONTEXT_NONE = 0,
+  TRACE_SPAN_CONTEXT_LOCAL = 1,
+  TRACE_SPAN_CONTEXT_REMOTE_PARENT = 2
+};
+TRACE_API int trace_span_ref_context(const trace_span_ref *span, const trace_ctx *ctx,
+                                     trace_context *out, uint8_t parent_span_id[8]);
+
 typedef struct trace_span_timing {
   uint64_t created_ns; /* CLOCK_MONOTONIC at creation */
   uint64_t busy_ns;    /* total time entered (on any thread) */
@@ -175,6 +190,14 @@ typedef struct trace_layer_vtable {
   void (*destroy)(void *self);
   /* The most verbose level the layer itself wants, -1: no limit. NULL: -1. */
   int (*max_level_hint)(void *self);
+  /* For layers with TRACE_LAYER_CONTEXT: whether a new span is sampled (its trace recorded and
+   * exported), decided once its ids are drawn, before any on_new_span. parent_flags are the
+   * flags of its parent's context (remote: as received; local: as decided), -1 for a root.
+   * Among the layers that enabled the span, the first (in the order added) with a sample
+   * callback decides. NULL for every layer: a child keeps its parent's decision, a root is
+   * sampled. */
+  bool (*sample)(void *self, const trace_span_attrs *attrs, const uint8_t trace_id[16],
+                 int parent_flags);
 } trace_layer_vtable;
 
 enum {
@@ -187,7 +210,11 @@ enum {
    * from any of its callbacks): for layers whose on_close only cleans up what they put there.
    * Most spans are never looked at by such a layer (no event in them was enabled for it), and
    * their close then costs no call. The layer's filter still hears of every close. */
-  TRACE_LAYER_CLOSE_IF_EXT_USED = 4
+  TRACE_LAYER_CLOSE_IF_EXT_USED = 4,
+  /* The layer needs trace contexts (an exporter): the registry gives every span this layer
+   * enables a trace id and a span id (trace_span_ref_context) and keeps its sampled flag. Spans
+   * no such layer enables get no ids and cost nothing more. */
+  TRACE_LAYER_CONTEXT = 8
 };
 
 /* Wraps a layer implementation: self is owned from now on (destroy runs once); ext_size bytes of

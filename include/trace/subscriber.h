@@ -33,6 +33,9 @@ typedef enum trace_parent_kind {
   TRACE_PARENT_ROOT = 2      /* no parent */
 } trace_parent_kind;
 
+/* A span's identity in a distributed trace: <trace/context.h>. */
+typedef struct trace_context trace_context;
+
 /* A set of field values. Either the values of every declared field in order (index == NULL,
  * count == meta->field_count, as for new spans and events), or count (index, value) pairs (a
  * record). Empty values (TRACE_VALUE_EMPTY) are declared fields without a value. All pointers
@@ -55,6 +58,11 @@ typedef struct trace_span_attrs {
   trace_valueset fields;
   uint32_t parent_kind; /* trace_parent_kind */
   uint64_t parent_id;   /* when parent_kind is EXPLICIT */
+  /* TRACE_SPAN_FROM: with valid ids, the span continues this trace of another process, whose
+   * span is its parent in the trace (exporters take its trace id and make its span id the
+   * parent's); with a zero id, the span starts a new trace. Either way the local parent above
+   * is unchanged, for local layers (fmt's scope, filters). NULL: an ordinary span. */
+  const trace_context *remote_parent;
 } trace_span_attrs;
 
 /* An event. The message, if the callsite has one, is formatted on demand with
@@ -143,6 +151,10 @@ typedef struct trace_subscriber_vtable {
   void (*flush)(void *self);
   /* Free self. Called once, after the last use. NULL: self is not freed. */
   void (*destroy)(void *self);
+  /* The trace context of span id, for trace_span_context() (<trace/context.h>): fill *out and
+   * return 0, or return TRACE_ENOTSUP if the span has none, TRACE_ECLOSED if id is unknown.
+   * NULL: TRACE_ENOTSUP. */
+  int (*span_context)(void *self, uint64_t id, trace_context *out);
 } trace_subscriber_vtable;
 
 /* A dispatcher: a subscriber (vtable + self) with a reference count. */

@@ -8,9 +8,13 @@
 #include "../common/alloc.h"
 #include "../common/guard.h"
 #include "core.h"
+#include "trace/context.h"
 
-trace_span trace__span_new(trace_callsite *cs, const trace_value *values, int parent_kind,
-                           const trace_span *parent) {
+/* parent_kind and parent: the local parent; remote: the parent in a trace of another process. */
+/* Inlined into both entry points: a span costs no extra call for the remote form's sake. */
+static TRACE__INLINE trace_span span_new(trace_callsite *cs, const trace_value *values,
+                                         int parent_kind, const trace_span *parent,
+                                         const trace_context *remote) {
   trace_span s = trace_span_none();
   trace__guard g = trace__guard_enter(TRACE__GUARD_OUTER);
   if (!g.t)
@@ -21,6 +25,7 @@ trace_span trace__span_new(trace_callsite *cs, const trace_value *values, int pa
     attrs.meta = &cs->meta;
     attrs.fields = trace__declared_values(cs, values);
     trace__resolve_parent(d, parent_kind, parent, &attrs.parent_kind, &attrs.parent_id);
+    attrs.remote_parent = remote;
     uint64_t id = d->vt.new_span(d->self, &attrs);
     if (id) {
       s.id = id;
@@ -31,6 +36,18 @@ trace_span trace__span_new(trace_callsite *cs, const trace_value *values, int pa
   }
   trace__guard_leave(&g);
   return s;
+}
+
+trace_span trace__span_new(trace_callsite *cs, const trace_value *values, int parent_kind,
+                           const trace_span *parent) {
+  return span_new(cs, values, parent_kind, parent, NULL);
+}
+
+trace_span trace__span_new_remote(trace_callsite *cs, const trace_value *values,
+                                  const trace_context *remote) {
+  /* NULL: an ordinary span. A context with a zero id starts a new trace: the subscriber sees
+   * it as it is. */
+  return span_new(cs, values, TRACE_I_PK_CURRENT, NULL, remote);
 }
 
 /* A handle with an id but no dispatcher was not made by libtrace: treat it as none. */
@@ -120,6 +137,29 @@ trace_span trace_span_current(void) {
   }
   trace__guard_leave(&g);
   return c;
+}
+
+int trace_span_context(const trace_span *s, trace_context *out) {
+  if (!out)
+    return TRACE_EINVAL;
+  memset(out, 0, offsetof(trace_context, tracestate) + 1);
+  if (!usable(s))
+    return TRACE_ECLOSED;
+  trace__thread *t = trace__thread_enter();
+  if (!t)
+    return TRACE_ENOTSUP;
+  int saved = trace__errno_get(t);
+  trace_dispatch *d = s->dispatch;
+  int rc = TRACE_ENOTSUP;
+  if (!trace__dispatch_alive(d))
+    rc = TRACE_ECLOSED;
+  else if (d->vt.span_context)
+    rc = d->vt.span_context(d->self, s->id, out);
+  if (rc != 0)
+    memset(out, 0, offsetof(trace_context, tracestate) + 1);
+  trace__thread_leave(t);
+  trace__errno_set(t, saved);
+  return rc;
 }
 
 int trace_span_follows_from(const trace_span *s, const trace_span *cause) {

@@ -212,26 +212,10 @@ static size_t find_top(const parser *p, size_t from, size_t to, const char *char
   return to;
 }
 
-/* The index of the bracket or brace closing the one at open. */
+/* The index of the bracket or brace closing the one at open: the first closing one at the top
+ * level of what follows it. */
 static size_t find_close(const parser *p, size_t open, size_t to) {
-  size_t depth = 0;
-  for (size_t j = open; j < to;) {
-    char c = p->in[j];
-    if (c == '\\') {
-      j += 2;
-      continue;
-    }
-    if (c == '"') {
-      j = skip_quoted(p, j, to);
-      continue;
-    }
-    if (c == '[' || c == '{')
-      depth++;
-    else if ((c == ']' || c == '}') && --depth == 0)
-      return j;
-    j++;
-  }
-  return to;
+  return find_top(p, open + 1, to, "]}");
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -13,6 +13,7 @@
 #include "../common/warn.h"
 #include "../text/buf.h"
 #include "../text/escape.h"
+#include "extensions.h"
 #include "trace/fmt.h"
 
 /* What trace_init installed, for trace_init_filter() and trace_init_writer_stats(): the filter
@@ -132,6 +133,8 @@ int trace_init_with(const trace_init_options *o) {
   }
   trace_registry_set_filter(r, trace_env_filter_as_filter(f));
   int rc = trace_registry_add_layer(r, layer, NULL);
+  if (rc == 0)
+    rc = trace__init_extension_layers(r); /* e.g. OTLP, when libtrace_otlp is linked */
   installed *st = rc == 0 ? trace__malloc(sizeof *st) : NULL;
   if (!st) {
     trace_registry_free(r);

@@ -20,7 +20,8 @@ static inline bool reg_filter_scoped(const trace_filter *f) {
   return !f->scope_idle || !TRACE__LOAD(f->scope_idle);
 }
 
-#define TRACE__LAYER_FLAGS (TRACE_LAYER_TIMING | TRACE_LAYER_EXT_KEPT | TRACE_LAYER_CLOSE_IF_EXT_USED)
+#define TRACE__LAYER_FLAGS                                                                         \
+  (TRACE_LAYER_TIMING | TRACE_LAYER_EXT_KEPT | TRACE_LAYER_CLOSE_IF_EXT_USED | TRACE_LAYER_CONTEXT)
 
 struct trace_layer {
   trace_layer_vtable vt; /* normalised */
@@ -114,6 +115,9 @@ struct trace_registry {
   /* Which layers have each callback, so the hot paths skip the others without a call. */
   uint64_t has_new_span, has_record, has_follows, has_event, has_enter, has_exit, has_close;
   uint64_t close_if_used; /* layers with TRACE_LAYER_CLOSE_IF_EXT_USED and no filter on_close */
+  uint64_t context_layers; /* layers with TRACE_LAYER_CONTEXT (context.c) */
+  uint64_t has_sample;     /* context layers with a sample callback */
+  uint32_t ctx_offset;     /* of each slot's reg_span_ctx in its extension area, when any */
   uint32_t ext_total;
   uint32_t ext_clear; /* bytes of extensions to clear for each new span (0: every layer keeps) */
   uint32_t slot_size;
@@ -195,6 +199,26 @@ void reg_thread_release_slots(trace_registry *r, reg_thread *ts);
 
 static inline void reg_slot_lock(slot *s) { trace__spin_lock(&s->lock); }
 static inline void reg_slot_unlock(slot *s) { trace__spin_unlock(&s->lock); }
+
+/* Trace contexts (context.c), stored after the layers' extensions when a layer needs them. */
+typedef struct reg_span_ctx {
+  uint8_t trace_id[16];
+  uint8_t span_id[8];
+  uint8_t parent_span_id[8];
+  uint8_t flags;
+  uint8_t has;    /* the span has ids (a context layer enabled it) */
+  uint8_t remote; /* its parent is remote: the tracestate below is the one its trace carries */
+  uint16_t tracestate_len;
+  char *tracestate; /* TRACE_TRACESTATE_MAX + 1 bytes, allocated the first time the slot held
+                       a span with one, kept across reuse; freed with the registry */
+} reg_span_ctx;
+static inline reg_span_ctx *reg_slot_ctx(const trace_registry *r, slot *s) {
+  return (reg_span_ctx *)(void *)(reg_slot_ext_base(s) + r->ctx_offset);
+}
+void reg_context_new_span(trace_registry *r, slot *s, slot *parent, const trace_span_attrs *a,
+                          uint64_t mask);
+int reg_span_context(void *self, uint64_t id, trace_context *out);
+void reg_context_destroy(trace_registry *r);
 
 /* Values (values.c) */
 void reg_values_init(slot *s, const trace_valueset *vs);

@@ -248,6 +248,8 @@ static uint64_t reg_new_span(void *self, const trace_span_attrs *a) {
   }
   if (r->ext_clear)
     memset(reg_slot_ext_base(s), 0, r->ext_clear);
+  if (TRACE__UNLIKELY(r->context_layers != 0))
+    reg_context_new_span(r, s, parent, a, mask);
   s->live = 1;
   /* Even: the slot holds a span now, and its id is valid from here on. */
   TRACE__STORE_REL(&s->gen, s->gen + 1);
@@ -598,6 +600,7 @@ void trace_registry_free(trace_registry *r) {
     TRACE__STORE(&r->destroying, true); /* thread states are just freed now */
     trace__local_key_delete(r->local_key);
   }
+  reg_context_destroy(r);
   reg_slots_destroy(r);
   reg_cs_destroy(r);
   trace__mutex_destroy(&r->lock);
@@ -622,6 +625,7 @@ static const trace_subscriber_vtable registry_vtable = {
     .current_span = reg_current_span,
     .flush = reg_flush,
     .destroy = reg_destroy,
+    .span_context = reg_span_context,
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -692,6 +696,10 @@ int trace_registry_add_layer(trace_registry *r, trace_layer *layer, trace_filter
     r->close_if_used |= bit;
   if (layer->flags & TRACE_LAYER_TIMING)
     r->timing = true;
+  if (layer->flags & TRACE_LAYER_CONTEXT)
+    r->context_layers |= bit;
+  if ((layer->flags & TRACE_LAYER_CONTEXT) && layer->vt.sample)
+    r->has_sample |= bit;
   return 0;
 }
 
@@ -718,8 +726,9 @@ trace_dispatch *trace_registry_dispatch(trace_registry *r) {
     return NULL;
   }
   /* Fixed from now on: the slot layout (extensions of every layer) is known. */
+  r->ctx_offset = r->ext_total;
   size_t size = sizeof(slot) + SLOT_INLINE_VALUES * sizeof(trace_value) + SLOT_INLINE_ARENA +
-                r->ext_total;
+                r->ext_total + (r->context_layers ? sizeof(reg_span_ctx) : 0);
   /* Whole cache lines per slot: spans of different threads must not share one. */
   r->slot_size = (uint32_t)((size + TRACE__CACHE_LINE - 1) & ~(size_t)(TRACE__CACHE_LINE - 1));
   r->installed = true;

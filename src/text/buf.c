@@ -27,13 +27,8 @@ size_t trace__buf_grow(trace__buf *b, size_t n) {
 }
 
 void trace__buf_put_cut(trace__buf *b, const char *s, size_t n) {
-  size_t room = trace__buf_room(b, n);
-  if (room < n) {
-    b->dropped += n - room;
-    n = room;
-    b->truncated = true;
-  }
-  if (n) /* the data pointer is NULL when a growable buffer could not allocate */
+  n = trace__buf_claim(b, n);
+  if (n)
     memcpy(b->data + b->len, s, n);
   b->len += n;
 }

@@ -116,14 +116,22 @@ static TRACE__INLINE void trace__buf_putc(trace__buf *b, char c) {
 
 static inline void trace__buf_puts(trace__buf *b, const char *s) { trace__buf_put(b, s, strlen(s)); }
 
-static inline void trace__buf_fill(trace__buf *b, char c, size_t n) {
+/* How many of n bytes about to be written fit (room made first); the rest are counted dropped
+ * and the buffer marked truncated. The caller writes that many at data + len, then adds them to
+ * len (the data pointer is NULL when a growable buffer could not allocate: write only if > 0). */
+static inline size_t trace__buf_claim(trace__buf *b, size_t n) {
   size_t room = trace__buf_room(b, n);
   if (room < n) {
     b->dropped += n - room;
-    n = room;
     b->truncated = true;
+    return room;
   }
-  if (n) /* the data pointer is NULL when a growable buffer could not allocate */
+  return n;
+}
+
+static inline void trace__buf_fill(trace__buf *b, char c, size_t n) {
+  n = trace__buf_claim(b, n);
+  if (n)
     memset(b->data + b->len, c, n);
   b->len += n;
 }

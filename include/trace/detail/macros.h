@@ -37,6 +37,10 @@ TRACE_API void trace__event(trace_callsite *cs, const trace_value *values, int p
                             const trace_span *parent, ...);
 TRACE_API trace_span trace__span_new(trace_callsite *cs, const trace_value *values,
                                      int parent_kind, const trace_span *parent);
+struct trace_context;
+/* TRACE_SPAN_FROM's: a span under the current one whose parent in the trace is remote. */
+TRACE_API trace_span trace__span_new_remote(trace_callsite *cs, const trace_value *values,
+                                            const struct trace_context *remote);
 TRACE_API void trace__register_callsites(trace_callsite *start, trace_callsite *stop);
 TRACE_API void trace__unregister_callsites(trace_callsite *start, trace_callsite *stop);
 
@@ -362,6 +366,11 @@ __attribute__((destructor, unused)) static void trace_i_unregister_section(void)
     trace_span_none();                                                                             \
   })
 #define TRACE_I_SPAN_F(tgt, lvl, pk, parent, all, tilde, name)                                     \
+  TRACE_I_SPAN_BODY(tgt, lvl, all, name,                                                           \
+                    trace__span_new(&trace_i_cs, TRACE_I_VALUES_ARG(all), pk, parent))
+/* One body for TRACE_SPAN and TRACE_SPAN_FROM: make is the call that creates the span (it may
+ * use trace_i_cs and the values, which are declared here). */
+#define TRACE_I_SPAN_BODY(tgt, lvl, all, name, make)                                               \
   __extension__({                                                                                  \
     trace_span trace_i_sp = TRACE_SPAN_NONE_INIT;                                                  \
     TRACE_I_LITERAL(span_name, name)                                                               \
@@ -373,7 +382,7 @@ __attribute__((destructor, unused)) static void trace_i_unregister_section(void)
         TRACE_KIND_SPAN, trace_i_names, TRACE_I_FIELD_COUNT(TRACE_I_STRIP all), 0);                \
     if (TRACE_I_UNLIKELY(trace_i_not_never(&trace_i_cs)) && trace_i_callsite_enabled(&trace_i_cs)) { \
       TRACE_I_VALUES_DECL(all)                                                                     \
-      trace_i_sp = trace__span_new(&trace_i_cs, TRACE_I_VALUES_ARG(all), pk, parent);              \
+      trace_i_sp = make;                                                                           \
     }                                                                                              \
     trace_i_sp;                                                                                    \
   })
@@ -395,5 +404,54 @@ __attribute__((destructor, unused)) static void trace_i_unregister_section(void)
 #define TRACE_I_SPAN_OFF_CHECKS(tgt, ...)
 #endif
 
+/* ---------------------------------------------------------------------------------------- */
+/* TRACE_SPAN_FROM: TRACE_SPAN with a remote parent. TRACE_I_SPR_<level> is the enabled or the
+ * removed form; the removed one is TRACE_I_SPAN_OFF, which leaves nothing. */
+#define TRACE_I_SPR_TRACE_LEVEL_ERROR TRACE_I_SPR_1
+#define TRACE_I_SPR_TRACE_LEVEL_WARN TRACE_I_SPR_2
+#define TRACE_I_SPR_TRACE_LEVEL_INFO TRACE_I_SPR_3
+#define TRACE_I_SPR_TRACE_LEVEL_DEBUG TRACE_I_SPR_4
+#define TRACE_I_SPR_TRACE_LEVEL_TRACE TRACE_I_SPR_5
+#if TRACE_STATIC_MAX_LEVEL >= 1
+#define TRACE_I_SPR_1 TRACE_I_SPAN_REMOTE
+#else
+#define TRACE_I_SPR_1 TRACE_I_SPAN_OFF
+#endif
+#if TRACE_STATIC_MAX_LEVEL >= 2
+#define TRACE_I_SPR_2 TRACE_I_SPAN_REMOTE
+#else
+#define TRACE_I_SPR_2 TRACE_I_SPAN_OFF
+#endif
+#if TRACE_STATIC_MAX_LEVEL >= 3
+#define TRACE_I_SPR_3 TRACE_I_SPAN_REMOTE
+#else
+#define TRACE_I_SPR_3 TRACE_I_SPAN_OFF
+#endif
+#if TRACE_STATIC_MAX_LEVEL >= 4
+#define TRACE_I_SPR_4 TRACE_I_SPAN_REMOTE
+#else
+#define TRACE_I_SPR_4 TRACE_I_SPAN_OFF
+#endif
+#if TRACE_STATIC_MAX_LEVEL >= 5
+#define TRACE_I_SPR_5 TRACE_I_SPAN_REMOTE
+#else
+#define TRACE_I_SPR_5 TRACE_I_SPAN_OFF
+#endif
+
+#define TRACE_I_SPAN_REMOTE(tgt, lvl, pk, remote, ...)                                             \
+  trace_i_span_result(                                                                             \
+      TRACE_I_UCAT(TRACE_I_SPANR_, TRACE_I_FITS(__VA_ARGS__))(tgt, lvl, pk, remote, __VA_ARGS__))
+#define TRACE_I_SPANR_TOO_MANY TRACE_I_SPAN_TOO_MANY
+#define TRACE_I_SPANR_FIT(tgt, lvl, pk, remote, ...)                                               \
+  TRACE_I_SPANR_X(tgt, lvl, pk, remote, (__VA_ARGS__), TRACE_I_MSGLIST(__VA_ARGS__))
+#define TRACE_I_SPANR_X(tgt, lvl, pk, remote, all, ...)                                            \
+  TRACE_I_SPANR_Y(TRACE_I_KCAT(TRACE_I_MSGK_, TRACE_I_NARGS(__VA_ARGS__)), tgt, lvl, pk, remote,   \
+                  all, __VA_ARGS__)
+#define TRACE_I_SPANR_Y(kind, ...) TRACE_I_KCAT2(TRACE_I_SPANR_, kind)(__VA_ARGS__)
+#define TRACE_I_SPANR_N TRACE_I_SPAN_N
+#define TRACE_I_SPANR_A TRACE_I_SPAN_A
+#define TRACE_I_SPANR_F(tgt, lvl, pk, remote, all, tilde, name)                                    \
+  TRACE_I_SPAN_BODY(tgt, lvl, all, name,                                                           \
+                    trace__span_new_remote(&trace_i_cs, TRACE_I_VALUES_ARG(all), (remote)))
 
 #endif /* TRACE_DETAIL_MACROS_H */

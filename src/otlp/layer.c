@@ -1,0 +1,417 @@
+/* The OTLP layer: the callbacks that run on instrumented threads. They read what the registry
+ * keeps (ids, values) through the public doors and append one record per finished span or event
+ * to the thread's ring. No lock, no allocation, no system call in steady state (a thread's
+ * first record allocates its ring; a callsite's first record copies its metadata). */
+#include <string.h>
+#include <time.h>
+
+#include "../common/clock.h"
+#include "internal.h"
+
+/* Per span, in the registry's extension for this layer. */
+/* Per span, in the registry's extension for this layer. Times in clock ticks (otlp_clock). */
+typedef struct span_ext {
+  uint64_t start;
+  uint64_t last; /* the last enter or exit, for busy and idle time */
+  uint64_t busy, idle;
+  uint32_t entered; /* under lock */
+  uint32_t lock;    /* a spin lock for the four fields above */
+  uint32_t thread_id;
+  uint8_t error; /* atomic: an ERROR event happened in it */
+  uint8_t live;  /* on_new_span ran for it */
+} span_ext;
+
+static inline void ext_lock(span_ext *e) {
+  while (__atomic_exchange_n(&e->lock, 1, __ATOMIC_ACQUIRE))
+    while (TRACE__LOAD(&e->lock))
+      __builtin_ia32_pause();
+}
+static inline void ext_unlock(span_ext *e) { __atomic_store_n(&e->lock, 0, __ATOMIC_RELEASE); }
+
+/* After fork() the child's first callback starts its own exporter (cold, once per fork). */
+static inline void check_fork(trace_otlp *x) {
+  if (TRACE__UNLIKELY(TRACE__LOAD(&x->fork_gen) != TRACE__LOAD(&trace__otlp_fork_gen)))
+    trace__otlp_restart_after_fork(x);
+}
+
+static span_ext *ext_of(uint64_t id, const trace_ctx *ctx) {
+  return trace_span_ref_ext(trace_ctx_span(ctx, id), ctx);
+}
+
+static void on_new_span(void *self, const trace_span_attrs *a, uint64_t id, const trace_ctx *ctx) {
+  (void)a;
+  trace_otlp *x = self;
+  check_fork(x);
+  span_ext *e = ext_of(id, ctx);
+  if (!e)
+    return;
+  /* The ring, made now if this thread has none yet, announces the creating thread's name. */
+  ring *r = trace__otlp_ring(x);
+  uint64_t now = otlp_ticks(x->conf.tsc);
+  e->start = e->last = now;
+  e->busy = e->idle = 0;
+  e->entered = 0;
+  e->lock = 0;
+  e->error = 0;
+  e->live = 1;
+  e->thread_id = TRACE__LIKELY(r != NULL) ? r->thread_id : trace_thread_id();
+}
+
+static void on_enter(void *self, uint64_t id, const trace_ctx *ctx) {
+  trace_otlp *x = self;
+  span_ext *e = ext_of(id, ctx);
+  if (!e || !e->live)
+    return;
+  uint64_t now = otlp_ticks(x->conf.tsc);
+  ext_lock(e);
+  if (e->entered++ == 0) {
+    e->idle += now > e->last ? now - e->last : 0;
+    e->last = now;
+  }
+  ext_unlock(e);
+}
+
+static void on_exit(void *self, uint64_t id, const trace_ctx *ctx) {
+  trace_otlp *x = self;
+  span_ext *e = ext_of(id, ctx);
+  if (!e || !e->live)
+    return;
+  uint64_t now = otlp_ticks(x->conf.tsc);
+  ext_lock(e);
+  if (e->entered > 0 && --e->entered == 0) {
+    e->busy += now > e->last ? now - e->last : 0;
+    e->last = now;
+  }
+  ext_unlock(e);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Values into a record. */
+
+typedef struct vwriter {
+  char *p, *end;
+  const trace_metadata *meta;
+  uint32_t max_len;
+  uint16_t n, dropped;
+  uint8_t truncated;
+} vwriter;
+
+static rec_value *put_value(vwriter *w, int field, uint8_t type) {
+  if (field < 0 || (size_t)(w->end - w->p) < sizeof(rec_value)) {
+    w->dropped++;
+    w->truncated = 1;
+    return NULL;
+  }
+  rec_value *v = (rec_value *)(void *)w->p;
+  v->field = (uint16_t)field;
+  v->type = type;
+  v->cut = 0;
+  v->len = 0;
+  v->as.u64 = 0;
+  w->p += sizeof *v;
+  w->n++;
+  return v;
+}
+
+/* The string bytes of v: as many as fit and max_len allows. */
+static void put_str(vwriter *w, rec_value *v, const char *s, size_t len) {
+  size_t room = (size_t)(w->end - w->p) & ~(size_t)7;
+  size_t n = TRACE__MIN(len, w->max_len);
+  if (n > room)
+    n = room;
+  if (n < len) {
+    v->cut = 1;
+    w->truncated = 1;
+  }
+  if (n)
+    memcpy(w->p, s, n);
+  v->len = (uint32_t)n;
+  w->p += REC_ALIGN(n);
+}
+
+static void put_values(vwriter *w, const trace_valueset *vs);
+
+/* trace_span_ref_values' callback: the span's stored values into the record. */
+static void span_values(void *arg, const trace_valueset *vs) { put_values(arg, vs); }
+
+/* The space a record of n fields wants: every scalar, and room for strings; at least the
+ * scalars. Records stay under a quarter of the ring so that a full lap always fits some. */
+static void record_space(const trace_otlp *x, size_t fixed, size_t nfields, size_t *want,
+                         size_t *at_least) {
+  size_t quarter = (x->conf.thread_buffer_size / 4) & ~(size_t)7;
+  size_t scalars = fixed + nfields * sizeof(rec_value);
+  size_t strings = nfields * (size_t)TRACE__MIN(x->conf.max_value_len + 8u, 512u);
+  *want = TRACE__MIN(REC_ALIGN(scalars + strings), quarter);
+  *at_least = *want <= 2048 ? *want : TRACE__MIN(REC_ALIGN(scalars + 256), *want);
+}
+
+static void drop(trace_otlp *x, bool span) {
+  if (span)
+    OTLP_STAT_ADD(x, spans_dropped, 1);
+  else
+    OTLP_STAT_ADD(x, logs_dropped, 1);
+  if (!__atomic_exchange_n(&x->warned_drop, true, __ATOMIC_RELAXED))
+    trace__otlp_warn("dropping %s: a thread's buffer is full (the exporter is behind or the "
+                     "collector unreachable); counted in trace_otlp_get_stats, totals at shutdown",
+                     span ? "spans" : "events");
+}
+
+/* Reserves a record of kind for a callsite with fixed bytes before its values and fills the
+ * head's common part; NULL (the record is dropped and counted) when the ring is full. */
+static rec_head *begin_record(trace_otlp *x, ring *r, uint8_t kind, const trace_metadata *meta,
+                              size_t fixed, size_t *got) {
+  size_t want, at_least;
+  record_space(x, fixed, meta->field_count, &want, &at_least);
+  rec_head *h = (rec_head *)(void *)trace__otlp_ring_reserve(x, r, want, at_least, got);
+  if (TRACE__UNLIKELY(!h)) {
+    drop(x, kind == REC_SPAN);
+    return NULL;
+  }
+  h->kind = kind;
+  h->level = meta->level;
+  h->site = meta->callsite_id;
+  h->reserved_ = 0;
+  h->reserved2_ = 0;
+  return h;
+}
+
+static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
+  trace_otlp *x = self;
+  const trace_span_ref *ref = trace_ctx_span(ctx, id);
+  span_ext *e = trace_span_ref_ext(ref, ctx);
+  if (!e || !e->live)
+    return;
+  e->live = 0;
+  if (!x->conf.traces.url && !x->conf.discard)
+    return;
+  trace_context tc;
+  uint8_t parent[8];
+  int kind = trace_span_ref_context(ref, ctx, &tc, parent);
+  if (kind == TRACE_SPAN_CONTEXT_NONE || !(tc.flags & TRACE_CONTEXT_SAMPLED))
+    return; /* not sampled: not exported */
+  check_fork(x);
+  const trace_metadata *meta = trace_span_ref_meta(ref);
+  const otlp_site *site = trace__otlp_site(x, meta);
+  ring *r = trace__otlp_ring(x);
+  if (TRACE__UNLIKELY(!site || !r)) {
+    drop(x, true);
+    return;
+  }
+  uint64_t end = otlp_ticks(x->conf.tsc);
+  size_t fixed = sizeof(rec_span) + REC_ALIGN(tc.tracestate_len), got;
+  rec_span *s = (rec_span *)(void *)begin_record(x, r, REC_SPAN, meta, fixed, &got);
+  if (!s)
+    return;
+  char *p = (char *)s;
+  s->h.thread_id = e->thread_id;
+  s->h.time_ns = e->start;
+  memcpy(s->h.trace_id, tc.trace_id, 16);
+  memcpy(s->h.span_id, tc.span_id, 8);
+  memcpy(s->parent_span_id, parent, 8);
+  s->end_ns = end;
+  s->error = __atomic_load_n(&e->error, __ATOMIC_RELAXED);
+  s->timing = x->conf.track_inactivity;
+  if (s->timing) {
+    ext_lock(e);
+    s->busy_ns = e->busy;
+    s->idle_ns = e->idle + (end > e->last && !e->entered ? end - e->last : 0);
+    ext_unlock(e);
+  } else {
+    s->busy_ns = s->idle_ns = 0;
+  }
+  /* Span.flags: the trace flags, "whether the parent is remote is known", and whether it is. */
+  s->flags = tc.flags | 0x100u | (kind == TRACE_SPAN_CONTEXT_REMOTE_PARENT ? 0x200u : 0);
+  s->tracestate_len = tc.tracestate_len;
+  if (tc.tracestate_len)
+    memcpy(p + sizeof *s, tc.tracestate, tc.tracestate_len);
+  vwriter w = {p + fixed, p + got, meta, x->conf.max_value_len, 0, 0, 0};
+  trace_span_ref_values(ref, span_values, &w);
+  s->h.nvalues = w.n;
+  s->h.dropped_values = w.dropped;
+  s->h.truncated = w.truncated;
+  s->h.size = (uint32_t)(w.p - p);
+  trace__otlp_ring_commit(x, r, s->h.size);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Events. */
+
+static void event_value(vwriter *w, int field, const trace_value *v) {
+  switch (v->type) {
+  case TRACE_VALUE_EMPTY: return;
+  case TRACE_VALUE_I64:
+  case TRACE_VALUE_U64:
+  case TRACE_VALUE_F64:
+  case TRACE_VALUE_BOOL:
+  case TRACE_VALUE_PTR: {
+    rec_value *r = put_value(w, field, (uint8_t)v->type);
+    if (!r)
+      return;
+    if (v->type == TRACE_VALUE_BOOL)
+      r->as.b = v->as.b;
+    else if (v->type == TRACE_VALUE_PTR)
+      r->as.u64 = (uint64_t)(uintptr_t)v->as.ptr;
+    else
+      memcpy(&r->as, &v->as, 8); /* i64, u64 and f64 alike */
+    return;
+  }
+  case TRACE_VALUE_STR:
+  case TRACE_VALUE_DISPLAY: {
+    rec_value *r = put_value(w, field, (uint8_t)v->type);
+    if (!r)
+      return;
+    if (v->as.str.ptr) {
+      put_str(w, r, v->as.str.ptr, v->as.str.len);
+    } else {
+      r->type = TRACE_VALUE_DISPLAY;
+      put_str(w, r, "null", 4);
+    }
+    return;
+  }
+  default: { /* FMT (and anything newer): its text, formatted straight into the record */
+    rec_value *r = put_value(w, field, TRACE_VALUE_DISPLAY);
+    if (!r)
+      return;
+    size_t room = (size_t)(w->end - w->p) & ~(size_t)7;
+    size_t cap = TRACE__MIN(room, (size_t)w->max_len + 1);
+    size_t full = cap ? trace_value_text(v, w->p, cap) : 0;
+    size_t n = cap ? TRACE__MIN(full, cap - 1) : 0;
+    n = n ? strnlen(w->p, n) : 0;
+    r->cut = full > n;
+    w->truncated |= r->cut;
+    r->len = (uint32_t)n;
+    w->p += REC_ALIGN(n);
+    return;
+  }
+  }
+}
+
+static void put_values(vwriter *w, const trace_valueset *vs) {
+  for (uint32_t i = 0; i < vs->count; i++)
+    event_value(w, vs->index ? vs->index[i] : (int)i, &vs->values[i]);
+}
+
+static void on_event(void *self, const trace_event *ev, const trace_ctx *ctx) {
+  trace_otlp *x = self;
+  check_fork(x);
+  const trace_span_ref *span = trace_ctx_event_span(ctx, ev);
+  trace_context tc;
+  bool in_span = span && trace_span_ref_context(span, ctx, &tc, NULL) != TRACE_SPAN_CONTEXT_NONE;
+  if (span && ev->meta->level == TRACE_LEVEL_ERROR) {
+    span_ext *e = trace_span_ref_ext(span, ctx);
+    if (e)
+      __atomic_store_n(&e->error, 1, __ATOMIC_RELAXED);
+  }
+  /* Wanted as a log record, or as a span event of a span that is exported. */
+  bool as_event = in_span && (tc.flags & TRACE_CONTEXT_SAMPLED) && x->conf.traces.url;
+  if (!x->conf.logs.url && !as_event && !x->conf.discard)
+    return;
+  const trace_metadata *meta = ev->meta;
+  const otlp_site *site = trace__otlp_site(x, meta);
+  ring *r = trace__otlp_ring(x);
+  if (TRACE__UNLIKELY(!site || !r)) {
+    drop(x, false);
+    return;
+  }
+  size_t msg_room = meta->message ? TRACE__MIN((size_t)x->conf.max_value_len, 1024u) + 8 : 0;
+  size_t got;
+  rec_event *re =
+      (rec_event *)(void *)begin_record(x, r, REC_EVENT, meta, sizeof(rec_event) + msg_room, &got);
+  if (!re)
+    return;
+  char *p = (char *)re;
+  re->h.thread_id = r->thread_id;
+  re->h.time_ns = otlp_ticks(x->conf.tsc);
+  if (in_span) {
+    memcpy(re->h.trace_id, tc.trace_id, 16);
+    memcpy(re->h.span_id, tc.span_id, 8);
+    re->trace_flags = tc.flags;
+  } else {
+    memset(re->h.trace_id, 0, 16);
+    memset(re->h.span_id, 0, 8);
+    re->trace_flags = 0;
+  }
+  char *q = p + sizeof *re;
+  re->message_len = 0;
+  re->has_message = meta->message != NULL;
+  uint8_t truncated = 0;
+  if (meta->message) {
+    size_t room = TRACE__MIN((size_t)(p + got - q) & ~(size_t)7, (size_t)x->conf.max_value_len + 1);
+    size_t full = room ? trace_event_message(ev, q, room) : 0;
+    size_t n = room ? TRACE__MIN(full, room - 1) : 0;
+    truncated = full > n;
+    re->message_len = (uint32_t)n;
+    q += REC_ALIGN(n);
+  }
+  vwriter w = {q, p + got, meta, x->conf.max_value_len, 0, 0, truncated};
+  put_values(&w, &ev->fields);
+  re->h.nvalues = w.n;
+  re->h.dropped_values = w.dropped;
+  re->h.truncated = w.truncated;
+  re->h.size = (uint32_t)(w.p - p);
+  trace__otlp_ring_commit(x, r, re->h.size);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Sampling (OTEL_TRACES_SAMPLER). */
+
+static bool ratio_sampled(const trace_otlp *x, const uint8_t trace_id[16]) {
+  if (x->conf.ratio_bound == UINT64_MAX)
+    return true;
+  uint64_t low = 0;
+  for (int i = 8; i < 16; i++)
+    low = low << 8 | trace_id[i];
+  return low < x->conf.ratio_bound;
+}
+
+static bool sample(void *self, const trace_span_attrs *a, const uint8_t trace_id[16],
+                   int parent_flags) {
+  (void)a;
+  const trace_otlp *x = self;
+  switch (x->conf.sampler) {
+  case TRACE_OTLP_SAMPLER_ALWAYS_ON: return true;
+  case TRACE_OTLP_SAMPLER_ALWAYS_OFF: return false;
+  case TRACE_OTLP_SAMPLER_TRACEIDRATIO: return ratio_sampled(x, trace_id);
+  default: break;
+  }
+  if (parent_flags >= 0)
+    return (parent_flags & TRACE_CONTEXT_SAMPLED) != 0;
+  switch (x->conf.sampler) {
+  case TRACE_OTLP_SAMPLER_PARENTBASED_ALWAYS_OFF: return false;
+  case TRACE_OTLP_SAMPLER_PARENTBASED_TRACEIDRATIO: return ratio_sampled(x, trace_id);
+  default: return true;
+  }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+/* trace_flush, and the registry's last flush before it destroys the layer: the shutdown that
+ * follows then gives the export no second period of grace when this one ran out. */
+static void flush(void *self) {
+  trace_otlp *x = self;
+  int rc = trace__otlp_flush_wait(x, x->conf.shutdown_timeout_ms);
+  __atomic_store_n(&x->flush_gave_up, rc == TRACE_EBUSY, __ATOMIC_RELAXED);
+}
+
+static void destroy(void *self) {
+  trace_otlp *x = self;
+  trace__otlp_shutdown(x);
+  trace_otlp_release(x);
+}
+
+trace_layer *trace__otlp_layer(trace_otlp *x) {
+  trace_layer_vtable vt;
+  memset(&vt, 0, sizeof vt);
+  vt.struct_size = sizeof vt;
+  vt.on_new_span = on_new_span;
+  vt.on_event = on_event;
+  vt.on_close = on_close;
+  vt.flush = flush;
+  vt.destroy = destroy;
+  vt.sample = sample;
+  if (x->conf.track_inactivity) {
+    vt.on_enter = on_enter;
+    vt.on_exit = on_exit;
+  }
+  return trace_layer_new(&vt, x, sizeof(span_ext), TRACE_LAYER_CONTEXT | TRACE_LAYER_EXT_KEPT);
+}

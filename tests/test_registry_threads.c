@@ -1,0 +1,108 @@
+/* The registry across threads: a span used on three threads, a thread exiting with a span entered,
+ * eight threads churning spans under one parent (TSan). */
+#include "recorder.h"
+
+/* Create on one thread, enter on a second, close on a third. */
+static void *enter_here(void *arg) {
+  trace_span *s = arg;
+  trace_span_enter(s);
+  TRACE_INFO("worker");
+  trace_span_exit(s);
+  return NULL;
+}
+static void *close_here(void *arg) {
+  trace_span_close(arg);
+  return NULL;
+}
+
+static void cross_thread_use(void **state) {
+  (void)state;
+  recorder *a = recorder_new("A");
+  trace_registry *reg = trace_registry_new();
+  trace_registry_add_layer(reg, recorder_layer(a, 0), NULL);
+  assert_int_equal(trace_registry_install(reg), 0);
+  trace_span s = TRACE_INFO_SPAN("job");
+  pthread_t t;
+  pthread_create(&t, NULL, enter_here, &s);
+  pthread_join(t, NULL);
+  pthread_create(&t, NULL, close_here, &s);
+  pthread_join(t, NULL);
+  assert_text_equal(a->log.text,
+                    "A:new job in -\nA:enter job\nA:event INFO worker in job\nA:exit job\n"
+                    "A:close job\n");
+  trace_shutdown();
+  recorder_free(a);
+}
+
+/* A thread that exits with a span still entered gives its reference back. */
+static void *exit_while_entered(void *arg) {
+  trace_span *s = arg;
+  trace_span_enter(s);
+  trace_span_close(s);
+  return NULL; /* never exits the span */
+}
+
+static void thread_exit_releases_entries(void **state) {
+  (void)state;
+  recorder *a = recorder_new("A");
+  trace_registry *reg = trace_registry_new();
+  trace_registry_add_layer(reg, recorder_layer(a, 0), NULL);
+  assert_int_equal(trace_registry_install(reg), 0);
+  trace_span s = TRACE_INFO_SPAN("abandoned");
+  pthread_t t;
+  pthread_create(&t, NULL, exit_while_entered, &s);
+  pthread_join(t, NULL);
+  assert_int_equal(a->closes, 1);
+  trace_shutdown();
+  recorder_free(a);
+}
+
+/* Eight threads creating, entering, recording and closing spans with a shared parent. */
+static trace_span shared_parent;
+static void *churn(void *arg) {
+  (void)arg;
+  for (int i = 0; i < 5000; i++) {
+    trace_span s =
+        TRACE_SPAN_IN(&shared_parent, TRACE_LEVEL_INFO, "work", TF(i, i), TF(r, TRACE_EMPTY));
+    trace_span_enter(&s);
+    trace_span inner = TRACE_DEBUG_SPAN("inner");
+    TRACE_RECORD(&s, r, "done");
+    trace_span_enter(&inner);
+    TRACE_DEBUG("tick");
+    trace_span_exit(&inner);
+    trace_span_close(&inner);
+    trace_span_exit(&s);
+    trace_span_close(&s);
+  }
+  return NULL;
+}
+
+static void concurrent_threads(void **state) {
+  (void)state;
+  static const trace_layer_vtable counting = {.struct_size = sizeof(trace_layer_vtable)};
+  trace_registry *reg = trace_registry_new();
+  trace_registry_add_layer(reg, trace_layer_new(&counting, NULL, 16, TRACE_LAYER_TIMING), NULL);
+  trace_dispatch *d = trace_registry_dispatch(reg);
+  assert_int_equal(trace_set_global_default(d), 0);
+  shared_parent = TRACE_INFO_SPAN("parent");
+  pthread_t t[8];
+  for (int i = 0; i < 8; i++)
+    pthread_create(&t[i], NULL, churn, NULL);
+  for (int i = 0; i < 8; i++)
+    pthread_join(t[i], NULL);
+  trace_registry *r = trace_dispatch_self(d);
+  assert_int_equal(trace_registry_get_stats(r).spans_live, 1);
+  trace_span_close(&shared_parent);
+  assert_int_equal(trace_registry_get_stats(r).spans_live, 0);
+  trace_dispatch_release(d);
+  trace_shutdown();
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(cross_thread_use),
+      cmocka_unit_test(thread_exit_releases_entries),
+      cmocka_unit_test(concurrent_threads),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
