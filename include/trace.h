@@ -345,6 +345,30 @@ TRACE_API uint32_t trace_thread_id(void);
  * is the thread's own and stays valid until the thread exits or renames itself. */
 TRACE_API const char *trace_thread_name(void);
 
+/* ---- signal handlers (docs/concepts.md, "Signals (async-signal safety)") --------------------
+ * Makes the calling thread's state ahead of time: its registration with libtrace and the
+ * per-thread state of every registry, fmt layer and env filter that exists now (the fmt line
+ * buffer with its first 4 KiB). Call it on each thread whose signal handlers log, after the
+ * subscriber is installed. Then an event (TRACE_INFO and the like) from a signal handler on
+ * that thread takes no lock and makes no allocation, provided that
+ *   - its callsite was reached once before outside the handler (the first hit registers it
+ *     under a lock, and fmt compiles its format),
+ *   - its line fits in 4 KiB (a longer line grows the buffer: an allocation),
+ *   - the writer is a descriptor (stderr, trace_writer_fd; not a FILE stream: stdio locks), and
+ *     no filter with a regular expression on field values is installed (PCRE2 match data).
+ * If the handler interrupted libtrace itself on the same thread (an event being formatted, the
+ * thread registering), its event is refused instead: dropped, counted by trace_dropped_events,
+ * never a wait. On a thread that was not prepared, the first event allocates: if the handler
+ * interrupted malloc there, that allocation can deadlock inside the C library, which libtrace
+ * cannot detect. Span operations (enter, exit, record, close) are not async-signal-safe.
+ * Returns 0, TRACE_ENOMEM (what was made is kept; prepare again later), or TRACE_EINVAL on a
+ * thread that is exiting. Calling it again is cheap and makes what is new since. */
+TRACE_API int trace_thread_prepare(void);
+/* Events and new spans dropped because their thread was already inside libtrace: a signal
+ * handler that interrupted libtrace on its thread, or a subscriber callback that logs (which
+ * sees the no-op dispatcher, as in tracing). Since the process started; never reset. */
+TRACE_API uint64_t trace_dropped_events(void);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

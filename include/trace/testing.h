@@ -55,6 +55,11 @@ TRACE_API trace_capture_stats trace_capture_get_stats(trace_capture *cap);
  * (the default) never fails. For out-of-memory tests. */
 TRACE_API void trace_testing_fail_allocations_after(long n);
 
+/* Test hook: hook (NULL: none) runs on a thread while it registers with libtrace (its first
+ * call), with libtrace's thread list locked; for tests of signal handlers that interrupt that
+ * moment (see trace_thread_prepare). */
+TRACE_API void trace_testing_on_thread_setup(void (*hook)(void));
+
 #ifdef __cplusplus
 }
 #endif

@@ -29,7 +29,9 @@ void trace__idtable_each(trace__idtable *t, size_t entry_size, void (*fn)(void *
 
 void trace__idtable_free(trace__idtable *t) {
   for (size_t p = 0; p < TRACE__IDTABLE_PAGES; p++) {
-    trace__free_lines(t->pages[p]);
-    t->pages[p] = NULL;
+    char *page = t->pages[p];
+    TRACE__STORE(&t->pages[p], NULL); /* unpublished, then freed (fork: never freed twice) */
+    TRACE__RELEASE_FENCE();
+    trace__free_lines(page);
   }
 }

@@ -15,6 +15,7 @@
 #include "alloc.h"
 #include "mutex.h"
 #include "trace.h"
+#include "trace/testing.h"
 
 __thread trace__thread trace__tls __attribute__((tls_model("initial-exec")));
 int trace__fence_mode;
@@ -30,6 +31,16 @@ static bool key_used[TRACE__LOCALS_MAX];
 /* Destructors running on exiting threads, per key: deleting a key waits for them, so an
  * instance is never freed under a thread that is still cleaning up its part of it. */
 static uint32_t key_busy[TRACE__LOCALS_MAX];
+/* How each key's values are made (trace__local_key_create_made), for trace_thread_prepare. */
+typedef struct key_recipe {
+  size_t size; /* 0: none */
+  void (*prepare)(void *value, void *arg);
+  void *arg;
+} key_recipe;
+static key_recipe key_recipes[TRACE__LOCALS_MAX];
+uint64_t trace__dropped;
+/* Test hook (trace_testing_on_thread_setup): runs while a thread registers. */
+static void (*setup_hook)(void);
 static pthread_key_t exit_key;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static bool membarrier_ok;
@@ -65,22 +76,39 @@ static void init(void) {
 bool trace__thread_register(trace__thread *t) {
   if (t->state == TRACE__THREAD_DEAD)
     return false;
-  TRACE__KEEP_ERRNO();
-  pthread_once(&init_once, init);
-  if (pthread_setspecific(exit_key, t) != 0) {
+  if (t->setup) {
+    /* A signal handler interrupted this thread's registration, which holds threads_lock (or
+     * runs pthread_once): waiting would never end. Refused, and counted. */
+    trace__count_dropped();
     return false;
   }
-  trace__mutex_lock(&threads_lock);
-  t->prev = NULL;
-  t->next = threads_head;
-  if (threads_head)
-    threads_head->prev = t;
-  threads_head = t;
-  t->errno_at = &errno;
-  t->state = TRACE__THREAD_LIVE;
-  trace__mutex_unlock(&threads_lock);
-  return true;
+  t->setup = 1;
+  __atomic_signal_fence(__ATOMIC_SEQ_CST); /* the flag is set before the lock is taken */
+  TRACE__KEEP_ERRNO();
+  pthread_once(&init_once, init);
+  bool ok = pthread_setspecific(exit_key, t) == 0;
+  if (ok) {
+    trace__mutex_lock(&threads_lock);
+    void (*hook)(void) = TRACE__LOAD(&setup_hook);
+    if (TRACE__UNLIKELY(hook != NULL))
+      hook();
+    t->prev = NULL;
+    t->next = threads_head;
+    if (threads_head)
+      threads_head->prev = t;
+    threads_head = t;
+    t->errno_at = &errno;
+    t->state = TRACE__THREAD_LIVE;
+    trace__mutex_unlock(&threads_lock);
+  }
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  t->setup = 0;
+  return ok;
 }
+
+void trace_testing_on_thread_setup(void (*hook)(void)) { TRACE__STORE(&setup_hook, hook); }
+
+uint64_t trace_dropped_events(void) { return __atomic_load_n(&trace__dropped, __ATOMIC_RELAXED); }
 
 static void thread_exit(void *arg) {
   trace__thread *t = arg;
@@ -142,7 +170,8 @@ bool trace__synchronize(void) {
   return true;
 }
 
-int trace__local_key_create(void (*dtor)(void *value)) {
+int trace__local_key_create_made(void (*dtor)(void *value), size_t size,
+                                 void (*prepare)(void *value, void *arg), void *arg) {
   pthread_once(&init_once, init);
   int key = TRACE_ENOMEM;
   trace__mutex_lock(&threads_lock);
@@ -150,12 +179,41 @@ int trace__local_key_create(void (*dtor)(void *value)) {
     if (!key_used[k]) {
       key_used[k] = true;
       key_dtors[k] = dtor;
+      key_recipes[k] = (key_recipe){size, prepare, arg};
       key = k;
       break;
     }
   }
   trace__mutex_unlock(&threads_lock);
   return key;
+}
+
+int trace__local_key_create(void (*dtor)(void *value)) {
+  return trace__local_key_create_made(dtor, 0, NULL, NULL);
+}
+
+/* Registers the thread and makes its value of every key made with a recipe, inside libtrace
+ * (depth raised): a signal handler that interrupts this is refused, and no instance is freed
+ * under it (its owner synchronizes first). */
+int trace_thread_prepare(void) {
+  TRACE__KEEP_ERRNO();
+  trace__thread *t = trace__thread_enter();
+  if (!t)
+    return TRACE_EINVAL; /* the thread is exiting */
+  int rc = 0;
+  /* The thread's slot array, made by storing into a slot that has no value yet (no key has a
+   * value on a thread without the array). */
+  if (!t->locals && !trace__local_set(0, NULL))
+    rc = TRACE_ENOMEM;
+  for (int k = 0; rc == 0 && k < TRACE__LOCALS_MAX; k++) {
+    trace__mutex_lock(&threads_lock);
+    key_recipe r = key_used[k] ? key_recipes[k] : (key_recipe){0, NULL, NULL};
+    trace__mutex_unlock(&threads_lock);
+    if (r.size && !trace__local_get(k) && !trace__local_make(k, r.size, r.prepare, r.arg))
+      rc = TRACE_ENOMEM;
+  }
+  trace__thread_leave(t);
+  return rc;
 }
 
 void trace__local_key_delete(int key) {
@@ -170,6 +228,7 @@ void trace__local_key_delete(int key) {
       dtor(v);
   }
   key_dtors[key] = NULL;
+  key_recipes[key] = (key_recipe){0, NULL, NULL};
   trace__mutex_unlock(&threads_lock);
   while (TRACE__LOAD_ACQ(&key_busy[key]) != 0)
     sched_yield();

@@ -25,6 +25,7 @@ typedef struct trace__thread {
   uint32_t depth; /* > 0 while inside a dispatch on this thread; atomic (read by synchronize) */
   uint32_t seq;   /* bumped when depth returns to 0; atomic */
   uint8_t state;  /* TRACE__THREAD_* */
+  uint8_t setup;  /* registering: a signal handler's call on this thread is refused then */
   uint8_t has_scoped;
   uint32_t scoped_depth;
   struct trace_dispatch *scoped; /* valid when has_scoped */
@@ -62,12 +63,23 @@ static TRACE__INLINE trace__thread *trace__thread_enter(void) {
 static TRACE__INLINE int trace__errno_get(const trace__thread *t) { return *t->errno_at; }
 static TRACE__INLINE void trace__errno_set(const trace__thread *t, int e) { *t->errno_at = e; }
 
+/* Events and new spans refused because their thread was already inside libtrace (see
+ * trace_dropped_events in trace.h); atomic. */
+extern uint64_t trace__dropped;
+static inline void trace__count_dropped(void) {
+  __atomic_add_fetch(&trace__dropped, 1, __ATOMIC_RELAXED);
+}
+
 /* Like trace__thread_enter, but NULL also when already inside a dispatch on this thread: what
- * new events and spans use, so that a subscriber that logs sees the no-op dispatcher. */
+ * new events and spans use, so that a subscriber that logs sees the no-op dispatcher, and a
+ * signal handler that interrupted libtrace on this thread takes no lock libtrace holds there
+ * and touches no state half updated. Counted. */
 static TRACE__INLINE trace__thread *trace__thread_enter_guarded(void) {
   trace__thread *t = &trace__tls;
-  if (TRACE__UNLIKELY(t->depth != 0))
+  if (TRACE__UNLIKELY(t->depth != 0)) {
+    trace__count_dropped();
     return 0;
+  }
   return trace__thread_enter();
 }
 
@@ -101,6 +113,11 @@ bool trace__synchronize(void);
 
 /* Per-instance thread-local slots. */
 int trace__local_key_create(void (*dtor)(void *value));
+/* The same, for a key whose values trace__local_make(key, size, prepare, arg) makes: given the
+ * recipe, trace_thread_prepare makes this thread's value ahead of time, so that a signal
+ * handler's event never allocates it. */
+int trace__local_key_create_made(void (*dtor)(void *value), size_t size,
+                                 void (*prepare)(void *value, void *arg), void *arg);
 void trace__local_key_delete(int key); /* runs dtor on every thread's value */
 static inline void *trace__local_get(int key) {
   void **l = trace__tls.locals;

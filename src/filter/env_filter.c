@@ -133,10 +133,11 @@ static bool scope_push(scope *sc, uint64_t id, int level) {
     if (!p)
       return false;
     memcpy(p, sc->entries, sc->depth * sizeof *p);
-    if (sc->entries != sc->inline_entries)
-      trace__free(sc->entries);
-    sc->entries = p;
+    scope_entry *old = sc->entries != sc->inline_entries ? sc->entries : NULL;
+    sc->entries = p; /* published, then the old one freed (fork, signals) */
     sc->cap = cap;
+    TRACE__RELEASE_FENCE();
+    trace__free(old);
   }
   sc->entries[sc->depth++] = (scope_entry){id, level};
   if (level > sc->max)
@@ -268,7 +269,7 @@ trace_filter *trace_env_filter_as_filter(trace_env_filter *f) {
   trace_filter *filter = NULL;
   binding *b = trace__alloc_lines(sizeof *b);
   if (b) {
-    b->key = trace__local_key_create(scope_free);
+    b->key = trace__local_key_create_made(scope_free, sizeof(scope), scope_init, NULL);
     if (b->key < 0) {
       trace__free_lines(b);
       b = NULL;
@@ -398,9 +399,10 @@ void trace_env_filter_release(trace_env_filter *f) {
   /* The last reference: no binding is left, so no reader either. */
   trace__directive_set_free(f->set);
   while (f->retired) {
-    trace__directive_set *next = f->retired->next_retired;
-    trace__directive_set_free(f->retired);
-    f->retired = next;
+    trace__directive_set *gone = f->retired;
+    f->retired = gone->next_retired; /* unlinked, then freed: never reachable once freed */
+    TRACE__RELEASE_FENCE();
+    trace__directive_set_free(gone);
   }
   trace__idtable_free(&f->cache);
   trace__mutex_destroy(&f->lock);

@@ -56,7 +56,8 @@ static void store(fmt_ext *e, const char *text, size_t len) {
       }
       dst = fresh;
     } else {
-      len = cap; /* out of memory: keep what fits */
+      len = cap; /* out of memory: keep what fits, and say so */
+      TRACE__STORE(&e->cut, 1);
     }
   }
   memcpy(dst, text, len);
@@ -72,6 +73,9 @@ static void fill(fmt_layer *l, fmt_ext *e, const trace_span_ref *s, trace__buf *
     scratch->truncated = false;
     fmt_values_arg arg = {l, scratch};
     trace_span_ref_values(s, fmt_format_values, &arg);
+    /* A scratch buffer that could not grow (out of memory) cut the text: lines that show it end
+     * with the cut marker until the span's next record formats it again. */
+    TRACE__STORE(&e->cut, scratch->truncated ? 1 : 0);
     store(e, scratch->data ? scratch->data : "", scratch->len);
     TRACE__STORE(&e->ready, 1);
   }
@@ -102,6 +106,7 @@ void fmt_ext_copy(trace__buf *b, fmt_layer *l, fmt_ext *e, const trace_span_ref 
       continue;
     }
     uint32_t len = TRACE__LOAD(&e->len);
+    uint32_t cut = TRACE__LOAD(&e->cut);
     const char *heap = TRACE__LOAD(&e->heap);
     const char *src = heap ? heap : e->inline_text;
     size_t mark = b->len;
@@ -111,7 +116,7 @@ void fmt_ext_copy(trace__buf *b, fmt_layer *l, fmt_ext *e, const trace_span_ref 
     /* The fence orders the copy before the second look at the sequence. */
     TRACE__ACQUIRE_FENCE();
     if (TRACE__LOAD(&e->seq) == s1) {
-      if (room < len)
+      if (room < len || cut)
         b->truncated = true;
       return;
     }
@@ -129,15 +134,25 @@ void fmt_ext_release(fmt_ext *e) {
   if (TRACE__LIKELY(!e->heap && !e->retired)) {
     e->len = 0;
     e->ready = 0;
+    e->cut = 0;
     return;
   }
-  while (e->retired) {
-    fmt_retired *r = e->retired;
-    e->retired = r->next;
-    trace__free(r);
-  }
-  trace__free(e->heap);
-  e->heap = NULL;
+  /* Unpublish, then free: a fork() between the two must leave the child a buffer it never frees
+   * (a leak in the child at worst), not one its trace_shutdown frees a second time. The fence
+   * keeps the stores before the frees. */
+  char *heap = e->heap;
+  fmt_retired *retired = e->retired;
+  TRACE__STORE(&e->heap, NULL);
+  TRACE__STORE(&e->retired, NULL);
+  e->heap_cap = 0;
   e->len = 0;
   e->ready = 0;
+  e->cut = 0;
+  TRACE__RELEASE_FENCE();
+  while (retired) {
+    fmt_retired *next = retired->next;
+    trace__free(retired);
+    retired = next;
+  }
+  trace__free(heap);
 }

@@ -12,6 +12,12 @@
 #include "trace/fmt.h"
 
 #define FMT_LINE_MAX ((size_t)1 << 20) /* a line never exceeds 1 MiB */
+/* What a line gets when its thread's buffers cannot be allocated (out of memory): buffers on the
+ * stack, for the line and for span fields formatted meanwhile (docs/output.md). */
+#define FMT_STACK_LINE 2048
+#define FMT_STACK_SCRATCH 1024
+/* The line buffer each thread's state starts with (trace_thread_prepare: 4 KiB lines). */
+#define FMT_PREPARED_LINE 4096
 #define FMT_DEFAULT_VALUE_MAX 4096
 #define FMT_SCOPE_MAX 64 /* spans shown per event; deeper trees show the innermost 64 */
 
@@ -88,6 +94,7 @@ typedef struct fmt_ext {
   uint32_t ready; /* the text matches the span's values */
   char *heap; /* NULL: the text is in inline_text */
   uint32_t heap_cap;
+  uint32_t cut; /* the text was cut (out of memory when it was made): lines say so */
   fmt_retired *retired;
   char inline_text[FMT_EXT_INLINE];
 } fmt_ext;
@@ -149,7 +156,10 @@ typedef struct fmt_line {
   const char *extra_json;     /* the same for JSON: "\"time.busy\":\"...\",..." */
   const fmt_site *site;       /* events: the callsite's static pieces, or NULL */
 } fmt_line;
-void fmt_format_line(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
+/* Returns false, with a partial line in b, when memory ran out before the line was complete
+ * and b holds less than FMT_STACK_LINE: the caller formats it again on its stack. Otherwise b
+ * holds the whole line, or the line cut with the marker "...[line truncated]". */
+bool fmt_format_line(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
                      const fmt_line *line);
 
 #endif

@@ -23,14 +23,32 @@ static void thread_init(void *p, void *arg) {
   (void)arg;
   trace__buf_init_growable(&t->line, FMT_LINE_MAX);
   trace__buf_init_growable(&t->scratch, FMT_LINE_MAX);
+  /* Most lines fit: made now, the buffer needs no allocation on a later event (the promise of
+   * trace_thread_prepare to signal handlers). Out of memory, it grows on first use instead. */
+  trace__buf_grow(&t->line, FMT_PREPARED_LINE);
 }
 
 static inline fmt_thread *fmt_thread_state(fmt_layer *l) {
   return trace__local_lazy(l->key, sizeof(fmt_thread), thread_init, NULL);
 }
 
-/* Formats and writes one line. Without per-thread state (out of memory, or a thread that is
- * exiting) a stack buffer does: shorter lines, but nothing is lost silently. */
+/* Formats and writes one line on the stack: when the thread's state or its line buffer cannot
+ * be allocated (out of memory). Shorter lines, cut with the marker, but never an empty one and
+ * nothing lost silently. Out of line: the hot path's frame does not carry the buffers. */
+static TRACE__NOINLINE void emit_on_stack(fmt_layer *l, const trace_ctx *ctx, const fmt_line *line,
+                                          const fmt_thread *t) {
+  char text[FMT_STACK_LINE], scratch[FMT_STACK_SCRATCH];
+  fmt_thread fallback;
+  memset(&fallback, 0, sizeof fallback);
+  if (t) /* keep the timestamp caches */
+    memcpy(&fallback, t, sizeof fallback);
+  trace__buf_init_fixed(&fallback.line, text, sizeof text);
+  trace__buf_init_fixed(&fallback.scratch, scratch, sizeof scratch);
+  fmt_format_line(&fallback.line, l, &fallback, ctx, line); /* a fixed buffer: always whole */
+  trace_writer_write(l->writer, fallback.line.data, fallback.line.len);
+}
+
+/* Formats and writes one line, in this thread's reused buffer. */
 static void emit(fmt_layer *l, const trace_ctx *ctx, const fmt_line *line) {
   if (TRACE__UNLIKELY(l->records)) {
     /* syslog, journald: they encode the event themselves; a text line would be wasted work. */
@@ -39,21 +57,18 @@ static void emit(fmt_layer *l, const trace_ctx *ctx, const fmt_line *line) {
     return;
   }
   fmt_thread *t = fmt_thread_state(l);
-  fmt_thread fallback;
-  char stack[2048];
   if (TRACE__UNLIKELY(!t)) {
-    memset(&fallback, 0, sizeof fallback);
-    trace__buf_init_fixed(&fallback.line, stack, sizeof stack);
-    trace__buf_init_growable(&fallback.scratch, FMT_LINE_MAX);
-    t = &fallback;
+    emit_on_stack(l, ctx, line, NULL);
+    return;
   }
   trace__buf *b = &t->line;
   b->len = 0;
   b->truncated = false;
-  fmt_format_line(b, l, t, ctx, line);
+  if (TRACE__UNLIKELY(!fmt_format_line(b, l, t, ctx, line))) {
+    emit_on_stack(l, ctx, line, t);
+    return;
+  }
   trace_writer_write(l->writer, b->data, b->len); /* ends with its newline */
-  if (TRACE__UNLIKELY(t == &fallback))
-    trace__buf_free(&fallback.scratch);
 }
 
 /* tracing's TimingDisplay: three significant digits, ns/µs/ms/s. */
@@ -260,7 +275,7 @@ trace_layer *trace_fmt_layer_new(const trace_fmt_options *opts) {
   l->style = o.format == TRACE_FMT_JSON ? STYLE_JSON : o.format == TRACE_FMT_PRETTY ? STYLE_PRETTY : STYLE_TEXT;
   l->ansi = ansi_wanted(&o, w);
   l->start_ns = trace__monotonic_ns();
-  l->key = trace__local_key_create(thread_free);
+  l->key = trace__local_key_create_made(thread_free, sizeof(fmt_thread), thread_init, NULL);
   if (l->key < 0) {
     trace_writer_free(w);
     trace__free_lines(l);

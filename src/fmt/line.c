@@ -435,7 +435,7 @@ static void format_json(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_
   }
 }
 
-void fmt_format_line(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
+bool fmt_format_line(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
                      const fmt_line *line) {
   switch (l->o.format) {
   case TRACE_FMT_COMPACT: format_compact(b, l, t, ctx, line); break;
@@ -444,15 +444,22 @@ void fmt_format_line(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx
   default: format_full(b, l, t, ctx, line); break;
   }
   if (TRACE__UNLIKELY(b->truncated)) {
-    /* The line hit the 1 MiB ceiling: end it visibly, on a newline. */
+    /* The line hit its end: the 1 MiB ceiling, or, when memory ran out, what the buffer could
+     * get. End it visibly, on a newline. */
     static const char marker[] = "...[line truncated]\n";
     size_t need = sizeof marker - 1;
-    if (b->len + need > b->limit) {
-      b->len = b->limit - need;
+    size_t end = b->cap; /* the writable end: the limit, or less when memory ran out */
+    if (end < b->limit && end < FMT_STACK_LINE)
+      return false; /* the caller's stack buffer holds more */
+    if (b->len + need > end) {
+      b->len = end - need;
       while (b->len > 0 && ((unsigned char)b->data[b->len] & 0xC0) == 0x80)
         b->len--; /* do not leave half a UTF-8 sequence */
+    } else if (b->len > 0 && b->data[b->len - 1] == '\n') {
+      b->len--; /* a whole line with a cut part (a span's fields): the marker ends it */
     }
     b->truncated = false;
     trace__buf_put(b, marker, need);
   }
+  return true;
 }

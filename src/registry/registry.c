@@ -53,10 +53,12 @@ static bool stack_push(reg_thread *ts, slot *s, uint64_t id) {
     if (!p)
       return false;
     memcpy(p, ts->stack, ts->depth * sizeof *p);
-    if (ts->stack != ts->inline_stack)
-      trace__free(ts->stack);
-    ts->stack = p;
+    reg_entry *old = ts->stack != ts->inline_stack ? ts->stack : NULL;
+    ts->stack = p; /* published, then the old one freed: a signal handler or fork() in between
+                      never finds freed memory here */
     ts->stack_cap = cap;
+    TRACE__RELEASE_FENCE();
+    trace__free(old);
   }
   ts->stack[ts->depth++] = (reg_entry){s, id};
   return true;
@@ -291,10 +293,17 @@ static void reg_follows_from(void *self, uint64_t id, uint64_t follows) {
   reg_slot_lock(s);
   if (s->nfollows == s->follows_cap) {
     uint32_t cap = s->follows_cap ? s->follows_cap * 2 : 4;
-    uint64_t *p = trace__realloc(s->follows, cap * sizeof *p);
+    /* Not realloc: it frees the old array before the new one is published, and a fork() in
+     * between would leave the child's trace_shutdown the freed one to free again. */
+    uint64_t *p = trace__malloc(cap * sizeof *p);
     if (p) {
+      uint64_t *old = s->follows;
+      if (old)
+        memcpy(p, old, s->nfollows * sizeof *p);
       s->follows = p;
       s->follows_cap = cap;
+      TRACE__RELEASE_FENCE();
+      trace__free(old);
     }
   }
   if (s->nfollows < s->follows_cap)
@@ -628,7 +637,7 @@ trace_registry *trace_registry_new(void) {
   trace_registry *r = trace__alloc_lines(sizeof *r);
   if (!r)
     return NULL;
-  r->local_key = trace__local_key_create(thread_dtor);
+  r->local_key = trace__local_key_create_made(thread_dtor, sizeof(reg_thread), thread_init, r);
   if (r->local_key < 0) {
     trace__free_lines(r);
     return NULL;

@@ -48,6 +48,7 @@ static bool arena_reserve_n(slot *s, size_t n, uint16_t valid) {
   s->arena = fresh;
   s->arena_cap = (uint32_t)cap;
   s->arena_len = (uint32_t)len;
+  TRACE__RELEASE_FENCE();
   if (old != reg_slot_inline_arena(s))
     trace__free(old);
   return true;
@@ -111,9 +112,12 @@ void reg_values_init(slot *s, const trace_valueset *vs) {
   } else {
     trace_value *v = trace__malloc(count * sizeof *v);
     if (v) {
-      trace__free(s->heap_values);
+      /* Published before the old array goes (fork: see reg_values_release). */
+      trace_value *old = s->heap_values;
       s->heap_values = s->values = v;
       s->heap_values_cap = s->values_cap = count;
+      TRACE__RELEASE_FENCE();
+      trace__free(old);
     } else {
       /* Keep what fits inline rather than lose the span. */
       count = SLOT_INLINE_VALUES;
@@ -164,13 +168,18 @@ void reg_values_record(slot *s, const trace_valueset *vs) {
 }
 
 void reg_values_release(slot *s) {
-  trace__free(s->heap_values);
+  /* Unpublished, then freed: a fork() in between leaves the child's trace_shutdown nothing to
+   * free a second time (a leak in the child at worst). The fence keeps the stores first. */
+  trace_value *values = s->heap_values;
+  char *arena = s->arena != reg_slot_inline_arena(s) ? s->arena : NULL;
+  uint64_t *follows = s->follows;
   s->heap_values = NULL;
   s->heap_values_cap = 0;
-  if (s->arena && s->arena != reg_slot_inline_arena(s))
-    trace__free(s->arena);
-  trace__free(s->follows);
   s->values = NULL;
   s->arena = NULL;
   s->follows = NULL;
+  TRACE__RELEASE_FENCE();
+  trace__free(values);
+  trace__free(arena);
+  trace__free(follows);
 }

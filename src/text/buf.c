@@ -13,11 +13,13 @@ size_t trace__buf_grow(trace__buf *b, size_t n) {
     /* Buffers are written on every event by one thread: keep their lines to themselves. */
     char *p = trace__alloc_lines(alloc);
     if (p) {
-      if (b->data)
-        memcpy(p, b->data, b->len);
-      trace__free_lines(b->data);
-      b->data = p;
+      char *old = b->data;
+      if (old)
+        memcpy(p, old, b->len);
+      b->data = p; /* published before the old block goes (fork: see trace__buf_free) */
       b->alloc = alloc;
+      TRACE__RELEASE_FENCE();
+      trace__free_lines(old);
     }
   }
   b->cap = b->alloc < b->limit ? b->alloc : b->limit;
@@ -43,8 +45,11 @@ void trace__buf_init_growable(trace__buf *b, size_t limit) {
 }
 
 void trace__buf_free(trace__buf *b) {
-  if (b->growable)
-    trace__free_lines(b->data);
+  /* Unpublished before it is freed: nothing a fork() in between copies points at freed memory. */
+  char *data = b->data;
   b->data = NULL;
   b->len = b->cap = b->alloc = 0;
+  TRACE__RELEASE_FENCE();
+  if (b->growable)
+    trace__free_lines(data);
 }
