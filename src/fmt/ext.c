@@ -72,7 +72,7 @@ static void fill(fmt_layer *l, fmt_ext *e, const trace_span_ref *s, trace__buf *
     scratch->len = 0;
     scratch->truncated = false;
     fmt_values_arg arg = {l, scratch};
-    trace_span_ref_values(s, fmt_format_values, &arg);
+    trace_span_ref_values(s, trace__fmt_format_values, &arg);
     /* A scratch buffer that could not grow (out of memory) cut the text: lines that show it end
      * with the cut marker until the span's next record formats it again. */
     TRACE__STORE(&e->cut, scratch->truncated ? 1 : 0);
@@ -82,13 +82,13 @@ static void fill(fmt_layer *l, fmt_ext *e, const trace_span_ref *s, trace__buf *
   unlock(e);
 }
 
-uint32_t fmt_ext_len(fmt_layer *l, fmt_ext *e, const trace_span_ref *s, trace__buf *scratch) {
+uint32_t trace__fmt_ext_len(fmt_layer *l, fmt_ext *e, const trace_span_ref *s, trace__buf *scratch) {
   if (TRACE__UNLIKELY(!TRACE__LOAD_ACQ(&e->ready)))
     fill(l, e, s, scratch);
   return TRACE__LOAD(&e->len);
 }
 
-void fmt_ext_copy(trace__buf *b, fmt_layer *l, fmt_ext *e, const trace_span_ref *s,
+void trace__fmt_ext_copy(trace__buf *b, fmt_layer *l, fmt_ext *e, const trace_span_ref *s,
                   trace__buf *scratch) {
   for (;;) {
     uint32_t s1 = TRACE__LOAD_ACQ(&e->seq);
@@ -124,13 +124,13 @@ void fmt_ext_copy(trace__buf *b, fmt_layer *l, fmt_ext *e, const trace_span_ref 
   }
 }
 
-void fmt_ext_invalidate(fmt_ext *e) {
+void trace__fmt_ext_invalidate(fmt_ext *e) {
   lock(e);
   TRACE__STORE(&e->ready, 0);
   unlock(e);
 }
 
-void fmt_ext_release(fmt_ext *e) {
+void trace__fmt_ext_release(fmt_ext *e) {
   if (TRACE__LIKELY(!e->heap && !e->retired)) {
     e->len = 0;
     e->ready = 0;

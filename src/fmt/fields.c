@@ -26,11 +26,11 @@ static void put_text_of(trace__buf *b, const char *s, size_t len, size_t total,
   trace__buf_put_whole(b, marker, (size_t)n);
 }
 
-void fmt_put_text(trace__buf *b, const char *s, size_t len, trace__escape_mode mode, size_t max) {
+void trace__fmt_put_text(trace__buf *b, const char *s, size_t len, trace__escape_mode mode, size_t max) {
   put_text_of(b, s, len, len, mode, max);
 }
 
-void fmt_put_message(trace__buf *b, const trace_event *ev, const fmt_site *site,
+void trace__fmt_put_message(trace__buf *b, const trace_event *ev, const fmt_site *site,
                      trace__escape_mode mode, size_t max) {
   trace__buf_mark m = trace__buf_limit_push(b, max);
   va_list ap;
@@ -40,7 +40,7 @@ void fmt_put_message(trace__buf *b, const trace_event *ev, const fmt_site *site,
   }
   int errno_value = trace_event_errno(ev);
   if (site && site->nops) {
-    /* A local cursor for the common parts, as in fmt_put_site_fields (an index: the data
+    /* A local cursor for the common parts, as in trace__fmt_put_site_fields (an index: the data
      * pointer may be NULL while there is no room); b->len is brought up to date before anything
      * else touches the buffer. */
     char *data = b->data;
@@ -102,7 +102,7 @@ static void put_fmt(trace__buf *b, const trace_value *v, trace__escape_mode mode
   trace__fmt_text_done(&t);
 }
 
-void fmt_put_value(trace__buf *b, const trace_value *v, field_style style, size_t max) {
+void trace__fmt_put_value(trace__buf *b, const trace_value *v, field_style style, size_t max) {
   bool json = style == STYLE_JSON;
   switch (v->type) {
   case TRACE_VALUE_I64: trace__buf_i64(b, v->as.i64); break;
@@ -120,7 +120,7 @@ void fmt_put_value(trace__buf *b, const trace_value *v, field_style style, size_
       break;
     }
     trace__buf_putc(b, '"');
-    fmt_put_text(b, v->as.str.ptr, v->as.str.len, json ? TRACE__ESC_JSON : TRACE__ESC_QUOTED, max);
+    trace__fmt_put_text(b, v->as.str.ptr, v->as.str.len, json ? TRACE__ESC_JSON : TRACE__ESC_QUOTED, max);
     trace__buf_putc(b, '"');
     break;
   case TRACE_VALUE_DISPLAY:
@@ -130,7 +130,7 @@ void fmt_put_value(trace__buf *b, const trace_value *v, field_style style, size_
     }
     if (json)
       trace__buf_putc(b, '"');
-    fmt_put_text(b, v->as.str.ptr, v->as.str.len, json ? TRACE__ESC_JSON : TRACE__ESC_TEXT, max);
+    trace__fmt_put_text(b, v->as.str.ptr, v->as.str.len, json ? TRACE__ESC_JSON : TRACE__ESC_TEXT, max);
     if (json)
       trace__buf_putc(b, '"');
     break;
@@ -206,12 +206,12 @@ static void put_json_key(trace__buf *b, json_keys *k, const char *name, uint32_t
   trace__buf_put(b, "\":", 2);
 }
 
-bool fmt_is_bare_message(const trace_valueset *vs, uint32_t i, field_style style) {
+bool trace__fmt_is_bare_message(const trace_valueset *vs, uint32_t i, field_style style) {
   return style != STYLE_JSON && vs->meta && !vs->meta->message &&
          strcmp(trace_valueset_name(vs, i), "message") == 0;
 }
 
-void fmt_sort_by_name(const char *const *names, uint16_t *order, size_t n) {
+void trace__fmt_sort_by_name(const char *const *names, uint16_t *order, size_t n) {
   for (size_t i = 0; i < n; i++) { /* insertion sort: a callsite has a few fields */
     size_t j = i;
     while (j > 0 && strcmp(names[order[j - 1]], names[i]) > 0) {
@@ -222,7 +222,7 @@ void fmt_sort_by_name(const char *const *names, uint16_t *order, size_t n) {
   }
 }
 
-/* The order fmt_put_fields writes a set in: a span's fields sorted by name in JSON (up to 64 of
+/* The order trace__fmt_put_fields writes a set in: a span's fields sorted by name in JSON (up to 64 of
  * them; a larger set keeps its order), otherwise as they come. Returns order or NULL. */
 static const uint16_t *field_order(const trace_valueset *vs, field_style style, uint16_t *order) {
   if (style != STYLE_JSON || !vs->meta || vs->meta->kind != TRACE_KIND_SPAN || vs->count < 2 ||
@@ -231,11 +231,11 @@ static const uint16_t *field_order(const trace_valueset *vs, field_style style, 
   const char *names[64];
   for (uint32_t i = 0; i < vs->count; i++)
     names[i] = trace_valueset_name(vs, i);
-  fmt_sort_by_name(names, order, vs->count);
+  trace__fmt_sort_by_name(names, order, vs->count);
   return order;
 }
 
-bool fmt_put_fields(trace__buf *b, const trace_valueset *vs, field_style style, size_t max,
+bool trace__fmt_put_fields(trace__buf *b, const trace_valueset *vs, field_style style, size_t max,
                     bool first, bool ansi, const char *reserved) {
   bool any = false;
   json_keys keys;
@@ -248,14 +248,14 @@ bool fmt_put_fields(trace__buf *b, const trace_valueset *vs, field_style style, 
     if (v->type == TRACE_VALUE_EMPTY)
       continue;
     const char *name = trace_valueset_name(vs, i);
-    if (fmt_is_bare_message(vs, i, style)) {
+    if (trace__fmt_is_bare_message(vs, i, style)) {
       /* The message, as tracing prints it: no name, a string unquoted. */
       if (!first)
         trace__buf_puts(b, style == STYLE_PRETTY ? ", " : " ");
       if (v->type == TRACE_VALUE_STR && v->as.str.ptr)
-        fmt_put_text(b, v->as.str.ptr, v->as.str.len, TRACE__ESC_TEXT, max);
+        trace__fmt_put_text(b, v->as.str.ptr, v->as.str.len, TRACE__ESC_TEXT, max);
       else
-        fmt_put_value(b, v, style, max);
+        trace__fmt_put_value(b, v, style, max);
       first = false;
       any = true;
       continue;
@@ -288,7 +288,7 @@ bool fmt_put_fields(trace__buf *b, const trace_valueset *vs, field_style style, 
         trace__buf_putc(b, '=');
       break;
     }
-    fmt_put_value(b, v, style, max);
+    trace__fmt_put_value(b, v, style, max);
     first = false;
     any = true;
   }

@@ -60,11 +60,11 @@ typedef struct fmt_layer {
   trace__idtable sites; /* of fmt_site *, by callsite id; read without a lock */
 } fmt_layer;
 
-const fmt_site *fmt_site_get(fmt_layer *l, const trace_metadata *m);
+const fmt_site *trace__fmt_site_get(fmt_layer *l, const trace_metadata *m);
 /* The location part of a line ("target: file:line: ", or JSON's keys), as the options say. */
-void fmt_put_location(trace__buf *b, const fmt_layer *l, const trace_metadata *m);
-void fmt_sites_free(fmt_layer *l);
-void fmt_put_site_fields(trace__buf *b, const fmt_layer *l, const fmt_site *site,
+void trace__fmt_put_location(trace__buf *b, const fmt_layer *l, const trace_metadata *m);
+void trace__fmt_sites_free(fmt_layer *l);
+void trace__fmt_put_site_fields(trace__buf *b, const fmt_layer *l, const fmt_site *site,
                          const trace_valueset *vs, bool first);
 
 /* Per-thread state: the reused line buffer and the timestamp caches. */
@@ -100,50 +100,50 @@ typedef struct fmt_ext {
 } fmt_ext;
 
 /* fields.c */
-void fmt_put_value(trace__buf *b, const trace_value *v, field_style style, size_t max);
+void trace__fmt_put_value(trace__buf *b, const trace_value *v, field_style style, size_t max);
 /* The fields of a set (empty values skipped), separated per style. first: nothing has been
  * written in this list yet (no separator before the first field). Returns whether any was written.
  * reserved is a key that JSON must not repeat ("name" in span objects, "message" in event
  * fields when there is a message), or NULL. */
-bool fmt_put_fields(trace__buf *b, const trace_valueset *vs, field_style style, size_t max,
+bool trace__fmt_put_fields(trace__buf *b, const trace_valueset *vs, field_style style, size_t max,
                     bool first, bool ansi, const char *reserved);
 /* Whether field i of the set is a "message" field printed bare, as tracing prints the message:
  * in the text styles, when the callsite has no format (the field is the message then). */
-bool fmt_is_bare_message(const trace_valueset *vs, uint32_t i, field_style style);
+bool trace__fmt_is_bare_message(const trace_valueset *vs, uint32_t i, field_style style);
 /* tracing writes a span's fields in JSON sorted by name (its JSON layer keeps them in a map
  * ordered by key): order[] gets 0..n-1 sorted by names[], by byte value, stable. */
-void fmt_sort_by_name(const char *const *names, uint16_t *order, size_t n);
+void trace__fmt_sort_by_name(const char *const *names, uint16_t *order, size_t n);
 /* Text truncated to max bytes with the marker, escaped for mode. */
-void fmt_put_text(trace__buf *b, const char *s, size_t len, trace__escape_mode mode, size_t max);
+void trace__fmt_put_text(trace__buf *b, const char *s, size_t len, trace__escape_mode mode, size_t max);
 /* The event's message, escaped, cut at max with a marker; through the site's compiled format
  * when there is one. */
 struct fmt_site;
-void fmt_put_message(trace__buf *b, const trace_event *ev, const struct fmt_site *site,
+void trace__fmt_put_message(trace__buf *b, const trace_event *ev, const struct fmt_site *site,
                      trace__escape_mode mode, size_t max);
 
 /* ext.c: the fields of span s (whose extension is e) as text, formatted now (through scratch) if
  * stale. */
-uint32_t fmt_ext_len(fmt_layer *l, fmt_ext *e, const trace_span_ref *s, trace__buf *scratch);
-void fmt_ext_copy(trace__buf *b, fmt_layer *l, fmt_ext *e, const trace_span_ref *s,
+uint32_t trace__fmt_ext_len(fmt_layer *l, fmt_ext *e, const trace_span_ref *s, trace__buf *scratch);
+void trace__fmt_ext_copy(trace__buf *b, fmt_layer *l, fmt_ext *e, const trace_span_ref *s,
                   trace__buf *scratch);
-void fmt_ext_invalidate(fmt_ext *e);
-void fmt_ext_release(fmt_ext *e);
+void trace__fmt_ext_invalidate(fmt_ext *e);
+void trace__fmt_ext_release(fmt_ext *e);
 /* site.c: a span's fields in the layer's style; arg is a fmt_values_arg. */
 typedef struct fmt_values_arg {
   fmt_layer *l;
   trace__buf *b;
 } fmt_values_arg;
-void fmt_format_values(void *arg, const trace_valueset *vs);
+void trace__fmt_format_values(void *arg, const trace_valueset *vs);
 
 /* time.c */
-void fmt_put_time(trace__buf *b, const fmt_layer *l, fmt_thread *t);
+void trace__fmt_put_time(trace__buf *b, const fmt_layer *l, fmt_thread *t);
 
 /* styles.c: ANSI colours, written only when the layer has them on. */
 #define ANSI_RESET "\x1b[0m"
 #define ANSI_BOLD "\x1b[1m"
 #define ANSI_DIM "\x1b[2m"
 #define ANSI_ITALIC "\x1b[3m"
-void fmt_put_level(trace__buf *b, int level, bool ansi);
+void trace__fmt_put_level(trace__buf *b, int level, bool ansi);
 
 /* line.c: one event (or span event) into b, ending with '\n'. span_self: for span events, the
  * span the line is about (included in the scope); message overrides ev's for span events. */
@@ -159,7 +159,7 @@ typedef struct fmt_line {
 /* Returns false, with a partial line in b, when memory ran out before the line was complete
  * and b holds less than FMT_STACK_LINE: the caller formats it again on its stack. Otherwise b
  * holds the whole line, or the line cut with the marker "...[line truncated]". */
-bool fmt_format_line(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
+bool trace__fmt_format_line(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
                      const fmt_line *line);
 
 #endif

@@ -44,7 +44,7 @@ static TRACE__NOINLINE void emit_on_stack(fmt_layer *l, const trace_ctx *ctx, co
     memcpy(&fallback, t, sizeof fallback);
   trace__buf_init_fixed(&fallback.line, text, sizeof text);
   trace__buf_init_fixed(&fallback.scratch, scratch, sizeof scratch);
-  fmt_format_line(&fallback.line, l, &fallback, ctx, line); /* a fixed buffer: always whole */
+  trace__fmt_format_line(&fallback.line, l, &fallback, ctx, line); /* a fixed buffer: always whole */
   trace_writer_write(l->writer, fallback.line.data, fallback.line.len);
 }
 
@@ -64,7 +64,7 @@ static void emit(fmt_layer *l, const trace_ctx *ctx, const fmt_line *line) {
   trace__buf *b = &t->line;
   b->len = 0;
   b->truncated = false;
-  if (TRACE__UNLIKELY(!fmt_format_line(b, l, t, ctx, line))) {
+  if (TRACE__UNLIKELY(!trace__fmt_format_line(b, l, t, ctx, line))) {
     emit_on_stack(l, ctx, line, t);
     return;
   }
@@ -112,7 +112,7 @@ static void span_event(fmt_layer *l, uint64_t id, const trace_ctx *ctx, const ch
 static void fmt_on_event(void *self, const trace_event *ev, const trace_ctx *ctx) {
   fmt_layer *l = self;
   fmt_line line = {ev->meta, ev, NULL, trace_ctx_event_span(ctx, ev), NULL, NULL,
-                   fmt_site_get(l, ev->meta)};
+                   trace__fmt_site_get(l, ev->meta)};
   emit(l, ctx, &line);
 }
 
@@ -134,7 +134,7 @@ static void fmt_on_record(void *self, uint64_t id, const trace_valueset *values,
   (void)values;
   fmt_ext *e = trace_span_ref_ext(trace_ctx_span(ctx, id), ctx);
   if (e && TRACE__LOAD(&e->ready))
-    fmt_ext_invalidate(e);
+    trace__fmt_ext_invalidate(e);
 }
 
 static void fmt_on_enter(void *self, uint64_t id, const trace_ctx *ctx) {
@@ -155,7 +155,7 @@ static void fmt_on_close(void *self, uint64_t id, const trace_ctx *ctx) {
     span_event(l, id, ctx, "close");
   fmt_ext *e = trace_span_ref_ext(trace_ctx_span(ctx, id), ctx);
   if (e)
-    fmt_ext_release(e);
+    trace__fmt_ext_release(e);
 }
 
 static void fmt_flush(void *self) { trace_writer_flush(((fmt_layer *)self)->writer); }
@@ -163,7 +163,7 @@ static void fmt_flush(void *self) { trace_writer_flush(((fmt_layer *)self)->writ
 static void fmt_destroy(void *self) {
   fmt_layer *l = self;
   trace_writer_free(l->writer);
-  fmt_sites_free(l);
+  trace__fmt_sites_free(l);
   trace__local_key_delete(l->key);
   trace__free_lines(l);
 }
@@ -281,7 +281,7 @@ trace_layer *trace_fmt_layer_new(const trace_fmt_options *opts) {
     trace__free_lines(l);
     return NULL;
   }
-  /* fmt_ext_release leaves the extension as a new span needs it: the registry need not clear it.
+  /* trace__fmt_ext_release leaves the extension as a new span needs it: the registry need not clear it.
    * Unless close lines are printed, a span whose fields were never formatted (no event in it)
    * has nothing to release, and its close need not reach us. */
   unsigned flags = TRACE_LAYER_EXT_KEPT;

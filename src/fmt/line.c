@@ -33,7 +33,7 @@ static TRACE__INLINE void put_level_column(trace__buf *b, unsigned level, bool a
   trace__buf_put_padded(b, level_piece[ansi][level].text, level_piece[ansi][level].len);
 }
 
-void fmt_put_level(trace__buf *b, int level, bool ansi) {
+void trace__fmt_put_level(trace__buf *b, int level, bool ansi) {
   if (level < 0 || level > TRACE_LEVEL_TRACE)
     level = 0;
   if (ansi)
@@ -83,7 +83,7 @@ static TRACE__INLINE void put_prefix(trace__buf *b, const fmt_layer *l, fmt_thre
   if (l->o.time != TRACE_FMT_TIME_NONE) {
     if (ansi)
       trace__buf_put(b, ANSI_DIM, 4);
-    fmt_put_time(b, l, t);
+    trace__fmt_put_time(b, l, t);
     if (ansi)
       trace__buf_put(b, ANSI_RESET, 4);
     trace__buf_putc(b, ' ');
@@ -107,7 +107,7 @@ static TRACE__INLINE void put_location(trace__buf *b, const fmt_layer *l, const 
                           line->site->pieces[0].len);
     return;
   }
-  fmt_put_location(b, l, line->meta);
+  trace__fmt_put_location(b, l, line->meta);
 }
 
 /* The event's message and fields, or a span event's message and extra fields. */
@@ -121,15 +121,15 @@ static TRACE__INLINE void put_event_fields(trace__buf *b, const fmt_layer *l, co
         const fmt_piece *p = &site->pieces[site->nfields + 1];
         trace__buf_put_padded(b, site->text + p->off, p->len);
       } else {
-        fmt_put_message(b, line->ev, site,
+        trace__fmt_put_message(b, line->ev, site,
                         l->style == STYLE_JSON ? TRACE__ESC_JSON : TRACE__ESC_TEXT, max);
       }
       first = false;
     }
     if (site)
-      fmt_put_site_fields(b, l, site, &line->ev->fields, first);
+      trace__fmt_put_site_fields(b, l, site, &line->ev->fields, first);
     else
-      fmt_put_fields(b, &line->ev->fields, l->style, max, first, l->ansi,
+      trace__fmt_put_fields(b, &line->ev->fields, l->style, max, first, l->ansi,
                      line->meta->message ? "message" : NULL);
   } else {
     put_str(b, line->message);
@@ -173,11 +173,11 @@ static TRACE__INLINE void format_full(trace__buf *b, fmt_layer *l, fmt_thread *t
       trace__buf_put(b, ANSI_BOLD, 4);
     put_str(b, trace_span_ref_meta(spans[i])->name);
     fmt_ext *e = ext_of(spans[i], ctx);
-    if (fmt_ext_len(l, e, spans[i], scratch) > 0) {
+    if (trace__fmt_ext_len(l, e, spans[i], scratch) > 0) {
       trace__buf_putc(b, '{');
       if (ansi)
         trace__buf_put(b, ANSI_RESET, 4);
-      fmt_ext_copy(b, l, e, spans[i], scratch);
+      trace__fmt_ext_copy(b, l, e, spans[i], scratch);
       if (ansi)
         trace__buf_put(b, ANSI_BOLD, 4);
       trace__buf_putc(b, '}');
@@ -218,11 +218,11 @@ static void format_compact(trace__buf *b, fmt_layer *l, fmt_thread *t, const tra
   put_event_fields(b, l, line);
   for (size_t i = 0; i < n; i++) {
     fmt_ext *e = ext_of(spans[i], ctx);
-    if (fmt_ext_len(l, e, spans[i], scratch) > 0) {
+    if (trace__fmt_ext_len(l, e, spans[i], scratch) > 0) {
       trace__buf_putc(b, ' ');
       if (ansi)
         trace__buf_put(b, ANSI_DIM, 4);
-      fmt_ext_copy(b, l, e, spans[i], scratch);
+      trace__fmt_ext_copy(b, l, e, spans[i], scratch);
       if (ansi)
         trace__buf_put(b, ANSI_RESET, 4);
     }
@@ -237,11 +237,11 @@ static void format_pretty(trace__buf *b, fmt_layer *l, fmt_thread *t, const trac
   const trace_metadata *m = line->meta;
   trace__buf_put(b, "  ", 2);
   if (l->o.time != TRACE_FMT_TIME_NONE) {
-    fmt_put_time(b, l, t);
+    trace__fmt_put_time(b, l, t);
     trace__buf_putc(b, ' ');
   }
   if (l->o.show_level) {
-    fmt_put_level(b, m->level, ansi);
+    trace__fmt_put_level(b, m->level, ansi);
     trace__buf_putc(b, ' ');
   }
   if (l->o.show_target) {
@@ -306,11 +306,11 @@ static void format_pretty(trace__buf *b, fmt_layer *l, fmt_thread *t, const trac
     if (ansi)
       trace__buf_put(b, ANSI_RESET, 4);
     fmt_ext *e = ext_of(spans[i], ctx);
-    if (fmt_ext_len(l, e, spans[i], scratch) > 0) {
+    if (trace__fmt_ext_len(l, e, spans[i], scratch) > 0) {
       trace__buf_putc(b, ' ');
       dim(b, ansi, "with", 4);
       trace__buf_putc(b, ' ');
-      fmt_ext_copy(b, l, e, spans[i], scratch);
+      trace__fmt_ext_copy(b, l, e, spans[i], scratch);
     }
     trace__buf_putc(b, '\n');
   }
@@ -328,8 +328,8 @@ static void json_span(trace__buf *b, fmt_layer *l, const trace_span_ref *s, cons
                       trace__buf *scratch) {
   trace__buf_putc(b, '{');
   fmt_ext *e = ext_of(s, ctx);
-  if (fmt_ext_len(l, e, s, scratch) > 0) {
-    fmt_ext_copy(b, l, e, s, scratch);
+  if (trace__fmt_ext_len(l, e, s, scratch) > 0) {
+    trace__fmt_ext_copy(b, l, e, s, scratch);
     trace__buf_putc(b, ',');
   }
   trace__buf_put(b, "\"name\":\"", 8);
@@ -353,7 +353,7 @@ static void format_json(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_
   trace__buf_putc(b, '{');
   if (l->o.time != TRACE_FMT_TIME_NONE) {
     trace__buf_put(b, "\"timestamp\":\"", 13);
-    fmt_put_time(b, l, t);
+    trace__fmt_put_time(b, l, t);
     trace__buf_put(b, "\",", 2);
   }
   if (l->o.show_level) {
@@ -371,15 +371,15 @@ static void format_json(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_
         const fmt_piece *p = &site->pieces[site->nfields + 1];
         trace__buf_put_padded(b, site->text + p->off, p->len);
       } else {
-        fmt_put_message(b, line->ev, site, TRACE__ESC_JSON, l->o.max_value_len);
+        trace__fmt_put_message(b, line->ev, site, TRACE__ESC_JSON, l->o.max_value_len);
       }
       trace__buf_putc(b, '"');
       first = false;
     }
     if (site)
-      fmt_put_site_fields(b, l, site, &line->ev->fields, first);
+      trace__fmt_put_site_fields(b, l, site, &line->ev->fields, first);
     else
-      fmt_put_fields(b, &line->ev->fields, STYLE_JSON, l->o.max_value_len, first, false,
+      trace__fmt_put_fields(b, &line->ev->fields, STYLE_JSON, l->o.max_value_len, first, false,
                      m->message ? "message" : NULL);
   } else {
     json_string(b, "message", line->message);
@@ -435,7 +435,7 @@ static void format_json(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_
   }
 }
 
-bool fmt_format_line(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
+bool trace__fmt_format_line(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
                      const fmt_line *line) {
   switch (l->o.format) {
   case TRACE_FMT_COMPACT: format_compact(b, l, t, ctx, line); break;

@@ -15,7 +15,7 @@ static void piece_end(trace__buf *b, fmt_piece *p, size_t start) {
 }
 
 /* The location: Full and Compact "target: file:line: "; JSON ,"target":...,"line_number":N. */
-void fmt_put_location(trace__buf *b, const fmt_layer *l, const trace_metadata *m) {
+void trace__fmt_put_location(trace__buf *b, const fmt_layer *l, const trace_metadata *m) {
   bool ansi = l->ansi;
   if (l->style == STYLE_JSON) {
     if (l->o.show_target) {
@@ -155,7 +155,7 @@ static fmt_site *build(const fmt_layer *l, const trace_metadata *m) {
     return NULL;
   }
   size_t start = b.len;
-  fmt_put_location(&b, l, m);
+  trace__fmt_put_location(&b, l, m);
   piece_end(&b, &pieces[0], start);
   /* JSON keys: unique within the object, the reserved key excluded ("message" in an event's
    * fields when it has a message, "name" in a span's object). */
@@ -182,7 +182,7 @@ static fmt_site *build(const fmt_layer *l, const trace_metadata *m) {
     }
     keys[i] = key;
     start = b.len;
-    bool bare = i < 64 && fmt_is_bare_message(&(trace_valueset){m, NULL, NULL, (uint32_t)n},
+    bool bare = i < 64 && trace__fmt_is_bare_message(&(trace_valueset){m, NULL, NULL, (uint32_t)n},
                                               (uint32_t)i, l->style);
     if (bare)
       bare_mask |= (uint64_t)1 << i;
@@ -197,7 +197,7 @@ static fmt_site *build(const fmt_layer *l, const trace_metadata *m) {
     size_t len = strlen(m->message);
     if (len && m->message[len - 1] == '\n')
       len--; /* as trace__vformat drops it */
-    fmt_put_text(&b, m->message, len, l->style == STYLE_JSON ? TRACE__ESC_JSON : TRACE__ESC_TEXT,
+    trace__fmt_put_text(&b, m->message, len, l->style == STYLE_JSON ? TRACE__ESC_JSON : TRACE__ESC_TEXT,
                  l->o.max_value_len);
     piece_end(&b, &pieces[n + 1], start);
   }
@@ -232,7 +232,7 @@ static fmt_site *build(const fmt_layer *l, const trace_metadata *m) {
     memcpy(s->pieces, pieces, (n + 2) * sizeof *pieces);
     uint16_t *order = (uint16_t *)(void *)(s->pieces + n + 2);
     if (norder)
-      fmt_sort_by_name(m->field_names, order, norder);
+      trace__fmt_sort_by_name(m->field_names, order, norder);
     s->order = norder ? order : NULL;
     s->bare = bare_mask;
     s->rare_fields = bare_mask || norder;
@@ -245,7 +245,7 @@ static fmt_site *build(const fmt_layer *l, const trace_metadata *m) {
   return s;
 }
 
-const fmt_site *fmt_site_get(fmt_layer *l, const trace_metadata *m) {
+const fmt_site *trace__fmt_site_get(fmt_layer *l, const trace_metadata *m) {
   fmt_site **slot = trace__idtable_find(&l->sites, m->callsite_id, sizeof *slot);
   if (TRACE__UNLIKELY(!slot)) {
     /* A callsite id 0 (not registered) is formatted the slow way. */
@@ -268,12 +268,12 @@ const fmt_site *fmt_site_get(fmt_layer *l, const trace_metadata *m) {
 
 static void free_site(void *entry) { trace__free_lines(*(fmt_site **)entry); }
 
-void fmt_sites_free(fmt_layer *l) {
+void trace__fmt_sites_free(fmt_layer *l) {
   trace__idtable_each(&l->sites, sizeof(fmt_site *), free_site);
   trace__idtable_free(&l->sites);
 }
 
-/* The common value types inline; the rest through fmt_put_value. */
+/* The common value types inline; the rest through trace__fmt_put_value. */
 static inline void put_value_fast(trace__buf *b, const fmt_layer *l, const trace_value *v) {
   switch (v->type) {
   case TRACE_VALUE_I64:
@@ -294,7 +294,7 @@ static inline void put_value_fast(trace__buf *b, const fmt_layer *l, const trace
   default:
     break;
   }
-  fmt_put_value(b, v, l->style, l->o.max_value_len);
+  trace__fmt_put_value(b, v, l->style, l->o.max_value_len);
 }
 
 /* Fields through the site's prefixes. The common case (a short prefix, a number or a short
@@ -304,7 +304,7 @@ static inline void put_value_fast(trace__buf *b, const fmt_layer *l, const trace
  * goes through the buffer's functions, with b->len brought up to date first. The cursor is an
  * index, not a pointer: a buffer without storage yet has a NULL data pointer and no room, and
  * the fast path, which needs room, never forms a pointer from it. */
-/* fmt_put_site_fields for the rare sites with bare or sorted fields: one field at a time. */
+/* trace__fmt_put_site_fields for the rare sites with bare or sorted fields: one field at a time. */
 static void put_site_fields_in_order(trace__buf *b, const fmt_layer *l, const fmt_site *site,
                                      const trace_valueset *vs, bool first) {
   uint32_t n = vs->count < site->nfields ? vs->count : site->nfields;
@@ -319,13 +319,13 @@ static void put_site_fields_in_order(trace__buf *b, const fmt_layer *l, const fm
       trace__buf_put(b, site->text + pc->off + skip, pc->len - skip);
     first = false;
     if (i < 64 && (site->bare >> i & 1) && v->type == TRACE_VALUE_STR && v->as.str.ptr)
-      fmt_put_text(b, v->as.str.ptr, v->as.str.len, TRACE__ESC_TEXT, l->o.max_value_len);
+      trace__fmt_put_text(b, v->as.str.ptr, v->as.str.len, TRACE__ESC_TEXT, l->o.max_value_len);
     else
       put_value_fast(b, l, v);
   }
 }
 
-void fmt_put_site_fields(trace__buf *b, const fmt_layer *l, const fmt_site *site,
+void trace__fmt_put_site_fields(trace__buf *b, const fmt_layer *l, const fmt_site *site,
                          const trace_valueset *vs, bool first) {
   if (TRACE__UNLIKELY(site->rare_fields)) {
     put_site_fields_in_order(b, l, site, vs, first);
@@ -380,13 +380,13 @@ void fmt_put_site_fields(trace__buf *b, const fmt_layer *l, const fmt_site *site
 }
 
 /* A span's fields in the layer's style (the registry's copy of the values, under its lock). */
-void fmt_format_values(void *p, const trace_valueset *vs) {
+void trace__fmt_format_values(void *p, const trace_valueset *vs) {
   fmt_values_arg *a = p;
-  const fmt_site *site = vs->index ? NULL : fmt_site_get(a->l, vs->meta);
+  const fmt_site *site = vs->index ? NULL : trace__fmt_site_get(a->l, vs->meta);
   if (site)
-    fmt_put_site_fields(a->b, a->l, site, vs, true);
+    trace__fmt_put_site_fields(a->b, a->l, site, vs, true);
   else
-    fmt_put_fields(a->b, vs, a->l->style, a->l->o.max_value_len, true,
+    trace__fmt_put_fields(a->b, vs, a->l->style, a->l->o.max_value_len, true,
                    a->l->ansi && a->l->style != STYLE_JSON,
                    a->l->style == STYLE_JSON ? "name" : NULL);
 }

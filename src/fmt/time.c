@@ -46,7 +46,7 @@ static void date_time(char *out, const struct tm *tm) {
   out[19] = '\0';
 }
 
-void fmt_put_time(trace__buf *b, const fmt_layer *l, fmt_thread *t) {
+void trace__fmt_put_time(trace__buf *b, const fmt_layer *l, fmt_thread *t) {
   switch (l->o.time) {
   case TRACE_FMT_TIME_UTC: {
     struct timespec ts;

@@ -40,7 +40,7 @@ static void keep_tracestate(reg_span_ctx *c, const trace_context *remote) {
   c->tracestate_len = (uint16_t)n;
 }
 
-void reg_context_new_span(trace_registry *r, slot *s, slot *parent, const trace_span_attrs *a,
+void trace__reg_context_new_span(trace_registry *r, slot *s, slot *parent, const trace_span_attrs *a,
                           uint64_t mask) {
   reg_span_ctx *c = reg_slot_ctx(r, s);
   c->remote = 0;
@@ -115,7 +115,7 @@ int trace_span_ref_context(const trace_span_ref *span, const trace_ctx *ctx, tra
   return c->remote ? TRACE_SPAN_CONTEXT_REMOTE_PARENT : TRACE_SPAN_CONTEXT_LOCAL;
 }
 
-int reg_span_context(void *self, uint64_t id, trace_context *out) {
+int trace__reg_span_context(void *self, uint64_t id, trace_context *out) {
   trace_registry *r = self;
   slot *s = reg_lookup(r, id);
   if (!s)
@@ -130,7 +130,7 @@ int reg_span_context(void *self, uint64_t id, trace_context *out) {
   return 0;
 }
 
-void reg_context_destroy(trace_registry *r) {
+void trace__reg_context_destroy(trace_registry *r) {
   if (!r->context_layers || !r->slot_size)
     return;
   uint32_t n = TRACE__LOAD_ACQ(&r->nslots);

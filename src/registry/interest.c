@@ -68,7 +68,7 @@ static bool cs_read(const cs_info *c, cs_info *out) {
   }
 }
 
-trace_interest reg_register_callsite(void *self, const trace_metadata *meta) {
+trace_interest trace__reg_register_callsite(void *self, const trace_metadata *meta) {
   trace_registry *r = self;
   if (r->nlayers == 0) {
     /* Without layers nothing consumes events; spans are still stored (current-span tracking),
@@ -95,7 +95,7 @@ trace_interest reg_register_callsite(void *self, const trace_metadata *meta) {
 
 /* The layers enabled for this hit: the always-layers, plus the sometimes-layers whose filters
  * (and the registry's filter) say yes now. */
-uint64_t reg_enabled_mask(trace_registry *r, reg_thread *ts, const trace_metadata *meta) {
+uint64_t trace__reg_enabled_mask(trace_registry *r, reg_thread *ts, const trace_metadata *meta) {
   cs_info info;
   const cs_info *c = trace__idtable_find(&r->cs, meta->callsite_id, sizeof *c);
   if (!c || !cs_read(c, &info))
@@ -122,7 +122,7 @@ uint64_t reg_enabled_mask(trace_registry *r, reg_thread *ts, const trace_metadat
   return mask;
 }
 
-int reg_max_level_hint(void *self) {
+int trace__reg_max_level_hint(void *self) {
   trace_registry *r = self;
   int layers = r->nlayers ? TRACE_LEVEL_OFF : TRACE_LEVEL_TRACE;
   for (unsigned i = 0; i < r->nlayers; i++) {
@@ -149,6 +149,6 @@ int reg_max_level_hint(void *self) {
   return layers;
 }
 
-void reg_cs_destroy(trace_registry *r) {
+void trace__reg_cs_destroy(trace_registry *r) {
   trace__idtable_free(&r->cs);
 }

@@ -209,15 +209,15 @@ static inline void *reg_slot_ext(slot *s, const trace_layer *l) {
   return reg_slot_ext_base(s) + l->ext_offset;
 }
 
-slot *reg_slot_alloc(trace_registry *r, reg_thread *ts);
-void reg_slot_free(trace_registry *r, reg_thread *ts, slot *s);
-void reg_slots_destroy(trace_registry *r);
-void reg_thread_release_slots(trace_registry *r, reg_thread *ts);
-uint64_t reg_slots_created_locked(trace_registry *r); /* spans ever created; under r->lock */
+slot *trace__reg_slot_alloc(trace_registry *r, reg_thread *ts);
+void trace__reg_slot_free(trace_registry *r, reg_thread *ts, slot *s);
+void trace__reg_slots_destroy(trace_registry *r);
+void trace__reg_thread_release_slots(trace_registry *r, reg_thread *ts);
+uint64_t trace__reg_slots_created_locked(trace_registry *r); /* spans ever created; under r->lock */
 /* Spans left behind (orphans.c): a module unloaded under its open spans, and the report of the
  * spans never closed when the registry goes. */
-void reg_unload_callsites(void *self, const trace_callsite *start, const trace_callsite *stop);
-void reg_report_unclosed(trace_registry *r);
+void trace__reg_unload_callsites(void *self, const trace_callsite *start, const trace_callsite *stop);
+void trace__reg_report_unclosed(trace_registry *r);
 
 static inline void reg_slot_lock(slot *s) { trace__spin_lock(&s->lock); }
 static inline void reg_slot_unlock(slot *s) { trace__spin_unlock(&s->lock); }
@@ -237,19 +237,19 @@ typedef struct reg_span_ctx {
 static inline reg_span_ctx *reg_slot_ctx(const trace_registry *r, slot *s) {
   return (reg_span_ctx *)(void *)(reg_slot_ext_base(s) + r->ctx_offset);
 }
-void reg_context_new_span(trace_registry *r, slot *s, slot *parent, const trace_span_attrs *a,
+void trace__reg_context_new_span(trace_registry *r, slot *s, slot *parent, const trace_span_attrs *a,
                           uint64_t mask);
-int reg_span_context(void *self, uint64_t id, trace_context *out);
-void reg_context_destroy(trace_registry *r);
+int trace__reg_span_context(void *self, uint64_t id, trace_context *out);
+void trace__reg_context_destroy(trace_registry *r);
 
 /* Values (values.c) */
-void reg_values_init(slot *s, const trace_valueset *vs);
-void reg_values_record(slot *s, const trace_valueset *vs);
-void reg_values_release(slot *s);
+void trace__reg_values_init(slot *s, const trace_valueset *vs);
+void trace__reg_values_record(slot *s, const trace_valueset *vs);
+void trace__reg_values_release(slot *s);
 
 /* Per-callsite layer masks (interest.c). The fast path: a callsite whose layers are all decided
  * (no per-hit filter) gives its mask from the table; false sends the caller to
- * reg_enabled_mask. */
+ * trace__reg_enabled_mask. */
 static inline bool reg_cs_fixed_mask(trace_registry *r, uint32_t id, uint64_t *mask) {
   const cs_info *c = trace__idtable_find(&r->cs, id, sizeof(cs_info));
   if (TRACE__UNLIKELY(!c))
@@ -264,16 +264,16 @@ static inline bool reg_cs_fixed_mask(trace_registry *r, uint32_t id, uint64_t *m
   *mask = always;
   return true;
 }
-trace_interest reg_register_callsite(void *self, const trace_metadata *meta);
-uint64_t reg_enabled_mask(trace_registry *r, reg_thread *ts, const trace_metadata *meta);
-int reg_max_level_hint(void *self);
-void reg_cs_destroy(trace_registry *r);
+trace_interest trace__reg_register_callsite(void *self, const trace_metadata *meta);
+uint64_t trace__reg_enabled_mask(trace_registry *r, reg_thread *ts, const trace_metadata *meta);
+int trace__reg_max_level_hint(void *self);
+void trace__reg_cs_destroy(trace_registry *r);
 
 /* Per-thread state. */
-reg_thread *reg_thread_get_slow(trace_registry *r);
+reg_thread *trace__reg_thread_get_slow(trace_registry *r);
 static inline reg_thread *reg_thread_get(trace_registry *r) {
   reg_thread *ts = (reg_thread *)trace__local_get(r->local_key);
-  return TRACE__LIKELY(ts != NULL) ? ts : reg_thread_get_slow(r);
+  return TRACE__LIKELY(ts != NULL) ? ts : trace__reg_thread_get_slow(r);
 }
 
 /* Filters (filter.c) */

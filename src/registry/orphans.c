@@ -50,7 +50,7 @@ static void warn_line(trace__buf *b, char *msg, size_t cap) {
  * spans it made point at the placeholder from now on, so what layers print of them later (a
  * child's span chain, their close) reads memory that exists. The slot's meta is swapped with a
  * release store; a thread using one of these spans during the dlclose is the program's race. */
-void reg_unload_callsites(void *self, const trace_callsite *start, const trace_callsite *stop) {
+void trace__reg_unload_callsites(void *self, const trace_callsite *start, const trace_callsite *stop) {
   trace_registry *r = self;
   char msg[512];
   trace__buf b;
@@ -122,7 +122,7 @@ static unsigned top_sites(const trace_metadata **metas, uint64_t count, site_cou
  * for: some handle to it was never closed. A span this thread is in (a TRACE_SCOPE around
  * trace_shutdown) is open, not forgotten, and so is a parent kept open only by its children.
  * Spans entered on other threads at this moment count: shutting down under them is a leak. */
-void reg_report_unclosed(trace_registry *r) {
+void trace__reg_report_unclosed(trace_registry *r) {
   uint32_t n = TRACE__LOAD_ACQ(&r->nslots);
   uint32_t *explained = n ? trace__calloc(n, sizeof *explained) : NULL;
   if (!explained)

@@ -25,7 +25,7 @@ static void thread_dtor(void *p) {
       if (s && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0)
         close_slot(r, NULL, s);
     }
-    reg_thread_release_slots(r, ts);
+    trace__reg_thread_release_slots(r, ts);
   }
   if (ts->stack != ts->inline_stack)
     trace__free(ts->stack);
@@ -39,7 +39,7 @@ static void thread_init(void *p, void *r) {
   ts->stack_cap = TRACE__ARRAY_LEN(ts->inline_stack);
 }
 
-reg_thread *reg_thread_get_slow(trace_registry *r) {
+reg_thread *trace__reg_thread_get_slow(trace_registry *r) {
   return trace__local_make(r->local_key, sizeof(reg_thread), thread_init, r);
 }
 
@@ -137,7 +137,7 @@ static TRACE__NOINLINE int close_slot(trace_registry *r, reg_thread *ts, slot *s
       notify_close(r, ts, s, reg_slot_id(s));
     slot *parent = reg_slot_parent(s);
     s->parent = NULL;
-    reg_slot_free(r, ts, s);
+    trace__reg_slot_free(r, ts, s);
     s = parent && __atomic_sub_fetch(&parent->refs, 1, __ATOMIC_ACQ_REL) == 0 ? parent : NULL;
   }
   return 1;
@@ -158,7 +158,7 @@ static inline uint64_t take_mask(trace_registry *r, reg_thread *ts, const trace_
   uint64_t mask;
   if (TRACE__LIKELY(reg_cs_fixed_mask(r, meta->callsite_id, &mask)))
     return mask;
-  return reg_enabled_mask(r, ts, meta);
+  return trace__reg_enabled_mask(r, ts, meta);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -179,7 +179,7 @@ static TRACE__INLINE bool enabled_for(trace_registry *r, reg_thread *ts,
                                       const trace_metadata *meta) {
   if (r->nlayers == 0)
     return meta->kind == TRACE_KIND_SPAN;
-  uint64_t mask = reg_enabled_mask(r, ts, meta);
+  uint64_t mask = trace__reg_enabled_mask(r, ts, meta);
   ts->stash_meta = meta;
   ts->stash_mask = mask;
   ts->stash_seq = TRACE__LOAD(&trace__tls.seq);
@@ -228,7 +228,7 @@ static uint64_t reg_new_span(void *self, const trace_span_attrs *a) {
     parent = ts->depth ? reg_thread_current(ts) : NULL;
   else if (a->parent_kind == TRACE_PARENT_EXPLICIT)
     parent = reg_lookup(r, a->parent_id);
-  slot *s = reg_slot_alloc(r, ts);
+  slot *s = trace__reg_slot_alloc(r, ts);
   if (TRACE__UNLIKELY(!s))
     return 0;
   s->meta = a->meta;
@@ -241,7 +241,7 @@ static uint64_t reg_new_span(void *self, const trace_span_attrs *a) {
   s->refs = 1;
   s->nfollows = 0;
   s->entered = 0;
-  reg_values_init(s, &a->fields);
+  trace__reg_values_init(s, &a->fields);
   if (r->timing) {
     s->created_ns = s->last_ns = trace__monotonic_ns();
     s->busy_ns = s->idle_ns = 0;
@@ -249,7 +249,7 @@ static uint64_t reg_new_span(void *self, const trace_span_attrs *a) {
   if (r->ext_clear)
     memset(reg_slot_ext_base(s), 0, r->ext_clear);
   if (TRACE__UNLIKELY(r->context_layers != 0))
-    reg_context_new_span(r, s, parent, a, mask);
+    trace__reg_context_new_span(r, s, parent, a, mask);
   s->live = 1;
   /* Even: the slot holds a span now, and its id is valid from here on. */
   TRACE__STORE_REL(&s->gen, s->gen + 1);
@@ -268,7 +268,7 @@ static void reg_record(void *self, uint64_t id, const trace_valueset *vs) {
   }
   reg_thread *ts = reg_thread_get(r);
   reg_slot_lock(s);
-  reg_values_record(s, vs);
+  trace__reg_values_record(s, vs);
   reg_slot_unlock(s);
   if (r->filter && r->filter->vt.on_record) {
     trace_ctx c = ctx_about(ctx_global(r, ts), s, id);
@@ -589,7 +589,7 @@ void trace_registry_free(trace_registry *r) {
    * callsite they hit first is not registered: trace_shutdown may hold the dispatch lock here),
    * and leave without running deferred work for the same reason. */
   trace__thread *t = trace__thread_enter();
-  reg_report_unclosed(r);
+  trace__reg_report_unclosed(r);
   close_open_spans(r);
   flush_layers(r);
   if (t)
@@ -601,9 +601,9 @@ void trace_registry_free(trace_registry *r) {
     TRACE__STORE(&r->destroying, true); /* thread states are just freed now */
     trace__local_key_delete(r->local_key);
   }
-  reg_context_destroy(r);
-  reg_slots_destroy(r);
-  reg_cs_destroy(r);
+  trace__reg_context_destroy(r);
+  trace__reg_slots_destroy(r);
+  trace__reg_cs_destroy(r);
   trace__mutex_destroy(&r->lock);
   trace__free_lines(r);
 }
@@ -612,9 +612,9 @@ static void reg_destroy(void *self) { trace_registry_free(self); }
 
 static const trace_subscriber_vtable registry_vtable = {
     .struct_size = sizeof(trace_subscriber_vtable),
-    .register_callsite = reg_register_callsite,
+    .register_callsite = trace__reg_register_callsite,
     .enabled = reg_enabled,
-    .max_level_hint = reg_max_level_hint,
+    .max_level_hint = trace__reg_max_level_hint,
     .new_span = reg_new_span,
     .record = reg_record,
     .record_follows_from = reg_follows_from,
@@ -626,8 +626,8 @@ static const trace_subscriber_vtable registry_vtable = {
     .current_span = reg_current_span,
     .flush = reg_flush,
     .destroy = reg_destroy,
-    .span_context = reg_span_context,
-    .unload_callsites = reg_unload_callsites,
+    .span_context = trace__reg_span_context,
+    .unload_callsites = trace__reg_unload_callsites,
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -759,7 +759,7 @@ trace_registry_stats trace_registry_get_stats(trace_registry *r) {
     if (s && TRACE__LOAD(&s->live))
       st.spans_live++;
   }
-  st.spans_created = reg_slots_created_locked(r);
+  st.spans_created = trace__reg_slots_created_locked(r);
   st.slots_returned = (uint64_t)r->returned_pages * SLOTS_PER_PAGE;
   trace__mutex_unlock(&r->lock);
   st.slots = n;

@@ -101,7 +101,7 @@ static void refill_locked(trace_registry *r, reg_thread *ts, uint32_t n) {
   }
 }
 
-slot *reg_slot_alloc(trace_registry *r, reg_thread *ts) {
+slot *trace__reg_slot_alloc(trace_registry *r, reg_thread *ts) {
   if (TRACE__UNLIKELY(ts->nfree == 0)) {
     trace__mutex_lock(&r->lock);
     refill_locked(r, ts, LOCAL_FREE_BATCH);
@@ -136,7 +136,7 @@ static void return_pages_locked(trace_registry *r) {
       r->returned_created += (gen - base) / 2;
       if (gen > top)
         top = gen;
-      reg_values_release(s);
+      trace__reg_values_release(s);
     }
     /* Even, one below the newest (odd) generation: a slot restarts free at base + 1, and
      * (gen - base) / 2 counts the spans it held since. */
@@ -165,7 +165,7 @@ static void return_pages_locked(trace_registry *r) {
   r->nfree = kept;
 }
 
-void reg_slot_free(trace_registry *r, reg_thread *ts, slot *s) {
+void trace__reg_slot_free(trace_registry *r, reg_thread *ts, slot *s) {
   s->live = 0;
   /* An odd generation: ids of the span that lived here no longer match, and no id can name the
    * free slot. Only the thread freeing the slot writes gen, so a store does (no locked
@@ -188,7 +188,7 @@ void reg_slot_free(trace_registry *r, reg_thread *ts, slot *s) {
   trace__mutex_unlock(&r->lock);
 }
 
-void reg_thread_release_slots(trace_registry *r, reg_thread *ts) {
+void trace__reg_thread_release_slots(trace_registry *r, reg_thread *ts) {
   trace__mutex_lock(&r->lock);
   while (ts->nfree > 0 && push_shared_locked(r, ts->free_slots[ts->nfree - 1]))
     ts->nfree--;
@@ -196,7 +196,7 @@ void reg_thread_release_slots(trace_registry *r, reg_thread *ts) {
   trace__mutex_unlock(&r->lock);
 }
 
-uint64_t reg_slots_created_locked(trace_registry *r) {
+uint64_t trace__reg_slots_created_locked(trace_registry *r) {
   uint64_t created = r->returned_created;
   uint32_t n = TRACE__LOAD_ACQ(&r->nslots);
   for (uint32_t i = 0; i < n; i++) {
@@ -210,12 +210,12 @@ uint64_t reg_slots_created_locked(trace_registry *r) {
   return created;
 }
 
-void reg_slots_destroy(trace_registry *r) {
+void trace__reg_slots_destroy(trace_registry *r) {
   uint32_t n = r->nslots;
   for (uint32_t i = 0; i < n; i++) {
     slot *s = reg_slot_at(r, i);
     if (s && !r->page_returned[i >> SLOT_PAGE_BITS])
-      reg_values_release(s);
+      trace__reg_values_release(s);
   }
   for (uint32_t p = 0; p < SLOT_PAGES && r->slot_pages[p]; p++)
     trace__pages_free(r->slot_pages[p], page_bytes(r));

@@ -101,7 +101,7 @@ static void store(slot *s, trace_value *dst, const trace_value *src, uint16_t va
   }
 }
 
-void reg_values_init(slot *s, const trace_valueset *vs) {
+void trace__reg_values_init(slot *s, const trace_valueset *vs) {
   uint16_t count = s->meta->field_count;
   if (count <= SLOT_INLINE_VALUES) {
     s->values = reg_slot_inline_values(s);
@@ -112,7 +112,7 @@ void reg_values_init(slot *s, const trace_valueset *vs) {
   } else {
     trace_value *v = trace__malloc(count * sizeof *v);
     if (v) {
-      /* Published before the old array goes (fork: see reg_values_release). */
+      /* Published before the old array goes (fork: see trace__reg_values_release). */
       trace_value *old = s->heap_values;
       s->heap_values = s->values = v;
       s->heap_values_cap = s->values_cap = count;
@@ -158,7 +158,7 @@ void reg_values_init(slot *s, const trace_valueset *vs) {
     s->values[i].type = TRACE_VALUE_EMPTY;
 }
 
-void reg_values_record(slot *s, const trace_valueset *vs) {
+void trace__reg_values_record(slot *s, const trace_valueset *vs) {
   uint16_t count = s->meta->field_count < s->values_cap ? s->meta->field_count : s->values_cap;
   for (uint32_t i = 0; i < vs->count; i++) {
     uint32_t index = vs->index ? vs->index[i] : i;
@@ -167,7 +167,7 @@ void reg_values_record(slot *s, const trace_valueset *vs) {
   }
 }
 
-void reg_values_release(slot *s) {
+void trace__reg_values_release(slot *s) {
   /* Unpublished, then freed: a fork() in between leaves the child's trace_shutdown nothing to
    * free a second time (a leak in the child at worst). The fence keeps the stores first. */
   trace_value *values = s->heap_values;
