@@ -528,6 +528,28 @@ static void shutdown_flushes(void **state) {
   json_decref(reqs);
 }
 
+/* A thread buffer of a size that is not a power of two is rounded up to one (5000 bytes: 8 KiB)
+ * and its records wrap around it many times, none lost or garbled: the receiver's decoder sees
+ * every span. */
+static void odd_buffer_size(void **state) {
+  (void)state;
+  trace_otlp_options o = traces_only();
+  o.thread_buffer_size = 5000;
+  install(&o);
+  for (int round = 0; round < 40; round++) {
+    emit(10, "wraps");
+    assert_int_equal(trace_otlp_flush(exporter, 30000), 0);
+  }
+  trace_otlp_stats st = trace_otlp_get_stats(exporter);
+  assert_int_equal(st.spans_exported, 400);
+  assert_int_equal(st.spans_dropped + st.spans_failed, 0);
+  json_t *reqs = receiver_requests(&rcv);
+  assert_true(all_valid(reqs));
+  assert_int_equal(span_count(reqs), 400);
+  json_decref(reqs);
+  finish();
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Sampling. */
 
@@ -834,6 +856,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(down_then_up, setup_gated, teardown),
       cmocka_unit_test_setup_teardown(hanging_receiver, setup_hang, teardown),
       cmocka_unit_test_setup_teardown(shutdown_flushes, setup, teardown),
+      cmocka_unit_test_setup_teardown(odd_buffer_size, setup, teardown),
       cmocka_unit_test_setup_teardown(sampling, setup, teardown),
       cmocka_unit_test_setup_teardown(event_limit, setup, teardown),
       cmocka_unit_test(env_good_values),

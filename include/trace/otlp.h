@@ -115,7 +115,8 @@ typedef struct trace_otlp_options {
   uint32_t shutdown_timeout_ms;   /* what trace_shutdown waits at most to flush: 5000 */
   uint32_t max_events_per_span;   /* span events kept per span: 128; more are counted */
   uint32_t max_value_len;         /* bytes of a string value or message: 4096; cut beyond */
-  size_t thread_buffer_size;      /* each thread's buffer: 256 KiB */
+  size_t thread_buffer_size;      /* each thread's buffer: 256 KiB; 4 KiB to 1 GiB, rounded up to a
+                                     power of two */
   /* For benchmarks: drain and count what threads buffer, encode and send nothing (measures the
    * instrumented threads' side alone). */
   bool discard;

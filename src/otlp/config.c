@@ -574,7 +574,8 @@ int trace__otlp_conf_resolve(otlp_conf *c, const trace_otlp_options *o) {
   c->shutdown_timeout_ms = o->shutdown_timeout_ms;
   c->max_events_per_span = o->max_events_per_span;
   c->max_value_len = o->max_value_len ? o->max_value_len : 4096;
-  c->thread_buffer_size = o->thread_buffer_size & ~(size_t)7;
+  /* A power of two: a record's place in the ring is then a mask, not a division. */
+  c->thread_buffer_size = (size_t)1 << (64 - __builtin_clzll((unsigned long long)o->thread_buffer_size - 1));
   c->track_inactivity = o->track_inactivity;
   c->discard = o->discard;
   return 0;

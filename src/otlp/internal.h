@@ -162,7 +162,8 @@ uint64_t trace__otlp_clock_ns(const otlp_clock *c, uint64_t ticks); /* a duratio
 
 typedef struct otlp_site {
   char *name, *target, *file;
-  char **fields; /* nfields names */
+  char **fields;      /* nfields names */
+  size_t values_room; /* the bytes a record wants for this callsite's values (layer.c) */
   uint32_t line;
   uint16_t nfields;
   uint8_t level, kind;
@@ -178,7 +179,7 @@ typedef struct ring {
   /* The producer's line. */
   char *buf;
   uint32_t pad; /* a PAD record written before the reserved space, published by commit */
-  uint32_t cap;      /* bytes, a multiple of 8 */
+  uint32_t cap;      /* bytes, a power of two (config.c) */
   uint64_t head;     /* bytes written since the start; atomic (release by the producer) */
   uint64_t tail_seen; /* the producer's last look at tail */
   uint64_t wake_check; /* head past which the producer looks whether to wake the exporter */

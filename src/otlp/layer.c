@@ -90,59 +90,101 @@ static void on_exit(void *self, uint64_t id, const trace_ctx *ctx) {
 
 typedef struct vwriter {
   char *p, *end;
-  const trace_metadata *meta;
   uint32_t max_len;
   uint16_t n, dropped;
   uint8_t truncated;
 } vwriter;
 
-static rec_value *put_value(vwriter *w, int field, uint8_t type) {
-  if (field < 0 || (size_t)(w->end - w->p) < sizeof(rec_value)) {
-    w->dropped++;
-    w->truncated = 1;
-    return NULL;
-  }
-  rec_value *v = (rec_value *)(void *)w->p;
-  v->field = (uint16_t)field;
-  v->type = type;
-  v->cut = 0;
-  v->len = 0;
-  v->as.u64 = 0;
-  w->p += sizeof *v;
-  w->n++;
-  return v;
-}
-
-/* The string bytes of v: as many as fit and max_len allows. */
-static void put_str(vwriter *w, rec_value *v, const char *s, size_t len) {
-  size_t room = (size_t)(w->end - w->p) & ~(size_t)7;
+/* Up to len bytes of s after v (as many as fit and max_len allows), cut marked; returns the
+ * position after them. */
+static TRACE__INLINE char *put_str(vwriter *w, rec_value *v, char *p, const char *s, size_t len) {
+  size_t room = (size_t)(w->end - p) & ~(size_t)7;
   size_t n = TRACE__MIN(len, w->max_len);
   if (n > room)
     n = room;
-  if (n < len) {
+  if (TRACE__UNLIKELY(n < len)) {
     v->cut = 1;
     w->truncated = 1;
   }
-  if (n)
-    memcpy(w->p, s, n);
+  trace__small_copy(p, s, n); /* a span's strings are short: no call for them */
   v->len = (uint32_t)n;
-  w->p += REC_ALIGN(n);
+  return p + REC_ALIGN(n);
 }
 
-static void put_values(vwriter *w, const trace_valueset *vs);
+/* A FMT value (and anything newer): its text, formatted straight into the record. */
+static TRACE__NOINLINE char *put_text(vwriter *w, rec_value *r, char *p, const trace_value *v) {
+  r->type = TRACE_VALUE_DISPLAY;
+  size_t room = (size_t)(w->end - p) & ~(size_t)7;
+  size_t cap = TRACE__MIN(room, (size_t)w->max_len + 1);
+  size_t full = cap ? trace_value_text(v, p, cap) : 0;
+  size_t n = cap ? TRACE__MIN(full, cap - 1) : 0;
+  n = n ? strnlen(p, n) : 0;
+  r->cut = full > n;
+  w->truncated |= r->cut;
+  r->len = (uint32_t)n;
+  return p + REC_ALIGN(n);
+}
+
+/* The values of vs into the record: a 16-byte rec_value each (EMPTY ones skipped), a string's
+ * bytes after its rec_value. The writer's position stays in a register for the whole set: this
+ * loop is most of what closing an exported span costs. */
+static void put_values(vwriter *w, const trace_valueset *vs) {
+  char *p = w->p;
+  const trace_value *v = vs->values;
+  for (uint32_t i = 0; i < vs->count; i++, v++) {
+    int field = vs->index ? vs->index[i] : (int)i;
+    if (v->type == TRACE_VALUE_EMPTY)
+      continue;
+    if (TRACE__UNLIKELY(field < 0 || (size_t)(w->end - p) < sizeof(rec_value))) {
+      w->dropped++;
+      w->truncated = 1;
+      continue;
+    }
+    rec_value *r = (rec_value *)(void *)p;
+    p += sizeof *r;
+    w->n++;
+    r->field = (uint16_t)field;
+    r->type = (uint8_t)v->type;
+    r->cut = 0;
+    r->len = 0;
+    switch (v->type) {
+    case TRACE_VALUE_I64:
+    case TRACE_VALUE_U64:
+    case TRACE_VALUE_F64: memcpy(&r->as, &v->as, 8); break;
+    case TRACE_VALUE_BOOL: r->as.u64 = v->as.b; break;
+    case TRACE_VALUE_PTR: r->as.u64 = (uint64_t)(uintptr_t)v->as.ptr; break;
+    case TRACE_VALUE_STR:
+    case TRACE_VALUE_DISPLAY:
+      r->as.u64 = 0;
+      if (TRACE__LIKELY(v->as.str.ptr != NULL)) {
+        p = put_str(w, r, p, v->as.str.ptr, v->as.str.len);
+      } else {
+        r->type = TRACE_VALUE_DISPLAY;
+        p = put_str(w, r, p, "null", 4);
+      }
+      break;
+    default:
+      r->as.u64 = 0;
+      p = put_text(w, r, p, v);
+      break;
+    }
+  }
+  w->p = p;
+}
 
 /* trace_span_ref_values' callback: the span's stored values into the record. */
 static void span_values(void *arg, const trace_valueset *vs) { put_values(arg, vs); }
 
-/* The space a record of n fields wants: every scalar, and room for strings; at least the
- * scalars. Records stay under a quarter of the ring so that a full lap always fits some. */
-static void record_space(const trace_otlp *x, size_t fixed, size_t nfields, size_t *want,
-                         size_t *at_least) {
-  size_t quarter = (x->conf.thread_buffer_size / 4) & ~(size_t)7;
-  size_t scalars = fixed + nfields * sizeof(rec_value);
-  size_t strings = nfields * (size_t)TRACE__MIN(x->conf.max_value_len + 8u, 512u);
-  *want = TRACE__MIN(REC_ALIGN(scalars + strings), quarter);
-  *at_least = *want <= 2048 ? *want : TRACE__MIN(REC_ALIGN(scalars + 256), *want);
+/* The space a record of a callsite wants: its fixed part, then every scalar and room for
+ * strings (the callsite's share is worked out once, in sites.c); at least the scalars. Records
+ * stay under a quarter of the ring so that a full lap always fits some. */
+static TRACE__INLINE void record_space(const trace_otlp *x, const otlp_site *site, size_t fixed,
+                                       size_t *want, size_t *at_least) {
+  size_t quarter = x->conf.thread_buffer_size / 4;
+  *want = TRACE__MIN(REC_ALIGN(fixed + site->values_room), quarter);
+  *at_least = *want;
+  if (TRACE__UNLIKELY(*want > 2048))
+    *at_least = TRACE__MIN(REC_ALIGN(fixed + site->nfields * sizeof(rec_value) + 256), *want);
 }
 
 static void drop(trace_otlp *x, bool span) {
@@ -158,10 +200,11 @@ static void drop(trace_otlp *x, bool span) {
 
 /* Reserves a record of kind for a callsite with fixed bytes before its values and fills the
  * head's common part; NULL (the record is dropped and counted) when the ring is full. */
-static rec_head *begin_record(trace_otlp *x, ring *r, uint8_t kind, const trace_metadata *meta,
-                              size_t fixed, size_t *got) {
+static TRACE__INLINE rec_head *begin_record(trace_otlp *x, ring *r, uint8_t kind,
+                                            const trace_metadata *meta, const otlp_site *site,
+                                            size_t fixed, size_t *got) {
   size_t want, at_least;
-  record_space(x, fixed, meta->field_count, &want, &at_least);
+  record_space(x, site, fixed, &want, &at_least);
   rec_head *h = (rec_head *)(void *)trace__otlp_ring_reserve(x, r, want, at_least, got);
   if (TRACE__UNLIKELY(!h)) {
     drop(x, kind == REC_SPAN);
@@ -199,7 +242,7 @@ static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
   }
   uint64_t end = otlp_ticks(x->conf.tsc);
   size_t fixed = sizeof(rec_span) + REC_ALIGN(tc.tracestate_len), got;
-  rec_span *s = (rec_span *)(void *)begin_record(x, r, REC_SPAN, meta, fixed, &got);
+  rec_span *s = (rec_span *)(void *)begin_record(x, r, REC_SPAN, meta, site, fixed, &got);
   if (!s)
     return;
   char *p = (char *)s;
@@ -224,7 +267,7 @@ static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
   s->tracestate_len = tc.tracestate_len;
   if (tc.tracestate_len)
     memcpy(p + sizeof *s, tc.tracestate, tc.tracestate_len);
-  vwriter w = {p + fixed, p + got, meta, x->conf.max_value_len, 0, 0, 0};
+  vwriter w = {p + fixed, p + got, x->conf.max_value_len, 0, 0, 0};
   trace_span_ref_values(ref, span_values, &w);
   s->h.nvalues = w.n;
   s->h.dropped_values = w.dropped;
@@ -235,61 +278,6 @@ static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
 
 /* ---------------------------------------------------------------------------------------- */
 /* Events. */
-
-static void event_value(vwriter *w, int field, const trace_value *v) {
-  switch (v->type) {
-  case TRACE_VALUE_EMPTY: return;
-  case TRACE_VALUE_I64:
-  case TRACE_VALUE_U64:
-  case TRACE_VALUE_F64:
-  case TRACE_VALUE_BOOL:
-  case TRACE_VALUE_PTR: {
-    rec_value *r = put_value(w, field, (uint8_t)v->type);
-    if (!r)
-      return;
-    if (v->type == TRACE_VALUE_BOOL)
-      r->as.b = v->as.b;
-    else if (v->type == TRACE_VALUE_PTR)
-      r->as.u64 = (uint64_t)(uintptr_t)v->as.ptr;
-    else
-      memcpy(&r->as, &v->as, 8); /* i64, u64 and f64 alike */
-    return;
-  }
-  case TRACE_VALUE_STR:
-  case TRACE_VALUE_DISPLAY: {
-    rec_value *r = put_value(w, field, (uint8_t)v->type);
-    if (!r)
-      return;
-    if (v->as.str.ptr) {
-      put_str(w, r, v->as.str.ptr, v->as.str.len);
-    } else {
-      r->type = TRACE_VALUE_DISPLAY;
-      put_str(w, r, "null", 4);
-    }
-    return;
-  }
-  default: { /* FMT (and anything newer): its text, formatted straight into the record */
-    rec_value *r = put_value(w, field, TRACE_VALUE_DISPLAY);
-    if (!r)
-      return;
-    size_t room = (size_t)(w->end - w->p) & ~(size_t)7;
-    size_t cap = TRACE__MIN(room, (size_t)w->max_len + 1);
-    size_t full = cap ? trace_value_text(v, w->p, cap) : 0;
-    size_t n = cap ? TRACE__MIN(full, cap - 1) : 0;
-    n = n ? strnlen(w->p, n) : 0;
-    r->cut = full > n;
-    w->truncated |= r->cut;
-    r->len = (uint32_t)n;
-    w->p += REC_ALIGN(n);
-    return;
-  }
-  }
-}
-
-static void put_values(vwriter *w, const trace_valueset *vs) {
-  for (uint32_t i = 0; i < vs->count; i++)
-    event_value(w, vs->index ? vs->index[i] : (int)i, &vs->values[i]);
-}
 
 static void on_event(void *self, const trace_event *ev, const trace_ctx *ctx) {
   trace_otlp *x = self;
@@ -315,8 +303,8 @@ static void on_event(void *self, const trace_event *ev, const trace_ctx *ctx) {
   }
   size_t msg_room = meta->message ? TRACE__MIN((size_t)x->conf.max_value_len, 1024u) + 8 : 0;
   size_t got;
-  rec_event *re =
-      (rec_event *)(void *)begin_record(x, r, REC_EVENT, meta, sizeof(rec_event) + msg_room, &got);
+  rec_event *re = (rec_event *)(void *)begin_record(x, r, REC_EVENT, meta, site,
+                                                    sizeof(rec_event) + msg_room, &got);
   if (!re)
     return;
   char *p = (char *)re;
@@ -343,7 +331,7 @@ static void on_event(void *self, const trace_event *ev, const trace_ctx *ctx) {
     re->message_len = (uint32_t)n;
     q += REC_ALIGN(n);
   }
-  vwriter w = {q, p + got, meta, x->conf.max_value_len, 0, 0, truncated};
+  vwriter w = {q, p + got, x->conf.max_value_len, 0, 0, truncated};
   put_values(&w, &ev->fields);
   re->h.nvalues = w.n;
   re->h.dropped_values = w.dropped;

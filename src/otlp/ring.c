@@ -153,7 +153,7 @@ char *trace__otlp_ring_reserve(trace_otlp *x, ring *r, size_t want, size_t at_le
   if (cap - (head - r->tail_seen) < want + 8)
     r->tail_seen = TRACE__LOAD_ACQ(&r->tail);
   size_t free = cap - (size_t)(head - r->tail_seen);
-  size_t off = (size_t)(head % cap), contig = cap - off;
+  size_t off = (size_t)head & (cap - 1), contig = cap - off; /* cap: a power of two */
   if (TRACE__LIKELY(contig >= want && free >= want)) {
     *got = want;
     return r->buf + off;
@@ -207,7 +207,7 @@ void trace__otlp_ring_drain(ring *r, ring_fn fn, void *arg) {
   uint64_t head = TRACE__LOAD_ACQ(&r->head);
   uint64_t tail = r->tail;
   while (tail < head) {
-    size_t off = (size_t)(tail % r->cap);
+    size_t off = (size_t)tail & (r->cap - 1);
     const rec_head *h = (const rec_head *)(const void *)(r->buf + off);
     /* A record is whole, 8-aligned and inside what was published; anything else is a bug or
      * memory a forked parent left half written: skip the lot rather than loop on it. */
