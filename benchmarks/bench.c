@@ -683,6 +683,9 @@ __attribute__((noinline)) void insn_empty(unsigned long k) {
 /* Writers (issue 17): the same event, through real writers instead of the discarding one.
  *
  *   event_fmt_devnull                   the fd writer on /dev/null (one write(2) per line)
+ *   write_devnull                       the floor under it: write(2) alone of a line as long as
+ *                                       the event's (86 bytes) to /dev/null, what every logger
+ *                                       that writes each line pays (the peer too)
  *   event_fmt_file                      trace_writer_open on a file in /tmp
  *   event_fmt_file_nonblocking          the same behind the non-blocking writer: the caller's
  *                                       cost in bursts of 20,000 events, which the default queue
@@ -724,10 +727,26 @@ static void *throughput_thread(void *arg) {
   return NULL;
 }
 
+static int devnull_fd = -1;
+
+static void write_devnull(unsigned long k) {
+  static const char line[] = "2026-12-05T20:00:00.000000Z  INFO bench: hello world answer=42 "
+                               "user=\"ferris\" i=123456\n";
+  for (unsigned long i = 0; i < k; i++)
+    if (write(devnull_fd, line, sizeof line - 1) != (ssize_t)sizeof line - 1)
+      exit(1);
+}
+
 static int writer_workload(const char *w, unsigned long iters) {
   iters = (unsigned long)((double)iters * scale);
   if (iters < 10)
     iters = 10;
+  if (strcmp(w, "write_devnull") == 0) {
+    devnull_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    timed(w, iters, write_devnull);
+    close(devnull_fd);
+    return 0;
+  }
   bool nonblocking = strstr(w, "nonblocking") || strcmp(w, "file_throughput_2threads") == 0;
   if (strcmp(w, "event_fmt_devnull") == 0) {
     install_writer = trace_writer_fd(open("/dev/null", O_WRONLY | O_CLOEXEC), true);
@@ -850,7 +869,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (strncmp(w, "event_fmt_devnull", 17) == 0 || strncmp(w, "event_fmt_file", 14) == 0 ||
-      strcmp(w, "file_throughput_2threads") == 0)
+      strcmp(w, "file_throughput_2threads") == 0 || strcmp(w, "write_devnull") == 0)
     return writer_workload(w, m / 5);
   /* env-filter dynamic directives (filters branch). */
   if (strcmp(w, "request_regex_directive") == 0 || strcmp(w, "request_span_directive") == 0) {
