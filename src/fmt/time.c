@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "../common/civil.h"
 #include "../common/clock.h"
 #include "../text/number.h"
 #include "internal.h"
@@ -53,7 +54,7 @@ void trace__fmt_put_time(trace__buf *b, const fmt_layer *l, fmt_thread *t) {
     trace__realtime(&ts);
     if (ts.tv_sec != t->utc_sec || !t->utc_prefix[0]) {
       struct tm tm;
-      gmtime_r(&ts.tv_sec, &tm);
+      trace__utc_tm(ts.tv_sec, &tm); /* not gmtime_r: see common/civil.h (fork) */
       date_time(t->utc_prefix, &tm);
       t->utc_sec = ts.tv_sec;
     }
@@ -67,7 +68,7 @@ void trace__fmt_put_time(trace__buf *b, const fmt_layer *l, fmt_thread *t) {
     trace__realtime(&ts);
     if (ts.tv_sec != t->local_sec || !t->local_prefix[0]) {
       struct tm tm;
-      localtime_r(&ts.tv_sec, &tm);
+      trace__local_tm(ts.tv_sec, &tm);
       date_time(t->local_prefix, &tm);
       long off = tm.tm_gmtoff / 60;
       t->local_offset[0] = off < 0 ? '-' : '+';

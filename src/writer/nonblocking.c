@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "../common/alloc.h"
+#include "../common/civil.h"
 #include "internal.h"
 #include "../common/guard.h"
 
@@ -163,7 +164,7 @@ static void report_drops(nb_writer *w, uint64_t n, bool json) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   struct tm tm;
-  gmtime_r(&ts.tv_sec, &tm);
+  trace__utc_tm(ts.tv_sec, &tm);
   char when[96];
   snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
            tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);

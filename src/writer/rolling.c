@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../common/alloc.h"
+#include "../common/civil.h"
 #include "internal.h"
 #include "../common/guard.h"
 
@@ -63,9 +64,9 @@ static int64_t period_of(const rolling_writer *w, int64_t t, char *out, size_t c
   time_t tt = (time_t)t;
   struct tm tm;
   if (w->local)
-    localtime_r(&tt, &tm);
+    trace__local_tm(t, &tm);
   else
-    gmtime_r(&tt, &tm);
+    trace__utc_tm(t, &tm);
   out[0] = '\0';
   if (w->rotation == TRACE_ROLL_NEVER)
     return INT64_MAX;
@@ -79,6 +80,14 @@ static int64_t period_of(const rolling_writer *w, int64_t t, char *out, size_t c
     int64_t len = w->rotation == TRACE_ROLL_MINUTELY ? 60 : w->rotation == TRACE_ROLL_HOURLY ? 3600
                                                                                             : 86400;
     return (t / len + 1) * len;
+  }
+  if (!trace__local_tz_callable()) {
+    /* A child of fork() that may not call mktime (common/civil.h): the boundary by the offset
+     * it has, which is the calendar's but across a daylight-saving change. */
+    int64_t len = w->rotation == TRACE_ROLL_MINUTELY ? 60 : w->rotation == TRACE_ROLL_HOURLY ? 3600
+                                                                                            : 86400;
+    int64_t local = t + tm.tm_gmtoff;
+    return (local / len + 1) * len - tm.tm_gmtoff;
   }
   /* Local time: the next boundary by the calendar (a day is 23 or 25 hours across DST). */
   tm.tm_sec = 0;

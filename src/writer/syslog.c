@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../common/alloc.h"
+#include "../common/civil.h"
 #include "../text/escape.h"
 #include "internal.h"
 #include "../common/guard.h"
@@ -143,7 +144,7 @@ static void encode_5424(syslog_writer *w, const trace_record *rec, trace__buf *b
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   struct tm tm;
-  gmtime_r(&ts.tv_sec, &tm);
+  trace__utc_tm(ts.tv_sec, &tm);
   char head[400];
   int n = snprintf(head, sizeof head, "<%d>1 %04d-%02d-%02dT%02d:%02d:%02d.%06ldZ %s %s %d - ",
                    w->facility * 8 + severity(rec->meta->level), tm.tm_year + 1900,
@@ -185,7 +186,7 @@ static void encode_3164(syslog_writer *w, const trace_record *rec, trace__buf *b
                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   time_t now = time(NULL);
   struct tm tm;
-  localtime_r(&now, &tm);
+  trace__local_tm(now, &tm);
   char head[400];
   /* Local daemons (/dev/log) take the host from the socket; the network format names it. */
   int n = snprintf(head, sizeof head, "<%d>%s %2d %02d:%02d:%02d %s%s%.32s[%d]: ",
