@@ -94,8 +94,11 @@ void *trace_span_ref_ext(const trace_span_ref *span, const trace_ctx *ctx) {
   if (!l->ext_size)
     return NULL;
   slot *s = (slot *)(uintptr_t)as_slot(span);
-  /* Set once per span and layer; later uses only read the word. */
-  if (TRACE__UNLIKELY(!(TRACE__LOAD(&s->ext_used) & ctx->bit)))
+  /* Only a layer told of a close when it used the extension (TRACE_LAYER_CLOSE_IF_EXT_USED)
+   * needs the mark, set once per span; a locked instruction per span for every other layer
+   * would be paid for nothing. */
+  if ((l->flags & TRACE_LAYER_CLOSE_IF_EXT_USED) &&
+      TRACE__UNLIKELY(!(TRACE__LOAD(&s->ext_used) & ctx->bit)))
     __atomic_fetch_or(&s->ext_used, ctx->bit, __ATOMIC_RELAXED);
   return reg_slot_ext(s, l);
 }
