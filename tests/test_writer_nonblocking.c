@@ -64,71 +64,99 @@ static size_t count_lines(const char *s) {
 
 #define THREADS 4
 #define LINES 20000
+
+/* The shapes of the lines the producers queue: the queue's slots are 64 bytes. */
+enum shape {
+  MIXED,     /* mostly one slot, every 97th line 48 (and sometimes wrapping the array) */
+  TWO_SLOTS, /* all 100 bytes: each line starts where a line of the last lap started */
+};
+
+/* The filler after "t=T i=I " (head bytes) in line i. */
+static size_t pad_of(enum shape shape, int i, size_t head) {
+  if (shape == TWO_SLOTS)
+    return 100 - 1 - head;
+  return i % 97 == 0 ? 3000 : (size_t)(i % 50);
+}
+
 typedef struct producer {
   trace_writer *w;
+  enum shape shape;
   int t;
+  int failed_at; /* the first line the writer refused, or -1 (cmocka asserts in main only) */
 } producer;
 
 static void *produce(void *arg) {
   producer *p = arg;
   char line[3100];
   for (int i = 0; i < LINES; i++) {
-    /* Mostly short lines, every 97th one long (several slots, sometimes wrapping the array). */
-    size_t pad = i % 97 == 0 ? 3000 : (size_t)(i % 50);
-    int n = snprintf(line, sizeof line, "t=%d i=%d ", p->t, i);
-    memset(line + n, 'a' + p->t, pad);
-    line[(size_t)n + pad] = '\n';
-    assert_int_equal(trace_writer_write(p->w, line, (size_t)n + pad + 1), 0);
+    size_t head = (size_t)snprintf(line, sizeof line, "t=%d i=%d ", p->t, i);
+    size_t pad = pad_of(p->shape, i, head);
+    memset(line + head, 'a' + p->t, pad);
+    line[head + pad] = '\n';
+    if (trace_writer_write(p->w, line, head + pad + 1) != 0) {
+      p->failed_at = i;
+      break;
+    }
   }
   return NULL;
 }
 
+/* Every line of every thread is written whole and in its thread's order, nothing dropped, while
+ * the queue turns over several times: with lines of mixed lengths, and with lines of two slots,
+ * where a caller claims the slots of a line the thread is still freeing (the thread once freed a
+ * line's slots last first, and a caller that saw the last one free could publish its line in the
+ * first before the thread marked that one free too: the line was lost and the queue stalled). */
 static void order_and_wholeness(void **state) {
   (void)state;
-  char path[32];
-  int fd = temp_file(path);
-  trace_nonblocking_options o;
-  trace_nonblocking_options_init(&o);
-  o.policy = TRACE_NONBLOCKING_BLOCKING; /* nothing may be dropped here */
-  o.block_timeout_ms = 60000;
-  o.queue_bytes = 2u << 20;
-  trace_writer *w = trace_writer_nonblocking(trace_writer_fd(fd, true), &o);
-  assert_non_null(w);
-  pthread_t th[THREADS];
-  producer ps[THREADS];
-  for (int t = 0; t < THREADS; t++) {
-    ps[t] = (producer){w, t};
-    pthread_create(&th[t], NULL, produce, &ps[t]);
+  static const enum shape shapes[] = {MIXED, TWO_SLOTS};
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+    char path[32];
+    int fd = temp_file(path);
+    trace_nonblocking_options o;
+    trace_nonblocking_options_init(&o);
+    o.policy = TRACE_NONBLOCKING_BLOCKING; /* nothing may be dropped here */
+    o.block_timeout_ms = 60000;
+    o.queue_bytes = 2u << 20;
+    trace_writer *w = trace_writer_nonblocking(trace_writer_fd(fd, true), &o);
+    assert_non_null(w);
+    pthread_t th[THREADS];
+    producer ps[THREADS];
+    for (int t = 0; t < THREADS; t++) {
+      ps[t] = (producer){w, shapes[s], t, -1};
+      pthread_create(&th[t], NULL, produce, &ps[t]);
+    }
+    for (int t = 0; t < THREADS; t++)
+      pthread_join(th[t], NULL);
+    for (int t = 0; t < THREADS; t++)
+      assert_int_equal(ps[t].failed_at, -1);
+    assert_int_equal(trace_writer_flush_timeout(w, 30000), 0);
+    trace_writer_stats st = trace_writer_get_stats(w);
+    assert_int_equal(st.dropped, 0);
+    assert_int_equal(st.lost, 0);
+    trace_writer_free(w);
+    size_t len;
+    char *data = read_all(path, &len);
+    int next[THREADS] = {0};
+    size_t lines = 0;
+    for (char *line = data; *line; lines++) {
+      char *eol = strchr(line, '\n');
+      assert_non_null(eol);
+      int t, i, n;
+      assert_int_equal(sscanf(line, "t=%d i=%d%n", &t, &i, &n), 2);
+      n++; /* the space */
+      assert_true(t >= 0 && t < THREADS);
+      assert_int_equal(i, next[t]); /* each thread's lines in its order */
+      next[t]++;
+      size_t pad = pad_of(shapes[s], i, (size_t)n);
+      assert_int_equal((size_t)(eol - line), (size_t)n + pad);
+      for (char *c = line + n; c < eol; c++)
+        assert_int_equal(*c, 'a' + t);
+      line = eol + 1;
+    }
+    assert_int_equal(lines, (size_t)THREADS * LINES);
+    free(data);
+    unlink(path);
   }
-  for (int t = 0; t < THREADS; t++)
-    pthread_join(th[t], NULL);
-  assert_int_equal(trace_writer_flush_timeout(w, 30000), 0);
-  trace_writer_stats st = trace_writer_get_stats(w);
-  assert_int_equal(st.dropped, 0);
-  assert_int_equal(st.lost, 0);
-  trace_writer_free(w);
-  size_t len;
-  char *data = read_all(path, &len);
-  int next[THREADS] = {0};
-  size_t lines = 0;
-  for (char *line = data; *line; lines++) {
-    char *eol = strchr(line, '\n');
-    assert_non_null(eol);
-    int t, i, n;
-    assert_int_equal(sscanf(line, "t=%d i=%d%n", &t, &i, &n), 2);
-    n++; /* the space */
-    assert_true(t >= 0 && t < THREADS);
-    assert_int_equal(i, next[t]); /* each thread's lines in its order */
-    next[t]++;
-    size_t pad = i % 97 == 0 ? 3000 : (size_t)(i % 50);
-    assert_int_equal((size_t)(eol - line), (size_t)n + pad);
-    for (char *c = line + n; c < eol; c++)
-      assert_int_equal(*c, 'a' + t);
-    line = eol + 1;
-  }
-  assert_int_equal(lines, (size_t)THREADS * LINES);
-  free(data);
-  unlink(path);
 }
 
 /* LOSSY: a full queue drops, and the next batch starts with one line saying how many. */
