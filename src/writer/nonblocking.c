@@ -258,10 +258,14 @@ static void *run(void *arg) {
       w->inner->ops->put_batch(w->inner, iov, units, nu);
     else
       put_each(w->inner, iov, units, nu);
-    /* Free the slots, reading each line's span before its header can be reused. */
+    /* Free the slots in position order, reading each line's span before its header can be
+     * reused. The order is what makes a caller's check sound: it claims its slots when the last
+     * of them is free, so every slot before that one must have been freed already. Freed last
+     * first, a caller could claim a line's slots, publish its own line in the first, and then
+     * see this loop mark that slot free: the line was lost and the queue stalled on it. */
     for (uint64_t p = tail; p < pos;) {
       uint32_t span = __atomic_load_n(&w->hdr[p & w->mask].span, __ATOMIC_RELAXED);
-      for (uint32_t j = span; j-- > 0;)
+      for (uint32_t j = 0; j < span; j++)
         __atomic_store_n(&w->hdr[(p + j) & w->mask].seq, p + j + w->nslots, __ATOMIC_RELEASE);
       p += span;
     }
