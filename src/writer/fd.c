@@ -196,9 +196,7 @@ size_t trace__fd_write_units(trace_writer *w, int fd, int kind, const struct iov
     return lost;
   }
   /* Whole batches with writev, IOV_MAX vectors at a time, cut at unit boundaries. */
-  size_t i = 0, u = 0, total_iov = 0;
-  for (size_t k = 0; k < n; k++)
-    total_iov += units[k];
+  size_t i = 0, u = 0;
   while (u < n) {
     size_t first_u = u, first_i = i, bytes = 0, cnt = 0;
     while (u < n && cnt + units[u] <= IOV_MAX) {
@@ -244,7 +242,6 @@ size_t trace__fd_write_units(trace_writer *w, int fd, int kind, const struct iov
       }
     }
   }
-  (void)total_iov;
   return lost;
 }
 
