@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -137,6 +139,18 @@ static inline trace_registry *fmt_registry_into(text_log *log, const char *spec,
   trace_env_filter_release(f);
   trace_registry_add_layer(r, trace_fmt_layer_new(&o), NULL);
   return r;
+}
+
+/* A datagram socket bound to the unix socket path (which must not exist yet): the tests' stand-in
+ * for a local daemon (journald, syslog) that reads what it is sent, or never does. */
+static inline int unix_dgram_bound(const char *path) {
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  assert_true(fd >= 0);
+  struct sockaddr_un a = {.sun_family = AF_UNIX};
+  assert_true(strlen(path) < sizeof a.sun_path);
+  strcpy(a.sun_path, path);
+  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+  return fd;
 }
 
 /* Captures what is written to stderr (fd 2) between begin and end, into out (NUL-terminated). */
