@@ -351,14 +351,20 @@ static trace_otlp_options traces_only(void) {
   return o;
 }
 
+/* emit(n, name) through an exporter of traces only, then a flush that must complete: the
+ * exporter's stats then. */
+static trace_otlp_stats export_and_flush(int n, const char *name) {
+  trace_otlp_options o = traces_only();
+  install(&o);
+  emit(n, name);
+  assert_int_equal(trace_otlp_flush(exporter, 30000), 0);
+  return trace_otlp_get_stats(exporter);
+}
+
 /* 429, then success: the same batch is sent again. */
 static void retry_429(void **state) {
   (void)state;
-  trace_otlp_options o = traces_only();
-  install(&o);
-  emit(10, "a");
-  assert_int_equal(trace_otlp_flush(exporter, 30000), 0);
-  trace_otlp_stats st = trace_otlp_get_stats(exporter);
+  trace_otlp_stats st = export_and_flush(10, "a");
   assert_int_equal(st.spans_exported, 10);
   assert_int_equal(st.spans_failed, 0);
   assert_int_equal(st.retries, 1);
@@ -381,11 +387,7 @@ static void retry_429(void **state) {
  * 20 ms). */
 static void retry_after_503(void **state) {
   (void)state;
-  trace_otlp_options o = traces_only();
-  install(&o);
-  emit(3, "b");
-  assert_int_equal(trace_otlp_flush(exporter, 30000), 0);
-  trace_otlp_stats st = trace_otlp_get_stats(exporter);
+  trace_otlp_stats st = export_and_flush(3, "b");
   assert_int_equal(st.spans_exported, 3);
   assert_int_equal(st.retries, 1);
   json_t *reqs = receiver_requests(&rcv);
@@ -400,11 +402,7 @@ static void retry_after_503(void **state) {
 /* 400 is not retried: the batch is dropped and counted. */
 static void no_retry_400(void **state) {
   (void)state;
-  trace_otlp_options o = traces_only();
-  install(&o);
-  emit(4, "c");
-  assert_int_equal(trace_otlp_flush(exporter, 30000), 0);
-  trace_otlp_stats st = trace_otlp_get_stats(exporter);
+  trace_otlp_stats st = export_and_flush(4, "c");
   assert_int_equal(st.spans_exported, 0);
   assert_int_equal(st.spans_failed, 4);
   assert_int_equal(st.requests, 1);
