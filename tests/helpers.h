@@ -11,11 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "trace.h"
+#include "trace/fmt.h"
 #include "trace/subscriber.h"
 #include "trace/testing.h"
 
@@ -101,6 +104,53 @@ static inline void text_log_printf(text_log *l, const char *fmt, ...) {
     l->len += (size_t)n;
   pthread_mutex_unlock(&l->lock);
   va_end(ap);
+}
+
+/* Empties the log (it stays initialised). */
+static inline void text_log_clear(text_log *l) {
+  pthread_mutex_lock(&l->lock);
+  l->len = 0;
+  l->text[0] = '\0';
+  pthread_mutex_unlock(&l->lock);
+}
+
+/* A writer callback appending each line to the text_log given as its argument:
+ * trace_writer_callback(text_log_collect, NULL, NULL, &log). */
+static inline int text_log_collect(void *log, const char *line, size_t len) {
+  text_log_printf(log, "%.*s", (int)len, line);
+  return 0;
+}
+
+/* A registry behind the env-filter spec (which must parse) with one fmt layer writing plain lines
+ * into log: no time, no colour, line numbers, and file names when show_file. The caller installs
+ * it (trace_registry_install) or takes its dispatch (trace_registry_dispatch). */
+static inline trace_registry *fmt_registry_into(text_log *log, const char *spec, bool show_file) {
+  trace_fmt_options o;
+  trace_fmt_options_init(&o);
+  o.time = TRACE_FMT_TIME_NONE;
+  o.color = TRACE_FMT_COLOR_NEVER;
+  o.show_file = show_file;
+  o.show_line = true;
+  o.writer = trace_writer_callback(text_log_collect, NULL, NULL, log);
+  trace_registry *r = trace_registry_new();
+  trace_env_filter *f = NULL;
+  assert_int_equal(trace_env_filter_parse(spec, &f, NULL), 0);
+  trace_registry_set_filter(r, trace_env_filter_as_filter(f));
+  trace_env_filter_release(f);
+  trace_registry_add_layer(r, trace_fmt_layer_new(&o), NULL);
+  return r;
+}
+
+/* A datagram socket bound to the unix socket path (which must not exist yet): the tests' stand-in
+ * for a local daemon (journald, syslog) that reads what it is sent, or never does. */
+static inline int unix_dgram_bound(const char *path) {
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  assert_true(fd >= 0);
+  struct sockaddr_un a = {.sun_family = AF_UNIX};
+  assert_true(strlen(path) < sizeof a.sun_path);
+  strcpy(a.sun_path, path);
+  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+  return fd;
 }
 
 /* Captures what is written to stderr (fd 2) between begin and end, into out (NUL-terminated). */

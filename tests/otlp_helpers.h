@@ -152,37 +152,34 @@ static inline json_t *receiver_wait(const receiver *r, bool (*cond)(json_t *reqs
 /* ---------------------------------------------------------------------------------------- */
 /* Reading the canonical (OTLP/JSON shaped) bodies. */
 
-/* Calls fn for every span of every request to /v1/traces. */
-static inline void each_span(json_t *reqs, void (*fn)(json_t *span, json_t *req, void *arg),
+/* Calls fn for every item of every request: body.<resources>[].<scopes>[].<items>[]. */
+static inline void each_item(json_t *reqs, const char *resources, const char *scopes,
+                             const char *items, void (*fn)(json_t *item, json_t *req, void *arg),
                              void *arg) {
   size_t i;
   json_t *req;
   json_array_foreach(reqs, i, req) {
-    json_t *rs = json_object_get(json_object_get(req, "body"), "resourceSpans");
+    json_t *rs = json_object_get(json_object_get(req, "body"), resources);
     size_t a, b, c;
-    json_t *r1, *s1, *sp;
+    json_t *r1, *s1, *it;
     json_array_foreach(rs, a, r1) {
-      json_array_foreach(json_object_get(r1, "scopeSpans"), b, s1) {
-        json_array_foreach(json_object_get(s1, "spans"), c, sp) fn(sp, req, arg);
+      json_array_foreach(json_object_get(r1, scopes), b, s1) {
+        json_array_foreach(json_object_get(s1, items), c, it) fn(it, req, arg);
       }
     }
   }
 }
 
+/* Calls fn for every span of every request to /v1/traces. */
+static inline void each_span(json_t *reqs, void (*fn)(json_t *span, json_t *req, void *arg),
+                             void *arg) {
+  each_item(reqs, "resourceSpans", "scopeSpans", "spans", fn, arg);
+}
+
+/* Calls fn for every log record of every request to /v1/logs. */
 static inline void each_log(json_t *reqs, void (*fn)(json_t *log, json_t *req, void *arg),
                             void *arg) {
-  size_t i;
-  json_t *req;
-  json_array_foreach(reqs, i, req) {
-    json_t *rl = json_object_get(json_object_get(req, "body"), "resourceLogs");
-    size_t a, b, c;
-    json_t *r1, *s1, *lr;
-    json_array_foreach(rl, a, r1) {
-      json_array_foreach(json_object_get(r1, "scopeLogs"), b, s1) {
-        json_array_foreach(json_object_get(s1, "logRecords"), c, lr) fn(lr, req, arg);
-      }
-    }
-  }
+  each_item(reqs, "resourceLogs", "scopeLogs", "logRecords", fn, arg);
 }
 
 /* The value object ({"stringValue": ...}) of attribute key in an attributes array, or NULL. */

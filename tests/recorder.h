@@ -148,4 +148,24 @@ static inline trace_dispatch *scoped_registry(trace_registry *reg, trace_default
   return d;
 }
 
+/* A registry whose only layer is recorder a. */
+static inline trace_registry *recorder_registry(recorder *a) {
+  trace_registry *reg = trace_registry_new();
+  assert_non_null(reg);
+  assert_int_equal(trace_registry_add_layer(reg, recorder_layer(a, 0), NULL), 0);
+  return reg;
+}
+
+/* That registry installed as this thread's default for a test (scoped_registry). */
+static inline trace_dispatch *scoped_recorder(recorder *a, trace_default_guard *g) {
+  return scoped_registry(recorder_registry(a), g);
+}
+
+/* Undoes scoped_registry (or scoped_recorder) and frees the test's recorder a. */
+static inline void scoped_registry_end(trace_dispatch *d, trace_default_guard *g, recorder *a) {
+  trace_default_guard_restore(g);
+  trace_dispatch_release(d);
+  recorder_free(a);
+}
+
 #endif

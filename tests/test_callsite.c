@@ -10,51 +10,35 @@ static void hit_c(void) { TRACE_INFO("c"); }
 static void hit_d(void) { TRACE_DEBUG("d"); }
 static void hit_e(void) { TRACE_INFO("e"); }
 
-static void interest_always_is_cached(void **state) {
-  (void)state;
-  trace_capture *cap = trace_capture_new(TRACE_LEVEL_TRACE);
-  TRACE_WITH_DEFAULT(trace_capture_dispatch(cap)) {
-    trace_capture_stats before = trace_capture_get_stats(cap);
-    for (int i = 0; i < 100; i++)
-      hit_a();
-    trace_capture_stats after = trace_capture_get_stats(cap);
-    assert_int_equal(after.register_calls - before.register_calls, 1); /* first hit */
-    assert_int_equal(after.enabled_calls - before.enabled_calls, 0);
-    assert_int_equal(after.events - before.events, 100);
-  }
-  trace_capture_free(cap);
-}
+/* What a callsite's interest costs over 100 hits (each case its own callsite, registered on its
+ * first hit): ALWAYS and NEVER are cached (enabled() never asked), SOMETIMES asks on every hit. */
+static const struct interest_case {
+  trace_interest interest;
+  void (*hit)(void);
+  uint64_t enabled_calls, events;
+} interest_cases[] = {
+    {TRACE_INTEREST_ALWAYS, hit_a, 0, 100},
+    {TRACE_INTEREST_NEVER, hit_b, 0, 0},
+    {TRACE_INTEREST_SOMETIMES, hit_c, 100, 100},
+};
 
-static void interest_never_is_cached(void **state) {
+static void interest_is_cached_unless_sometimes(void **state) {
   (void)state;
-  trace_capture *cap = trace_capture_new(TRACE_LEVEL_TRACE);
-  trace_capture_set_interest(cap, TRACE_INTEREST_NEVER);
-  TRACE_WITH_DEFAULT(trace_capture_dispatch(cap)) {
-    trace_capture_stats before = trace_capture_get_stats(cap);
-    for (int i = 0; i < 100; i++)
-      hit_b();
-    trace_capture_stats s = trace_capture_get_stats(cap);
-    assert_int_equal(s.register_calls - before.register_calls, 1);
-    assert_int_equal(s.enabled_calls - before.enabled_calls, 0);
-    assert_int_equal(s.events, 0);
+  for (size_t i = 0; i < sizeof interest_cases / sizeof interest_cases[0]; i++) {
+    const struct interest_case *c = &interest_cases[i];
+    trace_capture *cap = trace_capture_new(TRACE_LEVEL_TRACE);
+    trace_capture_set_interest(cap, c->interest);
+    TRACE_WITH_DEFAULT(trace_capture_dispatch(cap)) {
+      trace_capture_stats before = trace_capture_get_stats(cap);
+      for (int k = 0; k < 100; k++)
+        c->hit();
+      trace_capture_stats after = trace_capture_get_stats(cap);
+      assert_int_equal(after.register_calls - before.register_calls, 1); /* first hit */
+      assert_int_equal(after.enabled_calls - before.enabled_calls, c->enabled_calls);
+      assert_int_equal(after.events - before.events, c->events);
+    }
+    trace_capture_free(cap);
   }
-  trace_capture_free(cap);
-}
-
-static void interest_sometimes_asks_every_hit(void **state) {
-  (void)state;
-  trace_capture *cap = trace_capture_new(TRACE_LEVEL_TRACE);
-  trace_capture_set_interest(cap, TRACE_INTEREST_SOMETIMES);
-  TRACE_WITH_DEFAULT(trace_capture_dispatch(cap)) {
-    trace_capture_stats before = trace_capture_get_stats(cap);
-    for (int i = 0; i < 100; i++)
-      hit_c();
-    trace_capture_stats s = trace_capture_get_stats(cap);
-    assert_int_equal(s.register_calls - before.register_calls, 1);
-    assert_int_equal(s.enabled_calls - before.enabled_calls, 100);
-    assert_int_equal(s.events, 100);
-  }
-  trace_capture_free(cap);
 }
 
 static void rebuild_reasks_and_updates_level(void **state) {
@@ -196,9 +180,7 @@ static void concurrent_first_hit(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(interest_always_is_cached),
-      cmocka_unit_test(interest_never_is_cached),
-      cmocka_unit_test(interest_sometimes_asks_every_hit),
+      cmocka_unit_test(interest_is_cached_unless_sometimes),
       cmocka_unit_test(rebuild_reasks_and_updates_level),
       cmocka_unit_test(combined_interest_of_two_subscribers),
       cmocka_unit_test(inventory_lists_callsites_never_hit),

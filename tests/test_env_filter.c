@@ -89,6 +89,30 @@ static void uninstall(trace_dispatch *d, trace_default_guard *g) {
   trace_dispatch_release(d);
 }
 
+/* One test's recorder behind the env-filter spec (the registry's filter), installed as this
+ * thread's default; filtered_end uninstalls it, checks what the recorder saw, frees it all. */
+typedef struct filtered {
+  recorder *rec;
+  trace_env_filter *f;
+  trace_default_guard g;
+  trace_dispatch *d;
+} filtered;
+
+static filtered filtered_begin(const char *spec) {
+  filtered fx;
+  fx.rec = recorder_new();
+  fx.f = must_parse(spec);
+  fx.d = install(fx.f, fx.rec, NULL, false, &fx.g);
+  return fx;
+}
+
+static void filtered_end(filtered *fx, const char *expected) {
+  uninstall(fx->d, &fx->g);
+  trace_env_filter_release(fx->f);
+  assert_text_equal(fx->rec->log.text, expected);
+  recorder_free(fx->rec);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* The scenario: events of every level for eight targets, at the root, inside conn, inside
  * conn>request, back in conn after request exits, and at the root again. */
@@ -360,10 +384,7 @@ static void semantics_table_as_layer_filter(void **state) {
 
 static void field_recorded_later_is_judged_at_next_enter(void **state) {
   (void)state;
-  recorder *rec = recorder_new();
-  trace_env_filter *f = must_parse("[job{status=500}]=debug");
-  trace_default_guard g;
-  trace_dispatch *d = install(f, rec, NULL, false, &g);
+  filtered fx = filtered_begin("[job{status=500}]=debug");
   trace_span job = TRACE_SPAN_AT("app", TRACE_LEVEL_INFO, "job", TF(status, TRACE_EMPTY));
   trace_span_enter(&job);
   TRACE_EVENT_AT("db", TRACE_LEVEL_DEBUG, "1 not yet");
@@ -380,10 +401,7 @@ static void field_recorded_later_is_judged_at_next_enter(void **state) {
   TRACE_EVENT_AT("db", TRACE_LEVEL_DEBUG, "5 now 404");
   trace_span_exit(&job);
   trace_span_close(&job);
-  uninstall(d, &g);
-  trace_env_filter_release(f);
-  assert_text_equal(rec->log.text, "new job\n2 recorded 500 db DEBUG\n");
-  recorder_free(rec);
+  filtered_end(&fx, "new job\n2 recorded 500 db DEBUG\n");
 }
 
 typedef struct elsewhere {
@@ -404,10 +422,7 @@ static void *record_failed_elsewhere(void *arg) {
  * and so does a reload. */
 static void remembered_span_levels_follow_records_and_reloads(void **state) {
   (void)state;
-  recorder *rec = recorder_new();
-  trace_env_filter *f = must_parse("[job{status=fail.*}]=debug");
-  trace_default_guard g;
-  trace_dispatch *d = install(f, rec, NULL, false, &g);
+  filtered fx = filtered_begin("[job{status=fail.*}]=debug");
   trace_span job = TRACE_SPAN_AT("app", TRACE_LEVEL_INFO, "job", TF(status, "ok"));
   for (int i = 0; i < 3; i++) {
     trace_span_enter(&job);
@@ -415,7 +430,7 @@ static void remembered_span_levels_follow_records_and_reloads(void **state) {
     trace_span_exit(&job);
   }
   pthread_t t;
-  elsewhere e = {d, &job};
+  elsewhere e = {fx.d, &job};
   pthread_create(&t, NULL, record_failed_elsewhere, &e);
   pthread_join(t, NULL);
   for (int i = 0; i < 2; i++) {
@@ -423,26 +438,20 @@ static void remembered_span_levels_follow_records_and_reloads(void **state) {
     TRACE_EVENT_AT("db", TRACE_LEVEL_DEBUG, "2 failed on another thread");
     trace_span_exit(&job);
   }
-  assert_int_equal(trace_env_filter_reload(f, "[job{status=o.*}]=debug", NULL), 0);
+  assert_int_equal(trace_env_filter_reload(fx.f, "[job{status=o.*}]=debug", NULL), 0);
   trace_span_enter(&job);
   TRACE_EVENT_AT("db", TRACE_LEVEL_DEBUG, "3 reloaded: ok only");
   trace_span_exit(&job);
   trace_span_close(&job);
-  uninstall(d, &g);
-  trace_env_filter_release(f);
-  assert_text_equal(rec->log.text, "new job\n2 failed on another thread db DEBUG\n"
-                              "2 failed on another thread db DEBUG\n");
-  recorder_free(rec);
+  filtered_end(&fx, "new job\n2 failed on another thread db DEBUG\n"
+                     "2 failed on another thread db DEBUG\n");
 }
 
 /* Nested matching spans: the inner one raises the level, its exit restores the outer's, and
  * exits out of order pop the right entry. */
 static void nested_spans_and_out_of_order_exit(void **state) {
   (void)state;
-  recorder *rec = recorder_new();
-  trace_env_filter *f = must_parse("warn,[outer]=info,[inner]=trace");
-  trace_default_guard g;
-  trace_dispatch *d = install(f, rec, NULL, false, &g);
+  filtered fx = filtered_begin("warn,[outer]=info,[inner]=trace");
   trace_span outer = TRACE_SPAN_AT("app", TRACE_LEVEL_INFO, "outer");
   trace_span inner = TRACE_SPAN_AT("app", TRACE_LEVEL_INFO, "inner");
   trace_span_enter(&outer);
@@ -460,12 +469,9 @@ static void nested_spans_and_out_of_order_exit(void **state) {
   TRACE_EVENT_AT("x", TRACE_LEVEL_WARN, "5 static warn");
   trace_span_close(&inner);
   trace_span_close(&outer);
-  uninstall(d, &g);
-  trace_env_filter_release(f);
-  assert_text_equal(rec->log.text, "new outer\nnew inner\n"
-                              "1 outer info x INFO\n2 inner trace x TRACE\n3 still inner x TRACE\n"
-                              "4 inner without outer x TRACE\n5 static warn x WARN\n");
-  recorder_free(rec);
+  filtered_end(&fx, "new outer\nnew inner\n"
+                     "1 outer info x INFO\n2 inner trace x TRACE\n3 still inner x TRACE\n"
+                     "4 inner without outer x TRACE\n5 static warn x WARN\n");
 }
 
 /* Spans and events of another thread are not in this thread's scope. */
@@ -507,15 +513,12 @@ static void scope_is_per_thread(void **state) {
 
 static void reload_swaps_directives(void **state) {
   (void)state;
-  recorder *rec = recorder_new();
-  trace_env_filter *f = must_parse("info");
-  trace_default_guard g;
-  trace_dispatch *d = install(f, rec, NULL, false, &g);
+  filtered fx = filtered_begin("info");
   TRACE_EVENT_AT("x", TRACE_LEVEL_INFO, "1");
   TRACE_EVENT_AT("x", TRACE_LEVEL_DEBUG, "no");
-  assert_int_equal(trace_env_filter_reload(f, "debug,x=warn,y", NULL), 0);
+  assert_int_equal(trace_env_filter_reload(fx.f, "debug,x=warn,y", NULL), 0);
   char spec[64];
-  assert_int_equal(trace_env_filter_spec(f, spec, sizeof spec), strlen("debug,x=warn,y=trace"));
+  assert_int_equal(trace_env_filter_spec(fx.f, spec, sizeof spec), strlen("debug,x=warn,y=trace"));
   assert_string_equal(spec, "debug,x=warn,y=trace");
   assert_int_equal(trace_max_level(), TRACE_LEVEL_TRACE);
   TRACE_EVENT_AT("x", TRACE_LEVEL_INFO, "no: x is warn now");
@@ -523,48 +526,39 @@ static void reload_swaps_directives(void **state) {
   TRACE_EVENT_AT("y", TRACE_LEVEL_TRACE, "3");
   /* A bad reload changes nothing and says why. */
   trace_filter_error err;
-  assert_int_equal(trace_env_filter_reload(f, "info,app=loud", &err), TRACE_EPARSE);
+  assert_int_equal(trace_env_filter_reload(fx.f, "info,app=loud", &err), TRACE_EPARSE);
   assert_string_equal(err.message, "unknown level 'loud' at 9");
   assert_string_equal(err.directive, "app=loud");
   assert_int_equal(err.offset, 9);
-  assert_int_equal(trace_env_filter_reload(f, "info,app=loud", NULL), TRACE_EPARSE);
-  assert_int_equal(trace_env_filter_reload(f, NULL, NULL), TRACE_EINVAL);
+  assert_int_equal(trace_env_filter_reload(fx.f, "info,app=loud", NULL), TRACE_EPARSE);
+  assert_int_equal(trace_env_filter_reload(fx.f, NULL, NULL), TRACE_EINVAL);
   assert_int_equal(trace_env_filter_reload(NULL, "info", NULL), TRACE_EINVAL);
-  trace_env_filter_spec(f, spec, sizeof spec);
+  trace_env_filter_spec(fx.f, spec, sizeof spec);
   assert_string_equal(spec, "debug,x=warn,y=trace");
   TRACE_EVENT_AT("z", TRACE_LEVEL_DEBUG, "4");
-  uninstall(d, &g);
-  trace_env_filter_release(f);
-  assert_text_equal(rec->log.text, "1 x INFO\n2 z DEBUG\n3 y TRACE\n4 z DEBUG\n");
-  recorder_free(rec);
+  filtered_end(&fx, "1 x INFO\n2 z DEBUG\n3 y TRACE\n4 z DEBUG\n");
 }
 
 /* ours: spans that exist already are judged by the new directives from their next enter (tracing
  * keeps the decision made when the span was created). */
 static void reload_rejudges_existing_spans_at_next_enter(void **state) {
   (void)state;
-  recorder *rec = recorder_new();
-  trace_env_filter *f = must_parse("info");
-  trace_default_guard g;
-  trace_dispatch *d = install(f, rec, NULL, false, &g);
+  filtered fx = filtered_begin("info");
   trace_span job = TRACE_SPAN_AT("app", TRACE_LEVEL_INFO, "job", TF(user, "bob"));
   trace_span_enter(&job);
   TRACE_EVENT_AT("x", TRACE_LEVEL_DEBUG, "no: info");
-  assert_int_equal(trace_env_filter_reload(f, "info,[job{user=\"bob\"}]=debug", NULL), 0);
+  assert_int_equal(trace_env_filter_reload(fx.f, "info,[job{user=\"bob\"}]=debug", NULL), 0);
   TRACE_EVENT_AT("x", TRACE_LEVEL_DEBUG, "no: entered before the reload");
   trace_span_exit(&job);
   trace_span_enter(&job);
   TRACE_EVENT_AT("x", TRACE_LEVEL_DEBUG, "1 entered again");
   trace_span_exit(&job);
-  assert_int_equal(trace_env_filter_reload(f, "info", NULL), 0);
+  assert_int_equal(trace_env_filter_reload(fx.f, "info", NULL), 0);
   trace_span_enter(&job);
   TRACE_EVENT_AT("x", TRACE_LEVEL_DEBUG, "no: reloaded back");
   trace_span_exit(&job);
   trace_span_close(&job);
-  uninstall(d, &g);
-  trace_env_filter_release(f);
-  assert_text_equal(rec->log.text, "new job\n1 entered again x DEBUG\n");
-  recorder_free(rec);
+  filtered_end(&fx, "new job\n1 entered again x DEBUG\n");
 }
 
 /* A reload from inside a callback cannot wait for readers nor rebuild the interest there: the old

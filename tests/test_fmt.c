@@ -167,48 +167,51 @@ static const char spans_txt[] =
     " INFO server{name=\"serve\" local=\"[::1]:3000\"}: server: exit\n"
     " INFO server{name=\"serve\" local=\"[::1]:3000\"}: server: close\n";
 
-static void golden_full(void **state) {
+/* The scenario under each option set that has a golden text above: format, span events, the
+ * layer's env-filter ("info,load=debug" is how tracing's filtered reference was made). Without
+ * time, close carries no busy/idle (as in tracing). */
+static const struct golden {
+  const char *name;
+  int format;
+  unsigned span_events;
+  const char *filter;
+  const char *expected;
+} goldens[] = {
+    {"full", TRACE_FMT_FULL, 0, NULL, full_txt},
+    {"filtered", TRACE_FMT_FULL, 0, "info,load=debug", filtered_txt},
+    {"compact", TRACE_FMT_COMPACT, 0, NULL, compact_txt},
+    {"spans", TRACE_FMT_FULL, TRACE_FMT_SPAN_FULL, NULL, spans_txt},
+};
+
+static void golden_texts(void **state) {
   (void)state;
-  setup s = begin(NULL, NULL);
-  scenario();
-  assert_text_equal(s.out->data, full_txt);
-  end(&s);
+  for (size_t i = 0; i < sizeof goldens / sizeof goldens[0]; i++) {
+    const struct golden *gt = &goldens[i];
+    trace_fmt_options o;
+    trace_fmt_options_init(&o);
+    o.format = gt->format;
+    o.span_events = gt->span_events;
+    o.time = TRACE_FMT_TIME_NONE;
+    trace_env_filter *ef = NULL;
+    if (gt->filter)
+      assert_int_equal(trace_env_filter_parse(gt->filter, &ef, NULL), 0);
+    setup s = begin(&o, ef ? trace_env_filter_as_filter(ef) : NULL);
+    trace_env_filter_release(ef); /* the filter holds its own reference */
+    scenario();
+    if (strcmp(s.out->data, gt->expected) != 0)
+      fprintf(stderr, "--- golden text '%s' differs:\n", gt->name);
+    assert_text_equal(s.out->data, gt->expected);
+    end(&s);
+  }
 }
 
-static void golden_filtered(void **state) {
-  (void)state;
-  /* Full, filter "info,load=debug", as tracing's reference was made. */
-  trace_env_filter *ef = NULL;
-  assert_int_equal(trace_env_filter_parse("info,load=debug", &ef, NULL), 0);
-  setup s = begin(NULL, trace_env_filter_as_filter(ef));
-  trace_env_filter_release(ef); /* the filter holds its own reference */
-  scenario();
-  assert_text_equal(s.out->data, filtered_txt);
-  end(&s);
-}
-
-static void golden_compact(void **state) {
-  (void)state;
-  trace_fmt_options o;
-  trace_fmt_options_init(&o);
-  o.format = TRACE_FMT_COMPACT;
-  setup s = begin(&o, NULL);
-  scenario();
-  assert_text_equal(s.out->data, compact_txt);
-  end(&s);
-}
-
-static void golden_spans(void **state) {
+/* Timing can be had without timestamps. */
+static void span_timing_without_time(void **state) {
   (void)state;
   trace_fmt_options o;
   trace_fmt_options_init(&o);
   o.span_events = TRACE_FMT_SPAN_FULL;
-  o.time = TRACE_FMT_TIME_NONE; /* without time, close carries no busy/idle (as in tracing) */
-  setup s = begin(&o, NULL);
-  scenario();
-  assert_text_equal(s.out->data, spans_txt);
-  end(&s);
-  /* Timing can be had without timestamps. */
+  o.time = TRACE_FMT_TIME_NONE;
   o.span_timing_always = true;
   setup t = begin(&o, NULL);
   scenario();
@@ -1046,10 +1049,8 @@ int main(void) {
     return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(records_race_with_readers),
-      cmocka_unit_test(golden_full),
-      cmocka_unit_test(golden_filtered),
-      cmocka_unit_test(golden_compact),
-      cmocka_unit_test(golden_spans),
+      cmocka_unit_test(golden_texts),
+      cmocka_unit_test(span_timing_without_time),
       cmocka_unit_test(golden_threads),
       cmocka_unit_test(span_events_close_only),
       cmocka_unit_test(option_toggles),

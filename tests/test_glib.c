@@ -6,33 +6,12 @@
 #include "trace/fmt.h"
 #include "trace/glib.h"
 
-static char out[16384];
-static size_t out_len;
-static int collect(void *arg, const char *line, size_t len) {
-  (void)arg;
-  if (out_len + len < sizeof out) {
-    memcpy(out + out_len, line, len);
-    out_len += len;
-    out[out_len] = '\0';
-  }
-  return 0;
-}
+static text_log out; /* the fmt layer's lines */
 
 static void structured_and_classic(void **state) {
   (void)state;
-  trace_fmt_options o;
-  trace_fmt_options_init(&o);
-  o.time = TRACE_FMT_TIME_NONE;
-  o.color = TRACE_FMT_COLOR_NEVER;
-  o.show_file = true;
-  o.show_line = true;
-  o.writer = trace_writer_callback(collect, NULL, NULL, NULL);
-  trace_registry *r = trace_registry_new();
-  trace_env_filter *f = NULL;
-  assert_int_equal(trace_env_filter_parse("warn,netd=debug", &f, NULL), 0);
-  trace_registry_set_filter(r, trace_env_filter_as_filter(f));
-  trace_env_filter_release(f);
-  trace_registry_add_layer(r, trace_fmt_layer_new(&o), NULL);
+  text_log_init(&out);
+  trace_registry *r = fmt_registry_into(&out, "warn,netd=debug", true);
   assert_int_equal(trace_registry_install(r), 0);
   trace_glib_install();
 
@@ -44,10 +23,11 @@ static void structured_and_classic(void **state) {
   g_log(NULL, G_LOG_LEVEL_CRITICAL, "default domain");
   g_log("netd", G_LOG_LEVEL_INFO, "line\nbreak"); /* escaped, one line */
   trace_shutdown();
-  assert_text_equal(out, "DEBUG netd: net.c:42: connecting 3 PEER=\"10.0.0.7\"\n"
+  assert_text_equal(out.text, "DEBUG netd: net.c:42: connecting 3 PEER=\"10.0.0.7\"\n"
                          " WARN quietd: disk at 93%\n"
                          "ERROR glib: default domain\n"
                          " INFO netd: line\\nbreak\n");
+  text_log_destroy(&out);
 }
 
 static void level_mapping(void **state) {

@@ -29,6 +29,20 @@ static trace_dispatch *registry_dispatch(trace_registry **out) {
   return d;
 }
 
+/* That registry as the global default. */
+static void install_global(void) {
+  trace_dispatch *d = registry_dispatch(NULL);
+  assert_int_equal(trace_set_global_default(d), 0);
+  trace_dispatch_release(d);
+}
+
+/* trace_shutdown, with what it says on stderr into err. */
+static void shutdown_saying(char *err, size_t cap) {
+  stderr_capture c = stderr_capture_begin();
+  trace_shutdown();
+  stderr_capture_end(&c, err, cap);
+}
+
 static int leaky_line, other_line;
 static trace_span leaky(void) {
   leaky_line = __LINE__ + 1;
@@ -44,9 +58,7 @@ static trace_span other(void) {
  * not counted: nothing was forgotten there. */
 static void shutdown_reports_unclosed_spans(void **state) {
   (void)state;
-  trace_dispatch *d = registry_dispatch(NULL);
-  assert_int_equal(trace_set_global_default(d), 0);
-  trace_dispatch_release(d);
+  install_global();
   for (int i = 0; i < 4; i++)
     (void)leaky(); /* the handle is dropped: the leak under test */
   trace_span holder = TRACE_INFO_SPAN("holder");
@@ -64,9 +76,7 @@ static void shutdown_reports_unclosed_spans(void **state) {
   char err[2048];
   {
     TRACE_SCOPE(TRACE_LEVEL_INFO, "main_scope");
-    stderr_capture c = stderr_capture_begin();
-    trace_shutdown();
-    stderr_capture_end(&c, err, sizeof err);
+    shutdown_saying(err, sizeof err);
   }
   char expected[1024];
   snprintf(expected, sizeof expected,
@@ -80,16 +90,12 @@ static void shutdown_reports_unclosed_spans(void **state) {
  * every span was closed. */
 static void shutdown_report_one_or_none(void **state) {
   (void)state;
-  trace_dispatch *d = registry_dispatch(NULL);
-  assert_int_equal(trace_set_global_default(d), 0);
-  trace_dispatch_release(d);
+  install_global();
   trace_span s = other();
   trace_span_close(&s);
   (void)leaky();
   char err[1024];
-  stderr_capture c = stderr_capture_begin();
-  trace_shutdown();
-  stderr_capture_end(&c, err, sizeof err);
+  shutdown_saying(err, sizeof err);
   char expected[512];
   snprintf(expected, sizeof expected,
            "trace: 1 span was never closed: span \"leaky\" (%s:%d); close every span handle once "
@@ -97,14 +103,10 @@ static void shutdown_report_one_or_none(void **state) {
            __FILE__, leaky_line);
   assert_text_equal(err, expected);
 
-  d = registry_dispatch(NULL);
-  assert_int_equal(trace_set_global_default(d), 0);
-  trace_dispatch_release(d);
+  install_global();
   s = other();
   trace_span_close(&s);
-  c = stderr_capture_begin();
-  trace_shutdown();
-  stderr_capture_end(&c, err, sizeof err);
+  shutdown_saying(err, sizeof err);
   assert_text_equal(err, "");
 }
 

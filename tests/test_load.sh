@@ -18,16 +18,10 @@ out=$work/out.txt
 pid=
 bg_pids=()
 
-cleanup() {
-  for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  if [ -n "$pid" ]; then kill -KILL "$pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# fail, wait_for
+# fail, wait_for, cleanup
 # shellcheck source=tests/helpers.bash
 . "$(dirname "$0")/helpers.bash"
+trap cleanup EXIT
 
 # curl with a time-out; prints "<status> <body>" (the body with its newline removed).
 http() {

@@ -9,38 +9,15 @@
 #include "trace/log.h"
 
 /* The fmt layer's lines, collected. */
-static char out[65536];
-static size_t out_len;
-static int collect(void *arg, const char *line, size_t len) {
-  (void)arg;
-  if (out_len + len < sizeof out) {
-    memcpy(out + out_len, line, len);
-    out_len += len;
-    out[out_len] = '\0';
-  }
-  return 0;
-}
+static text_log out;
 
 static trace_default_guard guard;
 static trace_dispatch *installed;
 
 /* A registry with the env-filter spec and a fmt layer (no time, file and line shown). */
 static void install(const char *spec) {
-  out_len = 0;
-  out[0] = '\0';
-  trace_fmt_options o;
-  trace_fmt_options_init(&o);
-  o.time = TRACE_FMT_TIME_NONE;
-  o.color = TRACE_FMT_COLOR_NEVER;
-  o.show_file = true;
-  o.show_line = true;
-  o.writer = trace_writer_callback(collect, NULL, NULL, NULL);
-  trace_registry *r = trace_registry_new();
-  trace_env_filter *f = NULL;
-  assert_int_equal(trace_env_filter_parse(spec, &f, NULL), 0);
-  trace_registry_set_filter(r, trace_env_filter_as_filter(f));
-  trace_env_filter_release(f);
-  trace_registry_add_layer(r, trace_fmt_layer_new(&o), NULL);
+  text_log_init(&out);
+  trace_registry *r = fmt_registry_into(&out, spec, true);
   installed = trace_registry_dispatch(r);
   assert_non_null(installed);
   guard = trace_set_default(installed);
@@ -50,6 +27,7 @@ static int uninstall(void **state) {
   (void)state;
   trace_default_guard_restore(&guard);
   trace_dispatch_release(installed);
+  text_log_destroy(&out);
   return 0;
 }
 
@@ -77,7 +55,7 @@ static void filtered_per_target_and_level(void **state) {
            "DEBUG mylib: legacy/db.c:%d: opened t1 with 42 rows\n"
            " WARN other: legacy/db.c:%d: shown too\n",
            line, line + 2);
-  assert_text_equal(out, expected);
+  assert_text_equal(out.text, expected);
 }
 
 /* A vsyslog-shaped function: the va_list entry point. */
@@ -106,7 +84,7 @@ static void va_list_text_and_fields(void **state) {
   trace_log_record rf = {sizeof rf, TRACE_LEVEL_WARN, "fields", NULL, 0, NULL, names, values, 2};
   assert_int_equal(trace_log_emit_text(&rf, "login", 5), 0);
   assert_int_equal(trace_log_emit_text(&rf, NULL, 0), 0); /* fields only */
-  assert_text_equal(out, "ERROR sys: disk sda at 93%\n"
+  assert_text_equal(out.text, "ERROR sys: disk sda at 93%\n"
                          " INFO pre: x.c:7: ab\\nc\n"
                          " WARN fields: login user_id=42 ok=true\n"
                          " WARN fields: user_id=42 ok=true\n");
@@ -125,7 +103,7 @@ static void keyed_by_content(void **state) {
   trace_log_emit_text(&r, "two", 3);
   strcpy(target, "loud");
   trace_log_emit_text(&r, "three", 5);
-  assert_text_equal(out, " INFO loud: one\n INFO loud: three\n");
+  assert_text_equal(out.text, " INFO loud: one\n INFO loud: three\n");
 }
 
 static void three_locations(int i) {
@@ -155,7 +133,7 @@ static void overflow_past_the_site_limit(void **state) {
   trace_log_record r = {sizeof r, TRACE_LEVEL_INFO, "many", "gen.c", 0, NULL, NULL, NULL, 0};
   for (uint32_t line = 1; line <= TRACE_LOG_MAX_SITES + 10; line++) {
     r.line = line;
-    out_len = 0;
+    text_log_clear(&out);
     trace_log_emit(&r, "at %u", line);
   }
   char report[512];
@@ -167,7 +145,7 @@ static void overflow_past_the_site_limit(void **state) {
   snprintf(expected, sizeof expected,
            " INFO trace.log: at %u log.target=\"many\" log.file=\"gen.c\" log.line=%u\n",
            TRACE_LOG_MAX_SITES + 10, TRACE_LOG_MAX_SITES + 10);
-  assert_text_equal(out, expected);
+  assert_text_equal(out.text, expected);
   assert_text_contains(report, "TRACE_LOG_MAX_SITES");
   assert_null(strstr(strstr(report, "TRACE_LOG_MAX_SITES") + 1, "TRACE_LOG_MAX_SITES"));
 }
@@ -195,8 +173,8 @@ static void bad_input(void **state) {
   r.target = hostile; /* cut at 256 bytes in the site; still filtered and shown */
   assert_int_equal(trace_log_emit_text(&r, "long target", 11), 0);
   assert_int_equal(errno, EAGAIN);
-  assert_non_null(strstr(out, "long target"));
-  assert_int_equal(out[0], 'E' - 'E' + ' '); /* " INFO ..." */
+  assert_non_null(strstr(out.text, "long target"));
+  assert_int_equal(out.text[0], 'E' - 'E' + ' '); /* " INFO ..." */
 }
 
 int main(void) {

@@ -49,12 +49,12 @@ static void finish(void) {
   exporter = NULL;
 }
 
-static int start_receiver(const char *script, bool gated) {
-  return receiver_start(&rcv, script, gated) ? 0 : -1;
-}
+/* The receiver's responses script (receiver_start) comes as the test's initial state: NULL for
+ * always 200, GATED for a port that refuses connections until the test opens the gate. */
+static const char GATED[] = "(gated)";
 static int setup(void **state) {
-  (void)state;
-  return start_receiver(NULL, false);
+  const char *script = *state;
+  return receiver_start(&rcv, script == GATED ? NULL : script, script == GATED) ? 0 : -1;
 }
 static int teardown(void **state) {
   (void)state;
@@ -63,6 +63,8 @@ static int teardown(void **state) {
   receiver_stop(&rcv);
   return 0;
 }
+#define receiver_test(test, script)                                                                \
+  cmocka_unit_test_prestate_setup_teardown(test, setup, teardown, (void *)(uintptr_t)(script))
 
 static bool has_spans(json_t *reqs, void *arg) { return span_count(reqs) >= *(int *)arg; }
 static TRACE__UNUSED bool has_logs(json_t *reqs, void *arg) { return log_count(reqs) >= *(int *)arg; }
@@ -349,14 +351,20 @@ static trace_otlp_options traces_only(void) {
   return o;
 }
 
+/* emit(n, name) through an exporter of traces only, then a flush that must complete: the
+ * exporter's stats then. */
+static trace_otlp_stats export_and_flush(int n, const char *name) {
+  trace_otlp_options o = traces_only();
+  install(&o);
+  emit(n, name);
+  assert_int_equal(trace_otlp_flush(exporter, 30000), 0);
+  return trace_otlp_get_stats(exporter);
+}
+
 /* 429, then success: the same batch is sent again. */
 static void retry_429(void **state) {
   (void)state;
-  trace_otlp_options o = traces_only();
-  install(&o);
-  emit(10, "a");
-  assert_int_equal(trace_otlp_flush(exporter, 30000), 0);
-  trace_otlp_stats st = trace_otlp_get_stats(exporter);
+  trace_otlp_stats st = export_and_flush(10, "a");
   assert_int_equal(st.spans_exported, 10);
   assert_int_equal(st.spans_failed, 0);
   assert_int_equal(st.retries, 1);
@@ -374,20 +382,12 @@ static void retry_429(void **state) {
   json_decref(reqs);
   finish();
 }
-static int setup_429(void **state) {
-  (void)state;
-  return start_receiver("traces=429,200", false);
-}
 
 /* 503 with Retry-After: 1: the retry waits the second asked for (the backoff alone would be
  * 20 ms). */
 static void retry_after_503(void **state) {
   (void)state;
-  trace_otlp_options o = traces_only();
-  install(&o);
-  emit(3, "b");
-  assert_int_equal(trace_otlp_flush(exporter, 30000), 0);
-  trace_otlp_stats st = trace_otlp_get_stats(exporter);
+  trace_otlp_stats st = export_and_flush(3, "b");
   assert_int_equal(st.spans_exported, 3);
   assert_int_equal(st.retries, 1);
   json_t *reqs = receiver_requests(&rcv);
@@ -398,29 +398,17 @@ static void retry_after_503(void **state) {
   json_decref(reqs);
   finish();
 }
-static int setup_503(void **state) {
-  (void)state;
-  return start_receiver("traces=503:1,200", false);
-}
 
 /* 400 is not retried: the batch is dropped and counted. */
 static void no_retry_400(void **state) {
   (void)state;
-  trace_otlp_options o = traces_only();
-  install(&o);
-  emit(4, "c");
-  assert_int_equal(trace_otlp_flush(exporter, 30000), 0);
-  trace_otlp_stats st = trace_otlp_get_stats(exporter);
+  trace_otlp_stats st = export_and_flush(4, "c");
   assert_int_equal(st.spans_exported, 0);
   assert_int_equal(st.spans_failed, 4);
   assert_int_equal(st.requests, 1);
   assert_int_equal(st.retries, 0);
   assert_int_equal(st.last_status, 400);
   finish();
-}
-static int setup_400(void **state) {
-  (void)state;
-  return start_receiver("traces=400", false);
 }
 
 /* The collector is down (connections refused), then comes up: the batch goes through. */
@@ -441,10 +429,6 @@ static void down_then_up(void **state) {
   assert_int_equal(trace_otlp_flush(exporter, 30000), 0);
   assert_int_equal(trace_otlp_get_stats(exporter).spans_exported, 5);
   finish();
-}
-static int setup_gated(void **state) {
-  (void)state;
-  return start_receiver(NULL, true);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -489,10 +473,6 @@ static void hanging_receiver(void **state) {
   assert_int_equal(st.spans_exported + st.spans_dropped + st.spans_failed, N);
   assert_true(st.requests >= 1);
   trace_otlp_release(x);
-}
-static int setup_hang(void **state) {
-  (void)state;
-  return start_receiver("traces=hang", false);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -841,24 +821,24 @@ int main(void) {
   /* A program of its own: ThreadSanitizer cannot follow a child that starts threads after a
    * fork, so this one is not in the TSan run (the other tests are). */
   const struct CMUnitTest fork_tests[] = {
-      cmocka_unit_test_setup_teardown(fork_child_exports, setup, teardown),
+      receiver_test(fork_child_exports, NULL),
   };
   (void)has_spans;
   return cmocka_run_group_tests(fork_tests, NULL, NULL);
 #endif
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(protobuf_spans, setup, teardown),
-      cmocka_unit_test_setup_teardown(json_spans_gzip, setup, teardown),
-      cmocka_unit_test_setup_teardown(remote_parent_and_logs, setup, teardown),
-      cmocka_unit_test_setup_teardown(retry_429, setup_429, teardown),
-      cmocka_unit_test_setup_teardown(retry_after_503, setup_503, teardown),
-      cmocka_unit_test_setup_teardown(no_retry_400, setup_400, teardown),
-      cmocka_unit_test_setup_teardown(down_then_up, setup_gated, teardown),
-      cmocka_unit_test_setup_teardown(hanging_receiver, setup_hang, teardown),
-      cmocka_unit_test_setup_teardown(shutdown_flushes, setup, teardown),
-      cmocka_unit_test_setup_teardown(odd_buffer_size, setup, teardown),
-      cmocka_unit_test_setup_teardown(sampling, setup, teardown),
-      cmocka_unit_test_setup_teardown(event_limit, setup, teardown),
+      receiver_test(protobuf_spans, NULL),
+      receiver_test(json_spans_gzip, NULL),
+      receiver_test(remote_parent_and_logs, NULL),
+      receiver_test(retry_429, "traces=429,200"),
+      receiver_test(retry_after_503, "traces=503:1,200"),
+      receiver_test(no_retry_400, "traces=400"),
+      receiver_test(down_then_up, GATED),
+      receiver_test(hanging_receiver, "traces=hang"),
+      receiver_test(shutdown_flushes, NULL),
+      receiver_test(odd_buffer_size, NULL),
+      receiver_test(sampling, NULL),
+      receiver_test(event_limit, NULL),
       cmocka_unit_test(env_good_values),
       cmocka_unit_test(env_bad_values),
       cmocka_unit_test(layer_refusals),

@@ -58,6 +58,16 @@ static void run(void) {
   trace_span_close(&s);
 }
 
+/* run() when trace_init must install no exporter: no export thread, nothing received. */
+static void run_without_exporter(void) {
+  run();
+  assert_false(thread_named("trace-otlp"));
+  trace_shutdown();
+  json_t *reqs = receiver_requests(&rcv);
+  assert_int_equal(json_array_size(reqs), 0);
+  json_decref(reqs);
+}
+
 static void with_endpoint(void **state) {
   (void)state;
   setenv("OTEL_EXPORTER_OTLP_ENDPOINT", rcv.url, 1);
@@ -78,24 +88,14 @@ static void with_endpoint(void **state) {
 
 static void without_endpoint(void **state) {
   (void)state;
-  run();
-  assert_false(thread_named("trace-otlp"));
-  trace_shutdown();
-  json_t *reqs = receiver_requests(&rcv);
-  assert_int_equal(json_array_size(reqs), 0);
-  json_decref(reqs);
+  run_without_exporter();
 }
 
 static void sdk_disabled(void **state) {
   (void)state;
   setenv("OTEL_EXPORTER_OTLP_ENDPOINT", rcv.url, 1);
   setenv("OTEL_SDK_DISABLED", "true", 1);
-  run();
-  assert_false(thread_named("trace-otlp"));
-  trace_shutdown();
-  json_t *reqs = receiver_requests(&rcv);
-  assert_int_equal(json_array_size(reqs), 0);
-  json_decref(reqs);
+  run_without_exporter();
 }
 
 /* The registration API itself: a second factory of the same name is refused, bad arguments

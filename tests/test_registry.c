@@ -5,10 +5,8 @@
 static void lifecycle_and_refcounts(void **state) {
   (void)state;
   recorder *a = recorder_new("A");
-  trace_registry *reg = trace_registry_new();
-  assert_int_equal(trace_registry_add_layer(reg, recorder_layer(a, 0), NULL), 0);
   trace_default_guard g;
-  trace_dispatch *d = scoped_registry(reg, &g);
+  trace_dispatch *d = scoped_recorder(a, &g);
 
   trace_span parent = TRACE_INFO_SPAN("parent", TF(k, "v"));
   trace_span_enter(&parent);
@@ -32,9 +30,7 @@ static void lifecycle_and_refcounts(void **state) {
                                  "A:close parent k=v\n");
   trace_registry_stats st = trace_registry_get_stats(trace_dispatch_self(d));
   assert_int_equal(st.spans_live, 0);
-  trace_default_guard_restore(&g);
-  trace_dispatch_release(d);
-  recorder_free(a);
+  scoped_registry_end(d, &g, a);
 }
 
 /* A layer with TRACE_LAYER_CLOSE_IF_EXT_USED: its on_event counts events in the span's
@@ -120,9 +116,7 @@ static void close_only_for_spans_whose_extension_was_used(void **state) {
   assert_text_equal(c->log.text,
                     "C:close quiet events=0\nC:close busy events=1\nC:close elsewhere events=1\n"
                     "C:close quiet events=0\nC:close busy events=1\nC:close elsewhere events=1\n");
-  trace_default_guard_restore(&g);
-  trace_dispatch_release(d);
-  recorder_free(a);
+  scoped_registry_end(d, &g, a);
   recorder_free(b);
   recorder_free(c);
 }
@@ -130,10 +124,8 @@ static void close_only_for_spans_whose_extension_was_used(void **state) {
 static void entered_span_survives_close(void **state) {
   (void)state;
   recorder *a = recorder_new("A");
-  trace_registry *reg = trace_registry_new();
-  trace_registry_add_layer(reg, recorder_layer(a, 0), NULL);
   trace_default_guard g;
-  trace_dispatch *d = scoped_registry(reg, &g);
+  trace_dispatch *d = scoped_recorder(a, &g);
   trace_span s = TRACE_INFO_SPAN("s");
   trace_span copy = s;
   trace_span_enter(&s);
@@ -156,9 +148,7 @@ static void entered_span_survives_close(void **state) {
   assert_int_equal(a->closes, 1);
   assert_true(trace_registry_get_stats(trace_dispatch_self(d)).stale_ids >= 4);
   assert_text_contains(a->log.text, "A:event INFO still inside in s\n");
-  trace_default_guard_restore(&g);
-  trace_dispatch_release(d);
-  recorder_free(a);
+  scoped_registry_end(d, &g, a);
 }
 
 /* An id one or two generations ahead of a closed span's: the first names the free slot, the
@@ -167,10 +157,8 @@ static void entered_span_survives_close(void **state) {
 static void forged_ids_never_reach_a_free_slot(void **state) {
   (void)state;
   recorder *a = recorder_new("A");
-  trace_registry *reg = trace_registry_new();
-  trace_registry_add_layer(reg, recorder_layer(a, 0), NULL);
   trace_default_guard g;
-  trace_dispatch *d = scoped_registry(reg, &g);
+  trace_dispatch *d = scoped_recorder(a, &g);
   trace_span victim = TRACE_INFO_SPAN("victim");
   trace_span ahead1 = victim, ahead2 = victim;
   ahead1.id += (uint64_t)1 << 32;
@@ -202,9 +190,7 @@ static void forged_ids_never_reach_a_free_slot(void **state) {
   trace_span_close(&s2);
   assert_int_equal(a->closes, 3);
   assert_int_equal(trace_registry_get_stats(trace_dispatch_self(d)).spans_live, 0);
-  trace_default_guard_restore(&g);
-  trace_dispatch_release(d);
-  recorder_free(a);
+  scoped_registry_end(d, &g, a);
 }
 
 /* Copies of one handle closed twice (a misuse) free the span early; that must stay its own
@@ -251,10 +237,8 @@ static void handle_copies_closed_twice_hurt_no_other_span(void **state) {
 static void reentry_and_stray_exit(void **state) {
   (void)state;
   recorder *a = recorder_new("A");
-  trace_registry *reg = trace_registry_new();
-  trace_registry_add_layer(reg, recorder_layer(a, 0), NULL);
   trace_default_guard g;
-  trace_dispatch *d = scoped_registry(reg, &g);
+  trace_dispatch *d = scoped_recorder(a, &g);
   trace_span s = TRACE_INFO_SPAN("s");
   trace_span t = TRACE_INFO_SPAN("t");
   trace_span_exit(&s); /* not entered: no-op */
@@ -273,18 +257,14 @@ static void reentry_and_stray_exit(void **state) {
                                  "A:event INFO x in t\n"
                                  "A:exit t\nA:exit s\n"
                                  "A:close t\nA:close s\n");
-  trace_default_guard_restore(&g);
-  trace_dispatch_release(d);
-  recorder_free(a);
+  scoped_registry_end(d, &g, a);
 }
 
 static void follows_record_and_copies(void **state) {
   (void)state;
   recorder *a = recorder_new("A");
-  trace_registry *reg = trace_registry_new();
-  trace_registry_add_layer(reg, recorder_layer(a, 0), NULL);
   trace_default_guard g;
-  trace_dispatch *d = scoped_registry(reg, &g);
+  trace_dispatch *d = scoped_recorder(a, &g);
   char buf[32];
   strcpy(buf, "original");
   trace_span x = TRACE_INFO_SPAN("x", TF(name, buf), TF(status, TRACE_EMPTY), TF(n, TRACE_EMPTY));
@@ -306,9 +286,7 @@ static void follows_record_and_copies(void **state) {
   assert_text_contains(a->log.text, "A:follows y <- x (1)\n");
   assert_text_contains(a->log.text, "A:record x status=recorded\n");
   assert_text_contains(a->log.text, "A:close x name=original status=recorded n=42\n");
-  trace_default_guard_restore(&g);
-  trace_dispatch_release(d);
-  recorder_free(a);
+  scoped_registry_end(d, &g, a);
 }
 
 /* trace_span_ref_values: every declared field in order, empty ones as EMPTY, latest values. */
@@ -379,9 +357,7 @@ static void scope_idle_hint(void **state) {
   TRACE_IN_SPAN(&s) {}
   assert_int_equal(scope_calls, 2);
   trace_span_close(&s);
-  trace_default_guard_restore(&g);
-  trace_dispatch_release(d);
-  recorder_free(a);
+  scoped_registry_end(d, &g, a);
 }
 
 static int flush_events;
@@ -465,9 +441,7 @@ static void timing_is_measured(void **state) {
   assert_true(a->timing_seen);
   assert_true(a->last_busy >= 1000000);
   assert_true(a->last_idle >= 1000000);
-  trace_default_guard_restore(&g);
-  trace_dispatch_release(d);
-  recorder_free(a);
+  scoped_registry_end(d, &g, a);
 }
 
 static void configuration_errors(void **state) {

@@ -39,9 +39,7 @@ static void per_layer_filters(void **state) {
                                      "D:close mid\n"
                                      "D:exit outer\n"
                                      "D:close outer\n");
-  trace_default_guard_restore(&g);
-  trace_dispatch_release(d);
-  recorder_free(info);
+  scoped_registry_end(d, &g, info);
   recorder_free(debug);
 }
 
@@ -94,9 +92,7 @@ static void quiet_layer_never_silences_loud(void **state) {
       assert_text_equal(quiet->log.text, "Q:event DEBUG net debug in -\n");
     else
       assert_text_equal(quiet->log.text, "");
-    trace_default_guard_restore(&g);
-    trace_dispatch_release(d);
-    recorder_free(loud);
+    scoped_registry_end(d, &g, loud);
     recorder_free(quiet);
   }
 }
@@ -165,9 +161,7 @@ static void registry_filter_and_dynamic_switch(void **state) {
   TRACE_INFO("on");
   TRACE_DEBUG("debug is above the registry filter");
   assert_text_equal(a->log.text, "A:event INFO on in -\n");
-  trace_default_guard_restore(&g);
-  trace_dispatch_release(d);
-  recorder_free(a);
+  scoped_registry_end(d, &g, a);
 }
 
 static void target_table_filter(void **state) {
@@ -191,9 +185,7 @@ static void target_table_filter(void **state) {
                                  "A:event DEBUG 3 app/net debug in -\n"
                                  "A:event ERROR 4 app::db::pool error in -\n"
                                  "A:event WARN 5 default warn in -\n");
-  trace_default_guard_restore(&g);
-  trace_dispatch_release(d);
-  recorder_free(a);
+  scoped_registry_end(d, &g, a);
 }
 
 int main(void) {

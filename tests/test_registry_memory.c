@@ -11,10 +11,8 @@ static size_t fmt_answer(char *buf, size_t cap, const void *arg) {
 static void values_outgrow_the_arena(void **state) {
   (void)state;
   recorder *a = recorder_new("A");
-  trace_registry *reg = trace_registry_new();
-  trace_registry_add_layer(reg, recorder_layer(a, 0), NULL);
   trace_default_guard g;
-  trace_dispatch *d = scoped_registry(reg, &g);
+  trace_dispatch *d = scoped_recorder(a, &g);
   int answer = 42;
   const char *s1 = "first string that is fairly long, sixty bytes or so, really";
   const char *s2 = "second string that is fairly long as well, to overflow it!!";
@@ -24,19 +22,15 @@ static void values_outgrow_the_arena(void **state) {
   char want[512];
   snprintf(want, sizeof want, "A:close x a=%s f=answer=42 b=%s c=7 d=short e=%s\n", s1, s2, s1);
   assert_text_contains(a->log.text, want);
-  trace_default_guard_restore(&g);
-  trace_dispatch_release(d);
-  recorder_free(a);
+  scoped_registry_end(d, &g, a);
 }
 
 /* Callbacks that fail or claim more than they wrote are stored as what they wrote. */
 static void broken_fmt_callbacks_are_stored_safely(void **state) {
   (void)state;
   recorder *a = recorder_new("A");
-  trace_registry *reg = trace_registry_new();
-  trace_registry_add_layer(reg, recorder_layer(a, 0), NULL);
   trace_default_guard g;
-  trace_dispatch *d = scoped_registry(reg, &g);
+  trace_dispatch *d = scoped_recorder(a, &g);
   trace_span x = TRACE_INFO_SPAN("x", TF_FMT(e, fmt_fails, NULL), TF_FMT(h, fmt_claims_huge, NULL),
                                  TF_FMT(m, fmt_claims_more, NULL), TF(y, TRACE_EMPTY));
   trace_span_record(&x, "y", trace_value_fmt(fmt_fills_without_nul, NULL));
@@ -47,9 +41,7 @@ static void broken_fmt_callbacks_are_stored_safely(void **state) {
   char want[512];
   snprintf(want, sizeof want, "A:close x e=<format error> h=abc m=hi y=%s\n", ys);
   assert_text_contains(a->log.text, want);
-  trace_default_guard_restore(&g);
-  trace_dispatch_release(d);
-  recorder_free(a);
+  scoped_registry_end(d, &g, a);
 }
 
 /* Spans with more fields than a slot holds inline, alternating with small ones in the same slots:

@@ -18,9 +18,7 @@ static void *close_here(void *arg) {
 static void cross_thread_use(void **state) {
   (void)state;
   recorder *a = recorder_new("A");
-  trace_registry *reg = trace_registry_new();
-  trace_registry_add_layer(reg, recorder_layer(a, 0), NULL);
-  assert_int_equal(trace_registry_install(reg), 0);
+  assert_int_equal(trace_registry_install(recorder_registry(a)), 0);
   trace_span s = TRACE_INFO_SPAN("job");
   pthread_t t;
   pthread_create(&t, NULL, enter_here, &s);
@@ -45,9 +43,7 @@ static void *exit_while_entered(void *arg) {
 static void thread_exit_releases_entries(void **state) {
   (void)state;
   recorder *a = recorder_new("A");
-  trace_registry *reg = trace_registry_new();
-  trace_registry_add_layer(reg, recorder_layer(a, 0), NULL);
-  assert_int_equal(trace_registry_install(reg), 0);
+  assert_int_equal(trace_registry_install(recorder_registry(a)), 0);
   trace_span s = TRACE_INFO_SPAN("abandoned");
   pthread_t t;
   pthread_create(&t, NULL, exit_while_entered, &s);

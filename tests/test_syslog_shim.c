@@ -7,37 +7,15 @@
 #define TRACE_SYSLOG_REPLACE
 #include "trace/syslog.h"
 
-static char out[16384];
-static size_t out_len;
-static int collect(void *arg, const char *line, size_t len) {
-  (void)arg;
-  if (out_len + len < sizeof out) {
-    memcpy(out + out_len, line, len);
-    out_len += len;
-    out[out_len] = '\0';
-  }
-  return 0;
-}
+static text_log out; /* the fmt layer's lines */
 
 static trace_default_guard guard;
 static trace_dispatch *installed;
 
 static int setup(void **state) {
   (void)state;
-  out_len = 0;
-  out[0] = '\0';
-  trace_fmt_options o;
-  trace_fmt_options_init(&o);
-  o.time = TRACE_FMT_TIME_NONE;
-  o.color = TRACE_FMT_COLOR_NEVER;
-  o.show_line = true;
-  o.writer = trace_writer_callback(collect, NULL, NULL, NULL);
-  trace_registry *r = trace_registry_new();
-  trace_env_filter *f = NULL;
-  assert_int_equal(trace_env_filter_parse("warn,shimd=debug", &f, NULL), 0);
-  trace_registry_set_filter(r, trace_env_filter_as_filter(f));
-  trace_env_filter_release(f);
-  trace_registry_add_layer(r, trace_fmt_layer_new(&o), NULL);
+  text_log_init(&out);
+  trace_registry *r = fmt_registry_into(&out, "warn,shimd=debug", false);
   installed = trace_registry_dispatch(r);
   guard = trace_set_default(installed);
   return 0;
@@ -47,6 +25,7 @@ static int teardown(void **state) {
   (void)state;
   trace_default_guard_restore(&guard);
   trace_dispatch_release(installed);
+  text_log_destroy(&out);
   closelog();
   setlogmask(0xff);
   return 0;
@@ -74,7 +53,7 @@ static void priorities_targets_and_locations(void **state) {
            "ERROR shimd: %d: open failed: No such file or directory\n"
            " WARN syslog: %d: shown\n",
            line, line + 1, line + 5, line + 10);
-  assert_text_equal(out, expected);
+  assert_text_equal(out.text, expected);
 }
 
 static void logmask_filters_first(void **state) {
@@ -84,7 +63,7 @@ static void logmask_filters_first(void **state) {
   assert_int_equal(setlogmask(0), LOG_UPTO(LOG_WARNING));
   trace_syslog(LOG_INFO, "masked");
   trace_syslog(LOG_ERR, "kept");
-  assert_text_equal(out, "ERROR shimd: kept\n");
+  assert_text_equal(out.text, "ERROR shimd: kept\n");
 }
 
 static void level_mapping(void **state) {

@@ -21,19 +21,13 @@ set -euo pipefail
 bin=$1
 work=$(mktemp -d)
 pid=
-client_pids=()
-cleanup() {
-  for p in "${client_pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  if [ -n "$pid" ]; then kill -KILL "$pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
+bg_pids=() # the clients
 log=$work/log
 out=$log
-# fail, wait_for
+# fail, wait_for, cleanup
 # shellcheck source=tests/helpers.bash
 . "$(dirname "$0")/helpers.bash"
+trap cleanup EXIT
 
 TRACE_FILTER=debug "$bin" > "$work/stdout" 2> "$log" &
 pid=$!
@@ -68,7 +62,7 @@ line_client() {
 
 for ((k = 1; k <= LINE_CLIENTS; k++)); do
   line_client "$k" &
-  client_pids+=($!)
+  bg_pids+=($!)
 done
 wait_for 60 '[ $(ls "$work" | grep -c "^ready\.") -eq $LINE_CLIENTS ]' || fail "clients could not connect"
 # Every connection is accepted (its span exists) before any client sends.
@@ -87,17 +81,17 @@ big_size=$(stat -c %s "$work/big")
   wait "$writer"
   exec 3>&-
 ) &
-client_pids+=($!)
+bg_pids+=($!)
 # Two clients that leave without a byte.
 for k in 1 2; do
   (exec 3<>"/dev/tcp/127.0.0.1/$port"; exec 3>&-) &
-  client_pids+=($!)
+  bg_pids+=($!)
 done
 
-for p in "${client_pids[@]}"; do
+for p in "${bg_pids[@]}"; do
   wait "$p" || true
 done
-client_pids=()
+bg_pids=()
 for ((k = 1; k <= LINE_CLIENTS; k++)); do
   [ -e "$work/err.$k" ] && fail "$(cat "$work/err.$k")"
   [ -e "$work/done.$k" ] || fail "client $k did not finish"

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -21,10 +20,7 @@ static int setup(void **state) {
   strcpy(dir, "/tmp/trace-jd-XXXXXX");
   assert_non_null(mkdtemp(dir));
   snprintf(sock_path, sizeof sock_path, "%s/journal.sock", dir);
-  rx = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_un a = {.sun_family = AF_UNIX};
-  strcpy(a.sun_path, sock_path);
-  assert_int_equal(bind(rx, (struct sockaddr *)&a, sizeof a), 0);
+  rx = unix_dgram_bound(sock_path);
   return 0;
 }
 

@@ -81,12 +81,18 @@ static void listing(char *out, size_t cap) {
   free(list);
 }
 
-static trace_writer *make(int rotation, uint64_t max_size, unsigned max_files) {
+/* The options most tests start from: files <prefix>.<date>.log in directory. */
+static trace_rolling_options options_in(const char *directory, const char *prefix) {
   trace_rolling_options o;
   trace_rolling_options_init(&o);
-  o.directory = dir;
-  o.prefix = "app";
+  o.directory = directory;
+  o.prefix = prefix;
   o.suffix = "log";
+  return o;
+}
+
+static trace_writer *make(int rotation, uint64_t max_size, unsigned max_files) {
+  trace_rolling_options o = options_in(dir, "app");
   o.rotation = rotation;
   o.max_size = max_size;
   o.max_files = max_files;
@@ -149,11 +155,7 @@ static void local_time(void **state) {
   (void)state;
   setenv("TZ", "XXX-02", 1); /* two hours east of UTC */
   tzset();
-  trace_rolling_options o;
-  trace_rolling_options_init(&o);
-  o.directory = dir;
-  o.prefix = "app";
-  o.suffix = "log";
+  trace_rolling_options o = options_in(dir, "app");
   o.local_time = true;
   set_now(T_2026_12_05_235959 - 2 * 3600); /* 21:59:59Z, 23:59:59 local */
   trace_writer *w;
@@ -215,11 +217,7 @@ static void directory_and_mode(void **state) {
   (void)state;
   char sub[128];
   snprintf(sub, sizeof sub, "%s/a/b/c", dir);
-  trace_rolling_options o;
-  trace_rolling_options_init(&o);
-  o.directory = sub;
-  o.prefix = "m";
-  o.suffix = "log";
+  trace_rolling_options o = options_in(sub, "m");
   o.file_mode = 0600;
   mode_t old = umask(022);
   trace_writer *w;
@@ -342,11 +340,7 @@ static void directory_removed(void **state) {
   (void)state;
   char sub[128];
   snprintf(sub, sizeof sub, "%s/logs", dir);
-  trace_rolling_options o;
-  trace_rolling_options_init(&o);
-  o.directory = sub;
-  o.prefix = "app";
-  o.suffix = "log";
+  trace_rolling_options o = options_in(sub, "app");
   trace_writer *w;
   assert_int_equal(trace_writer_rolling(&o, &w), 0);
   trace_writer_write(w, "before\n", 7);

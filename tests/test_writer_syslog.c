@@ -12,7 +12,6 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -315,10 +314,7 @@ static void daemon_too_slow(void **state) {
   (void)state;
   char path[128];
   path_in(path, sizeof path, "stuck.sock");
-  int stuck = socket(AF_UNIX, SOCK_DGRAM, 0);
-  struct sockaddr_un a = {.sun_family = AF_UNIX};
-  strcpy(a.sun_path, path);
-  assert_int_equal(bind(stuck, (struct sockaddr *)&a, sizeof a), 0);
+  int stuck = unix_dgram_bound(path);
   trace_writer *w = syslog_writer(path, TRACE_SYSLOG_RFC3164);
   int failed = 0;
   for (int i = 0; i < 2000 && !failed; i++)

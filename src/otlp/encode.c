@@ -61,9 +61,10 @@ static bool is(const char *s, size_t n, const char *word) {
   return strlen(word) == n && strncasecmp(s, word, n) == 0;
 }
 
-void trace__otlp_span_meta(const trace_otlp *x, const rec_span *s, const otlp_site *site,
-                           span_meta *out) {
-  (void)x;
+const otlp_site *trace__otlp_span_meta(const trace_otlp *x, const rec_span *s, span_meta *out) {
+  const otlp_site *site = trace__otlp_site_by_id(x, s->h.site);
+  if (!site)
+    return NULL;
   out->name = site->name;
   out->name_len = strlen(site->name);
   out->kind = 1; /* SPAN_KIND_INTERNAL */
@@ -106,6 +107,7 @@ void trace__otlp_span_meta(const trace_otlp *x, const rec_span *s, const otlp_si
       out->status_message_len = v->len;
     }
   }
+  return site;
 }
 
 int trace__otlp_severity(int level) {

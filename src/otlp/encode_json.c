@@ -238,11 +238,10 @@ static void span_event(trace__buf *b, const trace_otlp *x, const rec_event *e, b
 
 static void span(trace__buf *b, const trace_otlp *x, const span_item *it, bool *first_span) {
   const rec_span *s = it->rec;
-  const otlp_site *site = trace__otlp_site_by_id(x, s->h.site);
+  span_meta sm;
+  const otlp_site *site = trace__otlp_span_meta(x, s, &sm);
   if (!site)
     return;
-  span_meta sm;
-  trace__otlp_span_meta(x, s, site, &sm);
   if (!*first_span)
     trace__buf_putc(b, ',');
   *first_span = false;

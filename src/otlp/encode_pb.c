@@ -162,11 +162,10 @@ static void span_event(trace__buf *b, const trace_otlp *x, const rec_event *e) {
 
 static void span(trace__buf *b, const trace_otlp *x, const span_item *it) {
   const rec_span *s = it->rec;
-  const otlp_site *site = trace__otlp_site_by_id(x, s->h.site);
+  span_meta sm;
+  const otlp_site *site = trace__otlp_span_meta(x, s, &sm);
   if (!site)
     return;
-  span_meta sm;
-  trace__otlp_span_meta(x, s, site, &sm);
   size_t m = pb_begin(b, 2);
   pb_bytes(b, 1, s->h.trace_id, 16);
   pb_bytes(b, 2, s->h.span_id, 8);

@@ -399,8 +399,9 @@ typedef struct span_meta {
   const char *status_message;
   size_t status_message_len;
 } span_meta;
-void trace__otlp_span_meta(const trace_otlp *x, const rec_span *s, const otlp_site *site,
-                           span_meta *out);
+/* Looks up the span's site and fills out from it and the span's values; returns the site, or NULL
+ * (out untouched) when the site is unknown: the span is skipped then. */
+const otlp_site *trace__otlp_span_meta(const trace_otlp *x, const rec_span *s, span_meta *out);
 /* Calls fn for each of a record's values that is an attribute, in order (the otel.* fields that
  * name a span left out when skip_special): its key, the value, its string bytes. */
 typedef void (*otlp_attr_fn)(void *arg, const char *key, const rec_value *v, const char *str);

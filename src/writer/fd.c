@@ -148,6 +148,25 @@ int trace__fd_write_unit(int fd, int kind, const char *p, size_t n, uint8_t *dan
   return write_unit_from(fd, kind, p, n, 0, dangling, cut);
 }
 
+/* A unit that wrapped around a ring (its two vectors, len bytes in all) joined in a new block for
+ * its single write; NULL when out of memory. */
+static char *join_unit(const struct iovec *iov, size_t len) {
+  char *joined = trace__malloc(len);
+  if (joined) {
+    memcpy(joined, iov[0].iov_base, iov[0].iov_len);
+    memcpy(joined + iov[0].iov_len, iov[1].iov_base, iov[1].iov_len);
+  }
+  return joined;
+}
+
+/* Counts a unit lost with err on w, as cut when part of it went out. */
+static void unit_lost(trace_writer *w, int err, bool cut) {
+  if (cut)
+    trace__writer_cut(w, err);
+  else
+    trace__writer_failed(w, err);
+}
+
 size_t trace__fd_write_units(trace_writer *w, int fd, int kind, const struct iovec *iov,
                              const uint32_t *units, size_t n, uint8_t *dangling) {
   size_t lost = 0;
@@ -160,32 +179,24 @@ size_t trace__fd_write_units(trace_writer *w, int fd, int kind, const struct iov
       char *joined = NULL;
       if (units[u] > 1) { /* a unit wrapped around a ring: join it for the single write */
         len += iov[i + 1].iov_len;
-        joined = trace__malloc(len);
+        p = joined = join_unit(iov + i, len);
         if (!joined) {
           trace__writer_failed(w, ENOMEM);
           lost++;
           continue;
         }
-        memcpy(joined, iov[i].iov_base, iov[i].iov_len);
-        memcpy(joined + iov[i].iov_len, iov[i + 1].iov_base, iov[i + 1].iov_len);
-        p = joined;
       }
       int err = write_unit_from(fd, kind, p, len, 0, dangling, &cut);
       trace__free(joined);
       if (err) {
-        if (cut)
-          trace__writer_cut(w, err);
-        else
-          trace__writer_failed(w, err);
+        unit_lost(w, err, cut);
         lost++;
       }
     }
     return lost;
   }
   /* Whole batches with writev, IOV_MAX vectors at a time, cut at unit boundaries. */
-  size_t i = 0, u = 0, total_iov = 0;
-  for (size_t k = 0; k < n; k++)
-    total_iov += units[k];
+  size_t i = 0, u = 0;
   while (u < n) {
     size_t first_u = u, first_i = i, bytes = 0, cnt = 0;
     while (u < n && cnt + units[u] <= IOV_MAX) {
@@ -214,14 +225,8 @@ size_t trace__fd_write_units(trace_writer *w, int fd, int kind, const struct iov
       } else {
         char *joined = NULL;
         const char *p = iov[ii].iov_base;
-        if (units[uu] > 1) {
-          joined = trace__malloc(len);
-          if (joined) {
-            memcpy(joined, iov[ii].iov_base, iov[ii].iov_len);
-            memcpy(joined + iov[ii].iov_len, iov[ii + 1].iov_base, iov[ii + 1].iov_len);
-          }
-          p = joined;
-        }
+        if (units[uu] > 1)
+          p = joined = join_unit(iov + ii, len);
         err = p ? write_unit_from(fd, kind, p, len, done, dangling, &cut) : ENOMEM;
         trace__free(joined);
         if (err && done > 0)
@@ -229,10 +234,7 @@ size_t trace__fd_write_units(trace_writer *w, int fd, int kind, const struct iov
       }
       done = 0;
       if (err) {
-        if (cut)
-          trace__writer_cut(w, err);
-        else
-          trace__writer_failed(w, err);
+        unit_lost(w, err, cut);
         lost++;
         first_err = err;
       } else {
@@ -240,7 +242,6 @@ size_t trace__fd_write_units(trace_writer *w, int fd, int kind, const struct iov
       }
     }
   }
-  (void)total_iov;
   return lost;
 }
 

@@ -124,6 +124,10 @@ int trace__mkdirs(const char *dir);
 /* The record's message: the explicit one, the event's formatted message, or the value of a field
  * called "message" when the event has no format. Raw bytes (not escaped) into b. */
 void trace__record_message(const trace_record *rec, trace__buf *b);
+/* The record's message escaped as the fmt layer's text into b, read through scratch (cap bytes):
+ * a longer message is cut and marked "...[truncated]". Returns its raw length (0: none). */
+size_t trace__record_put_message(const trace_record *rec, trace__buf *b, char *scratch,
+                                 size_t cap);
 /* Visits the event's fields (the one serving as the message skipped) with their text form.
  * quoted: whether the value is a string (shown quoted in text). */
 typedef void (*trace__record_field_fn)(void *arg, const char *name, const char *text, size_t len,

@@ -166,6 +166,17 @@ static void text_span(void *arg, uint32_t depth, const trace_metadata *meta) {
   t->first = true;
 }
 
+size_t trace__record_put_message(const trace_record *rec, trace__buf *b, char *scratch,
+                                 size_t cap) {
+  trace__buf m;
+  trace__buf_init_fixed(&m, scratch, cap);
+  trace__record_message(rec, &m);
+  trace__escape(b, m.data, m.len, TRACE__ESC_TEXT);
+  if (m.truncated)
+    trace__buf_puts(b, "...[truncated]");
+  return m.len;
+}
+
 void trace__record_text(const trace_record *rec, trace__buf *b) {
   text_state t = {b, true, false, false};
   static const trace__record_span_fns fns = {text_span, text_field};
@@ -177,13 +188,7 @@ void trace__record_text(const trace_record *rec, trace__buf *b) {
   trace__escape_cstr(b, rec->meta->target, TRACE__ESC_TEXT);
   trace__buf_puts(b, ": ");
   char small[1024];
-  trace__buf m;
-  trace__buf_init_fixed(&m, small, sizeof small);
-  trace__record_message(rec, &m);
-  trace__escape(b, m.data, m.len, TRACE__ESC_TEXT);
-  if (m.truncated)
-    trace__buf_puts(b, "...[truncated]");
-  t.first = m.len == 0;
+  t.first = trace__record_put_message(rec, b, small, sizeof small) == 0;
   t.in_span = false;
   trace__record_fields(rec, text_field, &t);
 }

@@ -130,16 +130,6 @@ static void names_span(void *arg, uint32_t depth, const trace_metadata *meta) {
   trace__buf_puts(b, meta->name);
 }
 
-static void put_message(trace__buf *b, const trace_record *rec) {
-  char small[2048];
-  trace__buf m;
-  trace__buf_init_fixed(&m, small, sizeof small);
-  trace__record_message(rec, &m);
-  trace__escape(b, m.data, m.len, TRACE__ESC_TEXT);
-  if (m.truncated)
-    trace__buf_puts(b, "...[truncated]");
-}
-
 static void encode_5424(syslog_writer *w, const trace_record *rec, trace__buf *b) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -176,7 +166,8 @@ static void encode_5424(syslog_writer *w, const trace_record *rec, trace__buf *b
   trace__buf_putc(b, ']');
   size_t before = b->len;
   trace__buf_putc(b, ' ');
-  put_message(b, rec);
+  char small[2048];
+  trace__record_put_message(rec, b, small, sizeof small);
   if (b->len == before + 1)
     b->len = before; /* no message: the structured data is all */
 }

@@ -57,19 +57,27 @@ static const trace_metadata line_meta = {"line", "trace_writer_write", __FILE__,
                                          NULL, __LINE__, 0, TRACE_LEVEL_INFO, TRACE_KIND_EVENT,
                                          0, 0};
 
+/* The len bytes of line and then last, in small when they fit (cap bytes), else in a new block
+ * (NULL when out of memory); the caller frees a copy that is not small. */
+static char *copy_line(const char *line, size_t len, char last, char *small, size_t cap) {
+  char *copy = len < cap ? small : trace__malloc(len + 1);
+  if (!copy)
+    return NULL;
+  if (len)
+    memcpy(copy, line, len);
+  copy[len] = last;
+  return copy;
+}
+
 /* A text line given to a structured writer: an INFO record whose message is the line. */
 static int write_line_as_record(trace_writer *w, const char *line, size_t len) {
   if (len > 0 && line[len - 1] == '\n')
     len--;
   TRACE__KEEP_ERRNO();
   char small[4096];
-  char *copy = len < sizeof small ? small : trace__malloc(len + 1);
-  if (!copy) {
+  char *copy = copy_line(line, len, '\0', small, sizeof small); /* a NUL inside cuts it there */
+  if (!copy)
     return TRACE_ENOMEM;
-  }
-  if (len)
-    memcpy(copy, line, len);
-  copy[len] = '\0'; /* a NUL inside cuts the message there */
   trace_record rec = {sizeof rec, &line_meta, NULL, copy, NULL, NULL, NULL, 0};
   int rc = trace_writer_write_record(w, &rec);
   if (copy != small)
@@ -87,13 +95,9 @@ int trace_writer_write(trace_writer *w, const char *line, size_t len) {
   /* Add the newline: the line must still go out in one write. */
   TRACE__KEEP_ERRNO();
   char small[4096];
-  char *copy = len < sizeof small ? small : trace__malloc(len + 1);
-  if (!copy) {
+  char *copy = copy_line(line, len, '\n', small, sizeof small);
+  if (!copy)
     return TRACE_ENOMEM;
-  }
-  if (len)
-    memcpy(copy, line, len);
-  copy[len] = '\n';
   int rc = trace__writer_put_line(w, copy, len + 1);
   if (copy != small)
     trace__free(copy);
