@@ -111,6 +111,21 @@ static TRACE__INLINE char *put_str(vwriter *w, rec_value *v, char *p, const char
   return p + REC_ALIGN(n);
 }
 
+/* A NULL string: the text null, as put_str would write it (not through put_str: its inlined
+ * copy has a path for long strings that GCC then warns reads past the constant). */
+static TRACE__NOINLINE char *put_null(vwriter *w, rec_value *v, char *p) {
+  v->type = TRACE_VALUE_DISPLAY;
+  size_t room = (size_t)(w->end - p) & ~(size_t)7;
+  size_t n = TRACE__MIN(TRACE__MIN((size_t)4, (size_t)w->max_len), room);
+  if (n < 4) {
+    v->cut = 1;
+    w->truncated = 1;
+  }
+  memcpy(p, "null", n);
+  v->len = (uint32_t)n;
+  return p + REC_ALIGN(n);
+}
+
 /* A FMT value (and anything newer): its text, formatted straight into the record. */
 static TRACE__NOINLINE char *put_text(vwriter *w, rec_value *r, char *p, const trace_value *v) {
   r->type = TRACE_VALUE_DISPLAY;
@@ -156,12 +171,10 @@ static void put_values(vwriter *w, const trace_valueset *vs) {
     case TRACE_VALUE_STR:
     case TRACE_VALUE_DISPLAY:
       r->as.u64 = 0;
-      if (TRACE__LIKELY(v->as.str.ptr != NULL)) {
+      if (TRACE__LIKELY(v->as.str.ptr != NULL))
         p = put_str(w, r, p, v->as.str.ptr, v->as.str.len);
-      } else {
-        r->type = TRACE_VALUE_DISPLAY;
-        p = put_str(w, r, p, "null", 4);
-      }
+      else
+        p = put_null(w, r, p);
       break;
     default:
       r->as.u64 = 0;
