@@ -151,23 +151,50 @@ static void names_per_rotation(void **state) {
   assert_file("app.2026-12-06-00-01.log", "y\n");
 }
 
-static void local_time(void **state) {
-  (void)state;
-  setenv("TZ", "XXX-02", 1); /* two hours east of UTC */
+/* Writes "a" one second before local midnight and "b" at it, two hours east of UTC; false if
+ * the writer could not be made (no cmocka assertion: a forked child runs this too). */
+static bool across_local_midnight(const char *prefix) {
+  setenv("TZ", "XXX-02", 1);
   tzset();
-  trace_rolling_options o = options_in(dir, "app");
+  trace_rolling_options o = options_in(dir, prefix);
   o.local_time = true;
   set_now(T_2026_12_05_235959 - 2 * 3600); /* 21:59:59Z, 23:59:59 local */
   trace_writer *w;
-  assert_int_equal(trace_writer_rolling(&o, &w), 0);
-  trace_writer_write(w, "a\n", 2);
-  set_now(T_2026_12_05_235959 - 2 * 3600 + 1); /* local midnight */
-  trace_writer_write(w, "b\n", 2);
-  trace_writer_free(w);
+  bool ok = trace_writer_rolling(&o, &w) == 0;
+  if (ok) {
+    trace_writer_write(w, "a\n", 2);
+    set_now(T_2026_12_05_235959 - 2 * 3600 + 1); /* local midnight */
+    trace_writer_write(w, "b\n", 2);
+    trace_writer_free(w);
+  }
   unsetenv("TZ");
   tzset();
+  return ok;
+}
+
+static void local_time(void **state) {
+  (void)state;
+  assert_true(across_local_midnight("app"));
   assert_file("app.2026-12-05.log", "a\n");
   assert_file("app.2026-12-06.log", "b\n");
+}
+
+/* A child of a process that used local time may not call mktime (common/civil.h: the C
+ * library's time zone lock may be held for ever there): it rolls by the offset it inherited,
+ * at the same local midnight, under the same names. */
+static void local_time_in_forked_child(void **state) {
+  (void)state;
+  assert_true(across_local_midnight("parent"));
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    _exit(across_local_midnight("child") ? 0 : 1);
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  assert_file("child.2026-12-05.log", "a\n");
+  assert_file("child.2026-12-06.log", "b\n");
 }
 
 static void by_size_with_pruning_and_restart(void **state) {
@@ -425,6 +452,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(daily_in_utc, setup, teardown),
       cmocka_unit_test_setup_teardown(names_per_rotation, setup, teardown),
       cmocka_unit_test_setup_teardown(local_time, setup, teardown),
+      cmocka_unit_test_setup_teardown(local_time_in_forked_child, setup, teardown),
       cmocka_unit_test_setup_teardown(by_size_with_pruning_and_restart, setup, teardown),
       cmocka_unit_test_setup_teardown(directory_and_mode, setup, teardown),
       cmocka_unit_test_setup_teardown(no_line_split_across_rolls, setup, teardown),

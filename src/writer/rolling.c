@@ -76,18 +76,14 @@ static int64_t period_of(const rolling_writer *w, int64_t t, char *out, size_t c
     n += snprintf(out + n, cap - (size_t)n, "-%02d", tm.tm_hour);
   if (w->rotation == TRACE_ROLL_MINUTELY && n > 0 && (size_t)n < cap)
     snprintf(out + n, cap - (size_t)n, "-%02d", tm.tm_min);
-  if (!w->local) {
+  /* UTC, or a child of fork() that may not call mktime (common/civil.h): the next multiple of
+   * the period in the time of the names, which is the calendar's boundary except, in local time,
+   * across a daylight-saving change. */
+  if (!w->local || !trace__local_tz_callable()) {
     int64_t len = w->rotation == TRACE_ROLL_MINUTELY ? 60 : w->rotation == TRACE_ROLL_HOURLY ? 3600
                                                                                             : 86400;
-    return (t / len + 1) * len;
-  }
-  if (!trace__local_tz_callable()) {
-    /* A child of fork() that may not call mktime (common/civil.h): the boundary by the offset
-     * it has, which is the calendar's but across a daylight-saving change. */
-    int64_t len = w->rotation == TRACE_ROLL_MINUTELY ? 60 : w->rotation == TRACE_ROLL_HOURLY ? 3600
-                                                                                            : 86400;
-    int64_t local = t + tm.tm_gmtoff;
-    return (local / len + 1) * len - tm.tm_gmtoff;
+    int64_t off = w->local ? tm.tm_gmtoff : 0;
+    return ((t + off) / len + 1) * len - off;
   }
   /* Local time: the next boundary by the calendar (a day is 23 or 25 hours across DST). */
   tm.tm_sec = 0;
