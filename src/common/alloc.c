@@ -133,3 +133,17 @@ bool trace__pages_discard(void *p, size_t size) {
   return false; /* elsewhere DONTNEED is advice only: the memory need not read as zeros */
 #endif
 }
+
+bool trace__grow_array(void *items, size_t *cap, size_t elem_size, size_t first) {
+  size_t n = *cap ? *cap * 2 : first;
+  if (n < *cap || n == 0 || n > SIZE_MAX / elem_size)
+    return false;
+  void *old;
+  memcpy(&old, items, sizeof old); /* items is a T **: read it as the pointer it holds */
+  void *grown = trace__realloc(old, n * elem_size);
+  if (!grown)
+    return false;
+  memcpy(items, &grown, sizeof grown);
+  *cap = n;
+  return true;
+}

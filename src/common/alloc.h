@@ -12,6 +12,12 @@ void *trace__realloc(void *p, size_t size);
 void trace__free(void *p);
 char *trace__strndup(const char *s, size_t len);
 
+/* Room for more elements in a growable array: *items (a pointer to the array's pointer, any
+ * element type) is reallocated to twice *cap elements of elem_size bytes (first when *cap is 0)
+ * and *cap updated. false, with the array and *cap unchanged, when the allocation fails or the
+ * size would overflow. */
+bool trace__grow_array(void *items, size_t *cap, size_t elem_size, size_t first);
+
 /* Memory whose cache lines no other allocation shares: for objects every thread reads on each
  * event (per-callsite tables) and for objects one thread writes on each event (its buffers and
  * state). Sharing a line between the two kinds made two threads slow each other down by a third

@@ -31,15 +31,9 @@ static void collect(void *ctx, const trace_metadata *meta, int interest) {
   inventory *inv = ctx;
   if (inv->oom)
     return;
-  if (inv->n == inv->cap) {
-    size_t cap = inv->cap ? inv->cap * 2 : 256;
-    line *grown = trace__realloc(inv->lines, cap * sizeof *grown);
-    if (!grown) {
-      inv->oom = true;
-      return;
-    }
-    inv->lines = grown;
-    inv->cap = cap;
+  if (inv->n == inv->cap && !trace__grow_array(&inv->lines, &inv->cap, sizeof *inv->lines, 256)) {
+    inv->oom = true;
+    return;
   }
   trace__buf *b = &inv->text;
   line *l = &inv->lines[inv->n];

@@ -458,16 +458,10 @@ static bool parse_fields(parser *p, size_t ds, size_t de, size_t a, size_t b, tr
 }
 
 static void add(parser *p, trace__directive *d) {
-  if (p->ndirs == p->cap) {
-    size_t cap = p->cap ? p->cap * 2 : 8;
-    trace__directive *grown = trace__realloc(p->dirs, cap * sizeof *grown);
-    if (!grown) {
-      trace__directive_clear(d);
-      p->oom = true;
-      return;
-    }
-    p->dirs = grown;
-    p->cap = cap;
+  if (p->ndirs == p->cap && !trace__grow_array(&p->dirs, &p->cap, sizeof *p->dirs, 8)) {
+    trace__directive_clear(d);
+    p->oom = true;
+    return;
   }
   d->order = (uint32_t)p->ndirs;
   p->dirs[p->ndirs++] = *d;

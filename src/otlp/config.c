@@ -338,16 +338,10 @@ bool trace__otlp_parse_pairs(const char *text, otlp_attr **out, size_t *count) {
         trace__free(v);
         return false;
       }
-      if (*count == cap) {
-        size_t ncap = cap ? cap * 2 : 8;
-        otlp_attr *a = trace__realloc(*out, ncap * sizeof *a);
-        if (!a) {
-          trace__free(k);
-          trace__free(v);
-          return false;
-        }
-        *out = a;
-        cap = ncap;
+      if (*count == cap && !trace__grow_array(out, &cap, sizeof **out, 8)) {
+        trace__free(k);
+        trace__free(v);
+        return false;
       }
       (*out)[(*count)++] = (otlp_attr){k, v};
     }

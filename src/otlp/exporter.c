@@ -29,14 +29,8 @@ static bool list_push(rec_list *l, const rec_head *h) {
     l->data = d;
     l->cap = cap;
   }
-  if (l->n == l->cap_n) {
-    size_t cap = l->cap_n ? l->cap_n * 2 : 256;
-    uint32_t *o = trace__realloc(l->offs, cap * sizeof *o);
-    if (!o)
-      return false;
-    l->offs = o;
-    l->cap_n = cap;
-  }
+  if (l->n == l->cap_n && !trace__grow_array(&l->offs, &l->cap_n, sizeof *l->offs, 256))
+    return false;
   memcpy(l->data + l->len, h, h->size);
   l->offs[l->n++] = (uint32_t)l->len;
   l->len += h->size;

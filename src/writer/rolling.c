@@ -204,14 +204,8 @@ static old_file *list_files(const rolling_writer *w, size_t *n) {
     old_file f;
     if (!parse_name(w, e->d_name, f.period, sizeof f.period, &f.index))
       continue;
-    if (*n == cap) {
-      size_t nc = cap ? cap * 2 : 16;
-      old_file *nf = trace__realloc(files, nc * sizeof *nf);
-      if (!nf)
-        break;
-      files = nf;
-      cap = nc;
-    }
+    if (*n == cap && !trace__grow_array(&files, &cap, sizeof *files, 16))
+      break;
     snprintf(f.name, sizeof f.name, "%s", e->d_name);
     files[(*n)++] = f;
   }
