@@ -18,7 +18,6 @@
 #include "trace/testing.h"
 
 __thread trace__thread trace__tls __attribute__((tls_model("initial-exec")));
-int trace__fence_mode;
 int trace__fence_word; /* the RMW target of TRACE__FULL_FENCE under TSan */
 uint8_t trace__leave_pending;
 void (*trace__leave_work)(void);
@@ -56,7 +55,7 @@ static void child_after_fork(void) {
   /* Only the forking thread exists in the child: forget the others, or synchronize would wait
    * for threads that will never leave. */
   trace__thread *self = &trace__tls;
-  bool live = self->state == TRACE__THREAD_LIVE;
+  bool live = trace__thread_live(self);
   threads_head = live ? self : NULL;
   if (live)
     self->next = self->prev = NULL;
@@ -69,11 +68,12 @@ static void init(void) {
    * kernel, seccomp), readers fall back to a full fence each. */
   long ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0);
   membarrier_ok = ok == 0;
-  TRACE__STORE(&trace__fence_mode, membarrier_ok ? 0 : 1);
   pthread_atfork(NULL, NULL, child_after_fork);
 }
 
 bool trace__thread_register(trace__thread *t) {
+  if (trace__thread_live(t))
+    return true;
   if (t->state == TRACE__THREAD_DEAD)
     return false;
   if (t->setup) {
@@ -98,12 +98,23 @@ bool trace__thread_register(trace__thread *t) {
       threads_head->prev = t;
     threads_head = t;
     t->errno_at = &errno;
-    t->state = TRACE__THREAD_LIVE;
+    t->state = membarrier_ok ? TRACE__THREAD_LIVE : TRACE__THREAD_FENCED;
     trace__mutex_unlock(&threads_lock);
   }
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
   t->setup = 0;
   return ok;
+}
+
+trace__thread *trace__thread_enter_slow(trace__thread *t) {
+  if (!trace__thread_register(t))
+    return NULL;
+  __atomic_store_n(&t->quiesce, t->quiesce + 1, __ATOMIC_RELAXED);
+  if (t->state == TRACE__THREAD_FENCED)
+    TRACE__FULL_FENCE(); /* the synchronizer has no membarrier to order our reads after it */
+  else
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  return t;
 }
 
 void trace_testing_on_thread_setup(void (*hook)(void)) { TRACE__STORE(&setup_hook, hook); }
@@ -155,15 +166,18 @@ bool trace__synchronize(void) {
   for (trace__thread *t = threads_head; t; t = t->next) {
     if (t == self)
       continue;
-    uint32_t seq = TRACE__LOAD_ACQ(&t->seq);
+    /* Inside (depth, the low half, > 0) when we looked: wait until it leaves to depth 0, which
+     * bumps seq (the high half), or is seen outside. */
+    uint64_t q = TRACE__LOAD_ACQ(&t->quiesce), now = q;
     unsigned spins = 0;
-    while (TRACE__LOAD_ACQ(&t->depth) != 0 && TRACE__LOAD_ACQ(&t->seq) == seq) {
+    while ((uint32_t)now != 0 && now >> 32 == q >> 32) {
       if (++spins < 64) {
         sched_yield();
       } else {
         struct timespec ts = {0, 100000};
         nanosleep(&ts, NULL);
       }
+      now = TRACE__LOAD_ACQ(&t->quiesce);
     }
   }
   trace__mutex_unlock(&threads_lock);

@@ -18,13 +18,32 @@
 
 struct trace_dispatch;
 
-enum { TRACE__THREAD_NEW = 0, TRACE__THREAD_LIVE = 1, TRACE__THREAD_DEAD = 2 };
+/* FENCED: live, on a system without membarrier (old kernel, seccomp): its enters take the slow
+ * path, which adds the full fence the synchronizer cannot issue for it. The fast path checks one
+ * byte for both. */
+enum {
+  TRACE__THREAD_NEW = 0,
+  TRACE__THREAD_LIVE = 1,
+  TRACE__THREAD_DEAD = 2,
+  TRACE__THREAD_FENCED = 3
+};
 #define TRACE__LOCALS_MAX 64
 
 typedef struct trace__thread {
-  uint32_t depth; /* > 0 while inside a dispatch on this thread; atomic (read by synchronize) */
-  uint32_t seq;   /* bumped when depth returns to 0; atomic */
-  uint8_t state;  /* TRACE__THREAD_* */
+  /* depth: > 0 while inside a dispatch on this thread; seq: bumped when depth returns to 0. One
+   * word (atomic, read whole by synchronize): leaving is a single store. Only the thread itself
+   * writes it. */
+  union {
+    uint64_t quiesce;
+    struct {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+      uint32_t depth, seq;
+#else
+      uint32_t seq, depth;
+#endif
+    };
+  };
+  uint8_t state; /* TRACE__THREAD_* */
   uint8_t setup;  /* registering: a signal handler's call on this thread is refused then */
   uint8_t has_scoped;
   uint32_t scoped_depth;
@@ -41,21 +60,25 @@ typedef struct trace__thread {
 } trace__thread;
 
 extern __thread trace__thread trace__tls __attribute__((tls_model("initial-exec")));
-extern int trace__fence_mode; /* no membarrier: readers fence themselves */
 
+/* Makes t live (LIVE or FENCED); false when it cannot be (the thread is exiting, or this is a
+ * signal handler's call during its registration). True at once for a live thread. */
 bool trace__thread_register(trace__thread *t);
+static inline bool trace__thread_live(const trace__thread *t) {
+  return t->state == TRACE__THREAD_LIVE || t->state == TRACE__THREAD_FENCED;
+}
+
+/* trace__thread_enter for a thread that is not LIVE: registers it, or fences. */
+trace__thread *trace__thread_enter_slow(trace__thread *t);
 
 /* Returns this thread's state with depth raised, or NULL when the thread cannot dispatch (it
  * is exiting or its state could not be set up). */
 static TRACE__INLINE trace__thread *trace__thread_enter(void) {
   trace__thread *t = &trace__tls;
-  if (TRACE__UNLIKELY(t->state != TRACE__THREAD_LIVE) && !trace__thread_register(t))
-    return 0;
-  TRACE__STORE(&t->depth, t->depth + 1);
-  if (TRACE__UNLIKELY(TRACE__LOAD(&trace__fence_mode)))
-    TRACE__FULL_FENCE();
-  else
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  if (TRACE__UNLIKELY(t->state != TRACE__THREAD_LIVE))
+    return trace__thread_enter_slow(t);
+  __atomic_store_n(&t->quiesce, t->quiesce + 1, __ATOMIC_RELAXED);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST); /* the synchronizer's membarrier orders the rest */
   return t;
 }
 
@@ -92,17 +115,19 @@ extern void (*trace__leave_work)(void);
 
 /* Leaves without running deferred work: for callers that may hold the dispatch lock (a
  * subscriber destroyed by trace_shutdown); the next ordinary leave does it. */
-static TRACE__INLINE void trace__thread_leave_quiet(trace__thread *t) {
-  uint32_t d = t->depth - 1;
-  if (d == 0)
-    TRACE__STORE_REL(&t->seq, t->seq + 1); /* release: a synchronizer that sees it sees our reads done */
-  __atomic_store_n(&t->depth, d, __ATOMIC_RELEASE);
+/* Release: a synchronizer that sees the new word sees our reads of what it unpublished done. */
+static TRACE__INLINE bool trace__thread_leave_quiet(trace__thread *t) {
+  uint64_t q = t->quiesce - 1;
+  bool out = (uint32_t)q == 0;
+  if (out)
+    q += (uint64_t)1 << 32; /* seq */
+  __atomic_store_n(&t->quiesce, q, __ATOMIC_RELEASE);
+  return out;
 }
 
 static TRACE__INLINE void trace__thread_leave(trace__thread *t) {
-  trace__thread_leave_quiet(t);
   /* Acquire (a plain load on x86): trace__leave_work was set before the flag was raised. */
-  if (t->depth == 0 && TRACE__UNLIKELY(TRACE__LOAD_ACQ(&trace__leave_pending)))
+  if (trace__thread_leave_quiet(t) && TRACE__UNLIKELY(TRACE__LOAD_ACQ(&trace__leave_pending)))
     trace__leave_work();
 }
 
