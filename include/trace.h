@@ -301,6 +301,10 @@ TRACE_API void trace_span_exit(const trace_span *s);
  * close also drops the dispatcher reference the handle did not own: keep exactly one close per
  * reference there (trace_span_clone makes another). */
 TRACE_API void trace_span_close(trace_span *s);
+/* Exits s on this thread, then closes it, as trace_span_exit and trace_span_close would, in one
+ * call: the end of a TRACE_SCOPE, and the pair of TRACE_SPAN_ENTERED. A none span is a no-op
+ * (*s is set to none either way). */
+TRACE_API void trace_span_end(trace_span *s);
 /* A new reference to the same span (none for none); close it separately. */
 TRACE_API trace_span trace_span_clone(const trace_span *s);
 /* The span this thread is in (innermost entered span), as a new reference the caller closes;
@@ -443,8 +447,12 @@ TRACE_API uint64_t trace_dropped_events(void);
  * The parent is the span this thread is in, unless given. Returns none when disabled. The name
  * is a string literal (or __func__). Declare fields to record later with TF(name, TRACE_EMPTY).
  *
+ *   TRACE_SPAN_ENTERED(level, "name", fields...);  TRACE_SPAN, and the span entered on this
+ *                                            thread, in one call; trace_span_end(&s) exits and
+ *                                            closes it in one call.
  *   TRACE_SCOPE(level, "name", fields...);  creates and enters a span that is exited and closed
- *                                            when the enclosing block ends (any exit path).
+ *                                            when the enclosing block ends (any exit path): a
+ *                                            call at each end (TRACE_SPAN_ENTERED, trace_span_end).
  *   TRACE_FN(level, fields...);             the same, named after the function (#[instrument]).
  *   TRACE_SCOPE_NAMED(var, level, "name", fields...);
  *   TRACE_FN_NAMED(var, level, fields...);  the same, with the span in a variable var of the
@@ -475,10 +483,13 @@ TRACE_API uint64_t trace_dropped_events(void);
 #define TRACE_DEBUG_SPAN(...) TRACE_SPAN(TRACE_LEVEL_DEBUG, __VA_ARGS__)
 #define TRACE_TRACE_SPAN(...) TRACE_SPAN(TRACE_LEVEL_TRACE, __VA_ARGS__)
 
+#define TRACE_SPAN_ENTERED(level, ...)                                                             \
+  TRACE_I_LCAT(TRACE_I_SP_, level)(TRACE_TARGET, level, TRACE_I_PK_CURRENT | TRACE_I_PK_ENTER, 0,  \
+                                   __VA_ARGS__)
 #define TRACE_SCOPE(...) TRACE_I_SCOPE_(TRACE_I_UNIQ(trace_i_scope_), __VA_ARGS__)
 #define TRACE_I_SCOPE_(var, level, ...)                                                            \
   trace_span var TRACE_I_CLEANUP(trace_i_scope_end) __attribute__((unused)) =                        \
-      trace_i_scope_begin(TRACE_SPAN(level, __VA_ARGS__))
+      TRACE_SPAN_ENTERED(level, __VA_ARGS__)
 #define TRACE_FN(...) TRACE_SCOPE(TRACE_I_FIRST_(__VA_ARGS__, ~), __func__ TRACE_I_REST(__VA_ARGS__))
 #define TRACE_SCOPE_NAMED(var, ...) TRACE_I_SCOPE_(var, __VA_ARGS__)
 #define TRACE_FN_NAMED(var, ...)                                                                   \

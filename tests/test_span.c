@@ -1,6 +1,8 @@
 /* Span handles: reference counting through clone/close, current span, follows-from, record of
  * declared and undeclared fields, use across threads. */
+#include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 
 #include "helpers.h"
 
@@ -77,6 +79,107 @@ static void record_undeclared_is_reported_once(void **state) {
   assert_null(strstr(log, "record 1 stauts"));
 }
 
+/* TRACE_SPAN_ENTERED and trace_span_end (what TRACE_SCOPE expands to) are the four calls in
+ * two: a subscriber without the shortcuts sees the four, in order. */
+static void entered_and_ended(void **state) {
+  trace_capture *cap = captured(state);
+  errno = EDOM;
+  trace_span s = TRACE_SPAN_ENTERED(TRACE_LEVEL_INFO, "s", TF(n, 1));
+  trace_span cur = trace_span_current();
+  assert_int_equal(cur.id, s.id);
+  trace_span_close(&cur);
+  trace_span_end(&s);
+  assert_true(trace_span_is_none(&s));
+  assert_int_equal(errno, EDOM);
+  {
+    TRACE_SCOPE(TRACE_LEVEL_INFO, "scope");
+    TRACE_INFO("inside");
+  }
+  trace_span none = trace_span_none();
+  trace_span_end(&none);
+  trace_span_end(NULL);
+  assert_text_equal(trace_capture_log(cap), "new 1 s parent=- n=1\n"
+                                            "enter 1\n"
+                                            "exit 1\n"
+                                            "close 1\n"
+                                            "new 2 scope parent=-\n"
+                                            "enter 2\n"
+                                            "event INFO test_span: inside in=2\n"
+                                            "exit 2\n"
+                                            "close 2\n");
+}
+
+/* A subscriber with the shortcuts gets them instead of the pairs (and the pairs for the rest). */
+static char shortcut_log[512];
+static uint64_t shortcut_ids;
+static void shortcut_note(const char *what, uint64_t id) {
+  size_t n = strlen(shortcut_log);
+  snprintf(shortcut_log + n, sizeof shortcut_log - n, "%s %llu\n", what, (unsigned long long)id);
+}
+static uint64_t sc_new(void *self, const trace_span_attrs *a) {
+  (void)self;
+  (void)a;
+  shortcut_note("new", ++shortcut_ids);
+  return shortcut_ids;
+}
+static uint64_t sc_new_entered(void *self, const trace_span_attrs *a) {
+  (void)self;
+  (void)a;
+  shortcut_note("new_entered", ++shortcut_ids);
+  return shortcut_ids;
+}
+static void sc_enter(void *self, uint64_t id) {
+  (void)self;
+  shortcut_note("enter", id);
+}
+static void sc_exit(void *self, uint64_t id) {
+  (void)self;
+  shortcut_note("exit", id);
+}
+static int sc_try_close(void *self, uint64_t id) {
+  (void)self;
+  shortcut_note("close", id);
+  return 1;
+}
+static int sc_exit_close(void *self, uint64_t id) {
+  (void)self;
+  shortcut_note("exit_close", id);
+  errno = EIO; /* the core keeps the caller's errno around it */
+  return 1;
+}
+
+static void shortcuts_are_used(void **state) {
+  (void)state;
+  trace_subscriber_vtable vt = {.struct_size = sizeof vt,
+                                .new_span = sc_new,
+                                .enter = sc_enter,
+                                .exit = sc_exit,
+                                .try_close = sc_try_close,
+                                .new_span_entered = sc_new_entered,
+                                .exit_close = sc_exit_close};
+  trace_dispatch *d = trace_dispatch_new(&vt, NULL);
+  assert_non_null(d);
+  shortcut_log[0] = 0;
+  errno = EDOM;
+  TRACE_WITH_DEFAULT(d) {
+    {
+      TRACE_SCOPE(TRACE_LEVEL_INFO, "scoped");
+    }
+    trace_span s = TRACE_INFO_SPAN("plain");
+    trace_span_enter(&s);
+    trace_span_end(&s);
+    trace_span t = TRACE_INFO_SPAN("pairs");
+    trace_span_enter(&t);
+    trace_span_exit(&t);
+    trace_span_close(&t);
+  }
+  assert_int_equal(errno, EDOM);
+  assert_text_equal(shortcut_log, "new_entered 1\nexit_close 1\n"
+                                  "new 2\nenter 2\nexit_close 2\n"
+                                  "new 3\nenter 3\nexit 3\nclose 3\n");
+  trace_dispatch_release(d);
+}
+
 /* A span created on one thread, entered on another, closed on a third. */
 static void *enter_elsewhere(void *arg) {
   trace_span *s = arg;
@@ -147,6 +250,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(current_span, capture_setup, capture_teardown),
       cmocka_unit_test_setup_teardown(follows_from, capture_setup, capture_teardown),
       cmocka_unit_test_setup_teardown(record_undeclared_is_reported_once, capture_setup, capture_teardown),
+      cmocka_unit_test_setup_teardown(entered_and_ended, capture_setup, capture_teardown),
+      cmocka_unit_test(shortcuts_are_used),
       cmocka_unit_test_setup_teardown(cross_thread, capture_setup, capture_teardown),
       cmocka_unit_test(concurrent_spans),
   };

@@ -162,8 +162,16 @@ typedef struct trace_subscriber_vtable {
    * registration lock held: do not log or change defaults from here. Not called at process exit,
    * where nothing is unmapped. Spans of the module used on another thread during the dlclose
    * stay the caller's race (see "Modules unloaded" in docs/concepts.md). NULL: nothing kept.
-   * Last: older vtables (a smaller struct_size) simply lack it. */
+   * Older vtables (a smaller struct_size) simply lack it and what follows. */
   void (*unload_callsites)(void *self, const trace_callsite *start, const trace_callsite *stop);
+  /* Two steps in one call, for a subscriber that does them cheaper together (TRACE_SCOPE and
+   * TRACE_SPAN_ENTERED make a span and enter it, trace_span_end exits and closes it). Each must
+   * do exactly what its pair does; NULL (or an older vtable without them): the core calls the
+   * pair in turn. new_span_entered: new_span, then enter of the new span on this thread (not
+   * called without new_span). exit_close: exit of span id on this thread, then try_close,
+   * whose result it returns (on a thread that is exiting the core calls try_close alone). */
+  uint64_t (*new_span_entered)(void *self, const trace_span_attrs *attrs);
+  int (*exit_close)(void *self, uint64_t id);
 } trace_subscriber_vtable;
 
 /* A dispatcher: a subscriber (vtable + self) with a reference count. */

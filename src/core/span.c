@@ -10,8 +10,10 @@
 #include "core.h"
 #include "trace/context.h"
 
-/* parent_kind and parent: the local parent; remote: the parent in a trace of another process. */
-/* Inlined into both entry points: a span costs no extra call for the remote form's sake. */
+/* parent_kind and parent: the local parent, with TRACE_I_PK_ENTER when the new span is also
+ * entered (TRACE_SCOPE, TRACE_SPAN_ENTERED: one call and one guard where two would do the same);
+ * remote: the parent in a trace of another process. Inlined into both entry points: a span
+ * costs no extra call for the remote form's sake. */
 static TRACE__INLINE trace_span span_new(trace_callsite *cs, const trace_value *values,
                                          int parent_kind, const trace_span *parent,
                                          const trace_context *remote) {
@@ -24,14 +26,19 @@ static TRACE__INLINE trace_span span_new(trace_callsite *cs, const trace_value *
     trace_span_attrs attrs;
     attrs.meta = &cs->meta;
     attrs.fields = trace__declared_values(cs, values);
-    trace__resolve_parent(d, parent_kind, parent, &attrs.parent_kind, &attrs.parent_id);
+    trace__resolve_parent(d, parent_kind & ~TRACE_I_PK_ENTER, parent, &attrs.parent_kind,
+                          &attrs.parent_id);
     attrs.remote_parent = remote;
-    uint64_t id = d->vt.new_span(d->self, &attrs);
+    bool enter = parent_kind & TRACE_I_PK_ENTER;
+    uint64_t id = enter && d->vt.new_span_entered ? d->vt.new_span_entered(d->self, &attrs)
+                                                  : d->vt.new_span(d->self, &attrs);
     if (id) {
       s.id = id;
       s.dispatch = d;
       s.meta = &cs->meta;
       trace__dispatch_span_ref(d);
+      if (enter && !d->vt.new_span_entered && d->vt.enter)
+        d->vt.enter(d->self, id);
     }
   }
   trace__guard_leave(&g);
@@ -93,6 +100,38 @@ void trace_span_close(trace_span *s) {
   /* An id the subscriber does not know (a second copy of a closed handle) held no reference. */
   if (rc >= 0)
     trace__dispatch_span_unref(c.dispatch);
+  *err = saved;
+}
+
+/* trace_span_exit and trace_span_close in one call and one guard. As trace_span_close does, the
+ * close proceeds on a thread that is exiting (the exit, which needs the thread's state, not). */
+void trace_span_end(trace_span *s) {
+  if (!usable(s)) {
+    if (s)
+      *s = trace_span_none();
+    return;
+  }
+  trace_span c = *s;
+  *s = trace_span_none();
+  trace__thread *t = trace__thread_enter();
+  int *err = t ? t->errno_at : &errno;
+  int saved = *err;
+  int rc = 0;
+  trace_dispatch *d = c.dispatch;
+  if (!trace__dispatch_alive(d)) {
+    /* shut down: nothing to tell */
+  } else if (t && d->vt.exit_close) {
+    rc = d->vt.exit_close(d->self, c.id);
+  } else {
+    if (t && d->vt.exit)
+      d->vt.exit(d->self, c.id);
+    if (d->vt.try_close)
+      rc = d->vt.try_close(d->self, c.id);
+  }
+  if (t)
+    trace__thread_leave(t);
+  if (rc >= 0)
+    trace__dispatch_span_unref(d);
   *err = saved;
 }
 

@@ -26,7 +26,8 @@ static inline trace_value trace_i_v_ptr(const void *p) { return trace_value_ptr(
 /* ---------------------------------------------------------------------------------------- */
 /* Macro internals. Exported because the macros call them; not API. */
 
-enum { TRACE_I_PK_CURRENT = 0, TRACE_I_PK_EXPLICIT = 1 };
+/* The parent kind of a new span or event; for a span, TRACE_I_PK_ENTER added enters it too. */
+enum { TRACE_I_PK_CURRENT = 0, TRACE_I_PK_EXPLICIT = 1, TRACE_I_PK_ENTER = 4 };
 /* The values of trace_interest (trace/subscriber.h), which the inline checks below compare the
  * callsite's cached interest with; 0 is "not decided yet". */
 #define TRACE_I_INTEREST_NEVER 1
@@ -84,21 +85,10 @@ static inline __attribute__((warn_unused_result)) trace_span trace_i_span_result
   return s;
 }
 
-/* The id checks are inline so that a disabled or compiled-out scope leaves no call at all. */
-static inline trace_span trace_i_scope_begin(trace_span s) {
-  if (s.id) {
-    /* Entered through a copy: were s's own address passed on, Clang could no longer fold the
-     * checks of a none span (a compiled-out scope) and would leave the calls in. */
-    trace_span entered = s;
-    trace_span_enter(&entered);
-  }
-  return s;
-}
+/* The id check is inline so that a disabled or compiled-out scope leaves no call at all. */
 static inline void trace_i_scope_end(trace_span *s) {
-  if (s->id) {
-    trace_span_exit(s);
-    trace_span_close(s);
-  }
+  if (s->id)
+    trace_span_end(s);
 }
 typedef struct trace_i_in_span_guard {
   const trace_span *span;
