@@ -652,6 +652,93 @@ static void clone_close_and_stale_ids(void **state) {
   json_decref(t);
 }
 
+/* TRACE_SCOPE's two calls (TRACE_SPAN_ENTERED, trace_span_end), which the collector takes in
+ * one go each, record exactly what the four calls one by one record: in order, out of order (a
+ * span ended while its child is still entered), and for a span a clone keeps open. The Chrome
+ * trace shows the runs, the folded stacks (wall time) the lifetimes. */
+static uint64_t counted_now;
+static uint64_t counted_clock(void *arg) {
+  (void)arg;
+  return __atomic_add_fetch(&counted_now, 1000, __ATOMIC_RELAXED);
+}
+
+#define MADE_ENTERED(scoped, name, ...)                                                            \
+  (scoped ? TRACE_SPAN_ENTERED(TRACE_LEVEL_INFO, name, __VA_ARGS__)                                \
+          : entered(TRACE_INFO_SPAN(name, __VA_ARGS__)))
+static trace_span entered(trace_span s) {
+  trace_span_enter(&s);
+  return s;
+}
+static void ended(bool scoped, trace_span *s) {
+  if (scoped) {
+    trace_span_end(s);
+  } else {
+    trace_span_exit(s);
+    trace_span_close(s);
+  }
+}
+
+static void scope_work(bool scoped) {
+  trace_span root = MADE_ENTERED(scoped, "root", TF(kind, "test"));
+  for (int g = 0; g < 3; g++) {
+    trace_span a = MADE_ENTERED(scoped, "outer", TF(g, g), TF(name, "outer"));
+    trace_span b = MADE_ENTERED(scoped, "inner", TF(g, g), TF(ok, (bool)(g % 2)));
+    TRACE_INFO(TF(g, g), "working on %d", g);
+    ended(scoped, &b);
+    ended(scoped, &a);
+  }
+  trace_span x = MADE_ENTERED(scoped, "x", TF(n, 1));
+  trace_span y = MADE_ENTERED(scoped, "y", TF(n, 2));
+  ended(scoped, &x); /* y is still entered */
+  ended(scoped, &y);
+  trace_span kept = MADE_ENTERED(scoped, "kept", TF(n, 3));
+  trace_span clone = trace_span_clone(&kept);
+  ended(scoped, &kept); /* exits; the clone keeps it open */
+  trace_span_close(&clone);
+  ended(scoped, &root);
+}
+
+static void scopes_record_what_the_calls_record(void **state) {
+  (void)state;
+  for (int exact = 0; exact < 2; exact++) {
+    char *text[2], *folded[2];
+    for (int scoped = 0; scoped < 2; scoped++) {
+      trace_collector_options o;
+      trace_collector_options_init(&o);
+      o.chrome_path = path_in(scoped ? "scoped.json" : "calls.json");
+      o.folded_path = path_in(scoped ? "scoped.folded" : "calls.folded");
+      o.folded_time = TRACE_FOLDED_WALL;
+      o.clock = TRACE_COLLECTOR_CLOCK_CUSTOM;
+      o.clock_fn = counted_clock;
+      o.flags = exact ? TRACE_COLLECTOR_EXACT_LIFETIMES : 0;
+      counted_now = 0;
+      assert_int_equal(trace_collector_install(new_collector(&o)), 0);
+      scope_work(scoped);
+      trace_shutdown();
+      text[scoped] = read_all(o.chrome_path, NULL);
+      folded[scoped] = read_all(o.folded_path, NULL);
+      assert_non_null(text[scoped]);
+      assert_non_null(folded[scoped]);
+    }
+    assert_text_equal(text[1], text[0]);
+    assert_text_equal(folded[1], folded[0]);
+    assert_text_contains(folded[1], "root;outer;inner ");
+    json_t *t = load_trace(path_in("scoped.json"));
+    check_trace(t);
+    assert_int_equal(count(t, "X", "outer"), 3);
+    assert_int_equal(count(t, "X", "inner"), 3);
+    assert_int_equal(count(t, "i", "working on 2"), 1);
+    assert_int_equal(count(t, "b", "x"), 1); /* left before y: an async pair */
+    assert_int_equal(count(t, "X", "y"), 1);
+    assert_int_equal(count(t, "X", "kept"), 1);
+    json_decref(t);
+    for (int i = 0; i < 2; i++) {
+      free(text[i]);
+      free(folded[i]);
+    }
+  }
+}
+
 /* A span created on one thread and entered on another crosses threads: its life is an async
  * pair, its run a complete event on the thread that entered it. */
 static void *enter_elsewhere(void *arg) {
@@ -1241,6 +1328,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(values_of_every_kind),
       cmocka_unit_test(many_fields_and_colliding_names),
       cmocka_unit_test(clone_close_and_stale_ids),
+      cmocka_unit_test(scopes_record_what_the_calls_record),
       cmocka_unit_test(spans_crossing_threads),
       cmocka_unit_test(spans_never_closed_are_open),
       cmocka_unit_test(clock_going_backwards),

@@ -81,8 +81,7 @@ static TRACE__NOINLINE uint64_t new_record_slow(col_thread *t, uint64_t id, uint
   return id;
 }
 
-static uint64_t sub_new_span(void *self, const trace_span_attrs *attrs) {
-  col *c = self;
+static TRACE__INLINE uint64_t new_span(col *c, const trace_span_attrs *attrs) {
   col_thread *t = col_thread_find(c);
   if (TRACE__UNLIKELY(!t || !t->free_head))
     return new_span_slow(c, attrs);
@@ -104,6 +103,10 @@ static uint64_t sub_new_span(void *self, const trace_span_attrs *attrs) {
   return id;
 }
 
+static uint64_t sub_new_span(void *self, const trace_span_attrs *attrs) {
+  return new_span(self, attrs);
+}
+
 static TRACE__NOINLINE void enter_slow(col *c, uint64_t id, uint64_t ts) {
   col_thread *t = col_thread_get(c);
   if (!t)
@@ -123,13 +126,9 @@ static TRACE__NOINLINE void enter_slow(col *c, uint64_t id, uint64_t ts) {
   col_record_small(t, COL_ENTER, id, meta, ts);
 }
 
-static void sub_enter(void *self, uint64_t id) {
-  col *c = self;
-  col_thread *t = col_thread_find(c);
-  if (TRACE__UNLIKELY(!t)) {
-    enter_slow(c, id, 0);
-    return;
-  }
+/* Enter on thread t (found); meta: the span's, when the caller knows it (a span it just made),
+ * else NULL and the id is checked. */
+static TRACE__INLINE void enter_on(col *c, col_thread *t, uint64_t id, const trace_metadata *meta) {
   uint64_t ts = col_now(t);
   uint32_t d = t->depth;
   uint64_t pos = t->pos;
@@ -137,10 +136,12 @@ static void sub_enter(void *self, uint64_t id) {
     enter_slow(c, id, ts);
     return;
   }
-  col_slot *s = live_slot(t->pages, id);
-  if (TRACE__UNLIKELY(!s))
-    return;
-  const trace_metadata *meta = TRACE__LOAD(&s->meta);
+  if (!meta) {
+    col_slot *s = live_slot(t->pages, id);
+    if (TRACE__UNLIKELY(!s))
+      return;
+    meta = TRACE__LOAD(&s->meta);
+  }
   t->stack[d].id = id;
   t->stack[d].meta = meta;
   t->depth = d + 1;
@@ -150,6 +151,30 @@ static void sub_enter(void *self, uint64_t id) {
   COL_PUT(&p[2], ts);
   COL_PUT(&p[3], (uint64_t)(uintptr_t)meta);
   __atomic_store_n(&t->pos, pos + 32, __ATOMIC_RELEASE);
+}
+
+static void sub_enter(void *self, uint64_t id) {
+  col *c = self;
+  col_thread *t = col_thread_find(c);
+  if (TRACE__UNLIKELY(!t))
+    enter_slow(c, id, 0);
+  else
+    enter_on(c, t, id, NULL);
+}
+
+/* new_span and enter in one call (TRACE_SCOPE): the thread found once more (cheap), the
+ * metadata not looked up again. */
+static uint64_t sub_new_span_entered(void *self, const trace_span_attrs *attrs) {
+  col *c = self;
+  uint64_t id = new_span(c, attrs);
+  if (TRACE__UNLIKELY(id == 0))
+    return 0;
+  col_thread *t = col_thread_find(c);
+  if (TRACE__UNLIKELY(!t))
+    enter_slow(c, id, 0);
+  else
+    enter_on(c, t, id, attrs->meta);
+  return id;
 }
 
 /* An exit that is not of the innermost entered span (or deeper than the stack remembers): the
@@ -182,11 +207,7 @@ static TRACE__NOINLINE void exit_slow(col_thread *t, uint64_t id, uint64_t ts) {
   t->exit_id = id;
 }
 
-static void sub_exit(void *self, uint64_t id) {
-  col *c = self;
-  col_thread *t = col_thread_find(c);
-  if (TRACE__UNLIKELY(!t))
-    return; /* nothing entered on this thread */
+static TRACE__INLINE void exit_on(col_thread *t, uint64_t id) {
   uint64_t ts = col_now(t);
   uint32_t d = t->depth;
   uint64_t pos = t->pos;
@@ -203,6 +224,12 @@ static void sub_exit(void *self, uint64_t id) {
   __atomic_store_n(&t->pos, pos + 24, __ATOMIC_RELEASE);
   t->exit_end = pos + 24;
   t->exit_id = id;
+}
+
+static void sub_exit(void *self, uint64_t id) {
+  col_thread *t = col_thread_find(self);
+  if (TRACE__LIKELY(t != NULL)) /* else nothing was entered on this thread */
+    exit_on(t, id);
 }
 
 static uint64_t sub_clone(void *self, uint64_t id) {
@@ -267,9 +294,8 @@ static TRACE__NOINLINE int try_close_lookup(col *c, uint64_t id) {
   return s ? try_close_slow(c, s, id) : -1;
 }
 
-static int sub_try_close(void *self, uint64_t id) {
-  col *c = self;
-  col_thread *t = col_thread_find(c);
+/* try_close on thread t (NULL: the thread has no ring). */
+static TRACE__INLINE int try_close_on(col *c, col_thread *t, uint64_t id) {
   if (TRACE__UNLIKELY(!t))
     return try_close_lookup(c, id);
   col_slot *s = col_slot_find(t->pages, id);
@@ -292,6 +318,48 @@ static int sub_try_close(void *self, uint64_t id) {
   COL_PUT(&p[1], id);
   COL_PUT(&p[2], ts);
   __atomic_store_n(&t->pos, pos + 24, __ATOMIC_RELEASE);
+  s->next_free = t->free_head;
+  t->free_head = (uint32_t)id;
+  if (TRACE__UNLIKELY(++t->free_count >= 2 * COL_BATCH))
+    trace__col_slot_spill(&c->slots, t);
+  return 1;
+}
+
+static int sub_try_close(void *self, uint64_t id) {
+  col *c = self;
+  return try_close_on(c, col_thread_find(c), id);
+}
+
+/* exit and try_close in one call (the end of a TRACE_SCOPE). The common case -- the innermost
+ * span, its only reference, room in the page -- writes both records at once, the close with the
+ * exit's time (ts 0, as the pair writes it); anything else is the pair. */
+static int sub_exit_close(void *self, uint64_t id) {
+  col *c = self;
+  col_thread *t = col_thread_find(c);
+  if (TRACE__UNLIKELY(!t))
+    return try_close_lookup(c, id);
+  uint32_t d = t->depth;
+  uint64_t pos = t->pos;
+  col_slot *s = col_slot_find(t->pages, id);
+  uint64_t st = (id & ~(uint64_t)0xffffffff) | 1;
+  if (TRACE__UNLIKELY(pos + 48 > t->limit || d - 1 >= COL_STACK_MAX ||
+                      t->stack[d - 1].id != id || c->exact || !s ||
+                      __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != st)) {
+    exit_on(t, id);
+    return try_close_on(c, t, id);
+  }
+  uint64_t ts = col_now(t);
+  /* The next generation, as try_close_on stores it (see there why without a locked RMW). */
+  __atomic_store_n(&s->state, st + ((uint64_t)1 << 32) - 1, __ATOMIC_RELEASE);
+  t->depth = d - 1;
+  uint64_t *p = (uint64_t *)(void *)(t->data + (pos & t->mask));
+  COL_PUT(&p[0], col_w0(COL_EXIT, 3, 0));
+  COL_PUT(&p[1], id);
+  COL_PUT(&p[2], ts);
+  COL_PUT(&p[3], col_w0(COL_CLOSE, 3, 0));
+  COL_PUT(&p[4], id);
+  COL_PUT(&p[5], 0);
+  __atomic_store_n(&t->pos, pos + 48, __ATOMIC_RELEASE);
   s->next_free = t->free_head;
   t->free_head = (uint32_t)id;
   if (TRACE__UNLIKELY(++t->free_count >= 2 * COL_BATCH))
@@ -353,6 +421,8 @@ const trace_subscriber_vtable trace__col_subscriber_vtable = {
     .exit = sub_exit,
     .clone_span = sub_clone,
     .try_close = sub_try_close,
+    .new_span_entered = sub_new_span_entered,
+    .exit_close = sub_exit_close,
     .current_span = sub_current,
     .flush = sub_flush,
     .destroy = sub_destroy,
