@@ -81,8 +81,8 @@ static TRACE__NOINLINE uint64_t new_record_slow(col_thread *t, uint64_t id, uint
   return id;
 }
 
-static TRACE__INLINE uint64_t new_span(col *c, const trace_span_attrs *attrs) {
-  col_thread *t = col_thread_find(c);
+/* t: this thread's, or NULL when it has none yet (the slow path makes it). */
+static TRACE__INLINE uint64_t new_span(col *c, col_thread *t, const trace_span_attrs *attrs) {
   if (TRACE__UNLIKELY(!t || !t->free_head))
     return new_span_slow(c, attrs);
   uint64_t ts = c->exact ? col_now(t) : 0;
@@ -104,7 +104,8 @@ static TRACE__INLINE uint64_t new_span(col *c, const trace_span_attrs *attrs) {
 }
 
 static uint64_t sub_new_span(void *self, const trace_span_attrs *attrs) {
-  return new_span(self, attrs);
+  col *c = self;
+  return new_span(c, col_thread_find(c), attrs);
 }
 
 static TRACE__NOINLINE void enter_slow(col *c, uint64_t id, uint64_t ts) {
@@ -162,15 +163,15 @@ static void sub_enter(void *self, uint64_t id) {
     enter_on(c, t, id, NULL);
 }
 
-/* new_span and enter in one call (TRACE_SCOPE): the thread found once more (cheap), the
- * metadata not looked up again. */
+/* new_span and enter in one call (TRACE_SCOPE): the thread found once, the metadata not looked
+ * up again. */
 static uint64_t sub_new_span_entered(void *self, const trace_span_attrs *attrs) {
   col *c = self;
-  uint64_t id = new_span(c, attrs);
+  col_thread *t = col_thread_find(c);
+  uint64_t id = new_span(c, t, attrs);
   if (TRACE__UNLIKELY(id == 0))
     return 0;
-  col_thread *t = col_thread_find(c);
-  if (TRACE__UNLIKELY(!t))
+  if (TRACE__UNLIKELY(!t)) /* made by new_span's slow path */
     enter_slow(c, id, 0);
   else
     enter_on(c, t, id, attrs->meta);
