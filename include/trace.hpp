@@ -153,6 +153,7 @@ public:
   friend void swap(span &a, span &b) noexcept { a.swap(b); }
 
 private:
+  friend class entered_span;
   trace_span s_;
 };
 
@@ -179,7 +180,15 @@ public:
   }
   entered_span(const entered_span &) = delete;
   entered_span &operator=(const entered_span &) = delete;
-  ~entered_span() { entry_.exit(); } // then span_ closes
+  // Exits, then closes: in one call (trace_span_end) while the entry is still the span's.
+  ~entered_span() {
+    if (entry_.s_.id != 0 && entry_.s_.id == span_.s_.id && entry_.s_.dispatch == span_.s_.dispatch) {
+      entry_.s_ = trace_span_none();
+      trace_span_end(&span_.s_);
+    } else {
+      entry_.exit(); // then span_ closes
+    }
+  }
 
   // Exits the span and gives it back (to be entered again elsewhere, or on another thread).
   trace::span exit() && noexcept {
