@@ -97,6 +97,13 @@ _Static_assert(sizeof(rec_event) % 8 == 0, "records are 8-aligned");
 _Static_assert(sizeof(rec_value) == 16, "values are 16 bytes");
 _Static_assert(sizeof(rec_name) % 8 == 0, "records are 8-aligned");
 
+/* The bytes a record reserves for each value of its callsite: the rec_value and a string's
+ * share, up to 512 bytes (sites.c). A longer string is cut to what the record got, so a string
+ * that fits its share is never cut for room (layer.c counts on it). */
+static inline size_t otlp_value_share(uint32_t max_value_len) {
+  return sizeof(rec_value) + (max_value_len < 504u ? max_value_len : 504u) + 8u;
+}
+
 static inline const char *rec_after(const void *p, size_t n) { return (const char *)p + n; }
 
 /* Iterates the values of a record: first with rec_values(), then rec_value_next(). */

@@ -140,13 +140,66 @@ static TRACE__NOINLINE char *put_text(vwriter *w, rec_value *r, char *p, const t
   return p + REC_ALIGN(n);
 }
 
-/* The values of vs into the record: a 16-byte rec_value each (EMPTY ones skipped), a string's
- * bytes after its rec_value. The writer's position stays in a register for the whole set: this
- * loop is most of what closing an exported span costs. */
-static void put_values(vwriter *w, const trace_valueset *vs) {
+/* One value's rec_value, its string bytes still to come. */
+static TRACE__INLINE rec_value *value_head(char *p, uint32_t field, uint32_t type, size_t len) {
+  rec_value *r = (rec_value *)(void *)p;
+  r->field = (uint16_t)field;
+  r->type = (uint8_t)type;
+  r->cut = 0;
+  r->len = (uint32_t)len;
+  return r;
+}
+
+/* The values of vs from the first on, while no value needs a check for room: the record has
+ * each value's full share left (what a record reserves per field, otlp_value_share), and every
+ * string so far is short enough for its share. That is almost always every value, and the
+ * loop then costs a few instructions a value. It stops at the first value it leaves to
+ * put_checked (a null string, a string longer than its share, a value to format) and returns
+ * its index. */
+static TRACE__INLINE uint32_t put_shared(vwriter *w, const trace_valueset *vs) {
+  uint32_t count = vs->count;
+  if (vs->index || (size_t)(w->end - w->p) < (size_t)count * otlp_value_share(w->max_len))
+    return 0;
+  size_t str_max = TRACE__MIN((size_t)w->max_len, (size_t)512);
   char *p = w->p;
+  uint32_t n = 0, i = 0;
   const trace_value *v = vs->values;
-  for (uint32_t i = 0; i < vs->count; i++, v++) {
+  for (; i < count; i++, v++) {
+    uint32_t type = v->type;
+    if (type == TRACE_VALUE_STR || type == TRACE_VALUE_DISPLAY) {
+      size_t len = v->as.str.len;
+      if (TRACE__UNLIKELY(!v->as.str.ptr || len > str_max))
+        break;
+      value_head(p, i, type, len)->as.u64 = 0;
+      trace__small_copy(p + sizeof(rec_value), v->as.str.ptr, len);
+      p += sizeof(rec_value) + REC_ALIGN(len);
+    } else if (type == TRACE_VALUE_I64 || type == TRACE_VALUE_U64 || type == TRACE_VALUE_F64) {
+      memcpy(&value_head(p, i, type, 0)->as, &v->as, 8);
+      p += sizeof(rec_value);
+    } else if (type == TRACE_VALUE_PTR) {
+      value_head(p, i, type, 0)->as.u64 = (uint64_t)(uintptr_t)v->as.ptr;
+      p += sizeof(rec_value);
+    } else if (type == TRACE_VALUE_BOOL) {
+      value_head(p, i, type, 0)->as.u64 = v->as.b;
+      p += sizeof(rec_value);
+    } else if (type == TRACE_VALUE_EMPTY) {
+      continue;
+    } else {
+      break;
+    }
+    n++;
+  }
+  w->p = p;
+  w->n = (uint16_t)(w->n + n);
+  return i;
+}
+
+/* The values of vs from index i on, each checked against the room left: a 16-byte rec_value
+ * each (EMPTY ones skipped), a string's bytes after its rec_value, cut to what fits. */
+static TRACE__NOINLINE void put_checked(vwriter *w, const trace_valueset *vs, uint32_t i) {
+  char *p = w->p;
+  const trace_value *v = vs->values + i;
+  for (; i < vs->count; i++, v++) {
     int field = vs->index ? vs->index[i] : (int)i;
     if (v->type == TRACE_VALUE_EMPTY)
       continue;
@@ -155,13 +208,9 @@ static void put_values(vwriter *w, const trace_valueset *vs) {
       w->truncated = 1;
       continue;
     }
-    rec_value *r = (rec_value *)(void *)p;
+    rec_value *r = value_head(p, (uint32_t)field, v->type, 0);
     p += sizeof *r;
     w->n++;
-    r->field = (uint16_t)field;
-    r->type = (uint8_t)v->type;
-    r->cut = 0;
-    r->len = 0;
     switch (v->type) {
     case TRACE_VALUE_I64:
     case TRACE_VALUE_U64:
@@ -183,6 +232,13 @@ static void put_values(vwriter *w, const trace_valueset *vs) {
     }
   }
   w->p = p;
+}
+
+/* The values of vs into the record. */
+static TRACE__INLINE void put_values(vwriter *w, const trace_valueset *vs) {
+  uint32_t i = put_shared(w, vs);
+  if (TRACE__UNLIKELY(i < vs->count))
+    put_checked(w, vs, i);
 }
 
 /* trace_span_ref_values' callback: the span's stored values into the record. */

@@ -58,8 +58,7 @@ static TRACE__NOINLINE const otlp_site *intern(trace_otlp *x, const trace_metada
       if (found) {
         /* Every value's rec_value, and room for a string of each up to a bound: longer ones
          * are cut to what the record got (see record_space in layer.c). */
-        found->values_room = (size_t)m->field_count *
-                             (sizeof(rec_value) + TRACE__MIN(x->conf.max_value_len + 8u, 512u));
+        found->values_room = (size_t)m->field_count * otlp_value_share(x->conf.max_value_len);
         TRACE__STORE_REL(&page[id & ((1u << SITE_PAGE_BITS) - 1)], found);
       }
     }
