@@ -100,6 +100,25 @@ enum {
 TRACE_API int trace_span_ref_context(const trace_span_ref *span, const trace_ctx *ctx,
                                      trace_context *out, uint8_t parent_span_id[8]);
 
+/* A span's ids as the registry keeps them, for layers with TRACE_LAYER_CONTEXT: what
+ * trace_span_ref_context gives but the tracestate, read in place. */
+typedef struct trace_span_ids {
+  uint8_t trace_id[16];
+  uint8_t span_id[8];
+  uint8_t parent_span_id[8]; /* as trace_span_ref_context gives it; zeros for a root */
+  uint8_t flags;             /* TRACE_CONTEXT_SAMPLED and the bits a remote parent sent */
+  uint8_t remote_parent;     /* 1: the parent is in another process (TRACE_SPAN_FROM) */
+  uint8_t has_tracestate;    /* 1: the span's trace carries a tracestate (when the span was
+                                made): trace_span_ref_context gives it */
+  uint8_t reserved_;         /* 0 */
+} trace_span_ids;
+/* The span's ids, owned by the registry, unchanged while the span lives and valid during the
+ * callback; NULL for a NULL span or ctx, or a span without a context (no layer with
+ * TRACE_LAYER_CONTEXT enabled it). A load or two instead of trace_span_ref_context's copy of a
+ * whole trace_context: for layers that read them for every span (an exporter). */
+TRACE_API const trace_span_ids *trace_span_ref_ids(const trace_span_ref *span,
+                                                   const trace_ctx *ctx);
+
 typedef struct trace_span_timing {
   uint64_t created_ns; /* CLOCK_MONOTONIC at creation */
   uint64_t busy_ns;    /* total time entered (on any thread) */

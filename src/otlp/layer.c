@@ -287,6 +287,13 @@ static TRACE__INLINE rec_head *begin_record(trace_otlp *x, ring *r, uint8_t kind
   return h;
 }
 
+/* The tracestate the span's trace carries, into tc; returns its length. Out of line: few
+ * traces carry one. */
+static TRACE__NOINLINE size_t tracestate_of(const trace_span_ref *ref, const trace_ctx *ctx,
+                                            trace_context *tc) {
+  return trace_span_ref_context(ref, ctx, tc, NULL) ? tc->tracestate_len : 0;
+}
+
 static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
   trace_otlp *x = self;
   const trace_span_ref *ref = trace_ctx_span(ctx, id);
@@ -296,10 +303,8 @@ static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
   e->live = 0;
   if (!x->conf.traces.url && !x->conf.discard)
     return;
-  trace_context tc;
-  uint8_t parent[8];
-  int kind = trace_span_ref_context(ref, ctx, &tc, parent);
-  if (kind == TRACE_SPAN_CONTEXT_NONE || !(tc.flags & TRACE_CONTEXT_SAMPLED))
+  const trace_span_ids *ids = trace_span_ref_ids(ref, ctx);
+  if (!ids || !(ids->flags & TRACE_CONTEXT_SAMPLED))
     return; /* not sampled: not exported */
   check_fork(x);
   const trace_metadata *meta = trace_span_ref_meta(ref);
@@ -310,16 +315,20 @@ static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
     return;
   }
   uint64_t end = otlp_ticks(x->conf.tsc);
-  size_t fixed = sizeof(rec_span) + REC_ALIGN(tc.tracestate_len), got;
+  trace_context tc;
+  size_t tracestate_len = TRACE__UNLIKELY(ids->has_tracestate) ? tracestate_of(ref, ctx, &tc) : 0;
+  size_t fixed = sizeof(rec_span) + REC_ALIGN(tracestate_len), got;
   rec_span *s = (rec_span *)(void *)begin_record(x, r, REC_SPAN, meta, site, fixed, &got);
   if (!s)
     return;
   char *p = (char *)s;
+  if (TRACE__UNLIKELY(tracestate_len))
+    memcpy(p + sizeof *s, tc.tracestate, tracestate_len);
   s->h.thread_id = e->thread_id;
   s->h.time_ns = e->start;
-  memcpy(s->h.trace_id, tc.trace_id, 16);
-  memcpy(s->h.span_id, tc.span_id, 8);
-  memcpy(s->parent_span_id, parent, 8);
+  memcpy(s->h.trace_id, ids->trace_id, 16);
+  memcpy(s->h.span_id, ids->span_id, 8);
+  memcpy(s->parent_span_id, ids->parent_span_id, 8);
   s->end_ns = end;
   s->error = __atomic_load_n(&e->error, __ATOMIC_RELAXED);
   s->timing = x->conf.track_inactivity;
@@ -332,10 +341,8 @@ static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
     s->busy_ns = s->idle_ns = 0;
   }
   /* Span.flags: the trace flags, "whether the parent is remote is known", and whether it is. */
-  s->flags = tc.flags | 0x100u | (kind == TRACE_SPAN_CONTEXT_REMOTE_PARENT ? 0x200u : 0);
-  s->tracestate_len = tc.tracestate_len;
-  if (tc.tracestate_len)
-    memcpy(p + sizeof *s, tc.tracestate, tc.tracestate_len);
+  s->flags = ids->flags | 0x100u | (ids->remote_parent ? 0x200u : 0);
+  s->tracestate_len = (uint16_t)tracestate_len;
   vwriter w = {p + fixed, p + got, x->conf.max_value_len, 0, 0, 0};
   trace_span_ref_values(ref, span_values, &w);
   s->h.nvalues = w.n;

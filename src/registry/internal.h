@@ -224,13 +224,10 @@ static inline void reg_slot_unlock(slot *s) { trace__spin_unlock(&s->lock); }
 
 /* Trace contexts (context.c), stored after the layers' extensions when a layer needs them. */
 typedef struct reg_span_ctx {
-  uint8_t trace_id[16];
-  uint8_t span_id[8];
-  uint8_t parent_span_id[8];
-  uint8_t flags;
-  uint8_t has;    /* the span has ids (a context layer enabled it) */
-  uint8_t remote; /* its parent is remote: the tracestate below is the one its trace carries */
-  uint16_t tracestate_len;
+  trace_span_ids ids; /* what trace_span_ref_ids gives, in place */
+  uint8_t has;        /* the span has ids (a context layer enabled it) */
+  uint16_t tracestate_len; /* of the tracestate below, kept when ids.remote_parent: the one its
+                              trace carries */
   char *tracestate; /* TRACE_TRACESTATE_MAX + 1 bytes, allocated the first time the slot held
                        a span with one, kept across reuse; freed with the registry */
 } reg_span_ctx;
