@@ -335,8 +335,18 @@ struct trace_otlp {
 void trace__otlp_wake(trace_otlp *x);
 
 /* Sites. */
-const otlp_site *trace__otlp_site(trace_otlp *x, const trace_metadata *meta);
 const otlp_site *trace__otlp_site_by_id(const trace_otlp *x, uint32_t id);
+const otlp_site *trace__otlp_site_slow(trace_otlp *x, const trace_metadata *meta);
+/* The copy of meta's callsite, made the first time (NULL when that cannot be done). Inline: it
+ * is two loads on every record. */
+static TRACE__INLINE const otlp_site *trace__otlp_site(trace_otlp *x, const trace_metadata *meta) {
+  uint32_t id = meta->callsite_id;
+  otlp_site **page = (id >> SITE_PAGE_BITS) < SITE_PAGES
+                         ? TRACE__LOAD_ACQ(&x->site_pages[id >> SITE_PAGE_BITS])
+                         : NULL;
+  const otlp_site *s = page ? TRACE__LOAD_ACQ(&page[id & ((1u << SITE_PAGE_BITS) - 1)]) : NULL;
+  return TRACE__LIKELY(s != NULL) ? s : trace__otlp_site_slow(x, meta);
+}
 void trace__otlp_sites_free(trace_otlp *x);
 
 /* Rings. */
@@ -356,8 +366,27 @@ static TRACE__INLINE ring *trace__otlp_ring(trace_otlp *x) {
 /* Reserves want bytes (a multiple of 8) of contiguous space, or as much as can be had down to
  * at_least; returns where to write and sets *got, or NULL when the ring is full (the record is
  * dropped). Commit with trace__otlp_ring_commit. */
-char *trace__otlp_ring_reserve(trace_otlp *x, ring *r, size_t want, size_t at_least, size_t *got);
-void trace__otlp_ring_commit(trace_otlp *x, ring *r, size_t size);
+char *trace__otlp_ring_reserve_slow(ring *r, size_t want, size_t at_least, size_t *got);
+static TRACE__INLINE char *trace__otlp_ring_reserve(ring *r, size_t want, size_t at_least,
+                                                   size_t *got) {
+  /* The common case inline: want fits before the end of the buffer and in what the exporter
+   * was last seen to have freed. */
+  size_t off = (size_t)r->head & (r->cap - 1); /* cap: a power of two */
+  if (TRACE__LIKELY(r->cap - off >= want && r->cap - (size_t)(r->head - r->tail_seen) >= want + 8)) {
+    *got = want;
+    return r->buf + off;
+  }
+  return trace__otlp_ring_reserve_slow(r, want, at_least, got);
+}
+void trace__otlp_ring_check(trace_otlp *x, ring *r);
+/* Publishes the record reserved last (size bytes) to the exporter. */
+static TRACE__INLINE void trace__otlp_ring_commit(trace_otlp *x, ring *r, size_t size) {
+  uint64_t head = r->head + r->pad + size;
+  r->pad = 0;
+  TRACE__STORE_REL(&r->head, head);
+  if (TRACE__UNLIKELY(head >= r->wake_check))
+    trace__otlp_ring_check(x, r);
+}
 /* Exporter side: calls fn for every complete record of r, stopping early when fn returns
  * false; frees the ring's space. */
 typedef bool (*ring_fn)(void *arg, const ring *r, const rec_head *h);

@@ -274,7 +274,7 @@ static TRACE__INLINE rec_head *begin_record(trace_otlp *x, ring *r, uint8_t kind
                                             size_t fixed, size_t *got) {
   size_t want, at_least;
   record_space(x, site, fixed, &want, &at_least);
-  rec_head *h = (rec_head *)(void *)trace__otlp_ring_reserve(x, r, want, at_least, got);
+  rec_head *h = (rec_head *)(void *)trace__otlp_ring_reserve(r, want, at_least, got);
   if (TRACE__UNLIKELY(!h)) {
     drop(x, kind == REC_SPAN);
     return NULL;
@@ -472,7 +472,10 @@ trace_layer *trace__otlp_layer(trace_otlp *x) {
   vt.on_close = on_close;
   vt.flush = flush;
   vt.destroy = destroy;
-  vt.sample = sample;
+  /* The default sampler decides as the registry does without one (a child keeps its parent's
+   * decision, a root is sampled): no call per span for it. */
+  if (x->conf.sampler != TRACE_OTLP_SAMPLER_PARENTBASED_ALWAYS_ON)
+    vt.sample = sample;
   if (x->conf.track_inactivity) {
     vt.on_enter = on_enter;
     vt.on_exit = on_exit;

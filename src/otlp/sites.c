@@ -74,9 +74,8 @@ const otlp_site *trace__otlp_site_by_id(const trace_otlp *x, uint32_t id) {
   return page ? TRACE__LOAD_ACQ(&page[id & ((1u << SITE_PAGE_BITS) - 1)]) : NULL;
 }
 
-const otlp_site *trace__otlp_site(trace_otlp *x, const trace_metadata *meta) {
-  const otlp_site *s = trace__otlp_site_by_id(x, meta->callsite_id);
-  return TRACE__LIKELY(s != NULL) ? s : intern(x, meta);
+const otlp_site *trace__otlp_site_slow(trace_otlp *x, const trace_metadata *meta) {
+  return intern(x, meta);
 }
 
 void trace__otlp_sites_free(trace_otlp *x) {
