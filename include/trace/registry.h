@@ -119,6 +119,19 @@ typedef struct trace_span_ids {
 TRACE_API const trace_span_ids *trace_span_ref_ids(const trace_span_ref *span,
                                                    const trace_ctx *ctx);
 
+/* What a layer reads of a span on every callback, found in one call: the span, its callsite,
+ * the calling layer's extension (as trace_span_ref_ext gives it, marking it used) and its ids
+ * (as trace_span_ref_ids gives them). Valid during the callback, like the doors it stands for. */
+typedef struct trace_span_view {
+  const trace_span_ref *span;
+  const trace_metadata *meta;
+  void *ext;                  /* NULL: the layer has no extension, or ctx is a filter's */
+  const trace_span_ids *ids;  /* NULL: the span has no context */
+} trace_span_view;
+/* Fills *out for the span with this id and returns true; false, with *out zeroed, when
+ * trace_ctx_span(ctx, id) would give NULL; false for a NULL out. */
+TRACE_API bool trace_ctx_span_view(const trace_ctx *ctx, uint64_t id, trace_span_view *out);
+
 typedef struct trace_span_timing {
   uint64_t created_ns; /* CLOCK_MONOTONIC at creation */
   uint64_t busy_ns;    /* total time entered (on any thread) */

@@ -296,18 +296,21 @@ static TRACE__NOINLINE size_t tracestate_of(const trace_span_ref *ref, const tra
 
 static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
   trace_otlp *x = self;
-  const trace_span_ref *ref = trace_ctx_span(ctx, id);
-  span_ext *e = trace_span_ref_ext(ref, ctx);
+  trace_span_view v;
+  if (!trace_ctx_span_view(ctx, id, &v))
+    return;
+  span_ext *e = v.ext;
   if (!e || !e->live)
     return;
   e->live = 0;
   if (!x->conf.traces.url && !x->conf.discard)
     return;
-  const trace_span_ids *ids = trace_span_ref_ids(ref, ctx);
+  const trace_span_ids *ids = v.ids;
+  const trace_span_ref *ref = v.span;
   if (!ids || !(ids->flags & TRACE_CONTEXT_SAMPLED))
     return; /* not sampled: not exported */
   check_fork(x);
-  const trace_metadata *meta = trace_span_ref_meta(ref);
+  const trace_metadata *meta = v.meta;
   const otlp_site *site = trace__otlp_site(x, meta);
   ring *r = trace__otlp_ring(x);
   if (TRACE__UNLIKELY(!site || !r)) {

@@ -124,10 +124,7 @@ int trace_span_ref_context(const trace_span_ref *span, const trace_ctx *ctx, tra
 }
 
 const trace_span_ids *trace_span_ref_ids(const trace_span_ref *span, const trace_ctx *ctx) {
-  if (!span || !ctx || !ctx->r->context_layers)
-    return NULL;
-  const reg_span_ctx *c = reg_slot_ctx(ctx->r, (slot *)(uintptr_t)(const void *)span);
-  return c->has ? &c->ids : NULL;
+  return span && ctx ? reg_span_ids(ctx->r, (slot *)(uintptr_t)(const void *)span) : NULL;
 }
 
 int trace__reg_span_context(void *self, uint64_t id, trace_context *out) {

@@ -234,6 +234,13 @@ typedef struct reg_span_ctx {
 static inline reg_span_ctx *reg_slot_ctx(const trace_registry *r, slot *s) {
   return (reg_span_ctx *)(void *)(reg_slot_ext_base(s) + r->ctx_offset);
 }
+/* s's ids (trace_span_ref_ids), or NULL when it has none. */
+static inline const trace_span_ids *reg_span_ids(const trace_registry *r, slot *s) {
+  if (!r->context_layers)
+    return NULL;
+  const reg_span_ctx *c = reg_slot_ctx(r, s);
+  return c->has ? &c->ids : NULL;
+}
 void trace__reg_context_new_span(trace_registry *r, slot *s, slot *parent, const trace_span_attrs *a,
                           uint64_t mask);
 int trace__reg_span_context(void *self, uint64_t id, trace_context *out);
