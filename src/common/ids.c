@@ -74,10 +74,11 @@ static TRACE__INLINE uint64_t next(id_state *s) {
 
 uint64_t trace__id_next(void) { return next(state()); }
 
-void trace__id_trace(uint8_t out[16]) {
-  id_state *s = state();
-  trace__id_store64(out, next(s));
-  trace__id_store64(out + 8, next(s));
-}
-
 void trace__id_span(uint8_t out[8]) { trace__id_store64(out, next(state())); }
+
+void trace__id_root(uint8_t trace[16], uint8_t span[8]) {
+  id_state *s = state();
+  trace__id_store64(trace, next(s));
+  trace__id_store64(trace + 8, next(s));
+  trace__id_store64(span, next(s));
+}

@@ -56,7 +56,7 @@ void trace__reg_context_new_span(trace_registry *r, slot *s, slot *parent, const
   if (a->remote_parent && !trace_context_is_valid(a->remote_parent)) {
     /* A new trace (TRACE_NEW_TRACE, or what a failed parse left): a root, whatever the local
      * parent. */
-    trace__id_trace(c->ids.trace_id);
+    trace__id_root(c->ids.trace_id, c->ids.span_id);
     memset(c->ids.parent_span_id, 0, sizeof c->ids.parent_span_id);
     /* Its tracestate is still looked for up the local tree (tracestate_owner). */
     if ((p = with_context(r, parent)))
@@ -71,6 +71,7 @@ void trace__reg_context_new_span(trace_registry *r, slot *s, slot *parent, const
     c->ids.remote_parent = 1;
     keep_tracestate(c, rp);
     c->ids.has_tracestate = c->tracestate_len != 0;
+    trace__id_span(c->ids.span_id);
   } else if ((p = with_context(r, parent))) {
     const reg_span_ctx *pc = reg_slot_ctx(r, p);
     memcpy(c->ids.trace_id, pc->ids.trace_id, sizeof c->ids.trace_id);
@@ -78,11 +79,11 @@ void trace__reg_context_new_span(trace_registry *r, slot *s, slot *parent, const
     parent_flags = pc->ids.flags;
     /* The tracestate this span's trace carries is its parent's (tracestate_owner). */
     c->ids.has_tracestate = pc->ids.has_tracestate;
+    trace__id_span(c->ids.span_id);
   } else {
-    trace__id_trace(c->ids.trace_id);
+    trace__id_root(c->ids.trace_id, c->ids.span_id);
     memset(c->ids.parent_span_id, 0, sizeof c->ids.parent_span_id);
   }
-  trace__id_span(c->ids.span_id);
   bool sampled = parent_flags < 0 || (parent_flags & TRACE_CONTEXT_SAMPLED);
   uint64_t samplers = mask & r->has_sample;
   if (samplers) {
