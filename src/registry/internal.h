@@ -121,6 +121,9 @@ struct trace_registry {
   /* Which layers have each callback, so the hot paths skip the others without a call. */
   uint64_t has_new_span, has_record, has_follows, has_event, has_enter, has_exit, has_close;
   uint64_t close_if_used; /* layers with TRACE_LAYER_CLOSE_IF_EXT_USED and no filter on_close */
+  /* Layers told of new spans / closes by their own callback only (their filter has none): when
+   * one such layer is all there is to tell, the notification is a single call (registry.c). */
+  uint64_t lone_new_span, lone_close;
   uint64_t context_layers; /* layers with TRACE_LAYER_CONTEXT (context.c) */
   uint64_t has_sample;     /* context layers with a sample callback */
   uint32_t ctx_offset;     /* of each slot's reg_span_ctx in its extension area, when any */

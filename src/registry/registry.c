@@ -114,7 +114,8 @@ static inline bool exit_heard(const trace_registry *r, const slot *s) {
 /* Out of line, like the other notifications below: often nobody is to be told (the fmt layer
  * needs no enter or exit, nor the close of a span no event looked at; the env-filter needs no
  * span callback without span directives), and the fast paths then need no stack frame. */
-static TRACE__NOINLINE void notify_close(trace_registry *r, reg_thread *ts, slot *s, uint64_t id) {
+static TRACE__NOINLINE void notify_close_all(trace_registry *r, reg_thread *ts, slot *s,
+                                             uint64_t id) {
   uint64_t used = TRACE__LOAD(&s->ext_used);
   FOR_EACH_LAYER(r, close_mask(r, s, used), i, l) {
     trace_ctx c = ctx_about(ctx_for(r, ts, i), s, id);
@@ -127,6 +128,25 @@ static TRACE__NOINLINE void notify_close(trace_registry *r, reg_thread *ts, slot
     trace_ctx c = ctx_about(ctx_global(r, ts), s, id);
     r->filter->vt.on_close(r->filter->self, id, &c);
   }
+}
+
+/* Whether mask names one layer, which is to be told by its own callback only (lone: see
+ * trace_registry), and the registry's filter has nothing to hear: the common case of one layer
+ * per kind of callback, told with a single call, without the loop's frame. */
+static inline bool lone_layer(uint64_t mask, uint64_t lone, bool filter_hears) {
+  return mask && !(mask & (mask - 1)) && (mask & lone) && !filter_hears;
+}
+
+static TRACE__NOINLINE void notify_close(trace_registry *r, reg_thread *ts, slot *s, uint64_t id) {
+  uint64_t m = close_mask(r, s, TRACE__LOAD(&s->ext_used));
+  if (TRACE__LIKELY(lone_layer(m, r->lone_close, r->filter && r->filter->vt.on_close))) {
+    unsigned i = (unsigned)__builtin_ctzll(m);
+    trace_layer *l = r->layers[i];
+    trace_ctx c = ctx_about(ctx_for(r, ts, i), s, id);
+    l->vt.on_close(l->self, id, &c);
+    return;
+  }
+  notify_close_all(r, ts, s, id);
 }
 
 /* The last reference is gone: tell the layers, free the slot, drop the reference on the parent
@@ -200,8 +220,8 @@ static bool reg_enabled(void *self, const trace_metadata *meta) {
   return enabled_for(r, ts, meta);
 }
 
-static TRACE__NOINLINE void notify_new_span(trace_registry *r, reg_thread *ts, slot *s, uint64_t id,
-                                            const trace_span_attrs *a) {
+static TRACE__NOINLINE void notify_new_span_all(trace_registry *r, reg_thread *ts, slot *s,
+                                                uint64_t id, const trace_span_attrs *a) {
   if (r->filter && r->filter->vt.on_new_span) {
     trace_ctx c = ctx_about(ctx_global(r, ts), s, id);
     r->filter->vt.on_new_span(r->filter->self, a, id, &c);
@@ -213,6 +233,19 @@ static TRACE__NOINLINE void notify_new_span(trace_registry *r, reg_thread *ts, s
     if (l->vt.on_new_span)
       l->vt.on_new_span(l->self, a, id, &c);
   }
+}
+
+static TRACE__NOINLINE void notify_new_span(trace_registry *r, reg_thread *ts, slot *s, uint64_t id,
+                                            const trace_span_attrs *a) {
+  uint64_t m = s->layers & r->has_new_span;
+  if (TRACE__LIKELY(lone_layer(m, r->lone_new_span, r->filter && r->filter->vt.on_new_span))) {
+    unsigned i = (unsigned)__builtin_ctzll(m);
+    trace_layer *l = r->layers[i];
+    trace_ctx c = ctx_about(ctx_for(r, ts, i), s, id);
+    l->vt.on_new_span(l->self, a, id, &c);
+    return;
+  }
+  notify_new_span_all(r, ts, s, id, a);
 }
 
 static uint64_t reg_new_span(void *self, const trace_span_attrs *a) {
@@ -694,6 +727,12 @@ int trace_registry_add_layer(trace_registry *r, trace_layer *layer, trace_filter
     r->has_exit |= bit;
   if (layer->vt.on_close || (fv && fv->on_close))
     r->has_close |= bit;
+  if (layer->vt.on_new_span && !(fv && fv->on_new_span))
+    r->lone_new_span |= bit;
+  /* A layer told of a close only when it used the extension is lone too: close_mask leaves it
+   * out of the mask otherwise. */
+  if (layer->vt.on_close && !(fv && fv->on_close))
+    r->lone_close |= bit;
   if ((layer->flags & TRACE_LAYER_CLOSE_IF_EXT_USED) && !(fv && fv->on_close))
     r->close_if_used |= bit;
   if (layer->flags & TRACE_LAYER_TIMING)
