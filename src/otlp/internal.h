@@ -171,10 +171,23 @@ typedef struct otlp_site {
   char *name, *target, *file;
   char **fields;      /* nfields names */
   size_t values_room; /* the bytes a record wants for this callsite's values (layer.c) */
+  size_t span_want, span_at_least; /* otlp_record_space of a span without a tracestate */
   uint32_t line;
   uint16_t nfields;
   uint8_t level, kind;
 } otlp_site;
+
+/* The space a record of a callsite wants: its fixed part, then every scalar and room for
+ * strings (the callsite's values_room); at least the scalars. Records stay under a quarter of
+ * the ring (buffer_size bytes) so that a full lap always fits some. */
+static inline void otlp_record_space(size_t buffer_size, const otlp_site *site, size_t fixed,
+                                     size_t *want, size_t *at_least) {
+  size_t quarter = buffer_size / 4;
+  *want = TRACE__MIN(REC_ALIGN(fixed + site->values_room), quarter);
+  *at_least = *want;
+  if (TRACE__UNLIKELY(*want > 2048))
+    *at_least = TRACE__MIN(REC_ALIGN(fixed + site->nfields * sizeof(rec_value) + 256), *want);
+}
 
 #define SITE_PAGE_BITS 10
 #define SITE_PAGES 4096

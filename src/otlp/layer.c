@@ -48,10 +48,13 @@ static void on_new_span(void *self, const trace_span_attrs *a, uint64_t id, cons
   /* The ring, made now if this thread has none yet, announces the creating thread's name. */
   ring *r = trace__otlp_ring(x);
   uint64_t now = otlp_ticks(x->conf.tsc);
-  e->start = e->last = now;
-  e->busy = e->idle = 0;
-  e->entered = 0;
-  e->lock = 0;
+  e->start = now;
+  if (x->conf.track_inactivity) { /* what on_enter, on_exit and on_close read only then */
+    e->last = now;
+    e->busy = e->idle = 0;
+    e->entered = 0;
+    e->lock = 0;
+  }
   e->error = 0;
   e->live = 1;
   e->thread_id = TRACE__LIKELY(r != NULL) ? r->thread_id : trace_thread_id();
@@ -150,6 +153,18 @@ static TRACE__INLINE rec_value *value_head(char *p, uint32_t field, uint32_t typ
   return r;
 }
 
+/* n bytes from s to d without a call (a call would make the loop below save registers for
+ * every record): blocks of 16, the last one overlapping the one before. */
+static TRACE__INLINE void copy_inline(char *d, const char *s, size_t n) {
+  if (n <= 16) {
+    trace__small_copy(d, s, n < 16 ? n : 16);
+    return;
+  }
+  for (size_t i = 0; i + 16 < n; i += 16)
+    memcpy(d + i, s + i, 16);
+  memcpy(d + n - 16, s + n - 16, 16);
+}
+
 /* The values of vs from the first on, while no value needs a check for room: the record has
  * each value's full share left (what a record reserves per field, otlp_value_share), and every
  * string so far is short enough for its share. That is almost always every value, and the
@@ -171,7 +186,7 @@ static TRACE__INLINE uint32_t put_shared(vwriter *w, const trace_valueset *vs) {
       if (TRACE__UNLIKELY(!v->as.str.ptr || len > str_max))
         break;
       value_head(p, i, type, len)->as.u64 = 0;
-      trace__small_copy(p + sizeof(rec_value), v->as.str.ptr, len);
+      copy_inline(p + sizeof(rec_value), v->as.str.ptr, len);
       p += sizeof(rec_value) + REC_ALIGN(len);
     } else if (type == TRACE_VALUE_I64 || type == TRACE_VALUE_U64 || type == TRACE_VALUE_F64) {
       memcpy(&value_head(p, i, type, 0)->as, &v->as, 8);
@@ -244,18 +259,6 @@ static TRACE__INLINE void put_values(vwriter *w, const trace_valueset *vs) {
 /* trace_span_ref_values' callback: the span's stored values into the record. */
 static void span_values(void *arg, const trace_valueset *vs) { put_values(arg, vs); }
 
-/* The space a record of a callsite wants: its fixed part, then every scalar and room for
- * strings (the callsite's share is worked out once, in sites.c); at least the scalars. Records
- * stay under a quarter of the ring so that a full lap always fits some. */
-static TRACE__INLINE void record_space(const trace_otlp *x, const otlp_site *site, size_t fixed,
-                                       size_t *want, size_t *at_least) {
-  size_t quarter = x->conf.thread_buffer_size / 4;
-  *want = TRACE__MIN(REC_ALIGN(fixed + site->values_room), quarter);
-  *at_least = *want;
-  if (TRACE__UNLIKELY(*want > 2048))
-    *at_least = TRACE__MIN(REC_ALIGN(fixed + site->nfields * sizeof(rec_value) + 256), *want);
-}
-
 static void drop(trace_otlp *x, bool span) {
   if (span)
     OTLP_STAT_ADD(x, spans_dropped, 1);
@@ -267,13 +270,11 @@ static void drop(trace_otlp *x, bool span) {
                      span ? "spans" : "events");
 }
 
-/* Reserves a record of kind for a callsite with fixed bytes before its values and fills the
- * head's common part; NULL (the record is dropped and counted) when the ring is full. */
+/* Reserves a record of kind for a callsite (want and at_least bytes: otlp_record_space) and
+ * fills the head's common part; NULL (the record is dropped and counted) when the ring is full. */
 static TRACE__INLINE rec_head *begin_record(trace_otlp *x, ring *r, uint8_t kind,
-                                            const trace_metadata *meta, const otlp_site *site,
-                                            size_t fixed, size_t *got) {
-  size_t want, at_least;
-  record_space(x, site, fixed, &want, &at_least);
+                                            const trace_metadata *meta, size_t want,
+                                            size_t at_least, size_t *got) {
   rec_head *h = (rec_head *)(void *)trace__otlp_ring_reserve(r, want, at_least, got);
   if (TRACE__UNLIKELY(!h)) {
     drop(x, kind == REC_SPAN);
@@ -321,7 +322,10 @@ static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
   trace_context tc;
   size_t tracestate_len = TRACE__UNLIKELY(ids->has_tracestate) ? tracestate_of(ref, ctx, &tc) : 0;
   size_t fixed = sizeof(rec_span) + REC_ALIGN(tracestate_len), got;
-  rec_span *s = (rec_span *)(void *)begin_record(x, r, REC_SPAN, meta, site, fixed, &got);
+  size_t want = site->span_want, at_least = site->span_at_least;
+  if (TRACE__UNLIKELY(tracestate_len))
+    otlp_record_space(x->conf.thread_buffer_size, site, fixed, &want, &at_least);
+  rec_span *s = (rec_span *)(void *)begin_record(x, r, REC_SPAN, meta, want, at_least, &got);
   if (!s)
     return;
   char *p = (char *)s;
@@ -381,9 +385,10 @@ static void on_event(void *self, const trace_event *ev, const trace_ctx *ctx) {
     return;
   }
   size_t msg_room = meta->message ? TRACE__MIN((size_t)x->conf.max_value_len, 1024u) + 8 : 0;
-  size_t got;
-  rec_event *re = (rec_event *)(void *)begin_record(x, r, REC_EVENT, meta, site,
-                                                    sizeof(rec_event) + msg_room, &got);
+  size_t want, at_least, got;
+  otlp_record_space(x->conf.thread_buffer_size, site, sizeof(rec_event) + msg_room, &want,
+                    &at_least);
+  rec_event *re = (rec_event *)(void *)begin_record(x, r, REC_EVENT, meta, want, at_least, &got);
   if (!re)
     return;
   char *p = (char *)re;

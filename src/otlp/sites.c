@@ -59,6 +59,8 @@ static TRACE__NOINLINE const otlp_site *intern(trace_otlp *x, const trace_metada
         /* Every value's rec_value, and room for a string of each up to a bound: longer ones
          * are cut to what the record got (see record_space in layer.c). */
         found->values_room = (size_t)m->field_count * otlp_value_share(x->conf.max_value_len);
+        otlp_record_space(x->conf.thread_buffer_size, found, sizeof(rec_span), &found->span_want,
+                          &found->span_at_least);
         TRACE__STORE_REL(&page[id & ((1u << SITE_PAGE_BITS) - 1)], found);
       }
     }
