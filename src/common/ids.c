@@ -77,8 +77,13 @@ uint64_t trace__id_next(void) { return next(state()); }
 void trace__id_span(uint8_t out[8]) { trace__id_store64(out, next(state())); }
 
 void trace__id_root(uint8_t trace[16], uint8_t span[8]) {
+  /* The three draws from a copy of the state, stored back once: the id bytes written between
+   * them could alias it, and would make the compiler reload it each time. */
   id_state *s = state();
-  trace__id_store64(trace, next(s));
-  trace__id_store64(trace + 8, next(s));
-  trace__id_store64(span, next(s));
+  id_state local = *s;
+  uint64_t hi = next(&local), lo = next(&local), id = next(&local);
+  s->x = local.x;
+  trace__id_store64(trace, hi);
+  trace__id_store64(trace + 8, lo);
+  trace__id_store64(span, id);
 }

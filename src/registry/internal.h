@@ -173,10 +173,10 @@ static inline uint64_t reg_slot_id(const slot *s) { return ((uint64_t)s->gen << 
 static inline slot *reg_lookup(trace_registry *r, uint64_t id) {
   uint32_t index = (uint32_t)id - 1;
   /* An odd generation is a free slot's: no span ever had that id (a forged one). Nor did any
-   * span have generation 0, which is what the slots of a page given back to the system read. */
+   * span have generation 0, which is what the slots of a page given back to the system read.
+   * An id with index part 0 gives index UINT32_MAX, above any count of slots. */
   uint32_t gen = (uint32_t)(id >> 32);
-  if (TRACE__UNLIKELY((uint32_t)id == 0 || (gen & 1) || gen == 0 ||
-                      index >= TRACE__LOAD_ACQ(&r->nslots)))
+  if (TRACE__UNLIKELY(((gen & 1) | (gen == 0)) || index >= TRACE__LOAD_ACQ(&r->nslots)))
     return NULL;
   slot *s = reg_slot_at(r, index);
   if (TRACE__UNLIKELY(!s || TRACE__LOAD_ACQ(&s->gen) != gen))
