@@ -164,7 +164,8 @@ static void close_of_a_lone_layer(void **state) {
 }
 
 /* trace_ctx_span_view: what trace_ctx_span, trace_span_ref_meta, trace_span_ref_ext and
- * trace_span_ref_ids give, in one call; nothing for a stale id, a NULL ctx or a NULL out. */
+ * trace_span_ref_ids give, in one call; nothing for a stale id, a NULL ctx or a NULL out. And
+ * trace_ctx_span_ext, the extension alone. */
 static void view_new(void *self, const trace_span_attrs *a, uint64_t id, const trace_ctx *ctx) {
   (void)a;
   recorder *r = self;
@@ -172,12 +173,14 @@ static void view_new(void *self, const trace_span_attrs *a, uint64_t id, const t
   bool ok = trace_ctx_span_view(ctx, id, &v);
   const trace_span_ref *s = trace_ctx_span(ctx, id);
   bool same = ok && v.span == s && v.meta == trace_span_ref_meta(s) &&
-              v.ext == trace_span_ref_ext(s, ctx) && v.ids == trace_span_ref_ids(s, ctx);
+              v.ext == trace_span_ref_ext(s, ctx) && v.ids == trace_span_ref_ids(s, ctx) &&
+              v.ext == trace_ctx_span_ext(ctx, id);
   memset(&stale, 0xff, sizeof stale);
   memset(&none, 0xff, sizeof none);
   bool nothing = !trace_ctx_span_view(ctx, id ^ (2ull << 32), &stale) && !stale.span &&
                  !stale.meta && !stale.ext && !stale.ids && !trace_ctx_span_view(ctx, id, NULL) &&
-                 !trace_ctx_span_view(NULL, id, &none) && !none.span;
+                 !trace_ctx_span_view(NULL, id, &none) && !none.span &&
+                 !trace_ctx_span_ext(ctx, id ^ (2ull << 32)) && !trace_ctx_span_ext(NULL, id);
   text_log_printf(&r->log, "%s:new %s same=%d nothing=%d ext=%d ids=%d\n", r->name,
                   v.meta ? v.meta->name : "?", same, nothing, v.ext != NULL, v.ids != NULL);
 }
@@ -186,7 +189,7 @@ static const trace_layer_vtable view_vtable = {
     .on_new_span = view_new,
 };
 
-static void span_view_in_one_call(void **state) {
+static void span_view_and_ext_in_one_call(void **state) {
   (void)state;
   recorder *a = recorder_new("A"), *b = recorder_new("B");
   trace_registry *reg = trace_registry_new();
@@ -584,7 +587,7 @@ int main(void) {
       cmocka_unit_test(entered_span_survives_close),
       cmocka_unit_test(close_only_for_spans_whose_extension_was_used),
       cmocka_unit_test(close_of_a_lone_layer),
-      cmocka_unit_test(span_view_in_one_call),
+      cmocka_unit_test(span_view_and_ext_in_one_call),
       cmocka_unit_test(forged_ids_never_reach_a_free_slot),
       cmocka_unit_test(handle_copies_closed_twice_hurt_no_other_span),
       cmocka_unit_test(reentry_and_stray_exit),

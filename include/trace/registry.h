@@ -69,6 +69,9 @@ TRACE_API const trace_span_ref *trace_span_ref_parent(const trace_span_ref *span
  * to in on_close). NULL if ext_size was 0. A filter's context has no extension. Obtaining it
  * marks the span as one whose close the layer hears of (see TRACE_LAYER_CLOSE_IF_EXT_USED). */
 TRACE_API void *trace_span_ref_ext(const trace_span_ref *span, const trace_ctx *ctx);
+/* trace_span_ref_ext(trace_ctx_span(ctx, id), ctx) in one call: the calling layer's extension
+ * of the span with this id, or NULL (no such span for the layer, no extension, NULL ctx). */
+TRACE_API void *trace_ctx_span_ext(const trace_ctx *ctx, uint64_t id);
 /* Visits the span's stored field values (copies, owned by the registry; strings stay valid
  * during the visit), holding the span's lock against a concurrent record: do not record into
  * the same span from the visitor. FMT values were formatted when recorded and appear as text. */

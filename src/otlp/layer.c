@@ -34,9 +34,7 @@ static inline void check_fork(trace_otlp *x) {
     trace__otlp_restart_after_fork(x);
 }
 
-static span_ext *ext_of(uint64_t id, const trace_ctx *ctx) {
-  return trace_span_ref_ext(trace_ctx_span(ctx, id), ctx);
-}
+static span_ext *ext_of(uint64_t id, const trace_ctx *ctx) { return trace_ctx_span_ext(ctx, id); }
 
 static void on_new_span(void *self, const trace_span_attrs *a, uint64_t id, const trace_ctx *ctx) {
   (void)a;

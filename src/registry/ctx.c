@@ -110,6 +110,11 @@ void *trace_span_ref_ext(const trace_span_ref *span, const trace_ctx *ctx) {
   return ext_of((slot *)(uintptr_t)as_slot(span), ctx);
 }
 
+void *trace_ctx_span_ext(const trace_ctx *ctx, uint64_t id) {
+  slot *s = ctx ? span_of(ctx, id) : NULL;
+  return s ? ext_of(s, ctx) : NULL;
+}
+
 bool trace_ctx_span_view(const trace_ctx *ctx, uint64_t id, trace_span_view *out) {
   slot *s = ctx && out ? span_of(ctx, id) : NULL;
   if (!s) {
