@@ -76,53 +76,8 @@ static void *event_in(void *arg) {
   return NULL;
 }
 
-static void close_only_for_spans_whose_extension_was_used(void **state) {
-  (void)state;
-  recorder *a = recorder_new("A"), *b = recorder_new("B"), *c = recorder_new("C");
-  int filter_closes = 0;
-  trace_registry *reg = trace_registry_new();
-  unsigned flags = TRACE_LAYER_EXT_KEPT | TRACE_LAYER_CLOSE_IF_EXT_USED;
-  assert_int_equal(
-      trace_registry_add_layer(reg, trace_layer_new(&ext_user_vtable, a, sizeof(int), flags), NULL),
-      0);
-  assert_int_equal(
-      trace_registry_add_layer(reg, trace_layer_new(&ext_user_vtable, b, sizeof(int), flags),
-                               trace_filter_new(&counting_filter_vtable, &filter_closes)),
-      0);
-  assert_int_equal(
-      trace_registry_add_layer(reg, trace_layer_new(&ext_user_vtable, c, sizeof(int), 0), NULL), 0);
-  trace_default_guard g;
-  trace_dispatch *d = scoped_registry(reg, &g);
-  for (int round = 0; round < 2; round++) { /* the second round reuses the slots */
-    trace_span quiet = TRACE_INFO_SPAN("quiet");
-    trace_span_enter(&quiet); /* no event in it: its extension is not used */
-    trace_span_exit(&quiet);
-    trace_span_close(&quiet);
-    trace_span busy = TRACE_INFO_SPAN("busy");
-    TRACE_IN_SPAN(&busy) { TRACE_INFO("one"); }
-    trace_span_close(&busy);
-    trace_span elsewhere = TRACE_INFO_SPAN("elsewhere");
-    pthread_t t;
-    span_and_dispatch sd = {&elsewhere, d};
-    assert_int_equal(pthread_create(&t, NULL, event_in, &sd), 0);
-    pthread_join(t, NULL);
-    trace_span_close(&elsewhere); /* used on another thread, closed here */
-  }
-  assert_text_equal(a->log.text, "A:close busy events=1\nA:close elsewhere events=1\n"
-                                 "A:close busy events=1\nA:close elsewhere events=1\n");
-  assert_text_equal(b->log.text, "B:close busy events=1\nB:close elsewhere events=1\n"
-                                 "B:close busy events=1\nB:close elsewhere events=1\n");
-  assert_int_equal(filter_closes, 6); /* B's filter: every span */
-  assert_text_equal(c->log.text,
-                    "C:close quiet events=0\nC:close busy events=1\nC:close elsewhere events=1\n"
-                    "C:close quiet events=0\nC:close busy events=1\nC:close elsewhere events=1\n");
-  scoped_registry_end(d, &g, a);
-  recorder_free(b);
-  recorder_free(c);
-}
-
-/* The same spans through one layer alone (its close told with a single call, no loop), and
- * through one layer whose filter hears of closes too (then it hears of every one). */
+/* Twice (the second round reuses the slots): a span whose extension is not used, one with an
+ * event in it, and one with an event in it on another thread, closed here. */
 static void spans_quiet_and_busy(trace_dispatch *d) {
   for (int round = 0; round < 2; round++) {
     trace_span quiet = TRACE_INFO_SPAN("quiet");
@@ -141,6 +96,39 @@ static void spans_quiet_and_busy(trace_dispatch *d) {
   }
 }
 
+static void close_only_for_spans_whose_extension_was_used(void **state) {
+  (void)state;
+  recorder *a = recorder_new("A"), *b = recorder_new("B"), *c = recorder_new("C");
+  int filter_closes = 0;
+  trace_registry *reg = trace_registry_new();
+  unsigned flags = TRACE_LAYER_EXT_KEPT | TRACE_LAYER_CLOSE_IF_EXT_USED;
+  assert_int_equal(
+      trace_registry_add_layer(reg, trace_layer_new(&ext_user_vtable, a, sizeof(int), flags), NULL),
+      0);
+  assert_int_equal(
+      trace_registry_add_layer(reg, trace_layer_new(&ext_user_vtable, b, sizeof(int), flags),
+                               trace_filter_new(&counting_filter_vtable, &filter_closes)),
+      0);
+  assert_int_equal(
+      trace_registry_add_layer(reg, trace_layer_new(&ext_user_vtable, c, sizeof(int), 0), NULL), 0);
+  trace_default_guard g;
+  trace_dispatch *d = scoped_registry(reg, &g);
+  spans_quiet_and_busy(d);
+  assert_text_equal(a->log.text, "A:close busy events=1\nA:close elsewhere events=1\n"
+                                 "A:close busy events=1\nA:close elsewhere events=1\n");
+  assert_text_equal(b->log.text, "B:close busy events=1\nB:close elsewhere events=1\n"
+                                 "B:close busy events=1\nB:close elsewhere events=1\n");
+  assert_int_equal(filter_closes, 6); /* B's filter: every span */
+  assert_text_equal(c->log.text,
+                    "C:close quiet events=0\nC:close busy events=1\nC:close elsewhere events=1\n"
+                    "C:close quiet events=0\nC:close busy events=1\nC:close elsewhere events=1\n");
+  scoped_registry_end(d, &g, a);
+  recorder_free(b);
+  recorder_free(c);
+}
+
+/* The same spans through one layer alone (its close told with a single call, no loop), and
+ * through one layer whose filter hears of closes too (then it hears of every one). */
 static void close_of_a_lone_layer(void **state) {
   (void)state;
   unsigned flags = TRACE_LAYER_EXT_KEPT | TRACE_LAYER_CLOSE_IF_EXT_USED;
