@@ -356,11 +356,12 @@ static void ids_unique_nonzero(void **state) {
   for (size_t i = 1; i < PER * THREADS; i++)
     assert_true(all[i] != all[i - 1]);
   free(all);
-  uint8_t tid[16], sid[8];
-  trace__id_trace(tid);
-  trace__id_span(sid);
+  uint8_t tid[16], sid[8], sid2[8];
+  trace__id_root(tid, sid);
+  trace__id_span(sid2);
   uint64_t hi = trace__id_load64(tid), lo = trace__id_load64(tid + 8);
-  assert_true(hi != 0 && lo != 0 && trace__id_load64(sid) != 0);
+  assert_true(hi != 0 && lo != 0 && trace__id_load64(sid) != 0 && trace__id_load64(sid2) != 0);
+  assert_true(hi != lo && trace__id_load64(sid) != trace__id_load64(sid2));
   uint8_t b[8];
   trace__id_store64(b, 0x0102030405060708ull);
   assert_int_equal(b[0], 1);

@@ -76,6 +76,26 @@ static void *event_in(void *arg) {
   return NULL;
 }
 
+/* Twice (the second round reuses the slots): a span whose extension is not used, one with an
+ * event in it, and one with an event in it on another thread, closed here. */
+static void spans_quiet_and_busy(trace_dispatch *d) {
+  for (int round = 0; round < 2; round++) {
+    trace_span quiet = TRACE_INFO_SPAN("quiet");
+    trace_span_enter(&quiet);
+    trace_span_exit(&quiet);
+    trace_span_close(&quiet);
+    trace_span busy = TRACE_INFO_SPAN("busy");
+    TRACE_IN_SPAN(&busy) { TRACE_INFO("one"); }
+    trace_span_close(&busy);
+    trace_span elsewhere = TRACE_INFO_SPAN("elsewhere");
+    pthread_t t;
+    span_and_dispatch sd = {&elsewhere, d};
+    assert_int_equal(pthread_create(&t, NULL, event_in, &sd), 0);
+    pthread_join(t, NULL);
+    trace_span_close(&elsewhere);
+  }
+}
+
 static void close_only_for_spans_whose_extension_was_used(void **state) {
   (void)state;
   recorder *a = recorder_new("A"), *b = recorder_new("B"), *c = recorder_new("C");
@@ -93,21 +113,7 @@ static void close_only_for_spans_whose_extension_was_used(void **state) {
       trace_registry_add_layer(reg, trace_layer_new(&ext_user_vtable, c, sizeof(int), 0), NULL), 0);
   trace_default_guard g;
   trace_dispatch *d = scoped_registry(reg, &g);
-  for (int round = 0; round < 2; round++) { /* the second round reuses the slots */
-    trace_span quiet = TRACE_INFO_SPAN("quiet");
-    trace_span_enter(&quiet); /* no event in it: its extension is not used */
-    trace_span_exit(&quiet);
-    trace_span_close(&quiet);
-    trace_span busy = TRACE_INFO_SPAN("busy");
-    TRACE_IN_SPAN(&busy) { TRACE_INFO("one"); }
-    trace_span_close(&busy);
-    trace_span elsewhere = TRACE_INFO_SPAN("elsewhere");
-    pthread_t t;
-    span_and_dispatch sd = {&elsewhere, d};
-    assert_int_equal(pthread_create(&t, NULL, event_in, &sd), 0);
-    pthread_join(t, NULL);
-    trace_span_close(&elsewhere); /* used on another thread, closed here */
-  }
+  spans_quiet_and_busy(d);
   assert_text_equal(a->log.text, "A:close busy events=1\nA:close elsewhere events=1\n"
                                  "A:close busy events=1\nA:close elsewhere events=1\n");
   assert_text_equal(b->log.text, "B:close busy events=1\nB:close elsewhere events=1\n"
@@ -119,6 +125,76 @@ static void close_only_for_spans_whose_extension_was_used(void **state) {
   scoped_registry_end(d, &g, a);
   recorder_free(b);
   recorder_free(c);
+}
+
+/* The same spans through one layer alone (its close told with a single call, no loop), and
+ * through one layer whose filter hears of closes too (then it hears of every one). */
+static void close_of_a_lone_layer(void **state) {
+  (void)state;
+  unsigned flags = TRACE_LAYER_EXT_KEPT | TRACE_LAYER_CLOSE_IF_EXT_USED;
+  for (int with_filter = 0; with_filter < 2; with_filter++) {
+    recorder *a = recorder_new("A");
+    int filter_closes = 0;
+    trace_registry *reg = trace_registry_new();
+    trace_filter *f =
+        with_filter ? trace_filter_new(&counting_filter_vtable, &filter_closes) : NULL;
+    assert_int_equal(trace_registry_add_layer(
+                         reg, trace_layer_new(&ext_user_vtable, a, sizeof(int), flags), f),
+                     0);
+    trace_default_guard g;
+    trace_dispatch *d = scoped_registry(reg, &g);
+    spans_quiet_and_busy(d);
+    assert_text_equal(a->log.text, "A:close busy events=1\nA:close elsewhere events=1\n"
+                                   "A:close busy events=1\nA:close elsewhere events=1\n");
+    assert_int_equal(filter_closes, with_filter ? 6 : 0);
+    scoped_registry_end(d, &g, a);
+  }
+}
+
+/* trace_ctx_span_view: what trace_ctx_span, trace_span_ref_meta, trace_span_ref_ext and
+ * trace_span_ref_ids give, in one call; nothing for a stale id, a NULL ctx or a NULL out. And
+ * trace_ctx_span_ext, the extension alone. */
+static void view_new(void *self, const trace_span_attrs *a, uint64_t id, const trace_ctx *ctx) {
+  (void)a;
+  recorder *r = self;
+  trace_span_view v, stale, none;
+  bool ok = trace_ctx_span_view(ctx, id, &v);
+  const trace_span_ref *s = trace_ctx_span(ctx, id);
+  bool same = ok && v.span == s && v.meta == trace_span_ref_meta(s) &&
+              v.ext == trace_span_ref_ext(s, ctx) && v.ids == trace_span_ref_ids(s, ctx) &&
+              v.ext == trace_ctx_span_ext(ctx, id);
+  memset(&stale, 0xff, sizeof stale);
+  memset(&none, 0xff, sizeof none);
+  bool nothing = !trace_ctx_span_view(ctx, id ^ (2ull << 32), &stale) && !stale.span &&
+                 !stale.meta && !stale.ext && !stale.ids && !trace_ctx_span_view(ctx, id, NULL) &&
+                 !trace_ctx_span_view(NULL, id, &none) && !none.span &&
+                 !trace_ctx_span_ext(ctx, id ^ (2ull << 32)) && !trace_ctx_span_ext(NULL, id);
+  text_log_printf(&r->log, "%s:new %s same=%d nothing=%d ext=%d ids=%d\n", r->name,
+                  v.meta ? v.meta->name : "?", same, nothing, v.ext != NULL, v.ids != NULL);
+}
+static const trace_layer_vtable view_vtable = {
+    .struct_size = sizeof(trace_layer_vtable),
+    .on_new_span = view_new,
+};
+
+static void span_view_and_ext_in_one_call(void **state) {
+  (void)state;
+  recorder *a = recorder_new("A"), *b = recorder_new("B");
+  trace_registry *reg = trace_registry_new();
+  assert_int_equal(trace_registry_add_layer(
+                       reg, trace_layer_new(&view_vtable, a, sizeof(int), TRACE_LAYER_CONTEXT),
+                       NULL),
+                   0);
+  assert_int_equal(trace_registry_add_layer(reg, trace_layer_new(&view_vtable, b, 0, 0), NULL), 0);
+  trace_default_guard g;
+  trace_dispatch *d = scoped_registry(reg, &g);
+  trace_span s = TRACE_INFO_SPAN("viewed");
+  trace_span_close(&s);
+  assert_text_equal(a->log.text, "A:new viewed same=1 nothing=1 ext=1 ids=1\n");
+  /* B has no extension; the span's ids are there for every layer that asks. */
+  assert_text_equal(b->log.text, "B:new viewed same=1 nothing=1 ext=0 ids=1\n");
+  recorder_free(b);
+  scoped_registry_end(d, &g, a);
 }
 
 static void entered_span_survives_close(void **state) {
@@ -498,6 +574,8 @@ int main(void) {
       cmocka_unit_test(scope_idle_hint),
       cmocka_unit_test(entered_span_survives_close),
       cmocka_unit_test(close_only_for_spans_whose_extension_was_used),
+      cmocka_unit_test(close_of_a_lone_layer),
+      cmocka_unit_test(span_view_and_ext_in_one_call),
       cmocka_unit_test(forged_ids_never_reach_a_free_slot),
       cmocka_unit_test(handle_copies_closed_twice_hurt_no_other_span),
       cmocka_unit_test(reentry_and_stray_exit),

@@ -15,6 +15,8 @@ typedef struct seen {
   uint8_t parent[8];
   bool has;
   int kind;
+  trace_span_ids ids; /* trace_span_ref_ids' answer, when has_ids */
+  bool has_ids;
 } seen;
 
 typedef struct ctx_layer {
@@ -34,6 +36,10 @@ static void on_new(void *self, const trace_span_attrs *a, uint64_t id, const tra
   snprintf(s->name, sizeof s->name, "%s", a->meta->name);
   s->kind = trace_span_ref_context(ref, ctx, &s->c, s->parent);
   s->has = s->kind != TRACE_SPAN_CONTEXT_NONE;
+  const trace_span_ids *ids = trace_span_ref_ids(ref, ctx);
+  s->has_ids = ids != NULL;
+  if (ids)
+    s->ids = *ids;
   pthread_mutex_unlock(&l->lock);
 }
 
@@ -352,6 +358,66 @@ static void skipped_ancestor(void **state) {
   teardown_fixture(&f);
 }
 
+/* trace_span_ref_ids gives what trace_span_ref_context does (the tracestate aside) for every
+ * kind of span: roots, children, remote parents with and without a tracestate, new traces under
+ * a remote-parented span (which still find its tracestate), skipped ancestors. */
+static void ids_match_context(const seen *s) {
+  assert_true(s->has_ids == s->has);
+  if (!s->has)
+    return;
+  assert_memory_equal(s->ids.trace_id, s->c.trace_id, 16);
+  assert_memory_equal(s->ids.span_id, s->c.span_id, 8);
+  assert_memory_equal(s->ids.parent_span_id, s->parent, 8);
+  assert_int_equal(s->ids.flags, s->c.flags);
+  assert_int_equal(s->ids.remote_parent, s->kind == TRACE_SPAN_CONTEXT_REMOTE_PARENT);
+  assert_int_equal(s->ids.has_tracestate, s->c.tracestate_len != 0);
+  assert_int_equal(s->ids.reserved_, 0);
+}
+
+static void ids_in_place(void **state) {
+  (void)state;
+  fixture f = setup_fixture(&ctx_vt, true);
+  trace_header h[] = {{"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+                      {"tracestate", "congo=t61rcWkgMzE"}};
+  trace_context with_state, without_state;
+  assert_int_equal(trace_context_extract(h, 2, &with_state, NULL), 0);
+  assert_int_equal(trace_context_extract(h, 1, &without_state, NULL), 0);
+  without_state.flags = 0xff;
+  trace_span root = TRACE_INFO_SPAN("root");
+  trace_span_enter(&root);
+  trace_span child = TRACE_INFO_SPAN("child");
+  trace_span req = TRACE_INFO_SPAN_FROM(&with_state, "req");
+  trace_span_enter(&req);
+  trace_span mid = TRACE_SPAN_AT("hidden", TRACE_LEVEL_INFO, "mid"); /* no context of its own */
+  trace_span_enter(&mid);
+  trace_span inner = TRACE_INFO_SPAN("inner");
+  trace_span fresh = TRACE_INFO_SPAN_FROM(TRACE_NEW_TRACE, "fresh");
+  trace_span_exit(&mid);
+  trace_span_exit(&req);
+  trace_span bare = TRACE_INFO_SPAN_FROM(&without_state, "bare");
+  trace_span_exit(&root);
+  assert_int_equal(f.l->n, 6);
+  for (int i = 0; i < f.l->n; i++)
+    ids_match_context(&f.l->spans[i]);
+  /* The cases the loop covers, as they should be. */
+  assert_true(find(f.l, "inner")->ids.has_tracestate && find(f.l, "fresh")->ids.has_tracestate);
+  assert_false(find(f.l, "root")->ids.has_tracestate || find(f.l, "bare")->ids.has_tracestate);
+  assert_true(find(f.l, "bare")->ids.remote_parent && find(f.l, "req")->ids.remote_parent);
+  assert_int_equal(find(f.l, "bare")->ids.flags, 0xff);
+  assert_true(zero(find(f.l, "fresh")->ids.parent_span_id, 8));
+  assert_null(trace_span_ref_ids(NULL, NULL));
+  trace_span spans[] = {bare, fresh, inner, mid, req, child, root};
+  for (size_t i = 0; i < sizeof spans / sizeof *spans; i++)
+    trace_span_close(&spans[i]);
+  teardown_fixture(&f);
+  /* Without a context layer, no span has ids. */
+  f = setup_fixture(&ctx_vt, false);
+  trace_span s = TRACE_INFO_SPAN("s");
+  assert_false(find(f.l, "s")->has_ids);
+  trace_span_close(&s);
+  teardown_fixture(&f);
+}
+
 static void without_contexts(void **state) {
   (void)state;
   trace_context out;
@@ -469,7 +535,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(ids_and_inheritance), cmocka_unit_test(remote_parent),
       cmocka_unit_test(remote_not_sampled),  cmocka_unit_test(sampler_decides),
-      cmocka_unit_test(skipped_ancestor),    cmocka_unit_test(without_contexts),
+      cmocka_unit_test(skipped_ancestor),    cmocka_unit_test(ids_in_place),
+      cmocka_unit_test(without_contexts),
       cmocka_unit_test(span_ref_values),     cmocka_unit_test(thread_identity_doors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -69,6 +69,9 @@ TRACE_API const trace_span_ref *trace_span_ref_parent(const trace_span_ref *span
  * to in on_close). NULL if ext_size was 0. A filter's context has no extension. Obtaining it
  * marks the span as one whose close the layer hears of (see TRACE_LAYER_CLOSE_IF_EXT_USED). */
 TRACE_API void *trace_span_ref_ext(const trace_span_ref *span, const trace_ctx *ctx);
+/* trace_span_ref_ext(trace_ctx_span(ctx, id), ctx) in one call: the calling layer's extension
+ * of the span with this id, or NULL (no such span for the layer, no extension, NULL ctx). */
+TRACE_API void *trace_ctx_span_ext(const trace_ctx *ctx, uint64_t id);
 /* Visits the span's stored field values (copies, owned by the registry; strings stay valid
  * during the visit), holding the span's lock against a concurrent record: do not record into
  * the same span from the visitor. FMT values were formatted when recorded and appear as text. */
@@ -99,6 +102,38 @@ enum {
 };
 TRACE_API int trace_span_ref_context(const trace_span_ref *span, const trace_ctx *ctx,
                                      trace_context *out, uint8_t parent_span_id[8]);
+
+/* A span's ids as the registry keeps them, for layers with TRACE_LAYER_CONTEXT: what
+ * trace_span_ref_context gives but the tracestate, read in place. */
+typedef struct trace_span_ids {
+  uint8_t trace_id[16];
+  uint8_t span_id[8];
+  uint8_t parent_span_id[8]; /* as trace_span_ref_context gives it; zeros for a root */
+  uint8_t flags;             /* TRACE_CONTEXT_SAMPLED and the bits a remote parent sent */
+  uint8_t remote_parent;     /* 1: the parent is in another process (TRACE_SPAN_FROM) */
+  uint8_t has_tracestate;    /* 1: the span's trace carries a tracestate (when the span was
+                                made): trace_span_ref_context gives it */
+  uint8_t reserved_;         /* 0 */
+} trace_span_ids;
+/* The span's ids, owned by the registry, unchanged while the span lives and valid during the
+ * callback; NULL for a NULL span or ctx, or a span without a context (no layer with
+ * TRACE_LAYER_CONTEXT enabled it). A load or two instead of trace_span_ref_context's copy of a
+ * whole trace_context: for layers that read them for every span (an exporter). */
+TRACE_API const trace_span_ids *trace_span_ref_ids(const trace_span_ref *span,
+                                                   const trace_ctx *ctx);
+
+/* What a layer reads of a span on every callback, found in one call: the span, its callsite,
+ * the calling layer's extension (as trace_span_ref_ext gives it, marking it used) and its ids
+ * (as trace_span_ref_ids gives them). Valid during the callback, like the doors it stands for. */
+typedef struct trace_span_view {
+  const trace_span_ref *span;
+  const trace_metadata *meta;
+  void *ext;                  /* NULL: the layer has no extension, or ctx is a filter's */
+  const trace_span_ids *ids;  /* NULL: the span has no context */
+} trace_span_view;
+/* Fills *out for the span with this id and returns true; false, with *out zeroed, when
+ * trace_ctx_span(ctx, id) would give NULL; false for a NULL out. */
+TRACE_API bool trace_ctx_span_view(const trace_ctx *ctx, uint64_t id, trace_span_view *out);
 
 typedef struct trace_span_timing {
   uint64_t created_ns; /* CLOCK_MONOTONIC at creation */

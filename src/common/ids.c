@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -55,10 +56,15 @@ static TRACE__NOINLINE void seed(id_state *s) {
   errno = saved;
 }
 
+/* Whether this thread's generator may be used as it is: seeded, and not since a fork. */
+static TRACE__INLINE bool ready(const id_state *s) {
+  return s->seeded && s->forks == __atomic_load_n(&fork_count, __ATOMIC_RELAXED);
+}
+
 /* This thread's generator, reseeded when new or after a fork. */
 static TRACE__INLINE id_state *state(void) {
   id_state *s = &ids;
-  if (TRACE__UNLIKELY(!s->seeded || s->forks != __atomic_load_n(&fork_count, __ATOMIC_RELAXED)))
+  if (TRACE__UNLIKELY(!ready(s)))
     seed(s);
   return s;
 }
@@ -74,10 +80,26 @@ static TRACE__INLINE uint64_t next(id_state *s) {
 
 uint64_t trace__id_next(void) { return next(state()); }
 
-void trace__id_trace(uint8_t out[16]) {
-  id_state *s = state();
-  trace__id_store64(out, next(s));
-  trace__id_store64(out + 8, next(s));
+void trace__id_span(uint8_t out[8]) { trace__id_store64(out, next(state())); }
+
+static TRACE__NOINLINE void root_after_seed(uint8_t trace[16], uint8_t span[8]) {
+  seed(&ids);
+  trace__id_root(trace, span);
 }
 
-void trace__id_span(uint8_t out[8]) { trace__id_store64(out, next(state())); }
+void trace__id_root(uint8_t trace[16], uint8_t span[8]) {
+  id_state *s = &ids;
+  /* Seeding out of line, then here again: the common path keeps no register across a call. */
+  if (TRACE__UNLIKELY(!ready(s))) {
+    root_after_seed(trace, span);
+    return;
+  }
+  /* The three draws from a copy of the state, stored back once: the id bytes written between
+   * them could alias it, and would make the compiler reload it each time. */
+  id_state local = *s;
+  uint64_t hi = next(&local), lo = next(&local), id = next(&local);
+  s->x = local.x;
+  trace__id_store64(trace, hi);
+  trace__id_store64(trace + 8, lo);
+  trace__id_store64(span, id);
+}

@@ -9,10 +9,11 @@
 
 /* A random non-zero 64-bit value (a span id). */
 uint64_t trace__id_next(void);
-/* A random 128-bit trace id, big-endian bytes, never all zero (neither half is zero). */
-void trace__id_trace(uint8_t out[16]);
 /* A random non-zero span id, big-endian bytes. */
 void trace__id_span(uint8_t out[8]);
+/* Both ids of a new root span, big-endian bytes, in one call (every exported root span draws
+ * both): a random 128-bit trace id, neither half zero, and a span id as trace__id_span's. */
+void trace__id_root(uint8_t trace[16], uint8_t span[8]);
 
 /* Stores v in 8 bytes, most significant first (the order of an id's hex form). */
 static inline void trace__id_store64(uint8_t *out, uint64_t v) {

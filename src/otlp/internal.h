@@ -97,6 +97,13 @@ _Static_assert(sizeof(rec_event) % 8 == 0, "records are 8-aligned");
 _Static_assert(sizeof(rec_value) == 16, "values are 16 bytes");
 _Static_assert(sizeof(rec_name) % 8 == 0, "records are 8-aligned");
 
+/* The bytes a record reserves for each value of its callsite: the rec_value and a string's
+ * share, up to 512 bytes (sites.c). A longer string is cut to what the record got, so a string
+ * that fits its share is never cut for room (layer.c counts on it). */
+static inline size_t otlp_value_share(uint32_t max_value_len) {
+  return sizeof(rec_value) + (max_value_len < 504u ? max_value_len : 504u) + 8u;
+}
+
 static inline const char *rec_after(const void *p, size_t n) { return (const char *)p + n; }
 
 /* Iterates the values of a record: first with rec_values(), then rec_value_next(). */
@@ -164,10 +171,23 @@ typedef struct otlp_site {
   char *name, *target, *file;
   char **fields;      /* nfields names */
   size_t values_room; /* the bytes a record wants for this callsite's values (layer.c) */
+  size_t span_want, span_at_least; /* otlp_record_space of a span without a tracestate */
   uint32_t line;
   uint16_t nfields;
   uint8_t level, kind;
 } otlp_site;
+
+/* The space a record of a callsite wants: its fixed part, then every scalar and room for
+ * strings (the callsite's values_room); at least the scalars. Records stay under a quarter of
+ * the ring (buffer_size bytes) so that a full lap always fits some. */
+static inline void otlp_record_space(size_t buffer_size, const otlp_site *site, size_t fixed,
+                                     size_t *want, size_t *at_least) {
+  size_t quarter = buffer_size / 4;
+  *want = TRACE__MIN(REC_ALIGN(fixed + site->values_room), quarter);
+  *at_least = *want;
+  if (TRACE__UNLIKELY(*want > 2048))
+    *at_least = TRACE__MIN(REC_ALIGN(fixed + site->nfields * sizeof(rec_value) + 256), *want);
+}
 
 #define SITE_PAGE_BITS 10
 #define SITE_PAGES 4096
@@ -328,8 +348,18 @@ struct trace_otlp {
 void trace__otlp_wake(trace_otlp *x);
 
 /* Sites. */
-const otlp_site *trace__otlp_site(trace_otlp *x, const trace_metadata *meta);
 const otlp_site *trace__otlp_site_by_id(const trace_otlp *x, uint32_t id);
+const otlp_site *trace__otlp_site_slow(trace_otlp *x, const trace_metadata *meta);
+/* The copy of meta's callsite, made the first time (NULL when that cannot be done). Inline: it
+ * is two loads on every record. */
+static TRACE__INLINE const otlp_site *trace__otlp_site(trace_otlp *x, const trace_metadata *meta) {
+  uint32_t id = meta->callsite_id;
+  otlp_site **page = (id >> SITE_PAGE_BITS) < SITE_PAGES
+                         ? TRACE__LOAD_ACQ(&x->site_pages[id >> SITE_PAGE_BITS])
+                         : NULL;
+  const otlp_site *s = page ? TRACE__LOAD_ACQ(&page[id & ((1u << SITE_PAGE_BITS) - 1)]) : NULL;
+  return TRACE__LIKELY(s != NULL) ? s : trace__otlp_site_slow(x, meta);
+}
 void trace__otlp_sites_free(trace_otlp *x);
 
 /* Rings. */
@@ -349,8 +379,27 @@ static TRACE__INLINE ring *trace__otlp_ring(trace_otlp *x) {
 /* Reserves want bytes (a multiple of 8) of contiguous space, or as much as can be had down to
  * at_least; returns where to write and sets *got, or NULL when the ring is full (the record is
  * dropped). Commit with trace__otlp_ring_commit. */
-char *trace__otlp_ring_reserve(trace_otlp *x, ring *r, size_t want, size_t at_least, size_t *got);
-void trace__otlp_ring_commit(trace_otlp *x, ring *r, size_t size);
+char *trace__otlp_ring_reserve_slow(ring *r, size_t want, size_t at_least, size_t *got);
+static TRACE__INLINE char *trace__otlp_ring_reserve(ring *r, size_t want, size_t at_least,
+                                                   size_t *got) {
+  /* The common case inline: want fits before the end of the buffer and in what the exporter
+   * was last seen to have freed. */
+  size_t off = (size_t)r->head & (r->cap - 1); /* cap: a power of two */
+  if (TRACE__LIKELY(r->cap - off >= want && r->cap - (size_t)(r->head - r->tail_seen) >= want + 8)) {
+    *got = want;
+    return r->buf + off;
+  }
+  return trace__otlp_ring_reserve_slow(r, want, at_least, got);
+}
+void trace__otlp_ring_check(trace_otlp *x, ring *r);
+/* Publishes the record reserved last (size bytes) to the exporter. */
+static TRACE__INLINE void trace__otlp_ring_commit(trace_otlp *x, ring *r, size_t size) {
+  uint64_t head = r->head + r->pad + size;
+  r->pad = 0;
+  TRACE__STORE_REL(&r->head, head);
+  if (TRACE__UNLIKELY(head >= r->wake_check))
+    trace__otlp_ring_check(x, r);
+}
 /* Exporter side: calls fn for every complete record of r, stopping early when fn returns
  * false; frees the ring's space. */
 typedef bool (*ring_fn)(void *arg, const ring *r, const rec_head *h);

@@ -34,9 +34,7 @@ static inline void check_fork(trace_otlp *x) {
     trace__otlp_restart_after_fork(x);
 }
 
-static span_ext *ext_of(uint64_t id, const trace_ctx *ctx) {
-  return trace_span_ref_ext(trace_ctx_span(ctx, id), ctx);
-}
+static span_ext *ext_of(uint64_t id, const trace_ctx *ctx) { return trace_ctx_span_ext(ctx, id); }
 
 static void on_new_span(void *self, const trace_span_attrs *a, uint64_t id, const trace_ctx *ctx) {
   (void)a;
@@ -48,10 +46,13 @@ static void on_new_span(void *self, const trace_span_attrs *a, uint64_t id, cons
   /* The ring, made now if this thread has none yet, announces the creating thread's name. */
   ring *r = trace__otlp_ring(x);
   uint64_t now = otlp_ticks(x->conf.tsc);
-  e->start = e->last = now;
-  e->busy = e->idle = 0;
-  e->entered = 0;
-  e->lock = 0;
+  e->start = now;
+  if (x->conf.track_inactivity) { /* what on_enter, on_exit and on_close read only then */
+    e->last = now;
+    e->busy = e->idle = 0;
+    e->entered = 0;
+    e->lock = 0;
+  }
   e->error = 0;
   e->live = 1;
   e->thread_id = TRACE__LIKELY(r != NULL) ? r->thread_id : trace_thread_id();
@@ -140,13 +141,78 @@ static TRACE__NOINLINE char *put_text(vwriter *w, rec_value *r, char *p, const t
   return p + REC_ALIGN(n);
 }
 
-/* The values of vs into the record: a 16-byte rec_value each (EMPTY ones skipped), a string's
- * bytes after its rec_value. The writer's position stays in a register for the whole set: this
- * loop is most of what closing an exported span costs. */
-static void put_values(vwriter *w, const trace_valueset *vs) {
+/* One value's rec_value, its string bytes still to come. */
+static TRACE__INLINE rec_value *value_head(char *p, uint32_t field, uint32_t type, size_t len) {
+  rec_value *r = (rec_value *)(void *)p;
+  r->field = (uint16_t)field;
+  r->type = (uint8_t)type;
+  r->cut = 0;
+  r->len = (uint32_t)len;
+  return r;
+}
+
+/* n bytes from s to d without a call (a call would make the loop below save registers for
+ * every record): blocks of 16, the last one overlapping the one before. */
+static TRACE__INLINE void copy_inline(char *d, const char *s, size_t n) {
+  if (n <= 16) {
+    trace__small_copy(d, s, n < 16 ? n : 16);
+    return;
+  }
+  for (size_t i = 0; i + 16 < n; i += 16)
+    memcpy(d + i, s + i, 16);
+  memcpy(d + n - 16, s + n - 16, 16);
+}
+
+/* The values of vs from the first on, while no value needs a check for room: the record has
+ * each value's full share left (what a record reserves per field, otlp_value_share), and every
+ * string so far is short enough for its share. That is almost always every value, and the
+ * loop then costs a few instructions a value. It stops at the first value it leaves to
+ * put_checked (a null string, a string longer than its share, a value to format) and returns
+ * its index. */
+static TRACE__INLINE uint32_t put_shared(vwriter *w, const trace_valueset *vs) {
+  uint32_t count = vs->count;
+  if (vs->index || (size_t)(w->end - w->p) < (size_t)count * otlp_value_share(w->max_len))
+    return 0;
+  size_t str_max = TRACE__MIN((size_t)w->max_len, (size_t)512);
   char *p = w->p;
+  uint32_t n = 0, i = 0;
   const trace_value *v = vs->values;
-  for (uint32_t i = 0; i < vs->count; i++, v++) {
+  for (; i < count; i++, v++) {
+    uint32_t type = v->type;
+    if (type == TRACE_VALUE_STR || type == TRACE_VALUE_DISPLAY) {
+      size_t len = v->as.str.len;
+      if (TRACE__UNLIKELY(!v->as.str.ptr || len > str_max))
+        break;
+      value_head(p, i, type, len)->as.u64 = 0;
+      copy_inline(p + sizeof(rec_value), v->as.str.ptr, len);
+      p += sizeof(rec_value) + REC_ALIGN(len);
+    } else if (type == TRACE_VALUE_I64 || type == TRACE_VALUE_U64 || type == TRACE_VALUE_F64) {
+      memcpy(&value_head(p, i, type, 0)->as, &v->as, 8);
+      p += sizeof(rec_value);
+    } else if (type == TRACE_VALUE_PTR) {
+      value_head(p, i, type, 0)->as.u64 = (uint64_t)(uintptr_t)v->as.ptr;
+      p += sizeof(rec_value);
+    } else if (type == TRACE_VALUE_BOOL) {
+      value_head(p, i, type, 0)->as.u64 = v->as.b;
+      p += sizeof(rec_value);
+    } else if (type == TRACE_VALUE_EMPTY) {
+      continue;
+    } else {
+      break;
+    }
+    n++;
+  }
+  w->p = p;
+  w->n = (uint16_t)(w->n + n);
+  return i;
+}
+
+/* The values of vs from index i on, each checked against the room left: a 16-byte rec_value
+ * each (EMPTY ones skipped), a string's bytes after its rec_value, cut to what fits. */
+static TRACE__NOINLINE void put_checked(vwriter *w, const trace_valueset *vs, uint32_t i) {
+  char *p = w->p;
+  const trace_value *v = vs->values + i;
+  for (; i < vs->count; i++, v++) {
     int field = vs->index ? vs->index[i] : (int)i;
     if (v->type == TRACE_VALUE_EMPTY)
       continue;
@@ -155,13 +221,9 @@ static void put_values(vwriter *w, const trace_valueset *vs) {
       w->truncated = 1;
       continue;
     }
-    rec_value *r = (rec_value *)(void *)p;
+    rec_value *r = value_head(p, (uint32_t)field, v->type, 0);
     p += sizeof *r;
     w->n++;
-    r->field = (uint16_t)field;
-    r->type = (uint8_t)v->type;
-    r->cut = 0;
-    r->len = 0;
     switch (v->type) {
     case TRACE_VALUE_I64:
     case TRACE_VALUE_U64:
@@ -185,20 +247,15 @@ static void put_values(vwriter *w, const trace_valueset *vs) {
   w->p = p;
 }
 
+/* The values of vs into the record. */
+static TRACE__INLINE void put_values(vwriter *w, const trace_valueset *vs) {
+  uint32_t i = put_shared(w, vs);
+  if (TRACE__UNLIKELY(i < vs->count))
+    put_checked(w, vs, i);
+}
+
 /* trace_span_ref_values' callback: the span's stored values into the record. */
 static void span_values(void *arg, const trace_valueset *vs) { put_values(arg, vs); }
-
-/* The space a record of a callsite wants: its fixed part, then every scalar and room for
- * strings (the callsite's share is worked out once, in sites.c); at least the scalars. Records
- * stay under a quarter of the ring so that a full lap always fits some. */
-static TRACE__INLINE void record_space(const trace_otlp *x, const otlp_site *site, size_t fixed,
-                                       size_t *want, size_t *at_least) {
-  size_t quarter = x->conf.thread_buffer_size / 4;
-  *want = TRACE__MIN(REC_ALIGN(fixed + site->values_room), quarter);
-  *at_least = *want;
-  if (TRACE__UNLIKELY(*want > 2048))
-    *at_least = TRACE__MIN(REC_ALIGN(fixed + site->nfields * sizeof(rec_value) + 256), *want);
-}
 
 static void drop(trace_otlp *x, bool span) {
   if (span)
@@ -211,14 +268,12 @@ static void drop(trace_otlp *x, bool span) {
                      span ? "spans" : "events");
 }
 
-/* Reserves a record of kind for a callsite with fixed bytes before its values and fills the
- * head's common part; NULL (the record is dropped and counted) when the ring is full. */
+/* Reserves a record of kind for a callsite (want and at_least bytes: otlp_record_space) and
+ * fills the head's common part; NULL (the record is dropped and counted) when the ring is full. */
 static TRACE__INLINE rec_head *begin_record(trace_otlp *x, ring *r, uint8_t kind,
-                                            const trace_metadata *meta, const otlp_site *site,
-                                            size_t fixed, size_t *got) {
-  size_t want, at_least;
-  record_space(x, site, fixed, &want, &at_least);
-  rec_head *h = (rec_head *)(void *)trace__otlp_ring_reserve(x, r, want, at_least, got);
+                                            const trace_metadata *meta, size_t want,
+                                            size_t at_least, size_t *got) {
+  rec_head *h = (rec_head *)(void *)trace__otlp_ring_reserve(r, want, at_least, got);
   if (TRACE__UNLIKELY(!h)) {
     drop(x, kind == REC_SPAN);
     return NULL;
@@ -231,22 +286,30 @@ static TRACE__INLINE rec_head *begin_record(trace_otlp *x, ring *r, uint8_t kind
   return h;
 }
 
+/* The tracestate the span's trace carries, into tc; returns its length. Out of line: few
+ * traces carry one. */
+static TRACE__NOINLINE size_t tracestate_of(const trace_span_ref *ref, const trace_ctx *ctx,
+                                            trace_context *tc) {
+  return trace_span_ref_context(ref, ctx, tc, NULL) ? tc->tracestate_len : 0;
+}
+
 static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
   trace_otlp *x = self;
-  const trace_span_ref *ref = trace_ctx_span(ctx, id);
-  span_ext *e = trace_span_ref_ext(ref, ctx);
+  trace_span_view v;
+  if (!trace_ctx_span_view(ctx, id, &v))
+    return;
+  span_ext *e = v.ext;
   if (!e || !e->live)
     return;
   e->live = 0;
   if (!x->conf.traces.url && !x->conf.discard)
     return;
-  trace_context tc;
-  uint8_t parent[8];
-  int kind = trace_span_ref_context(ref, ctx, &tc, parent);
-  if (kind == TRACE_SPAN_CONTEXT_NONE || !(tc.flags & TRACE_CONTEXT_SAMPLED))
+  const trace_span_ids *ids = v.ids;
+  const trace_span_ref *ref = v.span;
+  if (!ids || !(ids->flags & TRACE_CONTEXT_SAMPLED))
     return; /* not sampled: not exported */
   check_fork(x);
-  const trace_metadata *meta = trace_span_ref_meta(ref);
+  const trace_metadata *meta = v.meta;
   const otlp_site *site = trace__otlp_site(x, meta);
   ring *r = trace__otlp_ring(x);
   if (TRACE__UNLIKELY(!site || !r)) {
@@ -254,16 +317,23 @@ static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
     return;
   }
   uint64_t end = otlp_ticks(x->conf.tsc);
-  size_t fixed = sizeof(rec_span) + REC_ALIGN(tc.tracestate_len), got;
-  rec_span *s = (rec_span *)(void *)begin_record(x, r, REC_SPAN, meta, site, fixed, &got);
+  trace_context tc;
+  size_t tracestate_len = TRACE__UNLIKELY(ids->has_tracestate) ? tracestate_of(ref, ctx, &tc) : 0;
+  size_t fixed = sizeof(rec_span) + REC_ALIGN(tracestate_len), got;
+  size_t want = site->span_want, at_least = site->span_at_least;
+  if (TRACE__UNLIKELY(tracestate_len))
+    otlp_record_space(x->conf.thread_buffer_size, site, fixed, &want, &at_least);
+  rec_span *s = (rec_span *)(void *)begin_record(x, r, REC_SPAN, meta, want, at_least, &got);
   if (!s)
     return;
   char *p = (char *)s;
+  if (TRACE__UNLIKELY(tracestate_len))
+    memcpy(p + sizeof *s, tc.tracestate, tracestate_len);
   s->h.thread_id = e->thread_id;
   s->h.time_ns = e->start;
-  memcpy(s->h.trace_id, tc.trace_id, 16);
-  memcpy(s->h.span_id, tc.span_id, 8);
-  memcpy(s->parent_span_id, parent, 8);
+  memcpy(s->h.trace_id, ids->trace_id, 16);
+  memcpy(s->h.span_id, ids->span_id, 8);
+  memcpy(s->parent_span_id, ids->parent_span_id, 8);
   s->end_ns = end;
   s->error = __atomic_load_n(&e->error, __ATOMIC_RELAXED);
   s->timing = x->conf.track_inactivity;
@@ -276,10 +346,8 @@ static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
     s->busy_ns = s->idle_ns = 0;
   }
   /* Span.flags: the trace flags, "whether the parent is remote is known", and whether it is. */
-  s->flags = tc.flags | 0x100u | (kind == TRACE_SPAN_CONTEXT_REMOTE_PARENT ? 0x200u : 0);
-  s->tracestate_len = tc.tracestate_len;
-  if (tc.tracestate_len)
-    memcpy(p + sizeof *s, tc.tracestate, tc.tracestate_len);
+  s->flags = ids->flags | 0x100u | (ids->remote_parent ? 0x200u : 0);
+  s->tracestate_len = (uint16_t)tracestate_len;
   vwriter w = {p + fixed, p + got, x->conf.max_value_len, 0, 0, 0};
   trace_span_ref_values(ref, span_values, &w);
   s->h.nvalues = w.n;
@@ -315,9 +383,10 @@ static void on_event(void *self, const trace_event *ev, const trace_ctx *ctx) {
     return;
   }
   size_t msg_room = meta->message ? TRACE__MIN((size_t)x->conf.max_value_len, 1024u) + 8 : 0;
-  size_t got;
-  rec_event *re = (rec_event *)(void *)begin_record(x, r, REC_EVENT, meta, site,
-                                                    sizeof(rec_event) + msg_room, &got);
+  size_t want, at_least, got;
+  otlp_record_space(x->conf.thread_buffer_size, site, sizeof(rec_event) + msg_room, &want,
+                    &at_least);
+  rec_event *re = (rec_event *)(void *)begin_record(x, r, REC_EVENT, meta, want, at_least, &got);
   if (!re)
     return;
   char *p = (char *)re;
@@ -409,7 +478,10 @@ trace_layer *trace__otlp_layer(trace_otlp *x) {
   vt.on_close = on_close;
   vt.flush = flush;
   vt.destroy = destroy;
-  vt.sample = sample;
+  /* The default sampler decides as the registry does without one (a child keeps its parent's
+   * decision, a root is sampled): no call per span for it. */
+  if (x->conf.sampler != TRACE_OTLP_SAMPLER_PARENTBASED_ALWAYS_ON)
+    vt.sample = sample;
   if (x->conf.track_inactivity) {
     vt.on_enter = on_enter;
     vt.on_exit = on_exit;

@@ -146,8 +146,7 @@ TRACE__NOINLINE ring *trace__otlp_ring_slow(trace_otlp *x) {
   return found->r;
 }
 
-char *trace__otlp_ring_reserve(trace_otlp *x, ring *r, size_t want, size_t at_least, size_t *got) {
-  (void)x;
+char *trace__otlp_ring_reserve_slow(ring *r, size_t want, size_t at_least, size_t *got) {
   uint64_t head = r->head;
   size_t cap = r->cap;
   if (cap - (head - r->tail_seen) < want + 8)
@@ -180,26 +179,23 @@ char *trace__otlp_ring_reserve(trace_otlp *x, ring *r, size_t want, size_t at_le
   return r->buf + off;
 }
 
-void trace__otlp_ring_commit(trace_otlp *x, ring *r, size_t size) {
-  uint64_t head = r->head + r->pad + size;
-  r->pad = 0;
-  TRACE__STORE_REL(&r->head, head);
-  /* Every eighth of the ring written, a look at how full it is: a quarter full, the exporter
-   * should drain it soon. Between looks the producer reads nothing the exporter writes. */
-  if (TRACE__UNLIKELY(head >= r->wake_check)) {
-    r->wake_check = head + r->cap / 8;
-    r->tail_seen = TRACE__LOAD_ACQ(&r->tail);
-    if (head - r->tail_seen > r->cap / 4)
-      trace__otlp_wake(x);
-    /* A thread renamed since its last record is seen with its new name soon. */
-    size_t got;
-    char *at;
-    if (name_changed(r) && (at = trace__otlp_ring_reserve(x, r, sizeof(rec_name),
-                                                          sizeof(rec_name), &got))) {
-      size_t n = write_name(r, at);
-      TRACE__STORE_REL(&r->head, r->head + r->pad + n);
-      r->pad = 0;
-    }
+/* Every eighth of the ring written (trace__otlp_ring_commit), a look at how full it is: a
+ * quarter full, the exporter should drain it soon. Between looks the producer reads nothing the
+ * exporter writes. */
+TRACE__NOINLINE void trace__otlp_ring_check(trace_otlp *x, ring *r) {
+  uint64_t head = r->head;
+  r->wake_check = head + r->cap / 8;
+  r->tail_seen = TRACE__LOAD_ACQ(&r->tail);
+  if (head - r->tail_seen > r->cap / 4)
+    trace__otlp_wake(x);
+  /* A thread renamed since its last record is seen with its new name soon. */
+  size_t got;
+  char *at;
+  if (name_changed(r) &&
+      (at = trace__otlp_ring_reserve(r, sizeof(rec_name), sizeof(rec_name), &got))) {
+    size_t n = write_name(r, at);
+    TRACE__STORE_REL(&r->head, r->head + r->pad + n);
+    r->pad = 0;
   }
 }
 

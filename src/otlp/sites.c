@@ -58,8 +58,9 @@ static TRACE__NOINLINE const otlp_site *intern(trace_otlp *x, const trace_metada
       if (found) {
         /* Every value's rec_value, and room for a string of each up to a bound: longer ones
          * are cut to what the record got (see record_space in layer.c). */
-        found->values_room = (size_t)m->field_count *
-                             (sizeof(rec_value) + TRACE__MIN(x->conf.max_value_len + 8u, 512u));
+        found->values_room = (size_t)m->field_count * otlp_value_share(x->conf.max_value_len);
+        otlp_record_space(x->conf.thread_buffer_size, found, sizeof(rec_span), &found->span_want,
+                          &found->span_at_least);
         TRACE__STORE_REL(&page[id & ((1u << SITE_PAGE_BITS) - 1)], found);
       }
     }
@@ -75,9 +76,8 @@ const otlp_site *trace__otlp_site_by_id(const trace_otlp *x, uint32_t id) {
   return page ? TRACE__LOAD_ACQ(&page[id & ((1u << SITE_PAGE_BITS) - 1)]) : NULL;
 }
 
-const otlp_site *trace__otlp_site(trace_otlp *x, const trace_metadata *meta) {
-  const otlp_site *s = trace__otlp_site_by_id(x, meta->callsite_id);
-  return TRACE__LIKELY(s != NULL) ? s : intern(x, meta);
+const otlp_site *trace__otlp_site_slow(trace_otlp *x, const trace_metadata *meta) {
+  return intern(x, meta);
 }
 
 void trace__otlp_sites_free(trace_otlp *x) {

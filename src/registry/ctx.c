@@ -19,13 +19,15 @@ static const slot *nearest_visible(const trace_ctx *ctx, const slot *s) {
   return s;
 }
 
-const trace_span_ref *trace_ctx_span(const trace_ctx *ctx, uint64_t id) {
-  if (!ctx)
-    return NULL;
-  if (ctx->about && ctx->about_id == id)
-    return visible(ctx, ctx->about) ? as_ref(ctx->about) : NULL;
+static TRACE__INLINE slot *span_of(const trace_ctx *ctx, uint64_t id) {
+  if (TRACE__LIKELY(ctx->about && ctx->about_id == id))
+    return visible(ctx, ctx->about) ? ctx->about : NULL;
   slot *s = reg_lookup(ctx->r, id);
-  return s && visible(ctx, s) ? as_ref(s) : NULL;
+  return s && visible(ctx, s) ? s : NULL;
+}
+
+const trace_span_ref *trace_ctx_span(const trace_ctx *ctx, uint64_t id) {
+  return ctx ? as_ref(span_of(ctx, id)) : NULL;
 }
 
 const trace_span_ref *trace_ctx_current(const trace_ctx *ctx) {
@@ -87,13 +89,12 @@ const trace_span_ref *trace_span_ref_parent(const trace_span_ref *span, const tr
   return as_ref(nearest_visible(ctx, reg_slot_parent(as_slot(span))));
 }
 
-void *trace_span_ref_ext(const trace_span_ref *span, const trace_ctx *ctx) {
-  if (!span || !ctx || ctx->layer < 0)
+static TRACE__INLINE void *ext_of(slot *s, const trace_ctx *ctx) {
+  if (ctx->layer < 0)
     return NULL;
   const trace_layer *l = ctx->r->layers[ctx->layer];
   if (!l->ext_size)
     return NULL;
-  slot *s = (slot *)(uintptr_t)as_slot(span);
   /* Only a layer told of a close when it used the extension (TRACE_LAYER_CLOSE_IF_EXT_USED)
    * needs the mark, set once per span; a locked instruction per span for every other layer
    * would be paid for nothing. */
@@ -101,6 +102,31 @@ void *trace_span_ref_ext(const trace_span_ref *span, const trace_ctx *ctx) {
       TRACE__UNLIKELY(!(TRACE__LOAD(&s->ext_used) & ctx->bit)))
     __atomic_fetch_or(&s->ext_used, ctx->bit, __ATOMIC_RELAXED);
   return reg_slot_ext(s, l);
+}
+
+void *trace_span_ref_ext(const trace_span_ref *span, const trace_ctx *ctx) {
+  if (!span || !ctx)
+    return NULL;
+  return ext_of((slot *)(uintptr_t)as_slot(span), ctx);
+}
+
+void *trace_ctx_span_ext(const trace_ctx *ctx, uint64_t id) {
+  slot *s = ctx ? span_of(ctx, id) : NULL;
+  return s ? ext_of(s, ctx) : NULL;
+}
+
+bool trace_ctx_span_view(const trace_ctx *ctx, uint64_t id, trace_span_view *out) {
+  slot *s = ctx && out ? span_of(ctx, id) : NULL;
+  if (!s) {
+    if (out)
+      memset(out, 0, sizeof *out);
+    return false;
+  }
+  out->span = as_ref(s);
+  out->meta = s->meta;
+  out->ext = ext_of(s, ctx);
+  out->ids = reg_span_ids(ctx->r, s);
+  return true;
 }
 
 void trace_span_ref_values(const trace_span_ref *span,

@@ -121,6 +121,9 @@ struct trace_registry {
   /* Which layers have each callback, so the hot paths skip the others without a call. */
   uint64_t has_new_span, has_record, has_follows, has_event, has_enter, has_exit, has_close;
   uint64_t close_if_used; /* layers with TRACE_LAYER_CLOSE_IF_EXT_USED and no filter on_close */
+  /* Layers told of new spans / closes by their own callback only (their filter has none): when
+   * one such layer is all there is to tell, the notification is a single call (registry.c). */
+  uint64_t lone_new_span, lone_close;
   uint64_t context_layers; /* layers with TRACE_LAYER_CONTEXT (context.c) */
   uint64_t has_sample;     /* context layers with a sample callback */
   uint32_t ctx_offset;     /* of each slot's reg_span_ctx in its extension area, when any */
@@ -170,10 +173,10 @@ static inline uint64_t reg_slot_id(const slot *s) { return ((uint64_t)s->gen << 
 static inline slot *reg_lookup(trace_registry *r, uint64_t id) {
   uint32_t index = (uint32_t)id - 1;
   /* An odd generation is a free slot's: no span ever had that id (a forged one). Nor did any
-   * span have generation 0, which is what the slots of a page given back to the system read. */
+   * span have generation 0, which is what the slots of a page given back to the system read.
+   * An id with index part 0 gives index UINT32_MAX, above any count of slots. */
   uint32_t gen = (uint32_t)(id >> 32);
-  if (TRACE__UNLIKELY((uint32_t)id == 0 || (gen & 1) || gen == 0 ||
-                      index >= TRACE__LOAD_ACQ(&r->nslots)))
+  if (TRACE__UNLIKELY(((gen & 1) | (gen == 0)) || index >= TRACE__LOAD_ACQ(&r->nslots)))
     return NULL;
   slot *s = reg_slot_at(r, index);
   if (TRACE__UNLIKELY(!s || TRACE__LOAD_ACQ(&s->gen) != gen))
@@ -224,18 +227,22 @@ static inline void reg_slot_unlock(slot *s) { trace__spin_unlock(&s->lock); }
 
 /* Trace contexts (context.c), stored after the layers' extensions when a layer needs them. */
 typedef struct reg_span_ctx {
-  uint8_t trace_id[16];
-  uint8_t span_id[8];
-  uint8_t parent_span_id[8];
-  uint8_t flags;
-  uint8_t has;    /* the span has ids (a context layer enabled it) */
-  uint8_t remote; /* its parent is remote: the tracestate below is the one its trace carries */
-  uint16_t tracestate_len;
+  trace_span_ids ids; /* what trace_span_ref_ids gives, in place */
+  uint8_t has;        /* the span has ids (a context layer enabled it) */
+  uint16_t tracestate_len; /* of the tracestate below, kept when ids.remote_parent: the one its
+                              trace carries */
   char *tracestate; /* TRACE_TRACESTATE_MAX + 1 bytes, allocated the first time the slot held
                        a span with one, kept across reuse; freed with the registry */
 } reg_span_ctx;
 static inline reg_span_ctx *reg_slot_ctx(const trace_registry *r, slot *s) {
   return (reg_span_ctx *)(void *)(reg_slot_ext_base(s) + r->ctx_offset);
+}
+/* s's ids (trace_span_ref_ids), or NULL when it has none. */
+static inline const trace_span_ids *reg_span_ids(const trace_registry *r, slot *s) {
+  if (!r->context_layers)
+    return NULL;
+  const reg_span_ctx *c = reg_slot_ctx(r, s);
+  return c->has ? &c->ids : NULL;
 }
 void trace__reg_context_new_span(trace_registry *r, slot *s, slot *parent, const trace_span_attrs *a,
                           uint64_t mask);

@@ -98,10 +98,7 @@ static inline uint64_t close_mask(const trace_registry *r, const slot *s, uint64
   return s->layers & r->has_close & ~(r->close_if_used & ~used);
 }
 
-/* Whether anybody is to hear of a close, an enter or an exit of s: checked before the call. */
-static inline bool close_heard(const trace_registry *r, const slot *s) {
-  return close_mask(r, s, TRACE__LOAD(&s->ext_used)) || (r->filter && r->filter->vt.on_close);
-}
+/* Whether anybody is to hear of an enter or an exit of s: checked before the call. */
 static inline bool enter_heard(const trace_registry *r, const slot *s) {
   return r->timing || (s->layers & r->has_enter) ||
          (r->filter && r->filter->vt.on_enter && reg_filter_scoped(r->filter));
@@ -114,7 +111,8 @@ static inline bool exit_heard(const trace_registry *r, const slot *s) {
 /* Out of line, like the other notifications below: often nobody is to be told (the fmt layer
  * needs no enter or exit, nor the close of a span no event looked at; the env-filter needs no
  * span callback without span directives), and the fast paths then need no stack frame. */
-static TRACE__NOINLINE void notify_close(trace_registry *r, reg_thread *ts, slot *s, uint64_t id) {
+static TRACE__NOINLINE void notify_close_all(trace_registry *r, reg_thread *ts, slot *s,
+                                             uint64_t id) {
   uint64_t used = TRACE__LOAD(&s->ext_used);
   FOR_EACH_LAYER(r, close_mask(r, s, used), i, l) {
     trace_ctx c = ctx_about(ctx_for(r, ts, i), s, id);
@@ -129,12 +127,33 @@ static TRACE__NOINLINE void notify_close(trace_registry *r, reg_thread *ts, slot
   }
 }
 
+/* Whether mask names one layer, which is to be told by its own callback only (lone: see
+ * trace_registry), and the registry's filter has nothing to hear: the common case of one layer
+ * per kind of callback, told with a single call, without the loop's frame. */
+static inline bool lone_layer(uint64_t mask, uint64_t lone, bool filter_hears) {
+  return mask && !(mask & (mask - 1)) && (mask & lone) && !filter_hears;
+}
+
+/* m: close_mask's answer for s, which the caller worked out already. */
+static TRACE__NOINLINE void notify_close(trace_registry *r, reg_thread *ts, slot *s, uint64_t id,
+                                         uint64_t m) {
+  if (TRACE__LIKELY(lone_layer(m, r->lone_close, r->filter && r->filter->vt.on_close))) {
+    unsigned i = (unsigned)__builtin_ctzll(m);
+    trace_layer *l = r->layers[i];
+    trace_ctx c = ctx_about(ctx_for(r, ts, i), s, id);
+    l->vt.on_close(l->self, id, &c);
+    return;
+  }
+  notify_close_all(r, ts, s, id);
+}
+
 /* The last reference is gone: tell the layers, free the slot, drop the reference on the parent
  * (iteratively: a long chain of parents must not recurse). Returns 1, for reg_try_close. */
 static TRACE__NOINLINE int close_slot(trace_registry *r, reg_thread *ts, slot *s) {
   while (s) {
-    if (close_heard(r, s))
-      notify_close(r, ts, s, reg_slot_id(s));
+    uint64_t m = close_mask(r, s, TRACE__LOAD(&s->ext_used));
+    if (m || (r->filter && r->filter->vt.on_close))
+      notify_close(r, ts, s, reg_slot_id(s), m);
     slot *parent = reg_slot_parent(s);
     s->parent = NULL;
     trace__reg_slot_free(r, ts, s);
@@ -200,8 +219,8 @@ static bool reg_enabled(void *self, const trace_metadata *meta) {
   return enabled_for(r, ts, meta);
 }
 
-static TRACE__NOINLINE void notify_new_span(trace_registry *r, reg_thread *ts, slot *s, uint64_t id,
-                                            const trace_span_attrs *a) {
+static TRACE__NOINLINE void notify_new_span_all(trace_registry *r, reg_thread *ts, slot *s,
+                                                uint64_t id, const trace_span_attrs *a) {
   if (r->filter && r->filter->vt.on_new_span) {
     trace_ctx c = ctx_about(ctx_global(r, ts), s, id);
     r->filter->vt.on_new_span(r->filter->self, a, id, &c);
@@ -213,6 +232,19 @@ static TRACE__NOINLINE void notify_new_span(trace_registry *r, reg_thread *ts, s
     if (l->vt.on_new_span)
       l->vt.on_new_span(l->self, a, id, &c);
   }
+}
+
+/* m: the layers of s with something to hear of a new span, which the caller worked out. */
+static TRACE__NOINLINE void notify_new_span(trace_registry *r, reg_thread *ts, slot *s, uint64_t id,
+                                            const trace_span_attrs *a, uint64_t m) {
+  if (TRACE__LIKELY(lone_layer(m, r->lone_new_span, r->filter && r->filter->vt.on_new_span))) {
+    unsigned i = (unsigned)__builtin_ctzll(m);
+    trace_layer *l = r->layers[i];
+    trace_ctx c = ctx_about(ctx_for(r, ts, i), s, id);
+    l->vt.on_new_span(l->self, a, id, &c);
+    return;
+  }
+  notify_new_span_all(r, ts, s, id, a);
 }
 
 static uint64_t reg_new_span(void *self, const trace_span_attrs *a) {
@@ -254,8 +286,9 @@ static uint64_t reg_new_span(void *self, const trace_span_attrs *a) {
   /* Even: the slot holds a span now, and its id is valid from here on. */
   TRACE__STORE_REL(&s->gen, s->gen + 1);
   uint64_t id = reg_slot_id(s);
-  if ((r->filter && r->filter->vt.on_new_span) || (mask & r->has_new_span))
-    notify_new_span(r, ts, s, id, a);
+  uint64_t told = mask & r->has_new_span;
+  if (told || (r->filter && r->filter->vt.on_new_span))
+    notify_new_span(r, ts, s, id, a, told);
   return id;
 }
 
@@ -574,7 +607,7 @@ static void close_open_spans(trace_registry *r) {
   for (uint32_t i = 0; i < (list ? k : n); i++) {
     slot *s = list ? list[i].s : reg_slot_at(r, i);
     if (s && s->live) {
-      notify_close(r, NULL, s, reg_slot_id(s));
+      notify_close(r, NULL, s, reg_slot_id(s), close_mask(r, s, TRACE__LOAD(&s->ext_used)));
       s->live = 0;
     }
   }
@@ -694,6 +727,12 @@ int trace_registry_add_layer(trace_registry *r, trace_layer *layer, trace_filter
     r->has_exit |= bit;
   if (layer->vt.on_close || (fv && fv->on_close))
     r->has_close |= bit;
+  if (layer->vt.on_new_span && !(fv && fv->on_new_span))
+    r->lone_new_span |= bit;
+  /* A layer told of a close only when it used the extension is lone too: close_mask leaves it
+   * out of the mask otherwise. */
+  if (layer->vt.on_close && !(fv && fv->on_close))
+    r->lone_close |= bit;
   if ((layer->flags & TRACE_LAYER_CLOSE_IF_EXT_USED) && !(fv && fv->on_close))
     r->close_if_used |= bit;
   if (layer->flags & TRACE_LAYER_TIMING)
