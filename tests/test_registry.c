@@ -227,6 +227,68 @@ static void entered_span_survives_close(void **state) {
   scoped_registry_end(d, &g, a);
 }
 
+/* TRACE_SCOPE's two calls, which the registry takes in one go each (the entry's reference with
+ * the handle's): the layers hear what the four calls would tell them, and the references come
+ * out right when the shortcut does not apply (a clone open, an end out of order, a copy of the
+ * handle closed before: then the end closes the span once, as the pair would). */
+static void scopes_end_as_the_calls_do(void **state) {
+  (void)state;
+  recorder *a = recorder_new("A");
+  trace_default_guard g;
+  trace_dispatch *d = scoped_recorder(a, &g);
+  {
+    TRACE_SCOPE(TRACE_LEVEL_INFO, "parent", TF(k, "v"));
+    TRACE_SCOPE(TRACE_LEVEL_INFO, "child");
+    TRACE_INFO("in child");
+  }
+  assert_int_equal(a->closes, 2);
+  trace_span s = TRACE_SPAN_ENTERED(TRACE_LEVEL_INFO, "kept");
+  trace_span k = trace_span_clone(&s);
+  trace_span_end(&s); /* exits; the clone keeps it open */
+  assert_int_equal(a->closes, 2);
+  trace_span_close(&k);
+  assert_int_equal(a->closes, 3);
+  trace_span x = TRACE_SPAN_ENTERED(TRACE_LEVEL_INFO, "x");
+  trace_span y = TRACE_SPAN_ENTERED(TRACE_LEVEL_INFO, "y");
+  trace_span_end(&x); /* out of order: y stays current */
+  TRACE_INFO("in y");
+  trace_span_end(&y);
+  trace_span m = TRACE_SPAN_ENTERED(TRACE_LEVEL_INFO, "misused");
+  trace_span copy = m;
+  trace_span_close(&copy); /* a bug in user code: only the entry holds the span now */
+  trace_span_end(&m);
+  assert_int_equal(a->closes, 6);
+  assert_text_equal(a->log.text, "A:new parent in -\n"
+                                 "A:enter parent\n"
+                                 "A:new child in parent\n"
+                                 "A:enter child\n"
+                                 "A:event INFO in child in parent>child\n"
+                                 "A:exit child\n"
+                                 "A:close child\n"
+                                 "A:exit parent\n"
+                                 "A:close parent k=v\n"
+                                 "A:new kept in -\n"
+                                 "A:enter kept\n"
+                                 "A:exit kept\n"
+                                 "A:close kept\n"
+                                 "A:new x in -\n"
+                                 "A:enter x\n"
+                                 "A:new y in x\n"
+                                 "A:enter y\n"
+                                 "A:exit x\n" /* y, its child, keeps it open */
+                                 "A:event INFO in y in x>y\n"
+                                 "A:exit y\n"
+                                 "A:close y\n"
+                                 "A:close x\n"
+                                 "A:new misused in -\n"
+                                 "A:enter misused\n"
+                                 "A:exit misused\n"
+                                 "A:close misused\n");
+  trace_registry_stats st = trace_registry_get_stats(trace_dispatch_self(d));
+  assert_int_equal(st.spans_live, 0);
+  scoped_registry_end(d, &g, a);
+}
+
 /* An id one or two generations ahead of a closed span's: the first names the free slot, the
  * second the span that will take it. Neither may reach the slot (the first once closed the free
  * slot a second time, and the next two spans shared one id). */
@@ -573,6 +635,7 @@ int main(void) {
       cmocka_unit_test(span_values_as_one_set),
       cmocka_unit_test(scope_idle_hint),
       cmocka_unit_test(entered_span_survives_close),
+      cmocka_unit_test(scopes_end_as_the_calls_do),
       cmocka_unit_test(close_only_for_spans_whose_extension_was_used),
       cmocka_unit_test(close_of_a_lone_layer),
       cmocka_unit_test(span_view_and_ext_in_one_call),

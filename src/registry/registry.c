@@ -247,8 +247,10 @@ static TRACE__NOINLINE void notify_new_span(trace_registry *r, reg_thread *ts, s
   notify_new_span_all(r, ts, s, id, a);
 }
 
-static uint64_t reg_new_span(void *self, const trace_span_attrs *a) {
-  trace_registry *r = self;
+/* A new span with refs references (2: the handle's and an entry's), its slot and this thread's
+ * state in *sp and *tsp when it is made. */
+static TRACE__INLINE uint64_t new_span(trace_registry *r, const trace_span_attrs *a, uint32_t refs,
+                                       slot **sp, reg_thread **tsp) {
   reg_thread *ts = reg_thread_get(r);
   if (TRACE__UNLIKELY(!ts))
     return 0;
@@ -270,7 +272,7 @@ static uint64_t reg_new_span(void *self, const trace_span_attrs *a) {
   s->parent_id = parent ? reg_slot_id(parent) : 0;
   if (parent)
     __atomic_add_fetch(&parent->refs, 1, __ATOMIC_RELAXED);
-  s->refs = 1;
+  s->refs = refs;
   s->nfollows = 0;
   s->entered = 0;
   trace__reg_values_init(s, &a->fields);
@@ -289,7 +291,15 @@ static uint64_t reg_new_span(void *self, const trace_span_attrs *a) {
   uint64_t told = mask & r->has_new_span;
   if (told || (r->filter && r->filter->vt.on_new_span))
     notify_new_span(r, ts, s, id, a, told);
+  *sp = s;
+  *tsp = ts;
   return id;
+}
+
+static uint64_t reg_new_span(void *self, const trace_span_attrs *a) {
+  slot *s;
+  reg_thread *ts;
+  return new_span(self, a, 1, &s, &ts);
 }
 
 static void reg_record(void *self, uint64_t id, const trace_valueset *vs) {
@@ -541,6 +551,54 @@ static int reg_try_close(void *self, uint64_t id) {
   return close_slot(r, (reg_thread *)trace__local_get(r->local_key), s);
 }
 
+/* new_span and enter in one call (TRACE_SCOPE): the entry's reference is taken with the
+ * handle's, by the store that makes the slot, not by a locked add. */
+static uint64_t reg_new_span_entered(void *self, const trace_span_attrs *a) {
+  trace_registry *r = self;
+  slot *s;
+  reg_thread *ts;
+  uint64_t id = new_span(r, a, 2, &s, &ts);
+  if (TRACE__UNLIKELY(id == 0))
+    return 0;
+  uint32_t d = ts->depth;
+  if (TRACE__LIKELY(d < ts->stack_cap && (d == 0 || reg_entry_slot(&ts->stack[d - 1])))) {
+    ts->stack[d] = (reg_entry){s, id};
+    ts->depth = d + 1;
+  } else if (!stack_push(ts, s, id)) {
+    /* Not entered (no memory for the stack): the entry's reference goes, the span stays. */
+    __atomic_sub_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+    return id;
+  }
+  if (enter_heard(r, s))
+    notify_enter(r, ts, s, id);
+  return id;
+}
+
+/* exit and try_close in one call (the end of a TRACE_SCOPE): for the innermost entry of a span
+ * whose handle is valid, the entry's reference and the handle's go together, in one locked
+ * instruction; anything else (an exit out of order, references already short from a closed
+ * copy) is the pair, which handles it. */
+static int reg_exit_close(void *self, uint64_t id) {
+  trace_registry *r = self;
+  reg_thread *ts = (reg_thread *)trace__local_get(r->local_key);
+  uint32_t d = ts ? ts->depth : 0;
+  slot *s = d > 0 && ts->stack[d - 1].id == id ? reg_entry_slot(&ts->stack[d - 1]) : NULL;
+  if (TRACE__LIKELY(s != NULL) && reg_lookup(r, id) == s) {
+    uint32_t refs = TRACE__LOAD(&s->refs);
+    while (refs >= 2) {
+      if (__atomic_compare_exchange_n(&s->refs, &refs, refs - 2, true, __ATOMIC_ACQ_REL,
+                                      __ATOMIC_RELAXED)) {
+        ts->depth = d - 1;
+        if (exit_heard(r, s))
+          notify_exit(r, ts, s, id);
+        return refs == 2 ? close_slot(r, ts, s) : 0;
+      }
+    }
+  }
+  reg_exit(self, id);
+  return reg_try_close(self, id);
+}
+
 static uint64_t reg_current_span(void *self, const trace_metadata **meta) {
   trace_registry *r = self;
   reg_thread *ts = (reg_thread *)trace__local_get(r->local_key);
@@ -656,6 +714,8 @@ static const trace_subscriber_vtable registry_vtable = {
     .exit = reg_exit,
     .clone_span = reg_clone_span,
     .try_close = reg_try_close,
+    .new_span_entered = reg_new_span_entered,
+    .exit_close = reg_exit_close,
     .current_span = reg_current_span,
     .flush = reg_flush,
     .destroy = reg_destroy,
