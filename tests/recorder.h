@@ -168,4 +168,13 @@ static inline void scoped_registry_end(trace_dispatch *d, trace_default_guard *g
   recorder_free(a);
 }
 
+/* The same, after checking that the layer heard log and that no span is left open. */
+static inline void scoped_registry_end_closed(trace_dispatch *d, trace_default_guard *g,
+                                              recorder *a, const char *log) {
+  assert_text_equal(a->log.text, log);
+  trace_registry_stats st = trace_registry_get_stats(trace_dispatch_self(d));
+  assert_int_equal(st.spans_live, 0);
+  scoped_registry_end(d, g, a);
+}
+
 #endif

@@ -247,13 +247,16 @@ static uint64_t sub_clone(void *self, uint64_t id) {
   return id;
 }
 
-/* The slot goes to this thread's free list; a long list gives a batch back. */
-static void slot_free(col *c, col_thread *t, uint32_t index1) {
-  col_slot *s = col_slot_at(&c->slots, index1 - 1);
+/* Slot s (index index1) goes to this thread's free list; a long list gives a batch back. */
+static TRACE__INLINE void slot_push(col *c, col_thread *t, col_slot *s, uint32_t index1) {
   s->next_free = t->free_head;
   t->free_head = index1;
   if (TRACE__UNLIKELY(++t->free_count >= 2 * COL_BATCH))
     trace__col_slot_spill(&c->slots, t);
+}
+
+static void slot_free(col *c, col_thread *t, uint32_t index1) {
+  slot_push(c, t, col_slot_at(&c->slots, index1 - 1), index1);
 }
 
 /* The span is closed (its slot's generation moved on): its record, and its slot freed. */
@@ -319,10 +322,7 @@ static TRACE__INLINE int try_close_on(col *c, col_thread *t, uint64_t id) {
   COL_PUT(&p[1], id);
   COL_PUT(&p[2], ts);
   __atomic_store_n(&t->pos, pos + 24, __ATOMIC_RELEASE);
-  s->next_free = t->free_head;
-  t->free_head = (uint32_t)id;
-  if (TRACE__UNLIKELY(++t->free_count >= 2 * COL_BATCH))
-    trace__col_slot_spill(&c->slots, t);
+  slot_push(c, t, s, (uint32_t)id);
   return 1;
 }
 
@@ -361,10 +361,7 @@ static int sub_exit_close(void *self, uint64_t id) {
   COL_PUT(&p[4], id);
   COL_PUT(&p[5], 0);
   __atomic_store_n(&t->pos, pos + 48, __ATOMIC_RELEASE);
-  s->next_free = t->free_head;
-  t->free_head = (uint32_t)id;
-  if (TRACE__UNLIKELY(++t->free_count >= 2 * COL_BATCH))
-    trace__col_slot_spill(&c->slots, t);
+  slot_push(c, t, s, (uint32_t)id);
   return 1;
 }
 

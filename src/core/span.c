@@ -80,32 +80,10 @@ static TRACE__INLINE void notify(const trace_span *s, size_t entry) {
 void trace_span_enter(const trace_span *s) { notify(s, offsetof(trace_subscriber_vtable, enter)); }
 void trace_span_exit(const trace_span *s) { notify(s, offsetof(trace_subscriber_vtable, exit)); }
 
-void trace_span_close(trace_span *s) {
-  if (!usable(s)) {
-    if (s)
-      *s = trace_span_none();
-    return;
-  }
-  trace_span c = *s;
-  *s = trace_span_none();
-  /* Closing proceeds even on a thread that is exiting (t == NULL), so the span is not leaked. */
-  trace__thread *t = trace__thread_enter();
-  int *err = t ? t->errno_at : &errno;
-  int saved = *err;
-  int rc = 0;
-  if (trace__dispatch_alive(c.dispatch) && c.dispatch->vt.try_close)
-    rc = c.dispatch->vt.try_close(c.dispatch->self, c.id);
-  if (t)
-    trace__thread_leave(t);
-  /* An id the subscriber does not know (a second copy of a closed handle) held no reference. */
-  if (rc >= 0)
-    trace__dispatch_span_unref(c.dispatch);
-  *err = saved;
-}
-
-/* trace_span_exit and trace_span_close in one call and one guard. As trace_span_close does, the
- * close proceeds on a thread that is exiting (the exit, which needs the thread's state, not). */
-void trace_span_end(trace_span *s) {
+/* Drops s's reference, exiting the span first when exit is set (trace_span_end: one call and
+ * one guard for the pair). The close proceeds even on a thread that is exiting (t == NULL), so
+ * the span is not leaked; the exit, which needs the thread's state, does not. */
+static TRACE__INLINE void finish(trace_span *s, bool exit) {
   if (!usable(s)) {
     if (s)
       *s = trace_span_none();
@@ -120,20 +98,24 @@ void trace_span_end(trace_span *s) {
   trace_dispatch *d = c.dispatch;
   if (!trace__dispatch_alive(d)) {
     /* shut down: nothing to tell */
-  } else if (t && d->vt.exit_close) {
+  } else if (exit && t && d->vt.exit_close) {
     rc = d->vt.exit_close(d->self, c.id);
   } else {
-    if (t && d->vt.exit)
+    if (exit && t && d->vt.exit)
       d->vt.exit(d->self, c.id);
     if (d->vt.try_close)
       rc = d->vt.try_close(d->self, c.id);
   }
   if (t)
     trace__thread_leave(t);
+  /* An id the subscriber does not know (a second copy of a closed handle) held no reference. */
   if (rc >= 0)
     trace__dispatch_span_unref(d);
   *err = saved;
 }
+
+void trace_span_close(trace_span *s) { finish(s, false); }
+void trace_span_end(trace_span *s) { finish(s, true); }
 
 trace_span trace_span_clone(const trace_span *s) {
   trace_span c = trace_span_none();
