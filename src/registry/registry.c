@@ -247,10 +247,9 @@ static TRACE__NOINLINE void notify_new_span(trace_registry *r, reg_thread *ts, s
   notify_new_span_all(r, ts, s, id, a);
 }
 
-/* A new span with refs references (2: the handle's and an entry's), its slot and this thread's
- * state in *sp and *tsp when it is made. */
-static TRACE__INLINE uint64_t new_span(trace_registry *r, const trace_span_attrs *a, uint32_t refs,
-                                       slot **sp, reg_thread **tsp) {
+/* A new span with refs references (2: the handle's and an entry's). One copy, out of line: the
+ * helpers it inlines would not be inlined twice. */
+static uint64_t new_span(trace_registry *r, const trace_span_attrs *a, uint32_t refs) {
   reg_thread *ts = reg_thread_get(r);
   if (TRACE__UNLIKELY(!ts))
     return 0;
@@ -291,16 +290,10 @@ static TRACE__INLINE uint64_t new_span(trace_registry *r, const trace_span_attrs
   uint64_t told = mask & r->has_new_span;
   if (told || (r->filter && r->filter->vt.on_new_span))
     notify_new_span(r, ts, s, id, a, told);
-  *sp = s;
-  *tsp = ts;
   return id;
 }
 
-static uint64_t reg_new_span(void *self, const trace_span_attrs *a) {
-  slot *s;
-  reg_thread *ts;
-  return new_span(self, a, 1, &s, &ts);
-}
+static uint64_t reg_new_span(void *self, const trace_span_attrs *a) { return new_span(self, a, 1); }
 
 static void reg_record(void *self, uint64_t id, const trace_valueset *vs) {
   trace_registry *r = self;
@@ -555,11 +548,12 @@ static int reg_try_close(void *self, uint64_t id) {
  * handle's, by the store that makes the slot, not by a locked add. */
 static uint64_t reg_new_span_entered(void *self, const trace_span_attrs *a) {
   trace_registry *r = self;
-  slot *s;
-  reg_thread *ts;
-  uint64_t id = new_span(r, a, 2, &s, &ts);
-  if (TRACE__UNLIKELY(id == 0))
-    return 0;
+  uint64_t id = new_span(r, a, 2);
+  /* Made: this thread has its state, and the id its slot. */
+  reg_thread *ts = (reg_thread *)trace__local_get(r->local_key);
+  slot *s = id ? reg_lookup(r, id) : NULL;
+  if (TRACE__UNLIKELY(!s || !ts))
+    return id;
   uint32_t d = ts->depth;
   if (TRACE__LIKELY(d < ts->stack_cap && (d == 0 || reg_entry_slot(&ts->stack[d - 1])))) {
     ts->stack[d] = (reg_entry){s, id};
