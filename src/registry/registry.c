@@ -437,6 +437,17 @@ static TRACE__NOINLINE void enter_slow(trace_registry *r, slot *s, uint64_t id) 
   entered(r, ts, s, id);
 }
 
+/* Pushes the entry when the stack needs no work first (room, no stale entry on top); false
+ * leaves it to stack_push. */
+static TRACE__INLINE bool push_fast(reg_thread *ts, slot *s, uint64_t id) {
+  uint32_t d = ts->depth;
+  if (TRACE__UNLIKELY(d == ts->stack_cap || (d > 0 && !reg_entry_slot(&ts->stack[d - 1]))))
+    return false;
+  ts->stack[d] = (reg_entry){s, id};
+  ts->depth = d + 1;
+  return true;
+}
+
 /* The common enter needs no stack frame: the slow cases and the notifications are tail calls. */
 static void reg_enter(void *self, uint64_t id) {
   trace_registry *r = self;
@@ -446,13 +457,10 @@ static void reg_enter(void *self, uint64_t id) {
     return;
   }
   reg_thread *ts = (reg_thread *)trace__local_get(r->local_key);
-  uint32_t d = ts ? ts->depth : 0;
-  if (TRACE__UNLIKELY(!ts || d == ts->stack_cap || (d > 0 && !reg_entry_slot(&ts->stack[d - 1])))) {
+  if (TRACE__UNLIKELY(!ts || !push_fast(ts, s, id))) {
     enter_slow(r, s, id);
     return;
   }
-  ts->stack[d] = (reg_entry){s, id};
-  ts->depth = d + 1;
   entered(r, ts, s, id);
 }
 
@@ -554,11 +562,7 @@ static uint64_t reg_new_span_entered(void *self, const trace_span_attrs *a) {
   slot *s = id ? reg_lookup(r, id) : NULL;
   if (TRACE__UNLIKELY(!s || !ts))
     return id;
-  uint32_t d = ts->depth;
-  if (TRACE__LIKELY(d < ts->stack_cap && (d == 0 || reg_entry_slot(&ts->stack[d - 1])))) {
-    ts->stack[d] = (reg_entry){s, id};
-    ts->depth = d + 1;
-  } else if (!stack_push(ts, s, id)) {
+  if (TRACE__UNLIKELY(!push_fast(ts, s, id)) && !stack_push(ts, s, id)) {
     /* Not entered (no memory for the stack): the entry's reference goes, the span stays. */
     __atomic_sub_fetch(&s->refs, 1, __ATOMIC_RELAXED);
     return id;
