@@ -47,6 +47,7 @@
 #ifndef TRACE_OTLP_H
 #define TRACE_OTLP_H
 
+#include "collector.h"
 #include "registry.h"
 
 #ifdef __cplusplus
@@ -159,6 +160,19 @@ typedef struct trace_otlp_stats {
 
 /* The counts so far (zeros for NULL). */
 TRACE_API trace_otlp_stats trace_otlp_get_stats(const trace_otlp *x);
+
+/* An exporter without a layer, to be fed by a collector (trace_otlp_attach): starts the exporter
+ * thread; *out receives a reference (release with trace_otlp_release). Returns 0 or the errors
+ * of trace_otlp_layer_new (*out is then NULL). */
+TRACE_API int trace_otlp_new(const trace_otlp_options *o, trace_otlp **out);
+
+/* Makes the collector created with o export its spans and events through x: sets
+ * TRACE_COLLECTOR_CONTEXT in o->flags, o->sample (x's sampler, OTEL_TRACES_SAMPLER) and o->sink
+ * (x takes finished spans and events on the collector's reporter thread; the collector holds a
+ * reference to x until it is freed). The cheapest way to export: the collector alone is the
+ * subscriber, no registry between (docs/collector.md). o must be a STREAM collector's options; the
+ * outputs (Chrome, folded) may be set as well. Returns 0, TRACE_EINVAL for NULL or a FLIGHT o. */
+TRACE_API int trace_otlp_attach(trace_otlp *x, trace_collector_options *o);
 
 /* Exports everything the instrumented threads had finished before the call and waits for it,
  * at most timeout_ms. Returns 0, TRACE_EBUSY on time-out, TRACE_ECLOSED once the layer is gone,
