@@ -71,13 +71,19 @@ static TRACE__NOINLINE uint64_t new_span_slow(col *c, const trace_span_attrs *at
   TRACE__STORE(&s->meta, attrs->meta);
   __atomic_store_n(&s->state, gen << 32 | 1, __ATOMIC_RELEASE);
   uint64_t id = gen << 32 | index1;
-  col_record_new(t, id, parent_of(t, attrs->parent_kind, attrs->parent_id), attrs, ts);
+  uint64_t parent = parent_of(t, attrs->parent_kind, attrs->parent_id);
+  col_record_new(t, id, parent, attrs, ts);
+  if (c->context)
+    trace__col_context_new(c, t, s, id, parent, attrs);
   return id;
 }
 
-static TRACE__NOINLINE uint64_t new_record_slow(col_thread *t, uint64_t id, uint64_t parent,
-                                                 const trace_span_attrs *attrs, uint64_t ts) {
+static TRACE__NOINLINE uint64_t new_record_slow(col *c, col_thread *t, col_slot *s, uint64_t id,
+                                                 uint64_t parent, const trace_span_attrs *attrs,
+                                                 uint64_t ts) {
   trace__col_record_new_slow(t, id, parent, attrs, ts);
+  if (c->context)
+    trace__col_context_new(c, t, s, id, parent, attrs);
   return id;
 }
 
@@ -99,7 +105,11 @@ static TRACE__INLINE uint64_t new_span(col *c, col_thread *t, const trace_span_a
   uint64_t id = gen << 32 | index1;
   uint64_t parent = parent_of(t, attrs->parent_kind, attrs->parent_id);
   if (TRACE__UNLIKELY(!col_record_new_fast(t, id, parent, attrs, ts)))
-    return new_record_slow(t, id, parent, attrs, ts);
+    return new_record_slow(c, t, s, id, parent, attrs, ts);
+  /* The context after the NEW record, in a call of its own: without it, the test below is all
+   * a span pays. */
+  if (c->context)
+    trace__col_context_new(c, t, s, id, parent, attrs);
   return id;
 }
 
@@ -422,6 +432,7 @@ const trace_subscriber_vtable trace__col_subscriber_vtable = {
     .new_span_entered = sub_new_span_entered,
     .exit_close = sub_exit_close,
     .current_span = sub_current,
+    .span_context = trace__col_span_context,
     .flush = sub_flush,
     .destroy = sub_destroy,
 };
