@@ -59,7 +59,7 @@ static bool options_valid(const trace_collector_options *o) {
          o->max_level >= TRACE_LEVEL_OFF && o->max_level <= TRACE_LEVEL_TRACE &&
          o->clock <= TRACE_COLLECTOR_CLOCK_CUSTOM &&
          (o->clock != TRACE_COLLECTOR_CLOCK_CUSTOM || o->clock_fn) &&
-         (o->flags & ~(uint32_t)TRACE_COLLECTOR_EXACT_LIFETIMES) == 0 &&
+         (o->flags & ~(uint32_t)(TRACE_COLLECTOR_EXACT_LIFETIMES | TRACE_COLLECTOR_CONTEXT)) == 0 &&
          o->thread_buffer_bytes <= ((size_t)1 << 32);
 }
 
@@ -98,6 +98,7 @@ int trace_collector_new(const trace_collector_options *o, trace_collector **out)
   }
   c->mode = (int)o->mode;
   c->exact = (o->flags & TRACE_COLLECTOR_EXACT_LIFETIMES) != 0;
+  c->context = (o->flags & TRACE_COLLECTOR_CONTEXT) != 0;
   c->string_bytes = o->string_bytes;
   /* Slots, strings at the bound, the NEW header: all in a page. */
   uint32_t per_value = 16 + ((o->string_bytes + 7) & ~7u);
@@ -149,7 +150,9 @@ trace_dispatch *trace_collector_dispatch(trace_collector *c) {
   if (!c || c->given)
     return NULL;
   c->given = true;
-  return trace_dispatch_new(&trace__col_subscriber_vtable, c);
+  trace_subscriber_vtable vt;
+  trace__col_subscriber_vtable_for(c, &vt);
+  return trace_dispatch_new(&vt, c);
 }
 
 int trace_collector_install(trace_collector *c) {

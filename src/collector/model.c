@@ -17,9 +17,9 @@ int trace__col_decode(const uint64_t *p, uint32_t avail, col_rec *r) {
   unsigned kind = col_w0_kind(w0);
   if (kind == COL_PAD)
     return 0;
-  static const uint8_t min_words[] = {0, 5, 4, 3, 3, 5, 4, 4};
+  static const uint8_t min_words[] = {0, 5, 4, 3, 3, 5, 4, 4, 8};
   uint32_t words = col_w0_words(w0);
-  if (kind > COL_FOLLOWS || words < min_words[kind] || words * 8 > avail)
+  if (kind > COL_CONTEXT || words < min_words[kind] || words * 8 > avail)
     return -1;
   r->kind = kind;
   r->nfields = col_w0_nfields(w0);
