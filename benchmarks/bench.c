@@ -88,6 +88,11 @@ static void timed(const char *name, unsigned long iters, void (*f)(unsigned long
   fflush(stdout);
 }
 
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
 /* The discarding writer: no system call, the line is dropped. */
 static int discard(void *arg, const char *line, size_t len) {
   (void)arg;
@@ -234,6 +239,15 @@ static void event_2threads(unsigned long k) {
  *                           drains and counts (discard): what an exporter thread costs is
  *                           measured below, and a loaded machine's drops would make the
  *                           caller's side look cheaper than it is (the count is checked).
+ *   span_lifecycle_otlp_collector
+ *                           the same span with the collector alone as the subscriber (STREAM,
+ *                           no output file, 64 MiB rings) feeding the exporter
+ *                           (trace_otlp_attach, discard): the cheapest exported span. The
+ *                           collector's reporter thread may be slower than a caller in a tight
+ *                           loop, and a dropped record flatters the caller's side, so batches
+ *                           that fit the ring (150k spans) are timed, with a flush between
+ *                           them (not timed); best of 5, the median on stderr, and a warning
+ *                           there if the collector or the exporter dropped anything.
  *   traceparent_parse / traceparent_format
  *   otlp_export_throughput  spans per second encoded (protobuf) and posted to a loopback HTTP
  *                           receiver (a thread of this program), default batches of 512. */
@@ -286,6 +300,61 @@ static void otlp_done(bool report_drops) {
   if (report_drops && st.spans_dropped)
     fprintf(stderr, "bench: %.2f%% of the spans were dropped (the exporter thread did not keep up)\n",
             100.0 * (double)st.spans_dropped / (double)(all ? all : 1));
+}
+
+/* The collector alone as the subscriber, feeding an exporter that drains and counts. */
+static trace_collector *bench_collector;
+
+static void install_otlp_collector(void) {
+  trace_otlp_options o;
+  trace_otlp_options_init(&o);
+  o.discard = true;
+  o.schedule_delay_ms = 1;
+  o.thread_buffer_size = (size_t)32 << 20; /* the reporter thread's ring: every thread's spans */
+  trace_collector_options co;
+  trace_collector_options_init(&co);
+  co.mode = TRACE_COLLECTOR_STREAM;
+  co.thread_buffer_bytes = (size_t)64 << 20;
+  int rc = trace_otlp_new(&o, &bench_otlp);
+  if (rc == 0)
+    rc = trace_otlp_attach(bench_otlp, &co);
+  if (rc == 0)
+    rc = trace_collector_new(&co, &bench_collector);
+  if (rc == 0)
+    rc = trace_collector_install(bench_collector);
+  if (rc != 0) {
+    fprintf(stderr, "bench: could not install the collector with OTLP: %s\n", trace_strerror(rc));
+    exit(1);
+  }
+}
+
+/* span_lifecycle_otlp_collector: see above. f is called through a pointer so that callgrind's
+ * --toggle-collect=span_lifecycle finds it. */
+static void otlp_collector_workload(const char *name, unsigned long iters,
+                                    void (*volatile f)(unsigned long)) {
+  install_otlp_collector();
+  iters = (unsigned long)((double)iters * scale);
+  unsigned long batch = iters < 150000 ? (iters < 10 ? 10 : iters) : 150000;
+  f(batch / 10);
+  trace_collector_flush(bench_collector);
+  uint64_t dropped0 = trace_collector_get_stats(bench_collector).records_dropped;
+  double ns[5];
+  for (int b = 0; b < 5; b++) {
+    double t = now_ns();
+    f(batch);
+    ns[b] = (now_ns() - t) / (double)batch;
+    trace_collector_flush(bench_collector);
+  }
+  uint64_t dropped = trace_collector_get_stats(bench_collector).records_dropped - dropped0;
+  qsort(ns, 5, sizeof ns[0], cmp_double);
+  printf("%s %.2f\n", name, ns[0]);
+  fflush(stdout);
+  fprintf(stderr, "bench: %s median %.2f ns; span_lifecycle ran %lu spans\n", name, ns[2],
+          batch / 10 + 5 * batch);
+  if (dropped)
+    fprintf(stderr, "bench: the collector dropped %llu records (its reporter did not keep up)\n",
+            (unsigned long long)dropped);
+  otlp_done(true);
 }
 
 /* A loopback HTTP receiver that reads each request whole and answers 200: no decoding, so that
@@ -441,12 +510,17 @@ static bool context_workload(const char *w, unsigned long m) {
     otlp_done(true);
     return true;
   }
+  if (strcmp(w, "span_lifecycle_otlp_collector") == 0) {
+    otlp_collector_workload(w, m, span_lifecycle);
+    return true;
+  }
   if (strcmp(w, "otlp_export_throughput") == 0) {
     otlp_throughput();
     return true;
   }
 #else
-  if (strcmp(w, "span_lifecycle_otlp") == 0 || strcmp(w, "otlp_export_throughput") == 0) {
+  if (strcmp(w, "span_lifecycle_otlp") == 0 || strcmp(w, "otlp_export_throughput") == 0 ||
+      strcmp(w, "span_lifecycle_otlp_collector") == 0) {
     printf("%s unavailable (built without libtrace_otlp)\n", w);
     return true;
   }
@@ -466,6 +540,19 @@ static void report_allocs_otlp(void) {
   span_lifecycle(n);
   unsigned long after = __atomic_load_n(&allocations, __ATOMIC_RELAXED);
   printf("allocs_per_span_otlp %.4f\n", (double)(after - before) / (double)n);
+  otlp_done(false);
+  /* The collector feeding the exporter: the caller's, the reporter's and the exporter's
+   * allocations together (the flushes are inside the count). */
+  install_otlp_collector();
+  span_lifecycle(10000);
+  trace_collector_flush(bench_collector);
+  trace_otlp_flush(bench_otlp, 10000);
+  before = __atomic_load_n(&allocations, __ATOMIC_RELAXED);
+  span_lifecycle(n);
+  trace_collector_flush(bench_collector);
+  trace_otlp_flush(bench_otlp, 10000);
+  after = __atomic_load_n(&allocations, __ATOMIC_RELAXED);
+  printf("allocs_per_span_otlp_collector %.4f\n", (double)(after - before) / (double)n);
   otlp_done(false);
 #endif
 }
@@ -585,11 +672,6 @@ static void *pause_recorder(void *arg) {
     pause_samples[pause_count++] = now_ns() - t;
   }
   return NULL;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
 }
 
 static int drop_bytes(void *arg, const char *data, size_t len) {
