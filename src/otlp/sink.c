@@ -23,10 +23,6 @@
  * it says so itself with otel.status_code): a bound, not a loss of records. */
 enum { ERROR_BUCKETS = 256, ERROR_WAYS = 8, NAME_SLOTS = 128, FIELD_WORDS = 65536 / 64 };
 
-/* How long the sink waits for the exporter to make room in a full ring before it drops the
- * record, and waits no more until the exporter makes progress again. */
-#define ROOM_PATIENCE_NS 100000000u
-
 typedef struct name_slot {
   uint32_t id;
   uint8_t len;
@@ -87,17 +83,21 @@ static uint64_t mono_ns(void) { return trace__otlp_now_mono_ns(); }
 
 /* The ring is full: the reporter thread is no instrumented thread, so rather than drop what a
  * burst of spans brings, it waits for the exporter to drain, as long as the exporter makes
- * progress. A ring that stays full (the exporter's queue is full: the receiver is down or slow)
- * drops, as the layer does, and the sink does not wait again until the exporter moves. */
+ * progress at least once per request time-out (a request in flight holds the exporter that long
+ * at most; batches are sent between passes over the rings). When it does not (the receiver is
+ * down and the exporter's queue full), the record is dropped, as the layer's would be, and the
+ * sink does not wait again until the exporter moves. */
 static TRACE__NOINLINE char *wait_for_room(otlp_sink *k, ring *r, size_t want, size_t at_least,
                                            size_t *got) {
+  trace_otlp *x = k->x;
   uint64_t tail = TRACE__LOAD_ACQ(&r->tail);
   if (k->stalled && tail == k->stalled_tail)
     return NULL;
   k->stalled = false;
+  uint64_t patience = (uint64_t)TRACE__MAX(x->conf.traces.timeout_ms, 1000u) * 1000000u;
   uint64_t since = mono_ns();
   for (;;) {
-    trace__otlp_wake(k->x);
+    trace__otlp_wake(x);
     struct timespec ts = {0, 200000};
     nanosleep(&ts, NULL);
     char *at = trace__otlp_ring_reserve(r, want, at_least, got);
@@ -107,7 +107,7 @@ static TRACE__NOINLINE char *wait_for_room(otlp_sink *k, ring *r, size_t want, s
     if (t != tail) {
       tail = t;
       since = now;
-    } else if (now - since > ROOM_PATIENCE_NS) {
+    } else if (now - since > patience) {
       k->stalled = true;
       k->stalled_tail = t;
       return NULL;
