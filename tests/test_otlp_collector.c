@@ -456,6 +456,235 @@ static void attach_sampler(void **state) {
   }
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* End to end: the collector alone as the subscriber, with the exporter attached. */
+
+static trace_otlp *attached(trace_otlp_options *o) {
+  trace_otlp *x = NULL;
+  assert_int_equal(trace_otlp_new(o, &x), 0);
+  trace_collector_options co;
+  trace_collector_options_init(&co);
+  assert_int_equal(trace_otlp_attach(x, &co), 0);
+  trace_collector *c = NULL;
+  assert_int_equal(trace_collector_new(&co, &c), 0);
+  assert_int_equal(trace_collector_install(c), 0);
+  return x;
+}
+
+typedef struct worker_arg {
+  trace_span parent;
+  trace_context ctx; /* the worker span's, read on the worker */
+  uint32_t thread;
+} worker_arg;
+
+static void *worker(void *arg) {
+  worker_arg *w = arg;
+  trace_thread_set_name("worker-1");
+  w->thread = trace_thread_id();
+  trace_span s = TRACE_SPAN_IN(&w->parent, TRACE_LEVEL_INFO, "on_worker", TF(job, 7));
+  trace_span_enter(&s);
+  assert_int_equal(trace_span_context(&s, &w->ctx), 0);
+  TRACE_WARN(TF(attempt, 2), "retrying %s", "job");
+  trace_span_exit(&s);
+  trace_span_close(&s);
+  return NULL;
+}
+
+static const char remote_tp[] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+static void span_id_hex_of(const trace_context *c, char *trace, char *span) {
+  trace_trace_id_hex(c->trace_id, trace);
+  trace_span_id_hex(c->span_id, span);
+}
+
+static void collector_end_to_end(void **state) {
+  (void)state;
+  trace_otlp_options o = options(TRACE_OTLP_HTTP_PROTOBUF);
+  trace_otlp *x = attached(&o);
+  trace_span root = TRACE_INFO_SPAN("request", TF(method, "GET"), TF(n, 3));
+  trace_span_enter(&root);
+  trace_context root_ctx;
+  assert_int_equal(trace_span_context(&root, &root_ctx), 0);
+  trace_span db = TRACE_DEBUG_SPAN("db", TF(rows, 2u));
+  trace_span_enter(&db);
+  TRACE_INFO(TF(query, "select"), "querying");
+  TRACE_ERROR(TF(code, 5), "it failed");
+  trace_span_exit(&db);
+  trace_span_close(&db);
+  worker_arg w = {trace_span_clone(&root), {{0}, {0}, 0, 0, 0, {0}}, 0};
+  pthread_t t;
+  pthread_create(&t, NULL, worker, &w);
+  pthread_join(t, NULL);
+  trace_span_close(&w.parent);
+  trace_span_exit(&root);
+  trace_span_close(&root);
+  /* A request from another service. */
+  trace_context remote;
+  assert_int_equal(trace_traceparent_parse(remote_tp, strlen(remote_tp), &remote, NULL), 0);
+  assert_int_equal(trace_tracestate_parse("congo=t61rcWkgMzE", 17, &remote, NULL), 0);
+  trace_span server = TRACE_INFO_SPAN_FROM(&remote, "server", TF(path, "/a"));
+  trace_span_enter(&server);
+  TRACE_INFO("in server");
+  trace_span_exit(&server);
+  trace_span_close(&server);
+  TRACE_INFO(TF(outside, true), "no span here");
+  trace_shutdown(); /* exports everything before it returns */
+  json_t *reqs = receiver_requests(&rcv);
+  assert_true(all_valid(reqs));
+  assert_int_equal(span_count(reqs), 4);
+  assert_int_equal(log_count(reqs), 5);
+  json_t *jr = find_span(reqs, "request", NULL), *jd = find_span(reqs, "db", NULL),
+         *jw = find_span(reqs, "on_worker", NULL), *js = find_span(reqs, "server", NULL);
+  assert_non_null(jr);
+  assert_non_null(jd);
+  assert_non_null(jw);
+  assert_non_null(js);
+  /* The ids trace_span_context gave are the ones exported. */
+  char trace[TRACE_TRACE_ID_HEX_SIZE], span[TRACE_SPAN_ID_HEX_SIZE];
+  span_id_hex_of(&root_ctx, trace, span);
+  assert_string_equal(str_of(jr, "traceId"), trace);
+  assert_string_equal(str_of(jr, "spanId"), span);
+  assert_null(json_object_get(jr, "parentSpanId"));
+  assert_string_equal(str_of(jd, "traceId"), trace);
+  assert_string_equal(str_of(jd, "parentSpanId"), span);
+  assert_string_equal(str_of(jw, "parentSpanId"), span);
+  span_id_hex_of(&w.ctx, trace, span);
+  assert_string_equal(str_of(jw, "spanId"), span);
+  assert_int_equal(json_integer_value(json_object_get(jr, "flags")), 0x101);
+  /* The remote parent. */
+  assert_string_equal(str_of(js, "traceId"), "0af7651916cd43dd8448eb211c80319c");
+  assert_string_equal(str_of(js, "parentSpanId"), "b7ad6b7169203331");
+  assert_string_equal(str_of(js, "traceState"), "congo=t61rcWkgMzE");
+  assert_int_equal(json_integer_value(json_object_get(js, "flags")), 0x301);
+  /* Values, threads, times, status, events. */
+  assert_string_equal(attr_str(jr, "method"), "GET");
+  assert_int_equal(attr_int(jr, "n"), 3);
+  assert_int_equal(attr_int(jd, "rows"), 2);
+  assert_int_equal(attr_int(jr, "thread.id"), trace_thread_id());
+  assert_int_equal(attr_int(jw, "thread.id"), w.thread);
+  assert_string_equal(attr_str(jw, "thread.name"), "worker-1");
+  assert_string_equal(attr_str(jr, "code.namespace"), "test_otlp_collector");
+  long long start = num(jr, "startTimeUnixNano"), end = num(jr, "endTimeUnixNano");
+  assert_true(start > 1600000000000000000LL && end >= start);
+  assert_true(num(jd, "startTimeUnixNano") >= start && num(jd, "endTimeUnixNano") <= end);
+  assert_true(attr_int(jr, "busy_ns") >= 0 && attr_int(jr, "idle_ns") >= 0);
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(jd, "status"), "code")), 2);
+  assert_null(json_object_get(jr, "status"));
+  json_t *evs = json_object_get(jd, "events");
+  assert_int_equal(json_array_size(evs), 2);
+  assert_string_equal(str_of(json_array_get(evs, 0), "name"), "querying");
+  assert_string_equal(str_of(json_array_get(evs, 1), "name"), "it failed");
+  assert_string_equal(str_of(json_array_get(json_object_get(jw, "events"), 0), "name"),
+                      "retrying job");
+  /* Logs carry the ids of their span. */
+  json_t *logs = all_logs(reqs);
+  size_t i;
+  json_t *l;
+  int found = 0;
+  json_array_foreach(logs, i, l) {
+    const char *body = str_of(json_object_get(l, "body"), "stringValue");
+    if (strcmp(body, "querying") == 0) {
+      assert_string_equal(str_of(l, "spanId"), str_of(jd, "spanId"));
+      assert_string_equal(str_of(l, "traceId"), str_of(jd, "traceId"));
+      found++;
+    } else if (strcmp(body, "in server") == 0) {
+      assert_string_equal(str_of(l, "spanId"), str_of(js, "spanId"));
+      found++;
+    } else if (strcmp(body, "no span here") == 0) {
+      assert_null(json_object_get(l, "traceId"));
+      found++;
+    }
+  }
+  assert_int_equal(found, 3);
+  json_decref(logs);
+  json_decref(reqs);
+  trace_otlp_stats st = trace_otlp_get_stats(x);
+  assert_int_equal(st.spans_exported, 4);
+  assert_int_equal(st.spans_dropped + st.logs_dropped + st.spans_failed + st.logs_failed, 0);
+  trace_otlp_release(x);
+}
+
+/* always_off: spans are made, entered and closed, none is exported; their events still go as
+ * logs, with the ids and an unsampled flag. */
+static void collector_always_off(void **state) {
+  (void)state;
+  trace_otlp_options o = options(TRACE_OTLP_HTTP_JSON);
+  o.sampler = TRACE_OTLP_SAMPLER_ALWAYS_OFF;
+  trace_otlp *x = attached(&o);
+  for (int i = 0; i < 10; i++) {
+    trace_span s = TRACE_INFO_SPAN("off", TF(i, i));
+    trace_span_enter(&s);
+    if (i == 0)
+      TRACE_INFO("inside");
+    trace_span_exit(&s);
+    trace_span_close(&s);
+  }
+  trace_shutdown();
+  json_t *reqs = receiver_requests(&rcv);
+  assert_true(all_valid(reqs));
+  assert_int_equal(span_count(reqs), 0);
+  json_t *traces = requests_to(reqs, "/v1/traces");
+  assert_int_equal(json_array_size(traces), 0);
+  json_decref(traces);
+  json_t *logs = all_logs(reqs);
+  assert_int_equal(json_array_size(logs), 1);
+  assert_int_equal(strlen(str_of(json_array_get(logs, 0), "traceId")), 32);
+  assert_int_equal(json_integer_value(json_object_get(json_array_get(logs, 0), "flags")), 0);
+  json_decref(logs);
+  json_decref(reqs);
+  assert_int_equal(trace_otlp_get_stats(x).spans_exported, 0);
+  trace_otlp_release(x);
+}
+
+/* Many spans from several threads, more than the reporter's ring of the exporter holds at once:
+ * trace_shutdown loses none. */
+enum { MANY_THREADS = 4, MANY_SPANS = 5000 };
+
+static void *many(void *arg) {
+  (void)arg;
+  for (int i = 0; i < MANY_SPANS; i++) {
+    trace_span s = TRACE_INFO_SPAN("many", TF(i, i), TF(pad, "some text to make it bigger"));
+    trace_span_enter(&s);
+    trace_span_exit(&s);
+    trace_span_close(&s);
+  }
+  return NULL;
+}
+
+static void collector_nothing_lost(void **state) {
+  (void)state;
+  trace_otlp_options o = options(TRACE_OTLP_HTTP_PROTOBUF);
+  o.export_logs = false;
+  o.thread_buffer_size = 16384; /* a few dozen spans: the reporter must wait for room */
+  o.max_queue_size = 100000;
+  o.max_export_batch_size = 2048;
+  trace_otlp *x = NULL;
+  assert_int_equal(trace_otlp_new(&o, &x), 0);
+  trace_collector_options co;
+  trace_collector_options_init(&co);
+  co.thread_buffer_bytes = (size_t)16 << 20;
+  assert_int_equal(trace_otlp_attach(x, &co), 0);
+  trace_collector *c = NULL;
+  assert_int_equal(trace_collector_new(&co, &c), 0);
+  assert_int_equal(trace_collector_install(c), 0);
+  pthread_t t[MANY_THREADS];
+  for (int i = 0; i < MANY_THREADS; i++)
+    pthread_create(&t[i], NULL, many, NULL);
+  for (int i = 0; i < MANY_THREADS; i++)
+    pthread_join(t[i], NULL);
+  uint64_t dropped = trace_collector_get_stats(c).records_dropped;
+  trace_shutdown();
+  trace_otlp_stats st = trace_otlp_get_stats(x);
+  assert_int_equal(dropped, 0);
+  assert_int_equal(st.spans_dropped, 0);
+  assert_int_equal(st.spans_failed, 0);
+  assert_int_equal(st.spans_exported, MANY_THREADS * MANY_SPANS);
+  json_t *reqs = receiver_requests(&rcv);
+  assert_int_equal(span_count(reqs), MANY_THREADS * MANY_SPANS);
+  json_decref(reqs);
+  trace_otlp_release(x);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(sink_protobuf, setup, teardown),
@@ -463,6 +692,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(sink_thread_rename, setup, teardown),
       cmocka_unit_test(attach_refusals),
       cmocka_unit_test(attach_sampler),
+      cmocka_unit_test_setup_teardown(collector_end_to_end, setup, teardown),
+      cmocka_unit_test_setup_teardown(collector_always_off, setup, teardown),
+      cmocka_unit_test_setup_teardown(collector_nothing_lost, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

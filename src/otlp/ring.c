@@ -164,8 +164,10 @@ TRACE__NOINLINE ring *trace__otlp_ring_slow(trace_otlp *x) {
 char *trace__otlp_ring_reserve_slow(ring *r, size_t want, size_t at_least, size_t *got) {
   uint64_t head = r->head;
   size_t cap = r->cap;
-  if (cap - (head - r->tail_seen) < want + 8)
-    r->tail_seen = TRACE__LOAD_ACQ(&r->tail);
+  /* Always a fresh look here (the end of the buffer or a full ring: rare): a stale tail that
+   * leaves room for want but not for a pad and at_least would refuse every record for ever,
+   * since nothing is committed then and nothing else looks again. */
+  r->tail_seen = TRACE__LOAD_ACQ(&r->tail);
   size_t free = cap - (size_t)(head - r->tail_seen);
   size_t off = (size_t)head & (cap - 1), contig = cap - off; /* cap: a power of two */
   if (TRACE__LIKELY(contig >= want && free >= want)) {
