@@ -147,11 +147,7 @@ static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
   s->tracestate_len = (uint16_t)tracestate_len;
   vwriter w = {p + fixed, p + got, x->conf.max_value_len, 0, 0, 0};
   trace_span_ref_values(ref, span_values, &w);
-  s->h.nvalues = w.n;
-  s->h.dropped_values = w.dropped;
-  s->h.truncated = w.truncated;
-  s->h.size = (uint32_t)(w.p - p);
-  trace__otlp_ring_commit(x, r, s->h.size);
+  end_record(x, r, &s->h, &w);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -189,15 +185,7 @@ static void on_event(void *self, const trace_event *ev, const trace_ctx *ctx) {
   char *p = (char *)re;
   re->h.thread_id = r->thread_id;
   re->h.time_ns = otlp_ticks(x->conf.tsc);
-  if (in_span) {
-    memcpy(re->h.trace_id, tc.trace_id, 16);
-    memcpy(re->h.span_id, tc.span_id, 8);
-    re->trace_flags = tc.flags;
-  } else {
-    memset(re->h.trace_id, 0, 16);
-    memset(re->h.span_id, 0, 8);
-    re->trace_flags = 0;
-  }
+  event_context(re, in_span ? &tc : NULL);
   char *q = p + sizeof *re;
   re->message_len = 0;
   re->has_message = meta->message != NULL;
@@ -212,11 +200,7 @@ static void on_event(void *self, const trace_event *ev, const trace_ctx *ctx) {
   }
   vwriter w = {q, p + got, x->conf.max_value_len, 0, 0, truncated};
   put_values(&w, &ev->fields);
-  re->h.nvalues = w.n;
-  re->h.dropped_values = w.dropped;
-  re->h.truncated = w.truncated;
-  re->h.size = (uint32_t)(w.p - p);
-  trace__otlp_ring_commit(x, r, re->h.size);
+  end_record(x, r, &re->h, &w);
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -243,11 +243,7 @@ static void on_span(void *arg, const trace_collector_span *sp) {
   trace_valueset vs = unique_values(k, &sp->fields);
   vwriter w = {p + fixed, p + got, x->conf.max_value_len, 0, 0, sp->truncated};
   put_values(&w, &vs);
-  s->h.nvalues = w.n;
-  s->h.dropped_values = w.dropped;
-  s->h.truncated = w.truncated;
-  s->h.size = (uint32_t)(w.p - p);
-  trace__otlp_ring_commit(x, r, s->h.size);
+  end_record(x, r, &s->h, &w);
 }
 
 static void on_event(void *arg, const trace_collector_event *ev) {
@@ -282,15 +278,7 @@ static void on_event(void *arg, const trace_collector_event *ev) {
   char *p = (char *)re;
   re->h.thread_id = ev->thread;
   re->h.time_ns = ev->time_ns;
-  if (in_span) {
-    memcpy(re->h.trace_id, c->trace_id, 16);
-    memcpy(re->h.span_id, c->span_id, 8);
-    re->trace_flags = c->flags;
-  } else {
-    memset(re->h.trace_id, 0, 16);
-    memset(re->h.span_id, 0, 8);
-    re->trace_flags = 0;
-  }
+  event_context(re, in_span ? c : NULL);
   memset(re->reserved_, 0, sizeof re->reserved_);
   char *q = p + sizeof *re;
   re->message_len = 0;
@@ -306,11 +294,7 @@ static void on_event(void *arg, const trace_collector_event *ev) {
   }
   vwriter w = {q, p + got, x->conf.max_value_len, 0, 0, truncated};
   put_values(&w, &ev->fields);
-  re->h.nvalues = w.n;
-  re->h.dropped_values = w.dropped;
-  re->h.truncated = w.truncated;
-  re->h.size = (uint32_t)(w.p - p);
-  trace__otlp_ring_commit(x, r, re->h.size);
+  end_record(x, r, &re->h, &w);
 }
 
 /* The reporter's round is over: what it handed over may be exported as soon as the exporter's

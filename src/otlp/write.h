@@ -206,4 +206,26 @@ static TRACE__INLINE rec_head *begin_record(trace_otlp *x, ring *r, uint8_t kind
   return record_head(at, kind, meta);
 }
 
+/* An event's trace and span ids and trace flags: those of c, zeros when c is NULL (no span). */
+static TRACE__INLINE void event_context(rec_event *re, const trace_context *c) {
+  if (c) {
+    memcpy(re->h.trace_id, c->trace_id, 16);
+    memcpy(re->h.span_id, c->span_id, 8);
+    re->trace_flags = c->flags;
+  } else {
+    memset(re->h.trace_id, 0, 16);
+    memset(re->h.span_id, 0, 8);
+    re->trace_flags = 0;
+  }
+}
+
+/* Ends a record whose values w wrote: the head's counts and size, then the commit. */
+static TRACE__INLINE void end_record(trace_otlp *x, ring *r, rec_head *h, const vwriter *w) {
+  h->nvalues = w->n;
+  h->dropped_values = w->dropped;
+  h->truncated = w->truncated;
+  h->size = (uint32_t)(w->p - (char *)h);
+  trace__otlp_ring_commit(x, r, h->size);
+}
+
 #endif
