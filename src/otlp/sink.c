@@ -37,6 +37,7 @@ typedef struct otlp_sink {
   bool stalled;                /* gave up waiting for room: the exporter was stuck */
   uint64_t stalled_tail;       /* the ring's tail then */
   bool wrote;                  /* records written since the last round_end */
+  uint32_t fork_gen;           /* trace__otlp_fork_gen when the names were announced */
   /* Values with each field once (spans whose fields were recorded twice). */
   trace_value *values;
   uint16_t *index;
@@ -199,16 +200,41 @@ static trace_valueset unique_values(otlp_sink *k, const trace_valueset *vs) {
 /* ---------------------------------------------------------------------------------------- */
 /* The callbacks. */
 
+/* After fork(), in the child: its exporter starts afresh and knows no thread names, and the
+ * parent's spans with ERROR events are not the child's. */
+static TRACE__NOINLINE void sink_after_fork(otlp_sink *k) {
+  memset(k->names, 0, sizeof k->names);
+  memset(k->errors, 0, sizeof k->errors);
+  k->stalled = false;
+  k->fork_gen = TRACE__LOAD(&trace__otlp_fork_gen);
+}
+
+static inline void sink_check_fork(otlp_sink *k) {
+  if (TRACE__UNLIKELY(k->fork_gen != TRACE__LOAD(&trace__otlp_fork_gen)))
+    sink_after_fork(k);
+}
+
+/* Whether a record can be written: not when the exporter's layer is gone (nothing drains the
+ * ring then: the record is counted as dropped). Starts the child's exporter after a fork. */
+static bool sink_ready(otlp_sink *k, bool span) {
+  if (TRACE__UNLIKELY(TRACE__LOAD_ACQ(&k->x->shut))) {
+    trace__otlp_drop(k->x, span);
+    return false;
+  }
+  check_fork(k->x);
+  return true;
+}
+
 static void on_span(void *arg, const trace_collector_span *sp) {
   otlp_sink *k = arg;
   trace_otlp *x = k->x;
+  sink_check_fork(k);
   bool error = error_take(k, sp->id);
   const trace_context *c = sp->context;
   if (!c || !(c->flags & TRACE_CONTEXT_SAMPLED) || !sp->meta)
     return; /* not sampled (or no contexts kept): not exported */
-  if (!x->conf.traces.url && !x->conf.discard)
+  if ((!x->conf.traces.url && !x->conf.discard) || !sink_ready(k, true))
     return;
-  check_fork(x);
   const otlp_site *site = trace__otlp_site(x, sp->meta);
   ring *r = trace__otlp_ring(x);
   if (TRACE__UNLIKELY(!site || !r)) {
@@ -252,15 +278,15 @@ static void on_event(void *arg, const trace_collector_event *ev) {
   const trace_metadata *meta = ev->meta;
   if (!meta)
     return;
+  sink_check_fork(k);
   if (ev->span_id && meta->level == TRACE_LEVEL_ERROR)
     error_mark(k, ev->span_id);
   const trace_context *c = ev->context;
   bool in_span = c && trace_context_is_valid(c);
   /* Wanted as a log record, or as a span event of a span that is exported. */
   bool as_event = in_span && (c->flags & TRACE_CONTEXT_SAMPLED) && x->conf.traces.url;
-  if (!x->conf.logs.url && !as_event && !x->conf.discard)
+  if ((!x->conf.logs.url && !as_event && !x->conf.discard) || !sink_ready(k, false))
     return;
-  check_fork(x);
   const otlp_site *site = trace__otlp_site(x, meta);
   ring *r = trace__otlp_ring(x);
   if (TRACE__UNLIKELY(!site || !r)) {
@@ -331,6 +357,7 @@ int trace_otlp_attach(trace_otlp *x, trace_collector_options *o) {
     return TRACE_ENOMEM;
   __atomic_add_fetch(&x->refs, 1, __ATOMIC_RELAXED);
   k->x = x;
+  k->fork_gen = TRACE__LOAD(&trace__otlp_fork_gen);
   k->sink.span = on_span;
   k->sink.event = on_event;
   k->sink.round_end = on_round_end;
