@@ -911,6 +911,28 @@ static void store_fields(m_span *s, const col_rec *r, uint32_t at, bool front) {
   s->nfields = count;
 }
 
+/* A span's CONTEXT record, right after its NEW record (record.h). */
+static void feed_context(col_model *m, const col_rec *r) {
+  m_span *s = span_find(m, r->id);
+  if (!s || s->has_context)
+    return;
+  uint64_t w7 = r->w[7];
+  uint32_t len = (uint32_t)(w7 >> 16 & 0xffff);
+  if (len > TRACE_TRACESTATE_MAX || 8 + (len + 7) / 8 > r->nwords)
+    return; /* not a record this version writes */
+  if (len && !(s->tracestate = trace__malloc(len)))
+    len = 0; /* out of memory: the ids without the tracestate */
+  if (len)
+    memcpy(s->tracestate, r->w + 8, len);
+  s->tracestate_len = (uint16_t)len;
+  memcpy(s->trace_id, r->w + 3, 16);
+  memcpy(s->span_id, r->w + 5, 8);
+  memcpy(s->parent_span_id, r->w + 6, 8);
+  s->context_flags = (uint8_t)w7;
+  s->parent_remote = (uint8_t)(w7 >> 8 & 1);
+  s->has_context = 1;
+}
+
 void trace__col_model_feed_new(col_model *m, const col_rec *r) {
   if (r->kind == COL_CONTEXT) {
     feed_context(m, r);
@@ -935,27 +957,6 @@ void trace__col_model_feed_new(col_model *m, const col_rec *r) {
   store_fields(s, r, 5, true);
 }
 
-/* A span's CONTEXT record, right after its NEW record (record.h). */
-static void feed_context(col_model *m, const col_rec *r) {
-  m_span *s = span_find(m, r->id);
-  if (!s || s->has_context)
-    return;
-  uint64_t w7 = r->w[7];
-  uint32_t len = (uint32_t)(w7 >> 16 & 0xffff);
-  if (len > TRACE_TRACESTATE_MAX || 8 + (len + 7) / 8 > r->nwords)
-    return; /* not a record this version writes */
-  if (len && !(s->tracestate = trace__malloc(len)))
-    len = 0; /* out of memory: the ids without the tracestate */
-  if (len)
-    memcpy(s->tracestate, r->w + 8, len);
-  s->tracestate_len = (uint16_t)len;
-  memcpy(s->trace_id, r->w + 3, 16);
-  memcpy(s->span_id, r->w + 5, 8);
-  memcpy(s->parent_span_id, r->w + 6, 8);
-  s->context_flags = (uint8_t)w7;
-  s->parent_remote = (uint8_t)(w7 >> 8 & 1);
-  s->has_context = 1;
-}
 
 static void resolve_pending(col_model *m, m_thread *t, uint64_t ts) {
   for (uint32_t i = 0; i < t->npending; i++) {
