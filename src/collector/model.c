@@ -872,14 +872,17 @@ static void store_fields(m_span *s, const col_rec *r, uint32_t at, bool front) {
   uint32_t n = decode_fields(r, at, f, COL_FIELDS_MAX);
   if (!n)
     return;
-  m_field all[SPAN_VALUES_MAX + COL_FIELDS_MAX];
-  uint32_t count = 0;
-  const m_field *first = front ? f : s->fields, *second = front ? s->fields : f;
-  uint32_t nfirst = front ? n : s->nfields, nsecond = front ? s->nfields : n;
-  for (uint32_t i = 0; i < nfirst; i++)
-    all[count++] = first[i];
-  for (uint32_t i = 0; i < nsecond; i++)
-    all[count++] = second[i];
+  m_field both[SPAN_VALUES_MAX + COL_FIELDS_MAX];
+  m_field *all = f; /* the common case: the first values the span gets */
+  uint32_t count = n;
+  if (s->nfields) {
+    const m_field *first = front ? f : s->fields, *second = front ? s->fields : f;
+    uint32_t nfirst = front ? n : s->nfields, nsecond = front ? s->nfields : n;
+    memcpy(both, first, nfirst * sizeof both[0]);
+    memcpy(both + nfirst, second, nsecond * sizeof both[0]);
+    all = both;
+    count = nfirst + nsecond;
+  }
   if (count > SPAN_VALUES_MAX) {
     uint32_t kept = 0;
     for (uint32_t i = 0; i < count; i++)
