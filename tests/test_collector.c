@@ -1208,12 +1208,9 @@ static void fork_child_starts_empty(void **state) {
   trace_shutdown();
 }
 
-/* A STREAM collector in a child: with "%p" in the path the child writes its own file. */
-static void fork_child_streams_to_its_own_file(void **state) {
-  (void)state;
-  trace_collector *c = stream_to(path_in("p-%p.json"), NULL);
-  assert_int_equal(trace_collector_install(c), 0);
-  nested_work(1);
+/* Forks a child that records one span, "child_span", and shuts down; returns the child's pid
+ * once it exited with 0. */
+static pid_t fork_with_child_span(void) {
   pid_t pid = fork();
   if (pid == 0) {
     trace_span k = TRACE_INFO_SPAN("child_span");
@@ -1224,8 +1221,19 @@ static void fork_child_streams_to_its_own_file(void **state) {
     _exit(0);
   }
   int status;
-  waitpid(pid, &status, 0);
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
   assert_int_equal(WEXITSTATUS(status), 0);
+  return pid;
+}
+
+/* A STREAM collector in a child: with "%p" in the path the child writes its own file. */
+static void fork_child_streams_to_its_own_file(void **state) {
+  (void)state;
+  trace_collector *c = stream_to(path_in("p-%p.json"), NULL);
+  assert_int_equal(trace_collector_install(c), 0);
+  nested_work(1);
+  pid_t pid = fork_with_child_span();
   trace_shutdown();
   char name[64];
   snprintf(name, sizeof name, "p-%ld.json", (long)pid);
@@ -1249,18 +1257,7 @@ static void fork_child_keeps_the_parents_file(void **state) {
   assert_int_equal(trace_collector_install(c), 0);
   nested_work(1);
   assert_int_equal(trace_collector_flush(c), 0);
-  pid_t pid = fork();
-  if (pid == 0) {
-    trace_span k = TRACE_INFO_SPAN("child_span");
-    trace_span_enter(&k);
-    trace_span_exit(&k);
-    trace_span_close(&k);
-    trace_shutdown();
-    _exit(0);
-  }
-  int status;
-  waitpid(pid, &status, 0);
-  assert_int_equal(WEXITSTATUS(status), 0);
+  pid_t pid = fork_with_child_span();
   /* As the parent left it (a parent writing on would hide what the child did to it). */
   json_t *t = load_trace(path_in("shared.json"));
   check_trace(t);

@@ -128,8 +128,10 @@ typedef struct trace_collector_event {
 
 /* Where finished spans and events go besides the outputs (STREAM mode): an exporter (the OTLP
  * exporter's trace_otlp_sink, <trace/otlp.h>), a test, a custom format. Every callback runs on
- * the reporter thread, one at a time; a callback must not wait for instrumented threads and
- * must not call trace_collector_flush. Events reach the sink in each thread's order and before
+ * the reporter thread, one at a time (only a collector without a reporter -- a forked child that
+ * never recorded, one whose reporter could not start -- runs its last round on the thread that
+ * frees it); a callback must not wait for instrumented threads and must not call
+ * trace_collector_flush. Events reach the sink in each thread's order and before
  * the span they happened in is handed over (an event of another thread recorded at the very
  * moment the span closes may come in the next round); spans are handed over at the end of the
  * reporting round in which they closed, and those still open at the end with open set (children
