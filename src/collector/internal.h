@@ -64,9 +64,17 @@ typedef struct col_timemap {
   int kind;
   uint64_t anchor_ticks, anchor_ns;
   double scale;
+  /* CLOCK_REALTIME - CLOCK_MONOTONIC when the map was taken, for the Unix times sinks receive;
+   * 0 for a custom clock, whose times are passed on as they are. */
+  int64_t unix_offset_ns;
 } col_timemap;
 col_timemap trace__col_clock_map(col_clock *k);
 uint64_t trace__col_map_ns(const col_timemap *m, uint64_t ticks);
+/* The Unix time of a time in ns of the collector's clock (unchanged for a custom clock). */
+static inline uint64_t col_unix_ns(const col_timemap *m, uint64_t ns) {
+  int64_t t = (int64_t)ns + m->unix_offset_ns;
+  return t > 0 ? (uint64_t)t : 0;
+}
 /* The current time in the collector's clock, as ticks and as ns. */
 uint64_t trace__col_now_ticks(const col_clock *k);
 
@@ -207,8 +215,9 @@ typedef struct col_out_stats {
 } col_out_stats;
 
 struct trace_collector {
-  trace_collector_options o; /* its strings point at the copies below */
+  trace_collector_options o; /* its strings and sink point at the copies below */
   char *strings[4];
+  trace_collector_sink sink;
   int mode;
   bool exact;      /* TRACE_COLLECTOR_EXACT_LIFETIMES */
   bool context;    /* TRACE_COLLECTOR_CONTEXT, used alone */
@@ -345,7 +354,9 @@ void trace__col_reporter_ensure(col *c); /* a forked child starts its reporter *
 int trace__col_flush(col *c);
 void trace__col_destroy(col *c);
 void trace__col_fork_child(col *c);
-int trace__col_open_outputs(col *c);
+/* STREAM: creates the output files and the model; forked: in a child, only the files named
+ * for it ("%p"). 0 or an error code. */
+int trace__col_open_outputs(col *c, bool forked);
 /* path with "%p" replaced by the process id, "%n" by n and "%%" by "%", into out (cap bytes);
  * the length, 0 if it does not fit. */
 size_t trace__col_expand_path(const char *path, uint64_t n, char *out, size_t cap);
