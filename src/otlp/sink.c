@@ -132,15 +132,25 @@ static rec_head *sink_record(otlp_sink *k, ring *r, uint8_t kind, const trace_me
   return h;
 }
 
+/* Whether slot s holds name (NUL-terminated), compared in place: thread names are short, and a
+ * byte loop costs less here than strnlen and memcmp calls (this runs for every record). */
+static bool same_name(const name_slot *s, const char *name) {
+  size_t i = 0;
+  for (; i < sizeof s->name && name[i]; i++)
+    if (i >= s->len || s->name[i] != name[i])
+      return false;
+  return i == s->len;
+}
+
 /* Tells the exporter the name of thread id before its first record, and again when it changes. */
 static void announce(otlp_sink *k, ring *r, uint32_t id, const char *name) {
   if (id == 0)
     return;
   name = name ? name : "";
-  size_t len = strnlen(name, sizeof k->names[0].name);
   name_slot *s = &k->names[(id * 2654435761u) >> 25]; /* the top 7 bits: NAME_SLOTS is 128 */
-  if (s->id == id && s->len == len && memcmp(s->name, name, len) == 0)
+  if (TRACE__LIKELY(s->id == id && same_name(s, name)))
     return;
+  size_t len = strnlen(name, sizeof s->name);
   if (!trace__otlp_ring_put_name(k->x, r, id, name, len))
     return; /* tried again with the thread's next record */
   s->id = id;
