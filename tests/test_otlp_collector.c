@@ -6,6 +6,7 @@
 
 #include "common/compiler.h"
 #include "helpers.h"
+#include "otlp/internal.h"
 #include "otlp_helpers.h"
 #include "trace/collector.h"
 #include "trace/context.h"
@@ -685,6 +686,35 @@ static void collector_nothing_lost(void **state) {
   trace_otlp_release(x);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* The ring's slow path (what collector_nothing_lost found): the producer's stale view of the
+ * consumer's tail leaves room for the record but not for a pad to the end of the buffer and the
+ * record at the start; the consumer has in fact drained everything. The reservation must look
+ * at the tail again, not refuse (nothing else would ever look again: no record is committed). */
+static void ring_full_looks_again(void **state) {
+  (void)state;
+  static char buf[4096] __attribute__((aligned(8)));
+  ring r;
+  memset(&r, 0, sizeof r);
+  r.buf = buf;
+  r.cap = sizeof buf;
+  r.head = 4096 + 3072;        /* 1024 bytes before the end of the buffer */
+  r.tail_seen = r.head - 2596; /* seen 1500 bytes free: enough for 1152, not for 1024 + 1152 */
+  r.tail = r.head;             /* everything drained */
+  size_t got = 0;
+  char *at = trace__otlp_ring_reserve(&r, 1152, 1152, &got);
+  assert_true(at == buf);
+  assert_int_equal(got, 1152);
+  assert_int_equal(r.pad, 1024);
+  /* A ring really full is still refused. */
+  memset(&r, 0, sizeof r);
+  r.buf = buf;
+  r.cap = sizeof buf;
+  r.head = 4096 + 3072;
+  r.tail_seen = r.tail = r.head - 2596;
+  assert_null(trace__otlp_ring_reserve(&r, 1152, 1152, &got));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(sink_protobuf, setup, teardown),
@@ -692,6 +722,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(sink_thread_rename, setup, teardown),
       cmocka_unit_test(attach_refusals),
       cmocka_unit_test(attach_sampler),
+      cmocka_unit_test(ring_full_looks_again),
       cmocka_unit_test_setup_teardown(collector_end_to_end, setup, teardown),
       cmocka_unit_test_setup_teardown(collector_always_off, setup, teardown),
       cmocka_unit_test_setup_teardown(collector_nothing_lost, setup, teardown),
