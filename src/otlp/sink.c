@@ -158,11 +158,11 @@ static void announce(otlp_sink *k, ring *r, uint32_t id, const char *name) {
   memcpy(s->name, name, len);
 }
 
-/* A span's values as put_values takes them: a field recorded after creation appears twice in
- * the collector's set, and OTLP wants attribute keys once, so only the last value of each field
- * is kept (in the order of those last values). Sets whose fields come in increasing order (no
- * field twice: every span never recorded into) are used as they are, without index when it is
- * the identity (the writer's fast path). */
+/* A span's (or an event's) values as put_values takes them: a field recorded after creation
+ * appears twice in the collector's set, and OTLP wants attribute keys once, so only the last
+ * value of each field is kept (in the order of those last values). Sets whose fields come in
+ * increasing order (no field twice: every span never recorded into) are used as they are,
+ * without index when it is the identity (the writer's fast path). */
 static trace_valueset unique_values(otlp_sink *k, const trace_valueset *vs) {
   trace_valueset out = *vs;
   if (!vs->index)
@@ -328,8 +328,9 @@ static void on_event(void *arg, const trace_collector_event *ev) {
     re->message_len = (uint32_t)n;
     q += REC_ALIGN(n);
   }
+  trace_valueset vs = unique_values(k, &ev->fields);
   vwriter w = {q, p + got, x->conf.max_value_len, 0, 0, truncated};
-  put_values(&w, &ev->fields);
+  put_values(&w, &vs);
   end_record(x, r, &re->h, &w);
 }
 
