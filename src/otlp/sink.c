@@ -18,10 +18,15 @@
 #include "internal.h"
 #include "write.h"
 
-/* Spans with an ERROR event not handed over yet: a set of collector span ids in buckets of
- * ERROR_WAYS. A full bucket forgets one of its ids (that span then shows no ERROR status unless
- * it says so itself with otel.status_code): a bound, not a loss of records. */
-enum { ERROR_BUCKETS = 256, ERROR_WAYS = 8, NAME_SLOTS = 128, FIELD_WORDS = 65536 / 64 };
+enum {
+  /* Spans with an ERROR event not handed over yet: a set of collector span ids in buckets of
+   * ERROR_WAYS. A full bucket forgets one of its ids (that span then shows no ERROR status
+   * unless it says so itself with otel.status_code): a bound, not a loss of records. */
+  ERROR_BUCKETS = 256,
+  ERROR_WAYS = 8,
+  NAME_SLOTS = 128,         /* thread names announced, by thread id */
+  FIELD_WORDS = 65536 / 64  /* a bit for every field index a callsite can have */
+};
 
 typedef struct name_slot {
   uint32_t id;
