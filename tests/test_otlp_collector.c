@@ -11,6 +11,7 @@
 #include "trace/collector.h"
 #include "trace/context.h"
 #include "trace/otlp.h"
+#include "trace/testing.h"
 
 static receiver rcv;
 
@@ -411,6 +412,20 @@ static void attach_refusals(void **state) {
   co.sink = &other;
   assert_int_equal(trace_otlp_attach(x, &co), TRACE_EBUSY);
   assert_true(co.sink == &other);
+  /* Out of memory: o untouched. */
+  co.sink = NULL;
+  trace_testing_fail_allocations_after(0);
+  assert_int_equal(trace_otlp_attach(x, &co), TRACE_ENOMEM);
+  trace_testing_fail_allocations_after(-1);
+  assert_null(co.sink);
+  assert_int_equal(co.flags, 0);
+  /* A collector that cannot be made closes the sink, which releases its reference (the
+   * sanitizer build's leak check sees one that is not). */
+  assert_int_equal(trace_otlp_attach(x, &co), 0);
+  co.chrome_path = "/nonexistent-dir-of-libtrace/t.json";
+  trace_collector *c = NULL;
+  assert_int_equal(trace_collector_new(&co, &c), TRACE_EIO);
+  assert_null(c);
   trace_otlp_release(x);
 }
 
