@@ -167,7 +167,9 @@ trace_dispatch *trace_collector_dispatch(trace_collector *c) {
   if (!c || c->given)
     return NULL;
   c->given = true;
-  return trace_dispatch_new(&trace__col_subscriber_vtable, c);
+  trace_subscriber_vtable vt;
+  trace__col_subscriber_vtable_for(c, &vt);
+  return trace_dispatch_new(&vt, c);
 }
 
 int trace_collector_install(trace_collector *c) {

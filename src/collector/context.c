@@ -80,7 +80,7 @@ static uint64_t word_of(const uint8_t *bytes) {
 }
 
 /* The CONTEXT record (record.h). Dropped with the ring full, as any record. */
-static void write_record(col_thread *t, uint64_t id, const col_slot *s,
+static TRACE__INLINE void write_record(col_thread *t, uint64_t id, const col_slot *s,
                          const uint8_t parent_span_id[8], bool remote) {
   uint32_t n = s->tracestate_len;
   uint32_t words = 8 + (n + 7) / 8;
@@ -100,8 +100,26 @@ static void write_record(col_thread *t, uint64_t id, const col_slot *s,
   col_commit(t, words * 8);
 }
 
-void trace__col_context_new(col *c, col_thread *t, col_slot *s, uint64_t id, uint64_t parent,
-                            const trace_span_attrs *a) {
+/* Stores the span's ids and flags in its slot and writes its CONTEXT record. */
+static TRACE__INLINE void finish(col *c, col_thread *t, col_slot *s, uint64_t id,
+                                 const trace_span_attrs *a, const uint8_t trace_id[16],
+                                 const uint8_t span_id[8], const uint8_t parent_span_id[8],
+                                 int parent_flags, bool remote) {
+  bool sampled = c->o.sample ? c->o.sample(c->o.sample_arg, a, trace_id, parent_flags)
+                             : parent_flags < 0 || (parent_flags & TRACE_CONTEXT_SAMPLED);
+  uint8_t flags = parent_flags < 0 ? 0 : (uint8_t)parent_flags;
+  __atomic_store_n(&s->ids[0], word_of(trace_id), __ATOMIC_RELAXED);
+  __atomic_store_n(&s->ids[1], word_of(trace_id + 8), __ATOMIC_RELAXED);
+  __atomic_store_n(&s->ids[2], word_of(span_id), __ATOMIC_RELAXED);
+  __atomic_store_n(&s->flags,
+                   (uint8_t)((flags & ~TRACE_CONTEXT_SAMPLED) | (sampled ? TRACE_CONTEXT_SAMPLED : 0)),
+                   __ATOMIC_RELAXED);
+  write_record(t, id, s, parent_span_id, remote);
+}
+
+/* A span with a parent, local or remote (or TRACE_NEW_TRACE). */
+static TRACE__NOINLINE void new_with_parent(col *c, col_thread *t, col_slot *s, uint64_t id,
+                                            uint64_t parent, const trace_span_attrs *a) {
   static const uint8_t zero[8];
   const trace_context *remote = a->remote_parent;
   uint8_t trace_id[16], span_id[8];
@@ -132,16 +150,21 @@ void trace__col_context_new(col *c, col_thread *t, col_slot *s, uint64_t id, uin
     parent_flags = from->flags;
     keep_tracestate(s, from->tracestate, from->tracestate_len);
   }
-  bool sampled = c->o.sample ? c->o.sample(c->o.sample_arg, a, trace_id, parent_flags)
-                             : parent_flags < 0 || (parent_flags & TRACE_CONTEXT_SAMPLED);
-  uint8_t flags = parent_flags < 0 ? 0 : (uint8_t)parent_flags;
-  __atomic_store_n(&s->ids[0], word_of(trace_id), __ATOMIC_RELAXED);
-  __atomic_store_n(&s->ids[1], word_of(trace_id + 8), __ATOMIC_RELAXED);
-  __atomic_store_n(&s->ids[2], word_of(span_id), __ATOMIC_RELAXED);
-  __atomic_store_n(&s->flags,
-                   (uint8_t)((flags & ~TRACE_CONTEXT_SAMPLED) | (sampled ? TRACE_CONTEXT_SAMPLED : 0)),
-                   __ATOMIC_RELAXED);
-  write_record(t, id, s, parent_span_id, is_remote);
+  finish(c, t, s, id, a, trace_id, span_id, parent_span_id, parent_flags, is_remote);
+}
+
+void trace__col_context_new(col *c, col_thread *t, col_slot *s, uint64_t id, uint64_t parent,
+                            const trace_span_attrs *a) {
+  if (parent || a->remote_parent) {
+    new_with_parent(c, t, s, id, parent, a);
+    return;
+  }
+  /* A root: new ids, no tracestate. */
+  static const uint8_t zero[8];
+  uint8_t trace_id[16], span_id[8];
+  trace__id_root(trace_id, span_id);
+  __atomic_store_n(&s->tracestate_len, 0, __ATOMIC_RELAXED);
+  finish(c, t, s, id, a, trace_id, span_id, zero, -1, false);
 }
 
 int trace__col_span_context(void *self, uint64_t id, trace_context *out) {

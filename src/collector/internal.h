@@ -361,7 +361,8 @@ int trace__col_open_outputs(col *c, bool forked);
  * the length, 0 if it does not fit. */
 size_t trace__col_expand_path(const char *path, uint64_t n, char *out, size_t cap);
 
-extern const trace_subscriber_vtable trace__col_subscriber_vtable;
+/* The standalone subscriber's table for c (subscriber.c). */
+void trace__col_subscriber_vtable_for(const struct trace_collector *c, trace_subscriber_vtable *out);
 extern const trace_layer_vtable trace__col_layer_vtable;
 
 /* Collectors alive (collector.c): for fork, trace_flight_dump and dump requests. */
