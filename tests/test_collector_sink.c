@@ -13,6 +13,7 @@
 #include "helpers.h"
 #include "trace/collector.h"
 #include "trace/context.h"
+#include "trace/registry.h"
 #include "trace/testing.h"
 
 /* ---------------------------------------------------------------------------------------- */
@@ -75,6 +76,9 @@ typedef struct recorder {
 static void note(recorder *r, char what) {
   if (r->closes)
     r->called_after_close = true;
+  /* Rounds that handed nothing over are one entry: a slow machine has many. */
+  if (what == 'R' && r->norder && r->order[r->norder - 1] == 'R')
+    return;
   if (r->norder < sizeof r->order - 1)
     r->order[r->norder++] = what;
 }
@@ -572,6 +576,45 @@ static void open_spans_at_shutdown(void **state) {
   (void)inner;
 }
 
+/* As a registry layer, the sink gets the registry's span ids (and no contexts of the
+ * collector's own). */
+static void sink_of_a_layer(void **state) {
+  (void)state;
+  recorder r;
+  memset(&r, 0, sizeof r);
+  trace_collector_sink sink = sink_of(&r);
+  trace_collector_options o;
+  trace_collector_options_init(&o);
+  o.sink = &sink;
+  trace_collector *c = NULL;
+  assert_int_equal(trace_collector_new(&o, &c), 0);
+  trace_registry *reg = trace_registry_new();
+  assert_non_null(reg);
+  assert_int_equal(trace_registry_add_layer(reg, trace_collector_layer(c), NULL), 0);
+  assert_int_equal(trace_registry_install(reg), 0);
+  trace_span outer = TRACE_INFO_SPAN("outer", TF(n, 1));
+  trace_span_enter(&outer);
+  uint64_t outer_id = outer.id;
+  trace_span inner = TRACE_INFO_SPAN("inner");
+  trace_span_enter(&inner);
+  uint64_t inner_id = inner.id;
+  TRACE_INFO("in inner");
+  trace_span_exit(&inner);
+  trace_span_close(&inner);
+  trace_span_exit(&outer);
+  trace_span_close(&outer);
+  trace_shutdown();
+  const got_span *o2 = span_named(&r, "outer"), *i = span_named(&r, "inner");
+  assert_int_equal(o2->id, outer_id);
+  assert_int_equal(i->id, inner_id);
+  assert_int_equal(i->parent_id, outer_id);
+  assert_int_equal(o2->nv, 1);
+  assert_int_equal(r.nevents, 1);
+  assert_int_equal(r.events[0].span_id, inner_id);
+  assert_false(o2->ctx.present);
+  assert_int_equal(r.closes, 1);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Ownership and callbacks. */
 
@@ -824,6 +867,7 @@ int main(void) {
       cmocka_unit_test(events_without_a_message_and_cut_messages),
       cmocka_unit_test(spans_crossing_threads),
       cmocka_unit_test(open_spans_at_shutdown),
+      cmocka_unit_test(sink_of_a_layer),
       cmocka_unit_test(close_runs_once_even_on_errors),
       cmocka_unit_test(null_callbacks_are_skipped),
       cmocka_unit_test(events_only_in_thread_order),

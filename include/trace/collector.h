@@ -86,7 +86,7 @@ typedef struct trace_collector_span {
   trace_valueset fields;
   bool truncated;
   bool open;         /* still open at the end (trace_shutdown, the collector freed) */
-  uint64_t id;        /* the collector's span id (what trace_span_id() gives) */
+  uint64_t id;        /* its id: the span handle's (trace_span.id), the registry's in a layer */
   uint64_t parent_id; /* its local parent's, 0 for none */
   /* Unix time (CLOCK_REALTIME) in ns: the collector's clock moved by the REALTIME - MONOTONIC
    * offset read at each reporting round (a step of the wall clock moves later spans, never a
@@ -118,7 +118,7 @@ typedef struct trace_collector_event {
   size_t message_len;
   bool truncated;       /* a value or the message was cut */
   uint64_t time_ns;     /* Unix time in ns (the custom clock's ns as they are, as for spans) */
-  uint64_t span_id;     /* the collector's id of the span it happened in, 0 for none */
+  uint64_t span_id;     /* the id of the span it happened in (as a span's id), 0 for none */
   uint32_t thread;      /* trace_thread_id() of the thread it happened on */
   const char *thread_name;
   /* TRACE_COLLECTOR_CONTEXT: the context of the span it happened in (NULL: none, or no

@@ -49,7 +49,7 @@ static bool read_slot(const col *c, uint64_t id, inherited *out) {
   for (uint16_t i = 0; i < n; i++)
     out->tracestate[i] = __atomic_load_n(&ts[i], __ATOMIC_RELAXED);
   out->tracestate_len = n;
-  __atomic_thread_fence(__ATOMIC_ACQUIRE);
+  TRACE__ACQUIRE_FENCE();
   return __atomic_load_n(&s->state, __ATOMIC_RELAXED) == st;
 }
 
