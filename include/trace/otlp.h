@@ -177,7 +177,8 @@ TRACE_API int trace_otlp_new(const trace_otlp_options *o, trace_otlp **out);
  * what it was handed (at most shutdown_timeout_ms) and releases x. The cheapest way to export:
  * the collector alone is the subscriber, no registry between (docs/collector.md, "The cheapest
  * path"). o must be a STREAM collector's options; the outputs (Chrome, folded) may be set as
- * well. Spans not sampled are not exported; events go as logs as with the layer. Returns 0,
+ * well. Spans not sampled are not exported, nor any span of a collector used as a registry
+ * layer (it keeps no contexts); events go as logs as with the layer. Returns 0,
  * TRACE_EINVAL for NULL, uninitialised or FLIGHT options, TRACE_EBUSY when o->sink is set
  * already (o is then untouched), TRACE_ECLOSED for an exporter whose layer is gone,
  * TRACE_ENOMEM. */
