@@ -515,7 +515,10 @@ static void span_id_hex_of(const trace_context *c, char *trace, char *span) {
 
 static void collector_end_to_end(void **state) {
   (void)state;
-  trace_otlp_options o = options(TRACE_OTLP_HTTP_PROTOBUF);
+  /* JSON: the ids are compared with trace_span_context's, and random ids sent as protobuf
+   * bytes can be ambiguous to the receiver's protoc --decode_raw (it may take them for a
+   * message; the hand-made tests above check protobuf with ids that are not). */
+  trace_otlp_options o = options(TRACE_OTLP_HTTP_JSON);
   trace_otlp *x = attached(&o);
   trace_span root = TRACE_INFO_SPAN("request", TF(method, "GET"), TF(n, 3));
   trace_span_enter(&root);
