@@ -31,6 +31,7 @@
 #ifndef TRACE_COLLECTOR_H
 #define TRACE_COLLECTOR_H
 
+#include "context.h"
 #include "registry.h"
 
 #ifdef __cplusplus
@@ -61,8 +62,91 @@ enum {
    * created long before they are entered or closed long after their last exit. Without it,
    * creation takes the time of the span's first enter and close the time of its last exit when
    * they follow each other on the thread with no record between (docs/timeline.md). */
-  TRACE_COLLECTOR_EXACT_LIFETIMES = 1
+  TRACE_COLLECTOR_EXACT_LIFETIMES = 1,
+  /* Every span gets a trace context (<trace/context.h>) when the collector is used alone: a
+   * 64-bit span id and the 128-bit trace id of its trace (a root draws a new one, a child
+   * inherits its parent's, a span made with TRACE_SPAN_FROM continues the remote trace or starts
+   * a new one), the tracestate it continues, and the sampled flag (see sample below).
+   * trace_span_context() reads it, records carry it, sinks receive it. As a registry layer the
+   * collector has no contexts of its own (the registry's serve its layers). */
+  TRACE_COLLECTOR_CONTEXT = 2
 };
+
+/* A span the reporter has finished with (STREAM mode), handed to a sink. Every pointer is valid
+ * during the callback only: copy what you keep. A span whose creation record and enters were all
+ * lost (a full ring: stats.records_dropped) is not handed over: nothing says what it was. */
+typedef struct trace_collector_span {
+  const trace_metadata *meta; /* the callsite: name, target, file, line, level, field names */
+  /* Its values: those given at creation, then those recorded later (trace_span_record) in the
+   * order they were recorded (a field recorded twice appears twice: the last one wins). index
+   * is set. Strings are cut to string_bytes (truncated then says so). A FMT value arrives as
+   * DISPLAY, its text (the callback lived only during the call that recorded it). A span
+   * recorded over and over keeps at most 128 values: past that, the earlier values of fields
+   * recorded again are let go. */
+  trace_valueset fields;
+  bool truncated;
+  bool open;         /* still open at the end (trace_shutdown, the collector freed) */
+  uint64_t id;        /* its id: the span handle's (trace_span.id), the registry's in a layer */
+  uint64_t parent_id; /* its local parent's, 0 for none */
+  /* Unix time (CLOCK_REALTIME) in ns: the collector's clock moved by the REALTIME - MONOTONIC
+   * offset read at each reporting round (a step of the wall clock moves later spans, never a
+   * span's duration). With TRACE_COLLECTOR_CLOCK_CUSTOM, the custom clock's nanoseconds as they
+   * are. Without TRACE_COLLECTOR_EXACT_LIFETIMES, start is the first enter and end the last exit
+   * when nothing was recorded between them on the thread (docs/timeline.md). For an open span,
+   * end_ns is the time it was reported. */
+  uint64_t start_ns, end_ns;
+  /* busy: the time it was entered, summed over its enter-exit intervals on every thread (a
+   * thread entering it again while inside adds nothing; two threads inside at once both count,
+   * so busy may pass end - start). idle: end - start - busy, 0 when that is negative. */
+  uint64_t busy_ns, idle_ns;
+  uint32_t thread;           /* trace_thread_id() of the thread that created it */
+  const char *thread_name;   /* that thread's name, "" when it has none */
+  /* TRACE_COLLECTOR_CONTEXT: the span's context (its ids, flags, the tracestate it continues)
+   * and its parent's span id in the trace (zeros for a root), which is a span of another
+   * process when parent_remote is set. NULL context: the collector keeps no contexts. */
+  const trace_context *context;
+  uint8_t parent_span_id[8];
+  bool parent_remote;
+} trace_collector_span;
+
+/* An event, as the reporter reads it (STREAM mode), handed to a sink. */
+typedef struct trace_collector_event {
+  const trace_metadata *meta;
+  trace_valueset fields; /* index is set; strings cut to string_bytes */
+  const char *message;   /* its formatted message (message_len bytes, cut to string_bytes), or
+                            NULL when the callsite has none */
+  size_t message_len;
+  bool truncated;       /* a value or the message was cut */
+  uint64_t time_ns;     /* Unix time in ns (the custom clock's ns as they are, as for spans) */
+  uint64_t span_id;     /* the id of the span it happened in (as a span's id), 0 for none */
+  uint32_t thread;      /* trace_thread_id() of the thread it happened on */
+  const char *thread_name;
+  /* TRACE_COLLECTOR_CONTEXT: the context of the span it happened in (NULL: none, or no
+   * contexts kept). */
+  const trace_context *context;
+} trace_collector_event;
+
+/* Where finished spans and events go besides the outputs (STREAM mode): an exporter (the OTLP
+ * exporter's trace_otlp_sink, <trace/otlp.h>), a test, a custom format. Every callback runs on
+ * the reporter thread, one at a time (only a collector without a reporter -- a forked child that
+ * never recorded, one whose reporter could not start -- runs its last round on the thread that
+ * frees it); a callback must not wait for instrumented threads and must not call
+ * trace_collector_flush. Events reach the sink in each thread's order and before
+ * the span they happened in is handed over (an event of another thread recorded at the very
+ * moment the span closes may come in the next round); spans are handed over at the end of the
+ * reporting round in which they closed, and those still open at the end with open set (children
+ * before their parents as a rule: a parent closed first is handed over first). NULL callbacks
+ * are skipped. Flight dumps never call a sink (a FLIGHT collector cannot have one). */
+typedef struct trace_collector_sink {
+  void (*span)(void *arg, const trace_collector_span *span);
+  void (*event)(void *arg, const trace_collector_event *event);
+  /* The end of a reporting round (every flush_interval_ms, trace_collector_flush, the end): what
+   * was handed over so far may be sent on. */
+  void (*round_end)(void *arg);
+  /* The collector is being freed, after its last round: arg is not used again. */
+  void (*close)(void *arg);
+  void *arg;
+} trace_collector_sink;
 
 typedef struct trace_collector_options {
   uint32_t struct_size; /* sizeof(trace_collector_options), set by trace_collector_options_init */
@@ -98,6 +182,20 @@ typedef struct trace_collector_options {
   /* FLIGHT: where dumps asked for with trace_flight_dump_request go. "%p" is the process id,
    * "%n" a dump counter. NULL: "trace-flight-%p-%n.json" in the working directory. */
   const char *request_path;
+  /* TRACE_COLLECTOR_CONTEXT: decides whether a new span is sampled (its trace recorded, see
+   * <trace/context.h>); trace_id is the span's, parent_flags its parent's trace flags (local or
+   * remote), -1 for a root. Called on the creating thread for every span (keep it cheap; the
+   * OTLP exporter's follows OTEL_TRACES_SAMPLER). NULL: a child keeps its parent's decision, a
+   * root is sampled. */
+  bool (*sample)(void *arg, const trace_span_attrs *attrs, const uint8_t trace_id[16],
+                 int parent_flags);
+  void *sample_arg;
+  /* STREAM: finished spans and events also go to this sink (the struct is copied; NULL: none);
+   * no output file is needed besides. The collector owns what arg holds from trace_collector_new
+   * on: close runs once, when the collector is freed (after its last round), or before
+   * trace_collector_new returns an error -- any error, for an o with the right struct_size,
+   * including a FLIGHT o with a sink (TRACE_EINVAL). */
+  const trace_collector_sink *sink;
 } trace_collector_options;
 
 /* Defaults, as documented above. NULL is a no-op. */
@@ -106,7 +204,7 @@ TRACE_API void trace_collector_options_init(trace_collector_options *o);
 /* A new collector and its reporter thread; *out receives it (NULL on error). The output files
  * are created now, so that a bad path is an error here and not a silent loss later. Returns 0,
  * TRACE_EINVAL (NULL argument, struct_size not ours, a value out of range, CUSTOM without
- * clock_fn), TRACE_EIO (an output file cannot be created: errno says why), TRACE_ENOMEM, or
+ * clock_fn, a sink in FLIGHT mode), TRACE_EIO (an output file cannot be created: errno says why), TRACE_ENOMEM, or
  * TRACE_ENOTSUP (the reporter thread could not be started). */
 TRACE_API int trace_collector_new(const trace_collector_options *o, trace_collector **out);
 

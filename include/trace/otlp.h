@@ -47,6 +47,7 @@
 #ifndef TRACE_OTLP_H
 #define TRACE_OTLP_H
 
+#include "collector.h"
 #include "registry.h"
 
 #ifdef __cplusplus
@@ -160,12 +161,36 @@ typedef struct trace_otlp_stats {
 /* The counts so far (zeros for NULL). */
 TRACE_API trace_otlp_stats trace_otlp_get_stats(const trace_otlp *x);
 
+/* An exporter without a layer, to be fed by a collector (trace_otlp_attach): starts the exporter
+ * thread; *out receives a reference (release with trace_otlp_release). The last reference (yours
+ * or a collector's) stops the thread, exporting what is queued first (at most
+ * shutdown_timeout_ms). Returns 0 or the errors of trace_otlp_layer_new (*out is then NULL),
+ * TRACE_EINVAL for a NULL out. */
+TRACE_API int trace_otlp_new(const trace_otlp_options *o, trace_otlp **out);
+
+/* Makes the collector created with o export its spans and events through x: sets
+ * TRACE_COLLECTOR_CONTEXT in o->flags, o->sample and o->sample_arg (x's sampler,
+ * OTEL_TRACES_SAMPLER; NULL for the default parentbased_always_on, which the collector applies
+ * by itself) and o->sink (a sink of its own for this collector: it takes finished spans and
+ * events on the collector's reporter thread and holds a reference to x). The collector owns the
+ * sink from trace_collector_new on (also when that fails); when it is freed, the sink exports
+ * what it was handed (at most shutdown_timeout_ms) and releases x. The cheapest way to export:
+ * the collector alone is the subscriber, no registry between (docs/collector.md, "The cheapest
+ * path"). o must be a STREAM collector's options; the outputs (Chrome, folded) may be set as
+ * well. Spans not sampled are not exported, nor any span of a collector used as a registry
+ * layer (it keeps no contexts); events go as logs as with the layer. Returns 0,
+ * TRACE_EINVAL for NULL, uninitialised or FLIGHT options, TRACE_EBUSY when o->sink is set
+ * already (o is then untouched), TRACE_ECLOSED for an exporter whose layer is gone,
+ * TRACE_ENOMEM. */
+TRACE_API int trace_otlp_attach(trace_otlp *x, trace_collector_options *o);
+
 /* Exports everything the instrumented threads had finished before the call and waits for it,
  * at most timeout_ms. Returns 0, TRACE_EBUSY on time-out, TRACE_ECLOSED once the layer is gone,
  * TRACE_EINVAL for NULL. Must not be called from a layer callback. */
 TRACE_API int trace_otlp_flush(trace_otlp *x, uint32_t timeout_ms);
 
-/* Drops a reference from trace_otlp_layer_new or trace_otlp_installed. NULL is a no-op. */
+/* Drops a reference from trace_otlp_layer_new, trace_otlp_new or trace_otlp_installed. NULL is a
+ * no-op. */
 TRACE_API void trace_otlp_release(trace_otlp *x);
 
 /* The exporter trace_init() added (a new reference), or NULL if it added none. */

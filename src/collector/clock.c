@@ -50,8 +50,20 @@ void trace__col_clock_init(col_clock *k, int kind, uint64_t (*fn)(void *), void 
   }
 }
 
+/* CLOCK_REALTIME - CLOCK_MONOTONIC, read as close together as the two calls allow. */
+static int64_t unix_offset(void) {
+  struct timespec rt;
+  uint64_t mono = trace__monotonic_ns();
+  trace__realtime(&rt);
+  uint64_t real = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
+  return (int64_t)(real - mono);
+}
+
 col_timemap trace__col_clock_map(col_clock *k) {
-  col_timemap m = {k->kind, 0, 0, 1.0};
+  col_timemap m = {k->kind, 0, 0, 1.0, 0};
+  if (k->kind == COL_CLOCK_CUSTOM)
+    return m;
+  m.unix_offset_ns = unix_offset();
   if (k->kind != COL_CLOCK_TSC)
     return m;
   trace__mutex_lock(&k->lock);

@@ -59,8 +59,16 @@ static bool options_valid(const trace_collector_options *o) {
          o->max_level >= TRACE_LEVEL_OFF && o->max_level <= TRACE_LEVEL_TRACE &&
          o->clock <= TRACE_COLLECTOR_CLOCK_CUSTOM &&
          (o->clock != TRACE_COLLECTOR_CLOCK_CUSTOM || o->clock_fn) &&
-         (o->flags & ~(uint32_t)TRACE_COLLECTOR_EXACT_LIFETIMES) == 0 &&
-         o->thread_buffer_bytes <= ((size_t)1 << 32);
+         (o->flags & ~(uint32_t)(TRACE_COLLECTOR_EXACT_LIFETIMES | TRACE_COLLECTOR_CONTEXT)) == 0 &&
+         o->thread_buffer_bytes <= ((size_t)1 << 32) &&
+         (!o->sink || o->mode == TRACE_COLLECTOR_STREAM);
+}
+
+/* The sink given with o is ours from the call on: a call that fails closes it (when o is an
+ * options struct at all, so that its sink can be read). */
+static void close_given_sink(const trace_collector_options *o) {
+  if (o && o->struct_size == sizeof *o && o->sink && o->sink->close)
+    o->sink->close(o->sink->arg);
 }
 
 /* The collector keeps its own copies of the options' strings (the caller's may be temporaries);
@@ -79,12 +87,16 @@ static bool copy_strings(col *c) {
 int trace_collector_new(const trace_collector_options *o, trace_collector **out) {
   if (out)
     *out = NULL;
-  if (!o || !out || !options_valid(o))
-    return TRACE_EINVAL;
   int saved = errno;
+  if (!o || !out || !options_valid(o)) {
+    close_given_sink(o);
+    errno = saved;
+    return TRACE_EINVAL;
+  }
   pthread_once(&module_once, module_init);
   col *c = trace__alloc_lines(sizeof *c);
   if (!c) {
+    close_given_sink(o);
     errno = saved;
     return TRACE_ENOMEM;
   }
@@ -93,11 +105,17 @@ int trace_collector_new(const trace_collector_options *o, trace_collector **out)
     for (size_t i = 0; i < TRACE__ARRAY_LEN(c->strings); i++)
       trace__free(c->strings[i]);
     trace__free_lines(c);
+    close_given_sink(o);
     errno = saved;
     return TRACE_ENOMEM;
   }
+  if (o->sink) {
+    c->sink = *o->sink;
+    c->o.sink = &c->sink;
+  }
   c->mode = (int)o->mode;
   c->exact = (o->flags & TRACE_COLLECTOR_EXACT_LIFETIMES) != 0;
+  c->context = (o->flags & TRACE_COLLECTOR_CONTEXT) != 0;
   c->string_bytes = o->string_bytes;
   /* Slots, strings at the bound, the NEW header: all in a page. */
   uint32_t per_value = 16 + ((o->string_bytes + 7) & ~7u);
@@ -125,7 +143,7 @@ int trace_collector_new(const trace_collector_options *o, trace_collector **out)
   c->local_key = trace__local_key_create(trace__col_thread_exit);
   if (c->local_key < 0)
     goto fail;
-  rc = trace__col_open_outputs(c);
+  rc = trace__col_open_outputs(c, false);
   if (rc != 0)
     goto fail;
   /* Requests made before this collector existed were for another one (or for none): only the
@@ -149,7 +167,9 @@ trace_dispatch *trace_collector_dispatch(trace_collector *c) {
   if (!c || c->given)
     return NULL;
   c->given = true;
-  return trace_dispatch_new(&trace__col_subscriber_vtable, c);
+  trace_subscriber_vtable vt;
+  trace__col_subscriber_vtable_for(c, &vt);
+  return trace_dispatch_new(&vt, c);
 }
 
 int trace_collector_install(trace_collector *c) {

@@ -64,9 +64,17 @@ typedef struct col_timemap {
   int kind;
   uint64_t anchor_ticks, anchor_ns;
   double scale;
+  /* CLOCK_REALTIME - CLOCK_MONOTONIC when the map was taken, for the Unix times sinks receive;
+   * 0 for a custom clock, whose times are passed on as they are. */
+  int64_t unix_offset_ns;
 } col_timemap;
 col_timemap trace__col_clock_map(col_clock *k);
 uint64_t trace__col_map_ns(const col_timemap *m, uint64_t ticks);
+/* The Unix time of a time in ns of the collector's clock (unchanged for a custom clock). */
+static inline uint64_t col_unix_ns(const col_timemap *m, uint64_t ns) {
+  int64_t t = (int64_t)ns + m->unix_offset_ns;
+  return t > 0 ? (uint64_t)t : 0;
+}
 /* The current time in the collector's clock, as ticks and as ns. */
 uint64_t trace__col_now_ticks(const col_clock *k);
 
@@ -127,8 +135,16 @@ typedef struct col_slot {
   uint32_t next_free;  /* index + 1 of the next free slot in a free list, 0: end */
   uint32_t next_batch;  /* for the first slot of a batch on the shared stack */
   uint32_t batch_count; /* for the first slot of a batch: its length */
-  uint32_t unused_;
+  /* TRACE_COLLECTOR_CONTEXT (context.c): the span's trace context, written by its creating
+   * thread before the id is returned; other threads read it knowing the id, and check the state
+   * word again afterwards (the slot may have been reused meanwhile). */
+  uint8_t flags;          /* trace flags: TRACE_CONTEXT_SAMPLED */
+  uint8_t unused_;
+  uint16_t tracestate_len; /* bytes in tracestate */
+  uint64_t ids[3]; /* the trace id's bytes, then the span id's, 8 to a word in memory order */
+  char *tracestate; /* made the first time the slot carries one, kept with the slot */
 } col_slot;
+_Static_assert(sizeof(col_slot) == 64, "a slot is a cache line");
 
 #define COL_SLOTS_PER_PAGE 1024u
 #define COL_SLOT_PAGES 65536u
@@ -175,6 +191,16 @@ static TRACE__INLINE col_slot *col_slot_of(const col_slots *s, uint64_t id) {
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* Trace contexts of the standalone subscriber (context.c). */
+
+/* Gives the new span id (slot s, made by thread t under parent, 0 for none) its context and
+ * writes its CONTEXT record. */
+void trace__col_context_new(struct trace_collector *c, col_thread *t, col_slot *s, uint64_t id,
+                            uint64_t parent, const trace_span_attrs *attrs);
+/* The subscriber's span_context. */
+int trace__col_span_context(void *self, uint64_t id, trace_context *out);
+
+/* ---------------------------------------------------------------------------------------- */
 /* The collector. */
 
 typedef struct col_model col_model;
@@ -189,10 +215,12 @@ typedef struct col_out_stats {
 } col_out_stats;
 
 struct trace_collector {
-  trace_collector_options o; /* its strings point at the copies below */
+  trace_collector_options o; /* its strings and sink point at the copies below */
   char *strings[4];
+  trace_collector_sink sink;
   int mode;
   bool exact;      /* TRACE_COLLECTOR_EXACT_LIFETIMES */
+  bool context;    /* TRACE_COLLECTOR_CONTEXT, used alone */
   bool given;      /* turned into a dispatcher or a layer */
   int local_key;   /* trace__local_* slot of this collector's col_thread */
   uint64_t gen;    /* unique among collectors (col_tcache) */
@@ -326,12 +354,15 @@ void trace__col_reporter_ensure(col *c); /* a forked child starts its reporter *
 int trace__col_flush(col *c);
 void trace__col_destroy(col *c);
 void trace__col_fork_child(col *c);
-int trace__col_open_outputs(col *c);
+/* STREAM: creates the output files and the model; forked: in a child, only the files named
+ * for it ("%p"). 0 or an error code. */
+int trace__col_open_outputs(col *c, bool forked);
 /* path with "%p" replaced by the process id, "%n" by n and "%%" by "%", into out (cap bytes);
  * the length, 0 if it does not fit. */
 size_t trace__col_expand_path(const char *path, uint64_t n, char *out, size_t cap);
 
-extern const trace_subscriber_vtable trace__col_subscriber_vtable;
+/* The standalone subscriber's table for c (subscriber.c). */
+void trace__col_subscriber_vtable_for(const struct trace_collector *c, trace_subscriber_vtable *out);
 extern const trace_layer_vtable trace__col_layer_vtable;
 
 /* Collectors alive (collector.c): for fork, trace_flight_dump and dump requests. */

@@ -17,9 +17,9 @@ int trace__col_decode(const uint64_t *p, uint32_t avail, col_rec *r) {
   unsigned kind = col_w0_kind(w0);
   if (kind == COL_PAD)
     return 0;
-  static const uint8_t min_words[] = {0, 5, 4, 3, 3, 5, 4, 4};
+  static const uint8_t min_words[] = {0, 5, 4, 3, 3, 5, 4, 4, 8};
   uint32_t words = col_w0_words(w0);
-  if (kind > COL_FOLLOWS || words < min_words[kind] || words * 8 > avail)
+  if (kind > COL_CONTEXT || words < min_words[kind] || words * 8 > avail)
     return -1;
   r->kind = kind;
   r->nfields = col_w0_nfields(w0);
@@ -95,10 +95,25 @@ typedef struct m_span {
   uint8_t blocked;  /* closed and childless, waiting for an ancestor's creation record */
   uint8_t blocked_rounds;
   uint64_t busy_self;
+  uint64_t busy;    /* entered, on any thread (a thread entering it again inside adds nothing) */
+  uint32_t frames;  /* entries of it on the threads' stacks */
   uint64_t wall_children;
   uint64_t follows[4];
   uint32_t nfollows;
   struct m_span *next_blocked;
+  /* The sink's side: closed in this round (held by the done list until its end), open at the
+   * end, rounds it waited for its creation record. */
+  uint8_t done;
+  uint8_t open_at_end;
+  uint8_t done_rounds;
+  struct m_span *next_done;
+  /* Its CONTEXT record (TRACE_COLLECTOR_CONTEXT). */
+  uint8_t has_context;
+  uint8_t context_flags;
+  uint8_t parent_remote;
+  uint16_t tracestate_len;
+  uint8_t trace_id[16], span_id[8], parent_span_id[8];
+  char *tracestate; /* tracestate_len bytes, NULL when 0 */
 } m_span;
 
 typedef struct m_frame {
@@ -128,6 +143,11 @@ struct col_model {
   uint32_t threads_cap;
   m_thread *cur;
   m_span *blocked;
+  m_span *done_head, **done_tail; /* closed this round, in the order they closed */
+  trace_value *values;           /* the sink's copy of a span's or an event's values */
+  uint16_t *index;
+  uint32_t values_cap;
+  trace_context context;         /* the one a sink is given */
   trace__buf ev;
   uint32_t pid;
   bool finishing;
@@ -244,6 +264,7 @@ col_model *trace__col_model_new(const col_model_config *cfg) {
   m->map.kind = COL_CLOCK_MONO;
   m->map.scale = 1.0;
   m->pid = (uint32_t)getpid();
+  m->done_tail = &m->done_head;
   trace__buf_init_growable(&m->ev, (size_t)1 << 20);
   return m;
 }
@@ -367,13 +388,38 @@ static void put_key(trace__buf *b, keys *ks, const char *name) {
     ks->k[ks->n++] = k == alt ? "" : name; /* an alternative name is not a name of a field */
 }
 
+/* Whether a later value of f[0..n) has the same field as f[i] (a span's values are kept in the
+ * order they were recorded: the last one wins). */
+static bool replaced_later(const m_field *f, uint32_t i, uint32_t n) {
+  for (uint32_t j = i + 1; j < n; j++)
+    if (f[j].index == f[i].index)
+      return true;
+  return false;
+}
+
 static void put_fields(trace__buf *b, keys *ks, const trace_metadata *meta, const m_field *f,
                        uint32_t n) {
   for (uint32_t i = 0; i < n; i++) {
+    if (replaced_later(f, i, n))
+      continue;
     const char *name = meta && f[i].index < meta->field_count ? meta->field_names[f[i].index] : "?";
     put_key(b, ks, name);
     put_value(b, &f[i]);
   }
+}
+
+/* A span's trace ids (TRACE_COLLECTOR_CONTEXT), to find a timeline's span in a distributed
+ * trace. */
+static void put_context(trace__buf *b, keys *ks, const m_span *s) {
+  if (!s->has_context)
+    return;
+  char hex[TRACE_TRACE_ID_HEX_SIZE];
+  put_key(b, ks, "trace_id");
+  trace_trace_id_hex(s->trace_id, hex);
+  put_json_cstr(b, hex);
+  put_key(b, ks, "span_id");
+  trace_span_id_hex(s->span_id, hex);
+  put_json_cstr(b, hex);
 }
 
 static const char *target_of(const trace_metadata *meta) {
@@ -453,6 +499,7 @@ static void emit_interval(col_model *m, m_thread *t, m_span *s, uint64_t start, 
     put_key(b, &ks, "open");
     trace__buf_puts(b, "true");
   }
+  put_context(b, &ks, s);
   put_fields(b, &ks, s->meta, s->fields, s->nfields);
   trace__buf_puts(b, "}}");
   emit(m);
@@ -490,6 +537,7 @@ static void emit_async(col_model *m, m_span *s, bool open) {
         }
         trace__buf_putc(b, ']');
       }
+      put_context(b, &ks, s);
       put_fields(b, &ks, s->meta, s->fields, s->nfields);
       trace__buf_putc(b, '}');
     }
@@ -498,23 +546,41 @@ static void emit_async(col_model *m, m_span *s, bool open) {
   }
 }
 
-static void emit_instant(col_model *m, m_thread *t, const col_rec *r, uint64_t ts) {
-  if (!m->cfg.chrome || !in_window(m, ts))
-    return;
-  thread_name_event(m, t);
+/* An EVENT record's values and message. */
+typedef struct m_event {
   m_field f[COL_FIELDS_MAX];
-  uint32_t n = decode_fields(r, 5, f, COL_FIELDS_MAX);
+  uint32_t n;
+  const char *msg; /* NULL: none */
+  uint32_t msg_len;
+  bool msg_cut;
+} m_event;
+
+static void decode_event(const col_rec *r, m_event *e) {
+  e->n = decode_fields(r, 5, e->f, COL_FIELDS_MAX);
   /* The message, after the strings: its length is in word 4. */
-  uint32_t msg_len = (uint32_t)r->w[4];
-  bool msg_cut = (r->w[4] >> 32) != 0;
+  e->msg_len = (uint32_t)r->w[4];
+  e->msg_cut = (r->w[4] >> 32) != 0;
   uint32_t strings = 5 + 2 * r->nfields;
   for (uint32_t i = 0; i < r->nfields; i++)
     strings += (uint32_t)(r->w[5 + 2 * i] >> 48);
-  const char *msg = NULL;
-  if (msg_len && strings * 8 + msg_len <= r->nwords * 8)
-    msg = (const char *)(r->w + strings);
+  e->msg = NULL;
+  if (e->msg_len && strings * 8 + e->msg_len <= r->nwords * 8)
+    e->msg = (const char *)(r->w + strings);
+  else
+    e->msg_len = 0;
+}
+
+static void emit_instant(col_model *m, m_thread *t, const col_rec *r, const m_event *e,
+                         uint64_t ts) {
+  if (!m->cfg.chrome || !in_window(m, ts))
+    return;
+  thread_name_event(m, t);
+  const m_field *f = e->f;
+  uint32_t n = e->n;
+  const char *msg = e->msg;
+  bool msg_cut = e->msg_cut;
   const char *name = msg ? msg : r->meta->name;
-  size_t name_len = msg ? (msg_cut ? whole_utf8(msg, msg_len) : msg_len) : strlen(name);
+  size_t name_len = msg ? (msg_cut ? whole_utf8(msg, e->msg_len) : e->msg_len) : strlen(name);
   event_head(m, name, name_len, msg && msg_cut, target_of(r->meta), 'i', ts, t->number);
   trace__buf *b = &m->ev;
   trace__buf_puts(b, ",\"s\":\"t\",\"args\":{");
@@ -530,6 +596,166 @@ static void emit_instant(col_model *m, m_thread *t, const col_rec *r, uint64_t t
   emit(m);
 }
 
+/* Rounds a span waits for its own or an ancestor's creation record: one read in a later round
+ * than the span's other records comes within a round or two; one that was dropped never comes,
+ * and the span is then taken with what is known. */
+#define BLOCKED_ROUNDS_MAX 3
+
+/* ---------------------------------------------------------------------------------------- */
+/* The sink: finished spans and events as trace_collector_span and trace_collector_event. */
+
+static const char *thread_name_of(const col_model *m, uint32_t number) {
+  const m_thread *t = number < m->threads_cap ? m->threads[number] : NULL;
+  return t ? t->name : "";
+}
+
+/* fields as a value set (m->values, m->index); *truncated is set if one was cut. A FMT value
+ * is its text, as DISPLAY: the callback lived only during the call that recorded it. */
+static bool to_values(col_model *m, const trace_metadata *meta, const m_field *f, uint32_t n,
+                      trace_valueset *vs, bool *truncated) {
+  if (n > m->values_cap) {
+    trace_value *v = trace__realloc(m->values, n * sizeof *v);
+    if (v)
+      m->values = v;
+    uint16_t *x = v ? trace__realloc(m->index, n * sizeof *x) : NULL;
+    if (!x)
+      return false;
+    m->index = x;
+    m->values_cap = n;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    trace_value *v = &m->values[i];
+    v->type = f[i].type;
+    v->as.u64 = f[i].value;
+    m->index[i] = f[i].index;
+    switch (f[i].type) {
+    case TRACE_VALUE_BOOL: v->as.b = (f[i].value & 1) != 0; break;
+    case TRACE_VALUE_STR:
+    case TRACE_VALUE_DISPLAY:
+    case TRACE_VALUE_FMT:
+      if (f[i].type == TRACE_VALUE_FMT)
+        v->type = TRACE_VALUE_DISPLAY;
+      if (f[i].flags & COL_FIELD_NULL) {
+        v->as.str.ptr = NULL;
+        v->as.str.len = 0;
+      } else {
+        v->as.str.ptr = f[i].str ? f[i].str : "";
+        v->as.str.len = f[i].str ? f[i].len : 0;
+      }
+      *truncated |= (f[i].flags & COL_FIELD_CUT) != 0;
+      break;
+    default: break;
+    }
+  }
+  vs->meta = meta;
+  vs->values = m->values;
+  vs->index = m->index;
+  vs->count = n;
+  return true;
+}
+
+/* The context a sink is given for span s (NULL: it has none). */
+static const trace_context *context_of(col_model *m, const m_span *s) {
+  if (!s || !s->has_context)
+    return NULL;
+  trace_context *c = &m->context;
+  memcpy(c->trace_id, s->trace_id, 16);
+  memcpy(c->span_id, s->span_id, 8);
+  c->flags = s->context_flags;
+  c->reserved_ = 0;
+  c->tracestate_len = s->tracestate_len;
+  if (s->tracestate_len)
+    memcpy(c->tracestate, s->tracestate, s->tracestate_len);
+  c->tracestate[s->tracestate_len] = '\0';
+  return c;
+}
+
+static void hand_span(col_model *m, const m_span *s) {
+  const trace_collector_sink *sink = m->cfg.sink;
+  if (!s->meta)
+    return; /* neither its creation nor an enter was read: nothing to say what it was */
+  trace_collector_span out;
+  memset(&out, 0, sizeof out);
+  out.meta = s->meta;
+  if (!to_values(m, s->meta, s->fields, s->nfields, &out.fields, &out.truncated))
+    out.fields.meta = s->meta; /* out of memory: the span without its values */
+  out.open = s->open_at_end != 0;
+  out.id = s->id;
+  out.parent_id = s->parent_id;
+  out.start_ns = col_unix_ns(&m->map, s->t_new);
+  out.end_ns = col_unix_ns(&m->map, s->t_close);
+  uint64_t wall = s->t_close > s->t_new ? s->t_close - s->t_new : 0;
+  out.busy_ns = s->busy;
+  out.idle_ns = wall > s->busy ? wall - s->busy : 0;
+  out.thread = s->known || !s->run_thread ? s->new_thread : s->run_thread;
+  out.thread_name = thread_name_of(m, out.thread);
+  out.context = context_of(m, s);
+  if (out.context) {
+    memcpy(out.parent_span_id, s->parent_span_id, 8);
+    out.parent_remote = s->parent_remote != 0;
+  }
+  sink->span(sink->arg, &out);
+}
+
+static void hand_event(col_model *m, const m_thread *t, const col_rec *r, const m_event *e,
+                       uint64_t ts) {
+  const trace_collector_sink *sink = m->cfg.sink;
+  trace_collector_event out;
+  memset(&out, 0, sizeof out);
+  out.meta = r->meta;
+  if (!to_values(m, r->meta, e->f, e->n, &out.fields, &out.truncated))
+    return; /* out of memory */
+  if (r->meta->message) {
+    out.message = e->msg ? e->msg : "";
+    out.message_len = e->msg_len;
+    out.truncated |= e->msg_cut;
+  }
+  out.time_ns = col_unix_ns(&m->map, ts);
+  out.span_id = r->id;
+  out.thread = t->number;
+  out.thread_name = t->name;
+  out.context = r->id ? context_of(m, span_find(m, r->id)) : NULL;
+  sink->event(sink->arg, &out);
+}
+
+/* A span closed in this round goes to the sink at its end, after the records of the other
+ * threads read in the same round (an event in it, its last exit on another thread). The done
+ * list holds a reference. */
+static void done_add(col_model *m, m_span *s, bool open) {
+  if (!m->cfg.sink || !m->cfg.sink->span || s->done)
+    return;
+  s->done = 1;
+  s->open_at_end = open;
+  s->refs++;
+  s->next_done = NULL;
+  *m->done_tail = s;
+  m->done_tail = &s->next_done;
+}
+
+static void span_unref(col_model *m, m_span *s);
+
+/* Hands the spans closed in the round over. One whose creation record was not read yet (made on
+ * a thread whose ring was read before it was made, used and closed on another) waits for it a
+ * few rounds, as the folded stacks do (below). */
+static void hand_done(col_model *m) {
+  m_span *list = m->done_head;
+  m->done_head = NULL;
+  m->done_tail = &m->done_head;
+  while (list) {
+    m_span *s = list;
+    list = s->next_done;
+    if (!s->known && !m->finishing && s->done_rounds < BLOCKED_ROUNDS_MAX) {
+      s->done_rounds++;
+      s->next_done = NULL;
+      *m->done_tail = s;
+      m->done_tail = &s->next_done;
+      continue;
+    }
+    hand_span(m, s);
+    span_unref(m, s);
+  }
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Folded stacks: a span is counted once it is closed and its children are gone (for wall
  * time, what the children took is then known), with the names of its ancestors. */
@@ -541,10 +767,6 @@ static bool ancestry_known(const m_span *s) {
   return true;
 }
 
-/* Rounds a span waits for an ancestor's creation record: one read in a later round than the
- * span's own records comes within a round or two; one that was dropped never comes, and the
- * span is then counted with the ancestry that is known. */
-#define BLOCKED_ROUNDS_MAX 3
 
 static void count_folded(col_model *m, m_span *s) {
   if (!m->cfg.folded)
@@ -599,6 +821,7 @@ static void span_release(col_model *m, m_span *s) {
   table_remove(m, s);
   m_span *parent = s->parent;
   trace__free(s->fields);
+  trace__free(s->tracestate);
   trace__free(s);
   if (parent)
     span_unref(m, parent);
@@ -623,6 +846,7 @@ static void span_close(col_model *m, m_span *s, uint64_t t_close, bool open) {
   if ((s->known || s->entered) &&
       (open || s->async || !s->entered || (s->known && s->run_thread != s->new_thread)))
     emit_async(m, s, open);
+  done_add(m, s, open);
   span_unref(m, s);
 }
 
@@ -635,39 +859,54 @@ void trace__col_model_thread(col_model *m, uint32_t number, const char *name) {
     strncpy(m->cur->name, name, sizeof m->cur->name - 1);
 }
 
-/* Copies a record's fields into s (replacing those with the same index). */
-static void store_fields(m_span *s, const col_rec *r, uint32_t at) {
+/* Values a span keeps before the ones recorded again are let go (see store_fields). */
+#define SPAN_VALUES_MAX (2 * COL_FIELDS_MAX)
+
+/* Adds a record's fields to s's values: after them (values recorded later), or before them
+ * (creation values read after values recorded on another thread, a rare order). A span's values
+ * stay in the order they were recorded, a field recorded again appearing again (the sink's
+ * contract: the last one wins), except that a span recorded over and over keeps only the latest
+ * value of each field once it holds SPAN_VALUES_MAX. */
+static void store_fields(m_span *s, const col_rec *r, uint32_t at, bool front) {
   m_field f[COL_FIELDS_MAX];
   uint32_t n = decode_fields(r, at, f, COL_FIELDS_MAX);
   if (!n)
     return;
-  /* The merged set: the old values whose index is not recorded again, then the new ones. */
-  m_field merged[2 * COL_FIELDS_MAX];
-  uint32_t count = 0;
+  m_field both[SPAN_VALUES_MAX + COL_FIELDS_MAX];
+  m_field *all = f; /* the common case: the first values the span gets */
+  uint32_t count = n;
+  if (s->nfields) {
+    const m_field *first = front ? f : s->fields, *second = front ? s->fields : f;
+    uint32_t nfirst = front ? n : s->nfields, nsecond = front ? s->nfields : n;
+    memcpy(both, first, nfirst * sizeof both[0]);
+    memcpy(both + nfirst, second, nsecond * sizeof both[0]);
+    all = both;
+    count = nfirst + nsecond;
+  }
+  if (count > SPAN_VALUES_MAX) {
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < count; i++)
+      if (!replaced_later(all, i, count))
+        all[kept++] = all[i];
+    count = kept;
+  }
+  if (count > SPAN_VALUES_MAX) { /* fields a span without metadata cannot have: the latest */
+    memmove(all, all + (count - SPAN_VALUES_MAX), SPAN_VALUES_MAX * sizeof all[0]);
+    count = SPAN_VALUES_MAX;
+  }
   size_t bytes = 0;
-  for (uint32_t i = 0; i < s->nfields; i++) {
-    bool replaced = false;
-    for (uint32_t j = 0; j < n; j++)
-      replaced |= f[j].index == s->fields[i].index;
-    if (!replaced) {
-      merged[count++] = s->fields[i];
-      bytes += s->fields[i].str ? s->fields[i].len : 0;
-    }
-  }
-  for (uint32_t j = 0; j < n; j++) {
-    merged[count++] = f[j];
-    bytes += f[j].str ? f[j].len : 0;
-  }
+  for (uint32_t i = 0; i < count; i++)
+    bytes += all[i].str ? all[i].len : 0;
   m_field *copy = trace__malloc(count * sizeof *copy + bytes);
   if (!copy)
     return; /* the old values stay */
   char *text = (char *)(copy + count);
   for (uint32_t i = 0; i < count; i++) {
-    copy[i] = merged[i];
-    if (merged[i].str) {
-      memcpy(text, merged[i].str, merged[i].len);
+    copy[i] = all[i];
+    if (all[i].str) {
+      memcpy(text, all[i].str, all[i].len);
       copy[i].str = text;
-      text += merged[i].len;
+      text += all[i].len;
     }
   }
   trace__free(s->fields);
@@ -675,7 +914,33 @@ static void store_fields(m_span *s, const col_rec *r, uint32_t at) {
   s->nfields = count;
 }
 
+/* A span's CONTEXT record, right after its NEW record (record.h). */
+static void feed_context(col_model *m, const col_rec *r) {
+  m_span *s = span_find(m, r->id);
+  if (!s || s->has_context)
+    return;
+  uint64_t w7 = r->w[7];
+  uint32_t len = (uint32_t)(w7 >> 16 & 0xffff);
+  if (len > TRACE_TRACESTATE_MAX || 8 + (len + 7) / 8 > r->nwords)
+    return; /* not a record this version writes */
+  if (len && !(s->tracestate = trace__malloc(len)))
+    len = 0; /* out of memory: the ids without the tracestate */
+  if (len)
+    memcpy(s->tracestate, r->w + 8, len);
+  s->tracestate_len = (uint16_t)len;
+  memcpy(s->trace_id, r->w + 3, 16);
+  memcpy(s->span_id, r->w + 5, 8);
+  memcpy(s->parent_span_id, r->w + 6, 8);
+  s->context_flags = (uint8_t)w7;
+  s->parent_remote = (uint8_t)(w7 >> 8 & 1);
+  s->has_context = 1;
+}
+
 void trace__col_model_feed_new(col_model *m, const col_rec *r) {
+  if (r->kind == COL_CONTEXT) {
+    feed_context(m, r);
+    return;
+  }
   if (!m->cur || r->kind != COL_NEW)
     return;
   m_span *s = span_get(m, r->id, r->meta);
@@ -692,8 +957,9 @@ void trace__col_model_feed_new(col_model *m, const col_rec *r) {
       p->refs++;
     }
   }
-  store_fields(s, r, 5);
+  store_fields(s, r, 5, true);
 }
+
 
 static void resolve_pending(col_model *m, m_thread *t, uint64_t ts) {
   for (uint32_t i = 0; i < t->npending; i++) {
@@ -717,7 +983,22 @@ static void frame_push(m_thread *t, m_span *s, uint64_t ts) {
     t->cap = cap;
   }
   s->refs++;
+  s->frames++;
   t->stack[t->depth++] = (m_frame){s, ts};
+}
+
+/* The frame at i of t's stack ends at end (it is removed by the caller): its time is the span's
+ * busy time, unless the thread had entered the span already (an outer frame counts it). */
+static void frame_end(m_thread *t, uint32_t i, uint64_t end) {
+  const m_frame *f = &t->stack[i];
+  m_span *s = f->span;
+  bool outer = false;
+  if (s->frames > 1)
+    for (uint32_t j = 0; j < i && !outer; j++)
+      outer = t->stack[j].span == s;
+  if (!outer && end > f->start)
+    s->busy += end - f->start;
+  s->frames--;
 }
 
 /* Busy time: what passed since the thread's last enter or exit belongs to its innermost span. */
@@ -791,6 +1072,7 @@ void trace__col_model_feed(col_model *m, const col_rec *r) {
       if (s->id != r->id)
         continue;
       attribute(t, ts);
+      frame_end(t, i, ts);
       if (i == t->depth - 1) {
         emit_interval(m, t, s, t->stack[i].start, ts, false);
       } else {
@@ -814,13 +1096,21 @@ void trace__col_model_feed(col_model *m, const col_rec *r) {
     span_close(m, s, ts ? ts : t->last_ns, false);
     return;
   }
-  case COL_EVENT:
-    emit_instant(m, t, r, ts);
+  case COL_EVENT: {
+    bool to_sink = m->cfg.sink && m->cfg.sink->event;
+    if (!to_sink && !m->cfg.chrome)
+      return;
+    m_event e;
+    decode_event(r, &e);
+    emit_instant(m, t, r, &e, ts);
+    if (to_sink)
+      hand_event(m, t, r, &e, ts);
     return;
+  }
   case COL_RECORD: {
     m_span *s = span_find(m, r->id);
     if (s && !s->closed)
-      store_fields(s, r, 4);
+      store_fields(s, r, 4, false);
     return;
   }
   case COL_FOLLOWS: {
@@ -834,6 +1124,7 @@ void trace__col_model_feed(col_model *m, const col_rec *r) {
 }
 
 void trace__col_model_round_end(col_model *m) {
+  hand_done(m);
   m_span *list = m->blocked;
   m->blocked = NULL;
   while (list) {
@@ -846,6 +1137,21 @@ void trace__col_model_round_end(col_model *m) {
     trace__col_folded_commit(m->cfg.folded);
   if (m->cfg.chrome)
     trace__col_chrome_commit(m->cfg.chrome);
+  if (m->cfg.sink && m->cfg.sink->round_end)
+    m->cfg.sink->round_end(m->cfg.sink->arg);
+}
+
+static uint32_t depth_of(const m_span *s) {
+  uint32_t d = 0;
+  for (const m_span *p = s->parent; p; p = p->parent)
+    d++;
+  return d;
+}
+
+/* Children before their parents, as spans closed in their lifetime go. */
+static int deeper_first(const void *a, const void *b) {
+  uint32_t da = depth_of(*(m_span *const *)a), db = depth_of(*(m_span *const *)b);
+  return da > db ? -1 : da < db;
 }
 
 void trace__col_model_finish(col_model *m, uint64_t end_ns) {
@@ -858,6 +1164,7 @@ void trace__col_model_finish(col_model *m, uint64_t end_ns) {
     uint64_t end = end_ns > t->last_ns ? end_ns : t->last_ns;
     attribute(t, end);
     while (t->depth) {
+      frame_end(t, t->depth - 1, end);
       m_frame f = t->stack[--t->depth];
       emit_interval(m, t, f.span, f.start, end, true);
       span_unref(m, f.span);
@@ -876,6 +1183,8 @@ void trace__col_model_finish(col_model *m, uint64_t end_ns) {
       open[nopen++] = s;
     }
   }
+  if (nopen > 1)
+    qsort(open, nopen, sizeof *open, deeper_first);
   for (uint32_t i = 0; i < nopen; i++) {
     m_span *s = open[i];
     if (!s->known && !s->entered) {
@@ -899,6 +1208,7 @@ void trace__col_model_free(col_model *m) {
   for (uint32_t i = 0; i < m->table_cap; i++) {
     if (m->table[i]) {
       trace__free(m->table[i]->fields);
+      trace__free(m->table[i]->tracestate);
       trace__free(m->table[i]);
     }
   }
@@ -911,6 +1221,8 @@ void trace__col_model_free(col_model *m) {
     }
   }
   trace__free(m->threads);
+  trace__free(m->values);
+  trace__free(m->index);
   trace__buf_free(&m->ev);
   trace__free(m);
 }

@@ -1,7 +1,8 @@
 /* The model: what the reporter and dumps make of records. Spans are looked up by id as their
  * records come in from each thread's ring, in order per thread and in any order across threads
  * (a span's creation may be read after its first enter on another thread: it is then a
- * placeholder until its creation record comes); each thread's entered stack is replayed to find
+ * placeholder until its creation record comes; its CONTEXT record, read with the creations,
+ * gives it its trace context); each thread's entered stack is replayed to find
  * the intervals that nest (Chrome complete events) and those that do not (async pairs); a span
  * leaves the model when it is closed and its children are gone, and is then counted in the
  * folded stacks. */
@@ -38,6 +39,8 @@ typedef struct col_model_config {
   bool folded_threads;
   uint64_t window_start_ns; /* a dump's window: what ended before is left out; 0: none */
   uint64_t *clock_backwards; /* counter to add to (atomic) */
+  /* STREAM: finished spans and events also go here (NULL: none; dumps have none). */
+  const trace_collector_sink *sink;
 } col_model_config;
 
 col_model *trace__col_model_new(const col_model_config *cfg);
@@ -49,10 +52,11 @@ void trace__col_model_set_time(col_model *m, const col_timemap *map);
 void trace__col_model_thread(col_model *m, uint32_t number, const char *name);
 void trace__col_model_feed_new(col_model *m, const col_rec *r);
 void trace__col_model_feed(col_model *m, const col_rec *r);
-/* The end of a round: spans waiting for an ancestor's creation are tried again, outputs are
- * written. */
+/* The end of a round: the spans closed in it go to the sink, spans waiting for an ancestor's
+ * creation are tried again, outputs are written, the sink's round_end is called. */
 void trace__col_model_round_end(col_model *m);
-/* The end: spans still open are shown open, ending at end_ns; everything waiting is emitted. */
+/* The end: spans still open are shown open (and handed to the sink open), ending at end_ns;
+ * everything waiting is emitted. */
 void trace__col_model_finish(col_model *m, uint64_t end_ns);
 
 #endif

@@ -15,6 +15,10 @@
  *   EVENT    parent id (0: none), ts, meta, message length | cut << 32, fields, message
  *   RECORD   id, ts, meta, fields
  *   FOLLOWS  id, ts, the id it follows from
+ *   CONTEXT  id, 0, trace id (2 words), span id, parent span id, flags | remote << 8 |
+ *            tracestate length << 16, tracestate bytes: a span's trace context
+ *            (TRACE_COLLECTOR_CONTEXT), right after its NEW record in the same ring; ids are
+ *            their bytes in order (trace_context's), remote says the parent is another process's
  *
  * Fields are 16-byte slots (type | flags | field index | kept length | words of bytes, and the
  * value: the number, or a string's full length) followed by the strings' bytes, each padded to a
@@ -34,7 +38,8 @@ enum col_kind {
   COL_CLOSE = 4,
   COL_EVENT = 5,
   COL_RECORD = 6,
-  COL_FOLLOWS = 7
+  COL_FOLLOWS = 7,
+  COL_CONTEXT = 8
 };
 
 /* Field slot flags. */

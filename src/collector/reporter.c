@@ -50,13 +50,19 @@ static int open_output(const char *path) {
   return open(name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 }
 
-int trace__col_open_outputs(col *c) {
+/* Whether the output at path is opened: always at the start; in a forked child only when its
+ * name is the child's own ("%p"), the parent's file being the parent's. */
+static bool opens(const char *path, bool forked) {
+  return path && (!forked || strstr(path, "%p"));
+}
+
+int trace__col_open_outputs(col *c, bool forked) {
   if (c->mode != TRACE_COLLECTOR_STREAM)
     return 0;
   int chrome_fd = -1, folded_fd = -1;
-  if (c->o.chrome_path && (chrome_fd = open_output(c->o.chrome_path)) < 0)
+  if (opens(c->o.chrome_path, forked) && (chrome_fd = open_output(c->o.chrome_path)) < 0)
     return TRACE_EIO;
-  if (c->o.folded_path && (folded_fd = open_output(c->o.folded_path)) < 0) {
+  if (opens(c->o.folded_path, forked) && (folded_fd = open_output(c->o.folded_path)) < 0) {
     int err = errno;
     if (chrome_fd >= 0)
       close(chrome_fd);
@@ -70,9 +76,9 @@ int trace__col_open_outputs(col *c) {
     close(folded_fd);
   if ((chrome_fd >= 0 && !c->chrome) || (folded_fd >= 0 && !c->folded))
     return TRACE_ENOMEM;
-  if (c->chrome || c->folded) {
+  if (c->chrome || c->folded || c->o.sink) {
     col_model_config cfg = {c->chrome, c->folded, (int)c->o.folded_time, c->o.folded_threads,
-                            0, &c->clock_backwards};
+                            0, &c->clock_backwards, c->o.sink};
     if (!(c->model = trace__col_model_new(&cfg)))
       return TRACE_ENOMEM;
   }
@@ -305,7 +311,7 @@ void trace__col_reporter_ensure(col *c) {
     return;
   if (c->mode == TRACE_COLLECTOR_STREAM && c->reopen_outputs) {
     c->reopen_outputs = false;
-    if (trace__col_open_outputs(c) != 0)
+    if (trace__col_open_outputs(c, true) != 0)
       trace__col_warn_write("the collector's outputs in a forked child", errno);
   }
   if (trace__col_reporter_start(c) == 0)
@@ -348,8 +354,8 @@ void trace__col_fork_child(col *c) {
   c->folded = NULL;
   memset(&c->out_chrome, 0, sizeof c->out_chrome);
   memset(&c->out_folded, 0, sizeof c->out_folded);
-  c->reopen_outputs = (c->o.chrome_path && strstr(c->o.chrome_path, "%p")) ||
-                      (c->o.folded_path && strstr(c->o.folded_path, "%p"));
+  c->reopen_outputs = opens(c->o.chrome_path, true) || opens(c->o.folded_path, true) ||
+                      c->o.sink != NULL;
   pthread_mutex_init(&c->flush_lock, NULL);
   pthread_cond_init(&c->flush_cond, NULL);
   c->flush_asked = c->flush_done = 0;
@@ -370,6 +376,11 @@ void trace__col_destroy(col *c) {
     trace__col_reporter_stop(c);
   if (c->local_key >= 0)
     trace__local_key_delete(c->local_key);
+  /* After the last round (trace__col_reporter_stop): the sink has had everything. */
+  const trace_collector_sink *sink = c->o.sink;
+  c->o.sink = NULL;
+  if (sink && sink->close)
+    sink->close(sink->arg);
   trace__col_rings_free(c);
   trace__col_slots_free(&c->slots);
   trace__free(c->views);

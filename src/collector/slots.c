@@ -19,8 +19,11 @@ void trace__col_slots_free(col_slots *s) {
   if (!s->pages)
     return;
   uint32_t pages = (s->count + COL_SLOTS_PER_PAGE - 1) / COL_SLOTS_PER_PAGE;
-  for (uint32_t i = 0; i < pages; i++)
+  for (uint32_t i = 0; i < pages; i++) {
+    for (uint32_t j = 0; j < COL_SLOTS_PER_PAGE; j++)
+      trace__free(s->pages[i][j].tracestate);
     trace__free_lines(s->pages[i]);
+  }
   trace__free(s->pages);
   s->pages = NULL;
   trace__mutex_destroy(&s->grow_lock);
@@ -67,6 +70,7 @@ static uint32_t grow(col_slots *s, uint32_t *count) {
   if (page < COL_SLOT_PAGES) {
     col_slot *p = trace__alloc_lines(COL_SLOTS_PER_PAGE * sizeof *p);
     if (p) {
+      memset(p, 0, COL_SLOTS_PER_PAGE * sizeof *p);
       for (uint32_t i = 0; i < COL_SLOTS_PER_PAGE; i++) {
         p[i].state = (uint64_t)1 << 32; /* generation 1, no reference */
         p[i].next_free = i + 1 < COL_SLOTS_PER_PAGE ? n + i + 2 : 0;

@@ -71,7 +71,10 @@ static TRACE__NOINLINE uint64_t new_span_slow(col *c, const trace_span_attrs *at
   TRACE__STORE(&s->meta, attrs->meta);
   __atomic_store_n(&s->state, gen << 32 | 1, __ATOMIC_RELEASE);
   uint64_t id = gen << 32 | index1;
-  col_record_new(t, id, parent_of(t, attrs->parent_kind, attrs->parent_id), attrs, ts);
+  uint64_t parent = parent_of(t, attrs->parent_kind, attrs->parent_id);
+  col_record_new(t, id, parent, attrs, ts);
+  if (c->context)
+    trace__col_context_new(c, t, s, id, parent, attrs);
   return id;
 }
 
@@ -81,8 +84,10 @@ static TRACE__NOINLINE uint64_t new_record_slow(col_thread *t, uint64_t id, uint
   return id;
 }
 
-/* t: this thread's, or NULL when it has none yet (the slow path makes it). */
-static TRACE__INLINE uint64_t new_span(col *c, col_thread *t, const trace_span_attrs *attrs) {
+/* t: this thread's, or NULL when it has none yet (the slow path makes it). with_context is a
+ * constant: the path of a collector without contexts keeps nothing alive for one. */
+static TRACE__INLINE uint64_t new_span_as(col *c, col_thread *t, const trace_span_attrs *attrs,
+                                          bool with_context) {
   if (TRACE__UNLIKELY(!t || !t->free_head))
     return new_span_slow(c, attrs);
   uint64_t ts = c->exact ? col_now(t) : 0;
@@ -98,14 +103,25 @@ static TRACE__INLINE uint64_t new_span(col *c, col_thread *t, const trace_span_a
   __atomic_store_n(&s->state, gen << 32 | 1, __ATOMIC_RELEASE);
   uint64_t id = gen << 32 | index1;
   uint64_t parent = parent_of(t, attrs->parent_kind, attrs->parent_id);
+  if (!with_context) {
+    if (TRACE__UNLIKELY(!col_record_new_fast(t, id, parent, attrs, ts)))
+      return new_record_slow(t, id, parent, attrs, ts);
+    return id;
+  }
   if (TRACE__UNLIKELY(!col_record_new_fast(t, id, parent, attrs, ts)))
-    return new_record_slow(t, id, parent, attrs, ts);
+    new_record_slow(t, id, parent, attrs, ts);
+  trace__col_context_new(c, t, s, id, parent, attrs);
   return id;
 }
 
 static uint64_t sub_new_span(void *self, const trace_span_attrs *attrs) {
   col *c = self;
-  return new_span(c, col_thread_find(c), attrs);
+  return new_span_as(c, col_thread_find(c), attrs, false);
+}
+
+static uint64_t sub_new_span_ctx(void *self, const trace_span_attrs *attrs) {
+  col *c = self;
+  return new_span_as(c, col_thread_find(c), attrs, true);
 }
 
 static TRACE__NOINLINE void enter_slow(col *c, uint64_t id, uint64_t ts) {
@@ -165,10 +181,11 @@ static void sub_enter(void *self, uint64_t id) {
 
 /* new_span and enter in one call (TRACE_SCOPE): the thread found once, the metadata not looked
  * up again. */
-static uint64_t sub_new_span_entered(void *self, const trace_span_attrs *attrs) {
+static TRACE__INLINE uint64_t new_span_entered_as(void *self, const trace_span_attrs *attrs,
+                                                  bool with_context) {
   col *c = self;
   col_thread *t = col_thread_find(c);
-  uint64_t id = new_span(c, t, attrs);
+  uint64_t id = new_span_as(c, t, attrs, with_context);
   if (TRACE__UNLIKELY(id == 0))
     return 0;
   if (TRACE__UNLIKELY(!t)) /* made by new_span's slow path */
@@ -176,6 +193,14 @@ static uint64_t sub_new_span_entered(void *self, const trace_span_attrs *attrs) 
   else
     enter_on(c, t, id, attrs->meta);
   return id;
+}
+
+static uint64_t sub_new_span_entered(void *self, const trace_span_attrs *attrs) {
+  return new_span_entered_as(self, attrs, false);
+}
+
+static uint64_t sub_new_span_entered_ctx(void *self, const trace_span_attrs *attrs) {
+  return new_span_entered_as(self, attrs, true);
 }
 
 /* An exit that is not of the innermost entered span (or deeper than the stack remembers): the
@@ -407,7 +432,7 @@ static void sub_flush(void *self) { (void)trace__col_flush(self); }
 
 static void sub_destroy(void *self) { trace__col_destroy(self); }
 
-const trace_subscriber_vtable trace__col_subscriber_vtable = {
+static const trace_subscriber_vtable base_vtable = {
     .struct_size = sizeof(trace_subscriber_vtable),
     .register_callsite = sub_register,
     .max_level_hint = sub_max_level,
@@ -422,6 +447,17 @@ const trace_subscriber_vtable trace__col_subscriber_vtable = {
     .new_span_entered = sub_new_span_entered,
     .exit_close = sub_exit_close,
     .current_span = sub_current,
+    .span_context = trace__col_span_context,
     .flush = sub_flush,
     .destroy = sub_destroy,
 };
+
+/* The table for c: with contexts, new spans get theirs (a table of its own, so that a collector
+ * without them does not test for them). */
+void trace__col_subscriber_vtable_for(const col *c, trace_subscriber_vtable *out) {
+  *out = base_vtable;
+  if (c->context) {
+    out->new_span = sub_new_span_ctx;
+    out->new_span_entered = sub_new_span_entered_ctx;
+  }
+}

@@ -24,28 +24,24 @@ void trace_otlp_release(trace_otlp *x) {
   if (!x)
     return;
   TRACE__KEEP_ERRNO();
-  if (__atomic_sub_fetch(&x->refs, 1, __ATOMIC_ACQ_REL) == 0)
-    destroy_exporter(x);
+  if (__atomic_sub_fetch(&x->refs, 1, __ATOMIC_ACQ_REL) != 0)
+    return;
+  /* An exporter of trace_otlp_new has no layer whose destruction stops its thread: the last
+   * reference does (flushing what is queued, as a layer's shutdown does). */
+  if (!__atomic_load_n(&x->shut, __ATOMIC_ACQUIRE))
+    trace__otlp_shutdown(x);
+  destroy_exporter(x);
 }
 
-static trace_layer *fail(int *error, int rc) {
-  if (error)
-    *error = rc;
-  return NULL;
-}
-
-trace_layer *trace_otlp_layer_new(const trace_otlp_options *o, trace_otlp **exporter, int *error) {
-  if (exporter)
-    *exporter = NULL;
-  if (error)
-    *error = 0;
+/* An exporter for o with its thread started, refs 1; *out NULL and an error code on failure
+ * (the reason written to stderr). What trace_otlp_layer_new and trace_otlp_new share. */
+static int exporter_new(const trace_otlp_options *o, trace_otlp **out) {
+  *out = NULL;
   if (!o || o->struct_size != sizeof *o)
-    return fail(error, TRACE_EINVAL);
-  TRACE__KEEP_ERRNO();
+    return TRACE_EINVAL;
   trace_otlp *x = trace__alloc_lines(sizeof *x);
-  if (!x) {
-    return fail(error, TRACE_ENOMEM);
-  }
+  if (!x)
+    return TRACE_ENOMEM;
   int rc = trace__otlp_conf_resolve(&x->conf, o);
   if (rc != 0) {
     if (rc == TRACE_ENOTSUP && o->disabled)
@@ -53,7 +49,7 @@ trace_layer *trace_otlp_layer_new(const trace_otlp_options *o, trace_otlp **expo
     else if (rc == TRACE_EINVAL)
       trace__otlp_warn("invalid options: no exporter made");
     trace__free_lines(x);
-    return fail(error, rc);
+    return rc;
   }
   x->refs = 1;
   x->conf.tsc = trace__otlp_tsc_usable();
@@ -74,7 +70,7 @@ trace_layer *trace_otlp_layer_new(const trace_otlp_options *o, trace_otlp **expo
     trace__otlp_warn("libcurl could not be initialised: no exporter made");
     trace__buf_free(&x->body);
     destroy_exporter(x);
-    return fail(error, TRACE_ENOMEM);
+    return TRACE_ENOMEM;
   }
   trace__otlp_exporters_register(x);
   x->fork_gen = TRACE__LOAD(&trace__otlp_fork_gen);
@@ -84,17 +80,35 @@ trace_layer *trace_otlp_layer_new(const trace_otlp_options *o, trace_otlp **expo
     trace__otlp_http_free(x->http);
     trace__buf_free(&x->body);
     destroy_exporter(x);
-    return fail(error, TRACE_EIO);
+    return TRACE_EIO;
   }
-  trace_layer *layer = trace__otlp_layer(x); /* on failure its destroy released x */
-  if (!layer) {
-    return fail(error, TRACE_ENOMEM);
-  }
-  if (exporter) {
+  *out = x;
+  return 0;
+}
+
+trace_layer *trace_otlp_layer_new(const trace_otlp_options *o, trace_otlp **exporter, int *error) {
+  if (exporter)
+    *exporter = NULL;
+  TRACE__KEEP_ERRNO();
+  trace_otlp *x;
+  int rc = exporter_new(o, &x);
+  trace_layer *layer = rc == 0 ? trace__otlp_layer(x) : NULL; /* on failure its destroy released x */
+  if (rc == 0 && !layer)
+    rc = TRACE_ENOMEM;
+  if (error)
+    *error = rc;
+  if (layer && exporter) {
     __atomic_add_fetch(&x->refs, 1, __ATOMIC_RELAXED);
     *exporter = x;
   }
   return layer;
+}
+
+int trace_otlp_new(const trace_otlp_options *o, trace_otlp **out) {
+  if (!out)
+    return TRACE_EINVAL;
+  TRACE__KEEP_ERRNO();
+  return exporter_new(o, out);
 }
 
 trace_otlp_stats trace_otlp_get_stats(const trace_otlp *x) {

@@ -146,8 +146,11 @@ const char *trace__otlp_thread_name(const trace_otlp *x, uint32_t id, size_t *le
   return "";
 }
 
-/* Clock ticks of a record just copied into a pending list, into Unix ns and ns. */
+/* Clock ticks of a record just copied into a pending list, into Unix ns and ns (records of the
+ * collector's sink carry those already). */
 static void convert_times(const trace_otlp *x, rec_head *h) {
+  if (h->unix_time)
+    return;
   const otlp_clock *c = &x->clock;
   h->time_ns = trace__otlp_clock_unix_ns(c, h->time_ns);
   if (h->kind == REC_SPAN) {

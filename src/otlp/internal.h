@@ -39,11 +39,14 @@ typedef struct rec_head {
   uint32_t thread_id; /* span: the thread that created it; event: where it happened (its name:
                          REC_NAME records, kept by the exporter) */
   uint64_t time_ns;   /* a span's start, an event's time: clock ticks in the ring (see
-                         otlp_clock), Unix ns once the exporter has drained it */
+                         otlp_clock), Unix ns once the exporter has drained it; Unix ns from
+                         the start when unix_time is set */
   uint8_t trace_id[16];
   uint8_t span_id[8]; /* a span's own; an event's span (zeros: none) */
   uint8_t truncated;  /* values were cut or dropped for room */
-  uint8_t reserved_;
+  /* Times (and busy_ns / idle_ns) are Unix ns and ns already, not clock ticks: the collector's
+   * sink (sink.c) writes the times the collector measured. */
+  uint8_t unix_time;
   uint16_t dropped_values;
   uint32_t reserved2_;
 } rec_head;
@@ -392,6 +395,12 @@ static TRACE__INLINE char *trace__otlp_ring_reserve(ring *r, size_t want, size_t
   return trace__otlp_ring_reserve_slow(r, want, at_least, got);
 }
 void trace__otlp_ring_check(trace_otlp *x, ring *r);
+/* A record lost to a full ring: counted, and reported on stderr the first time. */
+void trace__otlp_drop(trace_otlp *x, bool span);
+/* Appends a REC_NAME record for a thread other than the ring's own (the collector's sink writes
+ * the spans of many threads into one ring); false when the ring is full. */
+bool trace__otlp_ring_put_name(trace_otlp *x, ring *r, uint32_t id, const char *name,
+                               size_t len);
 /* Publishes the record reserved last (size bytes) to the exporter. */
 static TRACE__INLINE void trace__otlp_ring_commit(trace_otlp *x, ring *r, size_t size) {
   uint64_t head = r->head + r->pad + size;
@@ -414,6 +423,12 @@ extern uint32_t trace__otlp_fork_gen; /* atomic: bumped in every child of fork()
 
 /* The layer (layer.c). */
 trace_layer *trace__otlp_layer(trace_otlp *x);
+/* OTEL_TRACES_SAMPLER's decision for a new span (self: the exporter; parent_flags -1 for a
+ * root), for the layer and the collector alike; NULL when the default (parentbased_always_on)
+ * decides as the registry and the collector do without a sampler, saving a call per span. */
+typedef bool (*otlp_sample_fn)(void *self, const trace_span_attrs *a, const uint8_t trace_id[16],
+                               int parent_flags);
+otlp_sample_fn trace__otlp_sampler(const trace_otlp *x);
 
 /* The exporter thread (exporter.c). */
 int trace__otlp_start(trace_otlp *x);

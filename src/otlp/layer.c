@@ -7,8 +7,8 @@
 
 #include "../common/clock.h"
 #include "internal.h"
+#include "write.h"
 
-/* Per span, in the registry's extension for this layer. */
 /* Per span, in the registry's extension for this layer. Times in clock ticks (otlp_clock). */
 typedef struct span_ext {
   uint64_t start;
@@ -27,12 +27,6 @@ static inline void ext_lock(span_ext *e) {
       __builtin_ia32_pause();
 }
 static inline void ext_unlock(span_ext *e) { __atomic_store_n(&e->lock, 0, __ATOMIC_RELEASE); }
-
-/* After fork() the child's first callback starts its own exporter (cold, once per fork). */
-static inline void check_fork(trace_otlp *x) {
-  if (TRACE__UNLIKELY(TRACE__LOAD(&x->fork_gen) != TRACE__LOAD(&trace__otlp_fork_gen)))
-    trace__otlp_restart_after_fork(x);
-}
 
 static span_ext *ext_of(uint64_t id, const trace_ctx *ctx) { return trace_ctx_span_ext(ctx, id); }
 
@@ -86,205 +80,8 @@ static void on_exit(void *self, uint64_t id, const trace_ctx *ctx) {
   ext_unlock(e);
 }
 
-/* ---------------------------------------------------------------------------------------- */
-/* Values into a record. */
-
-typedef struct vwriter {
-  char *p, *end;
-  uint32_t max_len;
-  uint16_t n, dropped;
-  uint8_t truncated;
-} vwriter;
-
-/* Up to len bytes of s after v (as many as fit and max_len allows), cut marked; returns the
- * position after them. */
-static TRACE__INLINE char *put_str(vwriter *w, rec_value *v, char *p, const char *s, size_t len) {
-  size_t room = (size_t)(w->end - p) & ~(size_t)7;
-  size_t n = TRACE__MIN(len, w->max_len);
-  if (n > room)
-    n = room;
-  if (TRACE__UNLIKELY(n < len)) {
-    v->cut = 1;
-    w->truncated = 1;
-  }
-  trace__small_copy(p, s, n); /* a span's strings are short: no call for them */
-  v->len = (uint32_t)n;
-  return p + REC_ALIGN(n);
-}
-
-/* A NULL string: the text null, as put_str would write it (not through put_str: its inlined
- * copy has a path for long strings that GCC then warns reads past the constant). */
-static TRACE__NOINLINE char *put_null(vwriter *w, rec_value *v, char *p) {
-  v->type = TRACE_VALUE_DISPLAY;
-  size_t room = (size_t)(w->end - p) & ~(size_t)7;
-  size_t n = TRACE__MIN(TRACE__MIN((size_t)4, (size_t)w->max_len), room);
-  if (n < 4) {
-    v->cut = 1;
-    w->truncated = 1;
-  }
-  memcpy(p, "null", n);
-  v->len = (uint32_t)n;
-  return p + REC_ALIGN(n);
-}
-
-/* A FMT value (and anything newer): its text, formatted straight into the record. */
-static TRACE__NOINLINE char *put_text(vwriter *w, rec_value *r, char *p, const trace_value *v) {
-  r->type = TRACE_VALUE_DISPLAY;
-  size_t room = (size_t)(w->end - p) & ~(size_t)7;
-  size_t cap = TRACE__MIN(room, (size_t)w->max_len + 1);
-  size_t full = cap ? trace_value_text(v, p, cap) : 0;
-  size_t n = cap ? TRACE__MIN(full, cap - 1) : 0;
-  n = n ? strnlen(p, n) : 0;
-  r->cut = full > n;
-  w->truncated |= r->cut;
-  r->len = (uint32_t)n;
-  return p + REC_ALIGN(n);
-}
-
-/* One value's rec_value, its string bytes still to come. */
-static TRACE__INLINE rec_value *value_head(char *p, uint32_t field, uint32_t type, size_t len) {
-  rec_value *r = (rec_value *)(void *)p;
-  r->field = (uint16_t)field;
-  r->type = (uint8_t)type;
-  r->cut = 0;
-  r->len = (uint32_t)len;
-  return r;
-}
-
-/* n bytes from s to d without a call (a call would make the loop below save registers for
- * every record): blocks of 16, the last one overlapping the one before. */
-static TRACE__INLINE void copy_inline(char *d, const char *s, size_t n) {
-  if (n <= 16) {
-    trace__small_copy(d, s, n < 16 ? n : 16);
-    return;
-  }
-  for (size_t i = 0; i + 16 < n; i += 16)
-    memcpy(d + i, s + i, 16);
-  memcpy(d + n - 16, s + n - 16, 16);
-}
-
-/* The values of vs from the first on, while no value needs a check for room: the record has
- * each value's full share left (what a record reserves per field, otlp_value_share), and every
- * string so far is short enough for its share. That is almost always every value, and the
- * loop then costs a few instructions a value. It stops at the first value it leaves to
- * put_checked (a null string, a string longer than its share, a value to format) and returns
- * its index. */
-static TRACE__INLINE uint32_t put_shared(vwriter *w, const trace_valueset *vs) {
-  uint32_t count = vs->count;
-  if (vs->index || (size_t)(w->end - w->p) < (size_t)count * otlp_value_share(w->max_len))
-    return 0;
-  size_t str_max = TRACE__MIN((size_t)w->max_len, (size_t)512);
-  char *p = w->p;
-  uint32_t n = 0, i = 0;
-  const trace_value *v = vs->values;
-  for (; i < count; i++, v++) {
-    uint32_t type = v->type;
-    if (type == TRACE_VALUE_STR || type == TRACE_VALUE_DISPLAY) {
-      size_t len = v->as.str.len;
-      if (TRACE__UNLIKELY(!v->as.str.ptr || len > str_max))
-        break;
-      value_head(p, i, type, len)->as.u64 = 0;
-      copy_inline(p + sizeof(rec_value), v->as.str.ptr, len);
-      p += sizeof(rec_value) + REC_ALIGN(len);
-    } else if (type == TRACE_VALUE_I64 || type == TRACE_VALUE_U64 || type == TRACE_VALUE_F64) {
-      memcpy(&value_head(p, i, type, 0)->as, &v->as, 8);
-      p += sizeof(rec_value);
-    } else if (type == TRACE_VALUE_PTR) {
-      value_head(p, i, type, 0)->as.u64 = (uint64_t)(uintptr_t)v->as.ptr;
-      p += sizeof(rec_value);
-    } else if (type == TRACE_VALUE_BOOL) {
-      value_head(p, i, type, 0)->as.u64 = v->as.b;
-      p += sizeof(rec_value);
-    } else if (type == TRACE_VALUE_EMPTY) {
-      continue;
-    } else {
-      break;
-    }
-    n++;
-  }
-  w->p = p;
-  w->n = (uint16_t)(w->n + n);
-  return i;
-}
-
-/* The values of vs from index i on, each checked against the room left: a 16-byte rec_value
- * each (EMPTY ones skipped), a string's bytes after its rec_value, cut to what fits. */
-static TRACE__NOINLINE void put_checked(vwriter *w, const trace_valueset *vs, uint32_t i) {
-  char *p = w->p;
-  const trace_value *v = vs->values + i;
-  for (; i < vs->count; i++, v++) {
-    int field = vs->index ? vs->index[i] : (int)i;
-    if (v->type == TRACE_VALUE_EMPTY)
-      continue;
-    if (TRACE__UNLIKELY(field < 0 || (size_t)(w->end - p) < sizeof(rec_value))) {
-      w->dropped++;
-      w->truncated = 1;
-      continue;
-    }
-    rec_value *r = value_head(p, (uint32_t)field, v->type, 0);
-    p += sizeof *r;
-    w->n++;
-    switch (v->type) {
-    case TRACE_VALUE_I64:
-    case TRACE_VALUE_U64:
-    case TRACE_VALUE_F64: memcpy(&r->as, &v->as, 8); break;
-    case TRACE_VALUE_BOOL: r->as.u64 = v->as.b; break;
-    case TRACE_VALUE_PTR: r->as.u64 = (uint64_t)(uintptr_t)v->as.ptr; break;
-    case TRACE_VALUE_STR:
-    case TRACE_VALUE_DISPLAY:
-      r->as.u64 = 0;
-      if (TRACE__LIKELY(v->as.str.ptr != NULL))
-        p = put_str(w, r, p, v->as.str.ptr, v->as.str.len);
-      else
-        p = put_null(w, r, p);
-      break;
-    default:
-      r->as.u64 = 0;
-      p = put_text(w, r, p, v);
-      break;
-    }
-  }
-  w->p = p;
-}
-
-/* The values of vs into the record. */
-static TRACE__INLINE void put_values(vwriter *w, const trace_valueset *vs) {
-  uint32_t i = put_shared(w, vs);
-  if (TRACE__UNLIKELY(i < vs->count))
-    put_checked(w, vs, i);
-}
-
 /* trace_span_ref_values' callback: the span's stored values into the record. */
 static void span_values(void *arg, const trace_valueset *vs) { put_values(arg, vs); }
-
-static void drop(trace_otlp *x, bool span) {
-  if (span)
-    OTLP_STAT_ADD(x, spans_dropped, 1);
-  else
-    OTLP_STAT_ADD(x, logs_dropped, 1);
-  if (!__atomic_exchange_n(&x->warned_drop, true, __ATOMIC_RELAXED))
-    trace__otlp_warn("dropping %s: a thread's buffer is full (the exporter is behind or the "
-                     "collector unreachable); counted in trace_otlp_get_stats, totals at shutdown",
-                     span ? "spans" : "events");
-}
-
-/* Reserves a record of kind for a callsite (want and at_least bytes: otlp_record_space) and
- * fills the head's common part; NULL (the record is dropped and counted) when the ring is full. */
-static TRACE__INLINE rec_head *begin_record(trace_otlp *x, ring *r, uint8_t kind,
-                                            const trace_metadata *meta, size_t want,
-                                            size_t at_least, size_t *got) {
-  rec_head *h = (rec_head *)(void *)trace__otlp_ring_reserve(r, want, at_least, got);
-  if (TRACE__UNLIKELY(!h)) {
-    drop(x, kind == REC_SPAN);
-    return NULL;
-  }
-  h->kind = kind;
-  h->level = meta->level;
-  h->site = meta->callsite_id;
-  h->reserved_ = 0;
-  h->reserved2_ = 0;
-  return h;
-}
 
 /* The tracestate the span's trace carries, into tc; returns its length. Out of line: few
  * traces carry one. */
@@ -313,7 +110,7 @@ static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
   const otlp_site *site = trace__otlp_site(x, meta);
   ring *r = trace__otlp_ring(x);
   if (TRACE__UNLIKELY(!site || !r)) {
-    drop(x, true);
+    trace__otlp_drop(x, true);
     return;
   }
   uint64_t end = otlp_ticks(x->conf.tsc);
@@ -350,11 +147,7 @@ static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
   s->tracestate_len = (uint16_t)tracestate_len;
   vwriter w = {p + fixed, p + got, x->conf.max_value_len, 0, 0, 0};
   trace_span_ref_values(ref, span_values, &w);
-  s->h.nvalues = w.n;
-  s->h.dropped_values = w.dropped;
-  s->h.truncated = w.truncated;
-  s->h.size = (uint32_t)(w.p - p);
-  trace__otlp_ring_commit(x, r, s->h.size);
+  end_record(x, r, &s->h, &w);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -379,7 +172,7 @@ static void on_event(void *self, const trace_event *ev, const trace_ctx *ctx) {
   const otlp_site *site = trace__otlp_site(x, meta);
   ring *r = trace__otlp_ring(x);
   if (TRACE__UNLIKELY(!site || !r)) {
-    drop(x, false);
+    trace__otlp_drop(x, false);
     return;
   }
   size_t msg_room = meta->message ? TRACE__MIN((size_t)x->conf.max_value_len, 1024u) + 8 : 0;
@@ -392,15 +185,7 @@ static void on_event(void *self, const trace_event *ev, const trace_ctx *ctx) {
   char *p = (char *)re;
   re->h.thread_id = r->thread_id;
   re->h.time_ns = otlp_ticks(x->conf.tsc);
-  if (in_span) {
-    memcpy(re->h.trace_id, tc.trace_id, 16);
-    memcpy(re->h.span_id, tc.span_id, 8);
-    re->trace_flags = tc.flags;
-  } else {
-    memset(re->h.trace_id, 0, 16);
-    memset(re->h.span_id, 0, 8);
-    re->trace_flags = 0;
-  }
+  event_context(re, in_span ? &tc : NULL);
   char *q = p + sizeof *re;
   re->message_len = 0;
   re->has_message = meta->message != NULL;
@@ -415,11 +200,7 @@ static void on_event(void *self, const trace_event *ev, const trace_ctx *ctx) {
   }
   vwriter w = {q, p + got, x->conf.max_value_len, 0, 0, truncated};
   put_values(&w, &ev->fields);
-  re->h.nvalues = w.n;
-  re->h.dropped_values = w.dropped;
-  re->h.truncated = w.truncated;
-  re->h.size = (uint32_t)(w.p - p);
-  trace__otlp_ring_commit(x, r, re->h.size);
+  end_record(x, r, &re->h, &w);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -453,6 +234,12 @@ static bool sample(void *self, const trace_span_attrs *a, const uint8_t trace_id
   }
 }
 
+otlp_sample_fn trace__otlp_sampler(const trace_otlp *x) {
+  /* The default sampler decides as the registry and the collector do without one (a child
+   * keeps its parent's decision, a root is sampled): no call per span for it. */
+  return x->conf.sampler == TRACE_OTLP_SAMPLER_PARENTBASED_ALWAYS_ON ? NULL : sample;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 
 /* trace_flush, and the registry's last flush before it destroys the layer: the shutdown that
@@ -478,10 +265,7 @@ trace_layer *trace__otlp_layer(trace_otlp *x) {
   vt.on_close = on_close;
   vt.flush = flush;
   vt.destroy = destroy;
-  /* The default sampler decides as the registry does without one (a child keeps its parent's
-   * decision, a root is sampled): no call per span for it. */
-  if (x->conf.sampler != TRACE_OTLP_SAMPLER_PARENTBASED_ALWAYS_ON)
-    vt.sample = sample;
+  vt.sample = trace__otlp_sampler(x);
   if (x->conf.track_inactivity) {
     vt.on_enter = on_enter;
     vt.on_exit = on_exit;

@@ -82,6 +82,18 @@ static bool name_changed(const ring *r) {
   return n != r->name_len || memcmp(name, r->name, n) != 0;
 }
 
+/* A REC_NAME record at at: thread id's name is name (len bytes, cut to what a record holds). */
+static size_t put_name(char *at, uint32_t id, const char *name, size_t len) {
+  rec_name *rn = (rec_name *)(void *)at;
+  memset(rn, 0, sizeof *rn);
+  rn->size = sizeof *rn;
+  rn->kind = REC_NAME;
+  rn->len = (uint8_t)TRACE__MIN(len, sizeof rn->name - 1);
+  rn->thread_id = id;
+  memcpy(rn->name, name, rn->len);
+  return sizeof *rn;
+}
+
 /* Announces the thread's name to the exporter: a REC_NAME record at position head. */
 static size_t write_name(ring *r, char *at) {
   const char *name = trace_thread_name();
@@ -89,14 +101,17 @@ static size_t write_name(ring *r, char *at) {
   memset(r->name, 0, sizeof r->name);
   memcpy(r->name, name, n);
   r->name_len = (uint8_t)n;
-  rec_name *rn = (rec_name *)(void *)at;
-  memset(rn, 0, sizeof *rn);
-  rn->size = sizeof *rn;
-  rn->kind = REC_NAME;
-  rn->len = (uint8_t)n;
-  rn->thread_id = r->thread_id;
-  memcpy(rn->name, r->name, sizeof rn->name);
-  return sizeof *rn;
+  return put_name(at, r->thread_id, r->name, n);
+}
+
+bool trace__otlp_ring_put_name(trace_otlp *x, ring *r, uint32_t id, const char *name,
+                               size_t len) {
+  size_t got;
+  char *at = trace__otlp_ring_reserve(r, sizeof(rec_name), sizeof(rec_name), &got);
+  if (!at)
+    return false;
+  trace__otlp_ring_commit(x, r, put_name(at, id, name, len));
+  return true;
 }
 
 TRACE__NOINLINE ring *trace__otlp_ring_slow(trace_otlp *x) {
@@ -149,8 +164,10 @@ TRACE__NOINLINE ring *trace__otlp_ring_slow(trace_otlp *x) {
 char *trace__otlp_ring_reserve_slow(ring *r, size_t want, size_t at_least, size_t *got) {
   uint64_t head = r->head;
   size_t cap = r->cap;
-  if (cap - (head - r->tail_seen) < want + 8)
-    r->tail_seen = TRACE__LOAD_ACQ(&r->tail);
+  /* Always a fresh look here (the end of the buffer or a full ring: rare): a stale tail that
+   * leaves room for want but not for a pad and at_least would refuse every record for ever,
+   * since nothing is committed then and nothing else looks again. */
+  r->tail_seen = TRACE__LOAD_ACQ(&r->tail);
   size_t free = cap - (size_t)(head - r->tail_seen);
   size_t off = (size_t)head & (cap - 1), contig = cap - off; /* cap: a power of two */
   if (TRACE__LIKELY(contig >= want && free >= want)) {
@@ -260,4 +277,15 @@ void trace__otlp_wake(trace_otlp *x) {
   trace__mutex_lock(&x->lock);
   pthread_cond_signal(&x->cond);
   trace__mutex_unlock(&x->lock);
+}
+
+void trace__otlp_drop(trace_otlp *x, bool span) {
+  if (span)
+    OTLP_STAT_ADD(x, spans_dropped, 1);
+  else
+    OTLP_STAT_ADD(x, logs_dropped, 1);
+  if (!__atomic_exchange_n(&x->warned_drop, true, __ATOMIC_RELAXED))
+    trace__otlp_warn("dropping %s: a thread's buffer is full (the exporter is behind or the "
+                     "collector unreachable); counted in trace_otlp_get_stats, totals at shutdown",
+                     span ? "spans" : "events");
 }
