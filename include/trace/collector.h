@@ -127,7 +127,7 @@ typedef struct trace_collector_event {
 } trace_collector_event;
 
 /* Where finished spans and events go besides the outputs (STREAM mode): an exporter (the OTLP
- * exporter's trace_otlp_sink, <trace/otlp.h>), a test, a custom format. Every callback runs on
+ * exporter through trace_otlp_attach, <trace/otlp.h>), a test, a custom format. Every callback runs on
  * the reporter thread, one at a time (only a collector without a reporter -- a forked child that
  * never recorded, one whose reporter could not start -- runs its last round on the thread that
  * frees it); a callback must not wait for instrumented threads and must not call
