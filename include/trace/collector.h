@@ -127,16 +127,16 @@ typedef struct trace_collector_event {
 } trace_collector_event;
 
 /* Where finished spans and events go besides the outputs (STREAM mode): an exporter (the OTLP
- * exporter through trace_otlp_attach, <trace/otlp.h>), a test, a custom format. Every callback runs on
- * the reporter thread, one at a time (only a collector without a reporter -- a forked child that
- * never recorded, one whose reporter could not start -- runs its last round on the thread that
- * frees it); a callback must not wait for instrumented threads and must not call
- * trace_collector_flush. Events reach the sink in each thread's order and before
- * the span they happened in is handed over (an event of another thread recorded at the very
- * moment the span closes may come in the next round); spans are handed over at the end of the
- * reporting round in which they closed, and those still open at the end with open set (children
- * before their parents as a rule: a parent closed first is handed over first). NULL callbacks
- * are skipped. Flight dumps never call a sink (a FLIGHT collector cannot have one). */
+ * exporter through trace_otlp_attach, <trace/otlp.h>), a test, a custom format. Every callback
+ * runs on the reporter thread, one at a time (only a collector without a reporter -- a forked
+ * child that never recorded, one whose reporter could not start -- runs its last round on the
+ * thread that frees it); a callback must not wait for instrumented threads and must not call
+ * trace_collector_flush. Events reach the sink in each thread's order and before the span they
+ * happened in is handed over (an event of another thread recorded at the very moment the span
+ * closes may come in the next round); spans are handed over at the end of the reporting round in
+ * which they closed, and those still open at the end with open set (children before their parents
+ * as a rule: a parent closed first is handed over first). NULL callbacks are skipped. Flight dumps
+ * never call a sink (a FLIGHT collector cannot have one). */
 typedef struct trace_collector_sink {
   void (*span)(void *arg, const trace_collector_span *span);
   void (*event)(void *arg, const trace_collector_event *event);
@@ -204,8 +204,8 @@ TRACE_API void trace_collector_options_init(trace_collector_options *o);
 /* A new collector and its reporter thread; *out receives it (NULL on error). The output files
  * are created now, so that a bad path is an error here and not a silent loss later. Returns 0,
  * TRACE_EINVAL (NULL argument, struct_size not ours, a value out of range, CUSTOM without
- * clock_fn, a sink in FLIGHT mode), TRACE_EIO (an output file cannot be created: errno says why), TRACE_ENOMEM, or
- * TRACE_ENOTSUP (the reporter thread could not be started). */
+ * clock_fn, a sink in FLIGHT mode), TRACE_EIO (an output file cannot be created: errno says
+ * why), TRACE_ENOMEM, or TRACE_ENOTSUP (the reporter thread could not be started). */
 TRACE_API int trace_collector_new(const trace_collector_options *o, trace_collector **out);
 
 /* The collector as a subscriber of its own: what reaches the floor, with nothing between the
