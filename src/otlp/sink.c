@@ -85,8 +85,6 @@ static bool error_take(otlp_sink *k, uint64_t id) {
 /* ---------------------------------------------------------------------------------------- */
 /* Room in the ring, names, values. */
 
-static uint64_t mono_ns(void) { return trace__otlp_now_mono_ns(); }
-
 /* The ring is full: the reporter thread is no instrumented thread, so rather than drop what a
  * burst of spans brings, it waits for the exporter to drain, as long as the exporter makes
  * progress at least once per request time-out (a request in flight holds the exporter that long
@@ -101,7 +99,7 @@ static TRACE__NOINLINE char *wait_for_room(otlp_sink *k, ring *r, size_t want, s
     return NULL;
   k->stalled = false;
   uint64_t patience = (uint64_t)TRACE__MAX(x->conf.traces.timeout_ms, 1000u) * 1000000u;
-  uint64_t since = mono_ns();
+  uint64_t since = trace__otlp_now_mono_ns();
   for (;;) {
     trace__otlp_wake(x);
     struct timespec ts = {0, 200000};
@@ -109,7 +107,7 @@ static TRACE__NOINLINE char *wait_for_room(otlp_sink *k, ring *r, size_t want, s
     char *at = trace__otlp_ring_reserve(r, want, at_least, got);
     if (at)
       return at;
-    uint64_t now = mono_ns(), t = TRACE__LOAD_ACQ(&r->tail);
+    uint64_t now = trace__otlp_now_mono_ns(), t = TRACE__LOAD_ACQ(&r->tail);
     if (t != tail) {
       tail = t;
       since = now;
