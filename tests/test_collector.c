@@ -670,7 +670,7 @@ static void assert_stacks_in(const char *a, const char *b) {
     assert_non_null(eol);
     const char *space = memrchr(line, ' ', (size_t)(eol - line));
     assert_non_null(space);
-    char stack[256];
+    char stack[1024];
     assert_true((size_t)(space - line) < sizeof stack);
     memcpy(stack, line, (size_t)(space - line));
     stack[space - line] = '\0';
@@ -695,8 +695,19 @@ static void ended(bool scoped, trace_span *s) {
   }
 }
 
+/* Spans nested deeper than the collector's entered stack remembers (64): past it, a scope
+ * takes the general path. */
+static void nest(bool scoped, int depth) {
+  if (depth == 0)
+    return;
+  trace_span s = MADE_ENTERED(scoped, "deep", TF(depth, depth));
+  nest(scoped, depth - 1);
+  ended(scoped, &s);
+}
+
 static void scope_work(bool scoped) {
   trace_span root = MADE_ENTERED(scoped, "root", TF(kind, "test"));
+  nest(scoped, 100);
   for (int g = 0; g < 3; g++) {
     trace_span a = MADE_ENTERED(scoped, "outer", TF(g, g), TF(name, "outer"));
     trace_span b = MADE_ENTERED(scoped, "inner", TF(g, g), TF(ok, (bool)(g % 2)));
@@ -749,6 +760,7 @@ static void scopes_record_what_the_calls_record(void **state) {
     assert_int_equal(count(t, "b", "x"), 1); /* left before y: an async pair */
     assert_int_equal(count(t, "X", "y"), 1);
     assert_int_equal(count(t, "X", "kept"), 1);
+    assert_int_equal(count(t, "X", "deep"), 100);
     json_decref(t);
     for (int i = 0; i < 2; i++) {
       free(text[i]);

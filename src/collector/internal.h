@@ -26,6 +26,7 @@
 #define COL_STRING_MAX 1024u  /* the highest string_bytes */
 
 #define COL_PUT(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define COL_GET(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 
 /* ---------------------------------------------------------------------------------------- */
 /* Clocks. */

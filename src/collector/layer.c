@@ -23,7 +23,7 @@ static void layer_new_span(void *self, const trace_span_attrs *attrs, uint64_t i
     return;
   uint64_t ts = c->exact ? col_now(t) : 0;
   const trace_span_ref *parent = trace_ctx_new_span_parent(ctx, attrs);
-  col_record_new(t, id, parent ? trace_span_ref_id(parent) : 0, attrs, ts);
+  col_record_new(t, id, parent ? trace_span_ref_id(parent) : 0, attrs, ts, 0);
 }
 
 static void layer_enter(void *self, uint64_t id, const trace_ctx *ctx) {

@@ -23,6 +23,7 @@ int trace__col_decode(const uint64_t *p, uint32_t avail, col_rec *r) {
     return -1;
   r->kind = kind;
   r->nfields = col_w0_nfields(w0);
+  r->flags = col_w0_flags(w0);
   r->id = p[1];
   r->ticks = p[2];
   bool has_meta = kind == COL_NEW || kind == COL_ENTER || kind == COL_EVENT || kind == COL_RECORD;
@@ -1008,6 +1009,54 @@ static void attribute(m_thread *t, uint64_t ts) {
   t->last_transition = ts;
 }
 
+/* The span of r is entered on t at ts (an ENTER record, or a NEW that says so). */
+static void feed_enter(col_model *m, m_thread *t, const col_rec *r, uint64_t ts) {
+  m_span *s = span_get(m, r->id, r->meta);
+  if (!s)
+    return;
+  attribute(t, ts);
+  if (!s->entered) {
+    s->entered = 1;
+    s->run_thread = t->number;
+    s->t_first_enter = ts;
+  } else if (s->run_thread != t->number) {
+    s->async = 1; /* entered on several threads */
+  }
+  frame_push(t, s, ts);
+}
+
+static void feed_exit(col_model *m, m_thread *t, const col_rec *r, uint64_t ts) {
+  for (uint32_t i = t->depth; i-- > 0;) {
+    m_span *s = t->stack[i].span;
+    if (s->id != r->id)
+      continue;
+    attribute(t, ts);
+    frame_end(t, i, ts);
+    if (i == t->depth - 1) {
+      emit_interval(m, t, s, t->stack[i].start, ts, false);
+    } else {
+      /* Exited before spans entered after it: the intervals do not nest, so the span is an
+       * async pair rather than a complete event. */
+      s->async = 1;
+      memmove(&t->stack[i], &t->stack[i + 1], (t->depth - 1 - i) * sizeof t->stack[0]);
+    }
+    t->depth--;
+    span_unref(m, s);
+    return;
+  }
+  /* its enter was not read (dropped, or overwritten before a dump) */
+}
+
+/* The span's last reference dropped on t (a CLOSE record, or an EXIT that says so). */
+static void feed_close(col_model *m, m_thread *t, const col_rec *r, uint64_t ts) {
+  m_span *s = span_get(m, r->id, NULL);
+  if (!s)
+    return;
+  if (!s->new_thread && !s->run_thread)
+    s->new_thread = t->number; /* its creation and enters were not read */
+  span_close(m, s, ts ? ts : t->last_ns, false);
+}
+
 void trace__col_model_feed(col_model *m, const col_rec *r) {
   m_thread *t = m->cur;
   if (!t)
@@ -1028,6 +1077,14 @@ void trace__col_model_feed(col_model *m, const col_rec *r) {
   }
   switch (r->kind) {
   case COL_NEW: {
+    if (r->flags & col_w0_flags(COL_NEW_ENTERED)) {
+      /* Made and entered at ts: the enter, which finds (or makes) the span, and its time. */
+      feed_enter(m, t, r, ts);
+      m_span *s = span_find(m, r->id);
+      if (s && !s->closed)
+        s->t_new = ts;
+      return;
+    }
     m_span *s = span_find(m, r->id);
     if (!s || s->closed)
       return;
@@ -1051,51 +1108,17 @@ void trace__col_model_feed(col_model *m, const col_rec *r) {
     }
     return;
   }
-  case COL_ENTER: {
-    m_span *s = span_get(m, r->id, r->meta);
-    if (!s)
-      return;
-    attribute(t, ts);
-    if (!s->entered) {
-      s->entered = 1;
-      s->run_thread = t->number;
-      s->t_first_enter = ts;
-    } else if (s->run_thread != t->number) {
-      s->async = 1; /* entered on several threads */
-    }
-    frame_push(t, s, ts);
+  case COL_ENTER:
+    feed_enter(m, t, r, ts);
     return;
-  }
-  case COL_EXIT: {
-    for (uint32_t i = t->depth; i-- > 0;) {
-      m_span *s = t->stack[i].span;
-      if (s->id != r->id)
-        continue;
-      attribute(t, ts);
-      frame_end(t, i, ts);
-      if (i == t->depth - 1) {
-        emit_interval(m, t, s, t->stack[i].start, ts, false);
-      } else {
-        /* Exited before spans entered after it: the intervals do not nest, so the span is an
-         * async pair rather than a complete event. */
-        s->async = 1;
-        memmove(&t->stack[i], &t->stack[i + 1], (t->depth - 1 - i) * sizeof t->stack[0]);
-      }
-      t->depth--;
-      span_unref(m, s);
-      return;
-    }
-    return; /* its enter was not read (dropped, or overwritten before a dump) */
-  }
-  case COL_CLOSE: {
-    m_span *s = span_get(m, r->id, r->meta);
-    if (!s)
-      return;
-    if (!s->new_thread && !s->run_thread)
-      s->new_thread = t->number; /* its creation and enters were not read */
-    span_close(m, s, ts ? ts : t->last_ns, false);
+  case COL_EXIT:
+    feed_exit(m, t, r, ts);
+    if (r->flags & col_w0_flags(COL_EXIT_CLOSED))
+      feed_close(m, t, r, ts);
     return;
-  }
+  case COL_CLOSE:
+    feed_close(m, t, r, ts);
+    return;
   case COL_EVENT: {
     bool to_sink = m->cfg.sink && m->cfg.sink->event;
     if (!to_sink && !m->cfg.chrome)

@@ -15,6 +15,7 @@
 typedef struct col_rec {
   unsigned kind;
   unsigned nfields;
+  uint32_t flags; /* of word 0: COL_NEW_ENTERED, COL_EXIT_CLOSED (record.h) */
   uint64_t id;    /* the span's; an event's parent */
   uint64_t ticks; /* 0: not read (see docs/timeline.md, "Timestamps") */
   const trace_metadata *meta;

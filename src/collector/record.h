@@ -3,15 +3,17 @@
  *
  * A record is a whole number of 8-byte words in its thread's ring. Word 0 is
  *
- *   kind (8 bits) | size in words (16 bits) | field count (8 bits) | 0 (32 bits)
+ *   kind (8 bits) | size in words (16 bits) | field count (8 bits) | flags (32 bits)
  *
  * and the others depend on the kind (ts: clock ticks, 0 when not read, see "Timestamps" in
  * docs/timeline.md; meta: the callsite's metadata):
  *
  *   ENTER    id, ts, meta
- *   EXIT     id, ts
+ *   EXIT     id, ts; flag COL_EXIT_CLOSED: its last reference was dropped at ts as well (the
+ *            end of a TRACE_SCOPE: one record for EXIT and CLOSE)
  *   CLOSE    id, ts
- *   NEW      id, ts, meta, parent id, fields
+ *   NEW      id, ts, meta, parent id, fields; flag COL_NEW_ENTERED: the span was entered at ts
+ *            as well (TRACE_SCOPE: one record where NEW and ENTER would say the same)
  *   EVENT    parent id (0: none), ts, meta, message length | cut << 32, fields, message
  *   RECORD   id, ts, meta, fields
  *   FOLLOWS  id, ts, the id it follows from
@@ -41,6 +43,11 @@ enum col_kind {
   COL_FOLLOWS = 7,
   COL_CONTEXT = 8
 };
+
+/* Flags of word 0 (its upper half), by kind. */
+#define COL_NEW_ENTERED ((uint64_t)1 << 32)
+#define COL_EXIT_CLOSED ((uint64_t)1 << 32)
+static inline uint32_t col_w0_flags(uint64_t w) { return (uint32_t)(w >> 32); }
 
 /* Field slot flags. */
 enum { COL_FIELD_CUT = 1, COL_FIELD_NULL = 2 };
@@ -102,39 +109,51 @@ static TRACE__INLINE void col_record_small(col_thread *t, unsigned kind, uint64_
   col_commit(t, words * 8);
 }
 
+/* flags: of word 0 (COL_NEW_ENTERED or 0). */
 void trace__col_record_new_slow(col_thread *t, uint64_t id, uint64_t parent,
-                                const trace_span_attrs *attrs, uint64_t ts);
+                                const trace_span_attrs *attrs, uint64_t ts, uint64_t flags);
 void trace__col_record_event(col_thread *t, uint64_t parent, const trace_event *ev);
 void trace__col_record_values(col_thread *t, uint64_t id, const trace_metadata *meta,
                               const trace_valueset *vs);
 void trace__col_record_follows(col_thread *t, uint64_t id, uint64_t follows);
 
-/* A new span's record in one pass, written straight into the rest of the page: a slot for
- * every value (EMPTY ones too, which readers skip), strings at most at the bound. Returns false,
- * with nothing published, when it does not fit in the page or has an FMT value: the general
- * path (trace__col_record_new_slow) then writes it. */
-static TRACE__INLINE bool col_record_new_fast(col_thread *t, uint64_t id, uint64_t parent,
-                                              const trace_span_attrs *attrs, uint64_t ts) {
+/* A string's bytes at bytes (room for them checked): one word for the usual short string,
+ * without the general loop's setup. */
+static TRACE__INLINE void col_put_string(uint64_t *bytes, const char *s, uint32_t n) {
+  if (TRACE__LIKELY(n <= 8)) {
+    if (n)
+      COL_PUT(bytes, col_tail_word(s, n));
+  } else {
+    col_put_bytes(bytes, s, n);
+  }
+}
+
+/* The general path of a new span's record when the fast one gave up after writing its header
+ * at head (a string too long for the rest of the page, an FMT value): the header's id, time
+ * and parent are read back from there, so that the fast path keeps none of them alive. */
+void trace__col_record_new_again(col_thread *t, const uint64_t *head,
+                                 const trace_span_attrs *attrs, uint64_t flags);
+
+/* A new span's values after its header at p (room: words left in the page, at least the
+ * header's and the slots'): a slot for every value (EMPTY ones too, which readers skip), the
+ * strings' bytes after the slots. Publishes the record and returns true; false, with nothing
+ * published, when a string is longer than the bound or the page's rest, or a value is FMT. */
+static TRACE__INLINE bool col_put_new_values(col_thread *t, uint64_t *p, size_t room,
+                                             const trace_span_attrs *attrs, uint64_t flags) {
   const trace_value *v = attrs->fields.values;
   uint32_t count = attrs->fields.count;
-  uint64_t pos = t->pos;
-  uint64_t *p = (uint64_t *)(void *)(t->data + (pos & t->mask));
-  /* Room for the header, the slots and every string at its full length, within the bound: the
-   * rest (long strings, FMT values, the end of a page) takes the general path. */
-  size_t room = (size_t)(t->limit - pos) / 8 - 5 - 2 * (size_t)count;
-  if (TRACE__UNLIKELY((size_t)(t->limit - pos) / 8 < 5 + 2 * (size_t)count || attrs->fields.index))
-    return false;
+  uint64_t *end = p + room;
   uint64_t *slot = p + 5, *bytes = slot + 2 * (size_t)count;
+  size_t bound = t->string_bytes;
   for (uint32_t i = 0; i < count; i++, slot += 2) {
     uint32_t type = v[i].type;
     uint64_t value = v[i].as.u64, word = (uint64_t)type | (uint64_t)i << 16;
     if (type == TRACE_VALUE_STR || type == TRACE_VALUE_DISPLAY) {
       size_t len = v[i].as.str.len; /* 0 for a null string */
       size_t w = (len + 7) / 8;
-      if (TRACE__UNLIKELY(len > t->string_bytes || w > room))
+      if (TRACE__UNLIKELY(len > bound || w > (size_t)(end - bytes)))
         return false;
-      room -= w;
-      col_put_bytes(bytes, (const char *)(uintptr_t)value, (uint32_t)len);
+      col_put_string(bytes, (const char *)(uintptr_t)value, (uint32_t)len);
       bytes += w;
       word |= (uint64_t)len << 32 | (uint64_t)w << 48 | (value ? 0 : (uint64_t)COL_FIELD_NULL << 8);
       value = len;
@@ -147,19 +166,31 @@ static TRACE__INLINE bool col_record_new_fast(col_thread *t, uint64_t id, uint64
     COL_PUT(&slot[1], value);
   }
   uint32_t words = (uint32_t)(bytes - p);
-  COL_PUT(&p[0], col_w0(COL_NEW, words, count));
+  COL_PUT(&p[0], col_w0(COL_NEW, words, count) | flags);
+  __atomic_store_n(&t->pos, t->pos + words * 8, __ATOMIC_RELEASE);
+  return true;
+}
+
+/* A new span's record, written straight into the rest of the page when it fits there (strings
+ * at most at the bound, no FMT value), else by the general path. The header's words go first:
+ * the loop over the values then keeps little alive (see trace__col_record_new_again). flags:
+ * COL_NEW_ENTERED or 0, a constant where inlined. */
+static TRACE__INLINE void col_record_new(col_thread *t, uint64_t id, uint64_t parent,
+                                         const trace_span_attrs *attrs, uint64_t ts,
+                                         uint64_t flags) {
+  uint64_t pos = t->pos;
+  size_t room = (size_t)(t->limit - pos) / 8; /* words left in the page */
+  if (TRACE__UNLIKELY(room < 5 + 2 * (size_t)attrs->fields.count || attrs->fields.index)) {
+    trace__col_record_new_slow(t, id, parent, attrs, ts, flags);
+    return;
+  }
+  uint64_t *p = (uint64_t *)(void *)(t->data + (pos & t->mask));
   COL_PUT(&p[1], id);
   COL_PUT(&p[2], ts);
   COL_PUT(&p[3], (uint64_t)(uintptr_t)attrs->meta);
   COL_PUT(&p[4], parent);
-  __atomic_store_n(&t->pos, pos + words * 8, __ATOMIC_RELEASE);
-  return true;
-}
-
-static TRACE__INLINE void col_record_new(col_thread *t, uint64_t id, uint64_t parent,
-                                         const trace_span_attrs *attrs, uint64_t ts) {
-  if (!col_record_new_fast(t, id, parent, attrs, ts))
-    trace__col_record_new_slow(t, id, parent, attrs, ts);
+  if (TRACE__UNLIKELY(!col_put_new_values(t, p, room, attrs, flags)))
+    trace__col_record_new_again(t, p, attrs, flags);
 }
 
 #endif

@@ -72,30 +72,36 @@ static TRACE__NOINLINE uint64_t new_span_slow(col *c, const trace_span_attrs *at
   __atomic_store_n(&s->state, gen << 32 | 1, __ATOMIC_RELEASE);
   uint64_t id = gen << 32 | index1;
   uint64_t parent = parent_of(t, attrs->parent_kind, attrs->parent_id);
-  col_record_new(t, id, parent, attrs, ts);
+  col_record_new(t, id, parent, attrs, ts, 0);
   if (c->context)
     trace__col_context_new(c, t, s, id, parent, attrs);
   return id;
 }
 
-static TRACE__NOINLINE uint64_t new_record_slow(col_thread *t, uint64_t id, uint64_t parent,
-                                                 const trace_span_attrs *attrs, uint64_t ts) {
-  trace__col_record_new_slow(t, id, parent, attrs, ts);
+static void enter_slow(col *c, uint64_t id, uint64_t ts);
+
+/* A new span entered at once, the general way: its NEW record, then its ENTER. */
+static TRACE__NOINLINE uint64_t new_span_entered_slow(col *c, const trace_span_attrs *attrs) {
+  uint64_t id = new_span_slow(c, attrs);
+  if (id)
+    enter_slow(c, id, 0);
   return id;
 }
 
-/* t: this thread's, or NULL when it has none yet (the slow path makes it). with_context is a
- * constant: the path of a collector without contexts keeps nothing alive for one. */
+/* t: this thread's, or NULL when it has none yet (the slow path makes it). with_context and
+ * entered are constants: the path of a collector without contexts keeps nothing alive for one.
+ * entered (TRACE_SCOPE, through new_span_entered_as): the span is entered as well, its NEW
+ * record saying so (COL_NEW_ENTERED, the time being the enter's) unless lifetimes are exact. */
 static TRACE__INLINE uint64_t new_span_as(col *c, col_thread *t, const trace_span_attrs *attrs,
-                                          bool with_context) {
-  if (TRACE__UNLIKELY(!t || !t->free_head))
-    return new_span_slow(c, attrs);
-  uint64_t ts = c->exact ? col_now(t) : 0;
+                                          bool with_context, bool entered) {
+  if (TRACE__UNLIKELY(!t || !t->free_head || (entered && (t->depth >= COL_STACK_MAX || c->exact))))
+    return entered ? new_span_entered_slow(c, attrs) : new_span_slow(c, attrs);
+  uint64_t ts = entered || c->exact ? col_now(t) : 0;
   uint32_t index1 = t->free_head;
   col_slot *s = col_slot_in(t->pages, index1 - 1);
   uint64_t st = TRACE__LOAD(&s->state);
   if (TRACE__UNLIKELY(refs_of(st) != 0))
-    return new_span_slow(c, attrs);
+    return entered ? new_span_entered_slow(c, attrs) : new_span_slow(c, attrs);
   t->free_head = s->next_free;
   t->free_count--;
   uint64_t gen = gen_of(st);
@@ -103,25 +109,26 @@ static TRACE__INLINE uint64_t new_span_as(col *c, col_thread *t, const trace_spa
   __atomic_store_n(&s->state, gen << 32 | 1, __ATOMIC_RELEASE);
   uint64_t id = gen << 32 | index1;
   uint64_t parent = parent_of(t, attrs->parent_kind, attrs->parent_id);
-  if (!with_context) {
-    if (TRACE__UNLIKELY(!col_record_new_fast(t, id, parent, attrs, ts)))
-      return new_record_slow(t, id, parent, attrs, ts);
-    return id;
+  col_record_new(t, id, parent, attrs, ts, entered ? COL_NEW_ENTERED : 0);
+  if (with_context)
+    trace__col_context_new(c, t, s, id, parent, attrs);
+  if (entered) {
+    uint32_t d = t->depth;
+    t->stack[d].id = id;
+    t->stack[d].meta = attrs->meta;
+    t->depth = d + 1;
   }
-  if (TRACE__UNLIKELY(!col_record_new_fast(t, id, parent, attrs, ts)))
-    new_record_slow(t, id, parent, attrs, ts);
-  trace__col_context_new(c, t, s, id, parent, attrs);
   return id;
 }
 
 static uint64_t sub_new_span(void *self, const trace_span_attrs *attrs) {
   col *c = self;
-  return new_span_as(c, col_thread_find(c), attrs, false);
+  return new_span_as(c, col_thread_find(c), attrs, false, false);
 }
 
 static uint64_t sub_new_span_ctx(void *self, const trace_span_attrs *attrs) {
   col *c = self;
-  return new_span_as(c, col_thread_find(c), attrs, true);
+  return new_span_as(c, col_thread_find(c), attrs, true, false);
 }
 
 static TRACE__NOINLINE void enter_slow(col *c, uint64_t id, uint64_t ts) {
@@ -143,9 +150,8 @@ static TRACE__NOINLINE void enter_slow(col *c, uint64_t id, uint64_t ts) {
   col_record_small(t, COL_ENTER, id, meta, ts);
 }
 
-/* Enter on thread t (found); meta: the span's, when the caller knows it (a span it just made),
- * else NULL and the id is checked. */
-static TRACE__INLINE void enter_on(col *c, col_thread *t, uint64_t id, const trace_metadata *meta) {
+/* Enter on thread t (found). */
+static TRACE__INLINE void enter_on(col *c, col_thread *t, uint64_t id) {
   uint64_t ts = col_now(t);
   uint32_t d = t->depth;
   uint64_t pos = t->pos;
@@ -153,12 +159,10 @@ static TRACE__INLINE void enter_on(col *c, col_thread *t, uint64_t id, const tra
     enter_slow(c, id, ts);
     return;
   }
-  if (!meta) {
-    col_slot *s = live_slot(t->pages, id);
-    if (TRACE__UNLIKELY(!s))
-      return;
-    meta = TRACE__LOAD(&s->meta);
-  }
+  col_slot *s = live_slot(t->pages, id);
+  if (TRACE__UNLIKELY(!s))
+    return;
+  const trace_metadata *meta = TRACE__LOAD(&s->meta);
   t->stack[d].id = id;
   t->stack[d].meta = meta;
   t->depth = d + 1;
@@ -176,23 +180,14 @@ static void sub_enter(void *self, uint64_t id) {
   if (TRACE__UNLIKELY(!t))
     enter_slow(c, id, 0);
   else
-    enter_on(c, t, id, NULL);
+    enter_on(c, t, id);
 }
 
-/* new_span and enter in one call (TRACE_SCOPE): the thread found once, the metadata not looked
- * up again. */
+/* new_span and enter in one call (TRACE_SCOPE): the thread found once, one record for both. */
 static TRACE__INLINE uint64_t new_span_entered_as(void *self, const trace_span_attrs *attrs,
                                                   bool with_context) {
   col *c = self;
-  col_thread *t = col_thread_find(c);
-  uint64_t id = new_span_as(c, t, attrs, with_context);
-  if (TRACE__UNLIKELY(id == 0))
-    return 0;
-  if (TRACE__UNLIKELY(!t)) /* made by new_span's slow path */
-    enter_slow(c, id, 0);
-  else
-    enter_on(c, t, id, attrs->meta);
-  return id;
+  return new_span_as(c, col_thread_find(c), attrs, with_context, true);
 }
 
 static uint64_t sub_new_span_entered(void *self, const trace_span_attrs *attrs) {
@@ -357,8 +352,8 @@ static int sub_try_close(void *self, uint64_t id) {
 }
 
 /* exit and try_close in one call (the end of a TRACE_SCOPE). The common case -- the innermost
- * span, its only reference, room in the page -- writes both records at once, the close with the
- * exit's time (ts 0, as the pair writes it); anything else is the pair. */
+ * span, its only reference, room in the page -- writes one EXIT record that says the span was
+ * closed as well (COL_EXIT_CLOSED); anything else is the pair. */
 static int sub_exit_close(void *self, uint64_t id) {
   col *c = self;
   col_thread *t = col_thread_find(c);
@@ -368,7 +363,7 @@ static int sub_exit_close(void *self, uint64_t id) {
   uint64_t pos = t->pos;
   col_slot *s = col_slot_find(t->pages, id);
   uint64_t st = (id & ~(uint64_t)0xffffffff) | 1;
-  if (TRACE__UNLIKELY(pos + 48 > t->limit || d - 1 >= COL_STACK_MAX ||
+  if (TRACE__UNLIKELY(pos + 24 > t->limit || d - 1 >= COL_STACK_MAX ||
                       t->stack[d - 1].id != id || c->exact || !s ||
                       __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != st)) {
     exit_on(t, id);
@@ -379,13 +374,10 @@ static int sub_exit_close(void *self, uint64_t id) {
   __atomic_store_n(&s->state, st + ((uint64_t)1 << 32) - 1, __ATOMIC_RELEASE);
   t->depth = d - 1;
   uint64_t *p = (uint64_t *)(void *)(t->data + (pos & t->mask));
-  COL_PUT(&p[0], col_w0(COL_EXIT, 3, 0));
+  COL_PUT(&p[0], col_w0(COL_EXIT, 3, 0) | COL_EXIT_CLOSED);
   COL_PUT(&p[1], id);
   COL_PUT(&p[2], ts);
-  COL_PUT(&p[3], col_w0(COL_CLOSE, 3, 0));
-  COL_PUT(&p[4], id);
-  COL_PUT(&p[5], 0);
-  __atomic_store_n(&t->pos, pos + 48, __ATOMIC_RELEASE);
+  __atomic_store_n(&t->pos, pos + 24, __ATOMIC_RELEASE);
   slot_push(c, t, s, (uint32_t)id);
   return 1;
 }
