@@ -540,7 +540,8 @@ static void values_of_every_kind(void **state) {
                                  TF(later, TRACE_EMPTY), TF(nan, 0.0 / 0.0));
   TRACE_RECORD(&s, later, 42);
   trace_span_enter(&s);
-  TRACE_INFO(TF(v, hostile), "message with %s", "\"quotes\"\n");
+  /* A FMT value keeps only the words its text takes: the message after it is found. */
+  TRACE_INFO(TF_FMT(f, fmt_hello, &seven), TF(v, hostile), "message with %s", "\"quotes\"\n");
   trace_span_exit(&s);
   trace_span_close(&s);
   trace_shutdown();
@@ -561,6 +562,9 @@ static void values_of_every_kind(void **state) {
   assert_non_null(json_string_value(json_object_get(a, "hostile")));
   /* The message too is cut at the bound, on a whole character, visibly. */
   assert_int_equal(count(t, "i", "message with \"qu\xE2\x80\xA6"), 1);
+  json_t *e = json_object_get(find(t, "i", "message with \"qu\xE2\x80\xA6"), "args");
+  assert_string_equal(json_string_value(json_object_get(e, "f")), "hello 7");
+  assert_non_null(json_string_value(json_object_get(e, "v")));
   json_decref(t);
 }
 

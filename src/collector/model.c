@@ -58,12 +58,12 @@ static uint32_t decode_fields(const col_rec *r, uint32_t at, m_field *out, uint3
     f->type = (uint8_t)(a & 0xff);
     f->flags = (uint8_t)(a >> 8 & 0xff);
     f->index = (uint16_t)(a >> 16);
-    f->len = (uint32_t)(a >> 32 & 0xffff);
-    uint32_t words = (uint32_t)(a >> 48);
+    f->len = col_slot_len(a);
+    uint32_t words = col_slot_words(a);
     f->value = r->w[at + 2 * i + 1];
     f->str = NULL;
     if (words) {
-      if (strings + words > r->nwords || f->len > words * 8)
+      if (strings + words > r->nwords)
         break; /* torn: the rest is not trusted */
       f->str = (const char *)(r->w + strings);
       strings += words;
@@ -563,7 +563,7 @@ static void decode_event(const col_rec *r, m_event *e) {
   e->msg_cut = (r->w[4] >> 32) != 0;
   uint32_t strings = 5 + 2 * r->nfields;
   for (uint32_t i = 0; i < r->nfields; i++)
-    strings += (uint32_t)(r->w[5 + 2 * i] >> 48);
+    strings += col_slot_words(r->w[5 + 2 * i]);
   e->msg = NULL;
   if (e->msg_len && strings * 8 + e->msg_len <= r->nwords * 8)
     e->msg = (const char *)(r->w + strings);

@@ -94,12 +94,12 @@ static uint32_t put_fields(const col *c, uint64_t *p, uint32_t at, const trace_v
       value = full;
       flags = full > len ? COL_FIELD_CUT : 0;
       col_put_bytes(p + strings_at, fmt_text, len);
-      words = ROUND8(room) / 8; /* the room was counted, not the length */
+      words = ROUND8(len) / 8; /* the rest of the room counted stays unused at the end */
       break;
     }
     default: value = v->as.u64; break; /* the union's 8 bytes: i64, u64, f64, pointer */
     }
-    COL_PUT(&p[at], col_slot_word(v->type, flags, index, len, words));
+    COL_PUT(&p[at], col_slot_word(v->type, flags, index, len));
     COL_PUT(&p[at + 1], value);
     strings_at += words;
     at += 2;

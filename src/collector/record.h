@@ -22,9 +22,9 @@
  *            (TRACE_COLLECTOR_CONTEXT), right after its NEW record in the same ring; ids are
  *            their bytes in order (trace_context's), remote says the parent is another process's
  *
- * Fields are 16-byte slots (type | flags | field index | kept length | words of bytes, and the
- * value: the number, or a string's full length) followed by the strings' bytes, each padded to a
- * word. Records never straddle a 4 KiB page of the ring (the rest of a page a record did not fit
+ * Fields are 16-byte slots (type (8 bits) | flags (8) | field index (16) | kept length (32),
+ * and the value: the number, or a string's full length; a BOOL's is its low bit, the other bytes
+ * being the union's) followed by the strings' kept bytes, each padded to a word (col_slot_words). Records never straddle a 4 KiB page of the ring (the rest of a page a record did not fit
  * in starts with a PAD word), so a reader can start at any page boundary: a flight dump does,
  * in a ring that is being overwritten while it is read. */
 #ifndef TRACE_COLLECTOR_RECORD_H
@@ -60,10 +60,12 @@ static inline unsigned col_w0_words(uint64_t w) { return (unsigned)(w >> 8 & 0xf
 static inline unsigned col_w0_nfields(uint64_t w) { return (unsigned)(w >> 24 & 0xff); }
 
 static TRACE__INLINE uint64_t col_slot_word(uint32_t type, uint32_t flags, uint32_t index,
-                                            uint32_t len, uint32_t words) {
-  return (uint64_t)type | (uint64_t)flags << 8 | (uint64_t)index << 16 | (uint64_t)len << 32 |
-         (uint64_t)words << 48;
+                                            uint32_t len) {
+  return (uint64_t)type | (uint64_t)flags << 8 | (uint64_t)index << 16 | (uint64_t)len << 32;
 }
+static inline uint32_t col_slot_len(uint64_t w) { return (uint32_t)(w >> 32); }
+/* The words a field's kept bytes take after the slots. */
+static inline uint32_t col_slot_words(uint64_t w) { return (col_slot_len(w) + 7) / 8; }
 
 /* The first n < 8 bytes of s as a word, the rest zero, without reading past s + n. */
 static TRACE__INLINE uint64_t col_tail_word(const char *s, uint32_t n) {
@@ -140,33 +142,31 @@ void trace__col_record_new_again(col_thread *t, const uint64_t *head,
  * published, when a string is longer than the bound or the page's rest, or a value is FMT. */
 static TRACE__INLINE bool col_put_new_values(col_thread *t, uint64_t *p, size_t room,
                                              const trace_span_attrs *attrs, uint64_t flags) {
-  const trace_value *v = attrs->fields.values;
-  uint32_t count = attrs->fields.count;
-  uint64_t *end = p + room;
-  uint64_t *slot = p + 5, *bytes = slot + 2 * (size_t)count;
-  size_t bound = t->string_bytes;
-  for (uint32_t i = 0; i < count; i++, slot += 2) {
-    uint32_t type = v[i].type;
-    uint64_t value = v[i].as.u64, word = (uint64_t)type | (uint64_t)i << 16;
+  const trace_value *v = attrs->fields.values, *v_end = v + attrs->fields.count;
+  uint64_t *slot = p + 5, *bytes = slot + 2 * (size_t)attrs->fields.count;
+  /* Bytes the strings may take: the page's rest after the slots. */
+  size_t left = 8 * room - 8 * (size_t)(bytes - p);
+  for (uint64_t index = 0; v != v_end; v++, slot += 2, index += 1u << 16) {
+    uint32_t type = v->type;
+    uint64_t value = v->as.u64, word = (uint64_t)type | index;
     if (type == TRACE_VALUE_STR || type == TRACE_VALUE_DISPLAY) {
-      size_t len = v[i].as.str.len; /* 0 for a null string */
-      size_t w = (len + 7) / 8;
-      if (TRACE__UNLIKELY(len > bound || w > (size_t)(end - bytes)))
+      size_t len = v->as.str.len; /* 0 for a null string */
+      size_t padded = (len + 7) & ~(size_t)7;
+      if (TRACE__UNLIKELY(len > t->string_bytes || padded > left))
         return false;
+      left -= padded;
       col_put_string(bytes, (const char *)(uintptr_t)value, (uint32_t)len);
-      bytes += w;
-      word |= (uint64_t)len << 32 | (uint64_t)w << 48 | (value ? 0 : (uint64_t)COL_FIELD_NULL << 8);
+      bytes += padded / 8;
+      word |= (uint64_t)len << 32 | (value ? 0 : (uint64_t)COL_FIELD_NULL << 8);
       value = len;
     } else if (TRACE__UNLIKELY(type == TRACE_VALUE_FMT)) {
       return false;
-    } else if (type == TRACE_VALUE_BOOL) {
-      value = v[i].as.b; /* one byte of the union is the bool's */
     }
     COL_PUT(&slot[0], word);
     COL_PUT(&slot[1], value);
   }
   uint32_t words = (uint32_t)(bytes - p);
-  COL_PUT(&p[0], col_w0(COL_NEW, words, count) | flags);
+  COL_PUT(&p[0], col_w0(COL_NEW, words, (uint32_t)attrs->fields.count) | flags);
   __atomic_store_n(&t->pos, t->pos + words * 8, __ATOMIC_RELEASE);
   return true;
 }

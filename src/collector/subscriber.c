@@ -96,6 +96,7 @@ static TRACE__INLINE uint64_t new_span_as(col *c, col_thread *t, const trace_spa
                                           bool with_context, bool entered) {
   if (TRACE__UNLIKELY(!t || !t->free_head || (entered && (t->depth >= COL_STACK_MAX || c->exact))))
     return entered ? new_span_entered_slow(c, attrs) : new_span_slow(c, attrs);
+  uint32_t d = t->depth; /* below COL_STACK_MAX when entered */
   uint64_t ts = entered || c->exact ? col_now(t) : 0;
   uint32_t index1 = t->free_head;
   col_slot *s = col_slot_in(t->pages, index1 - 1);
@@ -108,12 +109,15 @@ static TRACE__INLINE uint64_t new_span_as(col *c, col_thread *t, const trace_spa
   TRACE__STORE(&s->meta, attrs->meta);
   __atomic_store_n(&s->state, gen << 32 | 1, __ATOMIC_RELEASE);
   uint64_t id = gen << 32 | index1;
-  uint64_t parent = parent_of(t, attrs->parent_kind, attrs->parent_id);
+  uint64_t parent;
+  if (entered && attrs->parent_kind == TRACE_PARENT_CURRENT)
+    parent = d ? t->stack[d - 1].id : 0;
+  else
+    parent = parent_of(t, attrs->parent_kind, attrs->parent_id);
   col_record_new(t, id, parent, attrs, ts, entered ? COL_NEW_ENTERED : 0);
   if (with_context)
     trace__col_context_new(c, t, s, id, parent, attrs);
   if (entered) {
-    uint32_t d = t->depth;
     t->stack[d].id = id;
     t->stack[d].meta = attrs->meta;
     t->depth = d + 1;
