@@ -309,6 +309,12 @@ static TRACE__INLINE col_thread *col_thread_get(col *c) {
     return k->t;
   return trace__col_thread_slow(c);
 }
+/* The ring this thread used last, if it is c's; NULL otherwise (it may have one all the same:
+ * col_thread_find says). For fast paths that leave everything else to a general path. */
+static TRACE__INLINE col_thread *col_thread_cached(const col *c) {
+  const col_tcache *k = &trace__col_tcache;
+  return TRACE__LIKELY(k->c == c && k->gen == c->gen) ? k->t : NULL;
+}
 /* The same without making one. */
 col_thread *trace__col_thread_find(col *c);
 static TRACE__INLINE col_thread *col_thread_find(col *c) {

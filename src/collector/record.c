@@ -109,14 +109,14 @@ static uint32_t put_fields(const col *c, uint64_t *p, uint32_t at, const trace_v
 
 /* ---------------------------------------------------------------------------------------- */
 
-void trace__col_record_new_slow(col_thread *t, uint64_t id, uint64_t parent,
-                                const trace_span_attrs *attrs, uint64_t ts, uint64_t flags) {
+uint64_t trace__col_record_new_slow(col_thread *t, uint64_t id, uint64_t parent,
+                                    const trace_span_attrs *attrs, uint64_t ts, uint64_t flags) {
   const col *c = t->c;
   col_plan plan;
   plan_fields(c, &attrs->fields, 5, 0, &plan);
   uint64_t *p = col_reserve(t, plan.words * 8);
   if (TRACE__UNLIKELY(!p))
-    return;
+    return id; /* dropped, and counted */
   COL_PUT(&p[0], col_w0(COL_NEW, plan.words, plan.n) | flags);
   COL_PUT(&p[1], id);
   COL_PUT(&p[2], ts);
@@ -124,13 +124,14 @@ void trace__col_record_new_slow(col_thread *t, uint64_t id, uint64_t parent,
   COL_PUT(&p[4], parent);
   put_fields(c, p, 5, &attrs->fields, &plan);
   col_commit(t, plan.words * 8);
+  return id;
 }
 
-void trace__col_record_new_again(col_thread *t, const uint64_t *head,
-                                 const trace_span_attrs *attrs, uint64_t flags) {
+uint64_t trace__col_record_new_again(col_thread *t, const uint64_t *head,
+                                     const trace_span_attrs *attrs, uint64_t flags) {
   /* Read before the general path reserves: it may mark this place as the page's end. */
   uint64_t id = COL_GET(&head[1]), ts = COL_GET(&head[2]), parent = COL_GET(&head[4]);
-  trace__col_record_new_slow(t, id, parent, attrs, ts, flags);
+  return trace__col_record_new_slow(t, id, parent, attrs, ts, flags);
 }
 
 void trace__col_record_event(col_thread *t, uint64_t parent, const trace_event *ev) {

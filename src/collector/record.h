@@ -111,9 +111,9 @@ static TRACE__INLINE void col_record_small(col_thread *t, unsigned kind, uint64_
   col_commit(t, words * 8);
 }
 
-/* flags: of word 0 (COL_NEW_ENTERED or 0). */
-void trace__col_record_new_slow(col_thread *t, uint64_t id, uint64_t parent,
-                                const trace_span_attrs *attrs, uint64_t ts, uint64_t flags);
+/* flags: of word 0 (COL_NEW_ENTERED or 0). Returns id (fast paths end with a tail call). */
+uint64_t trace__col_record_new_slow(col_thread *t, uint64_t id, uint64_t parent,
+                                    const trace_span_attrs *attrs, uint64_t ts, uint64_t flags);
 void trace__col_record_event(col_thread *t, uint64_t parent, const trace_event *ev);
 void trace__col_record_values(col_thread *t, uint64_t id, const trace_metadata *meta,
                               const trace_valueset *vs);
@@ -132,9 +132,10 @@ static TRACE__INLINE void col_put_string(uint64_t *bytes, const char *s, uint32_
 
 /* The general path of a new span's record when the fast one gave up after writing its header
  * at head (a string too long for the rest of the page, an FMT value): the header's id, time
- * and parent are read back from there, so that the fast path keeps none of them alive. */
-void trace__col_record_new_again(col_thread *t, const uint64_t *head,
-                                 const trace_span_attrs *attrs, uint64_t flags);
+ * and parent are read back from there, so that the fast path keeps none of them alive. Returns
+ * the id. */
+uint64_t trace__col_record_new_again(col_thread *t, const uint64_t *head,
+                                     const trace_span_attrs *attrs, uint64_t flags);
 
 /* A new span's values after its header at p (room: words left in the page, at least the
  * header's and the slots'): a slot for every value (EMPTY ones too, which readers skip), the
@@ -174,15 +175,14 @@ static TRACE__INLINE bool col_put_new_values(col_thread *t, uint64_t *p, size_t 
 /* A new span's record, written straight into the rest of the page when it fits there (strings
  * at most at the bound, no FMT value), else by the general path. The header's words go first:
  * the loop over the values then keeps little alive (see trace__col_record_new_again). flags:
- * COL_NEW_ENTERED or 0, a constant where inlined. */
-static TRACE__INLINE void col_record_new(col_thread *t, uint64_t id, uint64_t parent,
-                                         const trace_span_attrs *attrs, uint64_t ts,
-                                         uint64_t flags) {
+ * COL_NEW_ENTERED or 0, a constant where inlined. Returns id. */
+static TRACE__INLINE uint64_t col_record_new(col_thread *t, uint64_t id, uint64_t parent,
+                                             const trace_span_attrs *attrs, uint64_t ts,
+                                             uint64_t flags) {
   uint64_t pos = t->pos;
   size_t room = (size_t)(t->limit - pos) / 8; /* words left in the page */
   if (TRACE__UNLIKELY(room < 5 + 2 * (size_t)attrs->fields.count || attrs->fields.index)) {
-    trace__col_record_new_slow(t, id, parent, attrs, ts, flags);
-    return;
+    return trace__col_record_new_slow(t, id, parent, attrs, ts, flags);
   }
   uint64_t *p = (uint64_t *)(void *)(t->data + (pos & t->mask));
   COL_PUT(&p[1], id);
@@ -190,7 +190,8 @@ static TRACE__INLINE void col_record_new(col_thread *t, uint64_t id, uint64_t pa
   COL_PUT(&p[3], (uint64_t)(uintptr_t)attrs->meta);
   COL_PUT(&p[4], parent);
   if (TRACE__UNLIKELY(!col_put_new_values(t, p, room, attrs, flags)))
-    trace__col_record_new_again(t, p, attrs, flags);
+    return trace__col_record_new_again(t, p, attrs, flags);
+  return id;
 }
 
 #endif

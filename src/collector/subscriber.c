@@ -88,16 +88,17 @@ static TRACE__NOINLINE uint64_t new_span_entered_slow(col *c, const trace_span_a
   return id;
 }
 
-/* t: this thread's, or NULL when it has none yet (the slow path makes it). with_context and
- * entered are constants: the path of a collector without contexts keeps nothing alive for one.
- * entered (TRACE_SCOPE, through new_span_entered_as): the span is entered as well, its NEW
- * record saying so (COL_NEW_ENTERED, the time being the enter's) unless lifetimes are exact. */
-static TRACE__INLINE uint64_t new_span_as(col *c, col_thread *t, const trace_span_attrs *attrs,
-                                          bool with_context, bool entered) {
-  if (TRACE__UNLIKELY(!t || !t->free_head || (entered && (t->depth >= COL_STACK_MAX || c->exact))))
+/* The fast path of a new span on thread t (this thread's, cached). with_context, entered and
+ * tsc are constants. entered (TRACE_SCOPE, new_span_entered): the span is entered as well, its
+ * NEW record saying so (COL_NEW_ENTERED, the time being the enter's) unless lifetimes are
+ * exact. tsc: the thread's clock is the TSC. Everything else leaves to a general path by a tail
+ * call, and without contexts the record is written last: the path then needs no stack frame. */
+static TRACE__INLINE uint64_t new_span_on(col *c, col_thread *t, const trace_span_attrs *attrs,
+                                          bool with_context, bool entered, bool tsc) {
+  if (TRACE__UNLIKELY(!t->free_head || (entered && (t->depth >= COL_STACK_MAX || c->exact))))
     return entered ? new_span_entered_slow(c, attrs) : new_span_slow(c, attrs);
   uint32_t d = t->depth; /* below COL_STACK_MAX when entered */
-  uint64_t ts = entered || c->exact ? col_now(t) : 0;
+  uint64_t ts = !entered && !c->exact ? 0 : tsc ? col_rdtsc() : col_now(t);
   uint32_t index1 = t->free_head;
   col_slot *s = col_slot_in(t->pages, index1 - 1);
   uint64_t st = TRACE__LOAD(&s->state);
@@ -114,26 +115,40 @@ static TRACE__INLINE uint64_t new_span_as(col *c, col_thread *t, const trace_spa
     parent = d ? t->stack[d - 1].id : 0;
   else
     parent = parent_of(t, attrs->parent_kind, attrs->parent_id);
-  col_record_new(t, id, parent, attrs, ts, entered ? COL_NEW_ENTERED : 0);
-  if (with_context)
-    trace__col_context_new(c, t, s, id, parent, attrs);
   if (entered) {
     t->stack[d].id = id;
     t->stack[d].meta = attrs->meta;
     t->depth = d + 1;
   }
+  uint64_t flags = entered ? COL_NEW_ENTERED : 0;
+  if (!with_context)
+    return col_record_new(t, id, parent, attrs, ts, flags);
+  col_record_new(t, id, parent, attrs, ts, flags);
+  trace__col_context_new(c, t, s, id, parent, attrs);
   return id;
 }
 
-static uint64_t sub_new_span(void *self, const trace_span_attrs *attrs) {
-  col *c = self;
-  return new_span_as(c, col_thread_find(c), attrs, false, false);
-}
+/* The entry points: the thread's cached ring, else the general path; the TSC or another clock
+ * (a path of its own, tail called). */
+#define COL_NEW_SPAN_ENTRY(name, with_context, entered)                                            \
+  static TRACE__NOINLINE uint64_t name##_any_clock(col *c, col_thread *t,                          \
+                                                   const trace_span_attrs *attrs) {                \
+    return new_span_on(c, t, attrs, with_context, entered, false);                                 \
+  }                                                                                                \
+  static uint64_t name(void *self, const trace_span_attrs *attrs) {                                \
+    col *c = self;                                                                                 \
+    col_thread *t = col_thread_cached(c);                                                          \
+    if (TRACE__UNLIKELY(!t))                                                                       \
+      return entered ? new_span_entered_slow(c, attrs) : new_span_slow(c, attrs);                  \
+    if (TRACE__UNLIKELY(t->clock != COL_CLOCK_TSC))                                                \
+      return name##_any_clock(c, t, attrs);                                                        \
+    return new_span_on(c, t, attrs, with_context, entered, true);                                  \
+  }
 
-static uint64_t sub_new_span_ctx(void *self, const trace_span_attrs *attrs) {
-  col *c = self;
-  return new_span_as(c, col_thread_find(c), attrs, true, false);
-}
+COL_NEW_SPAN_ENTRY(sub_new_span, false, false)
+COL_NEW_SPAN_ENTRY(sub_new_span_ctx, true, false)
+COL_NEW_SPAN_ENTRY(sub_new_span_entered, false, true)
+COL_NEW_SPAN_ENTRY(sub_new_span_entered_ctx, true, true)
 
 static TRACE__NOINLINE void enter_slow(col *c, uint64_t id, uint64_t ts) {
   col_thread *t = col_thread_get(c);
@@ -185,21 +200,6 @@ static void sub_enter(void *self, uint64_t id) {
     enter_slow(c, id, 0);
   else
     enter_on(c, t, id);
-}
-
-/* new_span and enter in one call (TRACE_SCOPE): the thread found once, one record for both. */
-static TRACE__INLINE uint64_t new_span_entered_as(void *self, const trace_span_attrs *attrs,
-                                                  bool with_context) {
-  col *c = self;
-  return new_span_as(c, col_thread_find(c), attrs, with_context, true);
-}
-
-static uint64_t sub_new_span_entered(void *self, const trace_span_attrs *attrs) {
-  return new_span_entered_as(self, attrs, false);
-}
-
-static uint64_t sub_new_span_entered_ctx(void *self, const trace_span_attrs *attrs) {
-  return new_span_entered_as(self, attrs, true);
 }
 
 /* An exit that is not of the innermost entered span (or deeper than the stack remembers): the
@@ -355,25 +355,34 @@ static int sub_try_close(void *self, uint64_t id) {
   return try_close_on(c, col_thread_find(c), id);
 }
 
-/* exit and try_close in one call (the end of a TRACE_SCOPE). The common case -- the innermost
- * span, its only reference, room in the page -- writes one EXIT record that says the span was
- * closed as well (COL_EXIT_CLOSED); anything else is the pair. */
-static int sub_exit_close(void *self, uint64_t id) {
-  col *c = self;
+/* The end of a scope that is not the common case: the exit, then the close. */
+static TRACE__NOINLINE int exit_close_pair(col *c, col_thread *t, uint64_t id) {
+  exit_on(t, id);
+  return try_close_on(c, t, id);
+}
+
+static TRACE__NOINLINE int exit_close_general(col *c, uint64_t id) {
   col_thread *t = col_thread_find(c);
-  if (TRACE__UNLIKELY(!t))
+  if (!t)
     return try_close_lookup(c, id);
+  return exit_close_pair(c, t, id);
+}
+
+/* exit and try_close in one call (the end of a TRACE_SCOPE) on thread t. The common case -- the
+ * innermost span, its only reference, room in the page -- writes one EXIT record that says the
+ * span was closed as well (COL_EXIT_CLOSED); anything else is the pair. tsc: a constant, the
+ * thread's clock is the TSC (the path then calls nothing, and needs no stack frame). */
+static TRACE__INLINE int exit_close_on(col *c, col_thread *t, uint64_t id, bool tsc) {
   uint32_t d = t->depth;
   uint64_t pos = t->pos;
   col_slot *s = col_slot_find(t->pages, id);
   uint64_t st = (id & ~(uint64_t)0xffffffff) | 1;
   if (TRACE__UNLIKELY(pos + 24 > t->limit || d - 1 >= COL_STACK_MAX ||
                       t->stack[d - 1].id != id || c->exact || !s ||
-                      __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != st)) {
-    exit_on(t, id);
-    return try_close_on(c, t, id);
-  }
-  uint64_t ts = col_now(t);
+                      __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != st ||
+                      t->free_count + 1 >= 2 * COL_BATCH))
+    return exit_close_pair(c, t, id);
+  uint64_t ts = tsc ? col_rdtsc() : col_now(t);
   /* The next generation, as try_close_on stores it (see there why without a locked RMW). */
   __atomic_store_n(&s->state, st + ((uint64_t)1 << 32) - 1, __ATOMIC_RELEASE);
   t->depth = d - 1;
@@ -382,8 +391,25 @@ static int sub_exit_close(void *self, uint64_t id) {
   COL_PUT(&p[1], id);
   COL_PUT(&p[2], ts);
   __atomic_store_n(&t->pos, pos + 24, __ATOMIC_RELEASE);
-  slot_push(c, t, s, (uint32_t)id);
+  /* slot_push without its spill: the list's length was checked above. */
+  s->next_free = t->free_head;
+  t->free_head = (uint32_t)id;
+  t->free_count++;
   return 1;
+}
+
+static TRACE__NOINLINE int exit_close_any_clock(col *c, col_thread *t, uint64_t id) {
+  return exit_close_on(c, t, id, false);
+}
+
+static int sub_exit_close(void *self, uint64_t id) {
+  col *c = self;
+  col_thread *t = col_thread_cached(c);
+  if (TRACE__UNLIKELY(!t))
+    return exit_close_general(c, id);
+  if (TRACE__UNLIKELY(t->clock != COL_CLOCK_TSC))
+    return exit_close_any_clock(c, t, id);
+  return exit_close_on(c, t, id, true);
 }
 
 static uint64_t sub_current(void *self, const trace_metadata **meta) {
