@@ -122,7 +122,12 @@ void trace__col_record_follows(col_thread *t, uint64_t id, uint64_t follows);
 /* A string's bytes at bytes (room for them checked): one word for the usual short string,
  * without the general loop's setup. */
 static TRACE__INLINE void col_put_string(uint64_t *bytes, const char *s, uint32_t n) {
-  if (TRACE__LIKELY(n <= 8)) {
+  if (TRACE__LIKELY(n - 4 <= 4)) { /* 4 to 8 bytes: two loads that may overlap */
+    uint32_t a, b;
+    memcpy(&a, s, 4);
+    memcpy(&b, s + n - 4, 4);
+    COL_PUT(bytes, (uint64_t)a | (uint64_t)b << (8 * (n - 4)));
+  } else if (n < 4) {
     if (n)
       COL_PUT(bytes, col_tail_word(s, n));
   } else {

@@ -98,6 +98,7 @@ static TRACE__INLINE uint64_t new_span_on(col *c, col_thread *t, const trace_spa
   if (TRACE__UNLIKELY(!t->free_head || (entered && (t->depth >= COL_STACK_MAX || c->exact))))
     return entered ? new_span_entered_slow(c, attrs) : new_span_slow(c, attrs);
   uint32_t d = t->depth; /* below COL_STACK_MAX when entered */
+  const trace_metadata *meta = attrs->meta;
   uint64_t ts = !entered && !c->exact ? 0 : tsc ? col_rdtsc() : col_now(t);
   uint32_t index1 = t->free_head;
   col_slot *s = col_slot_in(t->pages, index1 - 1);
@@ -107,7 +108,7 @@ static TRACE__INLINE uint64_t new_span_on(col *c, col_thread *t, const trace_spa
   t->free_head = s->next_free;
   t->free_count--;
   uint64_t gen = gen_of(st);
-  TRACE__STORE(&s->meta, attrs->meta);
+  TRACE__STORE(&s->meta, meta);
   __atomic_store_n(&s->state, gen << 32 | 1, __ATOMIC_RELEASE);
   uint64_t id = gen << 32 | index1;
   uint64_t parent;
@@ -117,7 +118,7 @@ static TRACE__INLINE uint64_t new_span_on(col *c, col_thread *t, const trace_spa
     parent = parent_of(t, attrs->parent_kind, attrs->parent_id);
   if (entered) {
     t->stack[d].id = id;
-    t->stack[d].meta = attrs->meta;
+    t->stack[d].meta = meta;
     t->depth = d + 1;
   }
   uint64_t flags = entered ? COL_NEW_ENTERED : 0;
