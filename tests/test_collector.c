@@ -537,7 +537,7 @@ static void values_of_every_kind(void **state) {
                                  TF(p, (void *)0x10), TF(s, "short"),
                                  TF(long_s, "0123456789abcdefghij"), TF(nul, (const char *)NULL),
                                  TF_FMT(fmt, fmt_hello, &seven), TF(hostile, hostile),
-                                 TF(later, TRACE_EMPTY), TF(nan, 0.0 / 0.0));
+                                 TF(later, TRACE_EMPTY), TF(nan, 0.0 / 0.0), TF(empty, ""));
   TRACE_RECORD(&s, later, 42);
   trace_span_enter(&s);
   /* A FMT value keeps only the words its text takes: the message after it is found. */
@@ -556,6 +556,7 @@ static void values_of_every_kind(void **state) {
   assert_string_equal(json_string_value(json_object_get(a, "s")), "short");
   assert_string_equal(json_string_value(json_object_get(a, "long_s")), "0123456789abcdef\xE2\x80\xA6");
   assert_true(json_is_null(json_object_get(a, "nul")));
+  assert_string_equal(json_string_value(json_object_get(a, "empty")), ""); /* not null */
   assert_string_equal(json_string_value(json_object_get(a, "fmt")), "hello 7");
   assert_int_equal(json_integer_value(json_object_get(a, "later")), 42);
   assert_true(json_is_null(json_object_get(a, "nan")));

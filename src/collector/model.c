@@ -61,6 +61,8 @@ static uint32_t decode_fields(const col_rec *r, uint32_t at, m_field *out, uint3
     f->len = col_slot_len(a);
     uint32_t words = col_slot_words(a);
     f->value = r->w[at + 2 * i + 1];
+    if ((f->type == TRACE_VALUE_STR || f->type == TRACE_VALUE_DISPLAY) && f->value == 0)
+      f->flags |= COL_FIELD_NULL;
     f->str = NULL;
     if (words) {
       if (strings + words > r->nwords)

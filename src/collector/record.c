@@ -68,12 +68,10 @@ static uint32_t put_fields(const col *c, uint64_t *p, uint32_t at, const trace_v
     case TRACE_VALUE_BOOL: value = v->as.b; break;
     case TRACE_VALUE_STR:
     case TRACE_VALUE_DISPLAY:
-      if (!v->as.str.ptr) {
-        flags = COL_FIELD_NULL;
+      value = (uint64_t)(uintptr_t)v->as.str.ptr; /* 0: a null string (record.h) */
+      if (!value)
         break;
-      }
       len = kept_len(c, v, &budget);
-      value = v->as.str.len;
       flags = len < v->as.str.len ? COL_FIELD_CUT : 0;
       col_put_bytes(p + strings_at, v->as.str.ptr, len);
       words = ROUND8(len) / 8;

@@ -23,8 +23,9 @@
  *            their bytes in order (trace_context's), remote says the parent is another process's
  *
  * Fields are 16-byte slots (type (8 bits) | flags (8) | field index (16) | kept length (32),
- * and the value: the number, or a string's full length; a BOOL's is its low bit, the other bytes
- * being the union's) followed by the strings' kept bytes, each padded to a word (col_slot_words). Records never straddle a 4 KiB page of the ring (the rest of a page a record did not fit
+ * and the value: the number, a BOOL's in its low bit (the other bytes are the union's), for a
+ * STR or DISPLAY the caller's pointer (0: a null string), for a FMT value the full length of
+ * its text) followed by the strings' kept bytes, each padded to a word (col_slot_words). Records never straddle a 4 KiB page of the ring (the rest of a page a record did not fit
  * in starts with a PAD word), so a reader can start at any page boundary: a flight dump does,
  * in a ring that is being overwritten while it is read. */
 #ifndef TRACE_COLLECTOR_RECORD_H
@@ -49,7 +50,8 @@ enum col_kind {
 #define COL_EXIT_CLOSED ((uint64_t)1 << 32)
 static inline uint32_t col_w0_flags(uint64_t w) { return (uint32_t)(w >> 32); }
 
-/* Field slot flags. */
+/* Field slot flags: CUT, the string was cut at the bound; NULL is set by readers (a string's
+ * value 0), never written. */
 enum { COL_FIELD_CUT = 1, COL_FIELD_NULL = 2 };
 
 static TRACE__INLINE uint64_t col_w0(unsigned kind, unsigned words, unsigned nfields) {
@@ -163,8 +165,7 @@ static TRACE__INLINE bool col_put_new_values(col_thread *t, uint64_t *p, size_t 
       left -= padded;
       col_put_string(bytes, (const char *)(uintptr_t)value, (uint32_t)len);
       bytes += padded / 8;
-      word |= (uint64_t)len << 32 | (value ? 0 : (uint64_t)COL_FIELD_NULL << 8);
-      value = len;
+      word |= (uint64_t)len << 32;
     } else if (TRACE__UNLIKELY(type == TRACE_VALUE_FMT)) {
       return false;
     }
