@@ -57,7 +57,7 @@ static uint32_t decode_fields(const col_rec *r, uint32_t at, m_field *out, uint3
     m_field *f = &out[kept];
     f->type = (uint8_t)(a & 0xff);
     f->flags = (uint8_t)(a >> 8 & 0xff);
-    f->index = (uint16_t)(a >> 16);
+    f->index = r->flags & col_w0_flags(COL_IN_ORDER) ? (uint16_t)i : (uint16_t)(a >> 16);
     f->len = col_slot_len(a);
     uint32_t words = col_slot_words(a);
     f->value = r->w[at + 2 * i + 1];

@@ -45,9 +45,11 @@ enum col_kind {
   COL_CONTEXT = 8
 };
 
-/* Flags of word 0 (its upper half), by kind. */
+/* Flags of word 0 (its upper half), by kind; COL_IN_ORDER: a record with fields has a slot for
+ * each of its callsite's fields in order, whose index (0 in the slot) is its position. */
 #define COL_NEW_ENTERED ((uint64_t)1 << 32)
 #define COL_EXIT_CLOSED ((uint64_t)1 << 32)
+#define COL_IN_ORDER ((uint64_t)1 << 33)
 static inline uint32_t col_w0_flags(uint64_t w) { return (uint32_t)(w >> 32); }
 
 /* Field slot flags: CUT, the string was cut at the bound; NULL is set by readers (a string's
@@ -154,9 +156,9 @@ static TRACE__INLINE bool col_put_new_values(col_thread *t, uint64_t *p, size_t 
   uint64_t *slot = p + 5, *bytes = slot + 2 * (size_t)attrs->fields.count;
   /* Bytes the strings may take: the page's rest after the slots. */
   size_t left = 8 * room - 8 * (size_t)(bytes - p);
-  for (uint64_t index = 0; v != v_end; v++, slot += 2, index += 1u << 16) {
+  for (; v != v_end; v++, slot += 2) {
     uint32_t type = v->type;
-    uint64_t value = v->as.u64, word = (uint64_t)type | index;
+    uint64_t value = v->as.u64, word = type; /* the index is the position (COL_IN_ORDER) */
     if (type == TRACE_VALUE_STR || type == TRACE_VALUE_DISPLAY) {
       size_t len = v->as.str.len; /* 0 for a null string */
       size_t padded = (len + 7) & ~(size_t)7;
@@ -173,7 +175,7 @@ static TRACE__INLINE bool col_put_new_values(col_thread *t, uint64_t *p, size_t 
     COL_PUT(&slot[1], value);
   }
   uint32_t words = (uint32_t)(bytes - p);
-  COL_PUT(&p[0], col_w0(COL_NEW, words, (uint32_t)attrs->fields.count) | flags);
+  COL_PUT(&p[0], col_w0(COL_NEW, words, (uint32_t)attrs->fields.count) | COL_IN_ORDER | flags);
   __atomic_store_n(&t->pos, t->pos + words * 8, __ATOMIC_RELEASE);
   return true;
 }
