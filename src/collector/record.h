@@ -199,7 +199,7 @@ static TRACE__INLINE uint64_t col_record_new(col_thread *t, uint64_t id, uint64_
   COL_PUT(&p[4], parent);
   if (TRACE__UNLIKELY(!col_put_new_values(t, p, room, attrs, flags)))
     return trace__col_record_new_again(t, p, attrs, flags);
-  return id;
+  return COL_GET(&p[1]); /* id, which the loop then need not keep (only this thread writes p) */
 }
 
 #endif
