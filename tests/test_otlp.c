@@ -9,6 +9,7 @@
 #include "common/compiler.h"
 #include "helpers.h"
 #include "otlp_helpers.h"
+#include "trace/collector.h"
 #include "trace/context.h"
 #include "trace/otlp.h"
 #include "trace/registry.h"
@@ -776,10 +777,23 @@ static void layer_refusals(void **state) {
 /* fork(): the child exports its own spans with an exporter of its own; what the parent had
  * queued is sent once, by the parent. */
 
-static void fork_child_exports(void **state) {
-  (void)state;
+/* The collector feeding the exporter (trace_otlp_attach) instead of the layer. */
+static void install_attached(const trace_otlp_options *o) {
+  assert_int_equal(trace_otlp_new(o, &exporter), 0);
+  trace_collector_options co;
+  trace_collector_options_init(&co);
+  assert_int_equal(trace_otlp_attach(exporter, &co), 0);
+  trace_collector *c = NULL;
+  assert_int_equal(trace_collector_new(&co, &c), 0);
+  assert_int_equal(trace_collector_install(c), 0);
+}
+
+static void fork_child_exports_with(bool attached) {
   trace_otlp_options o = traces_only();
-  install(&o);
+  if (attached)
+    install_attached(&o);
+  else
+    install(&o);
   emit(2, "before_fork"); /* queued, not sent yet */
   pid_t pid = fork();
   assert_true(pid >= 0);
@@ -808,6 +822,18 @@ static void fork_child_exports(void **state) {
   json_decref(reqs);
 }
 
+static void fork_child_exports(void **state) {
+  (void)state;
+  fork_child_exports_with(false);
+}
+
+/* The same with a collector feeding the exporter: the records the parent's collector had not
+ * reported at the fork are the parent's alone (the child's rings start empty). */
+static void fork_child_exports_attached(void **state) {
+  (void)state;
+  fork_child_exports_with(true);
+}
+
 #endif
 
 int main(void) {
@@ -822,6 +848,7 @@ int main(void) {
    * fork, so this one is not in the TSan run (the other tests are). */
   const struct CMUnitTest fork_tests[] = {
       receiver_test(fork_child_exports, NULL),
+      receiver_test(fork_child_exports_attached, NULL),
   };
   (void)has_spans;
   return cmocka_run_group_tests(fork_tests, NULL, NULL);
