@@ -87,6 +87,7 @@ struct col_slot;
 typedef struct col_entry {
   uint64_t id;
   const trace_metadata *meta;
+  struct col_slot *slot; /* the span's (its end finds it here, not through the pages) */
 } col_entry;
 
 struct trace_collector;

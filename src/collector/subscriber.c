@@ -119,6 +119,7 @@ static TRACE__INLINE uint64_t new_span_on(col *c, col_thread *t, const trace_spa
   if (entered) {
     t->stack[d].id = id;
     t->stack[d].meta = meta;
+    t->stack[d].slot = s;
     t->depth = d + 1;
   }
   uint64_t flags = entered ? COL_NEW_ENTERED : 0;
@@ -165,6 +166,7 @@ static TRACE__NOINLINE void enter_slow(col *c, uint64_t id, uint64_t ts) {
   if (d < COL_STACK_MAX) {
     t->stack[d].id = id;
     t->stack[d].meta = meta;
+    t->stack[d].slot = s;
   }
   t->depth = d + 1;
   col_record_small(t, COL_ENTER, id, meta, ts);
@@ -185,6 +187,7 @@ static TRACE__INLINE void enter_on(col *c, col_thread *t, uint64_t id) {
   const trace_metadata *meta = TRACE__LOAD(&s->meta);
   t->stack[d].id = id;
   t->stack[d].meta = meta;
+  t->stack[d].slot = s;
   t->depth = d + 1;
   uint64_t *p = (uint64_t *)(void *)(t->data + (pos & t->mask));
   COL_PUT(&p[0], col_w0(COL_ENTER, 4, 0));
@@ -376,11 +379,12 @@ static TRACE__NOINLINE int exit_close_general(col *c, uint64_t id) {
 static TRACE__INLINE int exit_close_on(col *c, col_thread *t, uint64_t id, bool tsc) {
   uint32_t d = t->depth;
   uint64_t pos = t->pos;
-  col_slot *s = col_slot_find(t->pages, id);
   uint64_t st = (id & ~(uint64_t)0xffffffff) | 1;
   if (TRACE__UNLIKELY(pos + 24 > t->limit || d - 1 >= COL_STACK_MAX ||
-                      t->stack[d - 1].id != id || c->exact || !s ||
-                      __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != st ||
+                      t->stack[d - 1].id != id || c->exact))
+    return exit_close_pair(c, t, id);
+  col_slot *s = t->stack[d - 1].slot;
+  if (TRACE__UNLIKELY(__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != st ||
                       t->free_count + 1 >= 2 * COL_BATCH))
     return exit_close_pair(c, t, id);
   uint64_t ts = tsc ? col_rdtsc() : col_now(t);
