@@ -464,6 +464,53 @@ static void span_values_as_one_set(void **state) {
   trace_dispatch_release(d);
 }
 
+/* trace_ctx_span_read: the view trace_ctx_span_view gives and the values trace_span_ref_values
+ * gives, in one call, at close too (latest values); false without a call for a stale id, a NULL
+ * ctx or a NULL fn. */
+typedef struct read_seen {
+  const trace_ctx *ctx;
+  uint64_t id;
+  int calls, same;
+} read_seen;
+static void read_fn(void *arg, const trace_span_view *v, const trace_valueset *vs) {
+  read_seen *r = arg;
+  trace_span_view direct;
+  r->calls++;
+  r->same = trace_ctx_span_view(r->ctx, r->id, &direct) && direct.span == v->span &&
+            direct.meta == v->meta && direct.ext == v->ext && direct.ids == v->ids &&
+            vs->meta == v->meta;
+  describe_values(NULL, vs);
+}
+static char read_log[512];
+static void read_close(void *self, uint64_t id, const trace_ctx *ctx) {
+  (void)self;
+  read_seen r = {ctx, id, 0, 0};
+  bool ok = trace_ctx_span_read(ctx, id, read_fn, &r);
+  read_seen none = {ctx, id, 0, 0};
+  bool nothing = !trace_ctx_span_read(ctx, id ^ (2ull << 32), read_fn, &none) &&
+                 !trace_ctx_span_read(NULL, id, read_fn, &none) &&
+                 !trace_ctx_span_read(ctx, id, NULL, &none) && none.calls == 0;
+  snprintf(read_log + strlen(read_log), sizeof read_log - strlen(read_log),
+           "ok=%d calls=%d same=%d nothing=%d values=%s\n", ok, r.calls, r.same, nothing,
+           values_seen);
+}
+
+static void span_read_in_one_call(void **state) {
+  (void)state;
+  static const trace_layer_vtable vt = {.struct_size = sizeof vt, .on_close = read_close};
+  read_log[0] = '\0';
+  trace_registry *reg = trace_registry_new();
+  trace_registry_add_layer(reg, trace_layer_new(&vt, NULL, 8, TRACE_LAYER_CONTEXT), NULL);
+  trace_default_guard g;
+  trace_dispatch *d = scoped_registry(reg, &g);
+  trace_span s = TRACE_INFO_SPAN("s", TF(a, 1), TF(b, TRACE_EMPTY), TF(c, "x"));
+  TRACE_RECORD(&s, b, (bool)true);
+  trace_span_close(&s);
+  assert_string_equal(read_log, "ok=1 calls=1 same=1 nothing=1 values=a:1 b:4 c:5 \n");
+  trace_default_guard_restore(&g);
+  trace_dispatch_release(d);
+}
+
 /* trace_filter_set_scope_idle: while the byte is set, the filter's enter/exit are not called. */
 static int scope_calls;
 static void count_scope(void *self, uint64_t id, const trace_ctx *ctx) {
@@ -629,6 +676,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(lifecycle_and_refcounts),
       cmocka_unit_test(span_values_as_one_set),
+      cmocka_unit_test(span_read_in_one_call),
       cmocka_unit_test(scope_idle_hint),
       cmocka_unit_test(entered_span_survives_close),
       cmocka_unit_test(scopes_end_as_the_calls_do),

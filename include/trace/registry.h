@@ -134,6 +134,15 @@ typedef struct trace_span_view {
 /* Fills *out for the span with this id and returns true; false, with *out zeroed, when
  * trace_ctx_span(ctx, id) would give NULL; false for a NULL out. */
 TRACE_API bool trace_ctx_span_view(const trace_ctx *ctx, uint64_t id, trace_span_view *out);
+/* What an exporting layer reads of a span, in one call: calls fn(arg, &view, &values) with the
+ * view trace_ctx_span_view gives and the span's stored values as trace_span_ref_values gives
+ * them, holding the span's lock as that does (fn must not record into the same span). Both are
+ * valid during fn only. Returns whether fn was called: false when trace_ctx_span(ctx, id) would
+ * give NULL, or fn is NULL. */
+TRACE_API bool trace_ctx_span_read(const trace_ctx *ctx, uint64_t id,
+                                   void (*fn)(void *arg, const trace_span_view *view,
+                                              const trace_valueset *values),
+                                   void *arg);
 
 typedef struct trace_span_timing {
   uint64_t created_ns; /* CLOCK_MONOTONIC at creation */

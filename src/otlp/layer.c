@@ -33,7 +33,7 @@ static span_ext *ext_of(uint64_t id, const trace_ctx *ctx) { return trace_ctx_sp
 static void on_new_span(void *self, const trace_span_attrs *a, uint64_t id, const trace_ctx *ctx) {
   (void)a;
   trace_otlp *x = self;
-  check_fork(x);
+  /* No check_fork: nothing is written here (the records come at close, which checks). */
   span_ext *e = ext_of(id, ctx);
   if (!e)
     return;
@@ -80,9 +80,6 @@ static void on_exit(void *self, uint64_t id, const trace_ctx *ctx) {
   ext_unlock(e);
 }
 
-/* trace_span_ref_values' callback: the span's stored values into the record. */
-static void span_values(void *arg, const trace_valueset *vs) { put_values(arg, vs); }
-
 /* The tracestate the span's trace carries, into tc; returns its length. Out of line: few
  * traces carry one. */
 static TRACE__NOINLINE size_t tracestate_of(const trace_span_ref *ref, const trace_ctx *ctx,
@@ -90,23 +87,27 @@ static TRACE__NOINLINE size_t tracestate_of(const trace_span_ref *ref, const tra
   return trace_span_ref_context(ref, ctx, tc, NULL) ? tc->tracestate_len : 0;
 }
 
-static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
-  trace_otlp *x = self;
-  trace_span_view v;
-  if (!trace_ctx_span_view(ctx, id, &v))
-    return;
-  span_ext *e = v.ext;
+typedef struct close_arg {
+  trace_otlp *x;
+  const trace_ctx *ctx;
+} close_arg;
+
+/* trace_ctx_span_read's callback at a span's close: the span's record, its stored values read
+ * in the same call (one door per span, under the span's lock). */
+static void close_span(void *arg, const trace_span_view *v, const trace_valueset *values) {
+  const close_arg *a = arg;
+  trace_otlp *x = a->x;
+  span_ext *e = v->ext;
   if (!e || !e->live)
     return;
   e->live = 0;
   if (!x->conf.traces.url && !x->conf.discard)
     return;
-  const trace_span_ids *ids = v.ids;
-  const trace_span_ref *ref = v.span;
+  const trace_span_ids *ids = v->ids;
   if (!ids || !(ids->flags & TRACE_CONTEXT_SAMPLED))
     return; /* not sampled: not exported */
   check_fork(x);
-  const trace_metadata *meta = v.meta;
+  const trace_metadata *meta = v->meta;
   const otlp_site *site = trace__otlp_site(x, meta);
   ring *r = trace__otlp_ring(x);
   if (TRACE__UNLIKELY(!site || !r)) {
@@ -115,7 +116,8 @@ static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
   }
   uint64_t end = otlp_ticks(x->conf.tsc);
   trace_context tc;
-  size_t tracestate_len = TRACE__UNLIKELY(ids->has_tracestate) ? tracestate_of(ref, ctx, &tc) : 0;
+  size_t tracestate_len =
+      TRACE__UNLIKELY(ids->has_tracestate) ? tracestate_of(v->span, a->ctx, &tc) : 0;
   size_t fixed = sizeof(rec_span) + REC_ALIGN(tracestate_len), got;
   size_t want = site->span_want, at_least = site->span_at_least;
   if (TRACE__UNLIKELY(tracestate_len))
@@ -146,8 +148,13 @@ static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
   s->flags = ids->flags | 0x100u | (ids->remote_parent ? 0x200u : 0);
   s->tracestate_len = (uint16_t)tracestate_len;
   vwriter w = {p + fixed, p + got, x->conf.max_value_len, 0, 0, 0};
-  trace_span_ref_values(ref, span_values, &w);
+  put_values(&w, values);
   end_record(x, r, &s->h, &w);
+}
+
+static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
+  close_arg a = {self, ctx};
+  trace_ctx_span_read(ctx, id, close_span, &a);
 }
 
 /* ---------------------------------------------------------------------------------------- */
