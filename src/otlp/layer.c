@@ -101,7 +101,7 @@ static void close_span(void *arg, const trace_span_view *v, const trace_valueset
   if (!e || !e->live)
     return;
   e->live = 0;
-  if (!x->conf.traces.url && !x->conf.discard)
+  if (!x->conf.spans_out)
     return;
   const trace_span_ids *ids = v->ids;
   if (!ids || !(ids->flags & TRACE_CONTEXT_SAMPLED))
@@ -145,7 +145,7 @@ static void close_span(void *arg, const trace_span_view *v, const trace_valueset
     s->busy_ns = s->idle_ns = 0;
   }
   /* Span.flags: the trace flags, "whether the parent is remote is known", and whether it is. */
-  s->flags = ids->flags | 0x100u | (ids->remote_parent ? 0x200u : 0);
+  s->flags = ids->flags | 0x100u | (uint32_t)(ids->remote_parent != 0) << 9;
   s->tracestate_len = (uint16_t)tracestate_len;
   vwriter w = {p + fixed, p + got, x->conf.max_value_len, 0, 0, 0};
   put_values(&w, values);

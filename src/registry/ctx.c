@@ -5,8 +5,10 @@
 
 #include "internal.h"
 
+/* A filter's context has every bit set, and a live span some layer's bit unless there are no
+ * layers: the first test answers for filters too. */
 static inline bool visible(const trace_ctx *ctx, const slot *s) {
-  return ctx->layer < 0 || (s->layers & ctx->bit) != 0 || ctx->r->nlayers == 0;
+  return (s->layers & ctx->bit) != 0 || ctx->r->nlayers == 0;
 }
 
 static const trace_span_ref *as_ref(const slot *s) { return (const trace_span_ref *)(const void *)s; }
