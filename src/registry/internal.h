@@ -124,6 +124,9 @@ struct trace_registry {
   /* Layers told of new spans / closes by their own callback only (their filter has none): when
    * one such layer is all there is to tell, the notification is a single call (registry.c). */
   uint64_t lone_new_span, lone_close;
+  /* The same, left empty when the registry's own filter hears of new spans / closes too (then
+   * no layer is all there is to tell): set when the registry is installed. */
+  uint64_t solo_new_span, solo_close;
   uint64_t context_layers; /* layers with TRACE_LAYER_CONTEXT (context.c) */
   uint64_t has_sample;     /* context layers with a sample callback */
   uint32_t ctx_offset;     /* of each slot's reg_span_ctx in its extension area, when any */

@@ -127,17 +127,17 @@ static TRACE__NOINLINE void notify_close_all(trace_registry *r, reg_thread *ts, 
   }
 }
 
-/* Whether mask names one layer, which is to be told by its own callback only (lone: see
- * trace_registry), and the registry's filter has nothing to hear: the common case of one layer
- * per kind of callback, told with a single call, without the loop's frame. */
-static inline bool lone_layer(uint64_t mask, uint64_t lone, bool filter_hears) {
-  return mask && !(mask & (mask - 1)) && (mask & lone) && !filter_hears;
+/* Whether mask names one layer, which is to be told by its own callback only, and the
+ * registry's filter has nothing to hear (solo: see trace_registry): the common case of one
+ * layer per kind of callback, told with a single call, without the loop's frame. */
+static inline bool lone_layer(uint64_t mask, uint64_t solo) {
+  return (mask & solo) && !(mask & (mask - 1));
 }
 
 /* m: close_mask's answer for s, which the caller worked out already. */
 static TRACE__NOINLINE void notify_close(trace_registry *r, reg_thread *ts, slot *s, uint64_t id,
                                          uint64_t m) {
-  if (TRACE__LIKELY(lone_layer(m, r->lone_close, r->filter && r->filter->vt.on_close))) {
+  if (TRACE__LIKELY(lone_layer(m, r->solo_close))) {
     unsigned i = (unsigned)__builtin_ctzll(m);
     trace_layer *l = r->layers[i];
     trace_ctx c = ctx_about(ctx_for(r, ts, i), s, id);
@@ -237,7 +237,7 @@ static TRACE__NOINLINE void notify_new_span_all(trace_registry *r, reg_thread *t
 /* m: the layers of s with something to hear of a new span, which the caller worked out. */
 static TRACE__NOINLINE void notify_new_span(trace_registry *r, reg_thread *ts, slot *s, uint64_t id,
                                             const trace_span_attrs *a, uint64_t m) {
-  if (TRACE__LIKELY(lone_layer(m, r->lone_new_span, r->filter && r->filter->vt.on_new_span))) {
+  if (TRACE__LIKELY(lone_layer(m, r->solo_new_span))) {
     unsigned i = (unsigned)__builtin_ctzll(m);
     trace_layer *l = r->layers[i];
     trace_ctx c = ctx_about(ctx_for(r, ts, i), s, id);
@@ -824,7 +824,10 @@ trace_dispatch *trace_registry_dispatch(trace_registry *r) {
       trace_registry_free(r);
     return NULL;
   }
-  /* Fixed from now on: the slot layout (extensions of every layer) is known. */
+  /* Fixed from now on: the slot layout (extensions of every layer) is known, and who hears of
+   * new spans and closes. */
+  r->solo_new_span = r->filter && r->filter->vt.on_new_span ? 0 : r->lone_new_span;
+  r->solo_close = r->filter && r->filter->vt.on_close ? 0 : r->lone_close;
   r->ctx_offset = r->ext_total;
   size_t size = sizeof(slot) + SLOT_INLINE_VALUES * sizeof(trace_value) + SLOT_INLINE_ARENA +
                 r->ext_total + (r->context_layers ? sizeof(reg_span_ctx) : 0);
