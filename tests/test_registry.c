@@ -125,17 +125,23 @@ static void close_only_for_spans_whose_extension_was_used(void **state) {
   recorder_free(c);
 }
 
-/* The same spans through one layer alone (its close told with a single call, no loop), and
- * through one layer whose filter hears of closes too (then it hears of every one). */
+/* The same spans through one layer alone (its close told with a single call, no loop), through
+ * one layer whose filter hears of closes too (then it hears of every one), and through one
+ * layer with the registry's own filter hearing of closes (both are told: the layer is not
+ * alone then). */
 static void close_of_a_lone_layer(void **state) {
   (void)state;
   unsigned flags = TRACE_LAYER_EXT_KEPT | TRACE_LAYER_CLOSE_IF_EXT_USED;
-  for (int with_filter = 0; with_filter < 2; with_filter++) {
+  for (int with_filter = 0; with_filter < 3; with_filter++) {
     recorder *a = recorder_new("A");
     int filter_closes = 0;
     trace_registry *reg = trace_registry_new();
     trace_filter *f =
         with_filter ? trace_filter_new(&counting_filter_vtable, &filter_closes) : NULL;
+    if (with_filter == 2) {
+      trace_registry_set_filter(reg, f);
+      f = NULL;
+    }
     assert_int_equal(trace_registry_add_layer(
                          reg, trace_layer_new(&ext_user_vtable, a, sizeof(int), flags), f),
                      0);
