@@ -517,6 +517,90 @@ static void span_read_in_one_call(void **state) {
   trace_dispatch_release(d);
 }
 
+/* TRACE_LAYER_CREATION: each span's extension starts with when (trace_registry_ticks) and on
+ * which thread it was made, its last word zero, whatever the layer left there
+ * (TRACE_LAYER_EXT_KEPT). TRACE_LAYER_NEW_SPAN_ONCE: on_new_span for each thread's first span
+ * only, unless the layer's filter hears of new spans (then for every one). */
+typedef struct creation_seen {
+  int new_spans, closes, bad;
+  trace_span_creation last;
+} creation_seen;
+static void creation_new(void *self, const trace_span_attrs *a, uint64_t id,
+                         const trace_ctx *ctx) {
+  (void)a, (void)id, (void)ctx;
+  ((creation_seen *)self)->new_spans++;
+}
+static void creation_close(void *self, uint64_t id, const trace_ctx *ctx) {
+  creation_seen *c = self;
+  trace_span_creation *e = trace_ctx_span_ext(ctx, id);
+  c->closes++;
+  c->last = *e;
+  c->bad += e->zero != 0;
+  e->zero = 0xdeadbeef; /* left for the slot's next span: the registry writes 0 again */
+}
+static const trace_layer_vtable creation_vtable = {
+    .struct_size = sizeof(trace_layer_vtable),
+    .on_new_span = creation_new,
+    .on_close = creation_close,
+};
+typedef struct thread_span {
+  trace_dispatch *d;
+  uint32_t id;
+} thread_span;
+static void *span_on_thread(void *arg) {
+  thread_span *t = arg;
+  trace_default_guard g = trace_set_default(t->d);
+  trace_span s = TRACE_INFO_SPAN("elsewhere");
+  trace_span_close(&s);
+  t->id = trace_thread_id();
+  trace_default_guard_restore(&g);
+  return NULL;
+}
+static void new_span_filter(void *self, const trace_span_attrs *a, uint64_t id,
+                            const trace_ctx *ctx) {
+  (void)a, (void)id, (void)ctx;
+  (*(int *)self)++;
+}
+
+static void creation_written_and_new_span_once(void **state) {
+  (void)state;
+  static const trace_filter_vtable fv = {.struct_size = sizeof fv,
+                                         .on_new_span = new_span_filter};
+  for (int with_filter = 0; with_filter < 2; with_filter++) {
+    creation_seen seen = {0};
+    int filter_new_spans = 0;
+    trace_registry *reg = trace_registry_new();
+    trace_filter *f = with_filter ? trace_filter_new(&fv, &filter_new_spans) : NULL;
+    unsigned flags = TRACE_LAYER_CREATION | TRACE_LAYER_NEW_SPAN_ONCE | TRACE_LAYER_EXT_KEPT;
+    assert_int_equal(trace_registry_add_layer(
+                         reg, trace_layer_new(&creation_vtable, &seen, 32, flags), f),
+                     0);
+    trace_default_guard g;
+    trace_dispatch *d = scoped_registry(reg, &g);
+    for (int i = 0; i < 3; i++) {
+      uint64_t before = trace_registry_ticks();
+      trace_span s = TRACE_INFO_SPAN("here");
+      uint64_t after = trace_registry_ticks();
+      trace_span_close(&s);
+      assert_true(seen.last.ticks >= before && seen.last.ticks <= after);
+      assert_int_equal(seen.last.thread_id, trace_thread_id());
+    }
+    thread_span other = {d, 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, span_on_thread, &other), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(seen.closes, 4);
+    assert_int_equal(seen.bad, 0); /* the word left 0xdeadbeef was zero again for each span */
+    assert_int_equal(seen.last.thread_id, other.id);
+    assert_true(other.id != trace_thread_id());
+    /* Once per thread: here and on the other thread; every span when the filter hears. */
+    assert_int_equal(seen.new_spans, with_filter ? 4 : 2);
+    assert_int_equal(filter_new_spans, with_filter ? 4 : 0);
+    trace_default_guard_restore(&g);
+    trace_dispatch_release(d);
+  }
+}
+
 /* trace_filter_set_scope_idle: while the byte is set, the filter's enter/exit are not called. */
 static int scope_calls;
 static void count_scope(void *self, uint64_t id, const trace_ctx *ctx) {
@@ -653,6 +737,9 @@ static void configuration_errors(void **state) {
   /* A close that could never be heard: no extension to obtain. */
   assert_null(trace_layer_new(&empty, NULL, 0, TRACE_LAYER_CLOSE_IF_EXT_USED));
   trace_layer_free(trace_layer_new(&empty, NULL, 8, TRACE_LAYER_CLOSE_IF_EXT_USED));
+  /* No room for the trace_span_creation the registry would write. */
+  assert_null(trace_layer_new(&empty, NULL, sizeof(trace_span_creation) - 1, TRACE_LAYER_CREATION));
+  trace_layer_free(trace_layer_new(&empty, NULL, sizeof(trace_span_creation), TRACE_LAYER_CREATION));
   assert_null(trace_filter_targets(NULL, 1, 3));
   assert_null(trace_filter_callback(NULL, NULL));
   trace_registry_free(NULL);
@@ -683,6 +770,7 @@ int main(void) {
       cmocka_unit_test(lifecycle_and_refcounts),
       cmocka_unit_test(span_values_as_one_set),
       cmocka_unit_test(span_read_in_one_call),
+      cmocka_unit_test(creation_written_and_new_span_once),
       cmocka_unit_test(scope_idle_hint),
       cmocka_unit_test(entered_span_survives_close),
       cmocka_unit_test(scopes_end_as_the_calls_do),

@@ -2,6 +2,7 @@
  * keeps (ids, values) through the public doors and append one record per finished span or event
  * to the thread's ring. No lock, no allocation, no system call in steady state (a thread's
  * first record allocates its ring; a callsite's first record copies its metadata). */
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -9,17 +10,25 @@
 #include "internal.h"
 #include "write.h"
 
-/* Per span, in the registry's extension for this layer. Times in clock ticks (otlp_clock). */
+/* Per span, in the registry's extension for this layer. Times in clock ticks (otlp_clock). Its
+ * first 16 bytes are what the registry writes there with TRACE_LAYER_CREATION (a
+ * trace_span_creation: start, thread, then zeros for the two flags), or on_new_span without. */
 typedef struct span_ext {
   uint64_t start;
+  uint32_t thread_id;
+  uint8_t error;  /* atomic: an ERROR event happened in it */
+  uint8_t closed; /* on_close ran for it */
+  uint8_t unused_[2];
   uint64_t last; /* the last enter or exit, for busy and idle time */
   uint64_t busy, idle;
   uint32_t entered; /* under lock */
   uint32_t lock;    /* a spin lock for the four fields above */
-  uint32_t thread_id;
-  uint8_t error; /* atomic: an ERROR event happened in it */
-  uint8_t live;  /* on_new_span ran for it */
 } span_ext;
+_Static_assert(offsetof(span_ext, start) == offsetof(trace_span_creation, ticks) &&
+                   offsetof(span_ext, thread_id) == offsetof(trace_span_creation, thread_id) &&
+                   offsetof(span_ext, error) == offsetof(trace_span_creation, zero) &&
+                   offsetof(span_ext, last) == sizeof(trace_span_creation),
+               "span_ext starts with a trace_span_creation");
 
 static inline void ext_lock(span_ext *e) {
   while (__atomic_exchange_n(&e->lock, 1, __ATOMIC_ACQUIRE))
@@ -48,14 +57,35 @@ static void on_new_span(void *self, const trace_span_attrs *a, uint64_t id, cons
     e->lock = 0;
   }
   e->error = 0;
-  e->live = 1;
+  e->closed = 0;
   e->thread_id = TRACE__LIKELY(r != NULL) ? r->thread_id : trace_thread_id();
+}
+
+/* With TRACE_LAYER_CREATION (see creation_by_registry) the registry notes each span's start and
+ * thread, and the layer hears only of a thread's first span: its ring, made now, announces the
+ * thread's name before any record of a span it made (which another thread may close). */
+static void on_first_span(void *self, const trace_span_attrs *a, uint64_t id,
+                          const trace_ctx *ctx) {
+  (void)a, (void)id, (void)ctx;
+  (void)trace__otlp_ring(self);
+}
+
+/* Whether the registry's trace_span_creation can stand for on_new_span: its ticks are the time
+ * stamp counter, which the records carry when it is usable (conf.tsc), and nothing else is to
+ * be set up per span (busy and idle time are not tracked). */
+static bool creation_by_registry(const trace_otlp *x) {
+#if defined(__x86_64__)
+  return x->conf.tsc && !x->conf.track_inactivity;
+#else
+  (void)x;
+  return false;
+#endif
 }
 
 static void on_enter(void *self, uint64_t id, const trace_ctx *ctx) {
   trace_otlp *x = self;
   span_ext *e = ext_of(id, ctx);
-  if (!e || !e->live)
+  if (!e || e->closed)
     return;
   uint64_t now = otlp_ticks(x->conf.tsc);
   ext_lock(e);
@@ -69,7 +99,7 @@ static void on_enter(void *self, uint64_t id, const trace_ctx *ctx) {
 static void on_exit(void *self, uint64_t id, const trace_ctx *ctx) {
   trace_otlp *x = self;
   span_ext *e = ext_of(id, ctx);
-  if (!e || !e->live)
+  if (!e || e->closed)
     return;
   uint64_t now = otlp_ticks(x->conf.tsc);
   ext_lock(e);
@@ -98,9 +128,9 @@ static void close_span(void *arg, const trace_span_view *v, const trace_valueset
   const close_arg *a = arg;
   trace_otlp *x = a->x;
   span_ext *e = v->ext;
-  if (!e || !e->live)
+  if (!e || e->closed)
     return;
-  e->live = 0;
+  e->closed = 1;
   if (!x->conf.spans_out)
     return;
   const trace_span_ids *ids = v->ids;
@@ -267,7 +297,8 @@ trace_layer *trace__otlp_layer(trace_otlp *x) {
   trace_layer_vtable vt;
   memset(&vt, 0, sizeof vt);
   vt.struct_size = sizeof vt;
-  vt.on_new_span = on_new_span;
+  bool creation = creation_by_registry(x);
+  vt.on_new_span = creation ? on_first_span : on_new_span;
   vt.on_event = on_event;
   vt.on_close = on_close;
   vt.flush = flush;
@@ -277,5 +308,8 @@ trace_layer *trace__otlp_layer(trace_otlp *x) {
     vt.on_enter = on_enter;
     vt.on_exit = on_exit;
   }
-  return trace_layer_new(&vt, x, sizeof(span_ext), TRACE_LAYER_CONTEXT | TRACE_LAYER_EXT_KEPT);
+  unsigned flags = TRACE_LAYER_CONTEXT | TRACE_LAYER_EXT_KEPT;
+  if (creation)
+    flags |= TRACE_LAYER_CREATION | TRACE_LAYER_NEW_SPAN_ONCE;
+  return trace_layer_new(&vt, x, sizeof(span_ext), flags);
 }
