@@ -125,7 +125,7 @@ static void scenario(void) {
   TRACE_INFO(TF(outside, true), "no span here");
 }
 
-static void check_scenario(json_t *reqs, bool json) {
+static void check_scenario(json_t *reqs, bool json, bool timing) {
   assert_true(all_valid(reqs));
   json_t *root = find_span(reqs, "request", NULL), *db = find_span(reqs, "SELECT users", NULL),
          *w = find_span(reqs, "on_worker", NULL), *st = find_span(reqs, "explicit", NULL);
@@ -200,10 +200,15 @@ static void check_scenario(json_t *reqs, bool json) {
   assert_true(attr_int(w, "thread.id") > 1);
   /* Busy and idle time: both measured, together the span's duration (within the clock
    * conversion's rounding). */
-  long long busy = attr_int(root, "busy_ns"), idle = attr_int(root, "idle_ns");
-  assert_true(busy > 0 && idle >= 0);
-  assert_true(busy + idle <= (end - start) + (end - start) / 100 + 1000);
-  assert_true(busy + idle >= (end - start) - (end - start) / 100 - 1000);
+  if (timing) {
+    long long busy = attr_int(root, "busy_ns"), idle = attr_int(root, "idle_ns");
+    assert_true(busy > 0 && idle >= 0);
+    assert_true(busy + idle <= (end - start) + (end - start) / 100 + 1000);
+    assert_true(busy + idle >= (end - start) - (end - start) / 100 - 1000);
+  } else {
+    assert_null(attr(root, "busy_ns"));
+    assert_null(attr(root, "idle_ns"));
+  }
   /* Events inside spans. */
   json_t *evs = json_object_get(db, "events");
   assert_int_equal(json_array_size(evs), 2);
@@ -219,9 +224,10 @@ static void check_scenario(json_t *reqs, bool json) {
   assert_null(json_object_get(root, "events"));
 }
 
-static void run_protocol(int protocol, int compression) {
+static void run_protocol(int protocol, int compression, bool timing) {
   trace_otlp_options o = options(protocol);
   o.traces_compression = o.logs_compression = compression;
+  o.track_inactivity = timing;
   install(&o);
   scenario();
   finish(); /* the shutdown flushes */
@@ -232,18 +238,74 @@ static void run_protocol(int protocol, int compression) {
     json_t *req;
     json_array_foreach(reqs, i, req) assert_string_equal(str_of(req, "content_encoding"), "gzip");
   }
-  check_scenario(reqs, protocol == TRACE_OTLP_HTTP_JSON);
+  check_scenario(reqs, protocol == TRACE_OTLP_HTTP_JSON, timing);
   assert_int_equal(span_count(reqs), 4);
   json_decref(reqs);
 }
 
 static void protobuf_spans(void **state) {
   (void)state;
-  run_protocol(TRACE_OTLP_HTTP_PROTOBUF, TRACE_OTLP_COMPRESSION_NONE);
+  run_protocol(TRACE_OTLP_HTTP_PROTOBUF, TRACE_OTLP_COMPRESSION_NONE, true);
 }
 static void json_spans_gzip(void **state) {
   (void)state;
-  run_protocol(TRACE_OTLP_HTTP_JSON, TRACE_OTLP_COMPRESSION_GZIP);
+  run_protocol(TRACE_OTLP_HTTP_JSON, TRACE_OTLP_COMPRESSION_GZIP, true);
+}
+/* Without busy and idle time the registry notes each span's start and thread
+ * (TRACE_LAYER_CREATION, where the time stamp counter is usable) and the layer hears only of
+ * each thread's first span: the same spans come out, without busy_ns and idle_ns. */
+static void protobuf_spans_untimed(void **state) {
+  (void)state;
+  run_protocol(TRACE_OTLP_HTTP_PROTOBUF, TRACE_OTLP_COMPRESSION_NONE, false);
+}
+
+/* A span made on a thread that writes nothing else, closed on another: its thread's name (which
+ * only that thread can tell) comes with it. */
+typedef struct handoff {
+  trace_span span;
+  uint32_t thread_id;
+} handoff;
+static void *make_span(void *arg) {
+  handoff *h = arg;
+  trace_thread_set_name("maker");
+  h->span = TRACE_INFO_SPAN("handed_over", TF(n, 1));
+  h->thread_id = trace_thread_id();
+  return NULL;
+}
+typedef struct handoff_seen {
+  uint32_t thread_ids[2];
+  int spans, right;
+} handoff_seen;
+static void check_handoff(json_t *span, json_t *req, void *arg) {
+  (void)req;
+  handoff_seen *h = arg;
+  h->spans++;
+  long long id = attr_int(span, "thread.id");
+  const char *name = attr_str(span, "thread.name");
+  h->right += name && strcmp(name, "maker") == 0 &&
+              (id == h->thread_ids[0] || id == h->thread_ids[1]);
+}
+static void span_made_elsewhere_keeps_its_thread(void **state) {
+  (void)state;
+  handoff_seen seen = {{0, 0}, 0, 0};
+  for (int timing = 0; timing < 2; timing++) { /* with and without TRACE_LAYER_CREATION */
+    trace_otlp_options o = options(TRACE_OTLP_HTTP_JSON);
+    o.track_inactivity = timing;
+    install(&o);
+    handoff h;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, make_span, &h), 0);
+    pthread_join(t, NULL);
+    trace_span_close(&h.span);
+    finish();
+    seen.thread_ids[timing] = h.thread_id;
+  }
+  int want = 2;
+  json_t *reqs = receiver_wait(&rcv, has_spans, &want);
+  each_span(reqs, check_handoff, &seen);
+  assert_int_equal(seen.spans, 2);
+  assert_int_equal(seen.right, 2);
+  json_decref(reqs);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -856,6 +918,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       receiver_test(protobuf_spans, NULL),
       receiver_test(json_spans_gzip, NULL),
+      receiver_test(protobuf_spans_untimed, NULL),
+      receiver_test(span_made_elsewhere_keeps_its_thread, NULL),
       receiver_test(remote_parent_and_logs, NULL),
       receiver_test(retry_429, "traces=429,200"),
       receiver_test(retry_after_503, "traces=503:1,200"),

@@ -125,17 +125,23 @@ static void close_only_for_spans_whose_extension_was_used(void **state) {
   recorder_free(c);
 }
 
-/* The same spans through one layer alone (its close told with a single call, no loop), and
- * through one layer whose filter hears of closes too (then it hears of every one). */
+/* The same spans through one layer alone (its close told with a single call, no loop), through
+ * one layer whose filter hears of closes too (then it hears of every one), and through one
+ * layer with the registry's own filter hearing of closes (both are told: the layer is not
+ * alone then). */
 static void close_of_a_lone_layer(void **state) {
   (void)state;
   unsigned flags = TRACE_LAYER_EXT_KEPT | TRACE_LAYER_CLOSE_IF_EXT_USED;
-  for (int with_filter = 0; with_filter < 2; with_filter++) {
+  for (int with_filter = 0; with_filter < 3; with_filter++) {
     recorder *a = recorder_new("A");
     int filter_closes = 0;
     trace_registry *reg = trace_registry_new();
     trace_filter *f =
         with_filter ? trace_filter_new(&counting_filter_vtable, &filter_closes) : NULL;
+    if (with_filter == 2) {
+      trace_registry_set_filter(reg, f);
+      f = NULL;
+    }
     assert_int_equal(trace_registry_add_layer(
                          reg, trace_layer_new(&ext_user_vtable, a, sizeof(int), flags), f),
                      0);
@@ -464,6 +470,137 @@ static void span_values_as_one_set(void **state) {
   trace_dispatch_release(d);
 }
 
+/* trace_ctx_span_read: the view trace_ctx_span_view gives and the values trace_span_ref_values
+ * gives, in one call, at close too (latest values); false without a call for a stale id, a NULL
+ * ctx or a NULL fn. */
+typedef struct read_seen {
+  const trace_ctx *ctx;
+  uint64_t id;
+  int calls, same;
+} read_seen;
+static void read_fn(void *arg, const trace_span_view *v, const trace_valueset *vs) {
+  read_seen *r = arg;
+  trace_span_view direct;
+  r->calls++;
+  r->same = trace_ctx_span_view(r->ctx, r->id, &direct) && direct.span == v->span &&
+            direct.meta == v->meta && direct.ext == v->ext && direct.ids == v->ids &&
+            vs->meta == v->meta;
+  describe_values(NULL, vs);
+}
+static char read_log[512];
+static void read_close(void *self, uint64_t id, const trace_ctx *ctx) {
+  (void)self;
+  read_seen r = {ctx, id, 0, 0};
+  bool ok = trace_ctx_span_read(ctx, id, read_fn, &r);
+  read_seen none = {ctx, id, 0, 0};
+  bool nothing = !trace_ctx_span_read(ctx, id ^ (2ull << 32), read_fn, &none) &&
+                 !trace_ctx_span_read(NULL, id, read_fn, &none) &&
+                 !trace_ctx_span_read(ctx, id, NULL, &none) && none.calls == 0;
+  snprintf(read_log + strlen(read_log), sizeof read_log - strlen(read_log),
+           "ok=%d calls=%d same=%d nothing=%d values=%s\n", ok, r.calls, r.same, nothing,
+           values_seen);
+}
+
+static void span_read_in_one_call(void **state) {
+  (void)state;
+  static const trace_layer_vtable vt = {.struct_size = sizeof vt, .on_close = read_close};
+  read_log[0] = '\0';
+  trace_registry *reg = trace_registry_new();
+  trace_registry_add_layer(reg, trace_layer_new(&vt, NULL, 8, TRACE_LAYER_CONTEXT), NULL);
+  trace_default_guard g;
+  trace_dispatch *d = scoped_registry(reg, &g);
+  trace_span s = TRACE_INFO_SPAN("s", TF(a, 1), TF(b, TRACE_EMPTY), TF(c, "x"));
+  TRACE_RECORD(&s, b, (bool)true);
+  trace_span_close(&s);
+  assert_string_equal(read_log, "ok=1 calls=1 same=1 nothing=1 values=a:1 b:4 c:5 \n");
+  trace_default_guard_restore(&g);
+  trace_dispatch_release(d);
+}
+
+/* TRACE_LAYER_CREATION: each span's extension starts with when (trace_registry_ticks) and on
+ * which thread it was made, its last word zero, whatever the layer left there
+ * (TRACE_LAYER_EXT_KEPT). TRACE_LAYER_NEW_SPAN_ONCE: on_new_span for each thread's first span
+ * only, unless the layer's filter hears of new spans (then for every one). */
+typedef struct creation_seen {
+  int new_spans, closes, bad;
+  trace_span_creation last;
+} creation_seen;
+static void creation_new(void *self, const trace_span_attrs *a, uint64_t id,
+                         const trace_ctx *ctx) {
+  (void)a, (void)id, (void)ctx;
+  ((creation_seen *)self)->new_spans++;
+}
+static void creation_close(void *self, uint64_t id, const trace_ctx *ctx) {
+  creation_seen *c = self;
+  trace_span_creation *e = trace_ctx_span_ext(ctx, id);
+  c->closes++;
+  c->last = *e;
+  c->bad += e->zero != 0;
+  e->zero = 0xdeadbeef; /* left for the slot's next span: the registry writes 0 again */
+}
+static const trace_layer_vtable creation_vtable = {
+    .struct_size = sizeof(trace_layer_vtable),
+    .on_new_span = creation_new,
+    .on_close = creation_close,
+};
+typedef struct thread_span {
+  trace_dispatch *d;
+  uint32_t id;
+} thread_span;
+static void *span_on_thread(void *arg) {
+  thread_span *t = arg;
+  trace_default_guard g = trace_set_default(t->d);
+  trace_span s = TRACE_INFO_SPAN("elsewhere");
+  trace_span_close(&s);
+  t->id = trace_thread_id();
+  trace_default_guard_restore(&g);
+  return NULL;
+}
+static void new_span_filter(void *self, const trace_span_attrs *a, uint64_t id,
+                            const trace_ctx *ctx) {
+  (void)a, (void)id, (void)ctx;
+  (*(int *)self)++;
+}
+
+static void creation_written_and_new_span_once(void **state) {
+  (void)state;
+  static const trace_filter_vtable fv = {.struct_size = sizeof fv,
+                                         .on_new_span = new_span_filter};
+  for (int with_filter = 0; with_filter < 2; with_filter++) {
+    creation_seen seen = {0};
+    int filter_new_spans = 0;
+    trace_registry *reg = trace_registry_new();
+    trace_filter *f = with_filter ? trace_filter_new(&fv, &filter_new_spans) : NULL;
+    unsigned flags = TRACE_LAYER_CREATION | TRACE_LAYER_NEW_SPAN_ONCE | TRACE_LAYER_EXT_KEPT;
+    assert_int_equal(trace_registry_add_layer(
+                         reg, trace_layer_new(&creation_vtable, &seen, 32, flags), f),
+                     0);
+    trace_default_guard g;
+    trace_dispatch *d = scoped_registry(reg, &g);
+    for (int i = 0; i < 3; i++) {
+      uint64_t before = trace_registry_ticks();
+      trace_span s = TRACE_INFO_SPAN("here");
+      uint64_t after = trace_registry_ticks();
+      trace_span_close(&s);
+      assert_true(seen.last.ticks >= before && seen.last.ticks <= after);
+      assert_int_equal(seen.last.thread_id, trace_thread_id());
+    }
+    thread_span other = {d, 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, span_on_thread, &other), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(seen.closes, 4);
+    assert_int_equal(seen.bad, 0); /* the word left 0xdeadbeef was zero again for each span */
+    assert_int_equal(seen.last.thread_id, other.id);
+    assert_true(other.id != trace_thread_id());
+    /* Once per thread: here and on the other thread; every span when the filter hears. */
+    assert_int_equal(seen.new_spans, with_filter ? 4 : 2);
+    assert_int_equal(filter_new_spans, with_filter ? 4 : 0);
+    trace_default_guard_restore(&g);
+    trace_dispatch_release(d);
+  }
+}
+
 /* trace_filter_set_scope_idle: while the byte is set, the filter's enter/exit are not called. */
 static int scope_calls;
 static void count_scope(void *self, uint64_t id, const trace_ctx *ctx) {
@@ -600,6 +737,9 @@ static void configuration_errors(void **state) {
   /* A close that could never be heard: no extension to obtain. */
   assert_null(trace_layer_new(&empty, NULL, 0, TRACE_LAYER_CLOSE_IF_EXT_USED));
   trace_layer_free(trace_layer_new(&empty, NULL, 8, TRACE_LAYER_CLOSE_IF_EXT_USED));
+  /* No room for the trace_span_creation the registry would write. */
+  assert_null(trace_layer_new(&empty, NULL, sizeof(trace_span_creation) - 1, TRACE_LAYER_CREATION));
+  trace_layer_free(trace_layer_new(&empty, NULL, sizeof(trace_span_creation), TRACE_LAYER_CREATION));
   assert_null(trace_filter_targets(NULL, 1, 3));
   assert_null(trace_filter_callback(NULL, NULL));
   trace_registry_free(NULL);
@@ -629,6 +769,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(lifecycle_and_refcounts),
       cmocka_unit_test(span_values_as_one_set),
+      cmocka_unit_test(span_read_in_one_call),
+      cmocka_unit_test(creation_written_and_new_span_once),
       cmocka_unit_test(scope_idle_hint),
       cmocka_unit_test(entered_span_survives_close),
       cmocka_unit_test(scopes_end_as_the_calls_do),

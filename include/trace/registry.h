@@ -134,6 +134,15 @@ typedef struct trace_span_view {
 /* Fills *out for the span with this id and returns true; false, with *out zeroed, when
  * trace_ctx_span(ctx, id) would give NULL; false for a NULL out. */
 TRACE_API bool trace_ctx_span_view(const trace_ctx *ctx, uint64_t id, trace_span_view *out);
+/* What an exporting layer reads of a span, in one call: calls fn(arg, &view, &values) with the
+ * view trace_ctx_span_view gives and the span's stored values as trace_span_ref_values gives
+ * them, holding the span's lock as that does (fn must not record into the same span). Both are
+ * valid during fn only. Returns whether fn was called: false when trace_ctx_span(ctx, id) would
+ * give NULL, or fn is NULL. */
+TRACE_API bool trace_ctx_span_read(const trace_ctx *ctx, uint64_t id,
+                                   void (*fn)(void *arg, const trace_span_view *view,
+                                              const trace_valueset *values),
+                                   void *arg);
 
 typedef struct trace_span_timing {
   uint64_t created_ns; /* CLOCK_MONOTONIC at creation */
@@ -251,14 +260,35 @@ enum {
   /* The layer needs trace contexts (an exporter): the registry gives every span this layer
    * enables a trace id and a span id (trace_span_ref_context) and keeps its sampled flag. Spans
    * no such layer enables get no ids and cost nothing more. */
-  TRACE_LAYER_CONTEXT = 8
+  TRACE_LAYER_CONTEXT = 8,
+  /* The registry writes a trace_span_creation at the start of this layer's extension when it
+   * creates a span this layer enables (ext_size must hold one): for layers that would need
+   * on_new_span only to note when and on which thread a span began (an exporter). */
+  TRACE_LAYER_CREATION = 16,
+  /* on_new_span is called only for the first span each thread creates that this layer enables
+   * (per registry): for a layer that sets up per-thread state there and, with
+   * TRACE_LAYER_CREATION, needs no call for the others. Ignored when the layer's filter has an
+   * on_new_span (the filter hears of every span). */
+  TRACE_LAYER_NEW_SPAN_ONCE = 32
 };
+
+/* What TRACE_LAYER_CREATION writes at the start of the layer's extension. */
+typedef struct trace_span_creation {
+  uint64_t ticks;     /* trace_registry_ticks() when the span was created */
+  uint32_t thread_id; /* trace_thread_id() of the thread that created it */
+  uint32_t zero;      /* 0: for the layer's own use until the span closes (flags, say) */
+} trace_span_creation;
+
+/* The clock of trace_span_creation.ticks: the CPU's time stamp counter on x86-64 (rdtsc, whose
+ * rate a layer calibrates itself), CLOCK_MONOTONIC nanoseconds elsewhere. */
+TRACE_API uint64_t trace_registry_ticks(void);
 
 /* Wraps a layer implementation: self is owned from now on (destroy runs once); ext_size bytes of
  * per-span storage are reserved for it (0 for none; at most 64 KiB); flags are TRACE_LAYER_*.
  * NULL vtable: NULL. An ext_size over 64 KiB, a flag that is not TRACE_LAYER_*, or
- * TRACE_LAYER_CLOSE_IF_EXT_USED with ext_size 0 (on_close could never be called), or out of
- * memory: destroy(self) runs, NULL is returned. */
+ * TRACE_LAYER_CLOSE_IF_EXT_USED with ext_size 0 (on_close could never be called), or
+ * TRACE_LAYER_CREATION with an ext_size below sizeof(trace_span_creation), or out of memory:
+ * destroy(self) runs, NULL is returned. */
 TRACE_API trace_layer *trace_layer_new(const trace_layer_vtable *vtable, void *self,
                                        size_t ext_size, unsigned flags);
 /* Frees a layer that was not added to a registry. NULL is a no-op. */

@@ -17,8 +17,8 @@
  * multiply per id: span ids are drawn for every exported span. */
 typedef struct id_state {
   uint64_t x;     /* never 0 once seeded */
-  uint32_t forks; /* the value of fork_count when this thread last seeded */
-  uint8_t seeded;
+  uint64_t epoch; /* fork_count + 1 when this thread last seeded; 0: never (one compare tells
+                     both apart from a thread to seed) */
 } id_state;
 
 static __thread id_state ids __attribute__((tls_model("initial-exec")));
@@ -51,14 +51,13 @@ static TRACE__NOINLINE void seed(id_state *s) {
   s->x = mix(r[0] ^ mix(r[1]));
   if (s->x == 0)
     s->x = 0x9e3779b97f4a7c15ull;
-  s->forks = __atomic_load_n(&fork_count, __ATOMIC_RELAXED);
-  s->seeded = 1;
+  s->epoch = (uint64_t)__atomic_load_n(&fork_count, __ATOMIC_RELAXED) + 1;
   errno = saved;
 }
 
 /* Whether this thread's generator may be used as it is: seeded, and not since a fork. */
 static TRACE__INLINE bool ready(const id_state *s) {
-  return s->seeded && s->forks == __atomic_load_n(&fork_count, __ATOMIC_RELAXED);
+  return s->epoch == (uint64_t)__atomic_load_n(&fork_count, __ATOMIC_RELAXED) + 1;
 }
 
 /* This thread's generator, reseeded when new or after a fork. */

@@ -572,6 +572,7 @@ int trace__otlp_conf_resolve(otlp_conf *c, const trace_otlp_options *o) {
   c->thread_buffer_size = (size_t)1 << (64 - __builtin_clzll((unsigned long long)o->thread_buffer_size - 1));
   c->track_inactivity = o->track_inactivity;
   c->discard = o->discard;
+  c->spans_out = c->traces.url || c->discard;
   return 0;
 }
 

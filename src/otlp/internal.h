@@ -246,6 +246,8 @@ typedef struct otlp_conf {
   size_t thread_buffer_size;
   bool track_inactivity;
   bool discard;
+  bool spans_out; /* spans are exported (traces.url) or discarded after the ring: the layer
+                     writes their records */
   bool tsc; /* records carry TSC ticks (see otlp_clock) */
 } otlp_conf;
 

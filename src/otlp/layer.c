@@ -2,6 +2,7 @@
  * keeps (ids, values) through the public doors and append one record per finished span or event
  * to the thread's ring. No lock, no allocation, no system call in steady state (a thread's
  * first record allocates its ring; a callsite's first record copies its metadata). */
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -9,17 +10,25 @@
 #include "internal.h"
 #include "write.h"
 
-/* Per span, in the registry's extension for this layer. Times in clock ticks (otlp_clock). */
+/* Per span, in the registry's extension for this layer. Times in clock ticks (otlp_clock). Its
+ * first 16 bytes are what the registry writes there with TRACE_LAYER_CREATION (a
+ * trace_span_creation: start, thread, then zeros for the two flags), or on_new_span without. */
 typedef struct span_ext {
   uint64_t start;
+  uint32_t thread_id;
+  uint8_t error;  /* atomic: an ERROR event happened in it */
+  uint8_t closed; /* on_close ran for it */
+  uint8_t unused_[2];
   uint64_t last; /* the last enter or exit, for busy and idle time */
   uint64_t busy, idle;
   uint32_t entered; /* under lock */
   uint32_t lock;    /* a spin lock for the four fields above */
-  uint32_t thread_id;
-  uint8_t error; /* atomic: an ERROR event happened in it */
-  uint8_t live;  /* on_new_span ran for it */
 } span_ext;
+_Static_assert(offsetof(span_ext, start) == offsetof(trace_span_creation, ticks) &&
+                   offsetof(span_ext, thread_id) == offsetof(trace_span_creation, thread_id) &&
+                   offsetof(span_ext, error) == offsetof(trace_span_creation, zero) &&
+                   offsetof(span_ext, last) == sizeof(trace_span_creation),
+               "span_ext starts with a trace_span_creation");
 
 static inline void ext_lock(span_ext *e) {
   while (__atomic_exchange_n(&e->lock, 1, __ATOMIC_ACQUIRE))
@@ -33,7 +42,7 @@ static span_ext *ext_of(uint64_t id, const trace_ctx *ctx) { return trace_ctx_sp
 static void on_new_span(void *self, const trace_span_attrs *a, uint64_t id, const trace_ctx *ctx) {
   (void)a;
   trace_otlp *x = self;
-  check_fork(x);
+  /* No check_fork: nothing is written here (the records come at close, which checks). */
   span_ext *e = ext_of(id, ctx);
   if (!e)
     return;
@@ -48,14 +57,35 @@ static void on_new_span(void *self, const trace_span_attrs *a, uint64_t id, cons
     e->lock = 0;
   }
   e->error = 0;
-  e->live = 1;
+  e->closed = 0;
   e->thread_id = TRACE__LIKELY(r != NULL) ? r->thread_id : trace_thread_id();
+}
+
+/* With TRACE_LAYER_CREATION (see creation_by_registry) the registry notes each span's start and
+ * thread, and the layer hears only of a thread's first span: its ring, made now, announces the
+ * thread's name before any record of a span it made (which another thread may close). */
+static void on_first_span(void *self, const trace_span_attrs *a, uint64_t id,
+                          const trace_ctx *ctx) {
+  (void)a, (void)id, (void)ctx;
+  (void)trace__otlp_ring(self);
+}
+
+/* Whether the registry's trace_span_creation can stand for on_new_span: its ticks are the time
+ * stamp counter, which the records carry when it is usable (conf.tsc), and nothing else is to
+ * be set up per span (busy and idle time are not tracked). */
+static bool creation_by_registry(const trace_otlp *x) {
+#if defined(__x86_64__)
+  return x->conf.tsc && !x->conf.track_inactivity;
+#else
+  (void)x;
+  return false;
+#endif
 }
 
 static void on_enter(void *self, uint64_t id, const trace_ctx *ctx) {
   trace_otlp *x = self;
   span_ext *e = ext_of(id, ctx);
-  if (!e || !e->live)
+  if (!e || e->closed)
     return;
   uint64_t now = otlp_ticks(x->conf.tsc);
   ext_lock(e);
@@ -69,7 +99,7 @@ static void on_enter(void *self, uint64_t id, const trace_ctx *ctx) {
 static void on_exit(void *self, uint64_t id, const trace_ctx *ctx) {
   trace_otlp *x = self;
   span_ext *e = ext_of(id, ctx);
-  if (!e || !e->live)
+  if (!e || e->closed)
     return;
   uint64_t now = otlp_ticks(x->conf.tsc);
   ext_lock(e);
@@ -80,9 +110,6 @@ static void on_exit(void *self, uint64_t id, const trace_ctx *ctx) {
   ext_unlock(e);
 }
 
-/* trace_span_ref_values' callback: the span's stored values into the record. */
-static void span_values(void *arg, const trace_valueset *vs) { put_values(arg, vs); }
-
 /* The tracestate the span's trace carries, into tc; returns its length. Out of line: few
  * traces carry one. */
 static TRACE__NOINLINE size_t tracestate_of(const trace_span_ref *ref, const trace_ctx *ctx,
@@ -90,23 +117,27 @@ static TRACE__NOINLINE size_t tracestate_of(const trace_span_ref *ref, const tra
   return trace_span_ref_context(ref, ctx, tc, NULL) ? tc->tracestate_len : 0;
 }
 
-static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
-  trace_otlp *x = self;
-  trace_span_view v;
-  if (!trace_ctx_span_view(ctx, id, &v))
+typedef struct close_arg {
+  trace_otlp *x;
+  const trace_ctx *ctx;
+} close_arg;
+
+/* trace_ctx_span_read's callback at a span's close: the span's record, its stored values read
+ * in the same call (one door per span, under the span's lock). */
+static void close_span(void *arg, const trace_span_view *v, const trace_valueset *values) {
+  const close_arg *a = arg;
+  trace_otlp *x = a->x;
+  span_ext *e = v->ext;
+  if (!e || e->closed)
     return;
-  span_ext *e = v.ext;
-  if (!e || !e->live)
+  e->closed = 1;
+  if (!x->conf.spans_out)
     return;
-  e->live = 0;
-  if (!x->conf.traces.url && !x->conf.discard)
-    return;
-  const trace_span_ids *ids = v.ids;
-  const trace_span_ref *ref = v.span;
+  const trace_span_ids *ids = v->ids;
   if (!ids || !(ids->flags & TRACE_CONTEXT_SAMPLED))
     return; /* not sampled: not exported */
   check_fork(x);
-  const trace_metadata *meta = v.meta;
+  const trace_metadata *meta = v->meta;
   const otlp_site *site = trace__otlp_site(x, meta);
   ring *r = trace__otlp_ring(x);
   if (TRACE__UNLIKELY(!site || !r)) {
@@ -115,7 +146,8 @@ static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
   }
   uint64_t end = otlp_ticks(x->conf.tsc);
   trace_context tc;
-  size_t tracestate_len = TRACE__UNLIKELY(ids->has_tracestate) ? tracestate_of(ref, ctx, &tc) : 0;
+  size_t tracestate_len =
+      TRACE__UNLIKELY(ids->has_tracestate) ? tracestate_of(v->span, a->ctx, &tc) : 0;
   size_t fixed = sizeof(rec_span) + REC_ALIGN(tracestate_len), got;
   size_t want = site->span_want, at_least = site->span_at_least;
   if (TRACE__UNLIKELY(tracestate_len))
@@ -143,11 +175,16 @@ static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
     s->busy_ns = s->idle_ns = 0;
   }
   /* Span.flags: the trace flags, "whether the parent is remote is known", and whether it is. */
-  s->flags = ids->flags | 0x100u | (ids->remote_parent ? 0x200u : 0);
+  s->flags = ids->flags | 0x100u | (uint32_t)(ids->remote_parent != 0) << 9;
   s->tracestate_len = (uint16_t)tracestate_len;
   vwriter w = {p + fixed, p + got, x->conf.max_value_len, 0, 0, 0};
-  trace_span_ref_values(ref, span_values, &w);
+  put_values(&w, values);
   end_record(x, r, &s->h, &w);
+}
+
+static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
+  close_arg a = {self, ctx};
+  trace_ctx_span_read(ctx, id, close_span, &a);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -260,7 +297,8 @@ trace_layer *trace__otlp_layer(trace_otlp *x) {
   trace_layer_vtable vt;
   memset(&vt, 0, sizeof vt);
   vt.struct_size = sizeof vt;
-  vt.on_new_span = on_new_span;
+  bool creation = creation_by_registry(x);
+  vt.on_new_span = creation ? on_first_span : on_new_span;
   vt.on_event = on_event;
   vt.on_close = on_close;
   vt.flush = flush;
@@ -270,5 +308,8 @@ trace_layer *trace__otlp_layer(trace_otlp *x) {
     vt.on_enter = on_enter;
     vt.on_exit = on_exit;
   }
-  return trace_layer_new(&vt, x, sizeof(span_ext), TRACE_LAYER_CONTEXT | TRACE_LAYER_EXT_KEPT);
+  unsigned flags = TRACE_LAYER_CONTEXT | TRACE_LAYER_EXT_KEPT;
+  if (creation)
+    flags |= TRACE_LAYER_CREATION | TRACE_LAYER_NEW_SPAN_ONCE;
+  return trace_layer_new(&vt, x, sizeof(span_ext), flags);
 }

@@ -246,7 +246,7 @@ static void on_span(void *arg, const trace_collector_span *sp) {
   const trace_context *c = sp->context;
   if (!c || !(c->flags & TRACE_CONTEXT_SAMPLED) || !sp->meta)
     return; /* not sampled (or no contexts kept): not exported */
-  if ((!x->conf.traces.url && !x->conf.discard) || !sink_ready(k, true))
+  if (!x->conf.spans_out || !sink_ready(k, true))
     return;
   const otlp_site *site = trace__otlp_site(x, sp->meta);
   ring *r = trace__otlp_ring(x);

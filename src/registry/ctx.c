@@ -5,8 +5,10 @@
 
 #include "internal.h"
 
+/* A filter's context has every bit set, and a live span some layer's bit unless there are no
+ * layers: the first test answers for filters too. */
 static inline bool visible(const trace_ctx *ctx, const slot *s) {
-  return ctx->layer < 0 || (s->layers & ctx->bit) != 0 || ctx->r->nlayers == 0;
+  return (s->layers & ctx->bit) != 0 || ctx->r->nlayers == 0;
 }
 
 static const trace_span_ref *as_ref(const slot *s) { return (const trace_span_ref *)(const void *)s; }
@@ -115,6 +117,20 @@ void *trace_ctx_span_ext(const trace_ctx *ctx, uint64_t id) {
   return s ? ext_of(s, ctx) : NULL;
 }
 
+static TRACE__INLINE void view_of(const trace_ctx *ctx, slot *s, trace_span_view *out) {
+  out->span = as_ref(s);
+  out->meta = s->meta;
+  out->ext = ext_of(s, ctx);
+  out->ids = reg_span_ids(ctx->r, s);
+}
+
+/* The span's stored values as one set: what trace_span_ref_values and trace_ctx_span_read give. */
+static TRACE__INLINE trace_valueset stored_values(const slot *s) {
+  trace_valueset vs = {s->meta, s->values, NULL,
+                       TRACE__MIN(s->meta->field_count, (uint32_t)s->values_cap)};
+  return vs;
+}
+
 bool trace_ctx_span_view(const trace_ctx *ctx, uint64_t id, trace_span_view *out) {
   slot *s = ctx && out ? span_of(ctx, id) : NULL;
   if (!s) {
@@ -122,10 +138,23 @@ bool trace_ctx_span_view(const trace_ctx *ctx, uint64_t id, trace_span_view *out
       memset(out, 0, sizeof *out);
     return false;
   }
-  out->span = as_ref(s);
-  out->meta = s->meta;
-  out->ext = ext_of(s, ctx);
-  out->ids = reg_span_ids(ctx->r, s);
+  view_of(ctx, s, out);
+  return true;
+}
+
+bool trace_ctx_span_read(const trace_ctx *ctx, uint64_t id,
+                         void (*fn)(void *arg, const trace_span_view *view,
+                                    const trace_valueset *values),
+                         void *arg) {
+  slot *s = ctx && fn ? span_of(ctx, id) : NULL;
+  if (!s)
+    return false;
+  trace_span_view v;
+  view_of(ctx, s, &v);
+  reg_slot_lock(s);
+  trace_valueset vs = stored_values(s);
+  fn(arg, &v, &vs);
+  reg_slot_unlock(s);
   return true;
 }
 
@@ -135,8 +164,7 @@ void trace_span_ref_values(const trace_span_ref *span,
     return;
   slot *s = (slot *)(uintptr_t)as_slot(span);
   reg_slot_lock(s);
-  trace_valueset vs = {s->meta, s->values, NULL,
-                       TRACE__MIN(s->meta->field_count, (uint32_t)s->values_cap)};
+  trace_valueset vs = stored_values(s);
   fn(arg, &vs);
   reg_slot_unlock(s);
 }

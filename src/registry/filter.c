@@ -40,7 +40,8 @@ trace_layer *trace_layer_new(const trace_layer_vtable *vt, void *self, size_t ex
     return NULL;
   /* Unknown flags, and a close that could never be heard (no extension to use), are mistakes. */
   bool ok = ext_size <= 65536 && !(flags & ~(unsigned)TRACE__LAYER_FLAGS) &&
-            !((flags & TRACE_LAYER_CLOSE_IF_EXT_USED) && ext_size == 0);
+            !((flags & TRACE_LAYER_CLOSE_IF_EXT_USED) && ext_size == 0) &&
+            !((flags & TRACE_LAYER_CREATION) && ext_size < sizeof(trace_span_creation));
   trace_layer *l = ok ? trace__calloc(1, sizeof *l) : NULL;
   if (!l) {
     if (vt->struct_size > offsetof(trace_layer_vtable, destroy) && vt->destroy)

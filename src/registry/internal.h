@@ -21,7 +21,8 @@ static inline bool reg_filter_scoped(const trace_filter *f) {
 }
 
 #define TRACE__LAYER_FLAGS                                                                         \
-  (TRACE_LAYER_TIMING | TRACE_LAYER_EXT_KEPT | TRACE_LAYER_CLOSE_IF_EXT_USED | TRACE_LAYER_CONTEXT)
+  (TRACE_LAYER_TIMING | TRACE_LAYER_EXT_KEPT | TRACE_LAYER_CLOSE_IF_EXT_USED |                   \
+   TRACE_LAYER_CONTEXT | TRACE_LAYER_CREATION | TRACE_LAYER_NEW_SPAN_ONCE)
 
 struct trace_layer {
   trace_layer_vtable vt; /* normalised */
@@ -105,6 +106,8 @@ typedef struct reg_thread {
   uint64_t stash_mask;
   uint32_t stash_seq; /* trace__tls.seq during the enabled() call that left the stash */
   uint32_t nfree;
+  uint64_t new_span_told; /* TRACE_LAYER_NEW_SPAN_ONCE layers told of this thread's first span
+                             (no other bit is ever set) */
   reg_entry inline_stack[32];
   uint32_t free_slots[LOCAL_FREE_MAX];
 } reg_thread;
@@ -124,7 +127,13 @@ struct trace_registry {
   /* Layers told of new spans / closes by their own callback only (their filter has none): when
    * one such layer is all there is to tell, the notification is a single call (registry.c). */
   uint64_t lone_new_span, lone_close;
+  /* The same, left empty when the registry's own filter hears of new spans / closes too (then
+   * no layer is all there is to tell): set when the registry is installed. */
+  uint64_t solo_new_span, solo_close;
+  bool filter_new_span; /* the registry's filter has an on_new_span: set when installed */
   uint64_t context_layers; /* layers with TRACE_LAYER_CONTEXT (context.c) */
+  uint64_t creation_layers; /* layers with TRACE_LAYER_CREATION */
+  uint64_t new_span_once;   /* layers with TRACE_LAYER_NEW_SPAN_ONCE that it applies to */
   uint64_t has_sample;     /* context layers with a sample callback */
   uint32_t ctx_offset;     /* of each slot's reg_span_ctx in its extension area, when any */
   uint32_t ext_total;

@@ -127,17 +127,17 @@ static TRACE__NOINLINE void notify_close_all(trace_registry *r, reg_thread *ts, 
   }
 }
 
-/* Whether mask names one layer, which is to be told by its own callback only (lone: see
- * trace_registry), and the registry's filter has nothing to hear: the common case of one layer
- * per kind of callback, told with a single call, without the loop's frame. */
-static inline bool lone_layer(uint64_t mask, uint64_t lone, bool filter_hears) {
-  return mask && !(mask & (mask - 1)) && (mask & lone) && !filter_hears;
+/* Whether mask names one layer, which is to be told by its own callback only, and the
+ * registry's filter has nothing to hear (solo: see trace_registry): the common case of one
+ * layer per kind of callback, told with a single call, without the loop's frame. */
+static inline bool lone_layer(uint64_t mask, uint64_t solo) {
+  return (mask & solo) && !(mask & (mask - 1));
 }
 
 /* m: close_mask's answer for s, which the caller worked out already. */
 static TRACE__NOINLINE void notify_close(trace_registry *r, reg_thread *ts, slot *s, uint64_t id,
                                          uint64_t m) {
-  if (TRACE__LIKELY(lone_layer(m, r->lone_close, r->filter && r->filter->vt.on_close))) {
+  if (TRACE__LIKELY(lone_layer(m, r->solo_close))) {
     unsigned i = (unsigned)__builtin_ctzll(m);
     trace_layer *l = r->layers[i];
     trace_ctx c = ctx_about(ctx_for(r, ts, i), s, id);
@@ -237,7 +237,7 @@ static TRACE__NOINLINE void notify_new_span_all(trace_registry *r, reg_thread *t
 /* m: the layers of s with something to hear of a new span, which the caller worked out. */
 static TRACE__NOINLINE void notify_new_span(trace_registry *r, reg_thread *ts, slot *s, uint64_t id,
                                             const trace_span_attrs *a, uint64_t m) {
-  if (TRACE__LIKELY(lone_layer(m, r->lone_new_span, r->filter && r->filter->vt.on_new_span))) {
+  if (TRACE__LIKELY(lone_layer(m, r->solo_new_span))) {
     unsigned i = (unsigned)__builtin_ctzll(m);
     trace_layer *l = r->layers[i];
     trace_ctx c = ctx_about(ctx_for(r, ts, i), s, id);
@@ -245,6 +245,32 @@ static TRACE__NOINLINE void notify_new_span(trace_registry *r, reg_thread *ts, s
     return;
   }
   notify_new_span_all(r, ts, s, id, a);
+}
+
+uint64_t trace_registry_ticks(void) {
+#if defined(__x86_64__)
+  return __builtin_ia32_rdtsc();
+#else
+  return trace__monotonic_ns();
+#endif
+}
+
+/* TRACE_LAYER_CREATION: when and where s began, into the extension of each layer of mask
+ * (inline for one layer, the common case). */
+static TRACE__NOINLINE void write_creation_all(trace_registry *r, slot *s, uint64_t mask,
+                                               const trace_span_creation *c) {
+  FOR_EACH_LAYER(r, mask, i, l) {
+    (void)i;
+    memcpy(reg_slot_ext(s, l), c, sizeof *c);
+  }
+}
+static TRACE__INLINE void write_creation(trace_registry *r, slot *s, uint64_t mask) {
+  uint32_t thread = trace__tls.number;
+  trace_span_creation c = {trace_registry_ticks(), thread ? thread : trace_thread_id(), 0};
+  if (TRACE__LIKELY(!(mask & (mask - 1))))
+    memcpy(reg_slot_ext(s, r->layers[__builtin_ctzll(mask)]), &c, sizeof c);
+  else
+    write_creation_all(r, s, mask, &c);
 }
 
 /* A new span with refs references (2: the handle's and an entry's). One copy, out of line: the
@@ -283,13 +309,18 @@ static uint64_t new_span(trace_registry *r, const trace_span_attrs *a, uint32_t 
     memset(reg_slot_ext_base(s), 0, r->ext_clear);
   if (TRACE__UNLIKELY(r->context_layers != 0))
     trace__reg_context_new_span(r, s, parent, a, mask);
+  if (mask & r->creation_layers)
+    write_creation(r, s, mask & r->creation_layers);
   s->live = 1;
   /* Even: the slot holds a span now, and its id is valid from here on. */
   TRACE__STORE_REL(&s->gen, s->gen + 1);
   uint64_t id = reg_slot_id(s);
-  uint64_t told = mask & r->has_new_span;
-  if (told || (r->filter && r->filter->vt.on_new_span))
+  /* TRACE_LAYER_NEW_SPAN_ONCE layers told of a span on this thread already are not told again. */
+  uint64_t told = mask & r->has_new_span & ~ts->new_span_told;
+  if (told || r->filter_new_span) {
+    ts->new_span_told |= told & r->new_span_once;
     notify_new_span(r, ts, s, id, a, told);
+  }
   return id;
 }
 
@@ -799,6 +830,10 @@ int trace_registry_add_layer(trace_registry *r, trace_layer *layer, trace_filter
     r->context_layers |= bit;
   if ((layer->flags & TRACE_LAYER_CONTEXT) && layer->vt.sample)
     r->has_sample |= bit;
+  if (layer->flags & TRACE_LAYER_CREATION)
+    r->creation_layers |= bit;
+  if ((layer->flags & TRACE_LAYER_NEW_SPAN_ONCE) && !(fv && fv->on_new_span))
+    r->new_span_once |= bit;
   return 0;
 }
 
@@ -824,7 +859,11 @@ trace_dispatch *trace_registry_dispatch(trace_registry *r) {
       trace_registry_free(r);
     return NULL;
   }
-  /* Fixed from now on: the slot layout (extensions of every layer) is known. */
+  /* Fixed from now on: the slot layout (extensions of every layer) is known, and who hears of
+   * new spans and closes. */
+  r->solo_new_span = r->filter && r->filter->vt.on_new_span ? 0 : r->lone_new_span;
+  r->solo_close = r->filter && r->filter->vt.on_close ? 0 : r->lone_close;
+  r->filter_new_span = r->filter && r->filter->vt.on_new_span;
   r->ctx_offset = r->ext_total;
   size_t size = sizeof(slot) + SLOT_INLINE_VALUES * sizeof(trace_value) + SLOT_INLINE_ARENA +
                 r->ext_total + (r->context_layers ? sizeof(reg_span_ctx) : 0);

@@ -131,30 +131,35 @@ void trace__reg_values_init(slot *s, const trace_valueset *vs) {
   }
   s->arena_len = 0;
   /* A new span's set holds every declared field in order: store them one after the other.
-   * Strings go to the arena; growing it keeps only the values stored so far. */
-  uint16_t n = (uint16_t)TRACE__MIN((uint32_t)count, vs->count);
-  for (uint16_t i = 0; i < n; i++) {
-    const trace_value *src = &vs->values[i];
-    trace_value *dst = &s->values[i];
-    if ((src->type == TRACE_VALUE_STR || src->type == TRACE_VALUE_DISPLAY) && src->as.str.ptr) {
+   * Strings go to the arena; growing it keeps only the values stored so far. Each value is
+   * copied whole first (what every scalar needs), then a string's pointer moved to its copy:
+   * the common loop is a copy and a test per value. */
+  uint32_t n = TRACE__MIN((uint32_t)count, vs->count);
+  const trace_value *src = vs->values;
+  trace_value *dst = s->values;
+  for (uint32_t i = 0; i < n; i++, src++, dst++) {
+    *dst = *src;
+    uint32_t type = src->type;
+    if (type == TRACE_VALUE_STR || type == TRACE_VALUE_DISPLAY) {
+      const char *p = src->as.str.ptr;
       size_t len = src->as.str.len;
-      if (TRACE__LIKELY((size_t)s->arena_cap - s->arena_len >= len) || arena_reserve_n(s, len, i)) {
+      if (!p)
+        continue;
+      if (TRACE__LIKELY((size_t)s->arena_cap - s->arena_len >= len) ||
+          arena_reserve_n(s, len, (uint16_t)i)) {
         char *d = s->arena + s->arena_len;
-        trace__small_copy(d, src->as.str.ptr, len);
+        trace__small_copy(d, p, len);
         s->arena_len += (uint32_t)len;
-        *dst = *src;
         dst->as.str.ptr = d;
       } else {
         *dst = trace_value_display("<out of memory>");
       }
-    } else if (src->type == TRACE_VALUE_FMT) {
+    } else if (TRACE__UNLIKELY(type == TRACE_VALUE_FMT)) {
       dst->type = TRACE_VALUE_EMPTY;
-      store(s, dst, src, i);
-    } else {
-      *dst = *src;
+      store(s, dst, src, (uint16_t)i);
     }
   }
-  for (uint16_t i = n; i < count; i++)
+  for (uint32_t i = n; i < count; i++)
     s->values[i].type = TRACE_VALUE_EMPTY;
 }
 
