@@ -103,7 +103,11 @@ typedef struct col_thread {
   struct col_slot **pages; /* c->slots.pages: slots found from the thread, not the collector
                              (see col_tcache) */
   uint32_t string_bytes;  /* c->string_bytes */
-  int clock;      /* COL_CLOCK_* */
+  uint8_t clock;  /* COL_CLOCK_* */
+  /* The clock is the TSC and lifetimes are not exact (TRACE_COLLECTOR_EXACT_LIFETIMES): what
+   * the scope fast paths (subscriber.c) assume, tested once. */
+  uint8_t scope_fast;
+  uint16_t unused_;
   uint32_t depth; /* entered spans (may exceed COL_STACK_MAX: those are counted only) */
   uint32_t free_head; /* standalone: this thread's free span slots (index + 1, 0: none) */
   uint32_t free_count;

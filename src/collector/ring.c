@@ -96,7 +96,8 @@ col_thread *trace__col_thread_new(col *c) {
     t->pages = c->slots.pages;
     t->string_bytes = c->string_bytes;
     t->mask = t->size - 1;
-    t->clock = c->clock.kind;
+    t->clock = (uint8_t)c->clock.kind;
+    t->scope_fast = t->clock == COL_CLOCK_TSC && !c->exact;
     t->number = trace_thread_id();
     const char *name = trace_thread_name();
     strncpy(t->name, name, sizeof t->name - 1);

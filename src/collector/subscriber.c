@@ -89,17 +89,19 @@ static TRACE__NOINLINE uint64_t new_span_entered_slow(col *c, const trace_span_a
 }
 
 /* The fast path of a new span on thread t (this thread's, cached). with_context, entered and
- * tsc are constants. entered (TRACE_SCOPE, new_span_entered): the span is entered as well, its
+ * fast are constants. entered (TRACE_SCOPE, new_span_entered): the span is entered as well, its
  * NEW record saying so (COL_NEW_ENTERED, the time being the enter's) unless lifetimes are
- * exact. tsc: the thread's clock is the TSC. Everything else leaves to a general path by a tail
- * call, and without contexts the record is written last: the path then needs no stack frame. */
+ * exact. fast: t->scope_fast (the TSC, lifetimes not exact). Everything else leaves to a general
+ * path by a tail call, and without contexts the record is written last: the path then needs no
+ * stack frame. */
 static TRACE__INLINE uint64_t new_span_on(col *c, col_thread *t, const trace_span_attrs *attrs,
-                                          bool with_context, bool entered, bool tsc) {
-  if (TRACE__UNLIKELY(!t->free_head || (entered && (t->depth >= COL_STACK_MAX || c->exact))))
+                                          bool with_context, bool entered, bool fast) {
+  bool exact = !fast && c->exact;
+  if (TRACE__UNLIKELY(!t->free_head || (entered && (t->depth >= COL_STACK_MAX || exact))))
     return entered ? new_span_entered_slow(c, attrs) : new_span_slow(c, attrs);
   uint32_t d = t->depth; /* below COL_STACK_MAX when entered */
   const trace_metadata *meta = attrs->meta;
-  uint64_t ts = !entered && !c->exact ? 0 : tsc ? col_rdtsc() : col_now(t);
+  uint64_t ts = !entered && !exact ? 0 : fast ? col_rdtsc() : col_now(t);
   uint32_t index1 = t->free_head;
   col_slot *s = col_slot_in(t->pages, index1 - 1);
   uint64_t st = TRACE__LOAD(&s->state);
@@ -130,8 +132,8 @@ static TRACE__INLINE uint64_t new_span_on(col *c, col_thread *t, const trace_spa
   return id;
 }
 
-/* The entry points: the thread's cached ring, else the general path; the TSC or another clock
- * (a path of its own, tail called). */
+/* The entry points: the thread's cached ring, else the general path; the scope fast path, or
+ * (another clock, exact lifetimes) a path of its own, tail called. */
 #define COL_NEW_SPAN_ENTRY(name, with_context, entered)                                            \
   static TRACE__NOINLINE uint64_t name##_any_clock(col *c, col_thread *t,                          \
                                                    const trace_span_attrs *attrs) {                \
@@ -142,7 +144,7 @@ static TRACE__INLINE uint64_t new_span_on(col *c, col_thread *t, const trace_spa
     col_thread *t = col_thread_cached(c);                                                          \
     if (TRACE__UNLIKELY(!t))                                                                       \
       return entered ? new_span_entered_slow(c, attrs) : new_span_slow(c, attrs);                  \
-    if (TRACE__UNLIKELY(t->clock != COL_CLOCK_TSC))                                                \
+    if (TRACE__UNLIKELY(!t->scope_fast))                                                           \
       return name##_any_clock(c, t, attrs);                                                        \
     return new_span_on(c, t, attrs, with_context, entered, true);                                  \
   }
@@ -374,20 +376,20 @@ static TRACE__NOINLINE int exit_close_general(col *c, uint64_t id) {
 
 /* exit and try_close in one call (the end of a TRACE_SCOPE) on thread t. The common case -- the
  * innermost span, its only reference, room in the page -- writes one EXIT record that says the
- * span was closed as well (COL_EXIT_CLOSED); anything else is the pair. tsc: a constant, the
- * thread's clock is the TSC (the path then calls nothing, and needs no stack frame). */
-static TRACE__INLINE int exit_close_on(col *c, col_thread *t, uint64_t id, bool tsc) {
+ * span was closed as well (COL_EXIT_CLOSED); anything else is the pair. fast: a constant,
+ * t->scope_fast (the path then calls nothing, and needs no stack frame). */
+static TRACE__INLINE int exit_close_on(col *c, col_thread *t, uint64_t id, bool fast) {
   uint32_t d = t->depth;
   uint64_t pos = t->pos;
   uint64_t st = (id & ~(uint64_t)0xffffffff) | 1;
   if (TRACE__UNLIKELY(pos + 24 > t->limit || d - 1 >= COL_STACK_MAX ||
-                      t->stack[d - 1].id != id || c->exact))
+                      t->stack[d - 1].id != id || (!fast && c->exact)))
     return exit_close_pair(c, t, id);
   col_slot *s = t->stack[d - 1].slot;
   if (TRACE__UNLIKELY(__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != st ||
                       t->free_count + 1 >= 2 * COL_BATCH))
     return exit_close_pair(c, t, id);
-  uint64_t ts = tsc ? col_rdtsc() : col_now(t);
+  uint64_t ts = fast ? col_rdtsc() : col_now(t);
   /* The next generation, as try_close_on stores it (see there why without a locked RMW). */
   __atomic_store_n(&s->state, st + ((uint64_t)1 << 32) - 1, __ATOMIC_RELEASE);
   t->depth = d - 1;
@@ -412,7 +414,7 @@ static int sub_exit_close(void *self, uint64_t id) {
   col_thread *t = col_thread_cached(c);
   if (TRACE__UNLIKELY(!t))
     return exit_close_general(c, id);
-  if (TRACE__UNLIKELY(t->clock != COL_CLOCK_TSC))
+  if (TRACE__UNLIKELY(!t->scope_fast))
     return exit_close_any_clock(c, t, id);
   return exit_close_on(c, t, id, true);
 }
