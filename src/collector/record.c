@@ -107,9 +107,43 @@ static uint32_t put_fields(const col *c, uint64_t *p, uint32_t at, const trace_v
 
 /* ---------------------------------------------------------------------------------------- */
 
+/* The words of a new span's record as the fast path writes it (a slot for every value, strings
+ * whole), or 0 when it cannot (values not in field order, a FMT value, a string over the bound). */
+static uint32_t simple_words(const col_thread *t, const trace_valueset *vs) {
+  if (vs->index)
+    return 0;
+  uint32_t words = 5 + 2 * vs->count;
+  for (uint32_t i = 0; i < vs->count; i++) {
+    const trace_value *v = &vs->values[i];
+    if (v->type == TRACE_VALUE_FMT)
+      return 0;
+    if (v->type == TRACE_VALUE_STR || v->type == TRACE_VALUE_DISPLAY) {
+      if (v->as.str.len > t->string_bytes)
+        return 0;
+      words += (uint32_t)(v->as.str.len + 7) / 8;
+    }
+  }
+  return words;
+}
+
 uint64_t trace__col_record_new_slow(col_thread *t, uint64_t id, uint64_t parent,
                                     const trace_span_attrs *attrs, uint64_t ts, uint64_t flags) {
   const col *c = t->c;
+  /* Most records come here because the rest of the page was too short: the next page takes
+   * them the fast way. */
+  uint32_t words = simple_words(t, &attrs->fields);
+  if (words && words * 8 <= COL_PAGE) {
+    uint64_t *p = col_reserve(t, words * 8);
+    if (TRACE__UNLIKELY(!p))
+      return id; /* dropped, and counted */
+    COL_PUT(&p[1], id);
+    COL_PUT(&p[2], ts);
+    COL_PUT(&p[3], (uint64_t)(uintptr_t)attrs->meta);
+    COL_PUT(&p[4], parent);
+    if (col_put_new_values(t, p, words, attrs, flags))
+      return id;
+    /* (not reached: the room is the record's size) */
+  }
   col_plan plan;
   plan_fields(c, &attrs->fields, 5, 0, &plan);
   uint64_t *p = col_reserve(t, plan.words * 8);
