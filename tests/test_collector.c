@@ -1373,6 +1373,9 @@ static void fork_child_sink(void **state) {
   trace_collector_options o;
   trace_collector_options_init(&o);
   o.sink = &sink;
+  /* Rounds only at the flushes below, each one batch: no tick, no ring half full between. */
+  o.flush_interval_ms = 60000;
+  o.thread_buffer_bytes = (size_t)4 << 20;
   trace_collector *c = new_collector(&o);
   assert_int_equal(trace_collector_install(c), 0);
   nested_work(1); /* 3 spans */
@@ -1475,6 +1478,39 @@ static void no_allocation_per_span(void **state) {
   trace_shutdown();
 }
 
+/* The reporter with a sink (what trace_otlp_attach uses) reuses its spans and keeps a span's
+ * few values in the span: once warm, rounds of a few thousand spans allocate nothing. */
+static void count_span(void *arg, const trace_collector_span *span) {
+  (void)span;
+  ++*(long *)arg;
+}
+
+static void reporter_reuses_spans(void **state) {
+  (void)state;
+  long spans = 0;
+  trace_collector_sink sink = {count_span, NULL, NULL, NULL, &spans};
+  trace_collector_options o;
+  trace_collector_options_init(&o);
+  o.sink = &sink;
+  /* Rounds only at the flushes below, each one batch: no tick, no ring half full between. */
+  o.flush_interval_ms = 60000;
+  o.thread_buffer_bytes = (size_t)4 << 20;
+  trace_collector *c = new_collector(&o);
+  assert_int_equal(trace_collector_install(c), 0);
+  for (int i = 0; i < 3; i++) { /* warm: the rings, the slots, the model's tables */
+    nested_work(1000);
+    assert_int_equal(trace_collector_flush(c), 0);
+  }
+  long before = allocations_so_far(), seen = spans;
+  for (int i = 0; i < 5; i++) {
+    nested_work(1000);
+    assert_int_equal(trace_collector_flush(c), 0);
+  }
+  assert_int_equal(allocations_so_far() - before, 0);
+  assert_int_equal(spans - seen, 5 * 2001);
+  trace_shutdown();
+}
+
 int main(int argc, char **argv) {
   if (install_counting_allocator() != 0)
     return 1;
@@ -1502,6 +1538,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(flight_dump_on_request_and_signal),
       cmocka_unit_test(bad_options_and_arguments),
       cmocka_unit_test(no_allocation_per_span),
+      cmocka_unit_test(reporter_reuses_spans),
   };
   /* `test_collector fork`: the tests whose forked child starts a thread (tests/CMakeLists.txt
    * runs them apart, outside TSan). */

@@ -80,6 +80,12 @@ static uint32_t decode_fields(const col_rec *r, uint32_t at, m_field *out, uint3
 /* ---------------------------------------------------------------------------------------- */
 /* Spans, threads and the model. */
 
+/* Bytes of values a span keeps without an allocation: four values and their strings, or two
+ * with 80 bytes of strings. Spans kept for reuse: at most this many (some 6 MiB), so that rounds
+ * of up to that many spans allocate none. */
+#define SPAN_INLINE_BYTES 128u
+#define SPARE_SPANS 16384u
+
 typedef struct m_span {
   uint64_t id;
   const trace_metadata *meta;
@@ -117,6 +123,12 @@ typedef struct m_span {
   uint16_t tracestate_len;
   uint8_t trace_id[16], span_id[8], parent_span_id[8];
   char *tracestate; /* tracestate_len bytes, NULL when 0 */
+  struct m_span *next_spare; /* on the model's list of spare spans */
+  /* A few values and their strings (the usual span's) are kept here rather than allocated. */
+  union {
+    m_field f[SPAN_INLINE_BYTES / sizeof(m_field)];
+    char bytes[SPAN_INLINE_BYTES];
+  } inline_fields;
 } m_span;
 
 typedef struct m_frame {
@@ -154,7 +166,41 @@ struct col_model {
   trace__buf ev;
   uint32_t pid;
   bool finishing;
+  /* Spans freed, kept for the next ones (at most SPARE_SPANS): in steady state the reporter
+   * allocates nothing per span. */
+  m_span *spare;
+  uint32_t nspare;
 };
+
+/* A span's struct, from the spares or the heap, zeroed. */
+static m_span *span_alloc(col_model *m) {
+  m_span *s = m->spare;
+  if (!s)
+    return trace__calloc(1, sizeof *s);
+  m->spare = s->next_spare;
+  m->nspare--;
+  memset(s, 0, sizeof *s);
+  return s;
+}
+
+static void fields_free(m_span *s) {
+  if (s->fields != s->inline_fields.f)
+    trace__free(s->fields);
+  s->fields = NULL;
+}
+
+/* The span's memory back: its values, its tracestate, the struct to the spares or the heap. */
+static void span_recycle(col_model *m, m_span *s) {
+  fields_free(s);
+  trace__free(s->tracestate);
+  if (m->nspare < SPARE_SPANS) {
+    s->next_spare = m->spare;
+    m->spare = s;
+    m->nspare++;
+  } else {
+    trace__free(s);
+  }
+}
 
 static inline uint32_t id_hash(uint64_t id, uint32_t cap) {
   return (uint32_t)((id * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
@@ -224,14 +270,14 @@ static m_span *span_get(col_model *m, uint64_t id, const trace_metadata *meta) {
       s->meta = meta;
     return s;
   }
-  s = trace__calloc(1, sizeof *s);
+  s = span_alloc(m);
   if (!s)
     return NULL;
   s->id = id;
   s->meta = meta;
   s->refs = 1;
   if (!table_put(m, s)) {
-    trace__free(s);
+    span_recycle(m, s);
     return NULL;
   }
   return s;
@@ -823,9 +869,7 @@ static void span_release(col_model *m, m_span *s) {
   }
   table_remove(m, s);
   m_span *parent = s->parent;
-  trace__free(s->fields);
-  trace__free(s->tracestate);
-  trace__free(s);
+  span_recycle(m, s);
   if (parent)
     span_unref(m, parent);
 }
@@ -900,7 +944,11 @@ static void store_fields(m_span *s, const col_rec *r, uint32_t at, bool front) {
   size_t bytes = 0;
   for (uint32_t i = 0; i < count; i++)
     bytes += all[i].str ? all[i].len : 0;
-  m_field *copy = trace__malloc(count * sizeof *copy + bytes);
+  size_t size = count * sizeof(m_field) + bytes;
+  /* Small enough: built in a scratch buffer (the old values, which may be in the span's own
+   * buffer, are read meanwhile), then moved into the span. */
+  _Alignas(m_field) char scratch[SPAN_INLINE_BYTES];
+  m_field *copy = size <= sizeof scratch ? (m_field *)(void *)scratch : trace__malloc(size);
   if (!copy)
     return; /* the old values stay */
   char *text = (char *)(copy + count);
@@ -912,7 +960,14 @@ static void store_fields(m_span *s, const col_rec *r, uint32_t at, bool front) {
       text += all[i].len;
     }
   }
-  trace__free(s->fields);
+  fields_free(s);
+  if (copy == (m_field *)(void *)scratch) {
+    memcpy(s->inline_fields.bytes, scratch, size);
+    copy = s->inline_fields.f;
+    for (uint32_t i = 0; i < count; i++)
+      if (copy[i].str)
+        copy[i].str = s->inline_fields.bytes + (copy[i].str - scratch);
+  }
   s->fields = copy;
   s->nfields = count;
 }
@@ -1232,12 +1287,16 @@ void trace__col_model_free(col_model *m) {
     return;
   for (uint32_t i = 0; i < m->table_cap; i++) {
     if (m->table[i]) {
-      trace__free(m->table[i]->fields);
+      fields_free(m->table[i]);
       trace__free(m->table[i]->tracestate);
       trace__free(m->table[i]);
     }
   }
   trace__free(m->table);
+  for (m_span *s = m->spare, *next; s; s = next) {
+    next = s->next_spare;
+    trace__free(s);
+  }
   for (uint32_t n = 0; n < m->threads_cap; n++) {
     if (m->threads[n]) {
       trace__free(m->threads[n]->stack);
