@@ -1373,9 +1373,6 @@ static void fork_child_sink(void **state) {
   trace_collector_options o;
   trace_collector_options_init(&o);
   o.sink = &sink;
-  /* Rounds only at the flushes below, each one batch: no tick, no ring half full between. */
-  o.flush_interval_ms = 60000;
-  o.thread_buffer_bytes = (size_t)4 << 20;
   trace_collector *c = new_collector(&o);
   assert_int_equal(trace_collector_install(c), 0);
   nested_work(1); /* 3 spans */
