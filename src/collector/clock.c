@@ -33,7 +33,7 @@ uint64_t trace__col_clock_slow(const col_clock *k) {
 }
 
 uint64_t trace__col_now_ticks(const col_clock *k) {
-  return k->kind == COL_CLOCK_TSC ? col_rdtsc() : trace__col_clock_slow(k);
+  return k->kind == COL_CLOCK_TSC ? trace__tsc() : trace__col_clock_slow(k);
 }
 
 void trace__col_clock_init(col_clock *k, int kind, uint64_t (*fn)(void *), void *arg) {
@@ -44,7 +44,7 @@ void trace__col_clock_init(col_clock *k, int kind, uint64_t (*fn)(void *), void 
   trace__mutex_init(&k->lock, TRACE__MUTEX_INNER);
   if (kind == COL_CLOCK_TSC) {
     k->base_ns = trace__monotonic_ns();
-    k->base_ticks = col_rdtsc();
+    k->base_ticks = trace__tsc();
     k->anchor_ns = k->base_ns;
     k->anchor_ticks = k->base_ticks;
   }
@@ -73,7 +73,7 @@ col_timemap trace__col_clock_map(col_clock *k) {
   uint64_t ns, ticks;
   do {
     ns = trace__monotonic_ns();
-    ticks = col_rdtsc();
+    ticks = trace__tsc();
   } while (ns < k->base_ns + 100000);
   if (ticks > k->base_ticks) {
     k->scale = (double)(ns - k->base_ns) / (double)(ticks - k->base_ticks);

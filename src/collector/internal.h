@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../common/clock.h"
 #include "../common/compiler.h"
 #include "../common/mutex.h"
 #include "../common/thread.h"
@@ -45,16 +46,6 @@ typedef struct col_clock {
   double scale;
   trace__mutex lock; /* calibration */
 } col_clock;
-
-static TRACE__INLINE uint64_t col_rdtsc(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  uint32_t lo, hi;
-  __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
-  return (uint64_t)hi << 32 | lo;
-#else
-  return 0;
-#endif
-}
 
 bool trace__col_tsc_usable(void);
 void trace__col_clock_init(col_clock *k, int kind, uint64_t (*fn)(void *), void *arg);
@@ -306,27 +297,23 @@ typedef struct col_tcache {
 } col_tcache;
 extern __thread col_tcache trace__col_tcache __attribute__((tls_model("initial-exec")));
 
-/* The calling thread's ring for c, made on its first record (NULL: it cannot have one). */
-col_thread *trace__col_thread_slow(col *c);
-static TRACE__INLINE col_thread *col_thread_get(col *c) {
-  const col_tcache *k = &trace__col_tcache;
-  if (TRACE__LIKELY(k->c == c && k->gen == c->gen))
-    return k->t;
-  return trace__col_thread_slow(c);
-}
 /* The ring this thread used last, if it is c's; NULL otherwise (it may have one all the same:
  * col_thread_find says). For fast paths that leave everything else to a general path. */
 static TRACE__INLINE col_thread *col_thread_cached(const col *c) {
   const col_tcache *k = &trace__col_tcache;
   return TRACE__LIKELY(k->c == c && k->gen == c->gen) ? k->t : NULL;
 }
+/* The calling thread's ring for c, made on its first record (NULL: it cannot have one). */
+col_thread *trace__col_thread_slow(col *c);
+static TRACE__INLINE col_thread *col_thread_get(col *c) {
+  col_thread *t = col_thread_cached(c);
+  return TRACE__LIKELY(t != NULL) ? t : trace__col_thread_slow(c);
+}
 /* The same without making one. */
 col_thread *trace__col_thread_find(col *c);
 static TRACE__INLINE col_thread *col_thread_find(col *c) {
-  const col_tcache *k = &trace__col_tcache;
-  if (TRACE__LIKELY(k->c == c && k->gen == c->gen))
-    return k->t;
-  return trace__col_thread_find(c);
+  col_thread *t = col_thread_cached(c);
+  return TRACE__LIKELY(t != NULL) ? t : trace__col_thread_find(c);
 }
 
 /* Where the next record of size bytes (a multiple of 8, at most a page) goes, or NULL when it
@@ -344,7 +331,7 @@ static TRACE__INLINE void col_commit(col_thread *t, uint32_t size) {
 
 static TRACE__INLINE uint64_t col_now(const col_thread *t) {
   if (TRACE__LIKELY(t->clock == COL_CLOCK_TSC))
-    return col_rdtsc();
+    return trace__tsc();
   return trace__col_clock_slow(&t->c->clock);
 }
 

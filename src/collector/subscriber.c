@@ -101,7 +101,7 @@ static TRACE__INLINE uint64_t new_span_on(col *c, col_thread *t, const trace_spa
     return entered ? new_span_entered_slow(c, attrs) : new_span_slow(c, attrs);
   uint32_t d = t->depth; /* below COL_STACK_MAX when entered */
   const trace_metadata *meta = attrs->meta;
-  uint64_t ts = !entered && !exact ? 0 : fast ? col_rdtsc() : col_now(t);
+  uint64_t ts = !entered && !exact ? 0 : fast ? trace__tsc() : col_now(t);
   uint32_t index1 = t->free_head;
   col_slot *s = col_slot_in(t->pages, index1 - 1);
   uint64_t st = TRACE__LOAD(&s->state);
@@ -389,7 +389,7 @@ static TRACE__INLINE int exit_close_on(col *c, col_thread *t, uint64_t id, bool 
   if (TRACE__UNLIKELY(__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != st ||
                       t->free_count + 1 >= 2 * COL_BATCH))
     return exit_close_pair(c, t, id);
-  uint64_t ts = fast ? col_rdtsc() : col_now(t);
+  uint64_t ts = fast ? trace__tsc() : col_now(t);
   /* The next generation, as try_close_on stores it (see there why without a locked RMW). */
   __atomic_store_n(&s->state, st + ((uint64_t)1 << 32) - 1, __ATOMIC_RELEASE);
   t->depth = d - 1;

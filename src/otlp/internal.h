@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../common/clock.h"
 #include "../common/compiler.h"
 #include "../common/mutex.h"
 #include "../text/buf.h"
@@ -152,12 +153,8 @@ uint64_t trace__otlp_now_unix_ns(void);
 uint64_t trace__otlp_now_mono_ns(void);
 bool trace__otlp_tsc_usable(void);
 static TRACE__INLINE uint64_t otlp_ticks(bool tsc) {
-#if defined(__x86_64__)
-  if (TRACE__LIKELY(tsc))
-    return __builtin_ia32_rdtsc();
-#else
-  (void)tsc;
-#endif
+  if (TRACE__HAVE_TSC && TRACE__LIKELY(tsc))
+    return trace__tsc();
   return trace__otlp_now_unix_ns();
 }
 void trace__otlp_clock_init(otlp_clock *c);

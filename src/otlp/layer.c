@@ -74,12 +74,7 @@ static void on_first_span(void *self, const trace_span_attrs *a, uint64_t id,
  * stamp counter, which the records carry when it is usable (conf.tsc), and nothing else is to
  * be set up per span (busy and idle time are not tracked). */
 static bool creation_by_registry(const trace_otlp *x) {
-#if defined(__x86_64__)
-  return x->conf.tsc && !x->conf.track_inactivity;
-#else
-  (void)x;
-  return false;
-#endif
+  return x->conf.tsc && !x->conf.track_inactivity; /* conf.tsc: trace_registry_ticks is the TSC */
 }
 
 static void on_enter(void *self, uint64_t id, const trace_ctx *ctx) {

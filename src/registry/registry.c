@@ -247,13 +247,7 @@ static TRACE__NOINLINE void notify_new_span(trace_registry *r, reg_thread *ts, s
   notify_new_span_all(r, ts, s, id, a);
 }
 
-uint64_t trace_registry_ticks(void) {
-#if defined(__x86_64__)
-  return __builtin_ia32_rdtsc();
-#else
-  return trace__monotonic_ns();
-#endif
-}
+uint64_t trace_registry_ticks(void) { return TRACE__HAVE_TSC ? trace__tsc() : trace__monotonic_ns(); }
 
 /* TRACE_LAYER_CREATION: when and where s began, into the extension of each layer of mask
  * (inline for one layer, the common case). */
