@@ -18,6 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "trace/collector.h"
+#include "trace/otlp.h"
+
 #ifndef TRACE_OTLP_RECEIVER
 #error "TRACE_OTLP_RECEIVER must name tests/otlp_receiver.py"
 #endif
@@ -290,6 +293,24 @@ static inline bool all_valid(json_t *reqs) {
     }
   }
   return ok;
+}
+
+/* An exporter made with o and fed by a collector installed as the subscriber
+ * (trace_otlp_attach): the caller's reference to it, or NULL when a step failed (what was made
+ * is released then). */
+static inline trace_otlp *otlp_attached(const trace_otlp_options *o) {
+  trace_otlp *x = NULL;
+  if (trace_otlp_new(o, &x) != 0)
+    return NULL;
+  trace_collector_options co;
+  trace_collector_options_init(&co);
+  trace_collector *c = NULL;
+  if (trace_otlp_attach(x, &co) != 0 || trace_collector_new(&co, &c) != 0 ||
+      trace_collector_install(c) != 0) {
+    trace_otlp_release(x);
+    return NULL;
+  }
+  return x;
 }
 
 #endif

@@ -9,7 +9,6 @@
 #include "common/compiler.h"
 #include "helpers.h"
 #include "otlp_helpers.h"
-#include "trace/collector.h"
 #include "trace/context.h"
 #include "trace/otlp.h"
 #include "trace/registry.h"
@@ -841,13 +840,8 @@ static void layer_refusals(void **state) {
 
 /* The collector feeding the exporter (trace_otlp_attach) instead of the layer. */
 static void install_attached(const trace_otlp_options *o) {
-  assert_int_equal(trace_otlp_new(o, &exporter), 0);
-  trace_collector_options co;
-  trace_collector_options_init(&co);
-  assert_int_equal(trace_otlp_attach(exporter, &co), 0);
-  trace_collector *c = NULL;
-  assert_int_equal(trace_collector_new(&co, &c), 0);
-  assert_int_equal(trace_collector_install(c), 0);
+  exporter = otlp_attached(o);
+  assert_non_null(exporter);
 }
 
 static void fork_child_exports_with(bool attached) {

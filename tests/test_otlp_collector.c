@@ -476,14 +476,8 @@ static void attach_sampler(void **state) {
 /* End to end: the collector alone as the subscriber, with the exporter attached. */
 
 static trace_otlp *attached(trace_otlp_options *o) {
-  trace_otlp *x = NULL;
-  assert_int_equal(trace_otlp_new(o, &x), 0);
-  trace_collector_options co;
-  trace_collector_options_init(&co);
-  assert_int_equal(trace_otlp_attach(x, &co), 0);
-  trace_collector *c = NULL;
-  assert_int_equal(trace_collector_new(&co, &c), 0);
-  assert_int_equal(trace_collector_install(c), 0);
+  trace_otlp *x = otlp_attached(o);
+  assert_non_null(x);
   return x;
 }
 
