@@ -53,6 +53,7 @@ struct conn {
   server *srv;
   conn *prev, *next;
   trace_span span;       /* "conn", from accept to the close callback */
+  uv_shutdown_t shutdown; /* after the client's EOF: our side ends once every echo is out */
   uint64_t bytes_in, bytes_out;
   bool paused;           /* reading stopped: too much waiting for the client */
   bool closing;
@@ -86,20 +87,24 @@ static void format_addr(const struct sockaddr_storage *sa, char *out, size_t cap
   }
 }
 
-/* Starts closing a connection; on_close finishes. Called inside the connection's span. */
+/* Starts closing a connection; on_close finishes. Called inside the connection's span. Writes
+ * still queued are cancelled: the paths that must not lose an echo (the client's EOF) go through
+ * uv_shutdown first. */
 static void conn_close(conn *c) {
   if (c->closing)
     return;
   c->closing = true;
-  TRACE_RECORD(&c->span, bytes_in, c->bytes_in);
-  TRACE_RECORD(&c->span, bytes_out, c->bytes_out);
   uv_close((uv_handle_t *)&c->handle, on_close);
 }
 
-/* The loop's last word on a connection: its span ends here, with the struct that holds it. */
+/* The loop's last word on a connection: its span ends here, with the struct that holds it. The
+ * byte counts are recorded here, not when closing starts: libuv runs the callbacks of writes
+ * that completed meanwhile before this one, and they count. */
 static void on_close(uv_handle_t *h) {
   conn *c = h->data;
   server *srv = c->srv;
+  TRACE_RECORD(&c->span, bytes_in, c->bytes_in);
+  TRACE_RECORD(&c->span, bytes_out, c->bytes_out);
   TRACE_IN_SPAN(&c->span) { TRACE_INFO("connection closed"); }
   trace_span_close(&c->span);
   if (c->prev)
@@ -143,6 +148,17 @@ static void on_write(uv_write_t *req, int status) {
   free(e);
 }
 
+/* Every echo has gone out after the client's EOF (or the connection was closed meanwhile:
+ * UV_ECANCELED, and conn_close has nothing left to do). */
+static void on_shutdown(uv_shutdown_t *req, int status) {
+  conn *c = req->handle->data;
+  TRACE_IN_SPAN(&c->span) {
+    if (status != 0 && status != UV_ECANCELED)
+      TRACE_WARN(TF(error, uv_strerror(status)), "shutdown failed");
+    conn_close(c);
+  }
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   conn *c = stream->data;
   TRACE_IN_SPAN(&c->span) {
@@ -172,8 +188,16 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     } else {
       free(buf->base);
       if (nread == UV_EOF) {
+        /* The client may still be reading: send it every echo queued, then end our side. A
+         * close here would cancel the writes still waiting (a client that sends fast and closes
+         * its side early would lose the end of its echo). */
         TRACE_INFO("client closed its side");
-        conn_close(c);
+        uv_read_stop(stream);
+        int rc = uv_shutdown(&c->shutdown, stream, on_shutdown);
+        if (rc != 0) {
+          TRACE_WARN(TF(error, uv_strerror(rc)), "cannot shut down");
+          conn_close(c);
+        }
       } else if (nread < 0) {
         TRACE_WARN(TF(error, uv_strerror((int)nread)), "read failed");
         conn_close(c);
