@@ -591,14 +591,19 @@ int server_run(server *s) {
       result = -1;
       break;
     }
-    /* Only the connection of an event is ever closed while handling it, so the pointers of the
-     * other events of this batch stay valid. */
+    /* The connections' events first, the listeners' last. A connection's handler closes only
+     * its own connection, but accepting may close another one to make room
+     * (evict_oldest_waiting), whose event could come later in this batch and would then point at
+     * freed memory: once the listeners' turn comes, every connection's event has been handled. */
+    listener *ready[MAX_LISTENERS]; /* an event names its listener once per batch */
+    size_t nready = 0;
     for (int i = 0; i < n; i++) {
       handler_kind *h = events[i].data.ptr;
       if (*h == HANDLER_CONN) {
         conn_event(s, (conn *)h, events[i].events);
       } else if (*h == HANDLER_LISTENER) {
-        listener_event(s, (listener *)h);
+        if (nready < MAX_LISTENERS)
+          ready[nready++] = (listener *)h;
       } else {
         uint64_t count;
         ssize_t r = read(s->wake_fd, &count, sizeof count);
@@ -606,6 +611,8 @@ int server_run(server *s) {
         s->stopping = true;
       }
     }
+    for (size_t i = 0; i < nready; i++)
+      listener_event(s, ready[i]);
     run_timers(s, now_ms());
   }
   for (int p = 0; p < PHASE_COUNT; p++)
