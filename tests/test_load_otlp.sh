@@ -40,7 +40,9 @@ echo "$summary"
 grep -q 'server{name=serve local=127.0.0.1:[0-9]*}:conn{remote=127.0.0.1:[0-9]*}:request{req.method=GET' "$work/log.txt" ||
   { echo "FAIL: the server's request lines lost their scope"; grep request "$work/log.txt" | head -3; exit 1; }
 
-python3 - "$work/requests.jsonl" "$summary" <<'PY'
+# On a failure, what the exporter said (lost spans are reported on stderr: why they were lost).
+exporter_said() { grep '^trace: otlp' "$work/log.txt" | tail -n 5; }
+python3 - "$work/requests.jsonl" "$summary" <<'PY' || { exporter_said; exit 1; }
 import json, re, sys
 reqs = [json.loads(l) for l in open(sys.argv[1])]
 errors = [e for r in reqs for e in r["errors"]]

@@ -16,7 +16,12 @@
 static receiver rcv;
 static trace_otlp *exporter;
 
-/* Options for the receiver: quick retries, and no export before a flush or the shutdown. */
+/* Options for the receiver: quick retries, and no export before a flush or the shutdown.
+ * The receiver decodes a request (protoc, then Python) before it answers it: on a loaded machine
+ * one batch took longer than the default request time-out of 10 s (seen in otlp_collector),
+ * and a request that times out is sent again (the receiver then records its spans twice), so
+ * the limits are generous: a request, a batch and the shutdown's flush end when the receiver
+ * has answered, never sooner. The tests of time-outs set their own. */
 static trace_otlp_options options(int protocol) {
   trace_otlp_options o;
   trace_otlp_options_init(&o);
@@ -25,6 +30,9 @@ static trace_otlp_options options(int protocol) {
   o.service_name = "test-svc";
   o.resource_attributes = "deployment.environment=ci,team=c%20people";
   o.schedule_delay_ms = 60000;
+  o.traces_timeout_ms = o.logs_timeout_ms = 120000;
+  o.export_timeout_ms = 240000;
+  o.shutdown_timeout_ms = 240000;
   o.retry_initial_ms = 20;
   o.retry_max_ms = 100;
   o.headers = "X-Test=yes";

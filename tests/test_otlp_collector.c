@@ -26,6 +26,11 @@ static int teardown(void **state) {
 }
 
 /* Options for the receiver: no export before a flush or the shutdown. */
+/* The receiver decodes a request (protoc, then Python) before it answers it: a batch of 2048
+ * spans took 2 to 6.5 s on a loaded machine, and more than the default request time-out of
+ * 10 s at times, and the sink waits for room in the exporter's rings only as long as that
+ * time-out. Generous limits: a request, a batch and the shutdown's flush end when the receiver
+ * has answered, never sooner. */
 static trace_otlp_options options(int protocol) {
   trace_otlp_options o;
   trace_otlp_options_init(&o);
@@ -33,6 +38,9 @@ static trace_otlp_options options(int protocol) {
   o.traces_protocol = o.logs_protocol = protocol;
   o.service_name = "collector-svc";
   o.schedule_delay_ms = 60000;
+  o.traces_timeout_ms = o.logs_timeout_ms = 120000;
+  o.export_timeout_ms = 240000;
+  o.shutdown_timeout_ms = 240000;
   o.retry_initial_ms = 20;
   o.retry_max_ms = 100;
   o.track_inactivity = true;

@@ -11,8 +11,9 @@
  * (server_set_read_timeout, READ_TIMEOUT_MS by default) and fit in HTTP_REQUEST_MAX bytes; its
  * response must be taken within WRITE_TIMEOUT_MS; a listener holds at most max_conns
  * connections. Memory is therefore bounded by max_conns buffers. A full listener makes room for
- * a new connection by closing the one that has waited longest for its request: idle clients
- * (or slow ones) cannot lock anybody out, not even for the read timeout. */
+ * a new connection by closing one that only waits on its client (answered and lingering, or the
+ * one that has waited longest for its request): idle clients (or slow ones) cannot lock anybody
+ * out, not even for the read timeout, nor after it. */
 #define TRACE_TARGET "load"
 
 #include "server.h"
@@ -375,17 +376,32 @@ static void report_drops(listener *l, uint64_t now) {
   l->last_drop_report = now;
 }
 
-/* The listener is full: closes its connection that has waited longest for its request, if one
- * is still reading it (the read list is in order of acceptance). Connections under way with a
- * response are left alone. Returns whether there is room now. */
-static bool evict_oldest_waiting(server *s, listener *l) {
-  conn *c = s->phases[PHASE_READ].head;
+/* The oldest connection of listener l in phase p (each phase's list is in order of entry). */
+static conn *oldest_in_phase(server *s, listener *l, phase p) {
+  conn *c = s->phases[p].head;
   while (c && c->l != l)
     c = c->next;
+  return c;
+}
+
+/* The listener is full: makes room by closing a connection that is only waiting on its client.
+ * First one that has had its whole response and lingers for the client to close: an idle client
+ * answered 408 by the read timeout never closes, and otherwise keeps its slot for the linger
+ * time, so that idle clients would lock the operator out after all, one read timeout later.
+ * What it sent since is read first, so that the close sends no reset that could destroy the
+ * response it has not read. Then the one that has waited longest for its request. Connections
+ * sending a response are left alone. Returns whether there is room now. */
+static bool evict_oldest_waiting(server *s, listener *l) {
+  conn *c = oldest_in_phase(s, l, PHASE_LINGER);
+  if (c)
+    (void)conn_drain(c);
+  else
+    c = oldest_in_phase(s, l, PHASE_READ);
   if (!c)
     return false;
   conn_enter(c);
-  TRACE_DEBUG(TF(received, c->in_len), TF(max_conns, l->max_conns),
+  TRACE_DEBUG(TF(received, c->in_len), TF(answered, c->ph == PHASE_LINGER),
+              TF(max_conns, l->max_conns),
               "connection limit reached; closing the connection that has waited longest");
   conn_destroy(s, c);
   l->evicted++;
@@ -591,14 +607,19 @@ int server_run(server *s) {
       result = -1;
       break;
     }
-    /* Only the connection of an event is ever closed while handling it, so the pointers of the
-     * other events of this batch stay valid. */
+    /* The connections' events first, the listeners' last. A connection's handler closes only
+     * its own connection, but accepting may close another one to make room
+     * (evict_oldest_waiting), whose event could come later in this batch and would then point at
+     * freed memory: once the listeners' turn comes, every connection's event has been handled. */
+    listener *ready[MAX_LISTENERS]; /* an event names its listener once per batch */
+    size_t nready = 0;
     for (int i = 0; i < n; i++) {
       handler_kind *h = events[i].data.ptr;
       if (*h == HANDLER_CONN) {
         conn_event(s, (conn *)h, events[i].events);
       } else if (*h == HANDLER_LISTENER) {
-        listener_event(s, (listener *)h);
+        if (nready < MAX_LISTENERS)
+          ready[nready++] = (listener *)h;
       } else {
         uint64_t count;
         ssize_t r = read(s->wake_fd, &count, sizeof count);
@@ -606,6 +627,8 @@ int server_run(server *s) {
         s->stopping = true;
       }
     }
+    for (size_t i = 0; i < nready; i++)
+      listener_event(s, ready[i]);
     run_timers(s, now_ms());
   }
   for (int p = 0; p < PHASE_COUNT; p++)
