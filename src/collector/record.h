@@ -149,7 +149,8 @@ uint64_t trace__col_record_new_again(col_thread *t, const uint64_t *head,
 /* A new span's values after its header at p (room: words left in the page, at least the
  * header's and the slots'): a slot for every value (EMPTY ones too, which readers skip), the
  * strings' bytes after the slots. Publishes the record and returns true; false, with nothing
- * published, when a string is longer than the bound or the page's rest, or a value is FMT. */
+ * published, when a string is longer than the bound or the page's rest, a value is FMT, or a null
+ * string carries a length. */
 static TRACE__INLINE bool col_put_new_values(col_thread *t, uint64_t *p, size_t room,
                                              const trace_span_attrs *attrs, uint64_t flags) {
   const trace_value *v = attrs->fields.values, *v_end = v + attrs->fields.count;
@@ -163,6 +164,11 @@ static TRACE__INLINE bool col_put_new_values(col_thread *t, uint64_t *p, size_t 
       size_t len = v->as.str.len; /* 0 for a null string */
       size_t padded = (len + 7) & ~(size_t)7;
       if (TRACE__UNLIKELY(len > t->string_bytes || padded > left))
+        return false;
+      /* A null string with a length: the constructors never make one, but the struct is public
+       * and one made by hand may carry a length. The general path keeps it as null without
+       * reading through its pointer. */
+      if (TRACE__UNLIKELY(!value) && len)
         return false;
       left -= padded;
       col_put_string(bytes, (const char *)(uintptr_t)value, (uint32_t)len);
