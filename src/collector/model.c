@@ -372,7 +372,26 @@ static size_t whole_utf8(const char *s, size_t len) {
   return len;
 }
 
-static void put_value(trace__buf *b, const m_field *f) {
+/* Strings of an event's values and its name (a message) keep at most this many bytes at each
+ * try of build_and_emit: none, then shorter and shorter, until the event fits in COL_EVENT_MAX;
+ * at the last try the values are left out. */
+static const size_t value_caps[] = {SIZE_MAX, 512, 128, 32, 0, 0};
+#define CAP_TRIES (sizeof value_caps / sizeof value_caps[0])
+#define CAP_NO_VALUES (CAP_TRIES - 1)
+
+/* A string, cut (on a whole character, then an ellipsis) when it was cut when recorded or is
+ * longer than cap. */
+static void put_json_cut(trace__buf *b, const char *s, size_t len, bool cut, size_t cap) {
+  if (len > cap) {
+    len = cap;
+    cut = true;
+  }
+  trace__buf_putc(b, '"');
+  trace__escape(b, s, cut ? whole_utf8(s, len) : len, TRACE__ESC_JSON);
+  trace__buf_puts(b, cut ? "\xE2\x80\xA6\"" : "\"");
+}
+
+static void put_value(trace__buf *b, const m_field *f, size_t cap) {
   switch (f->type) {
   case TRACE_VALUE_I64: trace__buf_i64(b, (int64_t)f->value); break;
   case TRACE_VALUE_U64: trace__buf_u64(b, f->value); break;
@@ -390,15 +409,11 @@ static void put_value(trace__buf *b, const m_field *f) {
     break;
   }
   default:
-    if (f->flags & COL_FIELD_NULL) {
+    if (f->flags & COL_FIELD_NULL)
       trace__buf_puts(b, "null");
-    } else if (f->flags & COL_FIELD_CUT) {
-      trace__buf_putc(b, '"');
-      trace__escape(b, f->str, whole_utf8(f->str, f->len), TRACE__ESC_JSON);
-      trace__buf_puts(b, "\xE2\x80\xA6\""); /* an ellipsis */
-    } else {
-      put_json_str(b, f->str ? f->str : "", f->str ? f->len : 0);
-    }
+    else
+      put_json_cut(b, f->str ? f->str : "", f->str ? f->len : 0,
+                   (f->flags & COL_FIELD_CUT) != 0, cap);
   }
 }
 
@@ -446,14 +461,22 @@ static bool replaced_later(const m_field *f, uint32_t i, uint32_t n) {
   return false;
 }
 
+/* The values, their strings cut to value_caps[try]; at the last try none, but a key saying so. */
 static void put_fields(trace__buf *b, keys *ks, const trace_metadata *meta, const m_field *f,
-                       uint32_t n) {
+                       uint32_t n, unsigned try) {
+  if (try == CAP_NO_VALUES) {
+    if (n) {
+      put_key(b, ks, "values_cut");
+      trace__buf_puts(b, "true");
+    }
+    return;
+  }
   for (uint32_t i = 0; i < n; i++) {
     if (replaced_later(f, i, n))
       continue;
     const char *name = meta && f[i].index < meta->field_count ? meta->field_names[f[i].index] : "?";
     put_key(b, ks, name);
-    put_value(b, &f[i]);
+    put_value(b, &f[i], value_caps[try]);
   }
 }
 
@@ -479,15 +502,23 @@ static const char *name_of(const m_span *s) {
   return s->meta && s->meta->name ? s->meta->name : "(unknown span)";
 }
 
-static void emit(col_model *m) {
+/* Writes the event built in m->ev; false, with nothing written, when it is longer than an event
+ * may be and this was not the last try (the caller builds it again with its values cut shorter,
+ * see value_caps). */
+static bool emit(col_model *m, unsigned try) {
   if (m->ev.truncated) {
     /* Bounded by the writer; an event that could not even be built is not written. */
     m->ev.len = 0;
     m->ev.truncated = false;
-    return;
+    return true;
+  }
+  if (m->ev.len > COL_EVENT_MAX && try + 1 < CAP_TRIES) {
+    m->ev.len = 0;
+    return false;
   }
   trace__col_chrome_event(m->cfg.chrome, m->ev.data, m->ev.len);
   m->ev.len = 0;
+  return true;
 }
 
 /* The start of an event: name (cut: it ends with an ellipsis), cat, ph, ts, pid, tid. */
@@ -522,7 +553,7 @@ static void thread_name_event(col_model *m, m_thread *t) {
   trace__buf_puts(b, ",\"args\":{\"name\":");
   put_json_cstr(b, t->name[0] ? t->name : "thread");
   trace__buf_puts(b, "}}");
-  emit(m);
+  (void)emit(m, CAP_TRIES - 1);
   memcpy(t->shown, t->name, sizeof t->shown);
   t->named = true;
 }
@@ -538,20 +569,22 @@ static void emit_interval(col_model *m, m_thread *t, m_span *s, uint64_t start, 
     return;
   thread_name_event(m, t);
   const char *name = name_of(s);
-  event_head(m, name, strlen(name), false, target_of(s->meta), 'X', start, t->number);
-  trace__buf *b = &m->ev;
-  trace__buf_puts(b, ",\"dur\":");
-  put_us(b, end - start);
-  trace__buf_puts(b, ",\"args\":{");
-  keys ks = {{0}, 0};
-  if (open) {
-    put_key(b, &ks, "open");
-    trace__buf_puts(b, "true");
-  }
-  put_context(b, &ks, s);
-  put_fields(b, &ks, s->meta, s->fields, s->nfields);
-  trace__buf_puts(b, "}}");
-  emit(m);
+  unsigned try = 0;
+  do {
+    event_head(m, name, strlen(name), false, target_of(s->meta), 'X', start, t->number);
+    trace__buf *b = &m->ev;
+    trace__buf_puts(b, ",\"dur\":");
+    put_us(b, end - start);
+    trace__buf_puts(b, ",\"args\":{");
+    keys ks = {{0}, 0};
+    if (open) {
+      put_key(b, &ks, "open");
+      trace__buf_puts(b, "true");
+    }
+    put_context(b, &ks, s);
+    put_fields(b, &ks, s->meta, s->fields, s->nfields, try);
+    trace__buf_puts(b, "}}");
+  } while (!emit(m, try++));
 }
 
 /* An async pair (b and e, matched by id) for a span's whole life. */
@@ -564,6 +597,8 @@ static void emit_async(col_model *m, m_span *s, bool open) {
     thread_name_event(m, t);
   const char *name = name_of(s);
   for (int end = 0; end < 2; end++) {
+    unsigned try = 0;
+  again:
     event_head(m, name, strlen(name), false, target_of(s->meta), end ? 'e' : 'b',
                end ? s->t_close : s->t_new, tid);
     trace__buf *b = &m->ev;
@@ -587,11 +622,12 @@ static void emit_async(col_model *m, m_span *s, bool open) {
         trace__buf_putc(b, ']');
       }
       put_context(b, &ks, s);
-      put_fields(b, &ks, s->meta, s->fields, s->nfields);
+      put_fields(b, &ks, s->meta, s->fields, s->nfields, try);
       trace__buf_putc(b, '}');
     }
     trace__buf_putc(b, '}');
-    emit(m);
+    if (!emit(m, try++))
+      goto again;
   }
 }
 
@@ -629,20 +665,28 @@ static void emit_instant(col_model *m, m_thread *t, const col_rec *r, const m_ev
   const char *msg = e->msg;
   bool msg_cut = e->msg_cut;
   const char *name = msg ? msg : r->meta->name;
-  size_t name_len = msg ? (msg_cut ? whole_utf8(msg, e->msg_len) : e->msg_len) : strlen(name);
-  event_head(m, name, name_len, msg && msg_cut, target_of(r->meta), 'i', ts, t->number);
-  trace__buf *b = &m->ev;
-  trace__buf_puts(b, ",\"s\":\"t\",\"args\":{");
-  keys ks = {{0}, 0};
-  put_key(b, &ks, "level");
-  put_json_cstr(b, trace_level_name(r->meta->level));
-  if (r->id) {
-    put_key(b, &ks, "span");
-    put_hex_id(b, r->id);
-  }
-  put_fields(b, &ks, r->meta, f, n);
-  trace__buf_puts(b, "}}");
-  emit(m);
+  unsigned try = 0;
+  do {
+    /* A message is cut with the values (a message of control characters escapes to six times
+     * its length). */
+    size_t cap = value_caps[try], name_len = msg ? e->msg_len : strlen(name);
+    bool cut = msg && (msg_cut || name_len > cap);
+    if (msg && name_len > cap)
+      name_len = cap;
+    event_head(m, name, cut ? whole_utf8(name, name_len) : name_len, cut, target_of(r->meta),
+               'i', ts, t->number);
+    trace__buf *b = &m->ev;
+    trace__buf_puts(b, ",\"s\":\"t\",\"args\":{");
+    keys ks = {{0}, 0};
+    put_key(b, &ks, "level");
+    put_json_cstr(b, trace_level_name(r->meta->level));
+    if (r->id) {
+      put_key(b, &ks, "span");
+      put_hex_id(b, r->id);
+    }
+    put_fields(b, &ks, r->meta, f, n, try);
+    trace__buf_puts(b, "}}");
+  } while (!emit(m, try++));
 }
 
 /* Rounds a span waits for its own or an ancestor's creation record: one read in a later round
