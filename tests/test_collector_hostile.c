@@ -1,0 +1,573 @@
+/* The collector under hostile use (issue 14 hardening): what its fast paths must survive and
+ * report exactly. Strings of every length around the inline and word boundaries, at every
+ * offset of a ring page, whose caller's buffer is overwritten and freed as soon as the call
+ * returns; values that try to forge JSON; huge values; the entered stack past its capacity;
+ * scopes ended on another thread, twice, out of order; subscribers switched while spans are
+ * open; the reporter's span pool past its size and out of memory. Every check reads what a user
+ * gets: the spans a sink receives (values byte for byte) and the Chrome trace, parsed. */
+#define TRACE_TARGET "hostile"
+#include <dirent.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "trace/collector.h"
+#include "trace/registry.h"
+#include "trace/testing.h"
+
+/* ---------------------------------------------------------------------------------------- */
+/* A sink that keeps copies of every span and event it is handed. */
+
+typedef struct got_value {
+  char name[32];
+  uint32_t type;
+  bool null;
+  uint64_t number;
+  char *str; /* STR and DISPLAY: a copy, NUL-terminated */
+  size_t len;
+} got_value;
+
+typedef struct got_span {
+  char name[32];
+  uint64_t id, parent_id;
+  bool open, truncated, is_event;
+  uint32_t thread;
+  uint32_t nvalues;
+  got_value *values;
+  char *message;
+} got_span;
+
+typedef struct got {
+  pthread_mutex_t lock;
+  got_span *spans;
+  size_t n, cap;
+  int closes;
+} got;
+
+static void got_values(got_span *g, const trace_valueset *vs) {
+  g->nvalues = (uint32_t)vs->count;
+  g->values = calloc(vs->count ? vs->count : 1, sizeof *g->values);
+  for (size_t i = 0; i < vs->count; i++) {
+    const trace_value *v = &vs->values[i];
+    got_value *o = &g->values[i];
+    uint32_t index = vs->index ? vs->index[i] : (uint32_t)i;
+    snprintf(o->name, sizeof o->name, "%s", vs->meta->field_names[index]);
+    o->type = v->type;
+    if (v->type == TRACE_VALUE_STR || v->type == TRACE_VALUE_DISPLAY) {
+      o->null = v->as.str.ptr == NULL;
+      o->len = v->as.str.len;
+      o->str = malloc(o->len + 1);
+      if (o->len)
+        memcpy(o->str, v->as.str.ptr, o->len);
+      o->str[o->len] = '\0';
+    } else {
+      o->number = v->as.u64;
+    }
+  }
+}
+
+static got_span *got_add(got *g) {
+  if (g->n == g->cap) {
+    g->cap = g->cap ? 2 * g->cap : 1024;
+    g->spans = realloc(g->spans, g->cap * sizeof *g->spans);
+  }
+  got_span *s = &g->spans[g->n++];
+  memset(s, 0, sizeof *s);
+  return s;
+}
+
+static void got_span_fn(void *arg, const trace_collector_span *span) {
+  got *g = arg;
+  pthread_mutex_lock(&g->lock);
+  got_span *s = got_add(g);
+  snprintf(s->name, sizeof s->name, "%s", span->meta->name);
+  s->id = span->id;
+  s->parent_id = span->parent_id;
+  s->open = span->open;
+  s->truncated = span->truncated;
+  s->thread = span->thread;
+  got_values(s, &span->fields);
+  pthread_mutex_unlock(&g->lock);
+}
+
+static void got_event_fn(void *arg, const trace_collector_event *ev) {
+  got *g = arg;
+  pthread_mutex_lock(&g->lock);
+  got_span *s = got_add(g);
+  s->is_event = true;
+  snprintf(s->name, sizeof s->name, "%s", ev->meta->name);
+  s->id = ev->span_id;
+  s->truncated = ev->truncated;
+  s->thread = ev->thread;
+  if (ev->message) {
+    s->message = malloc(ev->message_len + 1);
+    memcpy(s->message, ev->message, ev->message_len);
+    s->message[ev->message_len] = '\0';
+  }
+  got_values(s, &ev->fields);
+  pthread_mutex_unlock(&g->lock);
+}
+
+static void got_close_fn(void *arg) { ((got *)arg)->closes++; }
+
+static void got_init(got *g) {
+  memset(g, 0, sizeof *g);
+  pthread_mutex_init(&g->lock, NULL);
+}
+
+static void got_free(got *g) {
+  for (size_t i = 0; i < g->n; i++) {
+    for (uint32_t k = 0; k < g->spans[i].nvalues; k++)
+      free(g->spans[i].values[k].str);
+    free(g->spans[i].values);
+    free(g->spans[i].message);
+  }
+  free(g->spans);
+  pthread_mutex_destroy(&g->lock);
+}
+
+static const got_value *value_of(const got_span *s, const char *name) {
+  const got_value *found = NULL;
+  for (uint32_t i = 0; i < s->nvalues; i++)
+    if (strcmp(s->values[i].name, name) == 0)
+      found = &s->values[i]; /* the last one wins */
+  return found;
+}
+
+static const got_span *span_named(const got *g, const char *name, size_t nth) {
+  for (size_t i = 0; i < g->n; i++)
+    if (!g->spans[i].is_event && strcmp(g->spans[i].name, name) == 0 && nth-- == 0)
+      return &g->spans[i];
+  return NULL;
+}
+
+static __attribute__((unused)) const got_span *span_with_id(const got *g, uint64_t id) {
+  for (size_t i = 0; i < g->n; i++)
+    if (!g->spans[i].is_event && g->spans[i].id == id)
+      return &g->spans[i];
+  return NULL;
+}
+
+static __attribute__((unused)) size_t spans_named(const got *g, const char *name) {
+  size_t c = 0;
+  for (size_t i = 0; i < g->n; i++)
+    c += !g->spans[i].is_event && strcmp(g->spans[i].name, name) == 0;
+  return c;
+}
+
+/* A STREAM collector with the sink g (and a Chrome file when chrome is set). */
+static trace_collector *sink_collector(got *g, trace_collector_options *o,
+                                       const char *chrome) {
+  static trace_collector_sink sink;
+  sink = (trace_collector_sink){got_span_fn, got_event_fn, NULL, got_close_fn, g};
+  trace_collector_options defaults;
+  if (!o) {
+    trace_collector_options_init(&defaults);
+    o = &defaults;
+  }
+  o->sink = &sink;
+  o->chrome_path = chrome;
+  trace_collector *c = NULL;
+  int rc = trace_collector_new(o, &c);
+  if (rc != 0)
+    print_error("trace_collector_new: %s\n", trace_strerror(rc));
+  assert_int_equal(rc, 0);
+  return c;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Scratch files and Chrome traces. */
+
+static char scratch[64];
+
+static int make_scratch(void **state) {
+  (void)state;
+  snprintf(scratch, sizeof scratch, "/tmp/trace-hostile-XXXXXX");
+  return mkdtemp(scratch) ? 0 : -1;
+}
+
+static int remove_scratch(void **state) {
+  (void)state;
+  DIR *d = opendir(scratch);
+  if (d) {
+    struct dirent *e;
+    while ((e = readdir(d))) {
+      char p[512];
+      snprintf(p, sizeof p, "%s/%s", scratch, e->d_name);
+      if (e->d_name[0] != '.')
+        unlink(p);
+    }
+    closedir(d);
+  }
+  rmdir(scratch);
+  return 0;
+}
+
+static const char *path_in(const char *name) {
+  static char p[256];
+  snprintf(p, sizeof p, "%s/%s", scratch, name);
+  return p;
+}
+
+static json_t *load_trace(const char *path) {
+  json_error_t err;
+  json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
+  if (!j)
+    print_error("%s: %s at line %d col %d\n", path, err.text, err.line, err.column);
+  assert_non_null(j);
+  assert_true(json_is_array(j));
+  return j;
+}
+
+/* Events of kind ph (NULL: any) named name (NULL: any), and the first of them. */
+static size_t count_events(json_t *arr, const char *ph, const char *name, json_t **first) {
+  size_t c = 0;
+  for (size_t i = 0; i < json_array_size(arr); i++) {
+    json_t *e = json_array_get(arr, i);
+    const char *p = json_string_value(json_object_get(e, "ph"));
+    const char *n = json_string_value(json_object_get(e, "name"));
+    if ((!ph || (p && strcmp(p, ph) == 0)) && (!name || (n && strcmp(n, name) == 0))) {
+      if (c++ == 0 && first)
+        *first = e;
+    }
+  }
+  return c;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Strings. */
+
+/* The bytes of string number i, len long: different for every i and every position. */
+static void fill(char *p, size_t len, size_t i) {
+  for (size_t k = 0; k < len; k++)
+    p[k] = (char)('a' + (i * 7 + k * 3) % 26);
+}
+
+static const size_t lengths[] = {0, 1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33,
+                                 63, 64, 65, 127, 128, 129, 200, 255, 256, 257};
+#define NLENGTHS (sizeof lengths / sizeof lengths[0])
+
+/* Every length around the word and inline boundaries, at every offset of the ring's pages (the
+ * lengths and a padding string shift each record), through each way a span is made: each
+ * value arrives byte for byte, although the caller's buffer was overwritten and freed as soon
+ * as the span was made (the collector copies; it keeps the pointer only to tell NULL). */
+static void strings_every_length_every_offset(void **state) {
+  (void)state;
+  got g;
+  got_init(&g);
+  trace_collector_options o;
+  trace_collector_options_init(&o);
+  o.string_bytes = 256;
+  o.thread_buffer_bytes = (size_t)1 << 20;
+  assert_int_equal(trace_collector_install(sink_collector(&g, &o, NULL)), 0);
+  enum { ROUNDS = 3 * 24 * 9 };
+  for (size_t i = 0; i < ROUNDS; i++) {
+    size_t len = lengths[i % NLENGTHS], pad = (i / NLENGTHS) % 9;
+    char *buf = malloc(len + 1), *pbuf = malloc(pad + 1);
+    fill(buf, len, i);
+    buf[len] = '\0';
+    fill(pbuf, pad, i + 1);
+    pbuf[pad] = '\0';
+    switch (i % 3) {
+    case 0: {
+      TRACE_SCOPE(TRACE_LEVEL_INFO, "scoped", TF(i, (uint64_t)i), TF(s, trace_value_strn(buf, len)),
+                  TF(pad, pbuf), TF(nul, (const char *)NULL), TF(d, trace_value_display(buf)));
+      memset(buf, 'X', len);
+      memset(pbuf, 'X', pad);
+      free(buf);
+      free(pbuf);
+      break;
+    }
+    case 1: {
+      trace_span s = TRACE_INFO_SPAN("plain", TF(i, (uint64_t)i), TF(s, trace_value_strn(buf, len)),
+                                     TF(pad, pbuf), TF(nul, (const char *)NULL),
+                                     TF(d, trace_value_display(buf)));
+      memset(buf, 'X', len);
+      memset(pbuf, 'X', pad);
+      free(buf);
+      free(pbuf);
+      trace_span_enter(&s);
+      trace_span_exit(&s);
+      trace_span_close(&s);
+      break;
+    }
+    default: {
+      /* Values recorded later, and an event's. */
+      trace_span s = TRACE_INFO_SPAN("recorded", TF(i, (uint64_t)i), TF(s, TRACE_EMPTY),
+                                     TF(pad, TRACE_EMPTY), TF(nul, TRACE_EMPTY),
+                                     TF(d, TRACE_EMPTY));
+      trace_span_record(&s, "s", trace_value_strn(buf, len));
+      trace_span_record(&s, "pad", trace_value_str(pbuf));
+      trace_span_record(&s, "nul", trace_value_str(NULL));
+      trace_span_record(&s, "d", trace_value_display(buf));
+      TRACE_EVENT_IN(&s, TRACE_LEVEL_INFO, TF(i, (uint64_t)i), TF(s, trace_value_strn(buf, len)),
+                    TF(nul, (const char *)NULL), "event %zu", i);
+      memset(buf, 'X', len);
+      memset(pbuf, 'X', pad);
+      free(buf);
+      free(pbuf);
+      trace_span_close(&s);
+      break;
+    }
+    }
+  }
+  trace_shutdown();
+  assert_int_equal(g.closes, 1);
+  static const char *names[] = {"scoped", "plain", "recorded"};
+  size_t seen[3] = {0, 0, 0}, events = 0;
+  char want[300];
+  for (size_t k = 0; k < g.n; k++) {
+    const got_span *s = &g.spans[k];
+    const got_value *iv = value_of(s, "i");
+    assert_non_null(iv);
+    size_t i = (size_t)iv->number, len = lengths[i % NLENGTHS], pad = (i / NLENGTHS) % 9;
+    fill(want, len, i);
+    size_t kept = len < 256 ? len : 256; /* the bound: longer ones are cut, and marked */
+    const got_value *v = value_of(s, "s");
+    assert_non_null(v);
+    assert_false(v->null);
+    assert_int_equal(v->len, kept);
+    assert_memory_equal(v->str, want, kept);
+    v = value_of(s, "nul");
+    assert_non_null(v);
+    assert_true(v->null);
+    assert_int_equal(s->truncated, len > 256);
+    if (s->is_event) {
+      char msg[64];
+      snprintf(msg, sizeof msg, "event %zu", i);
+      assert_string_equal(s->message, msg);
+      events++;
+      continue;
+    }
+    assert_string_equal(s->name, names[i % 3]);
+    seen[i % 3]++;
+    v = value_of(s, "d");
+    assert_non_null(v);
+    assert_int_equal(v->type, TRACE_VALUE_DISPLAY);
+    assert_int_equal(v->len, kept);
+    assert_memory_equal(v->str, want, kept);
+    fill(want, pad, i + 1);
+    v = value_of(s, "pad");
+    assert_non_null(v);
+    assert_int_equal(v->len, pad);
+    assert_memory_equal(v->str, want, pad);
+  }
+  assert_int_equal(seen[0], ROUNDS / 3);
+  assert_int_equal(seen[1], ROUNDS / 3);
+  assert_int_equal(seen[2], ROUNDS / 3);
+  assert_int_equal(events, ROUNDS / 3);
+  got_free(&g);
+}
+
+/* A string value made by hand with a NULL pointer and a length (the struct is public; the
+ * constructors never make one): a null string, never a read through the NULL pointer, on every
+ * path a value takes. */
+static void null_string_with_a_length(void **state) {
+  (void)state;
+  got g;
+  got_init(&g);
+  assert_int_equal(trace_collector_install(sink_collector(&g, NULL, NULL)), 0);
+  trace_value bad;
+  memset(&bad, 0, sizeof bad);
+  bad.type = TRACE_VALUE_STR;
+  bad.as.str.ptr = NULL;
+  bad.as.str.len = 5;
+  trace_value huge = bad;
+  huge.as.str.len = (size_t)1 << 40;
+  {
+    TRACE_SCOPE(TRACE_LEVEL_INFO, "scoped", TF(a, bad), TF(b, huge), TF(c, "after"));
+  }
+  trace_span s = TRACE_INFO_SPAN("plain", TF(a, bad), TF(b, TRACE_EMPTY));
+  trace_span_record(&s, "b", huge);
+  TRACE_INFO(TF(a, bad), TF(b, huge), "event");
+  trace_span_close(&s);
+  trace_shutdown();
+  const got_span *sc = span_named(&g, "scoped", 0), *pl = span_named(&g, "plain", 0);
+  assert_non_null(sc);
+  assert_non_null(pl);
+  assert_true(value_of(sc, "a")->null);
+  assert_true(value_of(sc, "b")->null);
+  assert_string_equal(value_of(sc, "c")->str, "after");
+  assert_true(value_of(pl, "a")->null);
+  assert_true(value_of(pl, "b")->null);
+  got_free(&g);
+}
+
+/* Values that try to forge JSON structure, control characters, invalid UTF-8 and NUL bytes:
+ * the Chrome trace stays one valid document with exactly the events recorded, and the values
+ * read back are what was recorded (invalid bytes replaced, nothing dropped after them). */
+static void hostile_values_in_the_chrome_trace(void **state) {
+  (void)state;
+  got g;
+  got_init(&g);
+  assert_int_equal(trace_collector_install(sink_collector(&g, NULL, path_in("h.json"))), 0);
+  static const char forge[] = "\"},{\"ph\":\"X\",\"name\":\"forged\",\"ts\":0,\"dur\":1}]\n[{\"";
+  static const char ctrl[] = "a\x01\x02\x1f\x7f\tb\r\n\\\"/";
+  static const char bad_utf8[] = "x\xff\xc3\x28\xe2\x82\xf0\x9f\x98y";
+  static const char nul_inside[] = "before\0after";
+  for (int i = 0; i < 3; i++) {
+    TRACE_SCOPE(TRACE_LEVEL_INFO, "hostile", TF(forge, forge), TF(ctrl, ctrl),
+                TF(bad, bad_utf8), TF(nul, trace_value_strn(nul_inside, sizeof nul_inside - 1)),
+                TF(disp, trace_value_display(forge)));
+    TRACE_INFO(TF(forge, forge), "%s", forge);
+  }
+  trace_shutdown();
+  json_t *t = load_trace(path_in("h.json"));
+  assert_int_equal(count_events(t, NULL, "forged", NULL), 0);
+  json_t *e = NULL;
+  assert_int_equal(count_events(t, "X", "hostile", &e), 3);
+  json_t *a = json_object_get(e, "args");
+  assert_string_equal(json_string_value(json_object_get(a, "forge")), forge);
+  assert_string_equal(json_string_value(json_object_get(a, "disp")), forge);
+  assert_string_equal(json_string_value(json_object_get(a, "ctrl")), ctrl);
+  const char *bad = json_string_value(json_object_get(a, "bad"));
+  assert_non_null(bad);
+  assert_true(bad[0] == 'x' && bad[strlen(bad) - 1] == 'y');
+  json_t *nul = json_object_get(a, "nul");
+  assert_int_equal(json_string_length(nul), sizeof nul_inside - 1);
+  assert_memory_equal(json_string_value(nul), nul_inside, sizeof nul_inside - 1);
+  assert_int_equal(count_events(t, "i", forge, NULL), 3);
+  json_decref(t);
+  /* The sink has the bytes as they were. */
+  const got_span *s = span_named(&g, "hostile", 2);
+  assert_non_null(s);
+  assert_int_equal(value_of(s, "nul")->len, sizeof nul_inside - 1);
+  assert_memory_equal(value_of(s, "nul")->str, nul_inside, sizeof nul_inside - 1);
+  assert_string_equal(value_of(s, "bad")->str, bad_utf8);
+  got_free(&g);
+}
+
+/* Values of MiB: cut to the bound, marked, never more than a page per record, and the values
+ * after them kept; as many of them as the macros allow, every string at the bound, share a page. */
+static void huge_values_are_cut(void **state) {
+  (void)state;
+  got g;
+  got_init(&g);
+  trace_collector_options o;
+  trace_collector_options_init(&o);
+  o.string_bytes = 1024;
+  assert_int_equal(trace_collector_install(sink_collector(&g, &o, path_in("huge.json"))), 0);
+  size_t big = (size_t)3 << 20;
+  char *m = malloc(big + 1);
+  fill(m, big, 5);
+  m[big] = '\0';
+  {
+    TRACE_SCOPE(TRACE_LEVEL_INFO, "huge", TF(a, m), TF(n, 7), TF(b, m), TF(c, m), TF(d, m),
+                TF(e, m), TF(last, "end"));
+    TRACE_INFO(TF(a, m), TF(b, m), TF(c, m), TF(d, m), TF(e, m), "%s", m);
+  }
+  trace_shutdown();
+  const got_span *s = span_named(&g, "huge", 0);
+  assert_non_null(s);
+  assert_true(s->truncated);
+  assert_int_equal(value_of(s, "n")->number, 7);
+  assert_string_equal(value_of(s, "last")->str, "end");
+  /* The five long values share what the page has left, cut to the same length. */
+  size_t total = 0;
+  static const char *names[] = {"a", "b", "c", "d", "e"};
+  for (int i = 0; i < 5; i++) {
+    const got_value *v = value_of(s, names[i]);
+    assert_non_null(v);
+    assert_int_equal(v->len, value_of(s, "a")->len);
+    assert_memory_equal(v->str, m, v->len);
+    total += v->len;
+  }
+  assert_in_range(total, 4096 - 400, 4096);
+  /* The event likewise, its message counted first. */
+  const got_span *ev = NULL;
+  for (size_t i = 0; i < g.n; i++)
+    if (g.spans[i].is_event)
+      ev = &g.spans[i];
+  assert_non_null(ev);
+  assert_true(ev->truncated);
+  assert_int_equal(strlen(ev->message), 1024);
+  assert_memory_equal(ev->message, m, 1024);
+  for (int i = 0; i < 5; i++) {
+    const got_value *v = value_of(ev, names[i]);
+    assert_non_null(v);
+    assert_int_equal(v->len, value_of(ev, "a")->len);
+    assert_true(v->len > 256);
+    assert_memory_equal(v->str, m, v->len);
+  }
+  /* In the timeline, the span and the event are there, their values cut further to fit an
+   * event's bound, visibly; the short value whole. */
+  json_t *t = load_trace(path_in("huge.json"));
+  json_t *x = NULL;
+  assert_int_equal(count_events(t, "X", "huge", &x), 1);
+  json_t *a = json_object_get(x, "args");
+  assert_string_equal(json_string_value(json_object_get(a, "last")), "end");
+  assert_int_equal(json_integer_value(json_object_get(a, "n")), 7);
+  const char *av = json_string_value(json_object_get(a, "a"));
+  assert_non_null(av);
+  assert_true(strlen(av) > 3 && strcmp(av + strlen(av) - 3, "\xE2\x80\xA6") == 0);
+  assert_memory_equal(av, m, strlen(av) - 3);
+  json_t *i = NULL;
+  assert_int_equal(count_events(t, "i", NULL, &i), 1);
+  const char *iname = json_string_value(json_object_get(i, "name"));
+  assert_memory_equal(iname, m, strlen(iname) - 3);
+  json_decref(t);
+  free(m);
+  got_free(&g);
+}
+
+/* Values that escape to six times their length (control characters): every span and event is
+ * in the timeline, its values cut to fit an event's bound (the file is written a page at a
+ * time), the cut shown; before, such events were dropped. */
+static void escaped_values_fit_an_event(void **state) {
+  (void)state;
+  got g;
+  got_init(&g);
+  trace_collector_options o;
+  trace_collector_options_init(&o);
+  o.string_bytes = 1024;
+  assert_int_equal(trace_collector_install(sink_collector(&g, &o, path_in("esc.json"))), 0);
+  char ctl[1025];
+  for (int i = 0; i < 1024; i++)
+    ctl[i] = (char)(1 + i % 31);
+  ctl[1024] = '\0';
+  for (int i = 0; i < 4; i++) {
+    TRACE_SCOPE(TRACE_LEVEL_INFO, "escaped", TF(a, ctl), TF(b, ctl), TF(c, ctl), TF(k, i));
+    trace_span held = TRACE_INFO_SPAN("async", TF(a, ctl), TF(b, ctl));
+    TRACE_INFO(TF(a, ctl), TF(b, ctl), "%s", ctl);
+    trace_span_close(&held); /* never entered: an async pair with the values */
+  }
+  trace_shutdown();
+  json_t *t = load_trace(path_in("esc.json"));
+  assert_int_equal(count_events(t, "X", "escaped", NULL), 4);
+  assert_int_equal(count_events(t, "b", "async", NULL), 4);
+  assert_int_equal(count_events(t, "e", "async", NULL), 4);
+  assert_int_equal(count_events(t, "i", NULL, NULL), 4);
+  json_t *x = NULL;
+  count_events(t, "X", "escaped", &x);
+  json_t *a = json_object_get(x, "args");
+  const char *av = json_string_value(json_object_get(a, "a"));
+  assert_non_null(av);
+  size_t n = strlen(av);
+  assert_true(n > 3 && strcmp(av + n - 3, "\xE2\x80\xA6") == 0);
+  assert_memory_equal(av, ctl, n - 3);
+  assert_int_equal(json_integer_value(json_object_get(a, "k")), 0);
+  json_decref(t);
+  /* The sink has them whole. */
+  const got_span *s = span_named(&g, "escaped", 0);
+  assert_non_null(s);
+  assert_int_equal(value_of(s, "a")->len, 1024);
+  assert_memory_equal(value_of(s, "c")->str, ctl, 1024);
+  got_free(&g);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+int main(int argc, char **argv) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(strings_every_length_every_offset),
+      cmocka_unit_test(null_string_with_a_length),
+      cmocka_unit_test(hostile_values_in_the_chrome_trace),
+      cmocka_unit_test(huge_values_are_cut),
+      cmocka_unit_test(escaped_values_fit_an_event),
+  };
+  if (argc > 1)
+    cmocka_set_test_filter(argv[1]); /* one test, by name (a pattern) */
+  return cmocka_run_group_tests(tests, make_scratch, remove_scratch);
+}
