@@ -326,6 +326,7 @@ void trace__col_fork_child(col *c) {
   for (col_thread *t = c->threads, *next; t; t = next) {
     next = t->next;
     if (t != self) {
+      trace__col_stack_free(t);
       trace__free_lines(t->data);
       trace__free_lines(t);
     }
