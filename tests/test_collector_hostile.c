@@ -558,6 +558,103 @@ static void escaped_values_fit_an_event(void **state) {
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* Scopes. */
+
+/* Deeper than the entered stack holds (64): every span's parent is the span it was made in, by
+ * TRACE_SCOPE, by TRACE_SPAN inside, and by an event, on the way down and back up. */
+#define DEEP 150
+static void nest_deep(int depth) {
+  TRACE_SCOPE(TRACE_LEVEL_INFO, "deep", TF(depth, depth));
+  trace_span side = TRACE_INFO_SPAN("side", TF(depth, depth));
+  trace_span_close(&side);
+  if (depth + 1 < DEEP)
+    nest_deep(depth + 1);
+  TRACE_INFO(TF(depth, depth), "back");
+  trace_span after = TRACE_INFO_SPAN("after", TF(depth, depth));
+  trace_span_enter(&after);
+  trace_span_exit(&after);
+  trace_span_close(&after);
+}
+
+static void deep_nesting_keeps_parents(void **state) {
+  (void)state;
+  for (int layer = 0; layer < 2; layer++) {
+    got g;
+    got_init(&g);
+    trace_collector *c = sink_collector(&g, NULL, path_in("deep.json"));
+    if (layer) {
+      trace_registry *r = trace_registry_new();
+      assert_int_equal(trace_registry_add_layer(r, trace_collector_layer(c), NULL), 0);
+      assert_int_equal(trace_registry_install(r), 0);
+    } else {
+      assert_int_equal(trace_collector_install(c), 0);
+    }
+    nest_deep(0);
+    /* Back at the top: nothing is entered any more. */
+    trace_span cur = trace_span_current();
+    assert_true(trace_span_is_none(&cur));
+    trace_shutdown();
+    uint64_t deep_id[DEEP];
+    for (int d = 0; d < DEEP; d++) {
+      const got_span *s = span_named(&g, "deep", (size_t)(DEEP - 1 - d)); /* inner ones first */
+      assert_non_null(s);
+      assert_int_equal(value_of(s, "depth")->number, d);
+      deep_id[d] = s->id;
+      assert_int_equal(s->parent_id, d ? deep_id[d - 1] : 0);
+    }
+    size_t events = 0;
+    for (size_t i = 0; i < g.n; i++) {
+      const got_span *s = &g.spans[i];
+      if (strcmp(s->name, "deep") == 0)
+        continue;
+      int d = (int)value_of(s, "depth")->number;
+      uint64_t want = deep_id[d];
+      if (s->is_event)
+        events++;
+      if (s->id != (s->is_event ? want : 0) && !s->is_event && s->parent_id != want)
+        print_error("%s at depth %d: parent %llx, want %llx\n", s->name, d,
+                    (unsigned long long)s->parent_id, (unsigned long long)want);
+      if (s->is_event)
+        assert_int_equal(s->id, want);
+      else
+        assert_int_equal(s->parent_id, want);
+    }
+    assert_int_equal(events, DEEP);
+    assert_int_equal(spans_named(&g, "side"), DEEP);
+    assert_int_equal(spans_named(&g, "after"), DEEP);
+    got_free(&g);
+    /* The timeline nests too: every "deep" is a complete event. */
+    json_t *t = load_trace(path_in("deep.json"));
+    assert_int_equal(count_events(t, "X", "deep", NULL), DEEP);
+    assert_int_equal(count_events(t, "X", "after", NULL), DEEP);
+    json_decref(t);
+  }
+  /* Out of memory past the stack's 64 entries: the spans all arrive, the deeper ones under the
+   * innermost span that could be kept, and the stack comes back to empty. */
+  got g;
+  got_init(&g);
+  trace_collector_options o;
+  trace_collector_options_init(&o);
+  o.flush_interval_ms = 60000; /* no round (which allocates) while allocations fail */
+  assert_int_equal(trace_collector_install(sink_collector(&g, &o, NULL)), 0);
+  {
+    TRACE_SCOPE(TRACE_LEVEL_INFO, "warm"); /* the thread's ring */
+  }
+  trace_testing_fail_allocations_after(0);
+  nest_deep(0);
+  trace_testing_fail_allocations_after(-1);
+  trace_span cur = trace_span_current();
+  assert_true(trace_span_is_none(&cur));
+  trace_shutdown();
+  assert_int_equal(spans_named(&g, "deep"), DEEP);
+  const got_span *kept = span_named(&g, "deep", DEEP - 64); /* depth 63, the last kept */
+  assert_int_equal(value_of(kept, "depth")->number, 63);
+  for (int d = 64; d < DEEP; d++)
+    assert_int_equal(span_named(&g, "deep", (size_t)(DEEP - 1 - d))->parent_id, kept->id);
+  got_free(&g);
+}
+
+/* ---------------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
@@ -566,6 +663,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(hostile_values_in_the_chrome_trace),
       cmocka_unit_test(huge_values_are_cut),
       cmocka_unit_test(escaped_values_fit_an_event),
+      cmocka_unit_test(deep_nesting_keeps_parents),
   };
   if (argc > 1)
     cmocka_set_test_filter(argv[1]); /* one test, by name (a pattern) */
