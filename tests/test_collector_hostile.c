@@ -654,6 +654,281 @@ static void deep_nesting_keeps_parents(void **state) {
   got_free(&g);
 }
 
+/* The ways a scope's span can be misused, each with the outcome the contract gives: the span
+ * closes once, at the right call; nothing else is touched; the thread's stack ends empty. Run
+ * alone and as a registry layer: both must say the same. */
+static void *end_elsewhere(void *arg) {
+  trace_span_end(arg);
+  return NULL;
+}
+
+static void scope_misuse(void **state) {
+  (void)state;
+  for (int layer = 0; layer < 2; layer++) {
+    got g;
+    got_init(&g);
+    trace_collector *c = sink_collector(&g, NULL, path_in("misuse.json"));
+    if (layer) {
+      trace_registry *r = trace_registry_new();
+      assert_int_equal(trace_registry_add_layer(r, trace_collector_layer(c), NULL), 0);
+      assert_int_equal(trace_registry_install(r), 0);
+    } else {
+      assert_int_equal(trace_collector_install(c), 0);
+    }
+    /* trace_span_end on a span never entered: closed, nothing exited. */
+    trace_span plain = TRACE_INFO_SPAN("never_entered");
+    trace_span_end(&plain);
+    assert_true(trace_span_is_none(&plain));
+    /* Entered twice: one end exits one entry and drops the reference; the span lives on while
+     * entered (a clone keeps it), and its last exit is the other entry. */
+    trace_span twice = TRACE_SPAN_ENTERED(TRACE_LEVEL_INFO, "twice");
+    trace_span_enter(&twice);
+    trace_span keep = trace_span_clone(&twice);
+    trace_span_end(&twice);
+    trace_span cur = trace_span_current();
+    assert_string_equal(trace_span_name(&cur), "twice");
+    trace_span_close(&cur);
+    trace_span_end(&keep);
+    cur = trace_span_current();
+    assert_true(trace_span_is_none(&cur));
+    /* Ended out of order: the outer ends while the inner is still entered. */
+    trace_span outer = TRACE_SPAN_ENTERED(TRACE_LEVEL_INFO, "outer");
+    trace_span inner = TRACE_SPAN_ENTERED(TRACE_LEVEL_INFO, "inner");
+    trace_span_end(&outer);
+    cur = trace_span_current();
+    assert_string_equal(trace_span_name(&cur), "inner");
+    trace_span_close(&cur);
+    trace_span child = TRACE_INFO_SPAN("child_of_inner");
+    trace_span_close(&child);
+    trace_span_end(&inner);
+    cur = trace_span_current();
+    assert_true(trace_span_is_none(&cur));
+    /* A copied handle ended twice: the second end is a no-op, even once the span's slot is
+     * reused by a new span, which stays entered and open. */
+    trace_span first = TRACE_SPAN_ENTERED(TRACE_LEVEL_INFO, "first");
+    trace_span copy = first;
+    trace_span_end(&first);
+    trace_span reuse = TRACE_SPAN_ENTERED(TRACE_LEVEL_INFO, "reuse");
+    trace_span_end(&copy);
+    cur = trace_span_current();
+    assert_string_equal(trace_span_name(&cur), "reuse");
+    trace_span_close(&cur);
+    trace_span under = TRACE_INFO_SPAN("under_reuse");
+    trace_span_close(&under);
+    trace_span_end(&reuse);
+    /* Values recorded on a scope's span later. */
+    {
+      TRACE_SCOPE_NAMED(sc, TRACE_LEVEL_INFO, "recorded_scope", TF(status, TRACE_EMPTY),
+                        TF(note, "first"));
+      TRACE_RECORD(&sc, status, 200);
+      TRACE_RECORD(&sc, note, "second");
+    }
+    /* Ended on another thread: the exit there is a no-op (it was not entered there), the
+     * close drops the reference. */
+    trace_span away = TRACE_SPAN_ENTERED(TRACE_LEVEL_INFO, "ended_elsewhere");
+    trace_span moved = away;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, end_elsewhere, &moved), 0);
+    pthread_join(th, NULL);
+    trace_span_exit(&away); /* the entry this thread still has */
+    cur = trace_span_current();
+    assert_true(trace_span_is_none(&cur));
+    trace_span last = TRACE_INFO_SPAN("last");
+    trace_span_close(&last);
+    trace_shutdown();
+
+    static const char *once[] = {"never_entered", "twice", "outer", "inner", "child_of_inner",
+                                 "first", "reuse", "under_reuse", "recorded_scope",
+                                 "ended_elsewhere", "last"};
+    for (size_t i = 0; i < sizeof once / sizeof once[0]; i++) {
+      if (spans_named(&g, once[i]) != 1)
+        print_error("%s: %zu spans (layer %d)\n", once[i], spans_named(&g, once[i]), layer);
+      assert_int_equal(spans_named(&g, once[i]), 1);
+      assert_false(span_named(&g, once[i], 0)->open);
+    }
+    assert_int_equal(span_named(&g, "inner", 0)->parent_id, span_named(&g, "outer", 0)->id);
+    assert_int_equal(span_named(&g, "child_of_inner", 0)->parent_id,
+                     span_named(&g, "inner", 0)->id);
+    assert_int_equal(span_named(&g, "under_reuse", 0)->parent_id, span_named(&g, "reuse", 0)->id);
+    assert_int_equal(span_named(&g, "last", 0)->parent_id, 0);
+    const got_span *rs = span_named(&g, "recorded_scope", 0);
+    assert_int_equal(value_of(rs, "status")->number, 200);
+    assert_string_equal(value_of(rs, "note")->str, "second");
+    got_free(&g);
+    json_t *t = load_trace(path_in("misuse.json"));
+    assert_int_equal(count_events(t, "X", "inner", NULL), 1);
+    assert_int_equal(count_events(t, "X", "reuse", NULL), 1);
+    json_decref(t);
+  }
+}
+
+/* Subscribers switched while scopes are open, on one thread: each span's calls go to the
+ * collector that made it (the thread's cached ring changes hands at every switch), and each
+ * collector reports exactly its own spans, with their parents. Then two collectors, one with
+ * another clock (off the scope fast path), alternate at every level. */
+static trace_dispatch *collector_dispatch(got *g, trace_collector_options *o) {
+  trace_dispatch *d = trace_collector_dispatch(sink_collector(g, o, NULL));
+  assert_non_null(d);
+  return d;
+}
+
+static uint64_t fake_now;
+static uint64_t fake_clock(void *arg) {
+  (void)arg;
+  return __atomic_add_fetch(&fake_now, 1000, __ATOMIC_RELAXED);
+}
+
+static void subscribers_switched_with_open_scopes(void **state) {
+  (void)state;
+  got ga, gb;
+  got_init(&ga);
+  got_init(&gb);
+  trace_collector_options ob;
+  trace_collector_options_init(&ob);
+  ob.clock = TRACE_COLLECTOR_CLOCK_CUSTOM;
+  ob.clock_fn = fake_clock;
+  trace_dispatch *a = collector_dispatch(&ga, NULL), *b = collector_dispatch(&gb, &ob);
+  for (int round = 0; round < 50; round++) {
+    trace_default_guard ga_guard = trace_set_default(a);
+    trace_span a1 = TRACE_SPAN_ENTERED(TRACE_LEVEL_INFO, "a1");
+    trace_default_guard gb_guard = trace_set_default(b);
+    trace_span b1 = TRACE_SPAN_ENTERED(TRACE_LEVEL_INFO, "b1");
+    {
+      TRACE_SCOPE(TRACE_LEVEL_INFO, "b2");
+    }
+    trace_default_guard_restore(&gb_guard);
+    {
+      TRACE_SCOPE(TRACE_LEVEL_INFO, "a2"); /* a's again: under a1 */
+    }
+    trace_span_end(&b1); /* b's span, ended while a is the default */
+    trace_span_end(&a1);
+    trace_default_guard_restore(&ga_guard);
+  }
+  /* Uninstalled (no default at all) with a span still open: its end still reaches its own. */
+  trace_default_guard ga_guard = trace_set_default(a);
+  trace_span late = TRACE_SPAN_ENTERED(TRACE_LEVEL_INFO, "late");
+  trace_default_guard_restore(&ga_guard);
+  {
+    TRACE_SCOPE(TRACE_LEVEL_INFO, "nowhere"); /* no subscriber: none */
+  }
+  trace_span_end(&late);
+  trace_dispatch_release(a);
+  trace_dispatch_release(b);
+  assert_int_equal(ga.closes, 1);
+  assert_int_equal(gb.closes, 1);
+  assert_int_equal(spans_named(&ga, "a1"), 50);
+  assert_int_equal(spans_named(&ga, "a2"), 50);
+  assert_int_equal(spans_named(&ga, "late"), 1);
+  assert_int_equal(spans_named(&gb, "b1"), 50);
+  assert_int_equal(spans_named(&gb, "b2"), 50);
+  assert_int_equal(ga.n, 101);
+  assert_int_equal(gb.n, 100);
+  for (size_t i = 0; i < 50; i++) {
+    const got_span *a1 = span_named(&ga, "a1", i), *a2 = span_named(&ga, "a2", i);
+    const got_span *b1 = span_named(&gb, "b1", i), *b2 = span_named(&gb, "b2", i);
+    assert_false(a1->open || a2->open || b1->open || b2->open);
+    assert_int_equal(a1->parent_id, 0);
+    assert_int_equal(b1->parent_id, 0);
+    assert_int_equal(b2->parent_id, b1->id);
+    /* a2 is a1's child: found by id among a's spans of any round */
+    bool found = false;
+    for (size_t k = 0; k < 50; k++)
+      found |= span_named(&ga, "a1", k)->id == a2->parent_id;
+    assert_true(found);
+  }
+  got_free(&ga);
+  got_free(&gb);
+}
+
+/* trace_shutdown while scopes are open: they end afterwards without harm (their handles keep
+ * the dispatcher), and are reported closed or open, once. */
+static void shutdown_with_open_scopes(void **state) {
+  (void)state;
+  for (int mode = 0; mode < 2; mode++) {
+    got g;
+    got_init(&g);
+    trace_collector_options o;
+    trace_collector_options_init(&o);
+    if (mode)
+      o.flags = TRACE_COLLECTOR_EXACT_LIFETIMES; /* off the scope fast path */
+    assert_int_equal(trace_collector_install(sink_collector(&g, &o, path_in("shut.json"))), 0);
+    {
+      TRACE_SCOPE(TRACE_LEVEL_INFO, "outer", TF(s, "v"));
+      {
+        TRACE_SCOPE(TRACE_LEVEL_INFO, "inner");
+        trace_shutdown();
+        TRACE_SCOPE(TRACE_LEVEL_INFO, "after_shutdown");
+      }
+    }
+    /* Everything after is a no-op, and a new collector can be installed. */
+    {
+      TRACE_SCOPE(TRACE_LEVEL_INFO, "nobody");
+    }
+    assert_int_equal(spans_named(&g, "outer"), 1);
+    assert_int_equal(spans_named(&g, "inner"), 1);
+    assert_int_equal(spans_named(&g, "after_shutdown"), 0);
+    assert_int_equal(spans_named(&g, "nobody"), 0);
+    assert_string_equal(value_of(span_named(&g, "outer", 0), "s")->str, "v");
+    assert_int_equal(span_named(&g, "inner", 0)->parent_id, span_named(&g, "outer", 0)->id);
+    json_t *t = load_trace(path_in("shut.json"));
+    json_decref(t);
+    got_free(&g);
+  }
+}
+
+/* fork inside a scope (FLIGHT, whose child needs no thread): the child starts empty, ends the
+ * scope it inherited without harm, and its dump has its own spans only; the parent's has the
+ * scope whole. */
+static void fork_inside_a_scope(void **state) {
+  (void)state;
+  trace_collector_options o;
+  trace_collector_options_init(&o);
+  o.mode = TRACE_COLLECTOR_FLIGHT;
+  o.flight_bytes = 1 << 20;
+  o.thread_buffer_bytes = 65536;
+  trace_collector *c = NULL;
+  assert_int_equal(trace_collector_new(&o, &c), 0);
+  assert_int_equal(trace_collector_install(c), 0);
+  char child_path[256], parent_path[256];
+  snprintf(child_path, sizeof child_path, "%s", path_in("fork-child.json"));
+  snprintf(parent_path, sizeof parent_path, "%s", path_in("fork-parent.json"));
+  pid_t pid;
+  {
+    TRACE_SCOPE(TRACE_LEVEL_INFO, "around_fork", TF(k, "parent"));
+    {
+      TRACE_SCOPE(TRACE_LEVEL_INFO, "before_fork");
+    }
+    pid = fork();
+    if (pid == 0) {
+      {
+        TRACE_SCOPE(TRACE_LEVEL_INFO, "in_child");
+      }
+    }
+  }
+  if (pid == 0) {
+    {
+      TRACE_SCOPE(TRACE_LEVEL_INFO, "child_after");
+    }
+    _exit(trace_flight_dump(child_path) == 0 ? 0 : 1);
+  }
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  json_t *t = load_trace(child_path);
+  assert_int_equal(count_events(t, "X", "in_child", NULL), 1);
+  assert_int_equal(count_events(t, "X", "child_after", NULL), 1);
+  assert_int_equal(count_events(t, NULL, "before_fork", NULL), 0);
+  json_decref(t);
+  assert_int_equal(trace_flight_dump(parent_path), 0);
+  t = load_trace(parent_path);
+  assert_int_equal(count_events(t, "X", "around_fork", NULL), 1);
+  assert_int_equal(count_events(t, "X", "before_fork", NULL), 1);
+  assert_int_equal(count_events(t, NULL, "in_child", NULL), 0);
+  json_decref(t);
+  trace_shutdown();
+}
+
 /* ---------------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv) {
@@ -664,6 +939,10 @@ int main(int argc, char **argv) {
       cmocka_unit_test(huge_values_are_cut),
       cmocka_unit_test(escaped_values_fit_an_event),
       cmocka_unit_test(deep_nesting_keeps_parents),
+      cmocka_unit_test(scope_misuse),
+      cmocka_unit_test(subscribers_switched_with_open_scopes),
+      cmocka_unit_test(shutdown_with_open_scopes),
+      cmocka_unit_test(fork_inside_a_scope),
   };
   if (argc > 1)
     cmocka_set_test_filter(argv[1]); /* one test, by name (a pattern) */
