@@ -281,6 +281,7 @@ struct trace_collector {
   uint64_t recorded_total;
   uint64_t dropped_total;
   uint64_t clock_backwards;
+  uint64_t memory_drops;
   uint64_t dumps;
   uint64_t dump_copy_ns_max;
   uint64_t dump_counter;

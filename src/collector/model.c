@@ -115,6 +115,7 @@ typedef struct m_span {
   uint8_t done;
   uint8_t open_at_end;
   uint8_t done_rounds;
+  uint8_t values_lost; /* some of its values could not be kept (out of memory) */
   struct m_span *next_done;
   /* Its CONTEXT record (TRACE_COLLECTOR_CONTEXT). */
   uint8_t has_context;
@@ -262,6 +263,12 @@ static void table_remove(col_model *m, m_span *s) {
   m->table_used--;
 }
 
+/* A record, or values, let go for lack of memory: counted (stats.memory_drops). */
+static void memory_drop(col_model *m) {
+  if (m->cfg.memory_drops)
+    __atomic_add_fetch(m->cfg.memory_drops, 1, __ATOMIC_RELAXED);
+}
+
 /* The span with this id, created as a placeholder (its creation not read yet) if needed. */
 static m_span *span_get(col_model *m, uint64_t id, const trace_metadata *meta) {
   m_span *s = span_find(m, id);
@@ -271,16 +278,16 @@ static m_span *span_get(col_model *m, uint64_t id, const trace_metadata *meta) {
     return s;
   }
   s = span_alloc(m);
-  if (!s)
-    return NULL;
-  s->id = id;
-  s->meta = meta;
-  s->refs = 1;
-  if (!table_put(m, s)) {
+  if (s) {
+    s->id = id;
+    s->meta = meta;
+    s->refs = 1;
+    if (table_put(m, s))
+      return s;
     span_recycle(m, s);
-    return NULL;
   }
-  return s;
+  memory_drop(m); /* the record is let go: a span whose creation it was is not reported */
+  return NULL;
 }
 
 static m_thread *thread_get(col_model *m, uint32_t number) {
@@ -461,16 +468,16 @@ static bool replaced_later(const m_field *f, uint32_t i, uint32_t n) {
   return false;
 }
 
-/* The values, their strings cut to value_caps[try]; at the last try none, but a key saying so. */
+/* The values, their strings cut to value_caps[try]; at the last try none. "values_cut": true
+ * says that some are missing (left out here, or lost: values the model could not keep). */
 static void put_fields(trace__buf *b, keys *ks, const trace_metadata *meta, const m_field *f,
-                       uint32_t n, unsigned try) {
-  if (try == CAP_NO_VALUES) {
-    if (n) {
-      put_key(b, ks, "values_cut");
-      trace__buf_puts(b, "true");
-    }
-    return;
+                       uint32_t n, unsigned try, bool lost) {
+  if (lost || (try == CAP_NO_VALUES && n)) {
+    put_key(b, ks, "values_cut");
+    trace__buf_puts(b, "true");
   }
+  if (try == CAP_NO_VALUES)
+    return;
   for (uint32_t i = 0; i < n; i++) {
     if (replaced_later(f, i, n))
       continue;
@@ -582,7 +589,7 @@ static void emit_interval(col_model *m, m_thread *t, m_span *s, uint64_t start, 
       trace__buf_puts(b, "true");
     }
     put_context(b, &ks, s);
-    put_fields(b, &ks, s->meta, s->fields, s->nfields, try);
+    put_fields(b, &ks, s->meta, s->fields, s->nfields, try, s->values_lost);
     trace__buf_puts(b, "}}");
   } while (!emit(m, try++));
 }
@@ -622,7 +629,7 @@ static void emit_async(col_model *m, m_span *s, bool open) {
         trace__buf_putc(b, ']');
       }
       put_context(b, &ks, s);
-      put_fields(b, &ks, s->meta, s->fields, s->nfields, try);
+      put_fields(b, &ks, s->meta, s->fields, s->nfields, try, s->values_lost);
       trace__buf_putc(b, '}');
     }
     trace__buf_putc(b, '}');
@@ -684,7 +691,7 @@ static void emit_instant(col_model *m, m_thread *t, const col_rec *r, const m_ev
       put_key(b, &ks, "span");
       put_hex_id(b, r->id);
     }
-    put_fields(b, &ks, r->meta, f, n, try);
+    put_fields(b, &ks, r->meta, f, n, try, false);
     trace__buf_puts(b, "}}");
   } while (!emit(m, try++));
 }
@@ -703,16 +710,24 @@ static const char *thread_name_of(const col_model *m, uint32_t number) {
 }
 
 /* fields as a value set (m->values, m->index); *truncated is set if one was cut. A FMT value
- * is its text, as DISPLAY: the callback lived only during the call that recorded it. */
-static bool to_values(col_model *m, const trace_metadata *meta, const m_field *f, uint32_t n,
+ * is its text, as DISPLAY: the callback lived only during the call that recorded it. Out of
+ * memory: no values, *truncated set, counted. */
+static void to_values(col_model *m, const trace_metadata *meta, const m_field *f, uint32_t n,
                       trace_valueset *vs, bool *truncated) {
+  vs->meta = meta;
   if (n > m->values_cap) {
     trace_value *v = trace__realloc(m->values, n * sizeof *v);
     if (v)
       m->values = v;
     uint16_t *x = v ? trace__realloc(m->index, n * sizeof *x) : NULL;
-    if (!x)
-      return false;
+    if (!x) {
+      vs->values = NULL;
+      vs->index = NULL;
+      vs->count = 0;
+      *truncated = true;
+      memory_drop(m);
+      return;
+    }
     m->index = x;
     m->values_cap = n;
   }
@@ -740,11 +755,9 @@ static bool to_values(col_model *m, const trace_metadata *meta, const m_field *f
     default: break;
     }
   }
-  vs->meta = meta;
   vs->values = m->values;
   vs->index = m->index;
   vs->count = n;
-  return true;
 }
 
 /* The context a sink is given for span s (NULL: it has none). */
@@ -770,8 +783,8 @@ static void hand_span(col_model *m, const m_span *s) {
   trace_collector_span out;
   memset(&out, 0, sizeof out);
   out.meta = s->meta;
-  if (!to_values(m, s->meta, s->fields, s->nfields, &out.fields, &out.truncated))
-    out.fields.meta = s->meta; /* out of memory: the span without its values */
+  to_values(m, s->meta, s->fields, s->nfields, &out.fields, &out.truncated);
+  out.truncated |= s->values_lost != 0;
   out.open = s->open_at_end != 0;
   out.id = s->id;
   out.parent_id = s->parent_id;
@@ -796,8 +809,7 @@ static void hand_event(col_model *m, const m_thread *t, const col_rec *r, const 
   trace_collector_event out;
   memset(&out, 0, sizeof out);
   out.meta = r->meta;
-  if (!to_values(m, r->meta, e->f, e->n, &out.fields, &out.truncated))
-    return; /* out of memory */
+  to_values(m, r->meta, e->f, e->n, &out.fields, &out.truncated);
   if (r->meta->message) {
     out.message = e->msg ? e->msg : "";
     out.message_len = e->msg_len;
@@ -958,7 +970,7 @@ void trace__col_model_thread(col_model *m, uint32_t number, const char *name) {
  * stay in the order they were recorded, a field recorded again appearing again (the sink's
  * contract: the last one wins), except that a span recorded over and over keeps only the latest
  * value of each field once it holds SPAN_VALUES_MAX. */
-static void store_fields(m_span *s, const col_rec *r, uint32_t at, bool front) {
+static void store_fields(col_model *m, m_span *s, const col_rec *r, uint32_t at, bool front) {
   m_field f[COL_FIELDS_MAX];
   uint32_t n = decode_fields(r, at, f, COL_FIELDS_MAX);
   if (!n)
@@ -993,8 +1005,13 @@ static void store_fields(m_span *s, const col_rec *r, uint32_t at, bool front) {
    * buffer, are read meanwhile), then moved into the span. */
   _Alignas(m_field) char scratch[SPAN_INLINE_BYTES];
   m_field *copy = size <= sizeof scratch ? (m_field *)(void *)scratch : trace__malloc(size);
-  if (!copy)
-    return; /* the old values stay */
+  if (!copy) {
+    /* The old values stay; the span says that it lost some, once. */
+    if (!s->values_lost)
+      memory_drop(m);
+    s->values_lost = 1;
+    return;
+  }
   char *text = (char *)(copy + count);
   for (uint32_t i = 0; i < count; i++) {
     copy[i] = all[i];
@@ -1059,7 +1076,7 @@ void trace__col_model_feed_new(col_model *m, const col_rec *r) {
       p->refs++;
     }
   }
-  store_fields(s, r, 5, true);
+  store_fields(m, s, r, 5, true);
 }
 
 
@@ -1234,7 +1251,7 @@ void trace__col_model_feed(col_model *m, const col_rec *r) {
   case COL_RECORD: {
     m_span *s = span_find(m, r->id);
     if (s && !s->closed)
-      store_fields(s, r, 4, false);
+      store_fields(m, s, r, 4, false);
     return;
   }
   case COL_FOLLOWS: {
