@@ -930,6 +930,187 @@ static void fork_inside_a_scope(void **state) {
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* The reporter's span pool. */
+
+/* Rounds of far more spans than the pool keeps (16,384), their values inline (up to 128 bytes)
+ * or allocated, spans kept open across rounds while others are recycled around them: every
+ * value arrives intact, every span once. */
+#define POOL_SPANS 40000
+static void pool_rounds_past_its_size(void **state) {
+  (void)state;
+  got g;
+  got_init(&g);
+  trace_collector_options o;
+  trace_collector_options_init(&o);
+  o.thread_buffer_bytes = (size_t)64 << 20;
+  o.flush_interval_ms = 60000;
+  trace_collector *c = sink_collector(&g, &o, NULL);
+  assert_int_equal(trace_collector_install(c), 0);
+  char buf[300];
+  enum { HELD = 3000 };
+  trace_span *held = calloc(HELD, sizeof *held);
+  for (int round = 0; round < 3; round++) {
+    for (int i = 0; i < POOL_SPANS; i++) {
+      size_t len = (size_t)(i % 7) * 40; /* 0 to 240: inline and allocated */
+      fill(buf, len, (size_t)i);
+      if (i < HELD && round == 0) {
+        held[i] = TRACE_INFO_SPAN("held", TF(i, i), TF(s, trace_value_strn(buf, len)));
+        continue;
+      }
+      TRACE_SCOPE(TRACE_LEVEL_INFO, "pooled", TF(i, i), TF(r, round),
+                  TF(s, trace_value_strn(buf, len)), TF(t, trace_value_strn(buf, len / 2)));
+    }
+    assert_int_equal(trace_collector_flush(c), 0);
+  }
+  /* Values recorded on the held spans after three rounds of recycling around them. */
+  for (int i = 0; i < HELD; i++) {
+    TRACE_RECORD(&held[i], i, i + 1);
+    trace_span_close(&held[i]);
+  }
+  free(held);
+  trace_shutdown();
+  assert_int_equal(spans_named(&g, "pooled"), 3 * POOL_SPANS - HELD);
+  assert_int_equal(spans_named(&g, "held"), HELD);
+  for (size_t k = 0; k < g.n; k++) {
+    const got_span *sp = &g.spans[k];
+    bool is_held = strcmp(sp->name, "held") == 0;
+    /* held: its creation value, then the one recorded (the last one wins) */
+    int i = (int)value_of(sp, "i")->number - is_held;
+    size_t len = (size_t)(i % 7) * 40;
+    fill(buf, len, (size_t)i);
+    const got_value *v = value_of(sp, "s");
+    assert_int_equal(v->len, len);
+    assert_memory_equal(v->str, buf, len);
+    if (!is_held) {
+      v = value_of(sp, "t");
+      assert_int_equal(v->len, len / 2);
+      assert_memory_equal(v->str, buf, len / 2);
+    } else {
+      assert_int_equal(sp->nvalues, 3);
+      assert_int_equal(sp->values[0].number, i);
+    }
+  }
+  got_free(&g);
+}
+
+/* The reporter out of memory while it stores long values: spans still arrive (with the values
+ * it could keep and truncated set, or none), nothing crashes; then memory comes back and the
+ * next spans are whole. */
+static void reporter_out_of_memory(void **state) {
+  (void)state;
+  for (long after = 0; after < 40; after += 3) {
+    got g;
+    got_init(&g);
+    trace_collector_options o;
+    trace_collector_options_init(&o);
+    o.flush_interval_ms = 60000;
+    o.chrome_path = NULL;
+    trace_collector *c = sink_collector(&g, &o, path_in("oom.json"));
+    assert_int_equal(trace_collector_install(c), 0);
+    char buf[256];
+    fill(buf, sizeof buf, 1);
+    {
+      TRACE_SCOPE(TRACE_LEVEL_INFO, "warm"); /* the ring */
+    }
+    assert_int_equal(trace_collector_flush(c), 0);
+    for (int i = 0; i < 200; i++) {
+      TRACE_SCOPE(TRACE_LEVEL_INFO, "starved", TF(i, i), TF(s, trace_value_strn(buf, 200)));
+      TRACE_INFO(TF(s, trace_value_strn(buf, 200)), "ev");
+    }
+    trace_testing_fail_allocations_after(after);
+    assert_int_equal(trace_collector_flush(c), 0);
+    trace_testing_fail_allocations_after(-1);
+    trace_collector_stats st = trace_collector_get_stats(c);
+    for (int i = 0; i < 10; i++) {
+      TRACE_SCOPE(TRACE_LEVEL_INFO, "fed", TF(i, i), TF(s, trace_value_strn(buf, 200)));
+    }
+    trace_shutdown();
+    size_t starved = spans_named(&g, "starved"), cut = 0;
+    for (size_t k = 0; k < starved; k++) {
+      const got_span *sp = span_named(&g, "starved", k);
+      const got_value *v = value_of(sp, "s");
+      if (!v || v->len != 200) {
+        assert_true(sp->truncated);
+        cut++;
+      } else {
+        assert_memory_equal(v->str, buf, 200);
+      }
+    }
+    /* What was let go is counted: spans not reported, spans and events without values. */
+    size_t events = 0, events_cut = 0;
+    for (size_t k = 0; k < g.n; k++) {
+      events += g.spans[k].is_event;
+      events_cut += g.spans[k].is_event && g.spans[k].nvalues == 0;
+    }
+    assert_int_equal(events, 200); /* events need no span of their own: all of them arrive */
+    assert_true(st.memory_drops >= (200 - starved) + cut + events_cut);
+    if (after == 0)
+      assert_true(st.memory_drops > 0);
+    assert_int_equal(spans_named(&g, "fed"), 10);
+    for (size_t k = 0; k < 10; k++) {
+      const got_value *v = value_of(span_named(&g, "fed", k), "s");
+      assert_non_null(v);
+      assert_int_equal(v->len, 200);
+    }
+    got_free(&g);
+  }
+}
+
+/* Many threads that exit with records still in their rings (partial pages, no flush): every
+ * one of their spans and events is reported, with its values. */
+#define EXITERS 64
+static void *exiter(void *arg) {
+  intptr_t n = (intptr_t)arg;
+  char buf[64];
+  fill(buf, sizeof buf, (size_t)n);
+  for (int i = 0; i < (int)(n % 5) + 1; i++) {
+    TRACE_SCOPE(TRACE_LEVEL_INFO, "exiting", TF(n, (int64_t)n), TF(s, trace_value_strn(buf, 64)));
+    TRACE_INFO(TF(n, (int64_t)n), "from %d", (int)n);
+  }
+  return NULL;
+}
+
+static void threads_exit_with_partial_rings(void **state) {
+  (void)state;
+  got g;
+  got_init(&g);
+  trace_collector_options o;
+  trace_collector_options_init(&o);
+  o.thread_buffer_bytes = 16384;
+  assert_int_equal(trace_collector_install(sink_collector(&g, &o, NULL)), 0);
+  size_t want = 0;
+  for (int wave = 0; wave < 4; wave++) {
+    pthread_t th[EXITERS];
+    for (intptr_t n = 0; n < EXITERS; n++) {
+      assert_int_equal(pthread_create(&th[n], NULL, exiter, (void *)(n + wave * EXITERS)), 0);
+      want += (size_t)((n + wave * EXITERS) % 5) + 1;
+    }
+    for (int n = 0; n < EXITERS; n++)
+      pthread_join(th[n], NULL);
+  }
+  trace_shutdown();
+  assert_int_equal(spans_named(&g, "exiting"), want);
+  size_t events = 0;
+  for (size_t k = 0; k < g.n; k++) {
+    const got_span *sp = &g.spans[k];
+    int64_t n = (int64_t)value_of(sp, "n")->number;
+    if (sp->is_event) {
+      char msg[32];
+      snprintf(msg, sizeof msg, "from %d", (int)n);
+      assert_string_equal(sp->message, msg);
+      events++;
+      continue;
+    }
+    char buf[64];
+    fill(buf, sizeof buf, (size_t)n);
+    assert_int_equal(value_of(sp, "s")->len, 64);
+    assert_memory_equal(value_of(sp, "s")->str, buf, 64);
+  }
+  assert_int_equal(events, want);
+  got_free(&g);
+}
+
+/* ---------------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
@@ -942,8 +1123,17 @@ int main(int argc, char **argv) {
       cmocka_unit_test(scope_misuse),
       cmocka_unit_test(subscribers_switched_with_open_scopes),
       cmocka_unit_test(shutdown_with_open_scopes),
+      cmocka_unit_test(pool_rounds_past_its_size),
+      cmocka_unit_test(reporter_out_of_memory),
+      cmocka_unit_test(threads_exit_with_partial_rings),
+  };
+  /* The fork test runs on its own (collector_hostile_fork), outside the sanitizers, as
+   * test_collector's do: a child of a process with threads starts its reporter there. */
+  const struct CMUnitTest fork_tests[] = {
       cmocka_unit_test(fork_inside_a_scope),
   };
+  if (argc > 1 && strcmp(argv[1], "fork") == 0)
+    return cmocka_run_group_tests(fork_tests, make_scratch, remove_scratch);
   if (argc > 1)
     cmocka_set_test_filter(argv[1]); /* one test, by name (a pattern) */
   return cmocka_run_group_tests(tests, make_scratch, remove_scratch);
