@@ -28,6 +28,8 @@ int trace__col_decode(const uint64_t *p, uint32_t avail, col_rec *r) {
   r->ticks = p[2];
   bool has_meta = kind == COL_NEW || kind == COL_ENTER || kind == COL_EVENT || kind == COL_RECORD;
   r->meta = has_meta ? (const trace_metadata *)(uintptr_t)p[3] : NULL;
+  if ((kind == COL_NEW || kind == COL_EVENT) && !r->meta)
+    return -1; /* written with their callsite's, always (an ENTER's or a RECORD's may be NULL) */
   r->w = p;
   r->nwords = words;
   /* The fields must fit in the record: a torn record is not read past its end. */
@@ -70,7 +72,8 @@ static uint32_t decode_fields(const col_rec *r, uint32_t at, m_field *out, uint3
       f->str = (const char *)(r->w + strings);
       strings += words;
     }
-    if (f->type == TRACE_VALUE_EMPTY || (r->meta && f->index >= r->meta->field_count))
+    if (f->type == TRACE_VALUE_EMPTY || f->type > TRACE_VALUE_FMT ||
+        (r->meta && f->index >= r->meta->field_count))
       continue;
     kept++;
   }
@@ -652,11 +655,12 @@ static void decode_event(const col_rec *r, m_event *e) {
   /* The message, after the strings: its length is in word 4. */
   e->msg_len = (uint32_t)r->w[4];
   e->msg_cut = (r->w[4] >> 32) != 0;
-  uint32_t strings = 5 + 2 * r->nfields;
+  /* In 64 bits: the slots' lengths are the record's word, not to be trusted to add up. */
+  uint64_t strings = 5 + 2 * (uint64_t)r->nfields;
   for (uint32_t i = 0; i < r->nfields; i++)
     strings += col_slot_words(r->w[5 + 2 * i]);
   e->msg = NULL;
-  if (e->msg_len && strings * 8 + e->msg_len <= r->nwords * 8)
+  if (e->msg_len && strings * 8 + e->msg_len <= (uint64_t)r->nwords * 8)
     e->msg = (const char *)(r->w + strings);
   else
     e->msg_len = 0;
@@ -731,11 +735,16 @@ static void to_values(col_model *m, const trace_metadata *meta, const m_field *f
     m->index = x;
     m->values_cap = n;
   }
+  uint32_t k = 0;
   for (uint32_t i = 0; i < n; i++) {
-    trace_value *v = &m->values[i];
+    /* A value of a field its callsite does not have (read from a record of another callsite
+     * with the span's id) never reaches a sink, which indexes the field names with it. */
+    if (meta && f[i].index >= meta->field_count)
+      continue;
+    trace_value *v = &m->values[k];
     v->type = f[i].type;
     v->as.u64 = f[i].value;
-    m->index[i] = f[i].index;
+    m->index[k++] = f[i].index;
     switch (f[i].type) {
     case TRACE_VALUE_BOOL: v->as.b = (f[i].value & 1) != 0; break;
     case TRACE_VALUE_STR:
@@ -757,7 +766,7 @@ static void to_values(col_model *m, const trace_metadata *meta, const m_field *f
   }
   vs->values = m->values;
   vs->index = m->index;
-  vs->count = n;
+  vs->count = k;
 }
 
 /* The context a sink is given for span s (NULL: it has none). */
@@ -1071,6 +1080,15 @@ void trace__col_model_feed_new(col_model *m, const col_rec *r) {
   s->parent_id = r->w[4];
   if (s->parent_id) {
     m_span *p = span_get(m, s->parent_id, NULL);
+    /* A span is never its own ancestor: with ids reused (a registry's), a stale handle given
+     * as the parent may carry the new span's id, or a descendant's. The id stays, the link does
+     * not (the walks up the parents would never end). */
+    for (const m_span *a = p; a; a = a->parent) {
+      if (a == s) {
+        p = NULL;
+        break;
+      }
+    }
     if (p) {
       s->parent = p;
       p->refs++;
