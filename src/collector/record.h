@@ -100,17 +100,19 @@ static TRACE__INLINE void col_put_bytes(uint64_t *p, const char *s, uint32_t n) 
     COL_PUT(p, col_tail_word(s, n));
 }
 
-/* A record of three or four words: ENTER (with meta), EXIT and CLOSE (meta NULL). */
+/* A record of three or four words: ENTER (with meta, which may be NULL: a layer's span the
+ * registry no longer knows), EXIT and CLOSE. The size goes by the kind, never by meta: a
+ * three-word ENTER is not a record to the reader, which would skip the rest of its page. */
 static TRACE__INLINE void col_record_small(col_thread *t, unsigned kind, uint64_t id,
                                            const trace_metadata *meta, uint64_t ts) {
-  uint32_t words = meta ? 4 : 3;
+  uint32_t words = kind == COL_ENTER ? 4 : 3;
   uint64_t *p = col_reserve(t, words * 8);
   if (TRACE__UNLIKELY(!p))
     return;
   COL_PUT(&p[0], col_w0(kind, words, 0));
   COL_PUT(&p[1], id);
   COL_PUT(&p[2], ts);
-  if (meta)
+  if (kind == COL_ENTER)
     COL_PUT(&p[3], (uint64_t)(uintptr_t)meta);
   col_commit(t, words * 8);
 }
