@@ -558,6 +558,165 @@ static void escaped_values_fit_an_event(void **state) {
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* Rings: wrapping, page ends, records over a page. */
+
+/* A span callsite with the most fields the macros take (63, and its name): odd ones strings of up to 117 bytes
+ * (more than a page in all: the general path shares the page), even ones numbers. */
+static trace_span span_of_63(const char *buf, int i) {
+  return TRACE_INFO_SPAN("wide", TF(f0, (int64_t)(i * 100 + 0)), TF(f1, trace_value_strn(buf, 3)), TF(f2, (int64_t)(i * 100 + 2)), TF(f3, trace_value_strn(buf, 9)), TF(f4, (int64_t)(i * 100 + 4)), TF(f5, trace_value_strn(buf, 15)), TF(f6, (int64_t)(i * 100 + 6)), TF(f7, trace_value_strn(buf, 21)), TF(f8, (int64_t)(i * 100 + 8)), TF(f9, trace_value_strn(buf, 27)), TF(f10, (int64_t)(i * 100 + 10)), TF(f11, trace_value_strn(buf, 33)), TF(f12, (int64_t)(i * 100 + 12)), TF(f13, trace_value_strn(buf, 39)), TF(f14, (int64_t)(i * 100 + 14)), TF(f15, trace_value_strn(buf, 45)), TF(f16, (int64_t)(i * 100 + 16)), TF(f17, trace_value_strn(buf, 51)), TF(f18, (int64_t)(i * 100 + 18)), TF(f19, trace_value_strn(buf, 57)), TF(f20, (int64_t)(i * 100 + 20)), TF(f21, trace_value_strn(buf, 63)), TF(f22, (int64_t)(i * 100 + 22)), TF(f23, trace_value_strn(buf, 69)), TF(f24, (int64_t)(i * 100 + 24)), TF(f25, trace_value_strn(buf, 75)), TF(f26, (int64_t)(i * 100 + 26)), TF(f27, trace_value_strn(buf, 81)), TF(f28, (int64_t)(i * 100 + 28)), TF(f29, trace_value_strn(buf, 87)), TF(f30, (int64_t)(i * 100 + 30)), TF(f31, trace_value_strn(buf, 93)), TF(f32, (int64_t)(i * 100 + 32)), TF(f33, trace_value_strn(buf, 99)), TF(f34, (int64_t)(i * 100 + 34)), TF(f35, trace_value_strn(buf, 105)), TF(f36, (int64_t)(i * 100 + 36)), TF(f37, trace_value_strn(buf, 111)), TF(f38, (int64_t)(i * 100 + 38)), TF(f39, trace_value_strn(buf, 117)), TF(f40, (int64_t)(i * 100 + 40)), TF(f41, trace_value_strn(buf, 3)), TF(f42, (int64_t)(i * 100 + 42)), TF(f43, trace_value_strn(buf, 9)), TF(f44, (int64_t)(i * 100 + 44)), TF(f45, trace_value_strn(buf, 15)), TF(f46, (int64_t)(i * 100 + 46)), TF(f47, trace_value_strn(buf, 21)), TF(f48, (int64_t)(i * 100 + 48)), TF(f49, trace_value_strn(buf, 27)), TF(f50, (int64_t)(i * 100 + 50)), TF(f51, trace_value_strn(buf, 33)), TF(f52, (int64_t)(i * 100 + 52)), TF(f53, trace_value_strn(buf, 39)), TF(f54, (int64_t)(i * 100 + 54)), TF(f55, trace_value_strn(buf, 45)), TF(f56, (int64_t)(i * 100 + 56)), TF(f57, trace_value_strn(buf, 51)), TF(f58, (int64_t)(i * 100 + 58)), TF(f59, trace_value_strn(buf, 57)), TF(f60, (int64_t)(i * 100 + 60)), TF(f61, trace_value_strn(buf, 63)), TF(f62, (int64_t)(i * 100 + 62)));
+}
+
+static size_t wide_len(int k) { return (size_t)(k * 3 % 120); }
+
+/* A 16 KiB ring (four pages) wrapped hundreds of times, with every shape of record at every
+ * offset: scopes with strings around the boundaries, FMT values, spans of 63 fields, values
+ * recorded later, events; the reporter drains it between bursts so that nothing is dropped. */
+static size_t fmt_i(char *out, size_t cap, const void *arg) {
+  return (size_t)snprintf(out, cap, "fmt-%d", *(const int *)arg);
+}
+
+static void ring_wraps_with_every_shape(void **state) {
+  (void)state;
+  got g;
+  got_init(&g);
+  trace_collector_options o;
+  trace_collector_options_init(&o);
+  o.thread_buffer_bytes = 16384;
+  o.flush_interval_ms = 60000;
+  trace_collector *c = sink_collector(&g, &o, path_in("wrap.json"));
+  assert_int_equal(trace_collector_install(c), 0);
+  char buf[300];
+  enum { N = 3000 };
+  for (int i = 0; i < N; i++) {
+    size_t len = lengths[(size_t)i % NLENGTHS];
+    fill(buf, 260, (size_t)i);
+    switch (i % 4) {
+    case 0: {
+      TRACE_SCOPE(TRACE_LEVEL_INFO, "wrap", TF(i, i), TF(s, trace_value_strn(buf, len)),
+                  TF_FMT(f, fmt_i, &i));
+      break;
+    }
+    case 1: {
+      trace_span w = span_of_63(buf, i);
+      trace_span_enter(&w);
+      trace_span_exit(&w);
+      trace_span_close(&w);
+      break;
+    }
+    case 2: {
+      trace_span r = TRACE_INFO_SPAN("wrap", TF(i, i), TF(s, TRACE_EMPTY), TF(f, TRACE_EMPTY));
+      trace_span_record(&r, "s", trace_value_strn(buf, len));
+      trace_span_record(&r, "f", trace_value_fmt(fmt_i, &i));
+      trace_span_close(&r);
+      break;
+    }
+    default:
+      TRACE_INFO(TF(i, i), TF(s, trace_value_strn(buf, len)), TF_FMT(f, fmt_i, &i), "ev %d", i);
+    }
+    if (i % 8 == 7)
+      assert_int_equal(trace_collector_flush(c), 0);
+  }
+  trace_collector_stats st = trace_collector_get_stats(c);
+  assert_int_equal(st.records_dropped, 0);
+  assert_true(st.bytes_recorded > 100 * 16384); /* wrapped a hundred times at least */
+  trace_shutdown();
+  size_t seen = 0;
+  for (size_t k = 0; k < g.n; k++) {
+    const got_span *sp = &g.spans[k];
+    if (strcmp(sp->name, "wide") == 0) {
+      int i = (int)(value_of(sp, "f0")->number / 100);
+      fill(buf, 260, (size_t)i);
+      assert_int_equal(sp->nvalues, 63);
+      for (int f = 0; f < 63; f++) {
+        char name[8];
+        snprintf(name, sizeof name, "f%d", f);
+        const got_value *v = value_of(sp, name);
+        assert_non_null(v);
+        if (f % 2) {
+          /* the page is shared: each string whole or cut to the same length, never emptied
+           * while a longer one keeps more */
+          assert_true(v->len <= wide_len(f));
+          assert_memory_equal(v->str, buf, v->len);
+          if (v->len < wide_len(f))
+            assert_true(sp->truncated);
+        } else {
+          assert_int_equal(v->number, (uint64_t)(i * 100 + f));
+        }
+      }
+      seen++;
+      continue;
+    }
+    int i = (int)value_of(sp, "i")->number;
+    size_t len = lengths[(size_t)i % NLENGTHS];
+    fill(buf, 260, (size_t)i);
+    const got_value *v = value_of(sp, "s");
+    assert_non_null(v);
+    assert_int_equal(v->len, len < 256 ? len : 256);
+    assert_memory_equal(v->str, buf, v->len);
+    char want[32];
+    snprintf(want, sizeof want, "fmt-%d", i);
+    assert_string_equal(value_of(sp, "f")->str, want);
+    assert_int_equal(value_of(sp, "f")->type, TRACE_VALUE_DISPLAY);
+    if (sp->is_event) {
+      snprintf(want, sizeof want, "ev %d", i);
+      assert_string_equal(sp->message, want);
+    }
+    seen++;
+  }
+  assert_int_equal(seen, N);
+  json_t *t = load_trace(path_in("wrap.json"));
+  assert_int_equal(count_events(t, "X", "wide", NULL), N / 4);
+  json_decref(t);
+  got_free(&g);
+}
+
+/* A flight recorder's 16 KiB ring overwritten many times: a dump has the last spans whole (their
+ * values match their numbers), never a torn one. */
+static void flight_ring_wraps(void **state) {
+  (void)state;
+  trace_collector_options o;
+  trace_collector_options_init(&o);
+  o.mode = TRACE_COLLECTOR_FLIGHT;
+  o.flight_bytes = 1 << 20;
+  o.thread_buffer_bytes = 16384;
+  trace_collector *c = NULL;
+  assert_int_equal(trace_collector_new(&o, &c), 0);
+  assert_int_equal(trace_collector_install(c), 0);
+  char buf[300];
+  for (int i = 0; i < 5000; i++) {
+    size_t len = lengths[(size_t)i % NLENGTHS];
+    fill(buf, len, (size_t)i);
+    TRACE_SCOPE(TRACE_LEVEL_INFO, "fl", TF(i, i), TF(s, trace_value_strn(buf, len)));
+  }
+  assert_int_equal(trace_flight_dump(path_in("flight.json")), 0);
+  trace_shutdown();
+  json_t *t = load_trace(path_in("flight.json"));
+  size_t n = 0;
+  int last = -1;
+  for (size_t k = 0; k < json_array_size(t); k++) {
+    json_t *e = json_array_get(t, k);
+    const char *name = json_string_value(json_object_get(e, "name"));
+    if (!name || strcmp(name, "fl") != 0)
+      continue;
+    assert_string_equal(json_string_value(json_object_get(e, "ph")), "X");
+    json_t *a = json_object_get(e, "args");
+    int i = (int)json_integer_value(json_object_get(a, "i"));
+    size_t len = lengths[(size_t)i % NLENGTHS];
+    fill(buf, len, (size_t)i);
+    json_t *sv = json_object_get(a, "s");
+    size_t kept = len < 256 ? len : 256;
+    assert_int_equal(json_string_length(sv), kept + (len > 256 ? 3 : 0)); /* cut: an ellipsis */
+    assert_memory_equal(json_string_value(sv), buf, kept);
+    assert_true(i > last);
+    last = i;
+    n++;
+  }
+  assert_true(n > 20);
+  assert_int_equal(last, 4999);
+  json_decref(t);
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* Scopes. */
 
 /* Deeper than the entered stack holds (64): every span's parent is the span it was made in, by
@@ -929,6 +1088,61 @@ static void fork_inside_a_scope(void **state) {
   trace_shutdown();
 }
 
+/* A handle made up by hand whose id is the one the next span gets (ids are predictable: a slot
+ * freed is the next one taken, its generation one higher), given as that span's parent: the
+ * span is its own parent, and a cycle through two spans likewise. The reporter must not walk
+ * up the parents for ever: the spans are reported (the parent id as recorded, the link not
+ * made), and shutdown returns. */
+static void forged_parent_cycles(void **state) {
+  (void)state;
+  for (int open_at_end = 0; open_at_end < 2; open_at_end++) {
+    got g;
+    got_init(&g);
+    assert_int_equal(trace_collector_install(sink_collector(&g, NULL, path_in("cycle.json"))), 0);
+    /* Warm: a new page of slots leaves the thread's list long, and each close gives a batch
+     * back until it is short; from then on the slot freed last is the next one taken. */
+    for (int i = 0; i < 32; i++) {
+      trace_span w = TRACE_INFO_SPAN("warm");
+      trace_span_close(&w);
+    }
+    trace_span gone = TRACE_INFO_SPAN("gone");
+    trace_span forged = gone;
+    trace_span_close(&gone);
+    forged.id += (uint64_t)1 << 32; /* the next generation of the same slot */
+    trace_span self = TRACE_SPAN_IN(&forged, TRACE_LEVEL_INFO, "self");
+    assert_int_equal(self.id, forged.id);
+    /* Two spans, each the other's parent: freed p then q, the next spans take q's slot, then
+     * p's; a is made under the id b will have, b under a. */
+    trace_span p = TRACE_INFO_SPAN("p"), q = TRACE_INFO_SPAN("q");
+    trace_span forged_b = p;
+    forged_b.id += (uint64_t)1 << 32;
+    trace_span_close(&p);
+    trace_span_close(&q);
+    trace_span a = TRACE_SPAN_IN(&forged_b, TRACE_LEVEL_INFO, "a");
+    trace_span b = TRACE_SPAN_IN(&a, TRACE_LEVEL_INFO, "b");
+    assert_int_equal(b.id, forged_b.id);
+    if (!open_at_end) {
+      trace_span_close(&self);
+      trace_span_close(&b);
+      trace_span_close(&a);
+    }
+    trace_shutdown(); /* returns: nothing walks up the parents for ever */
+    const got_span *sp = span_named(&g, "self", 0), *sa = span_named(&g, "a", 0),
+                   *sb = span_named(&g, "b", 0);
+    assert_non_null(sp);
+    assert_non_null(sa);
+    assert_non_null(sb);
+    assert_int_equal(sp->open, open_at_end);
+    assert_int_equal(sp->parent_id, sp->id); /* as recorded */
+    assert_int_equal(sa->parent_id, sb->id);
+    assert_int_equal(sb->parent_id, sa->id);
+    json_t *t = load_trace(path_in("cycle.json"));
+    assert_int_equal(count_events(t, "b", "self", NULL), 1); /* never entered: an async pair */
+    json_decref(t);
+    got_free(&g);
+  }
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* The reporter's span pool. */
 
@@ -1118,10 +1332,13 @@ int main(int argc, char **argv) {
       cmocka_unit_test(null_string_with_a_length),
       cmocka_unit_test(hostile_values_in_the_chrome_trace),
       cmocka_unit_test(huge_values_are_cut),
+      cmocka_unit_test(ring_wraps_with_every_shape),
+      cmocka_unit_test(flight_ring_wraps),
       cmocka_unit_test(escaped_values_fit_an_event),
       cmocka_unit_test(deep_nesting_keeps_parents),
       cmocka_unit_test(scope_misuse),
       cmocka_unit_test(subscribers_switched_with_open_scopes),
+      cmocka_unit_test(forged_parent_cycles),
       cmocka_unit_test(shutdown_with_open_scopes),
       cmocka_unit_test(pool_rounds_past_its_size),
       cmocka_unit_test(reporter_out_of_memory),
