@@ -6,7 +6,6 @@
  * open; the reporter's span pool past its size and out of memory. Every check reads what a user
  * gets: the spans a sink receives (values byte for byte) and the Chrome trace, parsed. */
 #define TRACE_TARGET "hostile"
-#include <dirent.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <sys/wait.h>
@@ -177,6 +176,29 @@ static trace_collector *sink_collector(got *g, trace_collector_options *o,
   return c;
 }
 
+/* c installed alone, or as the only layer of a registry. */
+static void install_as(trace_collector *c, bool layer) {
+  if (layer) {
+    trace_registry *r = trace_registry_new();
+    assert_int_equal(trace_registry_add_layer(r, trace_collector_layer(c), NULL), 0);
+    assert_int_equal(trace_registry_install(r), 0);
+  } else {
+    assert_int_equal(trace_collector_install(c), 0);
+  }
+}
+
+/* A flight recorder with rings of ring_bytes, installed. */
+static void install_flight(size_t ring_bytes) {
+  trace_collector_options o;
+  trace_collector_options_init(&o);
+  o.mode = TRACE_COLLECTOR_FLIGHT;
+  o.flight_bytes = 1 << 20;
+  o.thread_buffer_bytes = ring_bytes;
+  trace_collector *c = NULL;
+  assert_int_equal(trace_collector_new(&o, &c), 0);
+  assert_int_equal(trace_collector_install(c), 0);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Scratch files and Chrome traces. */
 
@@ -184,24 +206,12 @@ static char scratch[64];
 
 static int make_scratch(void **state) {
   (void)state;
-  snprintf(scratch, sizeof scratch, "/tmp/trace-hostile-XXXXXX");
-  return mkdtemp(scratch) ? 0 : -1;
+  return scratch_dir_make(scratch, sizeof scratch, "trace-hostile");
 }
 
 static int remove_scratch(void **state) {
   (void)state;
-  DIR *d = opendir(scratch);
-  if (d) {
-    struct dirent *e;
-    while ((e = readdir(d))) {
-      char p[512];
-      snprintf(p, sizeof p, "%s/%s", scratch, e->d_name);
-      if (e->d_name[0] != '.')
-        unlink(p);
-    }
-    closedir(d);
-  }
-  rmdir(scratch);
+  scratch_dir_remove(scratch);
   return 0;
 }
 
@@ -674,14 +684,7 @@ static void ring_wraps_with_every_shape(void **state) {
  * values match their numbers), never a torn one. */
 static void flight_ring_wraps(void **state) {
   (void)state;
-  trace_collector_options o;
-  trace_collector_options_init(&o);
-  o.mode = TRACE_COLLECTOR_FLIGHT;
-  o.flight_bytes = 1 << 20;
-  o.thread_buffer_bytes = 16384;
-  trace_collector *c = NULL;
-  assert_int_equal(trace_collector_new(&o, &c), 0);
-  assert_int_equal(trace_collector_install(c), 0);
+  install_flight(16384);
   char buf[300];
   for (int i = 0; i < 5000; i++) {
     size_t len = lengths[(size_t)i % NLENGTHS];
@@ -740,14 +743,7 @@ static void deep_nesting_keeps_parents(void **state) {
   for (int layer = 0; layer < 2; layer++) {
     got g;
     got_init(&g);
-    trace_collector *c = sink_collector(&g, NULL, path_in("deep.json"));
-    if (layer) {
-      trace_registry *r = trace_registry_new();
-      assert_int_equal(trace_registry_add_layer(r, trace_collector_layer(c), NULL), 0);
-      assert_int_equal(trace_registry_install(r), 0);
-    } else {
-      assert_int_equal(trace_collector_install(c), 0);
-    }
+    install_as(sink_collector(&g, NULL, path_in("deep.json")), layer);
     nest_deep(0);
     /* Back at the top: nothing is entered any more. */
     trace_span cur = trace_span_current();
@@ -826,14 +822,7 @@ static void scope_misuse(void **state) {
   for (int layer = 0; layer < 2; layer++) {
     got g;
     got_init(&g);
-    trace_collector *c = sink_collector(&g, NULL, path_in("misuse.json"));
-    if (layer) {
-      trace_registry *r = trace_registry_new();
-      assert_int_equal(trace_registry_add_layer(r, trace_collector_layer(c), NULL), 0);
-      assert_int_equal(trace_registry_install(r), 0);
-    } else {
-      assert_int_equal(trace_collector_install(c), 0);
-    }
+    install_as(sink_collector(&g, NULL, path_in("misuse.json")), layer);
     /* trace_span_end on a span never entered: closed, nothing exited. */
     trace_span plain = TRACE_INFO_SPAN("never_entered");
     trace_span_end(&plain);
@@ -1035,19 +1024,11 @@ static void shutdown_with_open_scopes(void **state) {
   }
 }
 
-/* fork inside a scope (FLIGHT, whose child needs no thread): the child starts empty, ends the
- * scope it inherited without harm, and its dump has its own spans only; the parent's has the
- * scope whole. */
+/* fork inside a scope (a flight recorder): the child starts empty, ends the scope it inherited
+ * without harm, and its dump has its own spans only; the parent's has the scope whole. */
 static void fork_inside_a_scope(void **state) {
   (void)state;
-  trace_collector_options o;
-  trace_collector_options_init(&o);
-  o.mode = TRACE_COLLECTOR_FLIGHT;
-  o.flight_bytes = 1 << 20;
-  o.thread_buffer_bytes = 65536;
-  trace_collector *c = NULL;
-  assert_int_equal(trace_collector_new(&o, &c), 0);
-  assert_int_equal(trace_collector_install(c), 0);
+  install_flight(65536);
   char child_path[256], parent_path[256];
   snprintf(child_path, sizeof child_path, "%s", path_in("fork-child.json"));
   snprintf(parent_path, sizeof parent_path, "%s", path_in("fork-parent.json"));
