@@ -3,6 +3,7 @@
 #ifndef TRACE_TESTS_HELPERS_H
 #define TRACE_TESTS_HELPERS_H
 
+#include <dirent.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -231,6 +232,27 @@ static inline size_t fmt_fills_without_nul(char *buf, size_t cap, const void *ar
   (void)arg;
   memset(buf, 'y', cap);
   return cap + 10;
+}
+
+/* A fresh directory of the tests' files: /tmp/<prefix>-XXXXXX into dir (cap bytes); 0, or -1. */
+static inline int scratch_dir_make(char *dir, size_t cap, const char *prefix) {
+  snprintf(dir, cap, "/tmp/%s-XXXXXX", prefix);
+  return mkdtemp(dir) ? 0 : -1;
+}
+/* Removes the directory and the files in it. */
+static inline void scratch_dir_remove(const char *dir) {
+  DIR *d = opendir(dir);
+  if (d) {
+    struct dirent *e;
+    while ((e = readdir(d))) {
+      char p[512];
+      snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+      if (e->d_name[0] != '.')
+        unlink(p);
+    }
+    closedir(d);
+  }
+  rmdir(dir);
 }
 
 #endif

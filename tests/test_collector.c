@@ -4,7 +4,6 @@
  * full disk, many threads exiting with partial buffers, spans never closed, a clock going
  * backwards, fork, a crash mid-run. */
 #define TRACE_TARGET "test"
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -29,24 +28,12 @@ static char scratch[64];
 
 static int make_scratch(void **state) {
   (void)state;
-  snprintf(scratch, sizeof scratch, "/tmp/trace-collector-XXXXXX");
-  return mkdtemp(scratch) ? 0 : -1;
+  return scratch_dir_make(scratch, sizeof scratch, "trace-collector");
 }
 
 static int remove_scratch(void **state) {
   (void)state;
-  DIR *d = opendir(scratch);
-  if (d) {
-    struct dirent *e;
-    while ((e = readdir(d))) {
-      char p[512];
-      snprintf(p, sizeof p, "%s/%s", scratch, e->d_name);
-      if (e->d_name[0] != '.')
-        unlink(p);
-    }
-    closedir(d);
-  }
-  rmdir(scratch);
+  scratch_dir_remove(scratch);
   return 0;
 }
 

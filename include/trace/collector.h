@@ -274,6 +274,10 @@ typedef struct trace_collector_stats {
   uint64_t threads;          /* threads that recorded */
   uint64_t dumps;            /* dumps written */
   uint64_t dump_copy_ns_max; /* the longest copy of one ring during a dump */
+  /* Records and values the reporter or a dump let go for lack of memory: a span whose creation
+   * record was let go is not reported; a span or event whose values were (all or some) is, and
+   * a sink receives it with truncated set. */
+  uint64_t memory_drops;
 } trace_collector_stats;
 /* A snapshot of the counters; zeros for NULL. */
 TRACE_API trace_collector_stats trace_collector_get_stats(trace_collector *c);

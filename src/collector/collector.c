@@ -217,6 +217,7 @@ trace_collector_stats trace_collector_get_stats(trace_collector *c) {
   st.bytes_recorded += TRACE__LOAD(&c->recorded_total);
   st.records_dropped += TRACE__LOAD(&c->dropped_total);
   st.clock_backwards = TRACE__LOAD(&c->clock_backwards);
+  st.memory_drops = TRACE__LOAD(&c->memory_drops);
   st.dumps = TRACE__LOAD(&c->dumps);
   st.dump_copy_ns_max = TRACE__LOAD(&c->dump_copy_ns_max);
   trace__col_output_stats(c, &st);

@@ -99,7 +99,7 @@ static int dump_with(col *c, col_chrome *w, uint64_t last_ns) {
   uint64_t now = trace__col_map_ns(&map, trace__col_now_ticks(&c->clock));
   /* A dump is a picture of the past: the sink has seen (or will see) these spans already. */
   col_model_config cfg = {w, NULL, 0, false, last_ns && last_ns < now ? now - last_ns : 0,
-                          &c->clock_backwards, NULL};
+                          &c->clock_backwards, NULL, &c->memory_drops};
   col_model *m = trace__col_model_new(&cfg);
   int rc = m ? 0 : TRACE_ENOMEM;
   if (m) {

@@ -22,7 +22,7 @@
 #include "trace/collector.h"
 
 #define COL_PAGE 4096u
-#define COL_STACK_MAX 64u     /* entered spans remembered per thread; deeper ones are counted */
+#define COL_STACK_MAX 64u     /* entered spans in the thread's struct; deeper ones in deep[] */
 #define COL_FIELDS_MAX 64u    /* the macros allow no more */
 #define COL_STRING_MAX 1024u  /* the highest string_bytes */
 
@@ -99,7 +99,7 @@ typedef struct col_thread {
    * the scope fast paths (subscriber.c) assume, tested once. */
   uint8_t scope_fast;
   uint16_t unused_;
-  uint32_t depth; /* entered spans (may exceed COL_STACK_MAX: those are counted only) */
+  uint32_t depth; /* entered spans: stack[], then deep[] past COL_STACK_MAX */
   uint32_t free_head; /* standalone: this thread's free span slots (index + 1, 0: none) */
   uint32_t free_count;
   /* The last EXIT record: where it ends and whose it is. A CLOSE right after it (nothing
@@ -119,7 +119,26 @@ typedef struct col_thread {
   uint64_t retired_seq; /* FLIGHT: order in which exited rings are reused */
   char name[32];   /* under c->lock */
   struct col_thread *next;
+  /* The recording thread's: entered spans past COL_STACK_MAX (deep[i] is entry COL_STACK_MAX +
+   * i), grown on the general path; entries it could not hold (out of memory) are counted in
+   * depth only, the innermost known one standing for them. Freed when the thread exits. */
+  col_entry *deep;
+  uint32_t deep_cap;
 } col_thread;
+
+/* The entered span at position i < t->depth of t's stack, NULL if it could not be kept. */
+static inline col_entry *col_entry_at(col_thread *t, uint32_t i) {
+  if (i < COL_STACK_MAX)
+    return &t->stack[i];
+  return i - COL_STACK_MAX < t->deep_cap ? &t->deep[i - COL_STACK_MAX] : NULL;
+}
+/* The innermost entered span that is known (depth > 0). */
+const col_entry *trace__col_innermost(const col_thread *t);
+/* Where the entry at position depth goes when a span is entered: stack[], or deep[] grown as
+ * needed; NULL when it cannot be kept (out of memory). */
+col_entry *trace__col_entry_new(col_thread *t);
+/* Frees what t's entered stack allocated. */
+void trace__col_stack_free(col_thread *t);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Span slots of the standalone subscriber. A span id is (generation << 32 | index + 1); the
@@ -262,6 +281,7 @@ struct trace_collector {
   uint64_t recorded_total;
   uint64_t dropped_total;
   uint64_t clock_backwards;
+  uint64_t memory_drops;
   uint64_t dumps;
   uint64_t dump_copy_ns_max;
   uint64_t dump_counter;

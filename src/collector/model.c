@@ -28,6 +28,8 @@ int trace__col_decode(const uint64_t *p, uint32_t avail, col_rec *r) {
   r->ticks = p[2];
   bool has_meta = kind == COL_NEW || kind == COL_ENTER || kind == COL_EVENT || kind == COL_RECORD;
   r->meta = has_meta ? (const trace_metadata *)(uintptr_t)p[3] : NULL;
+  if ((kind == COL_NEW || kind == COL_EVENT) && !r->meta)
+    return -1; /* written with their callsite's, always (an ENTER's or a RECORD's may be NULL) */
   r->w = p;
   r->nwords = words;
   /* The fields must fit in the record: a torn record is not read past its end. */
@@ -70,7 +72,8 @@ static uint32_t decode_fields(const col_rec *r, uint32_t at, m_field *out, uint3
       f->str = (const char *)(r->w + strings);
       strings += words;
     }
-    if (f->type == TRACE_VALUE_EMPTY || (r->meta && f->index >= r->meta->field_count))
+    if (f->type == TRACE_VALUE_EMPTY || f->type > TRACE_VALUE_FMT ||
+        (r->meta && f->index >= r->meta->field_count))
       continue;
     kept++;
   }
@@ -115,6 +118,7 @@ typedef struct m_span {
   uint8_t done;
   uint8_t open_at_end;
   uint8_t done_rounds;
+  uint8_t values_lost; /* some of its values could not be kept (out of memory) */
   struct m_span *next_done;
   /* Its CONTEXT record (TRACE_COLLECTOR_CONTEXT). */
   uint8_t has_context;
@@ -262,6 +266,12 @@ static void table_remove(col_model *m, m_span *s) {
   m->table_used--;
 }
 
+/* A record, or values, let go for lack of memory: counted (stats.memory_drops). */
+static void memory_drop(col_model *m) {
+  if (m->cfg.memory_drops)
+    __atomic_add_fetch(m->cfg.memory_drops, 1, __ATOMIC_RELAXED);
+}
+
 /* The span with this id, created as a placeholder (its creation not read yet) if needed. */
 static m_span *span_get(col_model *m, uint64_t id, const trace_metadata *meta) {
   m_span *s = span_find(m, id);
@@ -271,16 +281,16 @@ static m_span *span_get(col_model *m, uint64_t id, const trace_metadata *meta) {
     return s;
   }
   s = span_alloc(m);
-  if (!s)
-    return NULL;
-  s->id = id;
-  s->meta = meta;
-  s->refs = 1;
-  if (!table_put(m, s)) {
+  if (s) {
+    s->id = id;
+    s->meta = meta;
+    s->refs = 1;
+    if (table_put(m, s))
+      return s;
     span_recycle(m, s);
-    return NULL;
   }
-  return s;
+  memory_drop(m); /* the record is let go: a span whose creation it was is not reported */
+  return NULL;
 }
 
 static m_thread *thread_get(col_model *m, uint32_t number) {
@@ -372,7 +382,26 @@ static size_t whole_utf8(const char *s, size_t len) {
   return len;
 }
 
-static void put_value(trace__buf *b, const m_field *f) {
+/* Strings of an event's values and its name (a message) keep at most this many bytes at each
+ * try of build_and_emit: none, then shorter and shorter, until the event fits in COL_EVENT_MAX;
+ * at the last try the values are left out. */
+static const size_t value_caps[] = {SIZE_MAX, 512, 128, 32, 0, 0};
+#define CAP_TRIES (sizeof value_caps / sizeof value_caps[0])
+#define CAP_NO_VALUES (CAP_TRIES - 1)
+
+/* A string, cut (on a whole character, then an ellipsis) when it was cut when recorded or is
+ * longer than cap. */
+static void put_json_cut(trace__buf *b, const char *s, size_t len, bool cut, size_t cap) {
+  if (len > cap) {
+    len = cap;
+    cut = true;
+  }
+  trace__buf_putc(b, '"');
+  trace__escape(b, s, cut ? whole_utf8(s, len) : len, TRACE__ESC_JSON);
+  trace__buf_puts(b, cut ? "\xE2\x80\xA6\"" : "\"");
+}
+
+static void put_value(trace__buf *b, const m_field *f, size_t cap) {
   switch (f->type) {
   case TRACE_VALUE_I64: trace__buf_i64(b, (int64_t)f->value); break;
   case TRACE_VALUE_U64: trace__buf_u64(b, f->value); break;
@@ -390,15 +419,11 @@ static void put_value(trace__buf *b, const m_field *f) {
     break;
   }
   default:
-    if (f->flags & COL_FIELD_NULL) {
+    if (f->flags & COL_FIELD_NULL)
       trace__buf_puts(b, "null");
-    } else if (f->flags & COL_FIELD_CUT) {
-      trace__buf_putc(b, '"');
-      trace__escape(b, f->str, whole_utf8(f->str, f->len), TRACE__ESC_JSON);
-      trace__buf_puts(b, "\xE2\x80\xA6\""); /* an ellipsis */
-    } else {
-      put_json_str(b, f->str ? f->str : "", f->str ? f->len : 0);
-    }
+    else
+      put_json_cut(b, f->str ? f->str : "", f->str ? f->len : 0,
+                   (f->flags & COL_FIELD_CUT) != 0, cap);
   }
 }
 
@@ -446,14 +471,22 @@ static bool replaced_later(const m_field *f, uint32_t i, uint32_t n) {
   return false;
 }
 
+/* The values, their strings cut to value_caps[try]; at the last try none. "values_cut": true
+ * says that some are missing (left out here, or lost: values the model could not keep). */
 static void put_fields(trace__buf *b, keys *ks, const trace_metadata *meta, const m_field *f,
-                       uint32_t n) {
+                       uint32_t n, unsigned try, bool lost) {
+  if (lost || (try == CAP_NO_VALUES && n)) {
+    put_key(b, ks, "values_cut");
+    trace__buf_puts(b, "true");
+  }
+  if (try == CAP_NO_VALUES)
+    return;
   for (uint32_t i = 0; i < n; i++) {
     if (replaced_later(f, i, n))
       continue;
     const char *name = meta && f[i].index < meta->field_count ? meta->field_names[f[i].index] : "?";
     put_key(b, ks, name);
-    put_value(b, &f[i]);
+    put_value(b, &f[i], value_caps[try]);
   }
 }
 
@@ -479,15 +512,23 @@ static const char *name_of(const m_span *s) {
   return s->meta && s->meta->name ? s->meta->name : "(unknown span)";
 }
 
-static void emit(col_model *m) {
+/* Writes the event built in m->ev; false, with nothing written, when it is longer than an event
+ * may be and this was not the last try (the caller builds it again with its values cut shorter,
+ * see value_caps). */
+static bool emit(col_model *m, unsigned try) {
   if (m->ev.truncated) {
     /* Bounded by the writer; an event that could not even be built is not written. */
     m->ev.len = 0;
     m->ev.truncated = false;
-    return;
+    return true;
+  }
+  if (m->ev.len > COL_EVENT_MAX && try + 1 < CAP_TRIES) {
+    m->ev.len = 0;
+    return false;
   }
   trace__col_chrome_event(m->cfg.chrome, m->ev.data, m->ev.len);
   m->ev.len = 0;
+  return true;
 }
 
 /* The start of an event: name (cut: it ends with an ellipsis), cat, ph, ts, pid, tid. */
@@ -522,7 +563,7 @@ static void thread_name_event(col_model *m, m_thread *t) {
   trace__buf_puts(b, ",\"args\":{\"name\":");
   put_json_cstr(b, t->name[0] ? t->name : "thread");
   trace__buf_puts(b, "}}");
-  emit(m);
+  (void)emit(m, CAP_TRIES - 1);
   memcpy(t->shown, t->name, sizeof t->shown);
   t->named = true;
 }
@@ -538,20 +579,22 @@ static void emit_interval(col_model *m, m_thread *t, m_span *s, uint64_t start, 
     return;
   thread_name_event(m, t);
   const char *name = name_of(s);
-  event_head(m, name, strlen(name), false, target_of(s->meta), 'X', start, t->number);
-  trace__buf *b = &m->ev;
-  trace__buf_puts(b, ",\"dur\":");
-  put_us(b, end - start);
-  trace__buf_puts(b, ",\"args\":{");
-  keys ks = {{0}, 0};
-  if (open) {
-    put_key(b, &ks, "open");
-    trace__buf_puts(b, "true");
-  }
-  put_context(b, &ks, s);
-  put_fields(b, &ks, s->meta, s->fields, s->nfields);
-  trace__buf_puts(b, "}}");
-  emit(m);
+  unsigned try = 0;
+  do {
+    event_head(m, name, strlen(name), false, target_of(s->meta), 'X', start, t->number);
+    trace__buf *b = &m->ev;
+    trace__buf_puts(b, ",\"dur\":");
+    put_us(b, end - start);
+    trace__buf_puts(b, ",\"args\":{");
+    keys ks = {{0}, 0};
+    if (open) {
+      put_key(b, &ks, "open");
+      trace__buf_puts(b, "true");
+    }
+    put_context(b, &ks, s);
+    put_fields(b, &ks, s->meta, s->fields, s->nfields, try, s->values_lost);
+    trace__buf_puts(b, "}}");
+  } while (!emit(m, try++));
 }
 
 /* An async pair (b and e, matched by id) for a span's whole life. */
@@ -564,6 +607,8 @@ static void emit_async(col_model *m, m_span *s, bool open) {
     thread_name_event(m, t);
   const char *name = name_of(s);
   for (int end = 0; end < 2; end++) {
+    unsigned try = 0;
+  again:
     event_head(m, name, strlen(name), false, target_of(s->meta), end ? 'e' : 'b',
                end ? s->t_close : s->t_new, tid);
     trace__buf *b = &m->ev;
@@ -587,11 +632,12 @@ static void emit_async(col_model *m, m_span *s, bool open) {
         trace__buf_putc(b, ']');
       }
       put_context(b, &ks, s);
-      put_fields(b, &ks, s->meta, s->fields, s->nfields);
+      put_fields(b, &ks, s->meta, s->fields, s->nfields, try, s->values_lost);
       trace__buf_putc(b, '}');
     }
     trace__buf_putc(b, '}');
-    emit(m);
+    if (!emit(m, try++))
+      goto again;
   }
 }
 
@@ -609,11 +655,12 @@ static void decode_event(const col_rec *r, m_event *e) {
   /* The message, after the strings: its length is in word 4. */
   e->msg_len = (uint32_t)r->w[4];
   e->msg_cut = (r->w[4] >> 32) != 0;
-  uint32_t strings = 5 + 2 * r->nfields;
+  /* In 64 bits: the slots' lengths are the record's word, not to be trusted to add up. */
+  uint64_t strings = 5 + 2 * (uint64_t)r->nfields;
   for (uint32_t i = 0; i < r->nfields; i++)
     strings += col_slot_words(r->w[5 + 2 * i]);
   e->msg = NULL;
-  if (e->msg_len && strings * 8 + e->msg_len <= r->nwords * 8)
+  if (e->msg_len && strings * 8 + e->msg_len <= (uint64_t)r->nwords * 8)
     e->msg = (const char *)(r->w + strings);
   else
     e->msg_len = 0;
@@ -629,20 +676,28 @@ static void emit_instant(col_model *m, m_thread *t, const col_rec *r, const m_ev
   const char *msg = e->msg;
   bool msg_cut = e->msg_cut;
   const char *name = msg ? msg : r->meta->name;
-  size_t name_len = msg ? (msg_cut ? whole_utf8(msg, e->msg_len) : e->msg_len) : strlen(name);
-  event_head(m, name, name_len, msg && msg_cut, target_of(r->meta), 'i', ts, t->number);
-  trace__buf *b = &m->ev;
-  trace__buf_puts(b, ",\"s\":\"t\",\"args\":{");
-  keys ks = {{0}, 0};
-  put_key(b, &ks, "level");
-  put_json_cstr(b, trace_level_name(r->meta->level));
-  if (r->id) {
-    put_key(b, &ks, "span");
-    put_hex_id(b, r->id);
-  }
-  put_fields(b, &ks, r->meta, f, n);
-  trace__buf_puts(b, "}}");
-  emit(m);
+  unsigned try = 0;
+  do {
+    /* A message is cut with the values (a message of control characters escapes to six times
+     * its length). */
+    size_t cap = value_caps[try], name_len = msg ? e->msg_len : strlen(name);
+    bool cut = msg && (msg_cut || name_len > cap);
+    if (msg && name_len > cap)
+      name_len = cap;
+    event_head(m, name, cut ? whole_utf8(name, name_len) : name_len, cut, target_of(r->meta),
+               'i', ts, t->number);
+    trace__buf *b = &m->ev;
+    trace__buf_puts(b, ",\"s\":\"t\",\"args\":{");
+    keys ks = {{0}, 0};
+    put_key(b, &ks, "level");
+    put_json_cstr(b, trace_level_name(r->meta->level));
+    if (r->id) {
+      put_key(b, &ks, "span");
+      put_hex_id(b, r->id);
+    }
+    put_fields(b, &ks, r->meta, f, n, try, false);
+    trace__buf_puts(b, "}}");
+  } while (!emit(m, try++));
 }
 
 /* Rounds a span waits for its own or an ancestor's creation record: one read in a later round
@@ -659,24 +714,37 @@ static const char *thread_name_of(const col_model *m, uint32_t number) {
 }
 
 /* fields as a value set (m->values, m->index); *truncated is set if one was cut. A FMT value
- * is its text, as DISPLAY: the callback lived only during the call that recorded it. */
-static bool to_values(col_model *m, const trace_metadata *meta, const m_field *f, uint32_t n,
+ * is its text, as DISPLAY: the callback lived only during the call that recorded it. Out of
+ * memory: no values, *truncated set, counted. */
+static void to_values(col_model *m, const trace_metadata *meta, const m_field *f, uint32_t n,
                       trace_valueset *vs, bool *truncated) {
+  vs->meta = meta;
   if (n > m->values_cap) {
     trace_value *v = trace__realloc(m->values, n * sizeof *v);
     if (v)
       m->values = v;
     uint16_t *x = v ? trace__realloc(m->index, n * sizeof *x) : NULL;
-    if (!x)
-      return false;
+    if (!x) {
+      vs->values = NULL;
+      vs->index = NULL;
+      vs->count = 0;
+      *truncated = true;
+      memory_drop(m);
+      return;
+    }
     m->index = x;
     m->values_cap = n;
   }
+  uint32_t k = 0;
   for (uint32_t i = 0; i < n; i++) {
-    trace_value *v = &m->values[i];
+    /* A value of a field its callsite does not have (read from a record of another callsite
+     * with the span's id) never reaches a sink, which indexes the field names with it. */
+    if (meta && f[i].index >= meta->field_count)
+      continue;
+    trace_value *v = &m->values[k];
     v->type = f[i].type;
     v->as.u64 = f[i].value;
-    m->index[i] = f[i].index;
+    m->index[k++] = f[i].index;
     switch (f[i].type) {
     case TRACE_VALUE_BOOL: v->as.b = (f[i].value & 1) != 0; break;
     case TRACE_VALUE_STR:
@@ -696,11 +764,9 @@ static bool to_values(col_model *m, const trace_metadata *meta, const m_field *f
     default: break;
     }
   }
-  vs->meta = meta;
   vs->values = m->values;
   vs->index = m->index;
-  vs->count = n;
-  return true;
+  vs->count = k;
 }
 
 /* The context a sink is given for span s (NULL: it has none). */
@@ -726,8 +792,8 @@ static void hand_span(col_model *m, const m_span *s) {
   trace_collector_span out;
   memset(&out, 0, sizeof out);
   out.meta = s->meta;
-  if (!to_values(m, s->meta, s->fields, s->nfields, &out.fields, &out.truncated))
-    out.fields.meta = s->meta; /* out of memory: the span without its values */
+  to_values(m, s->meta, s->fields, s->nfields, &out.fields, &out.truncated);
+  out.truncated |= s->values_lost != 0;
   out.open = s->open_at_end != 0;
   out.id = s->id;
   out.parent_id = s->parent_id;
@@ -752,8 +818,7 @@ static void hand_event(col_model *m, const m_thread *t, const col_rec *r, const 
   trace_collector_event out;
   memset(&out, 0, sizeof out);
   out.meta = r->meta;
-  if (!to_values(m, r->meta, e->f, e->n, &out.fields, &out.truncated))
-    return; /* out of memory */
+  to_values(m, r->meta, e->f, e->n, &out.fields, &out.truncated);
   if (r->meta->message) {
     out.message = e->msg ? e->msg : "";
     out.message_len = e->msg_len;
@@ -914,7 +979,7 @@ void trace__col_model_thread(col_model *m, uint32_t number, const char *name) {
  * stay in the order they were recorded, a field recorded again appearing again (the sink's
  * contract: the last one wins), except that a span recorded over and over keeps only the latest
  * value of each field once it holds SPAN_VALUES_MAX. */
-static void store_fields(m_span *s, const col_rec *r, uint32_t at, bool front) {
+static void store_fields(col_model *m, m_span *s, const col_rec *r, uint32_t at, bool front) {
   m_field f[COL_FIELDS_MAX];
   uint32_t n = decode_fields(r, at, f, COL_FIELDS_MAX);
   if (!n)
@@ -949,8 +1014,13 @@ static void store_fields(m_span *s, const col_rec *r, uint32_t at, bool front) {
    * buffer, are read meanwhile), then moved into the span. */
   _Alignas(m_field) char scratch[SPAN_INLINE_BYTES];
   m_field *copy = size <= sizeof scratch ? (m_field *)(void *)scratch : trace__malloc(size);
-  if (!copy)
-    return; /* the old values stay */
+  if (!copy) {
+    /* The old values stay; the span says that it lost some, once. */
+    if (!s->values_lost)
+      memory_drop(m);
+    s->values_lost = 1;
+    return;
+  }
   char *text = (char *)(copy + count);
   for (uint32_t i = 0; i < count; i++) {
     copy[i] = all[i];
@@ -1010,12 +1080,21 @@ void trace__col_model_feed_new(col_model *m, const col_rec *r) {
   s->parent_id = r->w[4];
   if (s->parent_id) {
     m_span *p = span_get(m, s->parent_id, NULL);
+    /* A span is never its own ancestor: with ids reused (a registry's), a stale handle given
+     * as the parent may carry the new span's id, or a descendant's. The id stays, the link does
+     * not (the walks up the parents would never end). */
+    for (const m_span *a = p; a; a = a->parent) {
+      if (a == s) {
+        p = NULL;
+        break;
+      }
+    }
     if (p) {
       s->parent = p;
       p->refs++;
     }
   }
-  store_fields(s, r, 5, true);
+  store_fields(m, s, r, 5, true);
 }
 
 
@@ -1190,7 +1269,7 @@ void trace__col_model_feed(col_model *m, const col_rec *r) {
   case COL_RECORD: {
     m_span *s = span_find(m, r->id);
     if (s && !s->closed)
-      store_fields(s, r, 4, false);
+      store_fields(m, s, r, 4, false);
     return;
   }
   case COL_FOLLOWS: {

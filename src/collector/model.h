@@ -42,6 +42,8 @@ typedef struct col_model_config {
   uint64_t *clock_backwards; /* counter to add to (atomic) */
   /* STREAM: finished spans and events also go here (NULL: none; dumps have none). */
   const trace_collector_sink *sink;
+  /* Counter to add to (atomic): records and values let go for lack of memory (NULL: none). */
+  uint64_t *memory_drops;
 } col_model_config;
 
 col_model *trace__col_model_new(const col_model_config *cfg);

@@ -19,12 +19,21 @@ static inline bool has_bytes(const trace_value *v) {
          v->type == TRACE_VALUE_FMT;
 }
 
-/* The bytes of a text value that are kept: at most the bound, and at most what is left of the
- * record's budget. */
-static uint32_t kept_len(const col *c, const trace_value *v, uint32_t *budget) {
+/* The bytes a text value would keep with the page to itself: at most the bound (a FMT value's
+ * length is known only once formatted: it may take the bound). */
+static uint32_t wanted_len(const col *c, const trace_value *v) {
   uint32_t n = c->string_bytes;
   if (v->type != TRACE_VALUE_FMT && v->as.str.len < n)
     n = (uint32_t)v->as.str.len;
+  return n;
+}
+
+/* The bytes of a text value that are kept: at most the bound, the record's share (cap), and
+ * what is left of the record's budget. */
+static uint32_t kept_len(const col *c, const trace_value *v, uint32_t cap, uint32_t *budget) {
+  uint32_t n = wanted_len(c, v);
+  if (n > cap)
+    n = cap;
   if (n > *budget)
     n = *budget;
   *budget -= ROUND8(n);
@@ -33,10 +42,25 @@ static uint32_t kept_len(const col *c, const trace_value *v, uint32_t *budget) {
 
 typedef struct col_plan {
   uint32_t n, words, budget;
+  uint32_t cap; /* the most bytes one string keeps */
 } col_plan;
 
+/* Bytes the text values of vs take when none keeps more than cap. */
+static uint32_t bytes_capped(const col *c, const trace_valueset *vs, uint32_t cap) {
+  uint32_t total = 0;
+  for (uint32_t i = 0; i < vs->count; i++) {
+    if (has_bytes(&vs->values[i])) {
+      uint32_t n = wanted_len(c, &vs->values[i]);
+      total += ROUND8(n < cap ? n : cap);
+    }
+  }
+  return total;
+}
+
 /* The layout of a record with fields: the header's words, the field slots, tail_bytes after the
- * strings, and the budget the strings share so that the record fits in a page. */
+ * strings, and the budget the strings share so that the record fits in a page. When they do not
+ * all fit, the longest are cut to the same length (the largest that fits, in words): a short
+ * value after long ones stays whole rather than losing its room to them. */
 static void plan_fields(const col *c, const trace_valueset *vs, uint32_t head_words,
                         uint32_t tail_bytes, col_plan *plan) {
   uint32_t n = 0;
@@ -44,11 +68,24 @@ static void plan_fields(const col *c, const trace_valueset *vs, uint32_t head_wo
     n += vs->values[i].type != TRACE_VALUE_EMPTY;
   uint32_t fixed = 8 * head_words + 16 * n + ROUND8(tail_bytes);
   uint32_t budget = fixed >= COL_PAGE ? 0 : (COL_PAGE - fixed) & ~7u;
+  uint32_t cap = c->string_bytes;
+  if (bytes_capped(c, vs, cap) > budget) {
+    uint32_t lo = 0, hi = (cap + 7) / 8; /* in words: lo fits, hi does not */
+    while (hi - lo > 1) {
+      uint32_t mid = (lo + hi) / 2;
+      if (bytes_capped(c, vs, 8 * mid) <= budget)
+        lo = mid;
+      else
+        hi = mid;
+    }
+    cap = 8 * lo;
+  }
   plan->n = n;
   plan->budget = budget;
+  plan->cap = cap;
   for (uint32_t i = 0; i < vs->count; i++)
     if (has_bytes(&vs->values[i]))
-      (void)kept_len(c, &vs->values[i], &budget);
+      (void)kept_len(c, &vs->values[i], cap, &budget);
   plan->words = (fixed + (plan->budget - budget)) / 8;
 }
 
@@ -71,13 +108,13 @@ static uint32_t put_fields(const col *c, uint64_t *p, uint32_t at, const trace_v
       value = (uint64_t)(uintptr_t)v->as.str.ptr; /* 0: a null string (record.h) */
       if (!value)
         break;
-      len = kept_len(c, v, &budget);
+      len = kept_len(c, v, plan->cap, &budget);
       flags = len < v->as.str.len ? COL_FIELD_CUT : 0;
       col_put_bytes(p + strings_at, v->as.str.ptr, len);
       words = ROUND8(len) / 8;
       break;
     case TRACE_VALUE_FMT: {
-      uint32_t room = kept_len(c, v, &budget);
+      uint32_t room = kept_len(c, v, plan->cap, &budget);
       size_t full = 0;
       fmt_text[0] = '\0';
       if (v->as.fmt.fn)
@@ -108,7 +145,8 @@ static uint32_t put_fields(const col *c, uint64_t *p, uint32_t at, const trace_v
 /* ---------------------------------------------------------------------------------------- */
 
 /* The words of a new span's record as the fast path writes it (a slot for every value, strings
- * whole), or 0 when it cannot (values not in field order, a FMT value, a string over the bound). */
+ * whole), or 0 when it cannot (values not in field order, a FMT value, a string over the bound,
+ * a null string with a length). */
 static uint32_t simple_words(const col_thread *t, const trace_valueset *vs) {
   if (vs->index)
     return 0;
@@ -118,7 +156,8 @@ static uint32_t simple_words(const col_thread *t, const trace_valueset *vs) {
     if (v->type == TRACE_VALUE_FMT)
       return 0;
     if (v->type == TRACE_VALUE_STR || v->type == TRACE_VALUE_DISPLAY) {
-      if (v->as.str.len > t->string_bytes)
+      /* Over the bound, or a null string with a length (record.h): the general path. */
+      if (v->as.str.len > t->string_bytes || (!v->as.str.ptr && v->as.str.len))
         return 0;
       words += (uint32_t)(v->as.str.len + 7) / 8;
     }

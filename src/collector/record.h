@@ -100,17 +100,19 @@ static TRACE__INLINE void col_put_bytes(uint64_t *p, const char *s, uint32_t n) 
     COL_PUT(p, col_tail_word(s, n));
 }
 
-/* A record of three or four words: ENTER (with meta), EXIT and CLOSE (meta NULL). */
+/* A record of three or four words: ENTER (with meta, which may be NULL: a layer's span the
+ * registry no longer knows), EXIT and CLOSE. The size goes by the kind, never by meta: a
+ * three-word ENTER is not a record to the reader, which would skip the rest of its page. */
 static TRACE__INLINE void col_record_small(col_thread *t, unsigned kind, uint64_t id,
                                            const trace_metadata *meta, uint64_t ts) {
-  uint32_t words = meta ? 4 : 3;
+  uint32_t words = kind == COL_ENTER ? 4 : 3;
   uint64_t *p = col_reserve(t, words * 8);
   if (TRACE__UNLIKELY(!p))
     return;
   COL_PUT(&p[0], col_w0(kind, words, 0));
   COL_PUT(&p[1], id);
   COL_PUT(&p[2], ts);
-  if (meta)
+  if (kind == COL_ENTER)
     COL_PUT(&p[3], (uint64_t)(uintptr_t)meta);
   col_commit(t, words * 8);
 }
@@ -149,7 +151,8 @@ uint64_t trace__col_record_new_again(col_thread *t, const uint64_t *head,
 /* A new span's values after its header at p (room: words left in the page, at least the
  * header's and the slots'): a slot for every value (EMPTY ones too, which readers skip), the
  * strings' bytes after the slots. Publishes the record and returns true; false, with nothing
- * published, when a string is longer than the bound or the page's rest, or a value is FMT. */
+ * published, when a string is longer than the bound or the page's rest, a value is FMT, or a null
+ * string carries a length. */
 static TRACE__INLINE bool col_put_new_values(col_thread *t, uint64_t *p, size_t room,
                                              const trace_span_attrs *attrs, uint64_t flags) {
   const trace_value *v = attrs->fields.values, *v_end = v + attrs->fields.count;
@@ -163,6 +166,11 @@ static TRACE__INLINE bool col_put_new_values(col_thread *t, uint64_t *p, size_t 
       size_t len = v->as.str.len; /* 0 for a null string */
       size_t padded = (len + 7) & ~(size_t)7;
       if (TRACE__UNLIKELY(len > t->string_bytes || padded > left))
+        return false;
+      /* A null string with a length: the constructors never make one, but the struct is public
+       * and one made by hand may carry a length. The general path keeps it as null without
+       * reading through its pointer. */
+      if (TRACE__UNLIKELY(!value) && len)
         return false;
       left -= padded;
       col_put_string(bytes, (const char *)(uintptr_t)value, (uint32_t)len);

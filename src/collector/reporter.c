@@ -78,7 +78,7 @@ int trace__col_open_outputs(col *c, bool forked) {
     return TRACE_ENOMEM;
   if (c->chrome || c->folded || c->o.sink) {
     col_model_config cfg = {c->chrome, c->folded, (int)c->o.folded_time, c->o.folded_threads,
-                            0, &c->clock_backwards, c->o.sink};
+                            0, &c->clock_backwards, c->o.sink, &c->memory_drops};
     if (!(c->model = trace__col_model_new(&cfg)))
       return TRACE_ENOMEM;
   }
@@ -326,6 +326,7 @@ void trace__col_fork_child(col *c) {
   for (col_thread *t = c->threads, *next; t; t = next) {
     next = t->next;
     if (t != self) {
+      trace__col_stack_free(t);
       trace__free_lines(t->data);
       trace__free_lines(t);
     }

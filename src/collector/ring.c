@@ -36,6 +36,39 @@ col_thread *trace__col_thread_slow(col *c) {
   return t;
 }
 
+const col_entry *trace__col_innermost(const col_thread *t) {
+  uint32_t top = t->depth - 1; /* the entries kept: the first COL_STACK_MAX, then deep_cap */
+  if (top < COL_STACK_MAX)
+    return &t->stack[top];
+  if (top - COL_STACK_MAX < t->deep_cap)
+    return &t->deep[top - COL_STACK_MAX];
+  return t->deep_cap ? &t->deep[t->deep_cap - 1] : &t->stack[COL_STACK_MAX - 1];
+}
+
+col_entry *trace__col_entry_new(col_thread *t) {
+  uint32_t d = t->depth;
+  if (d < COL_STACK_MAX)
+    return &t->stack[d];
+  uint32_t i = d - COL_STACK_MAX;
+  if (i == t->deep_cap) {
+    /* Grown only at its end: every entry below the capacity was written when it was entered
+     * (past an entry that could not be kept, none is kept until the stack is back below it). */
+    uint32_t cap = t->deep_cap ? 2 * t->deep_cap : COL_STACK_MAX;
+    col_entry *deep = cap > t->deep_cap ? trace__realloc(t->deep, cap * sizeof *deep) : NULL;
+    if (!deep)
+      return NULL;
+    t->deep = deep;
+    t->deep_cap = cap;
+  }
+  return i < t->deep_cap ? &t->deep[i] : NULL;
+}
+
+void trace__col_stack_free(col_thread *t) {
+  trace__free(t->deep);
+  t->deep = NULL;
+  t->deep_cap = 0;
+}
+
 static void thread_reset(col_thread *t) {
   /* limit 0: the first record takes the slow path, which opens the first page. */
   __atomic_store_n(&t->pos, 0, __ATOMIC_RELEASE);
@@ -63,6 +96,7 @@ static col_thread *ring_take(col *c) {
     }
   }
   if (t) {
+    trace__col_stack_free(t);
     /* What the ring counted stays counted. */
     c->recorded_total += t->pos;
     c->dropped_total += t->dropped;
@@ -126,6 +160,7 @@ void trace__col_thread_exit(void *thread) {
     memset(&trace__col_tcache, 0, sizeof trace__col_tcache);
   if (TRACE__LOAD(&c->destroying))
     return; /* the collector frees every ring itself */
+  trace__col_stack_free(t);
   trace__col_slot_release_all(&c->slots, t);
   trace__mutex_lock(&c->lock);
   t->retired_seq = ++c->retire_seq;
@@ -157,6 +192,7 @@ void trace__col_rings_free(col *c) {
   for (int i = 0; i < 2; i++) {
     for (col_thread *t = lists[i], *next; t; t = next) {
       next = t->next;
+      trace__col_stack_free(t);
       trace__free_lines(t->data);
       trace__free_lines(t);
     }

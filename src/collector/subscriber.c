@@ -27,7 +27,9 @@ static TRACE__INLINE uint64_t current_id(const col_thread *t) {
   uint32_t d = t->depth;
   if (d == 0)
     return 0;
-  return t->stack[(d < COL_STACK_MAX ? d : COL_STACK_MAX) - 1].id;
+  if (TRACE__LIKELY(d <= COL_STACK_MAX))
+    return t->stack[d - 1].id;
+  return trace__col_innermost(t)->id;
 }
 
 static trace_interest sub_register(void *self, const trace_metadata *meta) {
@@ -164,13 +166,13 @@ static TRACE__NOINLINE void enter_slow(col *c, uint64_t id, uint64_t ts) {
   if (!s)
     return;
   const trace_metadata *meta = TRACE__LOAD(&s->meta);
-  uint32_t d = t->depth;
-  if (d < COL_STACK_MAX) {
-    t->stack[d].id = id;
-    t->stack[d].meta = meta;
-    t->stack[d].slot = s;
+  col_entry *e = trace__col_entry_new(t);
+  if (e) {
+    e->id = id;
+    e->meta = meta;
+    e->slot = s;
   }
-  t->depth = d + 1;
+  t->depth++;
   col_record_small(t, COL_ENTER, id, meta, ts);
 }
 
@@ -208,21 +210,26 @@ static void sub_enter(void *self, uint64_t id) {
     enter_on(c, t, id);
 }
 
-/* An exit that is not of the innermost entered span (or deeper than the stack remembers): the
- * last entry of id is removed, the rest keeps its order. Returns false if id is not entered. */
+/* An exit that is not of the innermost entered span (or past COL_STACK_MAX): the last entry of
+ * id is removed, the rest keeps its order. Returns false if id is not entered. */
 static bool exit_out_of_order(col_thread *t, uint64_t id) {
   uint32_t d = t->depth;
-  if (d > COL_STACK_MAX) {
-    /* Beyond what the stack holds: the innermost is assumed to leave. */
-    t->depth = d - 1;
-    return true;
-  }
   for (uint32_t i = d; i-- > 0;) {
-    if (t->stack[i].id == id) {
-      memmove(&t->stack[i], &t->stack[i + 1], (d - 1 - i) * sizeof t->stack[0]);
+    col_entry *e = col_entry_at(t, i);
+    if (!e) {
+      /* An entry that could not be kept (out of memory): the innermost is assumed to leave. */
       t->depth = d - 1;
       return true;
     }
+    if (e->id != id)
+      continue;
+    for (uint32_t j = i; j + 1 < d; j++) {
+      col_entry *above = col_entry_at(t, j + 1);
+      /* Below an entry that was not kept, the one under it stands for it. */
+      *col_entry_at(t, j) = above ? *above : *col_entry_at(t, j - 1);
+    }
+    t->depth = d - 1;
+    return true;
   }
   return false;
 }
@@ -424,7 +431,7 @@ static uint64_t sub_current(void *self, const trace_metadata **meta) {
   col_thread *t = col_thread_find(c);
   if (!t || t->depth == 0)
     return 0;
-  const col_entry *e = &t->stack[(t->depth < COL_STACK_MAX ? t->depth : COL_STACK_MAX) - 1];
+  const col_entry *e = trace__col_innermost(t);
   *meta = e->meta;
   return e->id;
 }
