@@ -421,14 +421,19 @@ static trace_otlp_options traces_only(void) {
   return o;
 }
 
-/* emit(n, name) through an exporter of traces only, then a flush that must complete: the
+/* emit(n, name) through an exporter with options o, then a flush that must complete: the
  * exporter's stats then. */
-static trace_otlp_stats export_and_flush(int n, const char *name) {
-  trace_otlp_options o = traces_only();
-  install(&o);
+static trace_otlp_stats export_and_flush_with(const trace_otlp_options *o, int n, const char *name) {
+  install(o);
   emit(n, name);
   assert_int_equal(trace_otlp_flush(exporter, 30000), 0);
   return trace_otlp_get_stats(exporter);
+}
+
+/* The same through an exporter of traces only. */
+static trace_otlp_stats export_and_flush(int n, const char *name) {
+  trace_otlp_options o = traces_only();
+  return export_and_flush_with(&o, n, name);
 }
 
 /* 429, then success: the same batch is sent again. */
@@ -557,6 +562,9 @@ static void shutdown_flushes(void **state) {
   (void)state;
   trace_otlp_options o = traces_only();
   o.schedule_delay_ms = 600000; /* nothing goes before the shutdown */
+  /* Fewer than are waiting: one pass over the rings cannot take them all (the shutdown once
+   * exported that many and let the rest go uncounted). */
+  o.max_queue_size = 256;
   install(&o);
   pthread_t t[3];
   const char *names[3] = {"t1", "t2", "t3"};
@@ -575,6 +583,23 @@ static void shutdown_flushes(void **state) {
   assert_true(all_valid(reqs));
   assert_int_equal(span_count(reqs), 1500);
   assert_true(json_array_size(reqs) >= 3); /* batches of 512 */
+  json_decref(reqs);
+}
+
+/* A flush exports everything finished before it, more than the queue holds (one pass over the
+ * rings takes at most the queue's size: the flush once ended after that pass, 64 of 1000). */
+static void flush_exports_more_than_the_queue(void **state) {
+  (void)state;
+  trace_otlp_options o = traces_only();
+  o.schedule_delay_ms = 600000; /* nothing goes before the flush */
+  o.max_queue_size = 64;
+  o.max_export_batch_size = 64;
+  o.thread_buffer_size = (size_t)1 << 20; /* the 1000 spans wait in the ring */
+  trace_otlp_stats st = export_and_flush_with(&o, 1000, "queued");
+  assert_int_equal(st.spans_exported, 1000);
+  assert_int_equal(st.spans_dropped + st.spans_failed, 0);
+  json_t *reqs = receiver_requests(&rcv);
+  assert_int_equal(span_count(reqs), 1000);
   json_decref(reqs);
 }
 
@@ -929,6 +954,7 @@ int main(void) {
       receiver_test(down_then_up, GATED),
       receiver_test(hanging_receiver, "traces=hang"),
       receiver_test(shutdown_flushes, NULL),
+      receiver_test(flush_exports_more_than_the_queue, NULL),
       receiver_test(odd_buffer_size, NULL),
       receiver_test(sampling, NULL),
       receiver_test(event_limit, NULL),

@@ -252,6 +252,24 @@ static bool rings_busy(trace_otlp *x) {
   return busy;
 }
 
+/* A flush (or the shutdown) covers what the rings held when it began: their heads then. */
+static void mark_heads(trace_otlp *x) {
+  trace__mutex_lock(&x->rings_lock);
+  for (ring *r = x->rings; r; r = r->next)
+    r->flush_mark = TRACE__LOAD_ACQ(&r->head);
+  trace__mutex_unlock(&x->rings_lock);
+}
+
+/* Bytes written before the marks and not drained yet (the tails are the exporter's own). */
+static uint64_t behind_marks(trace_otlp *x) {
+  uint64_t left = 0;
+  trace__mutex_lock(&x->rings_lock);
+  for (ring *r = x->rings; r; r = r->next)
+    left += r->flush_mark > r->tail ? r->flush_mark - r->tail : 0;
+  trace__mutex_unlock(&x->rings_lock);
+  return left;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Sending. */
 
@@ -302,8 +320,10 @@ static bool send_batch(trace_otlp *x, const otlp_signal *sig, const char *body, 
     OTLP_STAT_ADD(x, requests, 1);
     trace__otlp_http_post(x->http, sig, body, len, deadline, NULL, &res);
     __atomic_store_n(&x->stats.last_status, (int32_t)res.status, __ATOMIC_RELAXED);
-    if (res.transport_error == 0 && res.status >= 200 && res.status < 300)
+    if (res.transport_error == 0 && res.status >= 200 && res.status < 300) {
+      __atomic_add_fetch(&x->requests_accepted, 1, __ATOMIC_RELAXED);
       return true;
+    }
     uint64_t now = trace__otlp_now_mono_ns();
     /* Full jitter over the upper half: between backoff/2 and backoff. */
     uint64_t wait_ms = backoff_ms / 2 + trace__id_next() % (backoff_ms / 2 + 1);
@@ -439,10 +459,22 @@ static void *thread_main(void *arg) {
     bool force = stop || flush != x->flush_done;
     trace__mutex_unlock(&x->lock);
 
+    if (force)
+      mark_heads(x);
     drain_all(x);
     if (force)
       drain_all(x); /* settles everything drained so far */
     export_due(x, force);
+    /* A pass takes at most the queue's size from the rings: a flush goes on until everything
+     * written before it began is exported (stopping, past the deadline, let go and counted). It
+     * ends early only when a pass takes nothing (a record the queue cannot take: no memory). */
+    for (uint64_t left = force ? behind_marks(x) : 0, before = UINT64_MAX; left && left < before;) {
+      drain_all(x);
+      drain_all(x);
+      export_due(x, true);
+      before = left;
+      left = behind_marks(x);
+    }
     trace__otlp_rings_free(x, false);
 
     trace__mutex_lock(&x->lock);

@@ -211,6 +211,7 @@ typedef struct ring {
   /* The consumer's line. */
   uint64_t tail __attribute__((aligned(64))); /* atomic (release by the exporter) */
   uint8_t orphaned;                           /* atomic: its thread is gone */
+  uint64_t flush_mark; /* the head when the exporter's last flush began (exporter only) */
   struct ring *next;                          /* the exporter's list, under rings_lock */
 } ring;
 
@@ -344,6 +345,9 @@ struct trace_otlp {
   long warned_key;
   /* Statistics (atomic, relaxed). */
   trace_otlp_stats stats;
+  /* Requests answered with success (atomic, relaxed): the exporter's progress as the collector's
+   * sink sees it while the rings wait (sink.c). */
+  uint64_t requests_accepted;
 };
 
 /* Allocation-free wake-up of the exporter, for producers. */
