@@ -12,8 +12,9 @@ OTLP/JSON shape, one JSON line per request, so the tests check either protocol t
 Usage: otlp_receiver.py --out FILE [--responses SCRIPT] [--listen-when PATH]
   prints "PORT <n>" on stdout once bound to 127.0.0.1 on a port the kernel chose.
   SCRIPT: "traces=429,200;logs=200" -- the statuses to answer in turn per path (the last one
-    repeats). A status may be "503:1" (with Retry-After: 1), "hang" (no answer for 30 s), or
-    "close" (the connection is closed without an answer).
+    repeats). A status may be "503:1" (with Retry-After: 1), "200@0.4" (answered 0.4 s after
+    the request was decoded: a slow collector), "hang" (no answer for 30 s), or "close" (the
+    connection is closed without an answer).
   --listen-when PATH: the port is bound but refuses connections until PATH exists ("the
     collector is down, then comes up").
   Exits when stdin is closed or on SIGTERM.
@@ -408,6 +409,9 @@ class Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
             self.write_record(record)
             return
+        action, _, delay = action.partition("@")
+        if delay:
+            time.sleep(float(delay))
         status, _, retry_after = action.partition(":")
         record["status"] = int(status)
         self.write_record(record)

@@ -706,6 +706,52 @@ static void collector_nothing_lost(void **state) {
   trace_otlp_release(x);
 }
 
+/* A slow collector that still answers: once its queue is full (1024 spans, drained from a ring
+ * that holds more), the exporter sends every batch that is due (16, 0.4 s each at least) before
+ * it reads its rings again, longer than a request's time-out (3 s). The sink, waiting for room
+ * meanwhile, must take each accepted batch for progress and keep waiting, not drop (what it did
+ * before: it looked only at the rings). */
+enum { SLOW_SPANS = 2700 };
+
+static int setup_slow(void **state) {
+  (void)state;
+  return receiver_start(&rcv, "traces=200@0.4", false) ? 0 : -1;
+}
+
+static void collector_waits_for_a_slow_receiver(void **state) {
+  (void)state;
+  trace_otlp_options o = options(TRACE_OTLP_HTTP_PROTOBUF);
+  o.export_logs = false;
+  o.thread_buffer_size = 262144; /* some 1,600 spans: fewer than SLOW_SPANS - max_queue_size */
+  o.max_export_batch_size = 64;
+  o.max_queue_size = 1024; /* 16 batches sent in a row once the queue is full */
+  o.traces_timeout_ms = 3000;
+  trace_otlp *x = NULL;
+  assert_int_equal(trace_otlp_new(&o, &x), 0);
+  trace_collector_options co;
+  trace_collector_options_init(&co);
+  co.thread_buffer_bytes = (size_t)16 << 20;
+  assert_int_equal(trace_otlp_attach(x, &co), 0);
+  trace_collector *c = NULL;
+  assert_int_equal(trace_collector_new(&co, &c), 0);
+  assert_int_equal(trace_collector_install(c), 0);
+  for (int i = 0; i < SLOW_SPANS; i++) {
+    trace_span s = TRACE_INFO_SPAN("slow", TF(i, i), TF(pad, "some text to make it bigger"));
+    trace_span_close(&s);
+  }
+  uint64_t dropped = trace_collector_get_stats(c).records_dropped;
+  trace_shutdown();
+  trace_otlp_stats st = trace_otlp_get_stats(x);
+  assert_int_equal(dropped, 0);
+  assert_int_equal(st.spans_dropped, 0);
+  assert_int_equal(st.spans_failed, 0);
+  assert_int_equal(st.spans_exported, SLOW_SPANS);
+  json_t *reqs = receiver_requests(&rcv);
+  assert_int_equal(span_count(reqs), SLOW_SPANS);
+  json_decref(reqs);
+  trace_otlp_release(x);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* The ring's slow path (what collector_nothing_lost found): the producer's stale view of the
  * consumer's tail leaves room for the record but not for a pad to the end of the buffer and the
@@ -746,6 +792,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(collector_end_to_end, setup, teardown),
       cmocka_unit_test_setup_teardown(collector_always_off, setup, teardown),
       cmocka_unit_test_setup_teardown(collector_nothing_lost, setup, teardown),
+      cmocka_unit_test_setup_teardown(collector_waits_for_a_slow_receiver, setup_slow, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

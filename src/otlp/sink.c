@@ -85,12 +85,19 @@ static bool error_take(otlp_sink *k, uint64_t id) {
 /* ---------------------------------------------------------------------------------------- */
 /* Room in the ring, names, values. */
 
+/* Requests the exporter has had accepted so far: it makes progress when this moves, even while
+ * it sends batch after batch without reading the rings in between. */
+static uint64_t exports_accepted(trace_otlp *x) {
+  return TRACE__LOAD(&x->requests_accepted);
+}
+
 /* The ring is full: the reporter thread is no instrumented thread, so rather than drop what a
  * burst of spans brings, it waits for the exporter to drain, as long as the exporter makes
- * progress at least once per request time-out (a request in flight holds the exporter that long
- * at most; batches are sent between passes over the rings). When it does not (the receiver is
- * down and the exporter's queue full), the record is dropped, as the layer's would be, and the
- * sink does not wait again until the exporter moves. */
+ * progress at least once per request time-out: it frees ring space, or has a request accepted
+ * (it sends every batch that is due before it reads the rings again, each taking up to a
+ * request time-out: a slow receiver that still answers is progress). When it makes none (the
+ * receiver is down and the exporter's queue full), the record is dropped, as the layer's would
+ * be, and the sink does not wait again until the exporter moves. */
 static TRACE__NOINLINE char *wait_for_room(otlp_sink *k, ring *r, size_t want, size_t at_least,
                                            size_t *got) {
   trace_otlp *x = k->x;
@@ -100,6 +107,7 @@ static TRACE__NOINLINE char *wait_for_room(otlp_sink *k, ring *r, size_t want, s
   k->stalled = false;
   uint64_t patience = (uint64_t)TRACE__MAX(x->conf.traces.timeout_ms, 1000u) * 1000000u;
   uint64_t since = trace__otlp_now_mono_ns();
+  uint64_t accepted = exports_accepted(x);
   for (;;) {
     trace__otlp_wake(x);
     struct timespec ts = {0, 200000};
@@ -108,8 +116,10 @@ static TRACE__NOINLINE char *wait_for_room(otlp_sink *k, ring *r, size_t want, s
     if (at)
       return at;
     uint64_t now = trace__otlp_now_mono_ns(), t = TRACE__LOAD_ACQ(&r->tail);
-    if (t != tail) {
+    uint64_t a = exports_accepted(x);
+    if (t != tail || a != accepted) {
       tail = t;
+      accepted = a;
       since = now;
     } else if (now - since > patience) {
       k->stalled = true;
