@@ -672,15 +672,13 @@ static void *many(void *arg) {
   return NULL;
 }
 
-static void collector_nothing_lost(void **state) {
-  (void)state;
-  trace_otlp_options o = options(TRACE_OTLP_HTTP_PROTOBUF);
-  o.export_logs = false;
-  o.thread_buffer_size = 16384; /* a few dozen spans: the reporter must wait for room */
-  o.max_queue_size = 100000;
-  o.max_export_batch_size = 2048;
+/* A collector feeding an exporter with options o (traces only, no sampling left to chance)
+ * while produce() makes expected spans: every one of them reaches the receiver, none dropped by
+ * the collector or the exporter, none failed. */
+static void nothing_lost(trace_otlp_options *o, void (*produce)(void), int expected) {
+  o->export_logs = false;
   trace_otlp *x = NULL;
-  assert_int_equal(trace_otlp_new(&o, &x), 0);
+  assert_int_equal(trace_otlp_new(o, &x), 0);
   trace_collector_options co;
   trace_collector_options_init(&co);
   co.thread_buffer_bytes = (size_t)16 << 20;
@@ -688,22 +686,35 @@ static void collector_nothing_lost(void **state) {
   trace_collector *c = NULL;
   assert_int_equal(trace_collector_new(&co, &c), 0);
   assert_int_equal(trace_collector_install(c), 0);
-  pthread_t t[MANY_THREADS];
-  for (int i = 0; i < MANY_THREADS; i++)
-    pthread_create(&t[i], NULL, many, NULL);
-  for (int i = 0; i < MANY_THREADS; i++)
-    pthread_join(t[i], NULL);
+  produce();
   uint64_t dropped = trace_collector_get_stats(c).records_dropped;
   trace_shutdown();
   trace_otlp_stats st = trace_otlp_get_stats(x);
   assert_int_equal(dropped, 0);
   assert_int_equal(st.spans_dropped, 0);
   assert_int_equal(st.spans_failed, 0);
-  assert_int_equal(st.spans_exported, MANY_THREADS * MANY_SPANS);
+  assert_int_equal(st.spans_exported, expected);
   json_t *reqs = receiver_requests(&rcv);
-  assert_int_equal(span_count(reqs), MANY_THREADS * MANY_SPANS);
+  assert_int_equal(span_count(reqs), expected);
   json_decref(reqs);
   trace_otlp_release(x);
+}
+
+static void many_threads(void) {
+  pthread_t t[MANY_THREADS];
+  for (int i = 0; i < MANY_THREADS; i++)
+    pthread_create(&t[i], NULL, many, NULL);
+  for (int i = 0; i < MANY_THREADS; i++)
+    pthread_join(t[i], NULL);
+}
+
+static void collector_nothing_lost(void **state) {
+  (void)state;
+  trace_otlp_options o = options(TRACE_OTLP_HTTP_PROTOBUF);
+  o.thread_buffer_size = 16384; /* a few dozen spans: the reporter must wait for room */
+  o.max_queue_size = 100000;
+  o.max_export_batch_size = 2048;
+  nothing_lost(&o, many_threads, MANY_THREADS * MANY_SPANS);
 }
 
 /* A slow collector that still answers: once its queue is full (1024 spans, drained from a ring
@@ -718,38 +729,21 @@ static int setup_slow(void **state) {
   return receiver_start(&rcv, "traces=200@0.4", false) ? 0 : -1;
 }
 
-static void collector_waits_for_a_slow_receiver(void **state) {
-  (void)state;
-  trace_otlp_options o = options(TRACE_OTLP_HTTP_PROTOBUF);
-  o.export_logs = false;
-  o.thread_buffer_size = 262144; /* some 1,600 spans: fewer than SLOW_SPANS - max_queue_size */
-  o.max_export_batch_size = 64;
-  o.max_queue_size = 1024; /* 16 batches sent in a row once the queue is full */
-  o.traces_timeout_ms = 3000;
-  trace_otlp *x = NULL;
-  assert_int_equal(trace_otlp_new(&o, &x), 0);
-  trace_collector_options co;
-  trace_collector_options_init(&co);
-  co.thread_buffer_bytes = (size_t)16 << 20;
-  assert_int_equal(trace_otlp_attach(x, &co), 0);
-  trace_collector *c = NULL;
-  assert_int_equal(trace_collector_new(&co, &c), 0);
-  assert_int_equal(trace_collector_install(c), 0);
+static void slow_spans(void) {
   for (int i = 0; i < SLOW_SPANS; i++) {
     trace_span s = TRACE_INFO_SPAN("slow", TF(i, i), TF(pad, "some text to make it bigger"));
     trace_span_close(&s);
   }
-  uint64_t dropped = trace_collector_get_stats(c).records_dropped;
-  trace_shutdown();
-  trace_otlp_stats st = trace_otlp_get_stats(x);
-  assert_int_equal(dropped, 0);
-  assert_int_equal(st.spans_dropped, 0);
-  assert_int_equal(st.spans_failed, 0);
-  assert_int_equal(st.spans_exported, SLOW_SPANS);
-  json_t *reqs = receiver_requests(&rcv);
-  assert_int_equal(span_count(reqs), SLOW_SPANS);
-  json_decref(reqs);
-  trace_otlp_release(x);
+}
+
+static void collector_waits_for_a_slow_receiver(void **state) {
+  (void)state;
+  trace_otlp_options o = options(TRACE_OTLP_HTTP_PROTOBUF);
+  o.thread_buffer_size = 262144; /* some 1,600 spans: fewer than SLOW_SPANS - max_queue_size */
+  o.max_export_batch_size = 64;
+  o.max_queue_size = 1024; /* 16 batches sent in a row once the queue is full */
+  o.traces_timeout_ms = 3000;
+  nothing_lost(&o, slow_spans, SLOW_SPANS);
 }
 
 /* ---------------------------------------------------------------------------------------- */
