@@ -223,11 +223,9 @@ static bool exit_out_of_order(col_thread *t, uint64_t id) {
     }
     if (e->id != id)
       continue;
-    for (uint32_t j = i; j + 1 < d; j++) {
-      col_entry *above = col_entry_at(t, j + 1);
-      /* Below an entry that was not kept, the one under it stands for it. */
-      *col_entry_at(t, j) = above ? *above : *col_entry_at(t, j - 1);
-    }
+    /* Every entry above i was kept: the scan from the top returned at one that was not. */
+    for (uint32_t j = i; j + 1 < d; j++)
+      *col_entry_at(t, j) = *col_entry_at(t, j + 1);
     t->depth = d - 1;
     return true;
   }
