@@ -1,5 +1,6 @@
 /* The registry across threads: a span used on three threads, a thread exiting with a span entered,
- * eight threads churning spans under one parent (TSan). */
+ * eight threads churning spans under one parent, the last references dropped on several threads
+ * at once (TSan). */
 #include "recorder.h"
 
 /* Create on one thread, enter on a second, close on a third. */
@@ -94,11 +95,85 @@ static void concurrent_threads(void **state) {
   trace_shutdown();
 }
 
+/* The last references dropped on several threads at once, round after round: every worker
+ * holds a clone and is inside the span through it when the creating thread closes the original,
+ * and the workers exit and close their clones meanwhile. Whoever drops the last reference does
+ * it with a plain store when the count says the references are its own (reg_slot_refs_drop):
+ * the span must still close exactly once per round, after every exit. */
+#define RACE_THREADS 4
+#define RACE_ROUNDS 3000
+static trace_span race_span;
+static pthread_barrier_t race_ready, race_end;
+static unsigned race_exits, race_closes, race_exits_at_close; /* atomic */
+
+static void race_on_exit(void *self, uint64_t id, const trace_ctx *ctx) {
+  (void)self, (void)id, (void)ctx;
+  __atomic_add_fetch(&race_exits, 1, __ATOMIC_RELAXED);
+}
+static void race_on_close(void *self, uint64_t id, const trace_ctx *ctx) {
+  (void)self, (void)id, (void)ctx;
+  __atomic_store_n(&race_exits_at_close, __atomic_load_n(&race_exits, __ATOMIC_RELAXED),
+                   __ATOMIC_RELAXED);
+  __atomic_add_fetch(&race_closes, 1, __ATOMIC_RELAXED);
+}
+
+static void *race_worker(void *arg) {
+  (void)arg;
+  for (int i = 0; i < RACE_ROUNDS; i++) {
+    pthread_barrier_wait(&race_ready); /* the round's span is made */
+    trace_span mine = trace_span_clone(&race_span);
+    trace_span_enter(&mine);
+    pthread_barrier_wait(&race_ready); /* every worker is inside */
+    trace_span_exit(&mine);
+    trace_span_close(&mine);
+    pthread_barrier_wait(&race_end);
+  }
+  return NULL;
+}
+
+static void last_references_race(void **state) {
+  (void)state;
+  trace_layer_vtable vt = {.struct_size = sizeof vt};
+  vt.on_exit = race_on_exit;
+  vt.on_close = race_on_close;
+  trace_registry *reg = trace_registry_new();
+  trace_registry_add_layer(reg, trace_layer_new(&vt, NULL, 0, 0), NULL);
+  trace_dispatch *d = trace_registry_dispatch(reg);
+  assert_int_equal(trace_set_global_default(d), 0);
+  pthread_barrier_init(&race_ready, NULL, RACE_THREADS + 1);
+  pthread_barrier_init(&race_end, NULL, RACE_THREADS + 1);
+  pthread_t t[RACE_THREADS];
+  for (int i = 0; i < RACE_THREADS; i++)
+    pthread_create(&t[i], NULL, race_worker, NULL);
+  unsigned bad_rounds = 0;
+  for (unsigned i = 0; i < RACE_ROUNDS; i++) {
+    race_span = TRACE_INFO_SPAN("race");
+    pthread_barrier_wait(&race_ready);
+    pthread_barrier_wait(&race_ready);
+    trace_span_close(&race_span); /* while the workers exit and close their clones */
+    pthread_barrier_wait(&race_end);
+    bool once = __atomic_load_n(&race_closes, __ATOMIC_RELAXED) == i + 1;
+    bool after_exits =
+        __atomic_load_n(&race_exits_at_close, __ATOMIC_RELAXED) == (i + 1) * RACE_THREADS;
+    bad_rounds += !(once && after_exits);
+  }
+  for (int i = 0; i < RACE_THREADS; i++)
+    pthread_join(t[i], NULL);
+  pthread_barrier_destroy(&race_ready);
+  pthread_barrier_destroy(&race_end);
+  assert_int_equal(bad_rounds, 0);
+  assert_int_equal(race_closes, RACE_ROUNDS);
+  assert_int_equal(trace_registry_get_stats(trace_dispatch_self(d)).spans_live, 0);
+  trace_dispatch_release(d);
+  trace_shutdown();
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(cross_thread_use),
       cmocka_unit_test(thread_exit_releases_entries),
       cmocka_unit_test(concurrent_threads),
+      cmocka_unit_test(last_references_race),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

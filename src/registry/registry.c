@@ -22,7 +22,7 @@ static void thread_dtor(void *p) {
      * hold, so the spans can close. Free slots go back to the shared list. */
     while (ts->depth > 0) {
       slot *s = reg_entry_slot(&ts->stack[--ts->depth]);
-      if (s && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0)
+      if (s && reg_slot_refs_drop(s, 1) == 0)
         close_slot(r, NULL, s);
     }
     trace__reg_thread_release_slots(r, ts);
@@ -157,7 +157,7 @@ static TRACE__NOINLINE int close_slot(trace_registry *r, reg_thread *ts, slot *s
     slot *parent = reg_slot_parent(s);
     s->parent = NULL;
     trace__reg_slot_free(r, ts, s);
-    s = parent && __atomic_sub_fetch(&parent->refs, 1, __ATOMIC_ACQ_REL) == 0 ? parent : NULL;
+    s = parent && reg_slot_refs_drop(parent, 1) == 0 ? parent : NULL;
   }
   return 1;
 }
@@ -509,7 +509,7 @@ static TRACE__NOINLINE void notify_exit(trace_registry *r, reg_thread *ts, slot 
 static TRACE__NOINLINE void exit_notify_release(trace_registry *r, reg_thread *ts, slot *s,
                                                 uint64_t id) {
   notify_exit(r, ts, s, id);
-  if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0)
+  if (reg_slot_refs_drop(s, 1) == 0)
     close_slot(r, ts, s);
 }
 
@@ -520,7 +520,7 @@ static TRACE__INLINE void exited(trace_registry *r, reg_thread *ts, slot *s, uin
     exit_notify_release(r, ts, s, id);
     return;
   }
-  if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0)
+  if (reg_slot_refs_drop(s, 1) == 0)
     close_slot(r, ts, s);
 }
 
@@ -572,7 +572,7 @@ static int reg_try_close(void *self, uint64_t id) {
     __atomic_add_fetch(&r->stale_ids, 1, __ATOMIC_RELAXED);
     return TRACE_ECLOSED;
   }
-  if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0)
+  if (reg_slot_refs_drop(s, 1) != 0)
     return 0;
   return close_slot(r, (reg_thread *)trace__local_get(r->local_key), s);
 }
@@ -599,18 +599,22 @@ static uint64_t reg_new_span_entered(void *self, const trace_span_attrs *a) {
 
 /* exit and try_close in one call (the end of a TRACE_SCOPE): for the innermost entry of a span
  * whose handle is valid, the entry's reference and the handle's go together, in one locked
- * instruction; anything else (an exit out of order, references already short from a closed
- * copy) is the pair, which handles it. */
+ * instruction, or none when they are the last two (reg_slot_refs_drop); anything else (an exit
+ * out of order, references already short from a closed copy) is the pair, which handles it. */
 static int reg_exit_close(void *self, uint64_t id) {
   trace_registry *r = self;
   reg_thread *ts = (reg_thread *)trace__local_get(r->local_key);
   uint32_t d = ts ? ts->depth : 0;
   slot *s = d > 0 && ts->stack[d - 1].id == id ? reg_entry_slot(&ts->stack[d - 1]) : NULL;
   if (TRACE__LIKELY(s != NULL) && reg_lookup(r, id) == s) {
-    uint32_t refs = TRACE__LOAD(&s->refs);
+    uint32_t refs = TRACE__LOAD_ACQ(&s->refs);
     while (refs >= 2) {
-      if (__atomic_compare_exchange_n(&s->refs, &refs, refs - 2, true, __ATOMIC_ACQ_REL,
-                                      __ATOMIC_RELAXED)) {
+      /* Exactly the entry's and the handle's: ours alone (see reg_slot_refs_drop). */
+      bool ours = refs == 2;
+      if (ours)
+        TRACE__STORE(&s->refs, 0);
+      if (ours || __atomic_compare_exchange_n(&s->refs, &refs, refs - 2, true, __ATOMIC_ACQ_REL,
+                                              __ATOMIC_ACQUIRE)) {
         ts->depth = d - 1;
         if (exit_heard(r, s))
           notify_exit(r, ts, s, id);
