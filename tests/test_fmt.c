@@ -3,11 +3,13 @@
  * parser that rejects duplicate keys, escaping of hostile text, truncation, span events. */
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 
 #include "helpers.h"
+#include "text/number.h"
 #include "trace/fmt.h"
 
 /* Output captured through a callback writer. */
@@ -546,6 +548,46 @@ static void fast_paths_at_buffer_and_value_limits(void **state) {
   }
 }
 
+/* Float fields are written straight into the line (trace__f64_text) when there is room, through
+ * trace__buf_f64 otherwise: the same text either way, in both styles, for the special values, and
+ * at every offset across the end of the thread's first line buffer (FMT_PREPARED_LINE, 4 KiB). */
+static void float_fields_on_both_paths(void **state) {
+  (void)state;
+  static const double values[] = {0.30000000000000004, 1234.5, 123.0, 1e16, -2.5e-7, 5e-324,
+                                  1.7976931348623157e308, -0.0, 0.0, 1e-5, 1e-4, 0.1};
+  size_t nv = sizeof values / sizeof values[0];
+  static char pad[4200], want[8600];
+  for (int json = 0; json <= 1; json++) {
+    for (size_t i = 0; i < nv + 3; i++) {
+      double v = i < nv ? values[i] : i == nv ? NAN : i == nv + 1 ? INFINITY : -INFINITY;
+      char num[64];
+      trace__buf nb;
+      trace__buf_init_fixed(&nb, num, sizeof num - 1);
+      trace__buf_f64(&nb, v, json);
+      num[nb.len] = '\0';
+      for (size_t k = 3980; k < 4100; k += json ? 5 : 3) {
+        memset(pad, 'p', k);
+        pad[k] = '\0';
+        trace_fmt_options o;
+        trace_fmt_options_init(&o);
+        o.format = json ? TRACE_FMT_JSON : TRACE_FMT_FULL;
+        o.max_value_len = 8192;
+        setup s = begin(&o, NULL);
+        TRACE_INFO(TF(x, v), TF(y, v), "%s", pad);
+        if (json)
+          snprintf(want, sizeof want,
+                   "{\"level\":\"INFO\",\"fields\":{\"message\":\"%s\",\"x\":%s,\"y\":%s},"
+                   "\"target\":\"test_fmt\"}\n",
+                   pad, num, num);
+        else
+          snprintf(want, sizeof want, " INFO test_fmt: %s x=%s y=%s\n", pad, num, num);
+        assert_text_equal(s.out->data, want);
+        end(&s);
+      }
+    }
+  }
+}
+
 /* Callbacks that fail or claim more than they wrote: their text, a marker, nothing stale. */
 static void broken_fmt_callbacks(void **state) {
   (void)state;
@@ -1060,6 +1102,7 @@ int main(void) {
       cmocka_unit_test(invalid_utf8_is_escaped),
       cmocka_unit_test(long_values_are_truncated),
       cmocka_unit_test(fast_paths_at_buffer_and_value_limits),
+      cmocka_unit_test(float_fields_on_both_paths),
       cmocka_unit_test(events_survive_allocation_failure),
       cmocka_unit_test(broken_fmt_callbacks),
       cmocka_unit_test(long_fmt_value_cut_on_a_character),

@@ -332,27 +332,35 @@ void trace__fmt_put_site_fields(trace__buf *b, const fmt_layer *l, const fmt_sit
     return;
   }
   uint32_t n = vs->count < site->nfields ? vs->count : site->nfields;
-  trace__escape_mode str_mode = l->style == STYLE_JSON ? TRACE__ESC_JSON : TRACE__ESC_QUOTED;
+  bool json = l->style == STYLE_JSON;
+  trace__escape_mode str_mode = json ? TRACE__ESC_JSON : TRACE__ESC_QUOTED;
   size_t max = l->o.max_value_len;
+  /* In locals: the bytes stored through data are chars, which may alias anything, so fields of
+   * site and vs read in the loop would be loaded again after every store. */
+  const trace_value *values = vs->values;
+  const fmt_piece *pieces = site->pieces + 1;
+  const char *text = site->text;
+  uint32_t skip = first ? site->sep : 0; /* the separator is left out before the first field */
   char *data = b->data;
   size_t len = b->len, cap = b->cap;
   for (uint32_t i = 0; i < n; i++) {
-    const trace_value *v = &vs->values[i];
+    const trace_value *v = &values[i];
     if (v->type == TRACE_VALUE_EMPTY)
       continue;
-    const fmt_piece *pc = &site->pieces[i + 1];
-    uint32_t skip = first ? site->sep : 0;
-    const char *prefix = site->text + pc->off + skip;
-    size_t plen = pc->len - skip;
-    first = false;
-    /* Room for the prefix block and the largest fast value: 21 digits or 16 bytes + quotes. */
-    if (TRACE__LIKELY(plen <= TRACE__BUF_PAD && cap - len >= TRACE__BUF_PAD + 24)) {
+    const char *prefix = text + pieces[i].off + skip;
+    size_t plen = pieces[i].len - skip;
+    skip = 0;
+    /* Room for the prefix block and the largest fast value: a double's stores (TRACE__F64_TEXT_ROOM),
+     * which cover 21 digits and 16 bytes + quotes too. */
+    if (TRACE__LIKELY(plen <= TRACE__BUF_PAD &&
+                      cap - len >= TRACE__BUF_PAD + TRACE__F64_TEXT_ROOM)) {
       char *p = data + len;
       memcpy(p, prefix, TRACE__BUF_PAD);
       p += plen;
       switch (v->type) {
       case TRACE_VALUE_I64: len = (size_t)(p - data) + trace__i64_dec(p, v->as.i64); continue;
       case TRACE_VALUE_U64: len = (size_t)(p - data) + trace__u64_dec(p, v->as.u64); continue;
+      case TRACE_VALUE_F64: len = (size_t)(p - data) + trace__f64_text(p, v->as.f64, json); continue;
       case TRACE_VALUE_STR: {
         size_t slen = v->as.str.len;
         if (v->as.str.ptr && slen <= 16 && slen <= max &&
