@@ -147,7 +147,8 @@ static TRACE__INLINE void put_event_fields(trace__buf *b, const fmt_layer *l, co
  * the spans (Full, Compact), "in … N more spans" after them (Pretty), "spans_omitted" (JSON). */
 static TRACE__INLINE size_t scope_of(const trace_ctx *ctx, const fmt_line *line,
                                      const trace_span_ref **spans) {
-  return trace_ctx_scope(ctx, line->leaf, spans, FMT_SCOPE_MAX);
+  /* Outside any span, no call (trace_ctx_scope gives 0 for a NULL leaf). */
+  return line->leaf ? trace_ctx_scope(ctx, line->leaf, spans, FMT_SCOPE_MAX) : 0;
 }
 
 #define ELLIPSIS "\xe2\x80\xa6"
