@@ -588,6 +588,55 @@ static void float_fields_on_both_paths(void **state) {
   }
 }
 
+/* Events outside spans start with their site's head piece (level, location, static message) when
+ * nothing before the fields varies; with thread ids on, the same lines are made part by part. Both
+ * must agree, once the ThreadId column is taken out, for every option that shapes the head. */
+static void head_events(void) {
+  TRACE_WARN("static \"quoted\"\tand\x01 control");
+  TRACE_INFO(TF(n, 5), TF(s, "x y"), "formatted %s %d", "arg", 7);
+  TRACE_ERROR(TF(message, "a bare message"), TF(k, 1.5));
+  TRACE_EVENT_AT("other::target", TRACE_LEVEL_DEBUG, TF(only, true));
+  TRACE_TRACE("trailing newline\n");
+}
+
+static char *lines_of(const trace_fmt_options *base, bool thread_ids) {
+  trace_fmt_options o = *base;
+  o.show_thread_ids = thread_ids;
+  setup s = begin(&o, NULL);
+  head_events();
+  char *out = strdup(s.out->data);
+  end(&s);
+  if (thread_ids) { /* take out "ThreadId(NN) " */
+    char *p;
+    while ((p = strstr(out, "ThreadId(")) != NULL) {
+      char *close = strchr(p, ')');
+      assert_non_null(close);
+      memmove(p, close + 2, strlen(close + 2) + 1);
+    }
+  }
+  return out;
+}
+
+static void head_piece_matches_the_general_path(void **state) {
+  (void)state;
+  for (unsigned mask = 0; mask < 64; mask++) {
+    trace_fmt_options o;
+    trace_fmt_options_init(&o);
+    o.time = TRACE_FMT_TIME_NONE;
+    o.format = mask & 1 ? TRACE_FMT_COMPACT : TRACE_FMT_FULL;
+    o.color = mask & 2 ? TRACE_FMT_COLOR_ALWAYS : TRACE_FMT_COLOR_NEVER;
+    o.show_level = !(mask & 4);
+    o.show_target = !(mask & 8);
+    o.show_file = mask & 16;
+    o.show_line = mask & 32;
+    char *head = lines_of(&o, false), *general = lines_of(&o, true);
+    assert_int_equal(strchr(head, '\n') != NULL, true);
+    assert_text_equal(head, general);
+    free(head);
+    free(general);
+  }
+}
+
 /* Callbacks that fail or claim more than they wrote: their text, a marker, nothing stale. */
 static void broken_fmt_callbacks(void **state) {
   (void)state;
@@ -1103,6 +1152,7 @@ int main(void) {
       cmocka_unit_test(long_values_are_truncated),
       cmocka_unit_test(fast_paths_at_buffer_and_value_limits),
       cmocka_unit_test(float_fields_on_both_paths),
+      cmocka_unit_test(head_piece_matches_the_general_path),
       cmocka_unit_test(events_survive_allocation_failure),
       cmocka_unit_test(broken_fmt_callbacks),
       cmocka_unit_test(long_fmt_value_cut_on_a_character),

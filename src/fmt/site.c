@@ -143,6 +143,15 @@ static size_t compile_message(trace__buf *b, const fmt_layer *l, const char *fmt
   return n;
 }
 
+/* A message without conversions, escaped once, as trace__fmt_put_message would each time. */
+static void put_static_message(trace__buf *b, const fmt_layer *l, const char *message) {
+  size_t len = strlen(message);
+  if (len && message[len - 1] == '\n')
+    len--; /* as trace__vformat drops it */
+  trace__fmt_put_text(b, message, len, l->style == STYLE_JSON ? TRACE__ESC_JSON : TRACE__ESC_TEXT,
+                      l->o.max_value_len);
+}
+
 static fmt_site *build(const fmt_layer *l, const trace_metadata *m) {
   trace__buf b;
   trace__buf_init_growable(&b, (size_t)1 << 20);
@@ -194,12 +203,25 @@ static fmt_site *build(const fmt_layer *l, const trace_metadata *m) {
   bool static_message = m->message && !strchr(m->message, '%');
   if (static_message) {
     start = b.len;
-    size_t len = strlen(m->message);
-    if (len && m->message[len - 1] == '\n')
-      len--; /* as trace__vformat drops it */
-    trace__fmt_put_text(&b, m->message, len, l->style == STYLE_JSON ? TRACE__ESC_JSON : TRACE__ESC_TEXT,
-                 l->o.max_value_len);
+    put_static_message(&b, l, m->message);
     piece_end(&b, &pieces[n + 1], start);
+  }
+  /* The head of Full and Compact lines outside spans (fmt_site): made again rather than copied
+   * from b, whose storage may move while it grows. */
+  bool has_head = (l->o.format == TRACE_FMT_FULL || l->o.format == TRACE_FMT_COMPACT) &&
+                  l->o.time == TRACE_FMT_TIME_NONE && !l->o.show_thread_names &&
+                  !l->o.show_thread_ids && m->kind == TRACE_KIND_EVENT;
+  fmt_piece head = {0, 0};
+  size_t head_level = 0;
+  if (has_head) {
+    start = b.len;
+    if (l->o.show_level)
+      trace__fmt_put_level_column(&b, m->level, l->ansi);
+    head_level = b.len - start;
+    trace__fmt_put_location(&b, l, m);
+    if (static_message)
+      put_static_message(&b, l, m->message);
+    piece_end(&b, &head, start);
   }
   for (size_t i = 0; i < n; i++)
     if (keys[i] != m->field_names[i])
@@ -225,6 +247,9 @@ static fmt_site *build(const fmt_layer *l, const trace_metadata *m) {
     s->nfields = (uint16_t)n;
     s->sep = l->style == STYLE_PRETTY ? 2 : 1;
     s->static_message = static_message;
+    s->has_head = has_head;
+    s->head = head;
+    s->head_level = (uint8_t)head_level;
     s->nops = (uint16_t)nops;
     s->ops = (fmt_op *)(void *)(s + 1);
     memcpy(s->ops, ops, nops * sizeof *ops);
