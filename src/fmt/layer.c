@@ -28,8 +28,14 @@ static void thread_init(void *p, void *arg) {
   trace__buf_grow(&t->line, FMT_PREPARED_LINE);
 }
 
+/* The thread's first event: out of line, so that emit's common path needs no frame for it. */
+static TRACE__NOINLINE fmt_thread *fmt_thread_make(fmt_layer *l) {
+  return trace__local_make(l->key, sizeof(fmt_thread), thread_init, NULL);
+}
+
 static inline fmt_thread *fmt_thread_state(fmt_layer *l) {
-  return trace__local_lazy(l->key, sizeof(fmt_thread), thread_init, NULL);
+  fmt_thread *t = trace__local_get(l->key);
+  return TRACE__LIKELY(t != NULL) ? t : fmt_thread_make(l);
 }
 
 /* Formats and writes one line on the stack: when the thread's state or its line buffer cannot

@@ -270,17 +270,18 @@ static fmt_site *build(const fmt_layer *l, const trace_metadata *m) {
   return s;
 }
 
-const fmt_site *trace__fmt_site_get(fmt_layer *l, const trace_metadata *m) {
-  fmt_site **slot = trace__idtable_find(&l->sites, m->callsite_id, sizeof *slot);
-  if (TRACE__UNLIKELY(!slot)) {
+/* trace__fmt_site_get's first use of a callsite: out of line, so that the lookup needs no frame. */
+static TRACE__NOINLINE const fmt_site *site_make(fmt_layer *l, const trace_metadata *m,
+                                                 fmt_site **slot) {
+  if (!slot) {
     /* A callsite id 0 (not registered) is formatted the slow way. */
     slot = trace__idtable_get(&l->sites, m->callsite_id, sizeof *slot);
     if (!slot)
       return NULL;
+    fmt_site *s = TRACE__LOAD_ACQ(slot);
+    if (s)
+      return s;
   }
-  fmt_site *s = TRACE__LOAD_ACQ(slot);
-  if (TRACE__LIKELY(s != NULL))
-    return s;
   fmt_site *fresh = build(l, m);
   if (!fresh)
     return NULL;
@@ -289,6 +290,16 @@ const fmt_site *trace__fmt_site_get(fmt_layer *l, const trace_metadata *m) {
     return fresh;
   trace__free_lines(fresh); /* another thread built it first */
   return expected;
+}
+
+const fmt_site *trace__fmt_site_get(fmt_layer *l, const trace_metadata *m) {
+  fmt_site **slot = trace__idtable_find(&l->sites, m->callsite_id, sizeof *slot);
+  if (TRACE__LIKELY(slot != NULL)) {
+    fmt_site *s = TRACE__LOAD_ACQ(slot);
+    if (TRACE__LIKELY(s != NULL))
+      return s;
+  }
+  return site_make(l, m, slot);
 }
 
 static void free_site(void *entry) { trace__free_lines(*(fmt_site **)entry); }
