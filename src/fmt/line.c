@@ -472,12 +472,15 @@ static void format_json(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_
 
 bool trace__fmt_format_line(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
                      const fmt_line *line) {
-  switch (l->o.format) {
-  case TRACE_FMT_COMPACT: format_compact(b, l, t, ctx, line); break;
-  case TRACE_FMT_PRETTY: format_pretty(b, l, t, ctx, line); break;
-  case TRACE_FMT_JSON: format_json(b, l, t, ctx, line); break;
-  default: format_full(b, l, t, ctx, line); break;
-  }
+  /* The default format tested first (a switch tested it last); the layer accepts no other values. */
+  if (TRACE__LIKELY(l->o.format == TRACE_FMT_FULL))
+    format_full(b, l, t, ctx, line);
+  else if (l->o.format == TRACE_FMT_COMPACT)
+    format_compact(b, l, t, ctx, line);
+  else if (l->o.format == TRACE_FMT_PRETTY)
+    format_pretty(b, l, t, ctx, line);
+  else
+    format_json(b, l, t, ctx, line);
   if (TRACE__UNLIKELY(b->truncated)) {
     /* The line hit its end: the 1 MiB ceiling, or, when memory ran out, what the buffer could
      * get. End it visibly, on a newline. */
