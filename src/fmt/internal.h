@@ -169,5 +169,11 @@ typedef struct fmt_line {
  * holds the whole line, or the line cut with the marker "...[line truncated]". */
 bool trace__fmt_format_line(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
                      const fmt_line *line);
+/* The same for an event outside spans whose site has a head piece (site.c), and only for those:
+ * line->site has_head, line->leaf NULL. */
+bool trace__fmt_head_line(trace__buf *b, const fmt_layer *l, const fmt_line *line);
+/* A line that was cut (b->truncated), ended with the marker; the return value of
+ * trace__fmt_format_line. */
+bool trace__fmt_end_cut_line(trace__buf *b);
 
 #endif

@@ -70,7 +70,10 @@ static void emit(fmt_layer *l, const trace_ctx *ctx, const fmt_line *line) {
   trace__buf *b = &t->line;
   b->len = 0;
   b->truncated = false;
-  if (TRACE__UNLIKELY(!trace__fmt_format_line(b, l, t, ctx, line))) {
+  bool whole = line->leaf == NULL && line->site && line->site->has_head
+                   ? trace__fmt_head_line(b, l, line)
+                   : trace__fmt_format_line(b, l, t, ctx, line);
+  if (TRACE__UNLIKELY(!whole)) {
     emit_on_stack(l, ctx, line, t);
     return;
   }

@@ -470,6 +470,26 @@ static void format_json(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_
   }
 }
 
+bool trace__fmt_end_cut_line(trace__buf *b) {
+  /* The line hit its end: the 1 MiB ceiling, or, when memory ran out, what the buffer could
+   * get. End it visibly, on a newline. */
+  static const char marker[] = "...[line truncated]\n";
+  size_t need = sizeof marker - 1;
+  size_t end = b->cap; /* the writable end: the limit, or less when memory ran out */
+  if (end < b->limit && end < FMT_STACK_LINE)
+    return false; /* the caller's stack buffer holds more */
+  if (b->len + need > end) {
+    b->len = end - need;
+    while (b->len > 0 && ((unsigned char)b->data[b->len] & 0xC0) == 0x80)
+      b->len--; /* do not leave half a UTF-8 sequence */
+  } else if (b->len > 0 && b->data[b->len - 1] == '\n') {
+    b->len--; /* a whole line with a cut part (a span's fields): the marker ends it */
+  }
+  b->truncated = false;
+  trace__buf_put(b, marker, need);
+  return true;
+}
+
 bool trace__fmt_format_line(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
                      const fmt_line *line) {
   /* The default format tested first (a switch tested it last); the layer accepts no other values. */
@@ -481,23 +501,5 @@ bool trace__fmt_format_line(trace__buf *b, fmt_layer *l, fmt_thread *t, const tr
     format_pretty(b, l, t, ctx, line);
   else
     format_json(b, l, t, ctx, line);
-  if (TRACE__UNLIKELY(b->truncated)) {
-    /* The line hit its end: the 1 MiB ceiling, or, when memory ran out, what the buffer could
-     * get. End it visibly, on a newline. */
-    static const char marker[] = "...[line truncated]\n";
-    size_t need = sizeof marker - 1;
-    size_t end = b->cap; /* the writable end: the limit, or less when memory ran out */
-    if (end < b->limit && end < FMT_STACK_LINE)
-      return false; /* the caller's stack buffer holds more */
-    if (b->len + need > end) {
-      b->len = end - need;
-      while (b->len > 0 && ((unsigned char)b->data[b->len] & 0xC0) == 0x80)
-        b->len--; /* do not leave half a UTF-8 sequence */
-    } else if (b->len > 0 && b->data[b->len - 1] == '\n') {
-      b->len--; /* a whole line with a cut part (a span's fields): the marker ends it */
-    }
-    b->truncated = false;
-    trace__buf_put(b, marker, need);
-  }
-  return true;
+  return TRACE__LIKELY(!b->truncated) || trace__fmt_end_cut_line(b);
 }

@@ -361,8 +361,8 @@ static void put_site_fields_in_order(trace__buf *b, const fmt_layer *l, const fm
   }
 }
 
-void trace__fmt_put_site_fields(trace__buf *b, const fmt_layer *l, const fmt_site *site,
-                         const trace_valueset *vs, bool first) {
+static TRACE__INLINE void put_site_fields(trace__buf *b, const fmt_layer *l, const fmt_site *site,
+                                          const trace_valueset *vs, bool first) {
   if (TRACE__UNLIKELY(site->rare_fields)) {
     put_site_fields_in_order(b, l, site, vs, first);
     return;
@@ -421,6 +421,27 @@ void trace__fmt_put_site_fields(trace__buf *b, const fmt_layer *l, const fmt_sit
     cap = b->cap;
   }
   b->len = len;
+}
+
+void trace__fmt_put_site_fields(trace__buf *b, const fmt_layer *l, const fmt_site *site,
+                                const trace_valueset *vs, bool first) {
+  put_site_fields(b, l, site, vs, first);
+}
+
+/* The line of an event outside spans whose site has a head piece: all of it here, with the fields
+ * inlined, without the general layout's frame (most events of most programs). */
+bool trace__fmt_head_line(trace__buf *b, const fmt_layer *l, const fmt_line *line) {
+  const fmt_site *site = line->site;
+  trace__buf_put_blocks(b, site->text + site->head.off, site->head.len);
+  bool first = true;
+  if (line->meta->message) {
+    if (!site->static_message) /* a static one is in the head */
+      trace__fmt_put_message(b, line->ev, site, TRACE__ESC_TEXT, l->o.max_value_len);
+    first = false;
+  }
+  put_site_fields(b, l, site, &line->ev->fields, first);
+  trace__buf_putc(b, '\n');
+  return TRACE__LIKELY(!b->truncated) || trace__fmt_end_cut_line(b);
 }
 
 /* A span's fields in the layer's style (the registry's copy of the values, under its lock). */
