@@ -55,7 +55,7 @@ static TRACE__NOINLINE void emit_on_stack(fmt_layer *l, const trace_ctx *ctx, co
 }
 
 /* Formats and writes one line, in this thread's reused buffer. */
-static void emit(fmt_layer *l, const trace_ctx *ctx, const fmt_line *line) {
+static TRACE__INLINE void emit(fmt_layer *l, const trace_ctx *ctx, const fmt_line *line) {
   if (TRACE__UNLIKELY(l->records)) {
     /* syslog, journald: they encode the event themselves; a text line would be wasted work. */
     trace_record rec = {sizeof rec, line->meta, line->ev, line->message, ctx, line->leaf, NULL, 0};
