@@ -328,8 +328,9 @@ static size_t f64_digits_text(char *p, double v, unsigned flags) {
   uint64_t x = d.digits;
   int e = d.exp10 + 16; /* the exponent of the first digit, once x has 17 */
   if (TRACE__LIKELY(x >= UINT64_C(100000000000000))) {
+    static const uint64_t pow10_up[3] = {1, 10, 100}; /* a load, not two branches */
     int up = (x < UINT64_C(10000000000000000)) + (x < UINT64_C(1000000000000000));
-    x *= up == 2 ? 100 : up == 1 ? 10 : 1;
+    x *= pow10_up[up];
     e -= up;
   } else {
     for (; x < UINT64_C(10000000000000000); x *= 10)
