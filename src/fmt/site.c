@@ -368,11 +368,10 @@ static TRACE__INLINE void put_site_fields(trace__buf *b, const fmt_layer *l, con
     return;
   }
   uint32_t n = vs->count < site->nfields ? vs->count : site->nfields;
-  bool json = l->style == STYLE_JSON;
-  trace__escape_mode str_mode = json ? TRACE__ESC_JSON : TRACE__ESC_QUOTED;
-  size_t max = l->o.max_value_len;
   /* In locals: the bytes stored through data are chars, which may alias anything, so fields of
-   * site and vs read in the loop would be loaded again after every store. */
+   * site and vs read in the loop would be loaded again after every store. (The layer's style and
+   * limit are read where a value needs them: as locals they took registers the loop lacks, and
+   * were spilled.) */
   const trace_value *values = vs->values;
   const fmt_piece *pieces = site->pieces + 1;
   const char *text = site->text;
@@ -396,11 +395,14 @@ static TRACE__INLINE void put_site_fields(trace__buf *b, const fmt_layer *l, con
       switch (v->type) {
       case TRACE_VALUE_I64: len = (size_t)(p - data) + trace__i64_dec(p, v->as.i64); continue;
       case TRACE_VALUE_U64: len = (size_t)(p - data) + trace__u64_dec(p, v->as.u64); continue;
-      case TRACE_VALUE_F64: len = (size_t)(p - data) + trace__f64_text(p, v->as.f64, json); continue;
+      case TRACE_VALUE_F64:
+        len = (size_t)(p - data) + trace__f64_text(p, v->as.f64, l->style == STYLE_JSON);
+        continue;
       case TRACE_VALUE_STR: {
         size_t slen = v->as.str.len;
-        if (v->as.str.ptr && slen <= 16 && slen <= max &&
-            trace__copy_if_plain(p + 1, v->as.str.ptr, slen, str_mode)) {
+        if (v->as.str.ptr && slen <= 16 && slen <= l->o.max_value_len &&
+            trace__copy_if_plain(p + 1, v->as.str.ptr, slen,
+                                 l->style == STYLE_JSON ? TRACE__ESC_JSON : TRACE__ESC_QUOTED)) {
           p[0] = '"';
           p[slen + 1] = '"';
           len = (size_t)(p - data) + slen + 2;
