@@ -3,11 +3,13 @@
  * parser that rejects duplicate keys, escaping of hostile text, truncation, span events. */
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 
 #include "helpers.h"
+#include "text/number.h"
 #include "trace/fmt.h"
 
 /* Output captured through a callback writer. */
@@ -546,6 +548,95 @@ static void fast_paths_at_buffer_and_value_limits(void **state) {
   }
 }
 
+/* Float fields are written straight into the line (trace__f64_text) when there is room, through
+ * trace__buf_f64 otherwise: the same text either way, in both styles, for the special values, and
+ * at every offset across the end of the thread's first line buffer (FMT_PREPARED_LINE, 4 KiB). */
+static void float_fields_on_both_paths(void **state) {
+  (void)state;
+  static const double values[] = {0.30000000000000004, 1234.5, 123.0, 1e16, -2.5e-7, 5e-324,
+                                  1.7976931348623157e308, -0.0, 0.0, 1e-5, 1e-4, 0.1};
+  size_t nv = sizeof values / sizeof values[0];
+  static char pad[4200], want[8600];
+  for (int json = 0; json <= 1; json++) {
+    for (size_t i = 0; i < nv + 3; i++) {
+      double v = i < nv ? values[i] : i == nv ? NAN : i == nv + 1 ? INFINITY : -INFINITY;
+      char num[64];
+      trace__buf nb;
+      trace__buf_init_fixed(&nb, num, sizeof num - 1);
+      trace__buf_f64(&nb, v, json);
+      num[nb.len] = '\0';
+      for (size_t k = 3980; k < 4100; k += json ? 5 : 3) {
+        memset(pad, 'p', k);
+        pad[k] = '\0';
+        trace_fmt_options o;
+        trace_fmt_options_init(&o);
+        o.format = json ? TRACE_FMT_JSON : TRACE_FMT_FULL;
+        o.max_value_len = 8192;
+        setup s = begin(&o, NULL);
+        TRACE_INFO(TF(x, v), TF(y, v), "%s", pad);
+        if (json)
+          snprintf(want, sizeof want,
+                   "{\"level\":\"INFO\",\"fields\":{\"message\":\"%s\",\"x\":%s,\"y\":%s},"
+                   "\"target\":\"test_fmt\"}\n",
+                   pad, num, num);
+        else
+          snprintf(want, sizeof want, " INFO test_fmt: %s x=%s y=%s\n", pad, num, num);
+        assert_text_equal(s.out->data, want);
+        end(&s);
+      }
+    }
+  }
+}
+
+/* Events outside spans start with their site's head piece (level, location, static message) when
+ * nothing before the fields varies; with thread ids on, the same lines are made part by part. Both
+ * must agree, once the ThreadId column is taken out, for every option that shapes the head. */
+static void head_events(void) {
+  TRACE_WARN("static \"quoted\"\tand\x01 control");
+  TRACE_INFO(TF(n, 5), TF(s, "x y"), "formatted %s %d", "arg", 7);
+  TRACE_ERROR(TF(message, "a bare message"), TF(k, 1.5));
+  TRACE_EVENT_AT("other::target", TRACE_LEVEL_DEBUG, TF(only, true));
+  TRACE_TRACE("trailing newline\n");
+}
+
+static char *lines_of(const trace_fmt_options *base, bool thread_ids) {
+  trace_fmt_options o = *base;
+  o.show_thread_ids = thread_ids;
+  setup s = begin(&o, NULL);
+  head_events();
+  char *out = strdup(s.out->data);
+  end(&s);
+  if (thread_ids) { /* take out "ThreadId(NN) " */
+    char *p;
+    while ((p = strstr(out, "ThreadId(")) != NULL) {
+      char *close = strchr(p, ')');
+      assert_non_null(close);
+      memmove(p, close + 2, strlen(close + 2) + 1);
+    }
+  }
+  return out;
+}
+
+static void head_piece_matches_the_general_path(void **state) {
+  (void)state;
+  for (unsigned mask = 0; mask < 64; mask++) {
+    trace_fmt_options o;
+    trace_fmt_options_init(&o);
+    o.time = TRACE_FMT_TIME_NONE;
+    o.format = mask & 1 ? TRACE_FMT_COMPACT : TRACE_FMT_FULL;
+    o.color = mask & 2 ? TRACE_FMT_COLOR_ALWAYS : TRACE_FMT_COLOR_NEVER;
+    o.show_level = !(mask & 4);
+    o.show_target = !(mask & 8);
+    o.show_file = mask & 16;
+    o.show_line = mask & 32;
+    char *head = lines_of(&o, false), *general = lines_of(&o, true);
+    assert_int_equal(strchr(head, '\n') != NULL, true);
+    assert_text_equal(head, general);
+    free(head);
+    free(general);
+  }
+}
+
 /* Callbacks that fail or claim more than they wrote: their text, a marker, nothing stale. */
 static void broken_fmt_callbacks(void **state) {
   (void)state;
@@ -1060,6 +1151,8 @@ int main(void) {
       cmocka_unit_test(invalid_utf8_is_escaped),
       cmocka_unit_test(long_values_are_truncated),
       cmocka_unit_test(fast_paths_at_buffer_and_value_limits),
+      cmocka_unit_test(float_fields_on_both_paths),
+      cmocka_unit_test(head_piece_matches_the_general_path),
       cmocka_unit_test(events_survive_allocation_failure),
       cmocka_unit_test(broken_fmt_callbacks),
       cmocka_unit_test(long_fmt_value_cut_on_a_character),

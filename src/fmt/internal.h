@@ -39,6 +39,12 @@ typedef struct fmt_site {
   bool static_message;
   bool rare_fields; /* bare or order below: the fields are written one by one */
   uint16_t nops; /* compiled message; 0: format it at run time */
+  /* Full and Compact lines of events outside spans, when nothing before the fields changes from
+   * event to event (no time, no thread): the level column, the location and a static message in
+   * one piece. Inside spans, its first head_level bytes are the level column. */
+  bool has_head;
+  uint8_t head_level;
+  fmt_piece head;
   fmt_piece *pieces; /* [0] location, [1..n] field prefixes, [n+1] static message */
   fmt_op *ops;
   char *text;
@@ -144,6 +150,8 @@ void trace__fmt_put_time(trace__buf *b, const fmt_layer *l, fmt_thread *t);
 #define ANSI_DIM "\x1b[2m"
 #define ANSI_ITALIC "\x1b[3m"
 void trace__fmt_put_level(trace__buf *b, int level, bool ansi);
+/* The level column of Full and Compact lines, with its colour and the space after it. */
+void trace__fmt_put_level_column(trace__buf *b, int level, bool ansi);
 
 /* line.c: one event (or span event) into b, ending with '\n'. span_self: for span events, the
  * span the line is about (included in the scope); message overrides ev's for span events. */
@@ -161,5 +169,11 @@ typedef struct fmt_line {
  * holds the whole line, or the line cut with the marker "...[line truncated]". */
 bool trace__fmt_format_line(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
                      const fmt_line *line);
+/* The same for an event outside spans whose site has a head piece (site.c), and only for those:
+ * line->site has_head, line->leaf NULL. */
+bool trace__fmt_head_line(trace__buf *b, const fmt_layer *l, const fmt_line *line);
+/* A line that was cut (b->truncated), ended with the marker; the return value of
+ * trace__fmt_format_line. */
+bool trace__fmt_end_cut_line(trace__buf *b);
 
 #endif

@@ -28,8 +28,14 @@ static void thread_init(void *p, void *arg) {
   trace__buf_grow(&t->line, FMT_PREPARED_LINE);
 }
 
+/* The thread's first event: out of line, so that emit's common path needs no frame for it. */
+static TRACE__NOINLINE fmt_thread *fmt_thread_make(fmt_layer *l) {
+  return trace__local_make(l->key, sizeof(fmt_thread), thread_init, NULL);
+}
+
 static inline fmt_thread *fmt_thread_state(fmt_layer *l) {
-  return trace__local_lazy(l->key, sizeof(fmt_thread), thread_init, NULL);
+  fmt_thread *t = trace__local_get(l->key);
+  return TRACE__LIKELY(t != NULL) ? t : fmt_thread_make(l);
 }
 
 /* Formats and writes one line on the stack: when the thread's state or its line buffer cannot
@@ -49,7 +55,7 @@ static TRACE__NOINLINE void emit_on_stack(fmt_layer *l, const trace_ctx *ctx, co
 }
 
 /* Formats and writes one line, in this thread's reused buffer. */
-static void emit(fmt_layer *l, const trace_ctx *ctx, const fmt_line *line) {
+static TRACE__INLINE void emit(fmt_layer *l, const trace_ctx *ctx, const fmt_line *line) {
   if (TRACE__UNLIKELY(l->records)) {
     /* syslog, journald: they encode the event themselves; a text line would be wasted work. */
     trace_record rec = {sizeof rec, line->meta, line->ev, line->message, ctx, line->leaf, NULL, 0};
@@ -64,7 +70,10 @@ static void emit(fmt_layer *l, const trace_ctx *ctx, const fmt_line *line) {
   trace__buf *b = &t->line;
   b->len = 0;
   b->truncated = false;
-  if (TRACE__UNLIKELY(!trace__fmt_format_line(b, l, t, ctx, line))) {
+  bool whole = line->leaf == NULL && line->site && line->site->has_head
+                   ? trace__fmt_head_line(b, l, line)
+                   : trace__fmt_format_line(b, l, t, ctx, line);
+  if (TRACE__UNLIKELY(!whole)) {
     emit_on_stack(l, ctx, line, t);
     return;
   }

@@ -33,6 +33,10 @@ static TRACE__INLINE void put_level_column(trace__buf *b, unsigned level, bool a
   trace__buf_put_padded(b, level_piece[ansi][level].text, level_piece[ansi][level].len);
 }
 
+void trace__fmt_put_level_column(trace__buf *b, int level, bool ansi) {
+  put_level_column(b, level < 0 ? 0u : (unsigned)level, ansi);
+}
+
 void trace__fmt_put_level(trace__buf *b, int level, bool ansi) {
   if (level < 0 || level > TRACE_LEVEL_TRACE)
     level = 0;
@@ -110,14 +114,18 @@ static TRACE__INLINE void put_location(trace__buf *b, const fmt_layer *l, const 
   trace__fmt_put_location(b, l, line->meta);
 }
 
-/* The event's message and fields, or a span event's message and extra fields. */
-static TRACE__INLINE void put_event_fields(trace__buf *b, const fmt_layer *l, const fmt_line *line) {
+/* The event's message and fields, or a span event's message and extra fields. head: the site's
+ * head piece was written (with the message, if static). */
+static TRACE__INLINE void put_event_fields(trace__buf *b, const fmt_layer *l, const fmt_line *line,
+                                           bool head) {
   size_t max = l->o.max_value_len;
   bool first = true;
   if (line->ev) {
     const fmt_site *site = line->site;
     if (line->meta->message) {
-      if (site && site->static_message) {
+      if (head && site->static_message) {
+        /* in the head already */
+      } else if (site && site->static_message) {
         const fmt_piece *p = &site->pieces[site->nfields + 1];
         trace__buf_put_padded(b, site->text + p->off, p->len);
       } else {
@@ -147,7 +155,8 @@ static TRACE__INLINE void put_event_fields(trace__buf *b, const fmt_layer *l, co
  * the spans (Full, Compact), "in … N more spans" after them (Pretty), "spans_omitted" (JSON). */
 static TRACE__INLINE size_t scope_of(const trace_ctx *ctx, const fmt_line *line,
                                      const trace_span_ref **spans) {
-  return trace_ctx_scope(ctx, line->leaf, spans, FMT_SCOPE_MAX);
+  /* Outside any span, no call (trace_ctx_scope gives 0 for a NULL leaf). */
+  return line->leaf ? trace_ctx_scope(ctx, line->leaf, spans, FMT_SCOPE_MAX) : 0;
 }
 
 #define ELLIPSIS "\xe2\x80\xa6"
@@ -156,13 +165,34 @@ static fmt_ext *ext_of(const trace_span_ref *s, const trace_ctx *ctx) {
   return trace_span_ref_ext(s, ctx);
 }
 
+/* An event in Full or Compact whose site has a head piece (site.c). Outside spans: the head, the
+ * rest of the message, the fields, and true. Inside spans: the level column from the head (all
+ * of put_prefix then), and false. */
+static TRACE__INLINE bool format_from_head(trace__buf *b, const fmt_layer *l, const fmt_line *line,
+                                           size_t nspans) {
+  const fmt_site *site = line->site;
+  if (nspans != 0) {
+    trace__buf_put_padded(b, site->text + site->head.off, site->head_level);
+    return false;
+  }
+  trace__buf_put_blocks(b, site->text + site->head.off, site->head.len);
+  put_event_fields(b, l, line, true);
+  trace__buf_putc(b, '\n');
+  return true;
+}
+
 static TRACE__INLINE void format_full(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
                         const fmt_line *line) {
   trace__buf *scratch = &t->scratch;
   bool ansi = l->ansi;
-  put_prefix(b, l, t, line->meta->level);
   const trace_span_ref *spans[FMT_SCOPE_MAX];
   size_t n = scope_of(ctx, line, spans);
+  if (line->site && line->site->has_head) {
+    if (format_from_head(b, l, line, n))
+      return;
+  } else {
+    put_prefix(b, l, t, line->meta->level);
+  }
   if (TRACE__UNLIKELY(n > FMT_SCOPE_MAX)) {
     n = FMT_SCOPE_MAX;
     trace__buf_put(b, ELLIPSIS, 3);
@@ -189,7 +219,7 @@ static TRACE__INLINE void format_full(trace__buf *b, fmt_layer *l, fmt_thread *t
   if (n)
     trace__buf_putc(b, ' ');
   put_location(b, l, line);
-  put_event_fields(b, l, line);
+  put_event_fields(b, l, line, false);
   trace__buf_putc(b, '\n');
 }
 
@@ -197,9 +227,14 @@ static void format_compact(trace__buf *b, fmt_layer *l, fmt_thread *t, const tra
                            const fmt_line *line) {
   trace__buf *scratch = &t->scratch;
   bool ansi = l->ansi;
-  put_prefix(b, l, t, line->meta->level);
   const trace_span_ref *spans[FMT_SCOPE_MAX];
   size_t n = scope_of(ctx, line, spans);
+  if (line->site && line->site->has_head) {
+    if (format_from_head(b, l, line, n))
+      return;
+  } else {
+    put_prefix(b, l, t, line->meta->level);
+  }
   if (TRACE__UNLIKELY(n > FMT_SCOPE_MAX)) {
     n = FMT_SCOPE_MAX;
     trace__buf_put(b, ELLIPSIS ":", 4);
@@ -215,7 +250,7 @@ static void format_compact(trace__buf *b, fmt_layer *l, fmt_thread *t, const tra
   if (n)
     trace__buf_putc(b, ' ');
   put_location(b, l, line);
-  put_event_fields(b, l, line);
+  put_event_fields(b, l, line, false);
   for (size_t i = 0; i < n; i++) {
     fmt_ext *e = ext_of(spans[i], ctx);
     if (trace__fmt_ext_len(l, e, spans[i], scratch) > 0) {
@@ -257,7 +292,7 @@ static void format_pretty(trace__buf *b, fmt_layer *l, fmt_thread *t, const trac
     }
   }
   trace__buf_putc(b, ' ');
-  put_event_fields(b, l, line);
+  put_event_fields(b, l, line, false);
   trace__buf_putc(b, '\n');
   bool thread = l->o.show_thread_names || l->o.show_thread_ids;
   if (l->o.show_file && m->file) {
@@ -435,31 +470,36 @@ static void format_json(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_
   }
 }
 
+bool trace__fmt_end_cut_line(trace__buf *b) {
+  /* The line hit its end: the 1 MiB ceiling, or, when memory ran out, what the buffer could
+   * get. End it visibly, on a newline. */
+  static const char marker[] = "...[line truncated]\n";
+  size_t need = sizeof marker - 1;
+  size_t end = b->cap; /* the writable end: the limit, or less when memory ran out */
+  if (end < b->limit && end < FMT_STACK_LINE)
+    return false; /* the caller's stack buffer holds more */
+  if (b->len + need > end) {
+    b->len = end - need;
+    while (b->len > 0 && ((unsigned char)b->data[b->len] & 0xC0) == 0x80)
+      b->len--; /* do not leave half a UTF-8 sequence */
+  } else if (b->len > 0 && b->data[b->len - 1] == '\n') {
+    b->len--; /* a whole line with a cut part (a span's fields): the marker ends it */
+  }
+  b->truncated = false;
+  trace__buf_put(b, marker, need);
+  return true;
+}
+
 bool trace__fmt_format_line(trace__buf *b, fmt_layer *l, fmt_thread *t, const trace_ctx *ctx,
                      const fmt_line *line) {
-  switch (l->o.format) {
-  case TRACE_FMT_COMPACT: format_compact(b, l, t, ctx, line); break;
-  case TRACE_FMT_PRETTY: format_pretty(b, l, t, ctx, line); break;
-  case TRACE_FMT_JSON: format_json(b, l, t, ctx, line); break;
-  default: format_full(b, l, t, ctx, line); break;
-  }
-  if (TRACE__UNLIKELY(b->truncated)) {
-    /* The line hit its end: the 1 MiB ceiling, or, when memory ran out, what the buffer could
-     * get. End it visibly, on a newline. */
-    static const char marker[] = "...[line truncated]\n";
-    size_t need = sizeof marker - 1;
-    size_t end = b->cap; /* the writable end: the limit, or less when memory ran out */
-    if (end < b->limit && end < FMT_STACK_LINE)
-      return false; /* the caller's stack buffer holds more */
-    if (b->len + need > end) {
-      b->len = end - need;
-      while (b->len > 0 && ((unsigned char)b->data[b->len] & 0xC0) == 0x80)
-        b->len--; /* do not leave half a UTF-8 sequence */
-    } else if (b->len > 0 && b->data[b->len - 1] == '\n') {
-      b->len--; /* a whole line with a cut part (a span's fields): the marker ends it */
-    }
-    b->truncated = false;
-    trace__buf_put(b, marker, need);
-  }
-  return true;
+  /* The default format tested first (a switch tested it last); the layer accepts no other values. */
+  if (TRACE__LIKELY(l->o.format == TRACE_FMT_FULL))
+    format_full(b, l, t, ctx, line);
+  else if (l->o.format == TRACE_FMT_COMPACT)
+    format_compact(b, l, t, ctx, line);
+  else if (l->o.format == TRACE_FMT_PRETTY)
+    format_pretty(b, l, t, ctx, line);
+  else
+    format_json(b, l, t, ctx, line);
+  return TRACE__LIKELY(!b->truncated) || trace__fmt_end_cut_line(b);
 }

@@ -143,6 +143,15 @@ static size_t compile_message(trace__buf *b, const fmt_layer *l, const char *fmt
   return n;
 }
 
+/* A message without conversions, escaped once, as trace__fmt_put_message would each time. */
+static void put_static_message(trace__buf *b, const fmt_layer *l, const char *message) {
+  size_t len = strlen(message);
+  if (len && message[len - 1] == '\n')
+    len--; /* as trace__vformat drops it */
+  trace__fmt_put_text(b, message, len, l->style == STYLE_JSON ? TRACE__ESC_JSON : TRACE__ESC_TEXT,
+                      l->o.max_value_len);
+}
+
 static fmt_site *build(const fmt_layer *l, const trace_metadata *m) {
   trace__buf b;
   trace__buf_init_growable(&b, (size_t)1 << 20);
@@ -194,12 +203,25 @@ static fmt_site *build(const fmt_layer *l, const trace_metadata *m) {
   bool static_message = m->message && !strchr(m->message, '%');
   if (static_message) {
     start = b.len;
-    size_t len = strlen(m->message);
-    if (len && m->message[len - 1] == '\n')
-      len--; /* as trace__vformat drops it */
-    trace__fmt_put_text(&b, m->message, len, l->style == STYLE_JSON ? TRACE__ESC_JSON : TRACE__ESC_TEXT,
-                 l->o.max_value_len);
+    put_static_message(&b, l, m->message);
     piece_end(&b, &pieces[n + 1], start);
+  }
+  /* The head of Full and Compact lines outside spans (fmt_site): made again rather than copied
+   * from b, whose storage may move while it grows. */
+  bool has_head = (l->o.format == TRACE_FMT_FULL || l->o.format == TRACE_FMT_COMPACT) &&
+                  l->o.time == TRACE_FMT_TIME_NONE && !l->o.show_thread_names &&
+                  !l->o.show_thread_ids && m->kind == TRACE_KIND_EVENT;
+  fmt_piece head = {0, 0};
+  size_t head_level = 0;
+  if (has_head) {
+    start = b.len;
+    if (l->o.show_level)
+      trace__fmt_put_level_column(&b, m->level, l->ansi);
+    head_level = b.len - start;
+    trace__fmt_put_location(&b, l, m);
+    if (static_message)
+      put_static_message(&b, l, m->message);
+    piece_end(&b, &head, start);
   }
   for (size_t i = 0; i < n; i++)
     if (keys[i] != m->field_names[i])
@@ -225,6 +247,9 @@ static fmt_site *build(const fmt_layer *l, const trace_metadata *m) {
     s->nfields = (uint16_t)n;
     s->sep = l->style == STYLE_PRETTY ? 2 : 1;
     s->static_message = static_message;
+    s->has_head = has_head;
+    s->head = head;
+    s->head_level = (uint8_t)head_level;
     s->nops = (uint16_t)nops;
     s->ops = (fmt_op *)(void *)(s + 1);
     memcpy(s->ops, ops, nops * sizeof *ops);
@@ -245,17 +270,18 @@ static fmt_site *build(const fmt_layer *l, const trace_metadata *m) {
   return s;
 }
 
-const fmt_site *trace__fmt_site_get(fmt_layer *l, const trace_metadata *m) {
-  fmt_site **slot = trace__idtable_find(&l->sites, m->callsite_id, sizeof *slot);
-  if (TRACE__UNLIKELY(!slot)) {
+/* trace__fmt_site_get's first use of a callsite: out of line, so that the lookup needs no frame. */
+static TRACE__NOINLINE const fmt_site *site_make(fmt_layer *l, const trace_metadata *m,
+                                                 fmt_site **slot) {
+  if (!slot) {
     /* A callsite id 0 (not registered) is formatted the slow way. */
     slot = trace__idtable_get(&l->sites, m->callsite_id, sizeof *slot);
     if (!slot)
       return NULL;
+    fmt_site *s = TRACE__LOAD_ACQ(slot);
+    if (s)
+      return s;
   }
-  fmt_site *s = TRACE__LOAD_ACQ(slot);
-  if (TRACE__LIKELY(s != NULL))
-    return s;
   fmt_site *fresh = build(l, m);
   if (!fresh)
     return NULL;
@@ -264,6 +290,16 @@ const fmt_site *trace__fmt_site_get(fmt_layer *l, const trace_metadata *m) {
     return fresh;
   trace__free_lines(fresh); /* another thread built it first */
   return expected;
+}
+
+const fmt_site *trace__fmt_site_get(fmt_layer *l, const trace_metadata *m) {
+  fmt_site **slot = trace__idtable_find(&l->sites, m->callsite_id, sizeof *slot);
+  if (TRACE__LIKELY(slot != NULL)) {
+    fmt_site *s = TRACE__LOAD_ACQ(slot);
+    if (TRACE__LIKELY(s != NULL))
+      return s;
+  }
+  return site_make(l, m, slot);
 }
 
 static void free_site(void *entry) { trace__free_lines(*(fmt_site **)entry); }
@@ -325,38 +361,48 @@ static void put_site_fields_in_order(trace__buf *b, const fmt_layer *l, const fm
   }
 }
 
-void trace__fmt_put_site_fields(trace__buf *b, const fmt_layer *l, const fmt_site *site,
-                         const trace_valueset *vs, bool first) {
+static TRACE__INLINE void put_site_fields(trace__buf *b, const fmt_layer *l, const fmt_site *site,
+                                          const trace_valueset *vs, bool first) {
   if (TRACE__UNLIKELY(site->rare_fields)) {
     put_site_fields_in_order(b, l, site, vs, first);
     return;
   }
   uint32_t n = vs->count < site->nfields ? vs->count : site->nfields;
-  trace__escape_mode str_mode = l->style == STYLE_JSON ? TRACE__ESC_JSON : TRACE__ESC_QUOTED;
-  size_t max = l->o.max_value_len;
+  /* In locals: the bytes stored through data are chars, which may alias anything, so fields of
+   * site and vs read in the loop would be loaded again after every store. (The layer's style and
+   * limit are read where a value needs them: as locals they took registers the loop lacks, and
+   * were spilled.) */
+  const trace_value *values = vs->values;
+  const fmt_piece *pieces = site->pieces + 1;
+  const char *text = site->text;
+  uint32_t skip = first ? site->sep : 0; /* the separator is left out before the first field */
   char *data = b->data;
   size_t len = b->len, cap = b->cap;
   for (uint32_t i = 0; i < n; i++) {
-    const trace_value *v = &vs->values[i];
+    const trace_value *v = &values[i];
     if (v->type == TRACE_VALUE_EMPTY)
       continue;
-    const fmt_piece *pc = &site->pieces[i + 1];
-    uint32_t skip = first ? site->sep : 0;
-    const char *prefix = site->text + pc->off + skip;
-    size_t plen = pc->len - skip;
-    first = false;
-    /* Room for the prefix block and the largest fast value: 21 digits or 16 bytes + quotes. */
-    if (TRACE__LIKELY(plen <= TRACE__BUF_PAD && cap - len >= TRACE__BUF_PAD + 24)) {
+    const char *prefix = text + pieces[i].off + skip;
+    size_t plen = pieces[i].len - skip;
+    skip = 0;
+    /* Room for the prefix block and the largest fast value: a double's stores (TRACE__F64_TEXT_ROOM),
+     * which cover 21 digits and 16 bytes + quotes too. */
+    if (TRACE__LIKELY(plen <= TRACE__BUF_PAD &&
+                      cap - len >= TRACE__BUF_PAD + TRACE__F64_TEXT_ROOM)) {
       char *p = data + len;
       memcpy(p, prefix, TRACE__BUF_PAD);
       p += plen;
       switch (v->type) {
       case TRACE_VALUE_I64: len = (size_t)(p - data) + trace__i64_dec(p, v->as.i64); continue;
       case TRACE_VALUE_U64: len = (size_t)(p - data) + trace__u64_dec(p, v->as.u64); continue;
+      case TRACE_VALUE_F64:
+        len = (size_t)(p - data) + trace__f64_text(p, v->as.f64, l->style == STYLE_JSON);
+        continue;
       case TRACE_VALUE_STR: {
         size_t slen = v->as.str.len;
-        if (v->as.str.ptr && slen <= 16 && slen <= max &&
-            trace__copy_if_plain(p + 1, v->as.str.ptr, slen, str_mode)) {
+        if (v->as.str.ptr && slen <= 16 && slen <= l->o.max_value_len &&
+            trace__copy_if_plain(p + 1, v->as.str.ptr, slen,
+                                 l->style == STYLE_JSON ? TRACE__ESC_JSON : TRACE__ESC_QUOTED)) {
           p[0] = '"';
           p[slen + 1] = '"';
           len = (size_t)(p - data) + slen + 2;
@@ -377,6 +423,27 @@ void trace__fmt_put_site_fields(trace__buf *b, const fmt_layer *l, const fmt_sit
     cap = b->cap;
   }
   b->len = len;
+}
+
+void trace__fmt_put_site_fields(trace__buf *b, const fmt_layer *l, const fmt_site *site,
+                                const trace_valueset *vs, bool first) {
+  put_site_fields(b, l, site, vs, first);
+}
+
+/* The line of an event outside spans whose site has a head piece: all of it here, with the fields
+ * inlined, without the general layout's frame (most events of most programs). */
+bool trace__fmt_head_line(trace__buf *b, const fmt_layer *l, const fmt_line *line) {
+  const fmt_site *site = line->site;
+  trace__buf_put_blocks(b, site->text + site->head.off, site->head.len);
+  bool first = true;
+  if (line->meta->message) {
+    if (!site->static_message) /* a static one is in the head */
+      trace__fmt_put_message(b, line->ev, site, TRACE__ESC_TEXT, l->o.max_value_len);
+    first = false;
+  }
+  put_site_fields(b, l, site, &line->ev->fields, first);
+  trace__buf_putc(b, '\n');
+  return TRACE__LIKELY(!b->truncated) || trace__fmt_end_cut_line(b);
 }
 
 /* A span's fields in the layer's style (the registry's copy of the values, under its lock). */

@@ -94,6 +94,23 @@ static TRACE__INLINE void trace__buf_put_padded(trace__buf *b, const char *s, si
   }
 }
 
+/* trace__buf_put for a source that stays readable for TRACE__BUF_PAD bytes past n, of any length:
+ * moved in whole blocks of TRACE__BUF_PAD bytes, the last one running into the free part of the
+ * buffer (overwritten by what follows). */
+static TRACE__INLINE void trace__buf_put_blocks(trace__buf *b, const char *s, size_t n) {
+  if (TRACE__LIKELY(b->cap - b->len >= n + TRACE__BUF_PAD)) {
+    char *d = b->data + b->len;
+    size_t o = 0;
+    do { /* at least one block: n is rarely 0, and a block of padding then harms nothing */
+      memcpy(d + o, s + o, TRACE__BUF_PAD);
+      o += TRACE__BUF_PAD;
+    } while (o < n);
+    b->len += n;
+  } else {
+    trace__buf_put(b, s, n);
+  }
+}
+
 /* All n bytes or none (for a UTF-8 sequence or an escape that must not be cut). */
 static TRACE__INLINE void trace__buf_put_whole(trace__buf *b, const char *s, size_t n) {
   if (TRACE__UNLIKELY(trace__buf_room(b, n) < n)) {

@@ -316,7 +316,7 @@ static TRACE__INLINE void store8(char *p, uint64_t w) {
 static TRACE__INLINE int zeros_at_end(uint64_t w) { return w ? __builtin_clzll(w) / 8 : 8; }
 
 /* The text is written with fixed-size stores that may run past its end: the room it needs. */
-enum { F64_TEXT_ROOM = 48 };
+enum { F64_TEXT_ROOM = TRACE__F64_TEXT_ROOM };
 
 /* Writes the text of a finite, positive v that is not an integer below 1e16 into p (which has
  * F64_TEXT_ROOM bytes); returns its length. Rust writes d.ddde<exp> outside [1e-4, 1e16), ryu
@@ -328,8 +328,9 @@ static size_t f64_digits_text(char *p, double v, unsigned flags) {
   uint64_t x = d.digits;
   int e = d.exp10 + 16; /* the exponent of the first digit, once x has 17 */
   if (TRACE__LIKELY(x >= UINT64_C(100000000000000))) {
+    static const uint64_t pow10_up[3] = {1, 10, 100}; /* a load, not two branches */
     int up = (x < UINT64_C(10000000000000000)) + (x < UINT64_C(1000000000000000));
-    x *= up == 2 ? 100 : up == 1 ? 10 : 1;
+    x *= pow10_up[up];
     e -= up;
   } else {
     for (; x < UINT64_C(10000000000000000); x *= 10)
@@ -394,8 +395,7 @@ static size_t f64_digits_text(char *p, double v, unsigned flags) {
   return (size_t)(p - start);
 }
 
-/* Writes the text of v into p (which has F64_TEXT_ROOM bytes); returns its length. */
-static TRACE__INLINE size_t f64_text(char *p, double v, bool json) {
+size_t trace__f64_text(char *p, double v, bool json) {
   uint64_t bits;
   memcpy(&bits, &v, sizeof bits);
   if (TRACE__UNLIKELY(((bits >> 52) & 0x7FF) == 0x7FF)) {
@@ -426,9 +426,9 @@ static TRACE__INLINE size_t f64_text(char *p, double v, bool json) {
 
 void trace__buf_f64(trace__buf *b, double v, bool json) {
   if (TRACE__LIKELY(trace__buf_room(b, F64_TEXT_ROOM) == F64_TEXT_ROOM)) {
-    b->len += f64_text(b->data + b->len, v, json); /* straight into the buffer */
+    b->len += trace__f64_text(b->data + b->len, v, json); /* straight into the buffer */
     return;
   }
   char tmp[F64_TEXT_ROOM];
-  trace__buf_put(b, tmp, f64_text(tmp, v, json));
+  trace__buf_put(b, tmp, trace__f64_text(tmp, v, json));
 }

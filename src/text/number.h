@@ -78,5 +78,10 @@ void trace__buf_ptr(trace__buf *b, const void *p);
 /* The shortest form that reads back as v, as tracing writes it (src/text/f64.c): Rust's {:?} (json:
  * false; NaN, inf, -inf) or serde_json's (json: true; null for NaN and infinities). */
 void trace__buf_f64(trace__buf *b, double v, bool json);
+/* The same text written at p, which must have TRACE__F64_TEXT_ROOM bytes (it is stored in
+ * fixed-size pieces that may run past its end); returns its length. For callers that write
+ * through a cursor of their own (the fmt layer's fields). */
+#define TRACE__F64_TEXT_ROOM 48
+size_t trace__f64_text(char *p, double v, bool json);
 
 #endif
