@@ -115,6 +115,7 @@ static TRACE__NOINLINE size_t tracestate_of(const trace_span_ref *ref, const tra
 typedef struct close_arg {
   trace_otlp *x;
   const trace_ctx *ctx;
+  uint64_t end; /* read first: the clock's latency then overlaps the lookups */
 } close_arg;
 
 /* trace_ctx_span_read's callback at a span's close: the span's record, its stored values read
@@ -139,7 +140,7 @@ static void close_span(void *arg, const trace_span_view *v, const trace_valueset
     trace__otlp_drop(x, true);
     return;
   }
-  uint64_t end = otlp_ticks(x->conf.tsc);
+  uint64_t end = a->end;
   trace_context tc;
   size_t tracestate_len =
       TRACE__UNLIKELY(ids->has_tracestate) ? tracestate_of(v->span, a->ctx, &tc) : 0;
@@ -178,7 +179,8 @@ static void close_span(void *arg, const trace_span_view *v, const trace_valueset
 }
 
 static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
-  close_arg a = {self, ctx};
+  trace_otlp *x = self;
+  close_arg a = {x, ctx, otlp_ticks(x->conf.tsc)};
   trace_ctx_span_read(ctx, id, close_span, &a);
 }
 
