@@ -1,6 +1,6 @@
 /* The registry across threads: a span used on three threads, a thread exiting with a span entered,
  * eight threads churning spans under one parent, the last references dropped on several threads
- * at once (TSan). */
+ * at once, the reference reserved for a new span's first enter (TSan). */
 #include "recorder.h"
 
 /* Create on one thread, enter on a second, close on a third. */
@@ -168,12 +168,124 @@ static void last_references_race(void **state) {
   trace_shutdown();
 }
 
+/* The reference new_span takes ahead for the first enter on the creating thread: whatever the
+ * order of enters, exits, clones and closes, and whichever thread does them, the span closes
+ * exactly at the step that drops its last real reference. Each row is a sequence of steps,
+ * each step an operation and the thread it runs on (m: the creating thread, o: another one,
+ * a new thread each time), and the step after which the span must be closed. */
+/* COPY keeps a copy of the handle (not a reference: trace_span_close sets the handle itself to
+ * none, after which exiting through it would be a no-op) for EXIT_COPY. */
+typedef enum {
+  ENTER, EXIT, CLOSE, END, CLONE, ENTER_CLONE, EXIT_CLONE, CLOSE_CLONE, COPY, EXIT_COPY,
+  ENTER_END /* enter, then end, on one thread (each 'o' step has a thread of its own) */
+} life_op;
+typedef struct life_step {
+  life_op op;
+  char thread;
+} life_step;
+typedef struct life_case {
+  const char *name;
+  life_step steps[8];
+  int nsteps;
+  int closed_after; /* 0-based index of the step that closes the span */
+} life_case;
+
+static trace_span life_handle, life_clone, life_copy;
+
+static void life_do(life_op op) {
+  switch (op) {
+  case ENTER: trace_span_enter(&life_handle); break;
+  case EXIT: trace_span_exit(&life_handle); break;
+  case CLOSE: trace_span_close(&life_handle); break;
+  case END: trace_span_end(&life_handle); break;
+  case CLONE: life_clone = trace_span_clone(&life_handle); break;
+  case ENTER_CLONE: trace_span_enter(&life_clone); break;
+  case EXIT_CLONE: trace_span_exit(&life_clone); break;
+  case CLOSE_CLONE: trace_span_close(&life_clone); break;
+  case COPY: life_copy = life_handle; break;
+  case EXIT_COPY: trace_span_exit(&life_copy); break;
+  case ENTER_END:
+    trace_span_enter(&life_handle);
+    trace_span_end(&life_handle);
+    break;
+  }
+}
+
+static void *life_thread(void *arg) {
+  life_do(*(const life_op *)arg);
+  return NULL;
+}
+
+static const life_case life_cases[] = {
+    {"made, closed", {{CLOSE, 'm'}}, 1, 0},
+    {"entered, exited, closed", {{ENTER, 'm'}, {EXIT, 'm'}, {CLOSE, 'm'}}, 3, 2},
+    {"closed while entered", {{ENTER, 'm'}, {COPY, 'm'}, {CLOSE, 'm'}, {EXIT_COPY, 'm'}}, 4, 3},
+    {"entered twice", {{ENTER, 'm'}, {ENTER, 'm'}, {EXIT, 'm'}, {EXIT, 'm'}, {CLOSE, 'm'}}, 5, 4},
+    {"ended (exit and close in one)", {{ENTER, 'm'}, {END, 'm'}}, 2, 1},
+    {"ended, never entered", {{END, 'm'}}, 1, 0},
+    {"entered elsewhere, ended there", {{ENTER_END, 'o'}}, 1, 0},
+    {"entered elsewhere, ended there, entered here too",
+     {{ENTER, 'm'}, {COPY, 'm'}, {ENTER_END, 'o'}, {EXIT_COPY, 'm'}},
+     4,
+     3},
+    {"closed elsewhere, never entered", {{CLOSE, 'o'}}, 1, 0},
+    {"entered here, closed elsewhere, exited",
+     {{ENTER, 'm'}, {COPY, 'm'}, {CLOSE, 'o'}, {EXIT_COPY, 'm'}},
+     4,
+     3},
+    {"cloned, the clone entered here",
+     {{CLONE, 'm'}, {ENTER_CLONE, 'm'}, {CLOSE, 'm'}, {EXIT_CLONE, 'm'}, {CLOSE_CLONE, 'm'}},
+     5,
+     4},
+    {"cloned, closed elsewhere first",
+     {{CLONE, 'm'}, {CLOSE, 'o'}, {ENTER_CLONE, 'm'}, {EXIT_CLONE, 'm'}, {CLOSE_CLONE, 'o'}},
+     5,
+     4},
+    {"entered elsewhere then here",
+     {{ENTER, 'o'}, {ENTER, 'm'}, {EXIT, 'm'}, {CLOSE, 'm'}}, 4, 3},
+};
+
+static void reserved_reference_lifecycles(void **state) {
+  (void)state;
+  recorder *a = recorder_new("A");
+  trace_registry *reg = recorder_registry(a);
+  trace_dispatch *d = trace_registry_dispatch(reg);
+  assert_int_equal(trace_set_global_default(d), 0);
+  trace_registry *r = trace_dispatch_self(d);
+  for (size_t c = 0; c < sizeof life_cases / sizeof life_cases[0]; c++) {
+    const life_case *lc = &life_cases[c];
+    int closes0 = a->closes;
+    life_handle = TRACE_INFO_SPAN("life");
+    life_clone = trace_span_none();
+    for (int i = 0; i < lc->nsteps; i++) {
+      life_op op = lc->steps[i].op;
+      if (lc->steps[i].thread == 'm') {
+        life_do(op);
+      } else {
+        pthread_t t;
+        pthread_create(&t, NULL, life_thread, &op);
+        pthread_join(t, NULL);
+      }
+      int want = i >= lc->closed_after ? 1 : 0;
+      if (a->closes - closes0 != want)
+        fail_msg("%s: after step %d the span was closed %d times, not %d", lc->name, i,
+                 a->closes - closes0, want);
+    }
+    if (trace_registry_get_stats(r).spans_live != 0)
+      fail_msg("%s: a span is left open", lc->name);
+  }
+  trace_dispatch_release(d);
+  trace_shutdown();
+  recorder_free(a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(cross_thread_use),
       cmocka_unit_test(thread_exit_releases_entries),
       cmocka_unit_test(concurrent_threads),
       cmocka_unit_test(last_references_race),
+      cmocka_unit_test(reserved_reference_lifecycles),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
