@@ -297,7 +297,7 @@ static uint64_t new_span(trace_registry *r, const trace_span_attrs *a, uint32_t 
     __atomic_add_fetch(&parent->refs, 1, __ATOMIC_RELAXED);
   /* A span made on its own (refs 1) is most likely entered on this thread next: the reference
    * for that entry is taken now, while no other thread can see the count. */
-  s->reserved = refs == 1;
+  TRACE__STORE(&s->reserved, (uint8_t)(refs == 1)); /* atomic: a stale id's enter may read it */
   s->creator = ts;
   s->refs = refs + (refs == 1);
   s->nfollows = 0;
