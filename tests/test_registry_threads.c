@@ -1,6 +1,7 @@
 /* The registry across threads: a span used on three threads, a thread exiting with a span entered,
  * eight threads churning spans under one parent, the last references dropped on several threads
- * at once, the reference reserved for a new span's first enter (TSan). */
+ * at once, references dropped step by step on several threads, a first enter racing a clone's
+ * close (TSan). */
 #include "recorder.h"
 
 /* Create on one thread, enter on a second, close on a third. */
@@ -168,11 +169,11 @@ static void last_references_race(void **state) {
   trace_shutdown();
 }
 
-/* The reference new_span takes ahead for the first enter on the creating thread: whatever the
- * order of enters, exits, clones and closes, and whichever thread does them, the span closes
- * exactly at the step that drops its last real reference. Each row is a sequence of steps,
- * each step an operation and the thread it runs on (m: the creating thread, o: another one,
- * a new thread each time), and the step after which the span must be closed. */
+/* References across threads, step by step: whatever the order of enters, exits, clones and
+ * closes, and whichever thread does them, the span closes exactly at the step that drops its
+ * last reference. Each row is a sequence of steps, each step an operation and the thread it runs
+ * on (m: the creating thread, o: another one, a new thread each time), and the step after which
+ * the span must be closed. */
 /* COPY keeps a copy of the handle (not a reference: trace_span_close sets the handle itself to
  * none, after which exiting through it would be a no-op) for EXIT_COPY. */
 typedef enum {
@@ -245,7 +246,7 @@ static const life_case life_cases[] = {
      {{ENTER, 'o'}, {ENTER, 'm'}, {EXIT, 'm'}, {CLOSE, 'm'}}, 4, 3},
 };
 
-static void reserved_reference_lifecycles(void **state) {
+static void reference_lifecycles(void **state) {
   (void)state;
   recorder *a = recorder_new("A");
   trace_registry *reg = recorder_registry(a);
@@ -279,13 +280,71 @@ static void reserved_reference_lifecycles(void **state) {
   recorder_free(a);
 }
 
+/* The creating thread's first enter while another thread closes its clone of the span, round
+ * after round: the span must close only after the creator's own close, never at an exit before
+ * it. (A reference taken ahead for that first enter, given back by whichever handle closed first,
+ * was counted twice when the two met: the span closed at the creator's exit.) */
+#define ENTER_RACE_ROUNDS 4000
+static trace_span enter_race_clone;
+static pthread_barrier_t enter_race_go, enter_race_end;
+static unsigned enter_race_creator_closed, enter_race_early; /* atomic */
+
+static void enter_race_on_close(void *self, uint64_t id, const trace_ctx *ctx) {
+  (void)self, (void)id, (void)ctx;
+  if (!__atomic_load_n(&enter_race_creator_closed, __ATOMIC_ACQUIRE))
+    __atomic_add_fetch(&enter_race_early, 1, __ATOMIC_RELAXED);
+}
+
+static void *enter_race_worker(void *arg) {
+  (void)arg;
+  for (int i = 0; i < ENTER_RACE_ROUNDS; i++) {
+    pthread_barrier_wait(&enter_race_go);
+    trace_span_close(&enter_race_clone);
+    pthread_barrier_wait(&enter_race_end);
+  }
+  return NULL;
+}
+
+static void first_enter_races_a_clone_close(void **state) {
+  (void)state;
+  trace_layer_vtable vt = {.struct_size = sizeof vt};
+  vt.on_close = enter_race_on_close;
+  trace_registry *reg = trace_registry_new();
+  trace_registry_add_layer(reg, trace_layer_new(&vt, NULL, 0, 0), NULL);
+  trace_dispatch *d = trace_registry_dispatch(reg);
+  assert_int_equal(trace_set_global_default(d), 0);
+  pthread_barrier_init(&enter_race_go, NULL, 2);
+  pthread_barrier_init(&enter_race_end, NULL, 2);
+  pthread_t t;
+  pthread_create(&t, NULL, enter_race_worker, NULL);
+  for (int i = 0; i < ENTER_RACE_ROUNDS; i++) {
+    __atomic_store_n(&enter_race_creator_closed, 0, __ATOMIC_RELEASE);
+    trace_span s = TRACE_INFO_SPAN("raced");
+    enter_race_clone = trace_span_clone(&s);
+    pthread_barrier_wait(&enter_race_go);
+    trace_span_enter(&s); /* the first enter, while the worker closes its clone */
+    trace_span_exit(&s);
+    pthread_barrier_wait(&enter_race_end);
+    __atomic_store_n(&enter_race_creator_closed, 1, __ATOMIC_RELEASE);
+    trace_span_close(&s);
+  }
+  pthread_join(t, NULL);
+  pthread_barrier_destroy(&enter_race_go);
+  pthread_barrier_destroy(&enter_race_end);
+  assert_int_equal(enter_race_early, 0);
+  assert_int_equal(trace_registry_get_stats(trace_dispatch_self(d)).spans_live, 0);
+  trace_dispatch_release(d);
+  trace_shutdown();
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(cross_thread_use),
       cmocka_unit_test(thread_exit_releases_entries),
       cmocka_unit_test(concurrent_threads),
       cmocka_unit_test(last_references_race),
-      cmocka_unit_test(reserved_reference_lifecycles),
+      cmocka_unit_test(reference_lifecycles),
+      cmocka_unit_test(first_enter_races_a_clone_close),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,16 +40,11 @@ struct trace_layer {
 typedef struct slot {
   uint32_t gen;  /* atomic: part of the id; odd while the slot is free, even while it holds a
                     span (bumped at both changes), so an id can never name a free slot */
-  uint32_t refs; /* atomic: handles + children + entries on thread stacks, + 1 while reserved */
+  uint32_t refs; /* atomic: handles + children + entries on thread stacks */
   uint32_t index;
   uint32_t lock; /* spin lock (spin.h) for values, follows-from and timing */
   uint8_t live;
-  /* atomic (relaxed loads and stores): 1 while refs holds a reference new_span took ahead for
-   * the first enter on the creating thread, so that the enter of the usual lifecycle needs no
-   * locked instruction (reg_slot_entry_ref). The handle's close gives it back if unused. */
-  uint8_t reserved;
   uint16_t values_cap;
-  const struct reg_thread *creator; /* the thread that may use the reserved reference */
   const trace_metadata *meta;
   struct slot *parent; /* kept alive by our reference on it; reg_slot_parent checks parent_id */
   uint64_t parent_id;
@@ -250,24 +245,6 @@ static inline uint32_t reg_slot_refs_drop(slot *s, uint32_t n) {
     return 0;
   }
   return __atomic_sub_fetch(&s->refs, n, __ATOMIC_ACQ_REL);
-}
-
-/* The reference an entry holds, taken on thread ts: the reserved one on the creating thread
- * (only that thread clears the mark, so a plain store does), a locked add otherwise. */
-static inline void reg_slot_entry_ref(slot *s, const struct reg_thread *ts) {
-  if (TRACE__LOAD(&s->reserved) && s->creator == ts)
-    TRACE__STORE(&s->reserved, 0);
-  else
-    __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
-}
-
-/* How many references the close of a handle drops: its own, and the reserved one if no enter
- * on the creating thread took it. reg_slot_unreserve clears the mark, before the drop: nothing
- * of a slot may be written once its references are dropped (it may hold another span by then). */
-static inline uint32_t reg_slot_handle_refs(const slot *s) { return 1u + TRACE__LOAD(&s->reserved); }
-static inline void reg_slot_unreserve(slot *s, uint32_t handle_refs) {
-  if (handle_refs > 1)
-    TRACE__STORE(&s->reserved, 0);
 }
 
 static inline void reg_slot_lock(slot *s) { trace__spin_lock(&s->lock); }

@@ -295,11 +295,7 @@ static uint64_t new_span(trace_registry *r, const trace_span_attrs *a, uint32_t 
   s->parent_id = parent ? reg_slot_id(parent) : 0;
   if (parent)
     __atomic_add_fetch(&parent->refs, 1, __ATOMIC_RELAXED);
-  /* A span made on its own (refs 1) is most likely entered on this thread next: the reference
-   * for that entry is taken now, while no other thread can see the count. */
-  TRACE__STORE(&s->reserved, (uint8_t)(refs == 1)); /* atomic: a stale id's enter may read it */
-  s->creator = ts;
-  s->refs = refs + (refs == 1);
+  s->refs = refs;
   s->nfollows = 0;
   s->entered = 0;
   trace__reg_values_init(s, &a->fields);
@@ -457,7 +453,7 @@ static TRACE__NOINLINE void notify_enter(trace_registry *r, reg_thread *ts, slot
 /* The reference an entry holds (closing the span's handles while it is entered is harmless), and
  * whoever is to hear of the enter. */
 static TRACE__INLINE void entered(trace_registry *r, reg_thread *ts, slot *s, uint64_t id) {
-  reg_slot_entry_ref(s, ts);
+  __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
   if (enter_heard(r, s))
     notify_enter(r, ts, s, id);
 }
@@ -580,9 +576,7 @@ static int reg_try_close(void *self, uint64_t id) {
     __atomic_add_fetch(&r->stale_ids, 1, __ATOMIC_RELAXED);
     return TRACE_ECLOSED;
   }
-  uint32_t n = reg_slot_handle_refs(s);
-  reg_slot_unreserve(s, n);
-  if (reg_slot_refs_drop(s, n) != 0)
+  if (reg_slot_refs_drop(s, 1) != 0)
     return 0;
   return close_slot(r, (reg_thread *)trace__local_get(r->local_key), s);
 }
@@ -617,20 +611,18 @@ static int reg_exit_close(void *self, uint64_t id) {
   uint32_t d = ts ? ts->depth : 0;
   slot *s = d > 0 && ts->stack[d - 1].id == id ? reg_entry_slot(&ts->stack[d - 1]) : NULL;
   if (TRACE__LIKELY(s != NULL) && reg_lookup(r, id) == s) {
-    uint32_t handle = reg_slot_handle_refs(s), n = 1 + handle; /* and the entry's */
-    reg_slot_unreserve(s, handle);
     uint32_t refs = TRACE__LOAD_ACQ(&s->refs);
-    while (refs >= n) {
-      /* Exactly those: ours alone (see reg_slot_refs_drop). */
-      bool ours = refs == n;
+    while (refs >= 2) {
+      /* Exactly the entry's and the handle's: ours alone (see reg_slot_refs_drop). */
+      bool ours = refs == 2;
       if (ours)
         TRACE__STORE(&s->refs, 0);
-      if (ours || __atomic_compare_exchange_n(&s->refs, &refs, refs - n, true, __ATOMIC_ACQ_REL,
+      if (ours || __atomic_compare_exchange_n(&s->refs, &refs, refs - 2, true, __ATOMIC_ACQ_REL,
                                               __ATOMIC_ACQUIRE)) {
         ts->depth = d - 1;
         if (exit_heard(r, s))
           notify_exit(r, ts, s, id);
-        return refs == n ? close_slot(r, ts, s) : 0;
+        return refs == 2 ? close_slot(r, ts, s) : 0;
       }
     }
   }
