@@ -75,13 +75,21 @@ static void *churn(void *arg) {
   return NULL;
 }
 
+/* A registry with one layer, installed as the global default; the caller releases it. */
+static trace_dispatch *install_one_layer(const trace_layer_vtable *vt, size_t ext_size,
+                                         unsigned flags) {
+  trace_registry *reg = trace_registry_new();
+  assert_int_equal(trace_registry_add_layer(reg, trace_layer_new(vt, NULL, ext_size, flags), NULL),
+                   0);
+  trace_dispatch *d = trace_registry_dispatch(reg);
+  assert_int_equal(trace_set_global_default(d), 0);
+  return d;
+}
+
 static void concurrent_threads(void **state) {
   (void)state;
   static const trace_layer_vtable counting = {.struct_size = sizeof(trace_layer_vtable)};
-  trace_registry *reg = trace_registry_new();
-  trace_registry_add_layer(reg, trace_layer_new(&counting, NULL, 16, TRACE_LAYER_TIMING), NULL);
-  trace_dispatch *d = trace_registry_dispatch(reg);
-  assert_int_equal(trace_set_global_default(d), 0);
+  trace_dispatch *d = install_one_layer(&counting, 16, TRACE_LAYER_TIMING);
   shared_parent = TRACE_INFO_SPAN("parent");
   pthread_t t[8];
   for (int i = 0; i < 8; i++)
@@ -137,10 +145,7 @@ static void last_references_race(void **state) {
   trace_layer_vtable vt = {.struct_size = sizeof vt};
   vt.on_exit = race_on_exit;
   vt.on_close = race_on_close;
-  trace_registry *reg = trace_registry_new();
-  trace_registry_add_layer(reg, trace_layer_new(&vt, NULL, 0, 0), NULL);
-  trace_dispatch *d = trace_registry_dispatch(reg);
-  assert_int_equal(trace_set_global_default(d), 0);
+  trace_dispatch *d = install_one_layer(&vt, 0, 0);
   pthread_barrier_init(&race_ready, NULL, RACE_THREADS + 1);
   pthread_barrier_init(&race_end, NULL, RACE_THREADS + 1);
   pthread_t t[RACE_THREADS];
@@ -309,10 +314,7 @@ static void first_enter_races_a_clone_close(void **state) {
   (void)state;
   trace_layer_vtable vt = {.struct_size = sizeof vt};
   vt.on_close = enter_race_on_close;
-  trace_registry *reg = trace_registry_new();
-  trace_registry_add_layer(reg, trace_layer_new(&vt, NULL, 0, 0), NULL);
-  trace_dispatch *d = trace_registry_dispatch(reg);
-  assert_int_equal(trace_set_global_default(d), 0);
+  trace_dispatch *d = install_one_layer(&vt, 0, 0);
   pthread_barrier_init(&enter_race_go, NULL, 2);
   pthread_barrier_init(&enter_race_end, NULL, 2);
   pthread_t t;
