@@ -124,7 +124,6 @@ static TRACE__INLINE void view_of(const trace_ctx *ctx, slot *s, trace_span_view
   out->ids = reg_span_ids(ctx->r, s);
 }
 
-
 bool trace_ctx_span_view(const trace_ctx *ctx, uint64_t id, trace_span_view *out) {
   slot *s = ctx && out ? span_of(ctx, id) : NULL;
   if (!s) {
