@@ -289,13 +289,23 @@ def exact_bytes(field, size, tree):
     """The size bytes of a field the body holds that decode_raw reads as tree, or None: every
     place where the field's tag and length are followed by size bytes is tried."""
     prefix = varint(field << 3 | 2) + varint(size)
+    canonical = reencode(tree)
     at = current_body.find(prefix)
     while at >= 0:
         candidate = current_body[at + len(prefix):at + len(prefix) + size]
-        if len(candidate) == size and parse_raw_bytes(candidate, [], "") == tree:
+        # Only bytes that hold the canonical form with redundant bytes added are asked of
+        # protoc (a body holds thousands of ids: a process for each would stall the receiver).
+        if len(candidate) == size and holds_in_order(candidate, canonical) and \
+                parse_raw_bytes(candidate, [], "") == tree:
             return candidate
         at = current_body.find(prefix, at + 1)
     return None
+
+
+def holds_in_order(big, small):
+    """Whether the bytes of small appear in big in the same order (not necessarily together)."""
+    it = iter(big)
+    return all(b in it for b in small)
 
 
 def decode_protobuf(body, mtype, errors):
