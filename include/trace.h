@@ -317,7 +317,10 @@ TRACE_API int trace_span_follows_from(const trace_span *s, const trace_span *cau
  * Returns 0; TRACE_ECLOSED for a none span; TRACE_ENOFIELD if the span has no such field: then
  * nothing is recorded, and a WARN event with target "trace" reports the span, the field and the
  * value, once per span callsite and field name, so the mistake is not silent. String values are
- * copied by the subscriber before this returns. */
+ * copied by the subscriber before this returns. The span must keep a reference until this
+ * returns: recording through a copy of a handle while another thread closes the span's last
+ * reference is a data race in the caller, as using freed memory is (once the close is done,
+ * the copy's record is ignored). */
 TRACE_API int trace_span_record(const trace_span *s, const char *field, trace_value v);
 /* The span's name, or NULL for none. */
 static inline const char *trace_span_name(const trace_span *s) {

@@ -517,6 +517,66 @@ static void span_read_in_one_call(void **state) {
   trace_dispatch_release(d);
 }
 
+/* on_close_read: instead of on_close, the span's view (what trace_ctx_span_view gives during the
+ * call) and its latest stored values, without a lookup; TRACE_LAYER_CLOSE_IF_EXT_USED applies
+ * as to on_close; spans still open at shutdown are handed over the same way. The ids are the
+ * span's, for every layer, as trace_span_ref_ids gives them. */
+static char close_read_log[1024];
+static void close_read_logged(void *self, uint64_t id, const trace_span_view *v,
+                              const trace_valueset *vs, const trace_ctx *ctx) {
+  trace_span_view direct;
+  bool same = trace_ctx_span_view(ctx, id, &direct) && direct.span == v->span &&
+              direct.meta == v->meta && direct.ext == v->ext && direct.ids == v->ids &&
+              vs->meta == v->meta;
+  int *events = v->ext;
+  describe_values(NULL, vs);
+  size_t used = strlen(close_read_log);
+  snprintf(close_read_log + used, sizeof close_read_log - used,
+           "%s:read %s events=%d same=%d ids=%d values=%s\n", (const char *)self, v->meta->name,
+           *events, same, v->ids != NULL, values_seen);
+  *events = 0; /* TRACE_LAYER_EXT_KEPT: left clean for the slot's next span */
+}
+static void close_not_read(void *self, uint64_t id, const trace_ctx *ctx) {
+  (void)id, (void)ctx;
+  size_t used = strlen(close_read_log);
+  snprintf(close_read_log + used, sizeof close_read_log - used, "%s:on_close\n",
+           (const char *)self);
+}
+
+static void close_read_hands_over_the_span(void **state) {
+  (void)state;
+  static const trace_layer_vtable vt = {.struct_size = sizeof vt,
+                                        .on_event = ext_user_event,
+                                        .on_close = close_not_read,
+                                        .on_close_read = close_read_logged};
+  static char name_a[] = "A", name_c[] = "C";
+  close_read_log[0] = '\0';
+  trace_registry *reg = trace_registry_new();
+  unsigned used_only = TRACE_LAYER_EXT_KEPT | TRACE_LAYER_CLOSE_IF_EXT_USED | TRACE_LAYER_CONTEXT;
+  assert_int_equal(
+      trace_registry_add_layer(reg, trace_layer_new(&vt, name_a, sizeof(int), used_only), NULL), 0);
+  assert_int_equal(
+      trace_registry_add_layer(reg, trace_layer_new(&vt, name_c, sizeof(int), TRACE_LAYER_EXT_KEPT),
+                               NULL),
+      0);
+  assert_int_equal(trace_registry_install(reg), 0);
+  trace_span quiet = TRACE_INFO_SPAN("quiet", TF(a, 1));
+  trace_span_close(&quiet);
+  trace_span busy = TRACE_INFO_SPAN("busy", TF(a, 1), TF(b, TRACE_EMPTY), TF(c, "x"));
+  TRACE_IN_SPAN(&busy) { TRACE_INFO("one"); }
+  TRACE_RECORD(&busy, b, (bool)true);
+  trace_span_close(&busy);
+  trace_span open = TRACE_INFO_SPAN("open", TF(c, "y"));
+  TRACE_IN_SPAN(&open) { TRACE_INFO("two"); }
+  trace_shutdown(); /* closes open */
+  trace_span_close(&open);
+  assert_text_equal(close_read_log, "C:read quiet events=0 same=1 ids=1 values=a:1 \n"
+                                    "A:read busy events=1 same=1 ids=1 values=a:1 b:4 c:5 \n"
+                                    "C:read busy events=1 same=1 ids=1 values=a:1 b:4 c:5 \n"
+                                    "A:read open events=1 same=1 ids=1 values=c:5 \n"
+                                    "C:read open events=1 same=1 ids=1 values=c:5 \n");
+}
+
 /* TRACE_LAYER_CREATION: each span's extension starts with when (trace_registry_ticks) and on
  * which thread it was made, its last word zero, whatever the layer left there
  * (TRACE_LAYER_EXT_KEPT). TRACE_LAYER_NEW_SPAN_ONCE: on_new_span for each thread's first span
@@ -770,6 +830,7 @@ int main(void) {
       cmocka_unit_test(lifecycle_and_refcounts),
       cmocka_unit_test(span_values_as_one_set),
       cmocka_unit_test(span_read_in_one_call),
+      cmocka_unit_test(close_read_hands_over_the_span),
       cmocka_unit_test(creation_written_and_new_span_once),
       cmocka_unit_test(scope_idle_hint),
       cmocka_unit_test(entered_span_survives_close),

@@ -242,6 +242,14 @@ typedef struct trace_layer_vtable {
    * sampled. */
   bool (*sample)(void *self, const trace_span_attrs *attrs, const uint8_t trace_id[16],
                  int parent_flags);
+  /* The span closed, with what an exporter reads of it: called instead of on_close when set,
+   * with view and values as trace_ctx_span_read would give them (this layer's extension, the
+   * ids, the latest stored values), valid during the call. No lock is taken: the span has no
+   * reference left, so nothing can record into it meanwhile (recording through a handle whose
+   * last reference another thread is closing is the caller's data race: see
+   * trace_span_record). TRACE_LAYER_CLOSE_IF_EXT_USED applies as it does to on_close. */
+  void (*on_close_read)(void *self, uint64_t id, const trace_span_view *view,
+                        const trace_valueset *values, const trace_ctx *ctx);
 } trace_layer_vtable;
 
 enum {

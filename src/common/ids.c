@@ -68,6 +68,10 @@ static TRACE__INLINE id_state *state(void) {
   return s;
 }
 
+/* The trace id's multipliers: odd (x * M is never 0 for x != 0) and unlike each other. */
+#define ROOT_HI 0x9e3779b97f4a7c15ull
+#define ROOT_LO 0xbf58476d1ce4e5b9ull
+
 static TRACE__INLINE uint64_t next(id_state *s) {
   uint64_t x = s->x;
   x ^= x >> 12;
@@ -93,12 +97,13 @@ void trace__id_root(uint8_t trace[16], uint8_t span[8]) {
     root_after_seed(trace, span);
     return;
   }
-  /* The three draws from a copy of the state, stored back once: the id bytes written between
-   * them could alias it, and would make the compiler reload it each time. */
-  id_state local = *s;
-  uint64_t hi = next(&local), lo = next(&local), id = next(&local);
-  s->x = local.x;
-  trace__id_store64(trace, hi);
-  trace__id_store64(trace + 8, lo);
-  trace__id_store64(span, id);
+  /* One step of the state for all three words: the span id is what trace__id_span would have
+   * drawn, and the trace id's halves are that times two other odd constants. Each is a
+   * bijection of a state this thread never repeats, so neither id repeats on this thread (as
+   * with three steps; the ids carry the same 64 bits of state either way), and one step instead
+   * of three takes two dependent chains of shifts off every root span. */
+  uint64_t x = next(s);
+  trace__id_store64(trace, x * ROOT_HI);
+  trace__id_store64(trace + 8, x * ROOT_LO);
+  trace__id_store64(span, x);
 }

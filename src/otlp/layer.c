@@ -17,7 +17,7 @@ typedef struct span_ext {
   uint64_t start;
   uint32_t thread_id;
   uint8_t error;  /* atomic: an ERROR event happened in it */
-  uint8_t closed; /* on_close ran for it */
+  uint8_t closed; /* on_close_read ran for it */
   uint8_t unused_[2];
   uint64_t last; /* the last enter or exit, for busy and idle time */
   uint64_t busy, idle;
@@ -50,7 +50,7 @@ static void on_new_span(void *self, const trace_span_attrs *a, uint64_t id, cons
   ring *r = trace__otlp_ring(x);
   uint64_t now = otlp_ticks(x->conf.tsc);
   e->start = now;
-  if (x->conf.track_inactivity) { /* what on_enter, on_exit and on_close read only then */
+  if (x->conf.track_inactivity) { /* what on_enter, on_exit and on_close_read read only then */
     e->last = now;
     e->busy = e->idle = 0;
     e->entered = 0;
@@ -112,17 +112,14 @@ static TRACE__NOINLINE size_t tracestate_of(const trace_span_ref *ref, const tra
   return trace_span_ref_context(ref, ctx, tc, NULL) ? tc->tracestate_len : 0;
 }
 
-typedef struct close_arg {
-  trace_otlp *x;
-  const trace_ctx *ctx;
-  uint64_t end; /* read first: the clock's latency then overlaps the lookups */
-} close_arg;
-
-/* trace_ctx_span_read's callback at a span's close: the span's record, its stored values read
- * in the same call (one door per span, under the span's lock). */
-static void close_span(void *arg, const trace_span_view *v, const trace_valueset *values) {
-  const close_arg *a = arg;
-  trace_otlp *x = a->x;
+/* A span closed: its record, from what the registry hands over (on_close_read: the view and
+ * the stored values, with no lookup and no lock). */
+static void on_close_read(void *self, uint64_t id, const trace_span_view *v,
+                          const trace_valueset *values, const trace_ctx *ctx) {
+  (void)id;
+  trace_otlp *x = self;
+  /* The clock first: its latency then overlaps the work below. */
+  uint64_t end = otlp_ticks(x->conf.tsc);
   span_ext *e = v->ext;
   if (!e || e->closed)
     return;
@@ -140,10 +137,9 @@ static void close_span(void *arg, const trace_span_view *v, const trace_valueset
     trace__otlp_drop(x, true);
     return;
   }
-  uint64_t end = a->end;
   trace_context tc;
   size_t tracestate_len =
-      TRACE__UNLIKELY(ids->has_tracestate) ? tracestate_of(v->span, a->ctx, &tc) : 0;
+      TRACE__UNLIKELY(ids->has_tracestate) ? tracestate_of(v->span, ctx, &tc) : 0;
   size_t fixed = sizeof(rec_span) + REC_ALIGN(tracestate_len), got;
   size_t want = site->span_want, at_least = site->span_at_least;
   if (TRACE__UNLIKELY(tracestate_len))
@@ -176,12 +172,6 @@ static void close_span(void *arg, const trace_span_view *v, const trace_valueset
   vwriter w = {p + fixed, p + got, x->conf.max_value_len, 0, 0, 0};
   put_values(&w, values);
   end_record(x, r, &s->h, &w);
-}
-
-static void on_close(void *self, uint64_t id, const trace_ctx *ctx) {
-  trace_otlp *x = self;
-  close_arg a = {x, ctx, otlp_ticks(x->conf.tsc)};
-  trace_ctx_span_read(ctx, id, close_span, &a);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -297,7 +287,7 @@ trace_layer *trace__otlp_layer(trace_otlp *x) {
   bool creation = creation_by_registry(x);
   vt.on_new_span = creation ? on_first_span : on_new_span;
   vt.on_event = on_event;
-  vt.on_close = on_close;
+  vt.on_close_read = on_close_read;
   vt.flush = flush;
   vt.destroy = destroy;
   vt.sample = trace__otlp_sampler(x);

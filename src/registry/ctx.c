@@ -124,13 +124,6 @@ static TRACE__INLINE void view_of(const trace_ctx *ctx, slot *s, trace_span_view
   out->ids = reg_span_ids(ctx->r, s);
 }
 
-/* The span's stored values as one set: what trace_span_ref_values and trace_ctx_span_read give. */
-static TRACE__INLINE trace_valueset stored_values(const slot *s) {
-  trace_valueset vs = {s->meta, s->values, NULL,
-                       TRACE__MIN(s->meta->field_count, (uint32_t)s->values_cap)};
-  return vs;
-}
-
 bool trace_ctx_span_view(const trace_ctx *ctx, uint64_t id, trace_span_view *out) {
   slot *s = ctx && out ? span_of(ctx, id) : NULL;
   if (!s) {
@@ -152,7 +145,7 @@ bool trace_ctx_span_read(const trace_ctx *ctx, uint64_t id,
   trace_span_view v;
   view_of(ctx, s, &v);
   reg_slot_lock(s);
-  trace_valueset vs = stored_values(s);
+  trace_valueset vs = reg_slot_values(s);
   fn(arg, &v, &vs);
   reg_slot_unlock(s);
   return true;
@@ -164,7 +157,7 @@ void trace_span_ref_values(const trace_span_ref *span,
     return;
   slot *s = (slot *)(uintptr_t)as_slot(span);
   reg_slot_lock(s);
-  trace_valueset vs = stored_values(s);
+  trace_valueset vs = reg_slot_values(s);
   fn(arg, &vs);
   reg_slot_unlock(s);
 }

@@ -269,6 +269,13 @@ static inline const trace_span_ids *reg_span_ids(const trace_registry *r, slot *
   const reg_span_ctx *c = reg_slot_ctx(r, s);
   return c->has ? &c->ids : NULL;
 }
+/* The span's stored values as one set: what trace_span_ref_values, trace_ctx_span_read and
+ * on_close_read give. */
+static inline trace_valueset reg_slot_values(const slot *s) {
+  trace_valueset vs = {s->meta, s->values, NULL,
+                       TRACE__MIN(s->meta->field_count, (uint32_t)s->values_cap)};
+  return vs;
+}
 void trace__reg_context_new_span(trace_registry *r, slot *s, slot *parent, const trace_span_attrs *a,
                           uint64_t mask);
 int trace__reg_span_context(void *self, uint64_t id, trace_context *out);

@@ -108,6 +108,21 @@ static inline bool exit_heard(const trace_registry *r, const slot *s) {
          (r->filter && r->filter->vt.on_exit && reg_filter_scoped(r->filter));
 }
 
+/* Tells layer l that s closed: on_close_read with the span's view and values, or on_close. No
+ * lock for the values: no reference to s is left (or, at shutdown, no thread is inside the
+ * registry), so nothing records into it now. */
+static TRACE__INLINE void close_layer(const trace_layer *l, slot *s, uint64_t id,
+                                      const trace_ctx *c) {
+  if (l->vt.on_close_read) {
+    trace_span_view v = {(const trace_span_ref *)(const void *)s, s->meta,
+                         l->ext_size ? reg_slot_ext(s, l) : NULL, reg_span_ids(c->r, s)};
+    trace_valueset vs = reg_slot_values(s);
+    l->vt.on_close_read(l->self, id, &v, &vs, c);
+    return;
+  }
+  l->vt.on_close(l->self, id, c);
+}
+
 /* Out of line, like the other notifications below: often nobody is to be told (the fmt layer
  * needs no enter or exit, nor the close of a span no event looked at; the env-filter needs no
  * span callback without span directives), and the fast paths then need no stack frame. */
@@ -118,8 +133,9 @@ static TRACE__NOINLINE void notify_close_all(trace_registry *r, reg_thread *ts, 
     trace_ctx c = ctx_about(ctx_for(r, ts, i), s, id);
     if (l->filter && l->filter->vt.on_close)
       l->filter->vt.on_close(l->filter->self, id, &c);
-    if (l->vt.on_close && (!(l->flags & TRACE_LAYER_CLOSE_IF_EXT_USED) || (used & c.bit)))
-      l->vt.on_close(l->self, id, &c);
+    if ((l->vt.on_close || l->vt.on_close_read) &&
+        (!(l->flags & TRACE_LAYER_CLOSE_IF_EXT_USED) || (used & c.bit)))
+      close_layer(l, s, id, &c);
   }
   if (r->filter && r->filter->vt.on_close) {
     trace_ctx c = ctx_about(ctx_global(r, ts), s, id);
@@ -141,7 +157,7 @@ static TRACE__NOINLINE void notify_close(trace_registry *r, reg_thread *ts, slot
     unsigned i = (unsigned)__builtin_ctzll(m);
     trace_layer *l = r->layers[i];
     trace_ctx c = ctx_about(ctx_for(r, ts, i), s, id);
-    l->vt.on_close(l->self, id, &c);
+    close_layer(l, s, id, &c);
     return;
   }
   notify_close_all(r, ts, s, id);
@@ -816,13 +832,14 @@ int trace_registry_add_layer(trace_registry *r, trace_layer *layer, trace_filter
     r->has_enter |= bit;
   if (layer->vt.on_exit || (fv && fv->on_exit))
     r->has_exit |= bit;
-  if (layer->vt.on_close || (fv && fv->on_close))
+  bool closes = layer->vt.on_close || layer->vt.on_close_read;
+  if (closes || (fv && fv->on_close))
     r->has_close |= bit;
   if (layer->vt.on_new_span && !(fv && fv->on_new_span))
     r->lone_new_span |= bit;
   /* A layer told of a close only when it used the extension is lone too: close_mask leaves it
    * out of the mask otherwise. */
-  if (layer->vt.on_close && !(fv && fv->on_close))
+  if (closes && !(fv && fv->on_close))
     r->lone_close |= bit;
   if ((layer->flags & TRACE_LAYER_CLOSE_IF_EXT_USED) && !(fv && fv->on_close))
     r->close_if_used |= bit;
