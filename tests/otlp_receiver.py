@@ -281,36 +281,88 @@ def parse_raw_bytes(b, errors, where):
     return parse_raw(r.stdout.decode("utf-8", "replace"))
 
 
-# The body being converted: where exact_bytes looks.
-current_body = b""
+# The body being converted, per request thread (the server takes requests at once): where
+# exact_bytes looks.
+converting = threading.local()
 
 
 def exact_bytes(field, size, tree):
     """The size bytes of a field the body holds that decode_raw reads as tree, or None: every
     place where the field's tag and length are followed by size bytes is tried."""
+    body = converting.body
     prefix = varint(field << 3 | 2) + varint(size)
-    canonical = reencode(tree)
-    at = current_body.find(prefix)
+    want = top_fields(tree)
+    at = body.find(prefix)
     while at >= 0:
-        candidate = current_body[at + len(prefix):at + len(prefix) + size]
-        # Only bytes that hold the canonical form with redundant bytes added are asked of
-        # protoc (a body holds thousands of ids: a process for each would stall the receiver).
-        if len(candidate) == size and holds_in_order(candidate, canonical) and \
+        candidate = body[at + len(prefix):at + len(prefix) + size]
+        # protoc is asked only of bytes whose first level reads as the tree's does (a body holds
+        # thousands of ids: a process for each would stall the receiver).
+        walked = walk_top(candidate) if len(candidate) == size else None
+        if walked is not None and (walked == "groups" or walked == want) and \
                 parse_raw_bytes(candidate, [], "") == tree:
             return candidate
-        at = current_body.find(prefix, at + 1)
+        at = body.find(prefix, at + 1)
     return None
 
 
-def holds_in_order(big, small):
-    """Whether the bytes of small appear in big in the same order (not necessarily together)."""
-    it = iter(big)
-    return all(b in it for b in small)
+def top_fields(tree):
+    """A decode_raw tree's first level as walk_top gives it."""
+    out = []
+    for field, value in tree:
+        if isinstance(value, int):
+            out.append((field, value))
+        elif isinstance(value, tuple):
+            out.append((field, value[0]))
+        else:
+            out.append((field, "length-delimited"))  # bytes, a message or a group
+    return out
+
+
+def walk_top(b):
+    """The fields of b's first level, varints by value (however many bytes they take), or None
+    when b is not a message, or "groups" when it holds one (then only protoc can tell)."""
+
+    def read_varint(i):
+        n = shift = 0
+        while i < len(b) and shift < 70:
+            n |= (b[i] & 0x7F) << shift
+            shift += 7
+            i += 1
+            if not b[i - 1] & 0x80:
+                return n, i
+        return None, i
+
+    out, i = [], 0
+    while i < len(b):
+        tag, i = read_varint(i)
+        if tag is None or tag >> 3 == 0:
+            return None
+        field, wire = tag >> 3, tag & 7
+        if wire == 0:
+            value, i = read_varint(i)
+            if value is None:
+                return None
+            out.append((field, value))
+        elif wire in (1, 5):
+            i += 8 if wire == 1 else 4
+            out.append((field, "fixed64" if wire == 1 else "fixed32"))
+        elif wire == 2:
+            n, i = read_varint(i)
+            if n is None:
+                return None
+            i += n
+            out.append((field, "length-delimited"))
+        elif wire in (3, 4):
+            return "groups"
+        else:
+            return None
+        if i > len(b):
+            return None
+    return out
 
 
 def decode_protobuf(body, mtype, errors):
-    global current_body
-    current_body = body
+    converting.body = body
     r = subprocess.run(["protoc", "--decode_raw"], input=body, capture_output=True)
     if r.returncode != 0:
         errors.append("protoc --decode_raw failed: " + r.stderr.decode("utf-8", "replace").strip())
@@ -469,15 +521,18 @@ def self_test():
 
     # A trace id that is also a message with non-canonical varints (field 1 = 0 as 80 00): its
     # re-encoding is two bytes short, so the exact bytes must come from the body.
-    trace_id = bytes.fromhex("08800010011801200128013001388000")
-    span = ld(1, trace_id) + ld(2, bytes.fromhex("0102030405060708")) + ld(5, b"x")
-    errors = []
-    out = decode_protobuf(ld(1, ld(2, ld(2, span))), "ExportTraceServiceRequest", errors)
-    got = out["resourceSpans"][0]["scopeSpans"][0]["spans"][0] if out else None
-    want = {"traceId": trace_id.hex(), "spanId": "0102030405060708", "name": "x"}
-    if errors or got != want:
-        print("self-test: got %r, errors %r; want %r" % (got, errors, want))
-        return 1
+    # A value other than 0 (81 00 for 1), and a nested message's length padded (8b 00).
+    ids = ["08800010011801200128013001388000", "08810010011801200128013001388100",
+           "0a8b0008011001180120012881013001"]
+    for trace_id in map(bytes.fromhex, ids):
+        span = ld(1, trace_id) + ld(2, bytes.fromhex("0102030405060708")) + ld(5, b"x")
+        errors = []
+        out = decode_protobuf(ld(1, ld(2, ld(2, span))), "ExportTraceServiceRequest", errors)
+        got = out["resourceSpans"][0]["scopeSpans"][0]["spans"][0] if out else None
+        want = {"traceId": trace_id.hex(), "spanId": "0102030405060708", "name": "x"}
+        if errors or got != want:
+            print("self-test: got %r, errors %r; want %r" % (got, errors, want))
+            return 1
     return 0
 
 
