@@ -297,9 +297,11 @@ TRACE_API void trace_span_exit(const trace_span *s);
  * Closing a copy of a handle whose original was closed already is a bug with bounded effects:
  * once the span is gone the extra close is ignored; while it still lives (entered, or kept by a
  * child) it closes early, and with the registry no other span is affected (ids, parent links
- * and entered stacks are checked). On a thread-scoped dispatcher (trace_set_default) the extra
- * close also drops the dispatcher reference the handle did not own: keep exactly one close per
- * reference there (trace_span_clone makes another). */
+ * and entered stacks are checked). An early close while another thread still uses the span
+ * through its own reference (recording into it) races that use, as a use after free does. On a
+ * thread-scoped dispatcher (trace_set_default) the extra close also drops the dispatcher
+ * reference the handle did not own: keep exactly one close per reference there
+ * (trace_span_clone makes another). */
 TRACE_API void trace_span_close(trace_span *s);
 /* Exits s on this thread, then closes it, as trace_span_exit and trace_span_close would, in one
  * call: the end of a TRACE_SCOPE, and the pair of TRACE_SPAN_ENTERED. A none span is a no-op

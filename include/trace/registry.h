@@ -245,9 +245,10 @@ typedef struct trace_layer_vtable {
   /* The span closed, with what an exporter reads of it: called instead of on_close when set,
    * with view and values as trace_ctx_span_read would give them (this layer's extension, the
    * ids, the latest stored values), valid during the call. No lock is taken: the span has no
-   * reference left, so nothing can record into it meanwhile (recording through a handle whose
-   * last reference another thread is closing is the caller's data race: see
-   * trace_span_record). TRACE_LAYER_CLOSE_IF_EXT_USED applies as it does to on_close. */
+   * reference left (or, for a span still open at shutdown, no thread is inside the registry any
+   * more), so nothing can record into it meanwhile (recording through a handle whose last
+   * reference another thread is closing is the caller's data race: see trace_span_record).
+   * TRACE_LAYER_CLOSE_IF_EXT_USED applies as it does to on_close. */
   void (*on_close_read)(void *self, uint64_t id, const trace_span_view *view,
                         const trace_valueset *values, const trace_ctx *ctx);
 } trace_layer_vtable;
@@ -260,8 +261,9 @@ enum {
    * the registry gave the slot's memory back (trace_registry_stats.slots_returned), so what
    * on_close leaves there must own nothing: a pointer left in it would be lost. */
   TRACE_LAYER_EXT_KEPT = 2,
-  /* on_close is called only for spans whose extension this layer obtained (trace_span_ref_ext,
-   * from any of its callbacks): for layers whose on_close only cleans up what they put there.
+  /* on_close (or on_close_read) is called only for spans whose extension this layer obtained
+   * (trace_span_ref_ext, from any of its callbacks): for layers whose on_close only cleans up
+   * what they put there.
    * Most spans are never looked at by such a layer (no event in them was enabled for it), and
    * their close then costs no call. The layer's filter still hears of every close. */
   TRACE_LAYER_CLOSE_IF_EXT_USED = 4,

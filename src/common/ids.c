@@ -68,7 +68,10 @@ static TRACE__INLINE id_state *state(void) {
   return s;
 }
 
-/* The trace id's multipliers: odd (x * M is never 0 for x != 0) and unlike each other. */
+/* The trace id's multipliers: odd, so x * M is never 0 for x != 0. The halves differ except for
+ * the 3 outputs x with x * (ROOT_HI - ROOT_LO) == 0 (the multiples of 2^62): 3 in 2^64. A root
+ * span's trace id can be worked out from its span id: ids are unique, not secret (nor were they
+ * before: the generator is not a cryptographic one). */
 #define ROOT_HI 0x9e3779b97f4a7c15ull
 #define ROOT_LO 0xbf58476d1ce4e5b9ull
 

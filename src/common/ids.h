@@ -12,7 +12,8 @@ uint64_t trace__id_next(void);
 /* A random non-zero span id, big-endian bytes. */
 void trace__id_span(uint8_t out[8]);
 /* Both ids of a new root span, big-endian bytes, in one call (every exported root span draws
- * both): a random 128-bit trace id, neither half zero, and a span id as trace__id_span's. */
+ * both): a trace id, neither half zero, and a span id as trace__id_span's, all three words made
+ * from one 64-bit random state (as three draws were before: the generator's state is 64 bits). */
 void trace__id_root(uint8_t trace[16], uint8_t span[8]);
 
 /* Stores v in 8 bytes, most significant first (the order of an id's hex form). */

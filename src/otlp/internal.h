@@ -3,8 +3,8 @@
  *
  * The flow of a span:
  *   caller thread   on_new_span: start time and creating thread into the span's extension;
- *                   on_close: the span's ids, times and values become one record appended to the
- *                   thread's ring (ring.c): no lock, no allocation, no system call;
+ *                   on_close_read: the span's ids, times and values become one record appended
+ *                   to the thread's ring (ring.c): no lock, no allocation, no system call;
  *   exporter thread drains every ring (exporter.c), holds events until their span's record
  *                   comes (held.c), and exports batches (encode_pb.c / encode_json.c) over HTTP
  *                   with libcurl (http.c), retrying what may be retried.
